@@ -1,0 +1,38 @@
+/* creds.h - where the service client's credentials come from, and the headers they add.
+ * Sources, first found wins: API key (file option, GEMINI_API_KEY, GOOGLE_API_KEY),
+ * an access-token command, Application Default Credentials. Secrets stay in memory:
+ * never in argv, logs or anything the mount shows. */
+#ifndef TUNEDFS_CREDS_H
+#define TUNEDFS_CREDS_H
+
+#include <stddef.h>
+
+struct gemini_error;
+
+struct creds_options {
+	const char *api_key_file;  /* -o api_key_file */
+	const char *token_command; /* -o token_command */
+	const char *project;       /* -o project: quota project, x-goog-user-project */
+	const char *token_uri;     /* -o token_uri: override the token endpoint */
+	int allow_none;            /* no credentials is not an error (local server) */
+};
+
+struct creds;
+
+/* Resolves the source. On failure returns -EACCES and err->message names every place
+ * looked, for the mount to print before it starts. */
+int creds_new(const struct creds_options *opt, struct creds **out, struct gemini_error *err);
+void creds_free(struct creds *c);
+
+/* A short word for logs: "api-key", "token-command", "authorized_user", ... */
+const char *creds_kind(const struct creds *c);
+
+/* Fills up to max header lines ("x-goog-api-key: ..." / "Authorization: Bearer ...",
+ * "x-goog-user-project: ..."), heap strings the caller frees. Refreshes a token when
+ * due; many callers at once cause one refresh. Returns the count or a negative errno. */
+int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_error *err);
+
+/* Told after a 401: the next creds_headers() refreshes (once, however many report it). */
+void creds_invalidate(struct creds *c, const char *token_seen);
+
+#endif

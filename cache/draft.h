@@ -1,0 +1,35 @@
+/* draft.h - the draft store: models being written before tuning starts, kept as user
+ * data in the data directory (never evicted), every file written to a temporary name,
+ * fsynced and renamed into place, directories 0700 and files 0600.
+ * Layout: DATA/drafts/NAME/{config,examples.jsonl,submitted}. No parsing here (spec.h). */
+#ifndef TUNEDFS_DRAFT_H
+#define TUNEDFS_DRAFT_H
+
+#include <stddef.h>
+
+struct draft_store;
+
+/* dir is created (0700, with parents) when missing. */
+int draft_store_open(const char *dir, struct draft_store **out);
+void draft_store_close(struct draft_store *ds);
+
+/* Names of all drafts, heap array of heap strings. */
+int draft_list(struct draft_store *ds, char ***names, size_t *n);
+int draft_create(struct draft_store *ds, const char *name);     /* -EEXIST if present */
+int draft_remove(struct draft_store *ds, const char *name);     /* whole draft */
+int draft_exists(struct draft_store *ds, const char *name);     /* 1 or 0 */
+
+/* file is "config" or "examples.jsonl" (any other name: -EINVAL).
+ * draft_read: -ENOENT when the file was never written (an empty file reads as len 0). */
+int draft_read(struct draft_store *ds, const char *name, const char *file, char **data,
+	       size_t *len);
+int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
+		size_t len);
+
+/* Marks a draft as submitted (its create call went out) with the operation name, so a
+ * crash between create and the next listing neither loses nor duplicates the model. */
+int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name);
+/* 1 and *op_name (heap) when submitted, 0 when not. */
+int draft_submitted(struct draft_store *ds, const char *name, char **op_name);
+
+#endif

@@ -1,0 +1,31 @@
+/* rcache.h - the on-disk response cache: one file per answer under the cache directory,
+ * keyed by SHA-256 of (model name, its updateTime, canonical generation settings,
+ * prompt), written atomically, least recently used evicted past a byte budget.
+ * Knows nothing of FUSE or HTTP. */
+#ifndef TUNEDFS_RCACHE_H
+#define TUNEDFS_RCACHE_H
+
+#include <stddef.h>
+
+struct rcache;
+
+#define RCACHE_KEY_HEX 65
+
+/* dir is created 0700 when missing; max_bytes is the eviction budget. Existing entries
+ * are indexed at open. */
+int rcache_open(const char *dir, size_t max_bytes, struct rcache **out);
+void rcache_close(struct rcache *rc);
+
+void rcache_key(const char *model, const char *update_time, const char *generation,
+		const char *prompt, char out[RCACHE_KEY_HEX]);
+
+/* The stored GenerateContentResponse JSON for key: 0 and a heap copy, or -ENOENT. */
+int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len);
+int rcache_put(struct rcache *rc, const char *key, const char *json, size_t len);
+
+struct rcache_stats {
+	size_t entries, bytes, hits, misses, evictions;
+};
+void rcache_stats(struct rcache *rc, struct rcache_stats *out);
+
+#endif

@@ -1,0 +1,57 @@
+/* nn.h - the small byte-level sequence model tunedfs-server trains and serves.
+ * A tiny decoder-only network over bytes, trained from scratch by gradient descent:
+ * the input, a separator, the output and an end mark form one sequence; the loss is
+ * the mean cross-entropy over the output bytes. Holds the maths and the weight file,
+ * not jobs, threads or HTTP (those are trainer.c and the routes). */
+#ifndef TUNEDFS_NN_H
+#define TUNEDFS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_model;
+
+struct nn_example {
+	const char *input;
+	size_t input_len;
+	const char *output;
+	size_t output_len;
+};
+
+/* Creates a model with fresh weights from a seed. */
+int nn_model_new(uint64_t seed, struct nn_model **out);
+void nn_model_free(struct nn_model *m);
+
+/* One optimiser step (Adam) on a batch; *mean_loss gets the batch's mean
+ * cross-entropy over output bytes. Returns 0 or a negative errno. */
+int nn_train_step(struct nn_model *m, const struct nn_example *batch, size_t n, double lr,
+		  double *mean_loss);
+
+struct nn_sampling {
+	double temperature; /* 0 = greedy */
+	double top_p;       /* 0 or 1 = off */
+	int top_k;          /* 0 = off */
+	size_t max_bytes;   /* max output length in bytes */
+	uint64_t seed;      /* for sampling */
+};
+
+/* Generates the answer for input into a heap buffer (not NUL-counted in *len, but
+ * NUL-terminated). *hit_limit is set when max_bytes stopped it (MAX_TOKENS). */
+int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
+		const struct nn_sampling *s, char **out, size_t *len, int *hit_limit);
+
+/* Weight file: versioned binary with a checksum, written atomically (tmp + rename).
+ * Loading a corrupt, truncated or foreign file returns -EINVAL with a reason in why. */
+int nn_model_save(const struct nn_model *m, const char *path);
+int nn_model_load(const char *path, struct nn_model **out, char *why, size_t why_len);
+
+/* For the gradient check in the unit tests: the loss of a batch without updating,
+ * the number of parameters, and access to parameter i and its last gradient. */
+double nn_loss(struct nn_model *m, const struct nn_example *batch, size_t n);
+size_t nn_param_count(const struct nn_model *m);
+float *nn_param(struct nn_model *m, size_t i);
+/* Computes gradients of the loss of batch into the model's gradient buffer. */
+int nn_backward(struct nn_model *m, const struct nn_example *batch, size_t n, double *loss);
+float nn_grad(const struct nn_model *m, size_t i);
+
+#endif
