@@ -1,56 +1,447 @@
-/* draft.c - the on-disk draft store. Placeholder until the full store lands. */
+/* draft.c - the draft store: one directory per draft under the store directory, its files
+ * replaced atomically (temporary file, fsync, rename, fsync of the directory) so a crash
+ * leaves the old or the new content. No parsing here (spec.c), no FUSE. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "api/gemini.h"
 #include "cache/draft.h"
+
+struct draft_store {
+	int dirfd;
+	/* Serialises the namespace changes (create, remove, rename into place), so a
+	 * remove never races a rename into a directory being emptied. */
+	pthread_mutex_t lock;
+};
+
+__attribute__((noreturn)) static void draft_oom(void)
+{
+	fputs("tunedfs: out of memory\n", stderr);
+	abort();
+}
+
+static void *draft_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		draft_oom();
+	return p;
+}
+
+static char *draft_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		draft_oom();
+	return p;
+}
+
+static int draft_valid_file(const char *file)
+{
+	return file && (!strcmp(file, "config") || !strcmp(file, "examples.jsonl"));
+}
+
+static int draft_valid_name(const char *name)
+{
+	return name && gemini_valid_model_id(name);
+}
+
+/* Leftovers of an interrupted write ("." + file + ".tmp." + suffix) or remove. */
+static int draft_is_temp(const char *name)
+{
+	return name[0] == '.' && (strstr(name, ".tmp.") || strstr(name, ".rm."));
+}
+
+/* mkdir -p with 0700 for every directory it creates. */
+static int draft_mkdirs(const char *dir)
+{
+	char *p = draft_xstrdup(dir);
+	int rc = 0;
+
+	for (char *s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			rc = -errno;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+/* Empties and removes the directory name under parent (one level: drafts hold files). */
+static int draft_rmtree(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOTDIR ? (unlinkat(parent, name, 0) < 0 ? -errno : 0) : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+			rc = -errno;
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+/* Removes what interrupted writes and removes left behind. */
+static void draft_clean(struct draft_store *ds)
+{
+	int fd = openat(ds->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (draft_is_temp(de->d_name)) {
+			draft_rmtree(ds->dirfd, de->d_name);
+			continue;
+		}
+		if (!draft_valid_name(de->d_name))
+			continue;
+		int sub =
+		    openat(ds->dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *sd = sub < 0 ? NULL : fdopendir(sub);
+		struct dirent *se;
+
+		if (!sd) {
+			if (sub >= 0)
+				close(sub);
+			continue;
+		}
+		while ((se = readdir(sd)))
+			if (draft_is_temp(se->d_name))
+				unlinkat(dirfd(sd), se->d_name, 0);
+		closedir(sd);
+	}
+	closedir(d);
+}
 
 int draft_store_open(const char *dir, struct draft_store **out)
 {
+	struct draft_store *ds;
+	int rc, fd;
+
 	*out = NULL;
-	return -ENOSYS;
+	if (!dir || !*dir)
+		return -EINVAL;
+	if ((rc = draft_mkdirs(dir)) < 0)
+		return rc;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ds = draft_xmalloc(sizeof(*ds));
+	ds->dirfd = fd;
+	pthread_mutex_init(&ds->lock, NULL);
+	draft_clean(ds);
+	*out = ds;
+	return 0;
 }
 
 void draft_store_close(struct draft_store *ds)
 {
+	if (!ds)
+		return;
+	close(ds->dirfd);
+	pthread_mutex_destroy(&ds->lock);
+	free(ds);
+}
+
+static int draft_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int draft_list(struct draft_store *ds, char ***names, size_t *n)
 {
-	return -ENOSYS;
+	int fd = openat(ds->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	size_t cap = 8, count = 0;
+	char **v;
+
+	*names = NULL;
+	*n = 0;
+	if (!d) {
+		int rc = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	v = draft_xmalloc(cap * sizeof(*v));
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!draft_valid_name(de->d_name) ||
+		    fstatat(ds->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (count == cap) {
+			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+
+			if (!nv)
+				draft_oom();
+			v = nv;
+		}
+		v[count++] = draft_xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(v, count, sizeof(*v), draft_cmp);
+	*names = v;
+	*n = count;
+	return 0;
 }
 
 int draft_create(struct draft_store *ds, const char *name)
 {
-	return -ENOSYS;
+	int rc = 0;
+
+	if (!draft_valid_name(name))
+		return -EINVAL;
+	pthread_mutex_lock(&ds->lock);
+	if (mkdirat(ds->dirfd, name, 0700) < 0)
+		rc = -errno;
+	else
+		fchmodat(ds->dirfd, name, 0700, 0); /* whatever the umask */
+	pthread_mutex_unlock(&ds->lock);
+	if (rc == 0 && fsync(ds->dirfd) < 0)
+		rc = -errno;
+	return rc;
 }
 
+/* The draft vanishes from the namespace in one rename under the lock; emptying the
+ * renamed directory happens after, and a crash in between is cleaned at the next open. */
 int draft_remove(struct draft_store *ds, const char *name)
 {
-	return -ENOSYS;
+	char tmp[64];
+	unsigned char rnd[6];
+	int rc = 0;
+
+	if (!draft_valid_name(name))
+		return -EINVAL;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(tmp, sizeof(tmp), ".%s.rm.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5]);
+	pthread_mutex_lock(&ds->lock);
+	if (renameat(ds->dirfd, name, ds->dirfd, tmp) < 0)
+		rc = -errno;
+	pthread_mutex_unlock(&ds->lock);
+	if (rc < 0)
+		return rc;
+	fsync(ds->dirfd);
+	draft_rmtree(ds->dirfd, tmp);
+	return 0;
 }
 
 int draft_exists(struct draft_store *ds, const char *name)
 {
+	struct stat st;
+
+	if (!draft_valid_name(name))
+		return 0;
+	return fstatat(ds->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Reads all of name/file; -ENOENT when either is missing. */
+static int draft_read_file(struct draft_store *ds, const char *name, const char *file, char **data,
+			   size_t *len)
+{
+	char path[128];
+	size_t cap = 4096, n = 0;
+	char *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", name, file);
+	fd = openat(ds->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOENT : -errno;
+	buf = draft_xmalloc(cap + 1);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb = realloc(buf, (cap *= 2) + 1);
+
+			if (!nb)
+				draft_oom();
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int rc = -errno;
+
+			close(fd);
+			free(buf);
+			return rc;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
 	return 0;
 }
 
 int draft_read(struct draft_store *ds, const char *name, const char *file, char **data, size_t *len)
 {
-	return -ENOSYS;
+	*data = NULL;
+	*len = 0;
+	if (!draft_valid_name(name) || !draft_valid_file(file))
+		return -EINVAL;
+	return draft_read_file(ds, name, file, data, len);
+}
+
+static int draft_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Creates name/.file.tmp.XXXXXX, 0600; returns its fd and fills tmp with its path. */
+static int draft_open_temp(struct draft_store *ds, const char *name, const char *file, char *tmp,
+			   size_t tmp_len)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		unsigned char r[6];
+		int fd;
+
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return -EIO;
+		snprintf(tmp, tmp_len, "%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", name, file, r[0],
+			 r[1], r[2], r[3], r[4], r[5]);
+		fd = openat(ds->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return errno == ENOTDIR ? -ENOENT : -errno;
+	}
+	return -EEXIST;
+}
+
+/* The atomic replacement of name/file with data. */
+static int draft_replace(struct draft_store *ds, const char *name, const char *file,
+			 const char *data, size_t len)
+{
+	char tmp[160], dst[128];
+	int fd, rc, dfd;
+
+	fd = draft_open_temp(ds, name, file, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	rc = draft_write_all(fd, data, len);
+	if (rc == 0 && fchmod(fd, 0600) < 0)
+		rc = -errno;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	snprintf(dst, sizeof(dst), "%s/%s", name, file);
+	if (rc == 0) {
+		pthread_mutex_lock(&ds->lock);
+		if (renameat(ds->dirfd, tmp, ds->dirfd, dst) < 0)
+			rc = -errno;
+		pthread_mutex_unlock(&ds->lock);
+	}
+	if (rc < 0) {
+		unlinkat(ds->dirfd, tmp, 0);
+		return rc;
+	}
+	dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
 }
 
 int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
 		size_t len)
 {
-	return -ENOSYS;
+	if (!draft_valid_name(name) || !draft_valid_file(file) || (!data && len))
+		return -EINVAL;
+	return draft_replace(ds, name, file, data ? data : "", len);
 }
 
 int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name)
 {
-	return -ENOSYS;
+	char *line;
+	size_t n;
+	int rc;
+
+	if (!draft_valid_name(name) || !op_name || strchr(op_name, '\n'))
+		return -EINVAL;
+	n = strlen(op_name) + 1;
+	line = draft_xmalloc(n + 1);
+	snprintf(line, n + 1, "%s\n", op_name);
+	rc = draft_replace(ds, name, "submitted", line, n);
+	free(line);
+	return rc;
 }
 
 int draft_submitted(struct draft_store *ds, const char *name, char **op_name)
 {
-	return 0;
+	char *data;
+	size_t len;
+	int rc;
+
+	if (op_name)
+		*op_name = NULL;
+	if (!draft_valid_name(name))
+		return 0;
+	rc = draft_read_file(ds, name, "submitted", &data, &len);
+	if (rc < 0)
+		return 0;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (op_name)
+		*op_name = data;
+	else
+		free(data);
+	return 1;
 }
