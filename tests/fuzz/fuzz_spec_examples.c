@@ -1,0 +1,144 @@
+/* fuzz_spec_examples.c - libFuzzer target for spec_parse_examples(), the parser of a
+ * draft's `examples.jsonl`. Checks memory safety and the contract: 0 or -EINVAL, a message
+ * naming the file, accepted examples all valid UTF-8 with an output, and a create body
+ * that carries every example back unchanged. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache/spec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fz_fail(const char *why)
+{
+	fprintf(stderr, "fuzz_spec_examples: contract broken: %s\n", why);
+	abort();
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int fz_valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s, need, min, cp;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= need; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		s += need + 1;
+	}
+	return 1;
+}
+
+static const cJSON *fz_child(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!item)
+		fz_fail(key);
+	return item;
+}
+
+/* The body's tuningTask.trainingData.examples.examples must list what was parsed. */
+static void fz_check_body(const struct tuning_request *req)
+{
+	char *text = gemini_tuning_request_json(req);
+	const cJSON *list, *ex;
+	cJSON *body;
+	size_t i = 0;
+
+	if (!text)
+		fz_fail("gemini_tuning_request_json returned NULL");
+	body = cJSON_Parse(text);
+	if (!body)
+		fz_fail("create body is not valid JSON");
+	list =
+	    fz_child(fz_child(fz_child(fz_child(body, "tuningTask"), "trainingData"), "examples"),
+		     "examples");
+	if ((size_t)cJSON_GetArraySize(list) != req->n_examples)
+		fz_fail("example count changed in the create body");
+	cJSON_ArrayForEach(ex, list)
+	{
+		const cJSON *out = fz_child(ex, "output");
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(ex, "textInput");
+
+		if (!cJSON_IsString(out) || strcmp(out->valuestring, req->examples[i].output) != 0)
+			fz_fail("an output changed in the create body");
+		if (req->examples[i].text_input &&
+		    (!cJSON_IsString(in) ||
+		     strcmp(in->valuestring, req->examples[i].text_input) != 0))
+			fz_fail("a text input changed in the create body");
+		i++;
+	}
+	cJSON_Delete(body);
+	free(text);
+}
+
+static void fz_check_examples(const struct tuning_request *req)
+{
+	if (req->n_examples == 0 || !req->examples)
+		fz_fail("accepted with no examples");
+	for (size_t i = 0; i < req->n_examples; i++) {
+		const struct tuning_example *ex = &req->examples[i];
+
+		if (!ex->output)
+			fz_fail("accepted an example without output");
+		if (!fz_valid_utf8((const unsigned char *)ex->output) ||
+		    (ex->text_input && !fz_valid_utf8((const unsigned char *)ex->text_input)))
+			fz_fail("accepted an example that is not valid UTF-8");
+	}
+}
+
+static void fz_parse(const uint8_t *data, size_t size, size_t msg_len)
+{
+	struct tuning_request req;
+	char *msg = malloc(msg_len);
+	int rc;
+
+	if (!msg)
+		abort();
+	memset(msg, 'x', msg_len);
+	memset(&req, 0, sizeof(req));
+	rc = spec_parse_examples((const char *)data, size, &req, msg, msg_len);
+	if (rc == 0) {
+		fz_check_examples(&req);
+		if (msg_len > 16)
+			fz_check_body(&req);
+	} else {
+		if (rc != -EINVAL)
+			fz_fail("error other than -EINVAL");
+		if (!memchr(msg, '\0', msg_len))
+			fz_fail("message not NUL-terminated within msg_len");
+		if (msg_len > 16 && strncmp(msg, "examples.jsonl", 14) != 0)
+			fz_fail("message does not name the file");
+	}
+	tuning_request_clear(&req);
+	free(msg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fz_parse(data, size, 256);
+	fz_parse(data, size, 5);
+	return 0;
+}
