@@ -1,37 +1,620 @@
-/* rcache.c - the on-disk response cache. Placeholder until the full cache lands. */
+/* rcache.c - the on-disk response cache: DIR/ab/abcdef... holds one response's JSON, an
+ * in-memory index (open-addressing table of binary keys, LRU list threaded through the
+ * entries) tracks sizes and use order. No knowledge of models, FUSE or HTTP. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "cache/rcache.h"
 
+#define RC_NIL UINT32_MAX
+
+struct rc_entry {
+	unsigned char key[32];
+	uint64_t size;
+	uint32_t prev, next; /* LRU list (prev toward the most recent); next is the free list */
+};
+
+struct rcache {
+	int dirfd;
+	size_t max_bytes;
+	pthread_mutex_t lock;
+	struct rc_entry *ents;
+	uint32_t n_ents, cap_ents, free_head;
+	uint32_t *table; /* entry index + 1, 0 = empty; linear probing */
+	uint32_t table_cap;
+	uint32_t mru, lru;
+	size_t entries, bytes, hits, misses, evictions;
+};
+
+__attribute__((noreturn)) static void rc_oom(void)
+{
+	fputs("tunedfs: out of memory\n", stderr);
+	abort();
+}
+
+static void *rc_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		rc_oom();
+	return p;
+}
+
+static int rc_unhex(const char *hex, unsigned char out[32])
+{
+	if (!hex || strlen(hex) != 64)
+		return -EINVAL;
+	for (int i = 0; i < 64; i++) {
+		char c = hex[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -EINVAL;
+		if (i % 2 == 0)
+			out[i / 2] = (unsigned char)(v << 4);
+		else
+			out[i / 2] |= (unsigned char)v;
+	}
+	return 0;
+}
+
+static void rc_hex(const unsigned char key[32], char out[RCACHE_KEY_HEX])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[key[i] >> 4];
+		out[2 * i + 1] = digits[key[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* "ab/abcdef..." for a key. */
+static void rc_path(const unsigned char key[32], char out[68])
+{
+	char hex[RCACHE_KEY_HEX];
+
+	rc_hex(key, hex);
+	snprintf(out, 68, "%.2s/%s", hex, hex);
+}
+
+static uint32_t rc_slot(const struct rcache *rc, const unsigned char key[32])
+{
+	uint32_t h;
+
+	memcpy(&h, key, sizeof(h)); /* SHA-256 output is already uniform */
+	return h & (rc->table_cap - 1);
+}
+
+static uint32_t rc_find(const struct rcache *rc, const unsigned char key[32])
+{
+	for (uint32_t s = rc_slot(rc, key);; s = (s + 1) & (rc->table_cap - 1)) {
+		uint32_t v = rc->table[s];
+
+		if (v == 0)
+			return RC_NIL;
+		if (memcmp(rc->ents[v - 1].key, key, 32) == 0)
+			return v - 1;
+	}
+}
+
+static void rc_table_put(struct rcache *rc, uint32_t idx)
+{
+	uint32_t s = rc_slot(rc, rc->ents[idx].key);
+
+	while (rc->table[s])
+		s = (s + 1) & (rc->table_cap - 1);
+	rc->table[s] = idx + 1;
+}
+
+/* Keeps the table at most half full so probes stay short. */
+static void rc_table_grow(struct rcache *rc)
+{
+	uint32_t old_cap = rc->table_cap, *old = rc->table;
+
+	if ((uint64_t)(rc->entries + 1) * 2 <= old_cap)
+		return;
+	rc->table_cap = old_cap * 2;
+	rc->table = rc_xcalloc(rc->table_cap, sizeof(*rc->table));
+	for (uint32_t s = 0; s < old_cap; s++)
+		if (old[s])
+			rc_table_put(rc, old[s] - 1);
+	free(old);
+}
+
+/* Backward-shift deletion: no tombstones, so lookups never slow down with churn. */
+static void rc_table_del(struct rcache *rc, uint32_t idx)
+{
+	uint32_t mask = rc->table_cap - 1, s = rc_slot(rc, rc->ents[idx].key);
+
+	while (rc->table[s] != idx + 1)
+		s = (s + 1) & mask;
+	for (uint32_t j = (s + 1) & mask; rc->table[j]; j = (j + 1) & mask) {
+		uint32_t home = rc_slot(rc, rc->ents[rc->table[j] - 1].key);
+
+		/* j's entry may fill the hole at s unless its home lies in (s, j]. */
+		if (((j - home) & mask) >= ((j - s) & mask)) {
+			rc->table[s] = rc->table[j];
+			s = j;
+		}
+	}
+	rc->table[s] = 0;
+}
+
+static void rc_lru_unlink(struct rcache *rc, uint32_t i)
+{
+	struct rc_entry *e = &rc->ents[i];
+
+	if (e->prev != RC_NIL)
+		rc->ents[e->prev].next = e->next;
+	else
+		rc->mru = e->next;
+	if (e->next != RC_NIL)
+		rc->ents[e->next].prev = e->prev;
+	else
+		rc->lru = e->prev;
+}
+
+static void rc_lru_front(struct rcache *rc, uint32_t i)
+{
+	struct rc_entry *e = &rc->ents[i];
+
+	e->prev = RC_NIL;
+	e->next = rc->mru;
+	if (rc->mru != RC_NIL)
+		rc->ents[rc->mru].prev = i;
+	rc->mru = i;
+	if (rc->lru == RC_NIL)
+		rc->lru = i;
+}
+
+static uint32_t rc_insert(struct rcache *rc, const unsigned char key[32], uint64_t size)
+{
+	uint32_t i;
+
+	rc_table_grow(rc);
+	if (rc->free_head != RC_NIL) {
+		i = rc->free_head;
+		rc->free_head = rc->ents[i].next;
+	} else {
+		if (rc->n_ents == rc->cap_ents) {
+			struct rc_entry *n;
+
+			rc->cap_ents = rc->cap_ents ? rc->cap_ents * 2 : 256;
+			n = realloc(rc->ents, (size_t)rc->cap_ents * sizeof(*n));
+			if (!n)
+				rc_oom();
+			rc->ents = n;
+		}
+		i = rc->n_ents++;
+	}
+	memcpy(rc->ents[i].key, key, 32);
+	rc->ents[i].size = size;
+	rc_table_put(rc, i);
+	rc_lru_front(rc, i);
+	rc->entries++;
+	rc->bytes += size;
+	return i;
+}
+
+static void rc_remove(struct rcache *rc, uint32_t i)
+{
+	rc_table_del(rc, i);
+	rc_lru_unlink(rc, i);
+	rc->entries--;
+	rc->bytes -= rc->ents[i].size;
+	rc->ents[i].next = rc->free_head;
+	rc->free_head = i;
+}
+
+/* Pops least recently used entries past the budget into keys (heap); never `keep`. */
+static size_t rc_evict_locked(struct rcache *rc, uint32_t keep, unsigned char (**keys)[32])
+{
+	size_t n = 0, cap = 0;
+
+	*keys = NULL;
+	while (rc->bytes > rc->max_bytes && rc->lru != RC_NIL) {
+		uint32_t i = rc->lru;
+
+		if (i == keep) {
+			if (rc->ents[i].prev == RC_NIL)
+				break;
+			i = rc->ents[i].prev;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*keys = realloc(*keys, cap * 32);
+			if (!*keys)
+				rc_oom();
+		}
+		memcpy((*keys)[n++], rc->ents[i].key, 32);
+		rc_remove(rc, i);
+		rc->evictions++;
+	}
+	return n;
+}
+
+static void rc_unlink_keys(struct rcache *rc, unsigned char (*keys)[32], size_t n)
+{
+	char path[68];
+
+	for (size_t i = 0; i < n; i++) {
+		rc_path(keys[i], path);
+		unlinkat(rc->dirfd, path, 0);
+	}
+	free(keys);
+}
+
+struct rc_found {
+	unsigned char key[32];
+	uint64_t size;
+	struct timespec used;
+};
+
+static int rc_found_cmp(const void *a, const void *b)
+{
+	const struct rc_found *x = a, *y = b;
+
+	if (x->used.tv_sec != y->used.tv_sec)
+		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+	if (x->used.tv_nsec != y->used.tv_nsec)
+		return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+	return memcmp(x->key, y->key, 32);
+}
+
+/* Collects the entries of one "ab" directory; temporaries of interrupted writes go. */
+static void rc_scan_sub(struct rcache *rc, const char *sub, struct rc_found **v, size_t *n,
+			size_t *cap)
+{
+	int fd = openat(rc->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		unsigned char key[32];
+
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp.")) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (rc_unhex(de->d_name, key) < 0 || strncmp(de->d_name, sub, 2) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			*v = realloc(*v, *cap * sizeof(**v));
+			if (!*v)
+				rc_oom();
+		}
+		memcpy((*v)[*n].key, key, 32);
+		(*v)[*n].size = (uint64_t)st.st_size;
+		(*v)[*n].used = st.st_mtim;
+		(*n)++;
+	}
+	closedir(d);
+}
+
+/* Builds the index from the files, oldest use last in the LRU order (mtime is touched
+ * on every hit, so the order survives a restart). */
+static void rc_scan(struct rcache *rc)
+{
+	struct rc_found *v = NULL;
+	size_t n = 0, cap = 0;
+	unsigned char(*gone)[32];
+	size_t n_gone;
+
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		rc_scan_sub(rc, sub, &v, &n, &cap);
+	}
+	qsort(v, n, sizeof(*v), rc_found_cmp);
+	for (size_t i = 0; i < n; i++)
+		rc_insert(rc, v[i].key, v[i].size);
+	free(v);
+	n_gone = rc_evict_locked(rc, RC_NIL, &gone);
+	rc_unlink_keys(rc, gone, n_gone);
+}
+
+static int rc_mkdirs(const char *dir)
+{
+	char *p = strdup(dir);
+	int rc = 0;
+
+	if (!p)
+		rc_oom();
+	for (char *s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			rc = -errno;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 {
+	struct rcache *rc;
+	int err, fd;
+
 	*out = NULL;
-	return -ENOSYS;
+	if (!dir || !*dir)
+		return -EINVAL;
+	if ((err = rc_mkdirs(dir)) < 0)
+		return err;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = rc_xcalloc(1, sizeof(*rc));
+	rc->dirfd = fd;
+	rc->max_bytes = max_bytes;
+	pthread_mutex_init(&rc->lock, NULL);
+	rc->table_cap = 1024;
+	rc->table = rc_xcalloc(rc->table_cap, sizeof(*rc->table));
+	rc->free_head = rc->mru = rc->lru = RC_NIL;
+	rc_scan(rc);
+	*out = rc;
+	return 0;
 }
 
 void rcache_close(struct rcache *rc)
 {
+	if (!rc)
+		return;
+	close(rc->dirfd);
+	pthread_mutex_destroy(&rc->lock);
+	free(rc->ents);
+	free(rc->table);
+	free(rc);
+}
+
+/* Each field goes in as an 8-byte length then its bytes (NULL as an all-ones length), so
+ * no shift of bytes between fields can produce the same input to the hash. */
+static void rc_hash_field(EVP_MD_CTX *ctx, const char *s)
+{
+	uint64_t n = s ? strlen(s) : UINT64_MAX;
+	unsigned char len[8];
+
+	for (int i = 0; i < 8; i++)
+		len[i] = (unsigned char)(n >> (56 - 8 * i));
+	EVP_DigestUpdate(ctx, len, sizeof(len));
+	if (s)
+		EVP_DigestUpdate(ctx, s, strlen(s));
 }
 
 void rcache_key(const char *model, const char *update_time, const char *generation,
 		const char *prompt, char out[RCACHE_KEY_HEX])
 {
-	memset(out, '0', RCACHE_KEY_HEX - 1);
-	out[RCACHE_KEY_HEX - 1] = '\0';
+	static const char domain[] = "tunedfs response cache v1";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		rc_oom();
+	EVP_DigestUpdate(ctx, domain, sizeof(domain));
+	rc_hash_field(ctx, model);
+	rc_hash_field(ctx, update_time);
+	rc_hash_field(ctx, generation);
+	rc_hash_field(ctx, prompt);
+	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)
+		rc_oom();
+	EVP_MD_CTX_free(ctx);
+	rc_hex(md, out);
+}
+
+/* Reads a whole entry file; on success touches its mtime to record the use. */
+static int rc_read_file(struct rcache *rc, const char *path, char **data, size_t *len)
+{
+	int fd = openat(rc->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), err = 0;
+	struct stat st;
+	size_t n = 0;
+	char *buf;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 30)) {
+		close(fd);
+		return -EIO;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		rc_oom();
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? -errno : -EIO;
+			break;
+		}
+		n += (size_t)r;
+	}
+	if (err == 0)
+		futimens(fd, NULL);
+	close(fd);
+	if (err < 0) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+static int rc_valid_json(const char *s, size_t n)
+{
+	cJSON *j = n ? cJSON_ParseWithLength(s, n) : NULL;
+	int ok = cJSON_IsObject(j);
+
+	cJSON_Delete(j);
+	return ok;
 }
 
 int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 {
-	return -ENOENT;
+	unsigned char k[32];
+	char path[68];
+	char *data = NULL;
+	size_t n = 0;
+	uint32_t i;
+	int err;
+
+	*json = NULL;
+	*len = 0;
+	if (rc_unhex(key, k) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&rc->lock);
+	i = rc_find(rc, k);
+	if (i == RC_NIL) {
+		rc->misses++;
+		pthread_mutex_unlock(&rc->lock);
+		return -ENOENT;
+	}
+	rc_lru_unlink(rc, i);
+	rc_lru_front(rc, i);
+	pthread_mutex_unlock(&rc->lock);
+
+	rc_path(k, path);
+	err = rc_read_file(rc, path, &data, &n);
+	if (err == 0 && !rc_valid_json(data, n))
+		err = -EBADMSG;
+	pthread_mutex_lock(&rc->lock);
+	i = rc_find(rc, k);
+	if (err < 0) {
+		/* Corrupt or vanished: forget it so the answer is fetched again. */
+		if (i != RC_NIL)
+			rc_remove(rc, i);
+		rc->misses++;
+	} else {
+		if (i != RC_NIL) {
+			rc->bytes = rc->bytes - rc->ents[i].size + n;
+			rc->ents[i].size = n;
+		}
+		rc->hits++;
+	}
+	pthread_mutex_unlock(&rc->lock);
+	if (err < 0) {
+		free(data);
+		if (err != -ENOENT)
+			unlinkat(rc->dirfd, path, 0);
+		return -ENOENT;
+	}
+	*json = data;
+	*len = n;
+	return 0;
+}
+
+/* Writes "ab/.KEY.tmp.XXXXXX" and renames it over "ab/KEY". No fsync: a torn entry after
+ * a crash reads as invalid JSON, which rcache_get treats as a miss. */
+static int rc_write_file(struct rcache *rc, const unsigned char k[32], const char *json, size_t len)
+{
+	char path[68], tmp[100], sub[3];
+	unsigned char r[6];
+	int fd = -1, err = 0;
+
+	rc_path(k, path);
+	memcpy(sub, path, 2);
+	sub[2] = '\0';
+	if (mkdirat(rc->dirfd, sub, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return -EIO;
+		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", sub, path + 3,
+			 r[0], r[1], r[2], r[3], r[4], r[5]);
+		fd = openat(rc->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (fd < 0)
+		return -EEXIST;
+	for (size_t off = 0; off < len && err == 0;) {
+		ssize_t w = write(fd, json + off, len - off);
+
+		if (w < 0 && errno != EINTR)
+			err = -errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	if (err == 0 && fchmod(fd, 0600) < 0)
+		err = -errno;
+	if (close(fd) < 0 && err == 0)
+		err = -errno;
+	if (err == 0 && renameat(rc->dirfd, tmp, rc->dirfd, path) < 0)
+		err = -errno;
+	if (err < 0)
+		unlinkat(rc->dirfd, tmp, 0);
+	return err;
 }
 
 int rcache_put(struct rcache *rc, const char *key, const char *json, size_t len)
 {
-	return -ENOSYS;
+	unsigned char k[32], (*gone)[32];
+	size_t n_gone;
+	uint32_t i;
+	int err;
+
+	if (rc_unhex(key, k) < 0 || !json)
+		return -EINVAL;
+	if (len > rc->max_bytes)
+		return -EFBIG;
+	if ((err = rc_write_file(rc, k, json, len)) < 0)
+		return err;
+	pthread_mutex_lock(&rc->lock);
+	i = rc_find(rc, k);
+	if (i != RC_NIL) {
+		rc->bytes = rc->bytes - rc->ents[i].size + len;
+		rc->ents[i].size = len;
+		rc_lru_unlink(rc, i);
+		rc_lru_front(rc, i);
+	} else {
+		i = rc_insert(rc, k, len);
+	}
+	n_gone = rc_evict_locked(rc, i, &gone);
+	pthread_mutex_unlock(&rc->lock);
+	rc_unlink_keys(rc, gone, n_gone);
+	return 0;
 }
 
 void rcache_stats(struct rcache *rc, struct rcache_stats *out)
 {
-	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&rc->lock);
+	out->entries = rc->entries;
+	out->bytes = rc->bytes;
+	out->hits = rc->hits;
+	out->misses = rc->misses;
+	out->evictions = rc->evictions;
+	pthread_mutex_unlock(&rc->lock);
 }
