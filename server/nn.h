@@ -18,8 +18,22 @@ struct nn_example {
 	size_t output_len;
 };
 
+/* The network's shape. nn_model_new uses NN_DIMS_DEFAULT; the file stores the shape. */
+struct nn_dims {
+	int d_model;  /* width of the residual stream */
+	int n_layers; /* transformer blocks */
+	int n_heads;  /* attention heads; must divide d_model */
+	int d_ff;     /* hidden width of each block's MLP */
+	int ctx;      /* longest sequence (input + separator + output) in bytes */
+};
+#define NN_DIMS_DEFAULT ((struct nn_dims){64, 2, 4, 256, 128})
+#define NN_MAX_LAYERS	16
+
 /* Creates a model with fresh weights from a seed. */
 int nn_model_new(uint64_t seed, struct nn_model **out);
+/* Same with an explicit shape; -EINVAL when the shape is out of range. */
+int nn_model_new_dims(const struct nn_dims *dims, uint64_t seed, struct nn_model **out);
+struct nn_dims nn_model_dims(const struct nn_model *m);
 void nn_model_free(struct nn_model *m);
 
 /* One optimiser step (Adam) on a batch; *mean_loss gets the batch's mean
@@ -27,12 +41,14 @@ void nn_model_free(struct nn_model *m);
 int nn_train_step(struct nn_model *m, const struct nn_example *batch, size_t n, double lr,
 		  double *mean_loss);
 
+#define NN_DEFAULT_MAX_BYTES 1024
+
 struct nn_sampling {
 	double temperature; /* 0 = greedy */
-	double top_p;       /* 0 or 1 = off */
-	int top_k;          /* 0 = off */
-	size_t max_bytes;   /* max output length in bytes */
-	uint64_t seed;      /* for sampling */
+	double top_p;	    /* 0 or 1 = off */
+	int top_k;	    /* 0 = off */
+	size_t max_bytes;   /* max output length in bytes; 0 = NN_DEFAULT_MAX_BYTES */
+	uint64_t seed;	    /* for sampling */
 };
 
 /* Generates the answer for input into a heap buffer (not NUL-counted in *len, but

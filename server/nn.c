@@ -1,0 +1,278 @@
+/* nn.c - the byte model's life: shape checks, parameter layout and initialisation, the
+ * Adam step over a batch, and the loss/gradient accessors the unit tests use. The passes
+ * are in nn_pass.c, the kernels in nn_ops.c, decoding in nn_gen.c, the file in nn_file.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/nn_impl.h"
+
+void *nn_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p) {
+		fprintf(stderr, "tunedfs-server: out of memory (%zu x %zu bytes in nn)\n", n, size);
+		abort();
+	}
+	return p;
+}
+
+uint64_t nn_rng_next(uint64_t *state)
+{
+	/* splitmix64: tiny, seedable with any value, good enough for init and sampling */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double nn_rng_uniform(uint64_t *state)
+{
+	return (double)(nn_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double rng_normal(uint64_t *state)
+{
+	double u1 = nn_rng_uniform(state), u2 = nn_rng_uniform(state);
+	return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
+}
+
+int nn_dims_valid(const struct nn_dims *d)
+{
+	return d->d_model >= 1 && d->d_model <= 1024 && d->n_layers >= 1 &&
+	       d->n_layers <= NN_MAX_LAYERS && d->n_heads >= 1 && d->d_model % d->n_heads == 0 &&
+	       d->d_ff >= 1 && d->d_ff <= 8192 && d->ctx >= 8 && d->ctx <= 4096;
+}
+
+size_t nn_view_map(const struct nn_dims *d, float *base, struct nn_view *v)
+{
+	size_t D = (size_t)d->d_model, F = (size_t)d->d_ff, C = (size_t)d->ctx, V = NN_VOCAB;
+	float *p = base;
+#define TAKE(field, n)                                                                             \
+	do {                                                                                       \
+		(field) = p;                                                                       \
+		p = p ? p + (n) : NULL;                                                            \
+		count += (n);                                                                      \
+	} while (0)
+	size_t count = 0;
+	TAKE(v->wte, V * D);
+	TAKE(v->wpe, C * D);
+	for (int l = 0; l < d->n_layers; l++) {
+		struct nn_layer_view *lv = &v->layer[l];
+		TAKE(lv->ln1_g, D);
+		TAKE(lv->ln1_b, D);
+		TAKE(lv->wqkv, D * 3 * D);
+		TAKE(lv->bqkv, 3 * D);
+		TAKE(lv->wo, D * D);
+		TAKE(lv->bo, D);
+		TAKE(lv->ln2_g, D);
+		TAKE(lv->ln2_b, D);
+		TAKE(lv->w1, D * F);
+		TAKE(lv->b1, F);
+		TAKE(lv->w2, F * D);
+		TAKE(lv->b2, D);
+	}
+	TAKE(v->lnf_g, D);
+	TAKE(v->lnf_b, D);
+	TAKE(v->whead, D * V);
+	TAKE(v->bhead, V);
+#undef TAKE
+	return count;
+}
+
+static void fill_normal(float *p, size_t n, double std, uint64_t *rng)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(std * rng_normal(rng));
+}
+
+static void fill_const(float *p, size_t n, float value)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = value;
+}
+
+static void init_weights(struct nn_model *m, uint64_t seed)
+{
+	const struct nn_dims *d = &m->dims;
+	size_t D = (size_t)d->d_model, F = (size_t)d->d_ff;
+	uint64_t rng = seed ^ 0x6e6e2d7475726564ULL;
+	double std = 0.02, proj_std = 0.02 / sqrt(2.0 * d->n_layers);
+	fill_normal(m->w.wte, NN_VOCAB * D, std, &rng);
+	fill_normal(m->w.wpe, (size_t)d->ctx * D, std, &rng);
+	for (int l = 0; l < d->n_layers; l++) {
+		struct nn_layer_view *lv = &m->w.layer[l];
+		fill_const(lv->ln1_g, D, 1.0f);
+		fill_const(lv->ln2_g, D, 1.0f);
+		fill_normal(lv->wqkv, D * 3 * D, std, &rng);
+		/* the two projections back into the residual stream start smaller so the
+		 * stream's variance does not grow with depth */
+		fill_normal(lv->wo, D * D, proj_std, &rng);
+		fill_normal(lv->w1, D * F, std, &rng);
+		fill_normal(lv->w2, F * D, proj_std, &rng);
+	}
+	fill_const(m->w.lnf_g, D, 1.0f);
+	fill_normal(m->w.whead, D * NN_VOCAB, std, &rng);
+}
+
+int nn_model_alloc(const struct nn_dims *dims, struct nn_model **out)
+{
+	if (!nn_dims_valid(dims))
+		return -EINVAL;
+	struct nn_model *m = nn_xcalloc(1, sizeof(*m));
+	m->dims = *dims;
+	m->n_params = nn_view_map(dims, NULL, &m->w);
+	m->params = nn_xcalloc(m->n_params, sizeof(float));
+	nn_view_map(dims, m->params, &m->w);
+	*out = m;
+	return 0;
+}
+
+int nn_model_new_dims(const struct nn_dims *dims, uint64_t seed, struct nn_model **out)
+{
+	struct nn_model *m;
+	int rc = nn_model_alloc(dims, &m);
+	if (rc < 0)
+		return rc;
+	init_weights(m, seed);
+	*out = m;
+	return 0;
+}
+
+int nn_model_new(uint64_t seed, struct nn_model **out)
+{
+	struct nn_dims d = NN_DIMS_DEFAULT;
+	return nn_model_new_dims(&d, seed, out);
+}
+
+struct nn_dims nn_model_dims(const struct nn_model *m)
+{
+	return m->dims;
+}
+
+void nn_model_free(struct nn_model *m)
+{
+	if (!m)
+		return;
+	if (m->train_acts) {
+		nn_acts_free(m->train_acts);
+		free(m->train_acts);
+	}
+	free(m->tokens);
+	free(m->targets);
+	free(m->params);
+	free(m->grads);
+	free(m->adam_m);
+	free(m->adam_v);
+	free(m);
+}
+
+static void ensure_train_state(struct nn_model *m)
+{
+	if (m->grads)
+		return;
+	m->grads = nn_xcalloc(m->n_params, sizeof(float));
+	m->adam_m = nn_xcalloc(m->n_params, sizeof(float));
+	m->adam_v = nn_xcalloc(m->n_params, sizeof(float));
+	nn_view_map(&m->dims, m->grads, &m->g);
+	nn_view_map(&m->dims, m->adam_m, &m->m);
+	nn_view_map(&m->dims, m->adam_v, &m->v);
+	m->train_acts = nn_xcalloc(1, sizeof(*m->train_acts));
+	nn_acts_alloc(&m->dims, m->train_acts);
+	m->tokens = nn_xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
+	m->targets = nn_xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
+}
+
+static int batch_valid(const struct nn_example *batch, size_t n)
+{
+	if (!batch || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((!batch[i].input && batch[i].input_len) ||
+		    (!batch[i].output && batch[i].output_len))
+			return 0;
+	return 1;
+}
+
+/* Sums the batch's cross-entropy; with grads, also fills m->grads with the gradient of
+ * the mean (every target byte of the batch weighs the same). */
+static int batch_pass(struct nn_model *m, const struct nn_example *batch, size_t n, int with_grads,
+		      double *mean_loss)
+{
+	if (!batch_valid(batch, n))
+		return -EINVAL;
+	ensure_train_state(m);
+	size_t n_targets = 0;
+	for (size_t i = 0; i < n; i++)
+		n_targets +=
+		    (size_t)nn_seq_build(&m->dims, &batch[i], m->tokens, m->targets).n_targets;
+	if (with_grads)
+		memset(m->grads, 0, sizeof(float) * m->n_params);
+	double sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct nn_seq s = nn_seq_build(&m->dims, &batch[i], m->tokens, m->targets);
+		sum += nn_seq_forward(&m->dims, &m->w, m->train_acts, m->tokens, m->targets, &s);
+		if (with_grads)
+			nn_seq_backward(&m->dims, &m->w, &m->g, m->train_acts, m->tokens,
+					m->targets, &s, (float)(1.0 / (double)n_targets));
+	}
+	*mean_loss = sum / (double)n_targets;
+	return isfinite(*mean_loss) ? 0 : -ERANGE;
+}
+
+static void adam_update(struct nn_model *m, double lr)
+{
+	const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+	m->adam_t++;
+	/* bias corrections folded into the step size, as in the Adam paper's last form */
+	double c1 = 1.0 - pow(b1, (double)m->adam_t), c2 = 1.0 - pow(b2, (double)m->adam_t);
+	float step = (float)(lr * sqrt(c2) / c1);
+	float eps_hat = (float)(eps * sqrt(c2));
+	float *restrict p = m->params, *restrict g = m->grads;
+	float *restrict mm = m->adam_m, *restrict vv = m->adam_v;
+	for (size_t i = 0; i < m->n_params; i++) {
+		mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];
+		vv[i] = b2 * vv[i] + (1.0f - b2) * g[i] * g[i];
+		p[i] -= step * mm[i] / (sqrtf(vv[i]) + eps_hat);
+	}
+}
+
+int nn_train_step(struct nn_model *m, const struct nn_example *batch, size_t n, double lr,
+		  double *mean_loss)
+{
+	if (!(lr > 0) || !isfinite(lr))
+		return -EINVAL;
+	int rc = batch_pass(m, batch, n, 1, mean_loss);
+	if (rc < 0)
+		return rc;
+	adam_update(m, lr);
+	return 0;
+}
+
+double nn_loss(struct nn_model *m, const struct nn_example *batch, size_t n)
+{
+	double loss;
+	return batch_pass(m, batch, n, 0, &loss) < 0 ? NAN : loss;
+}
+
+int nn_backward(struct nn_model *m, const struct nn_example *batch, size_t n, double *loss)
+{
+	return batch_pass(m, batch, n, 1, loss);
+}
+
+size_t nn_param_count(const struct nn_model *m)
+{
+	return m->n_params;
+}
+
+float *nn_param(struct nn_model *m, size_t i)
+{
+	return i < m->n_params ? &m->params[i] : NULL;
+}
+
+float nn_grad(const struct nn_model *m, size_t i)
+{
+	return m->grads && i < m->n_params ? m->grads[i] : 0.0f;
+}

@@ -1,0 +1,226 @@
+/* nn_gen.c - decoding an answer from a trained byte model: one token at a time with a
+ * per-call key/value cache, greedy at temperature 0, else seeded sampling with
+ * temperature, top-k and top-p. Every buffer is the call's own, so threads may share a
+ * model. No training and no files here. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/nn_impl.h"
+
+struct gen_ws {
+	int *tok;		   /* the sequence fed so far, up to ctx */
+	int n;			   /* tokens fed */
+	float *qkv[NN_MAX_LAYERS]; /* [ctx][3D]: the cache of keys and values */
+	float *x, *h, *ao, *tmp, *fc, *att, *logits, *prob;
+	float mu, rs;
+	int *order;
+	float *block;
+};
+
+static void ws_init(struct gen_ws *ws, const struct nn_dims *d)
+{
+	size_t C = (size_t)d->ctx, D = (size_t)d->d_model, F = (size_t)d->d_ff, V = NN_VOCAB;
+	size_t L = (size_t)d->n_layers;
+	float *p = nn_xcalloc(L * C * 3 * D + 4 * D + F + C + 2 * V, sizeof(float));
+	ws->block = p;
+	for (size_t l = 0; l < L; l++, p += C * 3 * D)
+		ws->qkv[l] = p;
+	ws->x = p;
+	ws->h = p + D;
+	ws->ao = p + 2 * D;
+	ws->tmp = p + 3 * D;
+	ws->fc = p + 4 * D;
+	ws->att = ws->fc + F;
+	ws->logits = ws->att + C;
+	ws->prob = ws->logits + V;
+	ws->tok = nn_xcalloc(C, sizeof(int));
+	ws->order = nn_xcalloc(V, sizeof(int));
+	ws->n = 0;
+}
+
+static void ws_free(struct gen_ws *ws)
+{
+	free(ws->block);
+	free(ws->tok);
+	free(ws->order);
+}
+
+/* Runs token ws->tok[pos] at position pos through every block, caching its keys and
+ * values; with want_logits, leaves the next-token logits in ws->logits. */
+static void feed(const struct nn_model *m, struct gen_ws *ws, int pos, int want_logits)
+{
+	const struct nn_dims *d = &m->dims;
+	const struct nn_view *w = &m->w;
+	int D = d->d_model, F = d->d_ff, H = d->n_heads;
+	for (int i = 0; i < D; i++)
+		ws->x[i] = w->wte[(size_t)ws->tok[pos] * D + i] + w->wpe[(size_t)pos * D + i];
+	for (int l = 0; l < d->n_layers; l++) {
+		const struct nn_layer_view *lw = &w->layer[l];
+		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, lw->ln1_g, lw->ln1_b, 1, D);
+		nn_linear(ws->qkv[l] + (size_t)pos * 3 * D, ws->h, lw->wqkv, lw->bqkv, 1, D, 3 * D);
+		for (int h = 0; h < H; h++)
+			nn_attend_row(ws->ao + h * (D / H), ws->att, ws->qkv[l], pos, h, D, H);
+		nn_linear(ws->tmp, ws->ao, lw->wo, lw->bo, 1, D, D);
+		for (int i = 0; i < D; i++)
+			ws->x[i] += ws->tmp[i];
+		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, lw->ln2_g, lw->ln2_b, 1, D);
+		nn_linear(ws->fc, ws->h, lw->w1, lw->b1, 1, D, F);
+		for (int i = 0; i < F; i++)
+			ws->fc[i] = nn_gelu(ws->fc[i]);
+		nn_linear(ws->tmp, ws->fc, lw->w2, lw->b2, 1, F, D);
+		for (int i = 0; i < D; i++)
+			ws->x[i] += ws->tmp[i];
+	}
+	if (want_logits) {
+		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, w->lnf_g, w->lnf_b, 1, D);
+		nn_linear(ws->logits, ws->h, w->whead, w->bhead, 1, D, NN_VOCAB);
+	}
+}
+
+static void feed_all(const struct nn_model *m, struct gen_ws *ws)
+{
+	for (int pos = 0; pos < ws->n; pos++)
+		feed(m, ws, pos, pos == ws->n - 1);
+}
+
+static int argmax(const float *v, int n)
+{
+	int best = 0;
+	for (int j = 1; j < n; j++)
+		if (v[j] > v[best])
+			best = j;
+	return best;
+}
+
+static void sort_desc(int *order, const float *key, int n)
+{
+	/* insertion sort by probability, ties by byte: qsort's comparator could not see the
+	 * keys without a global, which threads would share */
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++) {
+		int o = order[i], j = i;
+		while (j > 0 && (key[order[j - 1]] < key[o] ||
+				 (key[order[j - 1]] == key[o] && order[j - 1] > o))) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = o;
+	}
+}
+
+/* Picks the next token; the separator is never a valid answer byte. */
+static int pick(struct gen_ws *ws, const struct nn_sampling *s, uint64_t *rng)
+{
+	float *lg = ws->logits, *pr = ws->prob;
+	lg[NN_SEP] = -INFINITY;
+	if (!(s->temperature > 0))
+		return argmax(lg, NN_VOCAB);
+	float mx = lg[argmax(lg, NN_VOCAB)];
+	for (int j = 0; j < NN_VOCAB; j++)
+		pr[j] = expf((float)((lg[j] - mx) / s->temperature));
+	sort_desc(ws->order, pr, NN_VOCAB);
+	int keep = NN_VOCAB - 1; /* the separator sorts last at probability 0 */
+	if (s->top_k > 0 && s->top_k < keep)
+		keep = s->top_k;
+	double total = 0;
+	for (int r = 0; r < keep; r++)
+		total += pr[ws->order[r]];
+	if (s->top_p > 0 && s->top_p < 1) {
+		double cum = 0;
+		for (int r = 0; r < keep; r++) {
+			cum += pr[ws->order[r]] / total;
+			if (cum >= s->top_p) {
+				keep = r + 1;
+				break;
+			}
+		}
+		total = 0;
+		for (int r = 0; r < keep; r++)
+			total += pr[ws->order[r]];
+	}
+	double u = nn_rng_uniform(rng) * total, cum = 0;
+	for (int r = 0; r < keep; r++) {
+		cum += pr[ws->order[r]];
+		if (u < cum)
+			return ws->order[r];
+	}
+	return ws->order[keep - 1];
+}
+
+static void append(char **buf, size_t *len, size_t *cap, char c)
+{
+	if (*len + 1 >= *cap) {
+		*cap *= 2;
+		char *nb = realloc(*buf, *cap);
+		if (!nb) {
+			fprintf(stderr, "tunedfs-server: out of memory (answer of %zu bytes)\n",
+				*cap);
+			abort();
+		}
+		*buf = nb;
+	}
+	(*buf)[(*len)++] = c;
+	(*buf)[*len] = '\0';
+}
+
+/* Starts the window: the input's last bytes, the separator, room left for the answer. */
+static void start_window(const struct nn_model *m, struct gen_ws *ws, const char *input,
+			 size_t input_len, size_t max_bytes)
+{
+	size_t c = (size_t)m->dims.ctx;
+	size_t reserve = max_bytes < c / 4 ? max_bytes : c / 4;
+	size_t l_in = input_len < c - 1 - reserve ? input_len : c - 1 - reserve;
+	const unsigned char *ip = (const unsigned char *)input + (input_len - l_in);
+	for (size_t i = 0; i < l_in; i++)
+		ws->tok[i] = ip[i];
+	ws->tok[l_in] = NN_SEP;
+	ws->n = (int)l_in + 1;
+	feed_all(m, ws);
+}
+
+int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
+		const struct nn_sampling *s, char **out, size_t *len, int *hit_limit)
+{
+	if (!m || !s || !out || !len || (!input && input_len) || isnan(s->temperature))
+		return -EINVAL;
+	size_t max_bytes = s->max_bytes ? s->max_bytes : NN_DEFAULT_MAX_BYTES;
+	struct gen_ws ws;
+	ws_init(&ws, &m->dims);
+	uint64_t rng = s->seed;
+	size_t n = 0, cap = 64;
+	char *buf = nn_xcalloc(cap, 1);
+	int limit = 0;
+	start_window(m, &ws, input, input_len, max_bytes);
+	for (;;) {
+		int t = pick(&ws, s, &rng);
+		if (t == NN_END)
+			break;
+		append(&buf, &n, &cap, (char)t);
+		if (n >= max_bytes) {
+			limit = 1;
+			break;
+		}
+		if (ws.n == m->dims.ctx) {
+			/* The window is full: keep its second half and recompute the cache,
+			 * which costs one pass per ctx/2 new bytes. */
+			int keep = m->dims.ctx / 2;
+			memmove(ws.tok, ws.tok + ws.n - keep, sizeof(int) * (size_t)keep);
+			ws.n = keep;
+			ws.tok[ws.n++] = t;
+			feed_all(m, &ws);
+		} else {
+			ws.tok[ws.n++] = t;
+			feed(m, &ws, ws.n - 1, 1);
+		}
+	}
+	ws_free(&ws);
+	*out = buf;
+	*len = n;
+	if (hit_limit)
+		*hit_limit = limit;
+	return 0;
+}

@@ -1,0 +1,173 @@
+/* nn_ops.c - the numeric kernels of the byte model: matrix-vector rows, layer norm, GELU,
+ * attention rows, and their backward forms. Inner loops run along contiguous rows so the
+ * compiler can vectorise them; nothing here allocates or knows about the model's layout. */
+#include <math.h>
+#include <string.h>
+
+#include "server/nn_impl.h"
+#include "server/nn_ops.h"
+
+float nn_dot(const float *restrict a, const float *restrict b, int n)
+{
+	/* Eight independent partial sums: the compiler may not reassociate one float sum,
+	 * but it can turn these lanes into vector registers. */
+	float acc[8] = {0};
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			acc[k] += a[i + k] * b[i + k];
+	float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	for (; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+static void axpy(float *restrict y, float a, const float *restrict x, int n)
+{
+	for (int j = 0; j < n; j++)
+		y[j] += a * x[j];
+}
+
+void nn_linear(float *restrict y, const float *restrict x, const float *restrict w,
+	       const float *restrict b, int rows, int n_in, int n_out)
+{
+	for (int t = 0; t < rows; t++) {
+		float *yt = y + (size_t)t * n_out;
+		const float *xt = x + (size_t)t * n_in;
+		if (b)
+			memcpy(yt, b, sizeof(float) * (size_t)n_out);
+		else
+			memset(yt, 0, sizeof(float) * (size_t)n_out);
+		for (int i = 0; i < n_in; i++)
+			axpy(yt, xt[i], w + (size_t)i * n_out, n_out);
+	}
+}
+
+void nn_linear_backward(float *restrict dx, float *restrict dw, float *restrict db,
+			const float *restrict x, const float *restrict w, const float *restrict dy,
+			int rows, int n_in, int n_out)
+{
+	if (dx)
+		for (int t = 0; t < rows; t++)
+			for (int i = 0; i < n_in; i++)
+				dx[(size_t)t * n_in + i] =
+				    nn_dot(w + (size_t)i * n_out, dy + (size_t)t * n_out, n_out);
+	/* Row i of dW stays in cache while every row of dy streams past it. */
+	for (int i = 0; i < n_in; i++) {
+		float *dwi = dw + (size_t)i * n_out;
+		for (int t = 0; t < rows; t++)
+			axpy(dwi, x[(size_t)t * n_in + i], dy + (size_t)t * n_out, n_out);
+	}
+	for (int t = 0; t < rows; t++)
+		axpy(db, 1.0f, dy + (size_t)t * n_out, n_out);
+}
+
+void nn_layernorm(float *restrict y, float *restrict mu, float *restrict rs,
+		  const float *restrict x, const float *restrict g, const float *restrict b,
+		  int rows, int n)
+{
+	for (int t = 0; t < rows; t++) {
+		const float *xt = x + (size_t)t * n;
+		float *yt = y + (size_t)t * n;
+		float mean = 0, var = 0;
+		for (int i = 0; i < n; i++)
+			mean += xt[i];
+		mean /= (float)n;
+		for (int i = 0; i < n; i++)
+			var += (xt[i] - mean) * (xt[i] - mean);
+		var /= (float)n;
+		float r = 1.0f / sqrtf(var + 1e-5f);
+		for (int i = 0; i < n; i++)
+			yt[i] = (xt[i] - mean) * r * g[i] + b[i];
+		mu[t] = mean;
+		rs[t] = r;
+	}
+}
+
+void nn_layernorm_backward(float *restrict dx, float *restrict dg, float *restrict db,
+			   const float *restrict dy, const float *restrict x,
+			   const float *restrict mu, const float *restrict rs,
+			   const float *restrict g, int rows, int n)
+{
+	for (int t = 0; t < rows; t++) {
+		const float *xt = x + (size_t)t * n, *dyt = dy + (size_t)t * n;
+		float *dxt = dx + (size_t)t * n;
+		float m1 = 0, m2 = 0;
+		for (int i = 0; i < n; i++) {
+			float xhat = (xt[i] - mu[t]) * rs[t];
+			float dxhat = dyt[i] * g[i];
+			m1 += dxhat;
+			m2 += dxhat * xhat;
+			dg[i] += dyt[i] * xhat;
+			db[i] += dyt[i];
+		}
+		m1 /= (float)n;
+		m2 /= (float)n;
+		for (int i = 0; i < n; i++) {
+			float xhat = (xt[i] - mu[t]) * rs[t];
+			dxt[i] += rs[t] * (dyt[i] * g[i] - m1 - xhat * m2);
+		}
+	}
+}
+
+#define GELU_C 0.7978845608f /* sqrt(2 / pi) */
+#define GELU_A 0.044715f
+
+float nn_gelu(float x)
+{
+	return 0.5f * x * (1.0f + tanhf(GELU_C * (x + GELU_A * x * x * x)));
+}
+
+float nn_gelu_grad(float x)
+{
+	float th = tanhf(GELU_C * (x + GELU_A * x * x * x));
+	return 0.5f * (1.0f + th) +
+	       0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * GELU_A * x * x);
+}
+
+void nn_attend_row(float *restrict o, float *restrict p, const float *restrict qkv, int t, int h,
+		   int d_model, int n_heads)
+{
+	int hd = d_model / n_heads, stride = 3 * d_model;
+	float scale = 1.0f / sqrtf((float)hd);
+	const float *q = qkv + (size_t)t * stride + h * hd;
+	float mx = -INFINITY, sum = 0;
+	for (int u = 0; u <= t; u++) {
+		p[u] = nn_dot(q, qkv + (size_t)u * stride + d_model + h * hd, hd) * scale;
+		if (p[u] > mx)
+			mx = p[u];
+	}
+	for (int u = 0; u <= t; u++) {
+		p[u] = expf(p[u] - mx);
+		sum += p[u];
+	}
+	float inv = 1.0f / sum;
+	memset(o, 0, sizeof(float) * (size_t)hd);
+	for (int u = 0; u <= t; u++) {
+		p[u] *= inv;
+		axpy(o, p[u], qkv + (size_t)u * stride + 2 * d_model + h * hd, hd);
+	}
+}
+
+void nn_attend_row_backward(float *restrict dqkv, float *restrict dp, const float *restrict do_,
+			    const float *restrict p, const float *restrict qkv, int t, int h,
+			    int d_model, int n_heads)
+{
+	int hd = d_model / n_heads, stride = 3 * d_model;
+	float scale = 1.0f / sqrtf((float)hd);
+	const float *q = qkv + (size_t)t * stride + h * hd;
+	float *dq = dqkv + (size_t)t * stride + h * hd;
+	float pdp = 0;
+	for (int u = 0; u <= t; u++) {
+		size_t vo = (size_t)u * stride + 2 * d_model + h * hd;
+		dp[u] = nn_dot(do_, qkv + vo, hd);
+		pdp += p[u] * dp[u];
+		axpy(dqkv + vo, p[u], do_, hd);
+	}
+	for (int u = 0; u <= t; u++) {
+		size_t ko = (size_t)u * stride + d_model + h * hd;
+		float ds = p[u] * (dp[u] - pdp) * scale;
+		axpy(dq, ds, qkv + ko, hd);
+		axpy(dqkv + ko, ds, q, hd);
+	}
+}

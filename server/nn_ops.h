@@ -1,0 +1,17 @@
+/* nn_ops.h - backward kernels of nn_ops.c, private to the nn_*.c files (the forward
+ * kernels, shared with generation, are declared in nn_impl.h). */
+#ifndef TUNEDFS_NN_OPS_H
+#define TUNEDFS_NN_OPS_H
+
+/* dx = dy W^T (overwritten, skipped when dx is NULL); dW += x^T dy; db += column sums. */
+void nn_linear_backward(float *dx, float *dw, float *db, const float *x, const float *w,
+			const float *dy, int rows, int n_in, int n_out);
+/* dx += d(layer norm)^T dy; dg, db accumulate. */
+void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
+			   const float *mu, const float *rs, const float *g, int rows, int n);
+float nn_gelu_grad(float x);
+/* Adds the gradients of query row t, head h into dqkv, given do_ (d output of the head). */
+void nn_attend_row_backward(float *dqkv, float *dp, const float *do_, const float *p,
+			    const float *qkv, int t, int h, int d_model, int n_heads);
+
+#endif
