@@ -1,8 +1,10 @@
 /* creds.c - resolving the service client's credentials and turning them into headers.
- * This file holds the API-key sources (key file option, GEMINI_API_KEY, GOOGLE_API_KEY);
- * it does no HTTP of its own and never prints a secret. */
+ * The order: API key (key file option, GEMINI_API_KEY, GOOGLE_API_KEY), token command,
+ * Application Default Credentials. Tokens themselves (fetching, caching, refreshing) are
+ * oauth.c's; this file does no HTTP of its own and never prints a secret. */
 #include "api/creds.h"
 #include "api/gemini.h"
+#include "api/oauth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,14 +16,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum creds_source { CREDS_NONE, CREDS_API_KEY };
+enum creds_source {
+	CREDS_NONE,
+	CREDS_API_KEY,
+	CREDS_TOKEN_COMMAND,
+	CREDS_AUTHORIZED_USER,
+	CREDS_SERVICE_ACCOUNT
+};
 
 struct creds {
 	enum creds_source source;
 	char *api_key;
-	char *project;
+	char *project; /* x-goog-user-project, OAuth sources only */
+	struct oauth_source *oauth;
 	pthread_mutex_t lock;
 };
+
+#define CREDS_ADC_NAME "application_default_credentials.json"
 
 #define CREDS_KEY_MAX 4096
 
@@ -146,11 +157,102 @@ static int creds_from_env(const char *name, char **out)
 	return 1;
 }
 
+/* The ADC file to use, or NULL when none of the well-known places has one. A set
+ * GOOGLE_APPLICATION_CREDENTIALS is used even when broken, so the user hears why. */
+static char *creds_adc_path(char *looked, size_t looked_len)
+{
+	const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+	const char *dir = getenv("CLOUDSDK_CONFIG");
+	const char *home = getenv("HOME");
+	char path[4096];
+	size_t n;
+
+	if (env && *env)
+		return creds_xstrdup(env);
+	snprintf(looked, looked_len, "GOOGLE_APPLICATION_CREDENTIALS (unset)");
+	if (dir && *dir) {
+		snprintf(path, sizeof(path), "%s/%s", dir, CREDS_ADC_NAME);
+		if (access(path, F_OK) == 0)
+			return creds_xstrdup(path);
+		n = strlen(looked);
+		snprintf(looked + n, looked_len - n, ", %s", path);
+	}
+	if (home && *home) {
+		snprintf(path, sizeof(path), "%s/.config/gcloud/%s", home, CREDS_ADC_NAME);
+		if (access(path, F_OK) == 0)
+			return creds_xstrdup(path);
+		n = strlen(looked);
+		snprintf(looked + n, looked_len - n, ", %s", path);
+	}
+	return NULL;
+}
+
+/* -o project wins over GOOGLE_CLOUD_QUOTA_PROJECT, which wins over the file's own. */
+static int creds_set_project(struct creds *c, const struct creds_options *opt,
+			     const char *from_file, struct gemini_error *err)
+{
+	const char *env = getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+	const char *p = opt->project && *opt->project ? opt->project
+			: env && *env		      ? env
+						      : from_file;
+
+	if (!p)
+		return 0;
+	if (!creds_key_ok(p) || strlen(p) > 200) {
+		creds_set_error(err, 0, "the quota project \"%.60s\" is not a project id", p);
+		return -EINVAL;
+	}
+	c->project = creds_xstrdup(p);
+	return 0;
+}
+
+static int creds_oauth_new(struct creds *c, const struct creds_options *opt,
+			   const struct oauth_adc *adc, struct gemini_error *err)
+{
+	struct oauth_source_options so = {
+	    .token_command = adc ? NULL : opt->token_command,
+	    .adc = adc,
+	    .token_uri = opt->token_uri && *opt->token_uri ? opt->token_uri : NULL,
+	};
+	int rc = oauth_source_new(&so, &c->oauth, err);
+
+	if (rc < 0)
+		return rc;
+	return creds_set_project(c, opt, adc ? adc->quota_project_id : NULL, err);
+}
+
+/* After the API keys: the token command, then ADC. Returns 1 when one was found. */
+static int creds_find_oauth(struct creds *c, const struct creds_options *opt,
+			    struct gemini_error *err, char *looked, size_t looked_len)
+{
+	struct oauth_adc adc;
+	char *path;
+	int rc;
+
+	if (opt->token_command && *opt->token_command) {
+		c->source = CREDS_TOKEN_COMMAND;
+		rc = creds_oauth_new(c, opt, NULL, err);
+		return rc < 0 ? rc : 1;
+	}
+	path = creds_adc_path(looked, looked_len);
+	if (!path)
+		return 0;
+	rc = oauth_adc_load(path, &adc, err);
+	free(path);
+	if (rc < 0)
+		return -EACCES;
+	c->source =
+	    adc.type == OAUTH_ADC_SERVICE_ACCOUNT ? CREDS_SERVICE_ACCOUNT : CREDS_AUTHORIZED_USER;
+	rc = creds_oauth_new(c, opt, &adc, err);
+	oauth_adc_clear(&adc);
+	return rc < 0 ? -EACCES : 1;
+}
+
 int creds_new(const struct creds_options *opt, struct creds **out, struct gemini_error *err)
 {
 	struct creds_options none = {0};
 	struct creds *c;
-	char *key = NULL;
+	char *key = NULL, looked[1024] = "";
 	int rc;
 
 	if (!opt)
@@ -163,18 +265,24 @@ int creds_new(const struct creds_options *opt, struct creds **out, struct gemini
 	} else if (!creds_from_env("GEMINI_API_KEY", &key)) {
 		creds_from_env("GOOGLE_API_KEY", &key);
 	}
-	if (!key && !opt->allow_none) {
-		creds_set_error(err, 0,
-				"no credentials found: looked at -o api_key_file, "
-				"GEMINI_API_KEY and GOOGLE_API_KEY");
-		return -EACCES;
-	}
 	c = creds_xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->source = key ? CREDS_API_KEY : CREDS_NONE;
 	c->api_key = key;
-	if (opt->project && *opt->project)
-		c->project = creds_xstrdup(opt->project);
+	rc = key ? 0 : creds_find_oauth(c, opt, err, looked, sizeof(looked));
+	if (rc == 0 && !key && !opt->allow_none) {
+		creds_set_error(err, 0,
+				"no credentials found: looked at -o api_key_file, GEMINI_API_KEY, "
+				"GOOGLE_API_KEY, -o token_command, %s; set one of them, or mount "
+				"with -o local to use the built-in server",
+				looked);
+		rc = -EACCES;
+	}
+	if (rc < 0) {
+		creds_free(c);
+		return rc;
+	}
+	/* A quota project only means something with OAuth tokens, not with keys. */
 	*out = c;
 	return 0;
 }
@@ -187,6 +295,7 @@ void creds_free(struct creds *c)
 		memset(c->api_key, 0, strlen(c->api_key));
 		free(c->api_key);
 	}
+	oauth_source_free(c->oauth);
 	free(c->project);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -199,6 +308,12 @@ const char *creds_kind(const struct creds *c)
 	switch (c->source) {
 	case CREDS_API_KEY:
 		return "api-key";
+	case CREDS_TOKEN_COMMAND:
+		return "token-command";
+	case CREDS_AUTHORIZED_USER:
+		return "authorized_user";
+	case CREDS_SERVICE_ACCOUNT:
+		return "service_account";
 	case CREDS_NONE:
 		break;
 	}
@@ -215,21 +330,51 @@ static char *creds_header_line(const char *name, const char *value)
 
 int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_error *err)
 {
+	char *token = NULL;
 	size_t n = 0;
+	int rc;
 
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->lock);
-	if (c->source == CREDS_API_KEY && n < max)
-		headers[n++] = creds_header_line("x-goog-api-key", c->api_key);
-	/* A quota project only means something with user OAuth tokens, not with keys. */
-	pthread_mutex_unlock(&c->lock);
+	if (c->source == CREDS_API_KEY) {
+		if (n < max)
+			headers[n++] = creds_header_line("x-goog-api-key", c->api_key);
+		return (int)n;
+	}
+	if (!c->oauth)
+		return 0;
+	/* no creds lock here: the token cache has its own, and waiting for a refresh
+	 * must not block anything else */
+	rc = oauth_source_token(c->oauth, &token, err);
+	if (rc < 0)
+		return rc;
+	if (n < max) {
+		size_t len = strlen(token) + sizeof("Authorization: Bearer ");
+		headers[n] = creds_xcalloc(1, len);
+		snprintf(headers[n++], len, "Authorization: Bearer %s", token);
+	}
+	memset(token, 0, strlen(token));
+	free(token);
+	if (c->project && n < max)
+		headers[n++] = creds_header_line("x-goog-user-project", c->project);
 	return (int)n;
 }
 
 void creds_invalidate(struct creds *c, const char *token_seen)
 {
 	/* An API key cannot be refreshed: a 401 with one is final. */
-	(void)c;
-	(void)token_seen;
+	if (c && c->oauth)
+		oauth_source_invalidate(c->oauth, token_seen);
+}
+
+void creds_stats(struct creds *c, unsigned long *refreshes, unsigned long *failures)
+{
+	struct oauth_stats st = {0};
+
+	if (c && c->oauth)
+		oauth_source_stats(c->oauth, &st);
+	if (refreshes)
+		*refreshes = st.refreshes;
+	if (failures)
+		*failures = st.failures;
 }

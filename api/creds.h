@@ -35,4 +35,8 @@ int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_err
 /* Told after a 401: the next creds_headers() refreshes (once, however many report it). */
 void creds_invalidate(struct creds *c, const char *token_seen);
 
+/* Token fetches so far (token command runs or token endpoint POSTs) and how many failed;
+ * both 0 for an API key. For tests and benchmarks. */
+void creds_stats(struct creds *c, unsigned long *refreshes, unsigned long *failures);
+
 #endif
