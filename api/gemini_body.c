@@ -1,0 +1,179 @@
+/* gemini_body.c - the request bodies the client sends: tunedModels.create, patch and
+ * generateContent, in the camelCase proto3 JSON of the reference. Only set fields are
+ * sent (the service rejects unknown names and treats absent as default). */
+#include "api/gemini.h"
+#include "api/gemini_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void gb_oom(const void *p)
+{
+	if (!p) {
+		fprintf(stderr, "tunedfs: out of memory (JSON build)\n");
+		abort();
+	}
+}
+
+static cJSON *gb_object(cJSON *parent, const char *key)
+{
+	cJSON *o = cJSON_AddObjectToObject(parent, key);
+	gb_oom(o);
+	return o;
+}
+
+static void gb_string(cJSON *o, const char *key, const char *value)
+{
+	if (value)
+		gb_oom(cJSON_AddStringToObject(o, key, value));
+}
+
+static void gb_number(cJSON *o, const char *key, double value)
+{
+	gb_oom(cJSON_AddNumberToObject(o, key, value));
+}
+
+static char *gb_finish(cJSON *root)
+{
+	char *s = gemini_json_print(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+static void gb_hyperparameters(cJSON *task, const struct tuning_request *req)
+{
+	cJSON *hp;
+
+	if (req->epoch_count <= 0 && req->batch_size <= 0 && !req->has_learning_rate &&
+	    !req->has_learning_rate_multiplier)
+		return;
+	hp = gb_object(task, "hyperparameters");
+	if (req->epoch_count > 0)
+		gb_number(hp, "epochCount", req->epoch_count);
+	if (req->batch_size > 0)
+		gb_number(hp, "batchSize", req->batch_size);
+	/* One oneof: the explicit rate wins when a caller set both. */
+	if (req->has_learning_rate)
+		gb_number(hp, "learningRate", req->learning_rate);
+	else if (req->has_learning_rate_multiplier)
+		gb_number(hp, "learningRateMultiplier", req->learning_rate_multiplier);
+}
+
+char *gemini_tuning_request_json(const struct tuning_request *req)
+{
+	cJSON *root = cJSON_CreateObject(), *task, *examples, *arr;
+
+	gb_oom(root);
+	gb_string(root, "displayName", req->display_name);
+	gb_string(root, "description", req->description);
+	if (req->source_model)
+		gb_string(gb_object(root, "tunedModelSource"), "tunedModel", req->source_model);
+	else
+		gb_string(root, "baseModel", req->base_model);
+	if (req->has_temperature)
+		gb_number(root, "temperature", req->temperature);
+	if (req->has_top_p)
+		gb_number(root, "topP", req->top_p);
+	if (req->has_top_k)
+		gb_number(root, "topK", req->top_k);
+	task = gb_object(root, "tuningTask");
+	gb_hyperparameters(task, req);
+	examples = gb_object(gb_object(task, "trainingData"), "examples");
+	arr = cJSON_AddArrayToObject(examples, "examples");
+	gb_oom(arr);
+	for (size_t i = 0; i < req->n_examples; i++) {
+		cJSON *ex = cJSON_CreateObject();
+		gb_oom(ex);
+		gb_string(ex, "textInput", req->examples[i].text_input);
+		gb_string(ex, "output", req->examples[i].output ? req->examples[i].output : "");
+		cJSON_AddItemToArray(arr, ex);
+	}
+	return gb_finish(root);
+}
+
+char *gemini_generate_request_json(const char *prompt, const struct generation_settings *gs)
+{
+	cJSON *root = cJSON_CreateObject(), *contents, *content, *parts, *part, *cfg;
+
+	gb_oom(root);
+	contents = cJSON_AddArrayToObject(root, "contents");
+	gb_oom(contents);
+	content = cJSON_CreateObject();
+	gb_oom(content);
+	cJSON_AddItemToArray(contents, content);
+	gb_string(content, "role", "user");
+	parts = cJSON_AddArrayToObject(content, "parts");
+	gb_oom(parts);
+	part = cJSON_CreateObject();
+	gb_oom(part);
+	cJSON_AddItemToArray(parts, part);
+	gb_string(part, "text", prompt ? prompt : "");
+	if (!gs || !(gs->has_temperature || gs->has_top_p || gs->has_top_k ||
+		     gs->has_max_output_tokens || gs->n_stop_sequences))
+		return gb_finish(root);
+	cfg = gb_object(root, "generationConfig");
+	if (gs->has_temperature)
+		gb_number(cfg, "temperature", gs->temperature);
+	if (gs->has_top_p)
+		gb_number(cfg, "topP", gs->top_p);
+	if (gs->has_top_k)
+		gb_number(cfg, "topK", gs->top_k);
+	if (gs->has_max_output_tokens)
+		gb_number(cfg, "maxOutputTokens", gs->max_output_tokens);
+	if (gs->n_stop_sequences) {
+		cJSON *stops = cJSON_AddArrayToObject(cfg, "stopSequences");
+		gb_oom(stops);
+		for (size_t i = 0; i < gs->n_stop_sequences && i < GEMINI_MAX_STOP_SEQUENCES; i++) {
+			cJSON *s =
+			    cJSON_CreateString(gs->stop_sequences[i] ? gs->stop_sequences[i] : "");
+			gb_oom(s);
+			cJSON_AddItemToArray(stops, s);
+		}
+	}
+	return gb_finish(root);
+}
+
+/* Adds the one field a mask path names; 0, or -EINVAL for a path this client cannot send. */
+static int gb_patch_field(cJSON *root, const struct tuned_model *f, const char *path)
+{
+	if (strcmp(path, "displayName") == 0)
+		gb_string(root, "displayName", f->display_name ? f->display_name : "");
+	else if (strcmp(path, "description") == 0)
+		gb_string(root, "description", f->description ? f->description : "");
+	else if (strcmp(path, "temperature") == 0 && f->has_temperature)
+		gb_number(root, "temperature", f->temperature);
+	else if (strcmp(path, "topP") == 0 && f->has_top_p)
+		gb_number(root, "topP", f->top_p);
+	else if (strcmp(path, "topK") == 0 && f->has_top_k)
+		gb_number(root, "topK", f->top_k);
+	else if (strcmp(path, "temperature") && strcmp(path, "topP") && strcmp(path, "topK"))
+		return -EINVAL;
+	/* temperature/topP/topK named but unset: absent in the body clears them. */
+	return 0;
+}
+
+int gemini_patch_body(const struct tuned_model *fields, const char *update_mask, char **out)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *mask, *save = NULL, *tok;
+	int rc = 0;
+
+	gb_oom(root);
+	*out = NULL;
+	if (!update_mask || !*update_mask) {
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	mask = gemini_xstrdup(update_mask);
+	for (tok = strtok_r(mask, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
+		rc = gb_patch_field(root, fields, tok);
+	free(mask);
+	if (rc < 0) {
+		cJSON_Delete(root);
+		return rc;
+	}
+	*out = gb_finish(root);
+	return 0;
+}
