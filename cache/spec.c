@@ -370,10 +370,10 @@ static int spec_store_number(struct spec_parse *ps, int k, int line, double v)
 	const char *label = ps->label[k];
 
 	if (key->min_exclusive ? !(v > key->min) : !(v >= key->min))
-		return spec_fail(ps, line, "%s must be %s %g", label,
+		return spec_fail(ps, line, "%s must be %s %.15g", label,
 				 key->min_exclusive ? ">" : ">=", key->min);
 	if (!(v <= key->max))
-		return spec_fail(ps, line, "%s must be <= %g", label, key->max);
+		return spec_fail(ps, line, "%s must be <= %.15g", label, key->max);
 	ps->num[k] = v;
 	return 0;
 }

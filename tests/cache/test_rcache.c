@@ -1,0 +1,5 @@
+/* test_rcache.c - placeholder; the tests follow. */
+int main(void)
+{
+	return 0;
+}
