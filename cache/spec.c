@@ -707,8 +707,10 @@ static int spec_parse_text(struct spec_parse *ps, const struct spec_scope *root,
 	const char *nul;
 	int line = 1;
 
-	if (!text)
+	if (!text) {
+		text = "";
 		len = 0;
+	}
 	if (ps->msg && ps->msg_len)
 		ps->msg[0] = '\0';
 	ok = spec_utf8_valid((const unsigned char *)text, len);

@@ -181,32 +181,35 @@ static void test_config_forms(void)
 	req_free(&req);
 
 	/* Flat JSON, camel case, numbers as strings (proto3 JSON allows them). */
-	CHECK_INT(parse_config("\n  {\"baseModel\": \"gemini-1.5-flash-001-tuning\", \"displayName\": "
-			       "\"My \\\"model\\\" = 1\", \"description\": \"line one\\nline two\", "
-			       "\"epochCount\": \"7\", \"batchSize\": 16, \"learningRate\": 5e-4, "
-			       "\"temperature\": 0.25, \"topP\": 0.95, \"topK\": 40}\n",
-			       &req, msg),
-		  0);
+	CHECK_INT(
+	    parse_config("\n  {\"baseModel\": \"gemini-1.5-flash-001-tuning\", \"displayName\": "
+			 "\"My \\\"model\\\" = 1\", \"description\": \"line one\\nline two\", "
+			 "\"epochCount\": \"7\", \"batchSize\": 16, \"learningRate\": 5e-4, "
+			 "\"temperature\": 0.25, \"topP\": 0.95, \"topK\": 40}\n",
+			 &req, msg),
+	    0);
 	check_all_keys(&req);
 	req_free(&req);
 
 	/* Nested as in the REST create body. */
-	CHECK_INT(parse_config("{\"displayName\": \"My \\\"model\\\" = 1\", \"description\": "
-			       "\"line one\\nline two\", \"baseModel\": "
-			       "\"models/gemini-1.5-flash-001-tuning\", \"temperature\": 0.25, "
-			       "\"topP\": 0.95, \"topK\": 40, \"tuningTask\": {\"hyperparameters\": "
-			       "{\"batchSize\": 16, \"learningRate\": 0.0005, \"epochCount\": 7}}}",
-			       &req, msg),
-		  0);
+	CHECK_INT(
+	    parse_config("{\"displayName\": \"My \\\"model\\\" = 1\", \"description\": "
+			 "\"line one\\nline two\", \"baseModel\": "
+			 "\"models/gemini-1.5-flash-001-tuning\", \"temperature\": 0.25, "
+			 "\"topP\": 0.95, \"topK\": 40, \"tuningTask\": {\"hyperparameters\": "
+			 "{\"batchSize\": 16, \"learningRate\": 0.0005, \"epochCount\": 7}}}",
+			 &req, msg),
+	    0);
 	check_all_keys(&req);
 	req_free(&req);
 
 	/* Nested, snake case, tuned from another model. */
-	CHECK_INT(parse_config("{\"tuned_model_source\": {\"tuned_model\": \"tunedModels/base-one\"},"
-			       " \"tuning_task\": {\"hyperparameters\": {\"learning_rate_multiplier\":"
-			       " 0.5, \"epoch_count\": 3}}}",
-			       &req, msg),
-		  0);
+	CHECK_INT(
+	    parse_config("{\"tuned_model_source\": {\"tuned_model\": \"tunedModels/base-one\"},"
+			 " \"tuning_task\": {\"hyperparameters\": {\"learning_rate_multiplier\":"
+			 " 0.5, \"epoch_count\": 3}}}",
+			 &req, msg),
+	    0);
 	CHECK_STR(req.source_model, "tunedModels/base-one");
 	CHECK(req.base_model == NULL);
 	CHECK(req.has_learning_rate_multiplier && req.learning_rate_multiplier == 0.5);
@@ -218,13 +221,14 @@ static void test_config_forms(void)
 	CHECK_STR(req.source_model, "tunedModels/other-model");
 	CHECK_INT(parse_config("{\"sourceModel\": \"tunedModels/x1\"}", &req, msg), 0);
 	CHECK_STR(req.source_model, "tunedModels/x1");
-	CHECK_INT(parse_config("{\"name\": \"tunedModels/a\", \"state\": \"ACTIVE\", \"createTime\": "
-			       "\"2024-01-01T00:00:00Z\", \"updateTime\": \"2024-01-01T00:00:00Z\", "
-			       "\"baseModel\": \"models/b\", \"tuningTask\": {\"snapshots\": [{}], "
-			       "\"startTime\": \"x\", \"completeTime\": \"y\", \"hyperparameters\": "
-			       "{\"batchSize\": 2}}, \"displayName\": null}",
-			       &req, msg),
-		  0);
+	CHECK_INT(
+	    parse_config("{\"name\": \"tunedModels/a\", \"state\": \"ACTIVE\", \"createTime\": "
+			 "\"2024-01-01T00:00:00Z\", \"updateTime\": \"2024-01-01T00:00:00Z\", "
+			 "\"baseModel\": \"models/b\", \"tuningTask\": {\"snapshots\": [{}], "
+			 "\"startTime\": \"x\", \"completeTime\": \"y\", \"hyperparameters\": "
+			 "{\"batchSize\": 2}}, \"displayName\": null}",
+			 &req, msg),
+	    0);
 	CHECK_STR(req.base_model, "models/b");
 	CHECK(req.source_model == NULL && req.display_name == NULL);
 	CHECK_INT(req.batch_size, 2);
@@ -242,15 +246,17 @@ static void test_config_forms(void)
 
 static void test_config_errors(void)
 {
-	config_error("base_model = m\n\nbatchsize = 4\n",
-		     "config: line 3: unknown key \"batchsize\" (known: base_model, display_name, "
-		     "description, epoch_count, batch_size, learning_rate, learning_rate_multiplier, "
-		     "temperature, top_p, top_k, source_model)");
+	config_error(
+	    "base_model = m\n\nbatchsize = 4\n",
+	    "config: line 3: unknown key \"batchsize\" (known: base_model, display_name, "
+	    "description, epoch_count, batch_size, learning_rate, learning_rate_multiplier, "
+	    "temperature, top_p, top_k, source_model)");
 	config_error("base_model = m\n#\n\nbatch_size = four\n",
 		     "config: line 4: batch_size: \"four\" is not a whole number");
 	config_error("base_model = m\n#\n\nbatch_size = 0\n",
 		     "config: line 4: batch_size must be >= 1");
-	config_error("base_model = m\nbatch_size = 1025", "config: line 2: batch_size must be <= 1024");
+	config_error("base_model = m\nbatch_size = 1025",
+		     "config: line 2: batch_size must be <= 1024");
 	config_error("base_model = m\nbatch_size = 4.5",
 		     "config: line 2: batch_size: \"4.5\" is not a whole number");
 	config_error("base_model = m\nbatch_size =", "config: line 2: batch_size: missing value");
@@ -258,8 +264,10 @@ static void test_config_errors(void)
 	config_error("epoch_count = 10001", "config: line 1: epoch_count must be <= 10000");
 	config_error("learning_rate = 0", "config: line 1: learning_rate must be > 0");
 	config_error("learning_rate = 1.5", "config: line 1: learning_rate must be <= 1");
-	config_error("learning_rate = nan", "config: line 1: learning_rate: \"nan\" is not a number");
-	config_error("learning_rate = 0x10", "config: line 1: learning_rate: \"0x10\" is not a number");
+	config_error("learning_rate = nan",
+		     "config: line 1: learning_rate: \"nan\" is not a number");
+	config_error("learning_rate = 0x10",
+		     "config: line 1: learning_rate: \"0x10\" is not a number");
 	config_error("learning_rate_multiplier = -1",
 		     "config: line 1: learning_rate_multiplier must be > 0");
 	config_error("temperature = 2.5", "config: line 1: temperature must be <= 2");
@@ -300,15 +308,16 @@ static void test_config_errors(void)
 		     "learning_rate_multiplier");
 	config_error("base_model = a\nbatch_size = 4\nbatchSize = 8",
 		     "config: line 3: duplicate key \"batchSize\" (first set on line 2)");
-	config_error("base_model = a\ndisplay_name = caf\xe9\n",
-		     "config: line 2: not valid UTF-8");
-	config_error("base_model = a\n\ndisplay_name = a\xc0\xaf", "config: line 3: not valid UTF-8");
+	config_error("base_model = a\ndisplay_name = caf\xe9\n", "config: line 2: not valid UTF-8");
+	config_error("base_model = a\n\ndisplay_name = a\xc0\xaf",
+		     "config: line 3: not valid UTF-8");
 	config_error("base_model = a\nthis line has no equals sign",
 		     "config: line 2: expected key = value, got \"this line has no equals sign\"");
 	config_error("= 4", "config: line 1: missing key before \"=\"");
-	config_error("display_name = \"unclosed",
-		     "config: line 1: display_name: bad quoted value (write \"text\", with \\\" and "
-		     "\\\\ for quotes and backslashes)");
+	config_error(
+	    "display_name = \"unclosed",
+	    "config: line 1: display_name: bad quoted value (write \"text\", with \\\" and "
+	    "\\\\ for quotes and backslashes)");
 	config_error("base_model = models/has space",
 		     "config: line 1: base_model: \"models/has space\" is not a model name (e.g. "
 		     "models/gemini-1.5-flash-001-tuning)");
@@ -320,13 +329,15 @@ static void test_config_errors(void)
 		     "tunedModels/my-model)");
 
 	/* JSON: messages name the field. */
-	config_error("{\"baseModel\": \"m\", \"tuningTask\": {\"hyperparameters\": {\"batchSize\": 0}}}",
-		     "config: tuningTask.hyperparameters.batchSize must be >= 1");
+	config_error(
+	    "{\"baseModel\": \"m\", \"tuningTask\": {\"hyperparameters\": {\"batchSize\": 0}}}",
+	    "config: tuningTask.hyperparameters.batchSize must be >= 1");
 	config_error("{\"baseModel\": \"m\", \"batch_size\": \"four\"}",
 		     "config: batch_size: \"four\" is not a whole number");
 	config_error("{\"baseModel\": \"m\", \"batchSize\": 2.5}",
 		     "config: batchSize: 2.5 is not a whole number");
-	config_error("{\"baseModel\": \"m\", \"batchSize\": true}", "config: batchSize: expected a number");
+	config_error("{\"baseModel\": \"m\", \"batchSize\": true}",
+		     "config: batchSize: expected a number");
 	config_error("{\"baseModel\": 3}", "config: baseModel: expected a string");
 	config_error("{\"baseModel\": \"m\", \"tuningTask\": {\"hyperparams\": {}}}",
 		     "config: unknown field \"hyperparams\" in tuningTask (known: hyperparameters, "
@@ -335,9 +346,10 @@ static void test_config_errors(void)
 		     "config: tuningTask: expected an object");
 	config_error("{\"baseModel\": \"m\", \"tuningTask\": {\"trainingData\": {}}}",
 		     "config: tuningTask.trainingData: put the examples into examples.jsonl");
-	config_error("{\"baseModel\": \"m\", \"batch_size\": 4, \"tuningTask\": {\"hyperparameters\": "
-		     "{\"batchSize\": 8}}}",
-		     "config: tuningTask.hyperparameters.batchSize: duplicate of batch_size");
+	config_error(
+	    "{\"baseModel\": \"m\", \"batch_size\": 4, \"tuningTask\": {\"hyperparameters\": "
+	    "{\"batchSize\": 8}}}",
+	    "config: tuningTask.hyperparameters.batchSize: duplicate of batch_size");
 	config_error("{\"baseModel\": \"m\",\n \"tunedModelSource\": {\"tunedModel\": \"x\"}}",
 		     "config: tunedModelSource.tunedModel: set only one of base_model and "
 		     "source_model");
@@ -351,7 +363,16 @@ static void test_config_errors(void)
 		     "config: unknown field \"name\\x01\" (known: baseModel, displayName, "
 		     "description, epochCount, batchSize, learningRate, learningRateMultiplier, "
 		     "temperature, topP, topK, sourceModel, tuningTask, tunedModelSource)");
-	config_error("base_model = m\nx\0y", "config: line 2: contains a NUL byte");
+	{
+		struct tuning_request req = {0};
+		char msg[512];
+
+		CHECK_INT(spec_parse_config("base_model = m\nx\0y", 18, &req, msg, sizeof(msg)),
+			  -EINVAL);
+		CHECK_STR(msg, "config: line 2: contains a NUL byte");
+		CHECK_INT(spec_parse_examples("\n\n{\0}", 5, &req, msg, sizeof(msg)), -EINVAL);
+		CHECK_STR(msg, "examples.jsonl: line 3: contains a NUL byte");
+	}
 }
 
 static void test_message_truncation(void)
@@ -398,8 +419,9 @@ static void test_examples(void)
 		       "examples.jsonl: line 1: \"output\" is empty");
 	examples_error("{\"text_input\": \"1\", \"output\": 2}",
 		       "examples.jsonl: line 1: \"output\" must be a string");
-	examples_error("{\"text_input\": \"1\", \"output\": \"2\", \"weight\": 1}",
-		       "examples.jsonl: line 1: unknown field \"weight\" (known: text_input, output)");
+	examples_error(
+	    "{\"text_input\": \"1\", \"output\": \"2\", \"weight\": 1}",
+	    "examples.jsonl: line 1: unknown field \"weight\" (known: text_input, output)");
 	examples_error("{\"text_input\": \"1\", \"textInput\": \"1\", \"output\": \"2\"}",
 		       "examples.jsonl: line 1: duplicate field \"text_input\"");
 	examples_error("{\"text_input\": \"1\", \"output\": \"2\"}\n{\"text_input\": \"\xff\", "
@@ -411,8 +433,9 @@ static void test_examples(void)
 		       "examples.jsonl: line 1: text after the JSON object (one object a line)");
 	examples_error("", "examples.jsonl: no examples (write one {\"text_input\": ..., "
 			   "\"output\": ...} object a line)");
-	examples_error("\n \r\n\t\n", "examples.jsonl: no examples (write one {\"text_input\": ..., "
-				      "\"output\": ...} object a line)");
+	examples_error("\n \r\n\t\n",
+		       "examples.jsonl: no examples (write one {\"text_input\": ..., "
+		       "\"output\": ...} object a line)");
 	{
 		char *big = malloc(64 + 40001 + 5001);
 		size_t o;
@@ -421,14 +444,16 @@ static void test_examples(void)
 		o = strlen(big);
 		memset(big + o, 'i', 40001);
 		strcpy(big + o + 40001, "\", \"output\": \"o\"}");
-		examples_error(big, "examples.jsonl: line 1: \"text_input\" is 40001 characters long "
-				    "(at most 40000)");
+		examples_error(big,
+			       "examples.jsonl: line 1: \"text_input\" is 40001 characters long "
+			       "(at most 40000)");
 		strcpy(big + o + 40000, "\", \"output\": \"");
 		o = strlen(big);
 		memset(big + o, 'o', 5001);
 		strcpy(big + o + 5001, "\"}");
-		examples_error(big, "examples.jsonl: line 1: \"output\" is 5001 characters long (at "
-				    "most 5000)");
+		examples_error(big,
+			       "examples.jsonl: line 1: \"output\" is 5001 characters long (at "
+			       "most 5000)");
 		free(big);
 	}
 }
@@ -509,7 +534,8 @@ static void test_generation(void)
 	generation_error("temperature = 3", "generation: line 1: temperature must be <= 2");
 	generation_error("top_p = -1", "generation: line 1: top_p must be >= 0");
 	generation_error("\ntop_k = 0", "generation: line 2: top_k must be >= 1");
-	generation_error("max_output_tokens = 0", "generation: line 1: max_output_tokens must be >= 1");
+	generation_error("max_output_tokens = 0",
+			 "generation: line 1: max_output_tokens must be >= 1");
 	generation_error("max_output_tokens = many",
 			 "generation: line 1: max_output_tokens: \"many\" is not a whole number");
 	generation_error("stop_sequences = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]",
@@ -521,8 +547,9 @@ static void test_generation(void)
 	generation_error("{\"topK\": 0}", "generation: topK must be >= 1");
 	generation_error("{\"stopSequences\": 3}",
 			 "generation: stopSequences: expected a list of strings like [\"END\"]");
-	generation_error("seed = 1", "generation: line 1: unknown key \"seed\" (known: temperature, "
-				     "top_p, top_k, max_output_tokens, stop_sequences)");
+	generation_error("seed = 1",
+			 "generation: line 1: unknown key \"seed\" (known: temperature, "
+			 "top_p, top_k, max_output_tokens, stop_sequences)");
 	generation_error("temperature = 1\ntemperature = 1",
 			 "generation: line 2: duplicate key \"temperature\" (first set on line 1)");
 }
