@@ -157,6 +157,16 @@ static int creds_from_env(const char *name, char **out)
 	return 1;
 }
 
+static void creds_note_looked(char *looked, size_t looked_len, const char *path)
+{
+	size_t n = strlen(looked), p = strlen(path);
+
+	if (n + 2 + p + 1 > looked_len)
+		return;
+	memcpy(looked + n, ", ", 2);
+	memcpy(looked + n + 2, path, p + 1);
+}
+
 /* The ADC file to use, or NULL when none of the well-known places has one. A set
  * GOOGLE_APPLICATION_CREDENTIALS is used even when broken, so the user hears why. */
 static char *creds_adc_path(char *looked, size_t looked_len)
@@ -165,7 +175,6 @@ static char *creds_adc_path(char *looked, size_t looked_len)
 	const char *dir = getenv("CLOUDSDK_CONFIG");
 	const char *home = getenv("HOME");
 	char path[4096];
-	size_t n;
 
 	if (env && *env)
 		return creds_xstrdup(env);
@@ -174,15 +183,13 @@ static char *creds_adc_path(char *looked, size_t looked_len)
 		snprintf(path, sizeof(path), "%s/%s", dir, CREDS_ADC_NAME);
 		if (access(path, F_OK) == 0)
 			return creds_xstrdup(path);
-		n = strlen(looked);
-		snprintf(looked + n, looked_len - n, ", %s", path);
+		creds_note_looked(looked, looked_len, path);
 	}
 	if (home && *home) {
 		snprintf(path, sizeof(path), "%s/.config/gcloud/%s", home, CREDS_ADC_NAME);
 		if (access(path, F_OK) == 0)
 			return creds_xstrdup(path);
-		n = strlen(looked);
-		snprintf(looked + n, looked_len - n, ", %s", path);
+		creds_note_looked(looked, looked_len, path);
 	}
 	return NULL;
 }
