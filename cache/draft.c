@@ -74,7 +74,9 @@ static int draft_mkdirs(const char *dir)
 		char c = *s;
 
 		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0)
+			chmod(p, 0700); /* whatever the umask */
+		else if (errno != EEXIST)
 			rc = -errno;
 		*s = c;
 		if (c == '\0')

@@ -350,7 +350,9 @@ static int rc_mkdirs(const char *dir)
 		char c = *s;
 
 		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0)
+			chmod(p, 0700); /* whatever the umask */
+		else if (errno != EEXIST)
 			rc = -errno;
 		*s = c;
 		if (c == '\0')
@@ -546,7 +548,9 @@ static int rc_write_file(struct rcache *rc, const unsigned char k[32], const cha
 	rc_path(k, path);
 	memcpy(sub, path, 2);
 	sub[2] = '\0';
-	if (mkdirat(rc->dirfd, sub, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(rc->dirfd, sub, 0700) == 0)
+		fchmodat(rc->dirfd, sub, 0700, 0);
+	else if (errno != EEXIST)
 		return -errno;
 	for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
