@@ -276,3 +276,43 @@ float nn_grad(const struct nn_model *m, size_t i)
 {
 	return m->grads && i < m->n_params ? m->grads[i] : 0.0f;
 }
+
+size_t nn_param_groups(const struct nn_model *m, struct nn_param_group *out, size_t max)
+{
+	/* every field of the view in layout order; counts follow from the next offset */
+	const float *starts[4 + 12 * NN_MAX_LAYERS + 4];
+	char names[4 + 12 * NN_MAX_LAYERS + 4][32];
+	static const char *const layer_names[12] = {"ln1_g", "ln1_b", "wqkv", "bqkv", "wo", "bo",
+						    "ln2_g", "ln2_b", "w1",   "b1",   "w2", "b2"};
+	size_t n = 0;
+	const struct nn_view *w = &m->w;
+	starts[n] = w->wte;
+	snprintf(names[n++], 32, "wte");
+	starts[n] = w->wpe;
+	snprintf(names[n++], 32, "wpe");
+	for (int l = 0; l < m->dims.n_layers; l++) {
+		const struct nn_layer_view *lv = &w->layer[l];
+		const float *f[12] = {lv->ln1_g, lv->ln1_b, lv->wqkv, lv->bqkv, lv->wo, lv->bo,
+				      lv->ln2_g, lv->ln2_b, lv->w1,   lv->b1,	lv->w2, lv->b2};
+		for (int k = 0; k < 12; k++) {
+			starts[n] = f[k];
+			snprintf(names[n++], 32, "layer%d.%s", l, layer_names[k]);
+		}
+	}
+	starts[n] = w->lnf_g;
+	snprintf(names[n++], 32, "lnf_g");
+	starts[n] = w->lnf_b;
+	snprintf(names[n++], 32, "lnf_b");
+	starts[n] = w->whead;
+	snprintf(names[n++], 32, "whead");
+	starts[n] = w->bhead;
+	snprintf(names[n++], 32, "bhead");
+	for (size_t i = 0; i < n && i < max; i++) {
+		size_t off = (size_t)(starts[i] - m->params);
+		size_t end = i + 1 < n ? (size_t)(starts[i + 1] - m->params) : m->n_params;
+		memcpy(out[i].name, names[i], sizeof(out[i].name));
+		out[i].offset = off;
+		out[i].count = end - off;
+	}
+	return n;
+}

@@ -69,5 +69,12 @@ float *nn_param(struct nn_model *m, size_t i);
 /* Computes gradients of the loss of batch into the model's gradient buffer. */
 int nn_backward(struct nn_model *m, const struct nn_example *batch, size_t n, double *loss);
 float nn_grad(const struct nn_model *m, size_t i);
+/* The parameter groups (embeddings, each layer's matrices, norms and biases, the head) in
+ * layout order, so a gradient check can cover every one; returns the total count. */
+struct nn_param_group {
+	char name[32];
+	size_t offset, count;
+};
+size_t nn_param_groups(const struct nn_model *m, struct nn_param_group *out, size_t max);
 
 #endif

@@ -192,9 +192,11 @@ static int decode(const unsigned char *buf, size_t size, struct nn_model **out, 
 	if (count != nn_view_map(&d, NULL, &v))
 		return bad(why, why_len, "parameter count %llu does not match the shape",
 			   (unsigned long long)count);
-	if (size != HEADER_SIZE + 4 * count + TRAILER_SIZE)
-		return bad(why, why_len, "size %zu, expected %llu (truncated or padded)", size,
-			   (unsigned long long)(HEADER_SIZE + 4 * count + TRAILER_SIZE));
+	uint64_t want = HEADER_SIZE + 4 * count + TRAILER_SIZE;
+	if (size != want)
+		return bad(why, why_len, "%s: %zu bytes where the header promises %llu",
+			   size < want ? "truncated" : "trailing bytes", size,
+			   (unsigned long long)want);
 	if (fnv1a64(buf, size - TRAILER_SIZE) != get_le(buf + size - TRAILER_SIZE, 8))
 		return bad(why, why_len, "checksum mismatch (corrupt file)");
 	struct nn_model *m;
