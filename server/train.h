@@ -13,12 +13,11 @@ struct srv_train_params {
 	int epoch_count;
 	int batch_size;
 	double learning_rate; /* the optimiser's (Adam's) rate, used as given */
-	uint64_t seed;        /* weights and shuffle order */
+	uint64_t seed;	      /* weights and shuffle order */
 };
 
 /* called after every step; return nonzero to stop early (shutdown/cancel) */
-typedef int (*srv_train_step_fn)(void *ctx, int step, int total_steps, int epoch,
-				 double mean_loss);
+typedef int (*srv_train_step_fn)(void *ctx, int step, int total_steps, int epoch, double mean_loss);
 
 /* ceil(n * e / b); -EINVAL for a non-positive count, -EOVERFLOW past INT_MAX */
 int srv_train_total_steps(size_t n_examples, int epoch_count, int batch_size);
