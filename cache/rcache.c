@@ -329,7 +329,8 @@ static void rc_scan(struct rcache *rc)
 		snprintf(sub, sizeof(sub), "%02x", i);
 		rc_scan_sub(rc, sub, &v, &n, &cap);
 	}
-	qsort(v, n, sizeof(*v), rc_found_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rc_found_cmp);
 	for (size_t i = 0; i < n; i++)
 		rc_insert(rc, v[i].key, v[i].size);
 	free(v);
