@@ -1,0 +1,840 @@
+/* mtab.c - the model table itself: entries sorted by name under one lock, what the FUSE
+ * handlers ask of it (names, lookup, views, mkdir/rmdir, commits of user-written files,
+ * waiting for training). The background thread is in mtab_poll.c, answers in mtab_gen.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cache/draft.h"
+#include "cache/mtab_impl.h"
+#include "cache/spec.h"
+
+void *mtab_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
+		abort();
+	}
+	return p;
+}
+
+void *mtab_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p) {
+		fprintf(stderr, "tunedfs: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+void *mtab_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
+		abort();
+	}
+	return p;
+}
+
+char *mtab_xstrdup(const char *s)
+{
+	return mtab_xstrndup(s, strlen(s));
+}
+
+char *mtab_xstrndup(const char *s, size_t n)
+{
+	char *p = mtab_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!t->o.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	t->o.log(prio, buf);
+}
+
+double mtab_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *mtab_state_name(enum mtab_state s)
+{
+	switch (s) {
+	case MTAB_DRAFT:
+		return "DRAFT";
+	case MTAB_CREATING:
+		return "CREATING";
+	case MTAB_ACTIVE:
+		return "ACTIVE";
+	case MTAB_FAILED:
+		return "FAILED";
+	}
+	return "UNKNOWN";
+}
+
+const char *mtab_file_name(enum mtab_file f)
+{
+	static const char *const names[] = {"config", "examples.jsonl", "prompt", "generation"};
+	return names[f];
+}
+
+const char *mtab_id_of(const char *name)
+{
+	static const char prefix[] = "tunedModels/";
+	if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
+		return NULL;
+	return name + sizeof prefix - 1;
+}
+
+/* Binary search; *pos gets the insertion point when absent. */
+static struct mtab_entry *find_pos(struct mtab *t, const char *id, size_t *pos)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->v[mid]->id, id);
+		if (c == 0) {
+			*pos = mid;
+			return t->v[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return NULL;
+}
+
+struct mtab_entry *mtab_find(struct mtab *t, const char *id)
+{
+	size_t pos;
+	return find_pos(t, id, &pos);
+}
+
+struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
+{
+	size_t pos;
+	struct mtab_entry *e = find_pos(t, id, &pos);
+	size_t len;
+
+	if (e)
+		return e;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->v = mtab_xrealloc(t->v, t->cap * sizeof *t->v);
+	}
+	memmove(t->v + pos + 1, t->v + pos, (t->n - pos) * sizeof *t->v);
+	e = mtab_xcalloc(1, sizeof *e);
+	e->id = mtab_xstrdup(id);
+	len = strlen(id) + sizeof "tunedModels/";
+	e->name = mtab_xmalloc(len);
+	snprintf(e->name, len, "tunedModels/%s", id);
+	e->error = mtab_xstrdup("");
+	e->gen_canon = mtab_xstrdup("");
+	e->mtime = e->ctime = time(NULL);
+	t->v[pos] = e;
+	t->n++;
+	/* a name that exists now is no longer a remembered miss */
+	for (size_t i = 0; i < t->n_neg; i++) {
+		if (strcmp(t->neg[i].id, id) == 0) {
+			free(t->neg[i].id);
+			t->neg[i] = t->neg[--t->n_neg];
+			break;
+		}
+	}
+	return e;
+}
+
+static void entry_free(struct mtab_entry *e)
+{
+	free(e->id);
+	free(e->name);
+	tuned_model_clear(&e->model);
+	free(e->op_name);
+	free(e->snaps);
+	free(e->error);
+	free(e->prompt);
+	generation_settings_clear(&e->gs);
+	free(e->gen_canon);
+	free(e->resp_json);
+	free(e);
+}
+
+void mtab_erase(struct mtab *t, const char *id)
+{
+	size_t pos;
+	struct mtab_entry *e = find_pos(t, id, &pos);
+	if (!e)
+		return;
+	memmove(t->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof *t->v);
+	t->n--;
+	entry_free(e);
+}
+
+static time_t parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	if (!s)
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+static enum mtab_state state_of(const struct tuned_model *m)
+{
+	switch (m->state) {
+	case TUNED_MODEL_ACTIVE:
+		return MTAB_ACTIVE;
+	case TUNED_MODEL_FAILED:
+		return MTAB_FAILED;
+	default:
+		return MTAB_CREATING;
+	}
+}
+
+/* Takes the contents of *m (left cleared). */
+void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m)
+{
+	enum mtab_state old = e->state;
+	time_t ct = parse_rfc3339(m->create_time), ut = parse_rfc3339(m->update_time);
+
+	tuned_model_clear(&e->model);
+	e->model = *m;
+	memset(m, 0, sizeof *m);
+	e->remote = 1;
+	if (!e->submitting)
+		e->state = state_of(&e->model);
+	if (e->is_draft)
+		e->locked = 1; /* the service has it: its inputs are fixed now */
+	if (ct)
+		e->ctime = ct;
+	if (ut)
+		e->mtime = ut;
+	if (e->state == MTAB_CREATING && old != MTAB_CREATING)
+		e->next_poll = 0;
+	if (e->state != old)
+		pthread_cond_broadcast(&t->changed);
+}
+
+void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op)
+{
+	e->has_progress = 1;
+	if (op->total_steps)
+		e->total_steps = op->total_steps;
+	e->completed_steps = op->completed_steps;
+	e->percent = op->completed_percent;
+	if (op->n_snapshots) {
+		free(e->snaps);
+		e->snaps = mtab_xcalloc(op->n_snapshots, sizeof *e->snaps);
+		memcpy(e->snaps, op->snapshots, op->n_snapshots * sizeof *e->snaps);
+		e->n_snaps = op->n_snapshots;
+	}
+	if (op->name && (!e->op_name || strcmp(e->op_name, op->name) != 0)) {
+		free(e->op_name);
+		e->op_name = mtab_xstrdup(op->name);
+	}
+}
+
+void mtab_entry_set_error(struct mtab_entry *e, const char *msg)
+{
+	free(e->error);
+	e->error = mtab_xstrdup(msg ? msg : "");
+}
+
+void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < src->n_stop_sequences; i++)
+		dst->stop_sequences[i] = mtab_xstrdup(src->stop_sequences[i]);
+}
+
+static void load_drafts(struct mtab *t)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	if (draft_list(t->o.drafts, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct mtab_entry *e = mtab_insert(t, names[i]);
+		char *op = NULL;
+		e->is_draft = 1;
+		e->state = MTAB_DRAFT;
+		if (draft_submitted(t->o.drafts, names[i], &op) == 1) {
+			e->state = MTAB_CREATING;
+			e->locked = 1;
+			if (op && *op)
+				e->op_name = op;
+			else
+				free(op);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+int mtab_new(const struct mtab_options *opt, struct mtab **out)
+{
+	struct mtab *t = mtab_xcalloc(1, sizeof *t);
+	pthread_condattr_t ca;
+
+	t->o = *opt;
+	if (t->o.list_ttl <= 0)
+		t->o.list_ttl = 10;
+	if (t->o.poll_interval <= 0)
+		t->o.poll_interval = 5;
+	if (t->o.negative_ttl <= 0)
+		t->o.negative_ttl = 1;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->draft_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->wake, &ca);
+	pthread_cond_init(&t->changed, &ca);
+	pthread_condattr_destroy(&ca);
+	if (t->o.drafts)
+		load_drafts(t);
+	*out = t;
+	return 0;
+}
+
+int mtab_start(struct mtab *t)
+{
+	return mtab_poll_start(t);
+}
+
+void mtab_stop(struct mtab *t)
+{
+	mtab_poll_stop(t);
+	mtab_gen_stop(t);
+}
+
+void mtab_free(struct mtab *t)
+{
+	if (!t)
+		return;
+	mtab_stop(t);
+	for (size_t i = 0; i < t->n; i++)
+		entry_free(t->v[i]);
+	free(t->v);
+	for (size_t i = 0; i < t->n_neg; i++)
+		free(t->neg[i].id);
+	free(t->neg);
+	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->draft_mu);
+	pthread_cond_destroy(&t->wake);
+	pthread_cond_destroy(&t->changed);
+	free(t);
+}
+
+static void mark_interest(struct mtab *t)
+{
+	if (!t->interest) {
+		t->interest = 1;
+		if (mtab_now() - t->last_list >= t->o.list_ttl)
+			mtab_kick(t);
+	}
+}
+
+int mtab_names(struct mtab *t, char ***names, size_t *n)
+{
+	struct timespec until;
+	char **v;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5; /* a down service must not hang the first ls for long */
+	pthread_mutex_lock(&t->mu);
+	mark_interest(t);
+	while (t->started && !t->listed && !t->stopping)
+		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
+			break;
+	v = mtab_xcalloc(t->n + 1, sizeof *v);
+	for (size_t i = 0; i < t->n; i++)
+		v[i] = mtab_xstrdup(t->v[i]->id);
+	*n = t->n;
+	pthread_mutex_unlock(&t->mu);
+	*names = v;
+	return 0;
+}
+
+void mtab_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
+{
+	a->state = e->state;
+	a->has_examples = e->is_draft;
+	a->locked = e->locked;
+	a->mtime = e->mtime;
+	a->ctime = e->ctime;
+}
+
+int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out)
+{
+	struct mtab_entry *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&t->mu);
+	mark_interest(t);
+	e = mtab_find(t, id);
+	if (e) {
+		fill_attr(e, out);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+static int neg_cached(struct mtab *t, const char *id)
+{
+	double now = mtab_now();
+	for (size_t i = 0; i < t->n_neg;) {
+		if (t->neg[i].until <= now) {
+			free(t->neg[i].id);
+			t->neg[i] = t->neg[--t->n_neg];
+			continue;
+		}
+		if (strcmp(t->neg[i].id, id) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+static void neg_add(struct mtab *t, const char *id)
+{
+	if (neg_cached(t, id) || t->n_neg >= 4096)
+		return;
+	t->neg = mtab_xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
+	t->neg[t->n_neg].id = mtab_xstrdup(id);
+	t->neg[t->n_neg].until = mtab_now() + t->o.negative_ttl;
+	t->n_neg++;
+}
+
+int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
+{
+	struct tuned_model m = {0};
+	struct gemini_error err = {0};
+	char name[64];
+	int rc;
+
+	if (mtab_attr(t, id, out) == 0)
+		return 0;
+	if (!gemini_valid_model_id(id) || !t->o.gc)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	rc = neg_cached(t, id);
+	t->stats.lookups += !rc;
+	pthread_mutex_unlock(&t->mu);
+	if (rc)
+		return -ENOENT;
+	snprintf(name, sizeof name, "tunedModels/%s", id);
+	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
+	pthread_mutex_lock(&t->mu);
+	if (rc == 0) {
+		struct mtab_entry *e = mtab_insert(t, id);
+		e->seq = ++t->seq;
+		mtab_entry_set_model(t, e, &m);
+		fill_attr(e, out);
+		if (e->state == MTAB_CREATING)
+			mtab_kick(t);
+	} else {
+		struct mtab_entry *e = mtab_find(t, id); /* made meanwhile (mkdir) */
+		if (e) {
+			fill_attr(e, out);
+			rc = 0;
+		} else {
+			neg_add(t, id);
+			rc = -ENOENT;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	tuned_model_clear(&m);
+	return rc;
+}
+
+static void snaps_copy(struct mtab_view *v, const struct tuning_snapshot *s, size_t n)
+{
+	v->snapshots = mtab_xcalloc(n ? n : 1, sizeof *s);
+	if (n)
+		memcpy(v->snapshots, s, n * sizeof *s);
+	v->n_snapshots = n;
+}
+
+int mtab_view(struct mtab *t, const char *id, struct mtab_view *v)
+{
+	struct mtab_entry *e;
+
+	memset(v, 0, sizeof *v);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e) {
+		pthread_mutex_unlock(&t->mu);
+		return -ENOENT;
+	}
+	fill_attr(e, &v->attr);
+	v->remote = e->remote;
+	if (e->remote)
+		tuned_model_copy(&v->model, &e->model);
+	v->has_progress = e->has_progress;
+	v->total_steps = e->total_steps;
+	v->completed_steps = e->completed_steps;
+	v->percent = e->percent;
+	if (e->n_snaps)
+		snaps_copy(v, e->snaps, e->n_snaps);
+	else if (e->remote)
+		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
+	v->error = mtab_xstrdup(e->error);
+	v->prompt = e->prompt ? mtab_xstrdup(e->prompt) : NULL;
+	v->generation = mtab_xstrdup(e->gen_canon);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+void mtab_view_clear(struct mtab_view *v)
+{
+	tuned_model_clear(&v->model);
+	free(v->snapshots);
+	free(v->error);
+	free(v->prompt);
+	free(v->generation);
+	memset(v, 0, sizeof *v);
+}
+
+int mtab_create_draft(struct mtab *t, const char *id)
+{
+	int rc;
+
+	if (!gemini_valid_model_id(id)) {
+		mtab_logf(t, LOG_WARNING,
+			  "mkdir %s: not a valid tunedModelId (1-40 of a-z 0-9 -, starting "
+			  "with a letter, not ending with -)",
+			  id);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&t->mu);
+	if (mtab_find(t, id)) {
+		pthread_mutex_unlock(&t->mu);
+		return -EEXIST;
+	}
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_create(t->o.drafts, id);
+	pthread_mutex_unlock(&t->draft_mu);
+	if (rc == 0 || rc == -EEXIST) {
+		struct mtab_entry *e = mtab_insert(t, id);
+		e->is_draft = 1;
+		e->state = MTAB_DRAFT;
+		e->seq = ++t->seq;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		mtab_logf(t, LOG_ERR, "mkdir %s: cannot create the draft: %s", id, strerror(-rc));
+	return rc;
+}
+
+int mtab_remove(struct mtab *t, const char *id)
+{
+	struct mtab_entry *e;
+	struct gemini_error err = {0};
+	int remote, is_draft, rc = 0;
+	char *name;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e || e->submitting) {
+		pthread_mutex_unlock(&t->mu);
+		return e ? -EBUSY : -ENOENT;
+	}
+	remote = e->remote || e->op_name;
+	is_draft = e->is_draft;
+	name = mtab_xstrdup(e->name);
+	pthread_mutex_unlock(&t->mu);
+
+	if (remote) {
+		rc = gemini_delete_tuned_model(t->o.gc, name, NULL, &err);
+		if (rc == -ENOENT)
+			rc = 0; /* gone already: what rmdir wanted */
+		if (rc < 0) {
+			char msg[700];
+			snprintf(msg, sizeof msg, "rmdir: the service refused to delete %s: %s", name,
+				 err.message[0] ? err.message : strerror(-rc));
+			mtab_set_error(t, id, msg);
+		}
+	}
+	if (rc == 0 && is_draft) {
+		pthread_mutex_lock(&t->draft_mu);
+		rc = draft_remove(t->o.drafts, id);
+		pthread_mutex_unlock(&t->draft_mu);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&t->mu);
+		mtab_erase(t, id);
+		neg_add(t, id);
+		pthread_cond_broadcast(&t->changed);
+		pthread_mutex_unlock(&t->mu);
+	}
+	free(name);
+	return rc;
+}
+
+void mtab_set_error(struct mtab *t, const char *id, const char *msg)
+{
+	struct mtab_entry *e;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e)
+		mtab_entry_set_error(e, msg);
+	pthread_mutex_unlock(&t->mu);
+	if (msg && *msg)
+		mtab_logf(t, LOG_WARNING, "%s: %s", id, msg);
+}
+
+int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **data, size_t *len)
+{
+	int rc;
+	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+		return -EINVAL;
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_read(t->o.drafts, id, mtab_file_name(f), data, len);
+	pthread_mutex_unlock(&t->draft_mu);
+	return rc;
+}
+
+/* Parses the draft's stored file f into req: 1 valid, 0 never written, -EINVAL (msg). */
+static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
+			    struct tuning_request *req, char *msg, size_t msg_len)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mtab_read_draft(t, id, f, &data, &len);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		snprintf(msg, msg_len, "%s: cannot read the draft: %s", mtab_file_name(f),
+			 strerror(-rc));
+		return rc;
+	}
+	if (f == MTAB_CONFIG)
+		rc = spec_parse_config(data, len, req, msg, msg_len);
+	else
+		rc = spec_parse_examples(data, len, req, msg, msg_len);
+	free(data);
+	return rc < 0 ? rc : 1;
+}
+
+/* config / examples.jsonl: durable first, then validated, then maybe submitted. */
+static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, const char *data,
+			     size_t len)
+{
+	struct tuning_request req = {0};
+	struct mtab_entry *e;
+	enum mtab_file other = f == MTAB_CONFIG ? MTAB_EXAMPLES : MTAB_CONFIG;
+	char msg[600] = "";
+	int rc, rc_other;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	rc = !e ? -ENOENT : (!e->is_draft || e->locked) ? -EACCES : 0;
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		return rc;
+
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_write(t->o.drafts, id, mtab_file_name(f), data, len);
+	pthread_mutex_unlock(&t->draft_mu);
+	if (rc < 0) {
+		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", mtab_file_name(f),
+			 strerror(-rc));
+		mtab_set_error(t, id, msg);
+		return rc;
+	}
+	rc = parse_draft_file(t, id, f, &req, msg, sizeof msg);
+	if (rc < 0) {
+		tuning_request_clear(&req);
+		mtab_set_error(t, id, msg);
+		return -EINVAL;
+	}
+	rc_other = parse_draft_file(t, id, other, &req, msg, sizeof msg);
+	tuning_request_clear(&req);
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e && rc_other == 1 && !e->locked && !e->submitting) {
+		e->state = MTAB_CREATING;
+		e->locked = 1;
+		e->submitting = 1;
+		e->create_tries = 0;
+		e->next_submit = 0;
+		e->has_progress = 0;
+		mtab_entry_set_error(e, "");
+		pthread_cond_broadcast(&t->changed);
+		mtab_kick(t);
+	} else if (e && rc_other <= 0) {
+		/* this file is fine; the other one's message stays until it is fixed */
+		if (rc_other == 0)
+			mtab_entry_set_error(e, "");
+	}
+	if (e)
+		e->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+static int commit_prompt(struct mtab *t, const char *id, const char *data, size_t len)
+{
+	struct mtab_entry *e;
+	char msg[300];
+	int rc = 0;
+
+	if (len && data[len - 1] == '\n')
+		len--;
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e) {
+		pthread_mutex_unlock(&t->mu);
+		return -ENOENT;
+	}
+	free(e->prompt);
+	e->prompt = len ? mtab_xstrndup(data, len) : NULL;
+	if (len == 0) {
+		snprintf(msg, sizeof msg, "prompt: empty prompt; write the text to send");
+		rc = -EINVAL;
+	} else if (memchr(data, 0, len)) {
+		snprintf(msg, sizeof msg, "prompt: contains a NUL byte");
+		rc = -EINVAL;
+	} else if (e->state != MTAB_ACTIVE) {
+		snprintf(msg, sizeof msg,
+			 "prompt: %s is %s; prompts need an ACTIVE model (read wait first)", id,
+			 mtab_state_name(e->state));
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		mtab_entry_set_error(e, "");
+	e->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		mtab_set_error(t, id, msg);
+	return rc;
+}
+
+static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len)
+{
+	struct generation_settings gs = {0};
+	struct mtab_entry *e;
+	char msg[600] = "";
+	char *canon;
+	int rc = spec_parse_generation(data, len, &gs, msg, sizeof msg);
+
+	if (rc < 0) {
+		generation_settings_clear(&gs);
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "generation: invalid settings");
+		mtab_set_error(t, id, msg);
+		return -EINVAL;
+	}
+	canon = spec_generation_canonical(&gs);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e) {
+		generation_settings_clear(&e->gs);
+		e->gs = gs;
+		memset(&gs, 0, sizeof gs);
+		free(e->gen_canon);
+		e->gen_canon = canon ? canon : mtab_xstrdup("");
+		canon = NULL;
+		e->mtime = time(NULL);
+	}
+	pthread_mutex_unlock(&t->mu);
+	generation_settings_clear(&gs);
+	free(canon);
+	return e ? 0 : -ENOENT;
+}
+
+int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len)
+{
+	switch (f) {
+	case MTAB_CONFIG:
+	case MTAB_EXAMPLES:
+		return commit_draft_file(t, id, f, data, len);
+	case MTAB_PROMPT:
+		return commit_prompt(t, id, data, len);
+	case MTAB_GENERATION:
+		return commit_generation(t, id, data, len);
+	}
+	return -EINVAL;
+}
+
+int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,
+	      enum mtab_state *out)
+{
+	double deadline = mtab_now() + timeout;
+	struct mtab_entry *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		struct timespec ts;
+		double until;
+		e = mtab_find(t, id);
+		if (!e) {
+			rc = -ENOENT;
+			break;
+		}
+		if (e->state != MTAB_CREATING) {
+			*out = e->state;
+			break;
+		}
+		if (intr && intr()) {
+			rc = -EINTR;
+			break;
+		}
+		if (mtab_now() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		/* 100 ms steps so an interrupt is seen quickly */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		until = ts.tv_sec + ts.tv_nsec / 1e9 + 0.1;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+void mtab_stats(struct mtab *t, struct mtab_stats *out)
+{
+	pthread_mutex_lock(&t->mu);
+	*out = t->stats;
+	pthread_mutex_unlock(&t->mu);
+}

@@ -1,0 +1,129 @@
+/* mtab.h - the model table: every tuned model and draft the mount shows, kept in memory
+ * behind one short-held lock, refreshed and polled by a background thread, plus the
+ * generation of answers (one request per response key). No FUSE and no file formats here:
+ * fs/ turns what this returns into file contents. */
+#ifndef TUNEDFS_MTAB_H
+#define TUNEDFS_MTAB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "api/gemini.h"
+
+struct draft_store;
+struct rcache;
+
+enum mtab_state { MTAB_DRAFT, MTAB_CREATING, MTAB_ACTIVE, MTAB_FAILED };
+
+/* The files whose content a user writes. */
+enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
+
+struct mtab_options {
+	struct gemini_client *gc;  /* not owned */
+	struct draft_store *drafts; /* not owned */
+	struct rcache *rcache;     /* not owned */
+	double list_ttl;           /* seconds a listing stays fresh */
+	double poll_interval;      /* seconds between polls of a CREATING model */
+	double negative_ttl;       /* seconds a failed lookup is remembered */
+	/* where messages go (syslog priorities); may be NULL */
+	void (*log)(int prio, const char *msg);
+};
+
+/* What stat needs; cheap to fetch. */
+struct mtab_attr {
+	enum mtab_state state;
+	int has_examples; /* draft data kept here: examples.jsonl exists */
+	int locked;       /* tuning submitted: config and examples.jsonl read-only */
+	time_t mtime;
+	time_t ctime;
+};
+
+/* A private copy of one model's state for rendering its files. */
+struct mtab_view {
+	struct mtab_attr attr;
+	int remote;               /* the service knows it; model is filled */
+	struct tuned_model model; /* model.json is model.json */
+	int has_progress;
+	int total_steps, completed_steps;
+	double percent;
+	struct tuning_snapshot *snapshots; /* operation's, else the model's */
+	size_t n_snapshots;
+	char *error;      /* "" when none */
+	char *prompt;     /* NULL when none */
+	char *generation; /* canonical text, "" for defaults */
+};
+
+/* A generated answer. */
+struct mtab_answer {
+	char *json; /* the GenerateContentResponse */
+	size_t len;
+	char *text;         /* candidates' text, "" when none */
+	char *block_reason; /* promptFeedback.blockReason, NULL when not blocked */
+};
+
+/* Returns nonzero when the waiting caller gave up (a FUSE interrupt). */
+typedef int (*mtab_interrupted_fn)(void);
+
+struct mtab;
+
+/* Loads the drafts; no network. */
+int mtab_new(const struct mtab_options *opt, struct mtab **out);
+/* Starts the background thread (after any fork). */
+int mtab_start(struct mtab *t);
+/* Cancels requests in flight and joins every thread; safe to call twice. */
+void mtab_stop(struct mtab *t);
+void mtab_free(struct mtab *t);
+
+const char *mtab_state_name(enum mtab_state s);
+const char *mtab_file_name(enum mtab_file f);
+
+/* Directory names, sorted. Marks interest (a stale listing is refreshed in the background);
+ * waits only for the very first listing of the mount. */
+int mtab_names(struct mtab *t, char ***names, size_t *n);
+void mtab_names_free(char **names, size_t n);
+
+/* 0 and *out, or -ENOENT. A name not in the table is fetched once from the service
+ * (misses remembered for negative_ttl); known names never touch the network. */
+int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out);
+/* Like lookup without any network: -ENOENT unless in the table. */
+int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out);
+int mtab_view(struct mtab *t, const char *id, struct mtab_view *out);
+void mtab_view_clear(struct mtab_view *v);
+
+/* mkdir: -EINVAL for an invalid tunedModelId, -EEXIST when taken. */
+int mtab_create_draft(struct mtab *t, const char *id);
+/* rmdir: deletes the model on the service (when known there) and the draft data. */
+int mtab_remove(struct mtab *t, const char *id);
+
+/* The draft's config or examples.jsonl as last written: -ENOENT when never written. */
+int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **data, size_t *len);
+/* Commits a whole new content of a user-written file. config/examples: stored as draft
+ * data first, then validated; tuning is submitted in the background once both are valid.
+ * prompt/generation: validated and made current. -EINVAL with the message in the model's
+ * error (and the log) for bad content, -EACCES when the file is read-only now. */
+int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len);
+
+/* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
+ * intr: -EINTR). *out gets the state then. */
+int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,
+	      enum mtab_state *out);
+
+/* The answer to the model's current prompt: from memory or the response cache, else
+ * generated (one request per key, shared by every reader). nonblock: -EAGAIN while the
+ * answer is pending. -ENODATA when no prompt is set. Errors of the request come back as
+ * their errno, the message in the model's error. */
+int mtab_response(struct mtab *t, const char *id, int nonblock, double timeout,
+		  mtab_interrupted_fn intr, struct mtab_answer *out);
+/* Size of the current answer when already known (no I/O), else -ENODATA. */
+int mtab_response_size(struct mtab *t, const char *id, size_t *text_len, size_t *json_len);
+void mtab_answer_clear(struct mtab_answer *a);
+
+/* Sets the model's error text (and logs it); "" clears it. */
+void mtab_set_error(struct mtab *t, const char *id, const char *msg);
+
+struct mtab_stats {
+	unsigned long lists, lookups, polls, creates, generations;
+};
+void mtab_stats(struct mtab *t, struct mtab_stats *out);
+
+#endif

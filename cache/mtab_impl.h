@@ -1,0 +1,111 @@
+/* mtab_impl.h - the model table's insides, shared by mtab.c (the table and what FUSE
+ * handlers ask of it), mtab_poll.c (the background thread: listing, polling, creates)
+ * and mtab_gen.c (answers). Not part of the contract: fs/ includes only mtab.h. */
+#ifndef TUNEDFS_MTAB_IMPL_H
+#define TUNEDFS_MTAB_IMPL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "cache/mtab.h"
+#include "cache/rcache.h"
+
+struct mtab_entry {
+	char *id;   /* directory name */
+	char *name; /* "tunedModels/ID" */
+	enum mtab_state state;
+	int is_draft;   /* has data in the draft store */
+	int locked;     /* submitted: config/examples read-only */
+	int remote;     /* model below is the service's */
+	int submitting; /* a create is queued or in flight */
+	int create_tries;
+	double next_submit;
+	struct tuned_model model;
+	char *op_name;
+	int op_missing; /* the service has no operation for it: poll the model */
+	int has_progress, total_steps, completed_steps;
+	double percent;
+	struct tuning_snapshot *snaps;
+	size_t n_snaps;
+	char *error;
+	char *prompt;
+	struct generation_settings gs;
+	char *gen_canon;
+	unsigned long seq;  /* table sequence of its last single-model update */
+	unsigned long seen; /* listing round it was last seen in */
+	double next_poll;
+	time_t mtime, ctime;
+	/* the answer to the current key, when known */
+	char resp_key[RCACHE_KEY_HEX];
+	char *resp_json;
+	size_t resp_len, resp_text_len;
+};
+
+struct mtab_job {
+	struct mtab_job *next;
+	char key[RCACHE_KEY_HEX];
+	char *id, *name, *prompt;
+	struct generation_settings gs;
+	struct gemini_cancel cancel;
+	int waiters, refs, done, rc;
+	char *json;
+	size_t len;
+};
+
+struct mtab_neg {
+	char *id;
+	double until;
+};
+
+struct mtab {
+	struct mtab_options o;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;    /* the background thread's */
+	pthread_cond_t changed; /* state changes, answers, listings */
+	pthread_mutex_t draft_mu;
+	struct mtab_entry **v; /* sorted by id */
+	size_t n, cap;
+	struct mtab_neg *neg;
+	size_t n_neg;
+	double last_list;
+	int list_tries;
+	int listed; /* first listing attempted */
+	int interest;
+	unsigned long seq, round;
+	int started, stopping;
+	pthread_t thread;
+	struct gemini_cancel bg_cancel;
+	struct mtab_job *jobs;
+	int job_threads;
+	struct mtab_stats stats;
+};
+
+void *mtab_xmalloc(size_t n);
+void *mtab_xcalloc(size_t n, size_t size);
+void *mtab_xrealloc(void *p, size_t n);
+char *mtab_xstrdup(const char *s);
+char *mtab_xstrndup(const char *s, size_t n);
+void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+double mtab_now(void);
+
+/* Under t->mu. */
+struct mtab_entry *mtab_find(struct mtab *t, const char *id);
+struct mtab_entry *mtab_insert(struct mtab *t, const char *id);
+void mtab_erase(struct mtab *t, const char *id);
+void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m);
+void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op);
+void mtab_entry_set_error(struct mtab_entry *e, const char *msg);
+void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src);
+/* "tunedModels/x" -> "x"; NULL for another kind of name */
+const char *mtab_id_of(const char *name);
+
+/* mtab_poll.c */
+int mtab_poll_start(struct mtab *t);
+void mtab_poll_stop(struct mtab *t);
+void mtab_kick(struct mtab *t); /* under t->mu */
+
+/* mtab_gen.c */
+void mtab_gen_stop(struct mtab *t);
+
+#endif

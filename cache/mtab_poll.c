@@ -1,0 +1,350 @@
+/* mtab_poll.c - the model table's background thread: submits the creates of drafts,
+ * re-lists when someone looked at a stale table, polls CREATING models through their
+ * operations. Network calls run without the lock; results are published under it.
+ * Answers (generateContent) are not here: mtab_gen.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cache/draft.h"
+#include "cache/mtab_impl.h"
+#include "cache/spec.h"
+
+void mtab_kick(struct mtab *t)
+{
+	pthread_cond_signal(&t->wake);
+}
+
+static int transient(int rc)
+{
+	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR ||
+	       rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH;
+}
+
+static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, unsigned long seq0)
+{
+	unsigned long round = ++t->round;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *id = mtab_id_of(v[i].name);
+		struct mtab_entry *e;
+		if (!id || !gemini_valid_model_id(id))
+			continue;
+		e = mtab_insert(t, id);
+		mtab_entry_set_model(t, e, &v[i]);
+		e->seen = round;
+	}
+	/* Gone from the service: deleted elsewhere. Entries changed after the listing
+	 * started (a create, a lookup) are newer than it and stay. */
+	for (size_t i = 0; i < t->n;) {
+		struct mtab_entry *e = t->v[i];
+		if (e->remote && e->seen != round && !e->submitting && e->seq <= seq0) {
+			if (e->is_draft) {
+				pthread_mutex_lock(&t->draft_mu);
+				draft_remove(t->o.drafts, e->id);
+				pthread_mutex_unlock(&t->draft_mu);
+			}
+			mtab_erase(t, e->id);
+			continue;
+		}
+		i++;
+	}
+}
+
+static void do_list(struct mtab *t)
+{
+	struct tuned_model *v = NULL;
+	struct gemini_error err = {0};
+	size_t n = 0;
+	unsigned long seq0 = t->seq;
+	int rc;
+
+	t->stats.lists++;
+	pthread_mutex_unlock(&t->mu);
+	rc = gemini_list_tuned_models(t->o.gc, &t->bg_cancel, &v, &n, &err);
+	pthread_mutex_lock(&t->mu);
+	t->last_list = mtab_now();
+	t->interest = 0;
+	if (rc == 0) {
+		publish_listing(t, v, n, seq0);
+		t->list_tries = 0;
+	} else if (!t->stopping) {
+		t->list_tries++;
+		mtab_logf(t, LOG_WARNING, "listing tuned models failed (%s): %s; serving the last "
+			  "listing", strerror(-rc), err.message[0] ? err.message : "no answer");
+	}
+	t->listed = 1;
+	pthread_cond_broadcast(&t->changed);
+	pthread_mutex_unlock(&t->mu);
+	tuned_models_free(v, n);
+	pthread_mutex_lock(&t->mu);
+}
+
+/* Builds the create request from the stored draft: 0, or -EINVAL with msg. */
+static int build_request(struct mtab *t, const char *id, struct tuning_request *req, char *msg,
+			 size_t msg_len)
+{
+	static const enum mtab_file files[] = {MTAB_CONFIG, MTAB_EXAMPLES};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *data = NULL;
+		size_t len = 0;
+		int rc = mtab_read_draft(t, id, files[i], &data, &len);
+		if (rc < 0) {
+			snprintf(msg, msg_len, "%s: cannot read the draft: %s",
+				 mtab_file_name(files[i]), strerror(-rc));
+			return rc;
+		}
+		rc = files[i] == MTAB_CONFIG ? spec_parse_config(data, len, req, msg, msg_len)
+					     : spec_parse_examples(data, len, req, msg, msg_len);
+		free(data);
+		if (rc < 0)
+			return rc;
+	}
+	req->id = mtab_xstrdup(id);
+	return 0;
+}
+
+static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tuning_operation *op,
+			const struct gemini_error *err)
+{
+	double backoff;
+
+	if (rc == 0) {
+		e->submitting = 0;
+		e->seq = ++t->seq;
+		mtab_entry_set_op(e, op);
+		e->next_poll = 0;
+		e->state = MTAB_CREATING;
+		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, op->name ? op->name : "");
+		return;
+	}
+	if (transient(rc) && !t->stopping) {
+		e->create_tries++;
+		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));
+		e->next_submit = mtab_now() + (backoff < 60 ? backoff : 60);
+		mtab_logf(t, LOG_WARNING, "%s: submitting the tuning failed (%s), retrying: %s",
+			  e->id, strerror(-rc), err->message[0] ? err->message : "no answer");
+		return;
+	}
+	if (t->stopping)
+		return; /* stays submitting in memory; the draft is not marked, next mount retries */
+	e->submitting = 0;
+	e->locked = 0;
+	e->state = MTAB_DRAFT;
+	{
+		char msg[800];
+		if (err->http_status)
+			snprintf(msg, sizeof msg, "the service refused the tuning (HTTP %d %s): %s",
+				 err->http_status, err->status, err->message);
+		else
+			snprintf(msg, sizeof msg, "the tuning could not be submitted: %s",
+				 err->message[0] ? err->message : strerror(-rc));
+		mtab_entry_set_error(e, msg);
+		mtab_logf(t, LOG_ERR, "%s: %s (%s)", e->id, msg, strerror(-rc));
+	}
+	pthread_cond_broadcast(&t->changed);
+}
+
+static void do_create(struct mtab *t, struct mtab_entry *e)
+{
+	struct tuning_request req = {0};
+	struct tuning_operation op = {0};
+	struct gemini_error err = {0};
+	char msg[600] = "";
+	char *id = mtab_xstrdup(e->id);
+	int rc;
+
+	t->stats.creates++;
+	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
+	pthread_mutex_unlock(&t->mu);
+	rc = build_request(t, id, &req, msg, sizeof msg);
+	if (rc == 0)
+		rc = gemini_create_tuned_model(t->o.gc, &req, &t->bg_cancel, &op, &err);
+	else
+		snprintf(err.message, sizeof err.message, "%s", msg);
+	if (rc == 0) {
+		pthread_mutex_lock(&t->draft_mu);
+		draft_mark_submitted(t->o.drafts, id, op.name ? op.name : "");
+		pthread_mutex_unlock(&t->draft_mu);
+	}
+	tuning_request_clear(&req);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e)
+		create_done(t, e, rc, &op, &err);
+	tuning_operation_clear(&op);
+	free(id);
+}
+
+/* Fetches the model after its operation ended (or when it has none); publishes. */
+static void refetch_model(struct mtab *t, const char *id, const char *name)
+{
+	struct tuned_model m = {0};
+	struct gemini_error err = {0};
+	struct mtab_entry *e;
+	int rc;
+
+	pthread_mutex_unlock(&t->mu);
+	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e)
+		goto out;
+	if (rc == 0) {
+		e->seq = ++t->seq;
+		mtab_entry_set_model(t, e, &m);
+	} else if (rc == -ENOENT && !e->submitting) {
+		if (e->is_draft) {
+			pthread_mutex_lock(&t->draft_mu);
+			draft_remove(t->o.drafts, id);
+			pthread_mutex_unlock(&t->draft_mu);
+		}
+		mtab_logf(t, LOG_INFO, "%s: deleted on the service", id);
+		mtab_erase(t, id);
+		pthread_cond_broadcast(&t->changed);
+	}
+out:
+	tuned_model_clear(&m);
+}
+
+static void do_poll(struct mtab *t, struct mtab_entry *e)
+{
+	struct tuning_operation op = {0};
+	struct gemini_error err = {0};
+	char *id = mtab_xstrdup(e->id), *name = mtab_xstrdup(e->name);
+	char *op_name = e->op_name ? mtab_xstrdup(e->op_name) : NULL;
+	int missing = e->op_missing, rc = -ENOENT, finished;
+
+	t->stats.polls++;
+	e->next_poll = mtab_now() + t->o.poll_interval;
+	pthread_mutex_unlock(&t->mu);
+	if (op_name)
+		rc = gemini_get_operation(t->o.gc, op_name, &t->bg_cancel, &op, &err);
+	else if (!missing)
+		rc = gemini_find_operation(t->o.gc, name, &t->bg_cancel, &op, &err);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e)
+		goto out;
+	if (rc == 0) {
+		mtab_entry_set_op(e, &op);
+		e->op_missing = 0;
+		if (op.done && op.has_error && op.error_message)
+			mtab_entry_set_error(e, op.error_message);
+		pthread_cond_broadcast(&t->changed);
+	} else if (rc == -ENOENT) {
+		e->op_missing = 1;
+	}
+	/* no operation to watch, or it ended: the model says what became of it */
+	finished = rc == 0 ? op.done : rc == -ENOENT;
+	if (finished && !e->submitting)
+		refetch_model(t, id, name);
+	if (finished && rc == 0 && op.has_error) {
+		e = mtab_find(t, id);
+		if (e && e->state == MTAB_CREATING) {
+			e->state = MTAB_FAILED;
+			pthread_cond_broadcast(&t->changed);
+		}
+		if (e)
+			mtab_logf(t, LOG_WARNING, "%s: tuning failed: %s", id,
+				  op.error_message ? op.error_message : "");
+	}
+out:
+	tuning_operation_clear(&op);
+	free(id);
+	free(name);
+	free(op_name);
+}
+
+/* One unit of work, or 0 and *next the time something is due. Under t->mu. */
+static int work_once(struct mtab *t, double *next)
+{
+	double now = mtab_now();
+	double due_list = t->last_list + t->o.list_ttl;
+
+	*next = now + 3600;
+	for (size_t i = 0; i < t->n; i++) {
+		struct mtab_entry *e = t->v[i];
+		if (e->submitting && e->next_submit <= now) {
+			do_create(t, e);
+			return 1;
+		}
+		if (e->submitting && e->next_submit < *next)
+			*next = e->next_submit;
+	}
+	if (!t->listed || (t->interest && due_list <= now)) {
+		do_list(t);
+		return 1;
+	}
+	if (t->interest && due_list < *next)
+		*next = due_list;
+	for (size_t i = 0; i < t->n; i++) {
+		struct mtab_entry *e = t->v[i];
+		if (e->state != MTAB_CREATING || e->submitting)
+			continue;
+		if (e->next_poll <= now) {
+			do_poll(t, e);
+			return 1;
+		}
+		if (e->next_poll < *next)
+			*next = e->next_poll;
+	}
+	return 0;
+}
+
+static void *poll_main(void *arg)
+{
+	struct mtab *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->stopping) {
+		double next;
+		struct timespec ts;
+		if (work_once(t, &next))
+			continue;
+		ts.tv_sec = (time_t)next;
+		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&t->wake, &t->mu, &ts);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+int mtab_poll_start(struct mtab *t)
+{
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->started || !t->o.gc) {
+		pthread_mutex_unlock(&t->mu);
+		return 0;
+	}
+	t->started = 1;
+	pthread_mutex_unlock(&t->mu);
+	rc = pthread_create(&t->thread, NULL, poll_main, t);
+	if (rc) {
+		pthread_mutex_lock(&t->mu);
+		t->started = 0;
+		pthread_mutex_unlock(&t->mu);
+		return -rc;
+	}
+	return 0;
+}
+
+void mtab_poll_stop(struct mtab *t)
+{
+	int join;
+
+	pthread_mutex_lock(&t->mu);
+	join = t->started && !t->stopping;
+	t->stopping = 1;
+	atomic_store(&t->bg_cancel.cancelled, 1);
+	pthread_cond_broadcast(&t->wake);
+	pthread_cond_broadcast(&t->changed);
+	pthread_mutex_unlock(&t->mu);
+	if (join)
+		pthread_join(t->thread, NULL);
+}

@@ -1,0 +1,323 @@
+/* io.c - open files: a handle per open, content snapshotted at open (or at the first
+ * read for wait and response, which may block), writes buffered in the handle and
+ * committed to the model table on flush/release. Directory-level operations: ops.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/tunedfs.h"
+
+#define TFS_MAX_FILE ((size_t)256 << 20)
+
+static struct tfs_fh *fh_of(struct fuse_file_info *fi)
+{
+	return (struct tfs_fh *)(uintptr_t)fi->fh;
+}
+
+static struct tfs_fh *fh_new(enum tfs_kind kind, const char *id, int flags)
+{
+	struct tfs_fh *fh = tfs_xmalloc(sizeof *fh);
+	memset(fh, 0, sizeof *fh);
+	fh->kind = kind;
+	fh->id = tfs_xstrdup(id);
+	fh->flags = flags;
+	pthread_mutex_init(&fh->mu, NULL);
+	return fh;
+}
+
+static void fh_free(struct tfs_fh *fh)
+{
+	if (fh->sf)
+		tfs_scratch_put(fh->sf);
+	pthread_mutex_destroy(&fh->mu);
+	free(fh->id);
+	free(fh->buf);
+	free(fh);
+}
+
+static int fh_reserve(struct tfs_fh *fh, size_t len)
+{
+	if (len > TFS_MAX_FILE)
+		return -EFBIG;
+	if (len + 1 > fh->cap) {
+		fh->cap = len + 1 < 4096 ? 4096 : (len + 1) * 2;
+		fh->buf = tfs_xrealloc(fh->buf, fh->cap);
+	}
+	return 0;
+}
+
+int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len)
+{
+	static const enum mtab_file files[TFS_NKINDS] = {
+		[TFS_CONFIG] = MTAB_CONFIG,
+		[TFS_EXAMPLES] = MTAB_EXAMPLES,
+		[TFS_PROMPT] = MTAB_PROMPT,
+		[TFS_GENERATION] = MTAB_GENERATION,
+	};
+	if (k != TFS_CONFIG && k != TFS_EXAMPLES && k != TFS_PROMPT && k != TFS_GENERATION)
+		return -EACCES;
+	return mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len);
+}
+
+static int commit(struct tfs_fh *fh)
+{
+	int rc = tfs_commit_file(fh->id, fh->kind, fh->buf, fh->len);
+	fh->dirty = 0;
+	return rc;
+}
+
+/* Opens a virtual file; a is the model's attributes. */
+static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct mtab_attr *a,
+			struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	struct tfs_fh *fh;
+	int rc = 0;
+
+	if (!tfs_kind_visible(k, a))
+		return -ENOENT;
+	if (acc != O_RDONLY && !tfs_kind_writable(k, a))
+		return -EACCES;
+	fh = fh_new(k, p->id, fi->flags);
+	if (acc != O_RDONLY && (fi->flags & O_TRUNC)) {
+		fh->dirty = 1; /* truncating is a new content, committed at close */
+		rc = fh_reserve(fh, 0);
+		fh->loaded = 1;
+	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON) {
+		rc = tfs_render(k, p->id, &fh->buf, &fh->len);
+		fh->cap = fh->len + 1;
+		fh->loaded = rc == 0;
+	}
+	if (rc < 0) {
+		fh_free(fh);
+		return rc;
+	}
+	fi->direct_io = tfs_kind_dynamic(k);
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)fh;
+	return 0;
+}
+
+static int open_scratch(const struct tfs_path *p, int create, mode_t mode,
+			struct fuse_file_info *fi)
+{
+	struct tfs_scratch_file *sf;
+	struct tfs_fh *fh;
+	int rc = tfs_scratch_open(p->id, p->file, create, mode, &sf);
+
+	if (rc < 0)
+		return rc;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		tfs_scratch_truncate(sf, 0);
+	fh = fh_new(TFS_SCRATCH, p->id, fi->flags);
+	fh->sf = sf;
+	fi->fh = (uintptr_t)fh;
+	return 0;
+}
+
+int tfs_op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct tfs_path p;
+	struct mtab_attr a;
+	enum tfs_kind k;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root || !p.file)
+		return -EISDIR;
+	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc < 0)
+		return rc;
+	k = tfs_kind_of(p.file);
+	if (k == TFS_SCRATCH)
+		return open_scratch(&p, 0, 0, fi);
+	return open_virtual(&p, k, &a, fi);
+}
+
+int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct tfs_path p;
+	struct mtab_attr a;
+	enum tfs_kind k;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root || !p.file)
+		return -EPERM; /* the root holds model directories only */
+	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc < 0)
+		return rc;
+	k = tfs_kind_of(p.file);
+	if (k == TFS_SCRATCH)
+		return open_scratch(&p, 1, mode, fi);
+	if (!tfs_kind_visible(k, &a))
+		return -EACCES;
+	return open_virtual(&p, k, &a, fi);
+}
+
+static int load_blocking(struct tfs_fh *fh)
+{
+	int nonblock = (fh->flags & O_NONBLOCK) != 0;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = tfs_render_blocking(fh->kind, fh->id, nonblock, &data, &len);
+
+	if (rc < 0)
+		return rc;
+	free(fh->buf);
+	fh->buf = data;
+	fh->len = len;
+	fh->cap = len + 1;
+	fh->loaded = 1;
+	return 0;
+}
+
+int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = fh_of(fi);
+	size_t n = 0;
+	int rc = 0;
+
+	if (fh->sf)
+		return tfs_scratch_pread(fh->sf, buf, size, off);
+	pthread_mutex_lock(&fh->mu);
+	if (!fh->loaded)
+		rc = load_blocking(fh);
+	if (rc == 0 && off >= 0 && (size_t)off < fh->len) {
+		n = fh->len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, fh->buf + off, n);
+	}
+	pthread_mutex_unlock(&fh->mu);
+	return rc < 0 ? rc : (int)n;
+}
+
+int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = fh_of(fi);
+	size_t end;
+	int rc;
+
+	if (fh->sf)
+		return tfs_scratch_pwrite(fh->sf, buf, size, off);
+	if ((fh->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	pthread_mutex_lock(&fh->mu);
+	if (fh->flags & O_APPEND)
+		off = (off_t)fh->len;
+	end = (size_t)off + size;
+	rc = fh_reserve(fh, end);
+	if (rc == 0) {
+		if ((size_t)off > fh->len)
+			memset(fh->buf + fh->len, 0, (size_t)off - fh->len);
+		memcpy(fh->buf + off, buf, size);
+		if (end > fh->len)
+			fh->len = end;
+		fh->dirty = 1;
+	}
+	pthread_mutex_unlock(&fh->mu);
+	return rc < 0 ? rc : (int)size;
+}
+
+int tfs_op_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = fh_of(fi);
+	int rc = 0;
+
+	pthread_mutex_lock(&fh->mu);
+	if (fh->dirty)
+		rc = commit(fh);
+	pthread_mutex_unlock(&fh->mu);
+	return rc;
+}
+
+int tfs_op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = fh_of(fi);
+
+	if (fh->dirty)
+		commit(fh);
+	fh_free(fh);
+	return 0;
+}
+
+int tfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	/* Drafts are made durable when the file is closed (that is where a bad content
+	 * is reported); scratch files live in memory by design. */
+	return 0;
+}
+
+static int truncate_path(const struct tfs_path *p, off_t size)
+{
+	struct tfs_scratch_file *sf;
+	struct mtab_attr a;
+	enum tfs_kind k = tfs_kind_of(p->file);
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+
+	if (rc < 0)
+		return rc;
+	if (k == TFS_SCRATCH) {
+		rc = tfs_scratch_open(p->id, p->file, 0, 0, &sf);
+		if (rc == 0) {
+			rc = tfs_scratch_truncate(sf, size);
+			tfs_scratch_put(sf);
+		}
+		return rc;
+	}
+	if (!tfs_kind_visible(k, &a))
+		return -ENOENT;
+	if (!tfs_kind_writable(k, &a))
+		return -EACCES;
+	if ((size_t)size > TFS_MAX_FILE)
+		return -EFBIG;
+	rc = tfs_render(k, p->id, &data, &len);
+	if (rc < 0)
+		return rc;
+	data = tfs_xrealloc(data, (size_t)size + 1);
+	if ((size_t)size > len)
+		memset(data + len, 0, (size_t)size - len);
+	rc = tfs_commit_file(p->id, k, data, (size_t)size);
+	free(data);
+	return rc;
+}
+
+int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct tfs_path p;
+	struct tfs_fh *fh;
+	int rc = tfs_path_parse(path ? path : "/", &p);
+
+	if (size < 0)
+		return -EINVAL;
+	if (!fi) {
+		if (rc < 0)
+			return rc;
+		if (p.root || !p.file)
+			return -EISDIR;
+		return truncate_path(&p, size);
+	}
+	fh = fh_of(fi);
+	if (fh->sf)
+		return tfs_scratch_truncate(fh->sf, size);
+	if ((fh->flags & O_ACCMODE) == O_RDONLY)
+		return -EACCES;
+	pthread_mutex_lock(&fh->mu);
+	rc = fh_reserve(fh, (size_t)size);
+	if (rc == 0) {
+		if ((size_t)size > fh->len)
+			memset(fh->buf + fh->len, 0, (size_t)size - fh->len);
+		fh->len = (size_t)size;
+		fh->dirty = 1;
+	}
+	pthread_mutex_unlock(&fh->mu);
+	return rc;
+}

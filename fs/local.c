@@ -1,0 +1,193 @@
+/* local.c - `-o local`: a private tunedfs-server on a unix socket in a 0700 directory,
+ * started after daemonizing (its parent-death signal follows the process that made it)
+ * and stopped with the mount. Finding the binary and reading its address live here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fs/tunedfs.h"
+
+struct tfs_local {
+	pid_t pid;
+	char *rundir;
+	char *sock;
+};
+
+static int executable(const char *p)
+{
+	return access(p, X_OK) == 0;
+}
+
+/* env TUNEDFS_SERVER, next to this binary, the build tree's server/, the install dir. */
+static char *find_server(void)
+{
+	char self[PATH_MAX], cand[PATH_MAX + 64];
+	const char *env = getenv("TUNEDFS_SERVER");
+	ssize_t n;
+
+	if (env && *env)
+		return tfs_xstrdup(env);
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		char *slash;
+		self[n] = 0;
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(cand, sizeof cand, "%s/tunedfs-server", self);
+		if (executable(cand))
+			return tfs_xstrdup(cand);
+		snprintf(cand, sizeof cand, "%s/../server/tunedfs-server", self);
+		if (executable(cand))
+			return tfs_xstrdup(cand);
+	}
+	snprintf(cand, sizeof cand, "%s/tunedfs-server", TUNEDFS_BINDIR);
+	if (executable(cand))
+		return tfs_xstrdup(cand);
+	return NULL;
+}
+
+static char *make_rundir(void)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	char tmpl[PATH_MAX];
+
+	if (!base || !*base || access(base, W_OK) != 0)
+		base = "/tmp";
+	snprintf(tmpl, sizeof tmpl, "%s/tunedfs.XXXXXX", base);
+	if (!mkdtemp(tmpl)) /* mkdtemp makes it 0700 */
+		return NULL;
+	return tfs_xstrdup(tmpl);
+}
+
+static void child(const char *bin, const char *sock, const char *data, int out_fd, pid_t parent)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(1);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		if (fcntl(STDERR_FILENO, F_GETFD) < 0)
+			dup2(null, STDERR_FILENO);
+	}
+	dup2(out_fd, STDOUT_FILENO);
+	execl(bin, "tunedfs-server", "--socket", sock, "--data-dir", data, (char *)NULL);
+	_exit(127);
+}
+
+/* Reads the first line within 30 s. */
+static int read_first_line(int fd, char *line, size_t size)
+{
+	size_t len = 0;
+	time_t deadline = time(NULL) + 30;
+
+	while (len + 1 < size) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(deadline - time(NULL));
+		ssize_t n;
+		if (left <= 0 || poll(&p, 1, left * 1000) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, line + len, 1);
+		if (n <= 0)
+			return -EPIPE;
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = 0;
+	return 0;
+}
+
+int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
+{
+	struct tfs_local *ls;
+	char *bin = find_server();
+	char line[PATH_MAX + 16];
+	int pipefd[2], rc;
+	pid_t parent = getpid();
+
+	if (!bin) {
+		tfs_log(LOG_ERR, "-o local: tunedfs-server not found (set TUNEDFS_SERVER, or "
+				 "install it next to tunedfs)");
+		return -ENOENT;
+	}
+	if (mkdir(server_data, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		tfs_log(LOG_ERR, "-o local: cannot create %s: %s", server_data, strerror(errno));
+		free(bin);
+		return rc;
+	}
+	ls = tfs_xmalloc(sizeof *ls);
+	memset(ls, 0, sizeof *ls);
+	ls->rundir = make_rundir();
+	if (!ls->rundir || pipe2(pipefd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		tfs_log(LOG_ERR, "-o local: cannot make a run directory: %s", strerror(errno));
+		free(bin);
+		tfs_local_stop(ls);
+		return rc;
+	}
+	ls->sock = tfs_xmalloc(strlen(ls->rundir) + sizeof "/server.sock");
+	sprintf(ls->sock, "%s/server.sock", ls->rundir);
+	ls->pid = fork();
+	if (ls->pid == 0)
+		child(bin, ls->sock, server_data, pipefd[1], parent);
+	close(pipefd[1]);
+	free(bin);
+	if (ls->pid < 0) {
+		rc = -errno;
+		close(pipefd[0]);
+		ls->pid = 0;
+		tfs_local_stop(ls);
+		return rc;
+	}
+	rc = read_first_line(pipefd[0], line, sizeof line);
+	close(pipefd[0]);
+	if (rc < 0 || strncmp(line, "unix:", 5) != 0) {
+		tfs_log(LOG_ERR, "-o local: tunedfs-server did not start (%s)",
+			rc < 0 ? strerror(-rc) : "unexpected first line");
+		tfs_local_stop(ls);
+		return rc < 0 ? rc : -EPROTO;
+	}
+	*url = tfs_xstrdup(line);
+	*out = ls;
+	return 0;
+}
+
+void tfs_local_stop(struct tfs_local *ls)
+{
+	if (!ls)
+		return;
+	if (ls->pid > 0) {
+		int status, i;
+		kill(ls->pid, SIGTERM);
+		/* 10 s for a clean stop, then it is killed */
+		for (i = 0; i < 100 && waitpid(ls->pid, &status, WNOHANG) == 0; i++)
+			usleep(100 * 1000);
+		if (i == 100) {
+			kill(ls->pid, SIGKILL);
+			waitpid(ls->pid, &status, 0);
+		}
+	}
+	if (ls->sock)
+		unlink(ls->sock);
+	if (ls->rundir)
+		rmdir(ls->rundir);
+	free(ls->sock);
+	free(ls->rundir);
+	free(ls);
+}

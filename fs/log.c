@@ -1,0 +1,61 @@
+/* log.c - where the mount's messages go (stderr in the foreground, syslog once
+ * daemonized) and the out-of-memory aborts of fs/. Never given secrets to print. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fs/tunedfs.h"
+
+void tfs_log_msg(int prio, const char *msg)
+{
+	if (tfs_ctx.foreground) {
+		static const char *const words[] = {"emerg",   "alert",  "crit", "error",
+						    "warning", "notice", "info", "debug"};
+		fprintf(stderr, "tunedfs: %s: %s\n", words[prio & 7], msg);
+	} else {
+		syslog(prio, "%s", msg);
+	}
+}
+
+void tfs_log(int prio, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	tfs_log_msg(prio, buf);
+}
+
+static void oom(size_t n)
+{
+	fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
+	abort();
+}
+
+void *tfs_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *tfs_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+char *tfs_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom(strlen(s) + 1);
+	return p;
+}

@@ -1,0 +1,415 @@
+/* main.c - tunedfs's command line and mount sequence: options parsed the libfuse way,
+ * the backend connection built while errors still reach the terminal, then daemonize,
+ * then threads (started in the FUSE init callback). The operations are in ops.c/io.c. */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "api/creds.h"
+#include "api/gemini.h"
+#include "api/http.h"
+#include "cache/draft.h"
+#include "cache/rcache.h"
+#include "config.h"
+#include "fs/tunedfs.h"
+
+#define DEFAULT_ENDPOINT "https://generativelanguage.googleapis.com"
+
+struct tfs tfs_ctx;
+static int endpoint_given; /* -o endpoint, as opposed to the environment or default */
+
+static struct backend {
+	struct creds *creds;
+	struct http_client *http;
+	struct gemini_client *gc;
+	struct draft_store *drafts;
+	struct rcache *rcache;
+} be;
+
+enum { KEY_ALLOW_OTHER, KEY_NETDEV };
+
+#define OPTION(t, p) {t, offsetof(struct tfs_options, p), 1}
+static const struct fuse_opt tfs_opt_spec[] = {
+	OPTION("endpoint=%s", endpoint),
+	OPTION("api_key_file=%s", api_key_file),
+	OPTION("token_command=%s", token_command),
+	OPTION("project=%s", project),
+	OPTION("token_uri=%s", token_uri),
+	OPTION("cache_dir=%s", cache_dir),
+	OPTION("data_dir=%s", data_dir),
+	OPTION("local", local),
+	OPTION("list_ttl=%lf", list_ttl),
+	OPTION("poll_interval=%lf", poll_interval),
+	OPTION("timeout=%lf", timeout),
+	OPTION("cache_size=%u", cache_size),
+	OPTION("max_threads=%u", max_threads),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("_netdev", KEY_NETDEV),
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	switch (key) {
+	case KEY_ALLOW_OTHER:
+		tfs_ctx.opt.allow_other = 1;
+		return 1; /* libfuse needs it too */
+	case KEY_NETDEV:
+		return 0; /* fstab-only: swallowed */
+	default:
+		return 1;
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s MOUNTPOINT [options]\n\n"
+	       "Shows fine-tuned language models as directories.\n\n"
+	       "tunedfs options:\n"
+	       "    -o local               mount a private tunedfs-server (no account needed)\n"
+	       "    -o endpoint=URL        service base URL (env TUNEDFS_ENDPOINT;\n"
+	       "                           default %s)\n"
+	       "    -o api_key_file=FILE   read the API key from FILE (else GEMINI_API_KEY,\n"
+	       "                           GOOGLE_API_KEY)\n"
+	       "    -o token_command=CMD   run CMD for an OAuth access token\n"
+	       "    -o project=ID          quota project (x-goog-user-project)\n"
+	       "    -o token_uri=URL       OAuth token endpoint override\n"
+	       "    -o list_ttl=S          re-list models older than S seconds (10)\n"
+	       "    -o poll_interval=S     poll training models every S seconds (5)\n"
+	       "    -o timeout=S           bound on waits for wait/response (600)\n"
+	       "    -o cache_dir=DIR       response cache (default $XDG_CACHE_HOME/tunedfs,\n"
+	       "                           one subdirectory per endpoint)\n"
+	       "    -o cache_size=MIB      response cache budget in MiB (256)\n"
+	       "    -o data_dir=DIR        drafts (default $XDG_DATA_HOME/tunedfs, one\n"
+	       "                           subdirectory per endpoint)\n"
+	       "    -o max_threads=N       FUSE worker threads (64)\n"
+	       "    -o allow_other         let other users in (turns on default_permissions)\n"
+	       "\n",
+	       prog, DEFAULT_ENDPOINT);
+}
+
+static char *env_dir(const char *xdg, const char *home_sub)
+{
+	const char *x = getenv(xdg), *home = getenv("HOME");
+	char buf[PATH_MAX];
+
+	if (x && *x == '/')
+		snprintf(buf, sizeof buf, "%s/tunedfs", x);
+	else
+		snprintf(buf, sizeof buf, "%s/%s/tunedfs", home && *home ? home : "/tmp", home_sub);
+	return tfs_xstrdup(buf);
+}
+
+/* Absolute, since daemonizing changes to /. */
+static char *absolute(char *p)
+{
+	char cwd[PATH_MAX], buf[PATH_MAX * 2];
+
+	if (p[0] == '/' || !getcwd(cwd, sizeof cwd))
+		return p;
+	snprintf(buf, sizeof buf, "%s/%s", cwd, p);
+	free(p);
+	return tfs_xstrdup(buf);
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* DIR/<16 hex of SHA-256(key)>: drafts and answers of one endpoint stay apart. */
+static char *per_endpoint(const char *dir, const char *key)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	char buf[PATH_MAX], hex[17];
+
+	EVP_Digest(key, strlen(key), md, &md_len, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(buf, sizeof buf, "%s/%s", dir, hex);
+	return tfs_xstrdup(buf);
+}
+
+static void set_defaults(struct tfs_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->list_ttl = 10;
+	o->poll_interval = 5;
+	o->timeout = 600;
+	o->cache_size = 256;
+	o->max_threads = 64;
+}
+
+static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts *cmd)
+{
+	const char *bad = NULL;
+
+	if (!cmd->mountpoint)
+		bad = "no mountpoint given";
+	else if (o->local && endpoint_given)
+		bad = "-o local and -o endpoint exclude each other";
+	else if (!(o->list_ttl > 0))
+		bad = "list_ttl must be a number of seconds > 0";
+	else if (!(o->poll_interval > 0))
+		bad = "poll_interval must be a number of seconds > 0";
+	else if (!(o->timeout > 0))
+		bad = "timeout must be a number of seconds > 0";
+	else if (o->cache_size < 1)
+		bad = "cache_size must be at least 1 (MiB)";
+	else if (o->max_threads < 1 || o->max_threads > 100000)
+		bad = "max_threads must be between 1 and 100000";
+	if (bad) {
+		fprintf(stderr, "tunedfs: error: %s\nsee 'tunedfs --help'\n", bad);
+		return -1;
+	}
+	return 0;
+}
+
+static int is_loopback(const char *ep)
+{
+	static const char *const ok[] = {"unix:", "http://127.", "http://localhost",
+					 "http://[::1]"};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Credentials, HTTP client, typed client: errors printed for the user. */
+static int connect_backend(const char *endpoint)
+{
+	struct creds_options co = {
+		.api_key_file = tfs_ctx.opt.api_key_file,
+		.token_command = tfs_ctx.opt.token_command,
+		.project = tfs_ctx.opt.project,
+		.token_uri = tfs_ctx.opt.token_uri,
+		.allow_none = is_loopback(endpoint),
+	};
+	long budget = (long)(tfs_ctx.opt.timeout * 1000);
+	struct http_options ho = {
+		.endpoint = endpoint,
+		.connect_timeout_ms = 10000,
+		.timeout_ms = 60000,
+		.generate_timeout_ms = budget,
+		.max_attempts = 5,
+		.max_retry_ms = budget < 120000 ? budget : 120000,
+		.backoff_initial_ms = 500,
+		.backoff_max_ms = 30000,
+	};
+	struct gemini_error err = {0};
+	int rc = creds_new(&co, &be.creds, &err);
+
+	if (rc == 0)
+		rc = http_client_new(&ho, be.creds, &be.http, &err);
+	if (rc == 0)
+		rc = gemini_client_new(be.http, &be.gc);
+	if (rc < 0) {
+		tfs_log(LOG_ERR, "%s: %s", endpoint,
+			err.message[0] ? err.message : strerror(-rc));
+		return rc;
+	}
+	if (be.creds)
+		tfs_log(LOG_INFO, "%s: credentials: %s", endpoint, creds_kind(be.creds));
+	return 0;
+}
+
+static int open_stores(const char *key)
+{
+	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
+	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
+	int rc = mkdirs(tfs_ctx.opt.data_dir);
+
+	if (rc == 0)
+		rc = draft_store_open(drafts, &be.drafts);
+	if (rc < 0)
+		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
+	if (rc == 0) {
+		rc = mkdirs(tfs_ctx.opt.cache_dir);
+		if (rc == 0)
+			rc = rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &be.rcache);
+		if (rc < 0)
+			tfs_log(LOG_ERR, "cannot open the response cache in %s: %s", cache,
+				strerror(-rc));
+	}
+	free(drafts);
+	free(cache);
+	return rc;
+}
+
+static int start_table(void)
+{
+	struct mtab_options mo = {
+		.gc = be.gc,
+		.drafts = be.drafts,
+		.rcache = be.rcache,
+		.list_ttl = tfs_ctx.opt.list_ttl,
+		.poll_interval = tfs_ctx.opt.poll_interval,
+		.negative_ttl = 1.0,
+		.log = tfs_log_msg,
+	};
+	return mtab_new(&mo, &tfs_ctx.mt);
+}
+
+/* After daemonizing: the private server and the connection to it. */
+static int start_local(void)
+{
+	char buf[PATH_MAX], *url = NULL;
+	int rc;
+
+	snprintf(buf, sizeof buf, "%s/local", tfs_ctx.opt.data_dir);
+	rc = tfs_local_start(buf, &tfs_ctx.local, &url);
+	if (rc == 0) {
+		free(tfs_ctx.opt.endpoint);
+		tfs_ctx.opt.endpoint = url;
+		rc = connect_backend(url);
+	}
+	return rc;
+}
+
+static int run_loop(struct fuse *fuse, const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (cmd->singlethread)
+		return fuse_loop(fuse);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cmd->clone_fd);
+	fuse_loop_cfg_set_max_threads(cfg, tfs_ctx.opt.max_threads);
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	rc = fuse_loop_mt(fuse, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+static void teardown(void)
+{
+	if (tfs_ctx.mt)
+		mtab_free(tfs_ctx.mt);
+	tfs_ctx.mt = NULL;
+	if (tfs_ctx.local)
+		tfs_local_stop(tfs_ctx.local);
+	tfs_ctx.local = NULL;
+	gemini_client_free(be.gc);
+	http_client_free(be.http);
+	creds_free(be.creds);
+	if (be.rcache)
+		rcache_close(be.rcache);
+	if (be.drafts)
+		draft_store_close(be.drafts);
+	memset(&be, 0, sizeof be);
+}
+
+static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
+{
+	set_defaults(&tfs_ctx.opt);
+	if (fuse_opt_parse(args, &tfs_ctx.opt, tfs_opt_spec, opt_proc) == -1)
+		return -1;
+	if (fuse_parse_cmdline(args, cmd) != 0)
+		return -1;
+	endpoint_given = tfs_ctx.opt.endpoint != NULL;
+	if (!tfs_ctx.opt.endpoint) {
+		const char *env = getenv("TUNEDFS_ENDPOINT");
+		tfs_ctx.opt.endpoint = tfs_xstrdup(env && *env ? env : DEFAULT_ENDPOINT);
+	}
+	tfs_ctx.opt.cache_dir = tfs_ctx.opt.cache_dir ? absolute(tfs_ctx.opt.cache_dir)
+						      : env_dir("XDG_CACHE_HOME", ".cache");
+	tfs_ctx.opt.data_dir = tfs_ctx.opt.data_dir ? absolute(tfs_ctx.opt.data_dir)
+						    : env_dir("XDG_DATA_HOME", ".local/share");
+	return 0;
+}
+
+static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
+{
+	struct fuse *fuse = fuse_new(args, &tfs_ops, sizeof tfs_ops, &tfs_ctx);
+	struct fuse_session *se;
+	int rc = 1;
+
+	if (!fuse)
+		return 1;
+	if (fuse_mount(fuse, cmd->mountpoint) != 0)
+		goto out_destroy;
+	se = fuse_get_session(fuse);
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_unmount;
+	if (fuse_daemonize(cmd->foreground) != 0)
+		goto out_signals;
+	tfs_ctx.foreground = cmd->foreground;
+	if (!cmd->foreground)
+		openlog("tunedfs", LOG_PID, LOG_DAEMON);
+	if (tfs_ctx.opt.local && start_local() < 0)
+		goto out_signals;
+	if (start_table() < 0)
+		goto out_signals;
+	rc = run_loop(fuse, cmd);
+	/* a signal ends the loop with its number: that is a clean stop too */
+	rc = rc < 0 ? 1 : 0;
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = {0};
+	int rc;
+
+	tfs_ctx.uid = getuid();
+	tfs_ctx.gid = getgid();
+	tfs_ctx.foreground = 1;
+	if (parse(&args, &cmd) < 0)
+		return 1;
+	if (cmd.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		return 0;
+	}
+	if (cmd.show_version) {
+		printf("tunedfs version %s\nlibfuse version %s\n", TUNEDFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (validate(&tfs_ctx.opt, &cmd) < 0)
+		return 1;
+	if (tfs_ctx.opt.allow_other)
+		fuse_opt_add_arg(&args, "-odefault_permissions");
+	if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
+		return 1;
+	if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0) {
+		teardown();
+		return 1;
+	}
+	rc = mount_and_run(&args, &cmd);
+	teardown();
+	fuse_opt_free_args(&args);
+	free(cmd.mountpoint);
+	return rc;
+}

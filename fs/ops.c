@@ -1,0 +1,365 @@
+/* ops.c - the FUSE operations on names: paths, stat, listings, mkdir/rmdir of models,
+ * scratch files' unlink and rename (a rename onto a virtual file is an atomic write of
+ * it), attribute changes, and the mount's init/destroy. Open files: io.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+
+#include "fs/tunedfs.h"
+
+int tfs_path_parse(const char *path, struct tfs_path *out)
+{
+	const char *s = path, *slash;
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	while (*s == '/')
+		s++;
+	if (!*s) {
+		out->root = 1;
+		return 0;
+	}
+	slash = strchr(s, '/');
+	n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n >= sizeof out->id)
+		return -ENOENT;
+	memcpy(out->id, s, n);
+	out->id[n] = 0;
+	if (!slash || !slash[1])
+		return 0;
+	out->file = slash + 1;
+	if (strchr(out->file, '/'))
+		return -ENOENT;
+	return 0;
+}
+
+static void stat_common(struct stat *st, time_t mtime, time_t ctime)
+{
+	st->st_uid = tfs_ctx.uid;
+	st->st_gid = tfs_ctx.gid;
+	st->st_mtime = mtime;
+	st->st_ctime = ctime > mtime ? ctime : mtime;
+	st->st_atime = st->st_mtime;
+}
+
+static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, struct stat *st)
+{
+	enum tfs_kind k = tfs_kind_of(p->file);
+	struct timespec mt;
+	size_t size;
+	mode_t mode;
+
+	if (k == TFS_SCRATCH) {
+		if (tfs_scratch_stat(p->id, p->file, &size, &mode, &mt) < 0)
+			return -ENOENT;
+		stat_common(st, mt.tv_sec, mt.tv_sec);
+		st->st_mtim = mt;
+		st->st_mode = S_IFREG | mode;
+		st->st_nlink = 1;
+		st->st_size = (off_t)size;
+		return 0;
+	}
+	if (!tfs_kind_visible(k, a))
+		return -ENOENT;
+	stat_common(st, a->mtime, a->ctime);
+	st->st_mode = S_IFREG | (tfs_kind_writable(k, a) ? 0644 : 0444);
+	st->st_nlink = 1;
+	st->st_size = (off_t)tfs_size_guess(k, p->id);
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct tfs_path p;
+	struct mtab_attr a;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof *st);
+	if (p.root) {
+		stat_common(st, 0, 0);
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	/* a directory lookup may fetch an unknown name; its files never go remote */
+	rc = p.file ? mtab_attr(tfs_ctx.mt, p.id, &a) : mtab_lookup(tfs_ctx.mt, p.id, &a);
+	if (rc < 0)
+		return rc;
+	if (p.file)
+		return getattr_file(&p, &a, st);
+	stat_common(st, a.mtime, a.ctime);
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	return 0;
+}
+
+static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler)
+{
+	struct mtab_attr a;
+	char **names;
+	size_t n;
+	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+
+	if (rc < 0)
+		return rc;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	for (int k = 0; k < TFS_NKINDS; k++)
+		if (tfs_kind_visible((enum tfs_kind)k, &a))
+			filler(buf, tfs_kind_name((enum tfs_kind)k), NULL, 0, 0);
+	tfs_scratch_list(p->id, &names, &n);
+	for (size_t i = 0; i < n; i++) {
+		filler(buf, names[i], NULL, 0, 0);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct tfs_path p;
+	char **names;
+	size_t n;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.file)
+		return -ENOTDIR;
+	if (!p.root)
+		return readdir_model(&p, buf, filler);
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	mtab_names(tfs_ctx.mt, &names, &n);
+	for (size_t i = 0; i < n; i++)
+		filler(buf, names[i], NULL, 0, 0);
+	mtab_names_free(names, n);
+	return 0;
+}
+
+static int tfs_mkdir(const char *path, mode_t mode)
+{
+	struct tfs_path p;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root)
+		return -EEXIST;
+	if (p.file)
+		return -EPERM; /* model directories hold files only */
+	return mtab_create_draft(tfs_ctx.mt, p.id);
+}
+
+static int tfs_rmdir(const char *path)
+{
+	struct tfs_path p;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root)
+		return -EBUSY;
+	if (p.file)
+		return -ENOTDIR;
+	rc = mtab_remove(tfs_ctx.mt, p.id);
+	if (rc == 0)
+		tfs_scratch_drop_dir(p.id);
+	else if (rc != -ENOENT)
+		tfs_log(LOG_WARNING, "rmdir %s: %s", p.id, strerror(-rc));
+	return rc;
+}
+
+static int tfs_unlink(const char *path)
+{
+	struct tfs_path p;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root || !p.file)
+		return -EISDIR;
+	if (tfs_kind_of(p.file) != TFS_SCRATCH)
+		return -EPERM; /* virtual files go with their directory (rmdir) */
+	return tfs_scratch_unlink(p.id, p.file);
+}
+
+/* rename within a model directory; f and t are file names there */
+static int rename_in_dir(const char *id, const char *f, const char *t, unsigned int flags)
+{
+	enum tfs_kind kf = tfs_kind_of(f), kt = tfs_kind_of(t);
+	struct mtab_attr a;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mtab_attr(tfs_ctx.mt, id, &a);
+
+	if (rc < 0)
+		return rc;
+	if (kf == TFS_SCRATCH && kt == TFS_SCRATCH)
+		return tfs_scratch_rename(id, f, t, (flags & RENAME_NOREPLACE) != 0);
+	if (kt != TFS_SCRATCH) {
+		/* onto a virtual file: an atomic write of it */
+		if (kf != TFS_SCRATCH)
+			return -EPERM;
+		if (flags & RENAME_NOREPLACE)
+			return -EEXIST;
+		if (!tfs_kind_visible(kt, &a) || !tfs_kind_writable(kt, &a))
+			return -EACCES;
+		rc = tfs_scratch_read_all(id, f, &data, &len);
+		if (rc < 0)
+			return rc;
+		rc = tfs_commit_file(id, kt, data, len);
+		free(data);
+		if (rc == 0 || kt == TFS_CONFIG || kt == TFS_EXAMPLES)
+			tfs_scratch_unlink(id, f); /* the draft store holds it now */
+		return rc;
+	}
+	/* a virtual file renamed away (an editor's backup): copied, the original stays */
+	if (!tfs_kind_visible(kf, &a))
+		return -ENOENT;
+	if (kf == TFS_WAIT || kf == TFS_RESPONSE || kf == TFS_RESPONSE_JSON)
+		return -EPERM;
+	if (flags & RENAME_NOREPLACE) {
+		size_t sz;
+		mode_t m;
+		struct timespec ts;
+		if (tfs_scratch_stat(id, t, &sz, &m, &ts) == 0)
+			return -EEXIST;
+	}
+	rc = tfs_render(kf, id, &data, &len);
+	if (rc < 0)
+		return rc;
+	tfs_scratch_create_with(id, t, data, len);
+	free(data);
+	return 0;
+}
+
+static int tfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct tfs_path pf, pt;
+	int rc = tfs_path_parse(from, &pf);
+
+	if (rc == 0)
+		rc = tfs_path_parse(to, &pt);
+	if (rc < 0)
+		return rc;
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if (pf.root || pt.root || !pf.file || !pt.file)
+		return -EPERM; /* models are not renamed: their name is their id */
+	if (strcmp(pf.id, pt.id) != 0)
+		return -EXDEV;
+	return rename_in_dir(pf.id, pf.file, pt.file, flags);
+}
+
+static int set_attr(const char *path, const mode_t *mode, const struct timespec *mtime)
+{
+	struct tfs_path p;
+	struct mtab_attr a;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.root)
+		return 0;
+	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc < 0 || !p.file)
+		return rc;
+	if (tfs_kind_of(p.file) == TFS_SCRATCH)
+		return tfs_scratch_set(p.id, p.file, mode, mtime);
+	/* virtual files keep the mode their state gives them; tools that copy modes
+	 * and times (cp -p, rsync -a, vim) must not fail on them */
+	return tfs_kind_visible(tfs_kind_of(p.file), &a) ? 0 : -ENOENT;
+}
+
+static int tfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return set_attr(path, &mode, NULL);
+}
+
+static int tfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return set_attr(path, NULL, NULL);
+}
+
+static int tfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct timespec now;
+
+	if (tv && tv[1].tv_nsec == UTIME_OMIT)
+		return set_attr(path, NULL, NULL);
+	if (!tv || tv[1].tv_nsec == UTIME_NOW) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		return set_attr(path, NULL, &now);
+	}
+	return set_attr(path, NULL, &tv[1]);
+}
+
+static int tfs_statfs(const char *path, struct statvfs *st)
+{
+	memset(st, 0, sizeof *st);
+	st->f_bsize = 4096;
+	st->f_frsize = 4096;
+	st->f_namemax = 255;
+	return 0;
+}
+
+static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* small, never 0: 0 makes the kernel look every entry up again after a listing */
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 0.5;
+	cfg->use_ino = 0;
+	cfg->hard_remove = 1; /* scratch files handle unlink-while-open themselves */
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	if (mtab_start(tfs_ctx.mt) < 0)
+		tfs_log(LOG_ERR, "cannot start the background thread");
+	return &tfs_ctx;
+}
+
+static void tfs_destroy(void *priv)
+{
+	if (tfs_ctx.mt)
+		mtab_stop(tfs_ctx.mt);
+	if (tfs_ctx.local) {
+		tfs_local_stop(tfs_ctx.local);
+		tfs_ctx.local = NULL;
+	}
+}
+
+const struct fuse_operations tfs_ops = {
+	.init = tfs_init,
+	.destroy = tfs_destroy,
+	.getattr = tfs_getattr,
+	.readdir = tfs_readdir,
+	.mkdir = tfs_mkdir,
+	.rmdir = tfs_rmdir,
+	.unlink = tfs_unlink,
+	.rename = tfs_rename,
+	.chmod = tfs_chmod,
+	.chown = tfs_chown,
+	.utimens = tfs_utimens,
+	.statfs = tfs_statfs,
+	.truncate = tfs_op_truncate,
+	.open = tfs_op_open,
+	.create = tfs_op_create,
+	.read = tfs_op_read,
+	.write = tfs_op_write,
+	.flush = tfs_op_flush,
+	.release = tfs_op_release,
+	.fsync = tfs_op_fsync,
+};

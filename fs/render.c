@@ -1,0 +1,327 @@
+/* render.c - the virtual files of a model directory: their names, who sees and writes
+ * them, and their content as text rendered from a copy of the model table's entry.
+ * The FUSE handlers that serve these bytes are in io.c; nothing here talks HTTP. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/tunedfs.h"
+
+static const char *const kind_names[TFS_NKINDS] = {
+	[TFS_CONFIG] = "config",	       [TFS_EXAMPLES] = "examples.jsonl",
+	[TFS_STATE] = "state",		       [TFS_PROGRESS] = "progress",
+	[TFS_WAIT] = "wait",		       [TFS_PROMPT] = "prompt",
+	[TFS_RESPONSE] = "response",	       [TFS_RESPONSE_JSON] = "response.json",
+	[TFS_GENERATION] = "generation",       [TFS_MODEL_JSON] = "model.json",
+	[TFS_ERROR] = "error",
+};
+
+const char *tfs_kind_name(enum tfs_kind k)
+{
+	return k < TFS_NKINDS ? kind_names[k] : "scratch";
+}
+
+enum tfs_kind tfs_kind_of(const char *name)
+{
+	for (int k = 0; k < TFS_NKINDS; k++)
+		if (strcmp(kind_names[k], name) == 0)
+			return (enum tfs_kind)k;
+	return TFS_SCRATCH;
+}
+
+int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
+{
+	return k == TFS_EXAMPLES ? a->has_examples : k < TFS_NKINDS;
+}
+
+int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
+{
+	switch (k) {
+	case TFS_CONFIG:
+	case TFS_EXAMPLES:
+		return a->has_examples && !a->locked;
+	case TFS_PROMPT:
+	case TFS_GENERATION:
+	case TFS_SCRATCH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int tfs_kind_dynamic(enum tfs_kind k)
+{
+	switch (k) {
+	case TFS_STATE:
+	case TFS_PROGRESS:
+	case TFS_WAIT:
+	case TFS_RESPONSE:
+	case TFS_RESPONSE_JSON:
+	case TFS_ERROR:
+	case TFS_MODEL_JSON:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A growing text buffer. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = t->cap - t->len;
+		va_start(ap, fmt);
+		n = vsnprintf(t->s ? t->s + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		t->cap = (t->cap + (size_t)n + 1) * 2;
+		t->s = tfs_xrealloc(t->s, t->cap);
+	}
+}
+
+static void text_bytes(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->s = tfs_xrealloc(t->s, t->cap);
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = 0;
+}
+
+static void text_line(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+	text_bytes(t, s, n);
+	if (n == 0 || s[n - 1] != '\n')
+		text_bytes(t, "\n", 1);
+}
+
+/* The config of a model made elsewhere: what its resource says, read-only. */
+static void render_remote_config(struct text *t, const struct tuned_model *m)
+{
+	text_add(t, "# read-only: the settings the service reports for %s\n",
+		 m->name ? m->name : "this model");
+	if (m->source_model)
+		text_add(t, "source_model = %s\n", m->source_model);
+	else if (m->base_model)
+		text_add(t, "base_model = %s\n", m->base_model);
+	if (m->display_name)
+		text_add(t, "display_name = %s\n", m->display_name);
+	if (m->description)
+		text_add(t, "description = %s\n", m->description);
+	if (m->epoch_count)
+		text_add(t, "epoch_count = %d\n", m->epoch_count);
+	if (m->batch_size)
+		text_add(t, "batch_size = %d\n", m->batch_size);
+	if (m->learning_rate > 0)
+		text_add(t, "learning_rate = %g\n", m->learning_rate);
+	if (m->learning_rate_multiplier > 0)
+		text_add(t, "learning_rate_multiplier = %g\n", m->learning_rate_multiplier);
+	if (m->has_temperature)
+		text_add(t, "temperature = %g\n", m->temperature);
+	if (m->has_top_p)
+		text_add(t, "top_p = %g\n", m->top_p);
+	if (m->has_top_k)
+		text_add(t, "top_k = %d\n", m->top_k);
+}
+
+static void render_progress(struct text *t, const struct mtab_view *v)
+{
+	const struct tuning_snapshot *last = v->n_snapshots ? &v->snapshots[v->n_snapshots - 1] : NULL;
+	int total = v->total_steps, done = v->completed_steps;
+	double pct = v->percent;
+	char loss[32] = "-";
+
+	if (v->attr.state == MTAB_DRAFT)
+		return;
+	if (!v->has_progress && last)
+		done = last->step;
+	if (total == 0 && last && v->attr.state != MTAB_CREATING)
+		total = last->step;
+	if (v->attr.state == MTAB_ACTIVE) {
+		pct = 100.0;
+		if (total)
+			done = total;
+	} else if (pct <= 0 && total > 0) {
+		pct = 100.0 * done / total;
+	}
+	if (last)
+		snprintf(loss, sizeof loss, "%.3f", last->mean_loss);
+	text_add(t, "%.1f%% step %d/%d epoch %d loss %s\n", pct, done, total,
+		 last ? last->epoch : 0, loss);
+	for (size_t i = 0; i < v->n_snapshots; i++) {
+		const struct tuning_snapshot *s = &v->snapshots[i];
+		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss,
+			 s->compute_time[0] ? s->compute_time : "-");
+	}
+}
+
+static int render_draft_file(enum tfs_kind k, const char *id, struct text *t)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mtab_read_draft(tfs_ctx.mt, id, k == TFS_CONFIG ? MTAB_CONFIG : MTAB_EXAMPLES,
+				 &data, &len);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	text_bytes(t, data, len);
+	free(data);
+	return 0;
+}
+
+static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *v,
+		       struct text *t)
+{
+	switch (k) {
+	case TFS_CONFIG:
+		if (!v->attr.has_examples) {
+			if (v->remote)
+				render_remote_config(t, &v->model);
+			return 0;
+		}
+		return render_draft_file(k, id, t);
+	case TFS_EXAMPLES:
+		return v->attr.has_examples ? render_draft_file(k, id, t) : -ENOENT;
+	case TFS_STATE:
+		text_add(t, "%s\n", mtab_state_name(v->attr.state));
+		return 0;
+	case TFS_PROGRESS:
+		render_progress(t, v);
+		return 0;
+	case TFS_PROMPT:
+		if (v->prompt)
+			text_line(t, v->prompt);
+		return 0;
+	case TFS_GENERATION:
+		text_bytes(t, v->generation, strlen(v->generation));
+		return 0;
+	case TFS_MODEL_JSON:
+		if (v->remote && v->model.json)
+			text_line(t, v->model.json);
+		return 0;
+	case TFS_ERROR:
+		if (v->error[0])
+			text_line(t, v->error);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len)
+{
+	struct mtab_view v;
+	struct text t = {0};
+	int rc = mtab_view(tfs_ctx.mt, id, &v);
+
+	if (rc < 0)
+		return rc;
+	text_bytes(&t, "", 0);
+	rc = render_view(k, id, &v, &t);
+	mtab_view_clear(&v);
+	if (rc < 0) {
+		free(t.s);
+		return rc;
+	}
+	*data = t.s;
+	*len = t.len;
+	return 0;
+}
+
+static int interrupted(void)
+{
+	return fuse_interrupted();
+}
+
+int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data, size_t *len)
+{
+	struct mtab_answer a;
+	struct text t = {0};
+	enum mtab_state st;
+	int rc;
+
+	text_bytes(&t, "", 0);
+	if (k == TFS_WAIT) {
+		struct mtab_attr at;
+		rc = mtab_attr(tfs_ctx.mt, id, &at);
+		if (rc == 0 && nonblock && at.state == MTAB_CREATING)
+			rc = -EAGAIN;
+		if (rc == 0)
+			rc = mtab_wait(tfs_ctx.mt, id, tfs_ctx.opt.timeout, interrupted, &st);
+		if (rc == 0)
+			text_add(&t, "%s\n", mtab_state_name(st));
+	} else {
+		rc = mtab_response(tfs_ctx.mt, id, nonblock, tfs_ctx.opt.timeout, interrupted, &a);
+		if (rc == -ENODATA) {
+			rc = 0; /* no prompt yet: an empty answer */
+		} else if (rc == 0) {
+			if (k == TFS_RESPONSE_JSON) {
+				text_bytes(&t, a.json, a.len);
+				text_bytes(&t, "\n", 1);
+			} else if (a.block_reason) {
+				char msg[200];
+				snprintf(msg, sizeof msg,
+					 "prompt blocked by the safety filter (blockReason %s)",
+					 a.block_reason);
+				mtab_set_error(tfs_ctx.mt, id, msg);
+				rc = -EACCES;
+			} else {
+				text_bytes(&t, a.text, strlen(a.text));
+				text_bytes(&t, "\n", 1);
+			}
+			mtab_answer_clear(&a);
+		}
+	}
+	if (rc < 0) {
+		free(t.s);
+		return rc;
+	}
+	*data = t.s;
+	*len = t.len;
+	return 0;
+}
+
+size_t tfs_size_guess(enum tfs_kind k, const char *id)
+{
+	size_t text_len, json_len, len = 0;
+	char *data = NULL;
+
+	switch (k) {
+	case TFS_RESPONSE:
+	case TFS_RESPONSE_JSON:
+		if (mtab_response_size(tfs_ctx.mt, id, &text_len, &json_len) < 0)
+			return 0;
+		return k == TFS_RESPONSE ? text_len + 1 : json_len + 1;
+	case TFS_WAIT: {
+		struct mtab_attr a;
+		if (mtab_attr(tfs_ctx.mt, id, &a) < 0 || a.state == MTAB_CREATING)
+			return 0;
+		return strlen(mtab_state_name(a.state)) + 1;
+	}
+	default:
+		if (tfs_render(k, id, &data, &len) < 0)
+			return 0;
+		free(data);
+		return len;
+	}
+}
