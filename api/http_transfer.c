@@ -1,0 +1,264 @@
+/* http_transfer.c - one attempt of a request: headers (credentials fetched per attempt),
+ * method and body, the answer collected with a size cap, and a wait that notices a
+ * cancel within 50 ms. Whether to try again is http_retry.c's business. */
+#include "api/creds.h"
+#include "api/gemini.h"
+#include "api/http.h"
+#include "api/http_internal.h"
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_MAX_HEADERS 8
+#define HTTP_BODY_MAX	 (256L * 1024 * 1024) /* hostile peers must not exhaust memory */
+
+struct http_sink {
+	char *buf;
+	size_t len, cap;
+	int too_big;
+};
+
+static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct http_sink *s = user;
+	size_t n = size * nmemb;
+
+	if (s->len + n > (size_t)HTTP_BODY_MAX) {
+		s->too_big = 1;
+		return 0;
+	}
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		char *nb = realloc(s->buf, cap);
+		if (!nb) {
+			fprintf(stderr, "tunedfs: out of memory\n");
+			abort();
+		}
+		s->buf = nb;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+static int http_progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			    curl_off_t ulnow)
+{
+	struct gemini_cancel *cancel = user;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return cancel && atomic_load(&cancel->cancelled) ? 1 : 0;
+}
+
+static struct curl_slist *http_headers(struct http_client *hc, const char *body, char **token,
+				       int *rc, struct gemini_error *err)
+{
+	static const char bearer[] = "Authorization: Bearer ";
+
+	struct curl_slist *list = NULL, *tmp;
+	char *cred[HTTP_MAX_HEADERS];
+	int n = 0;
+
+	*rc = 0;
+#define HTTP_APPEND(line)                                                                          \
+	do {                                                                                       \
+		tmp = curl_slist_append(list, (line));                                             \
+		if (!tmp) {                                                                        \
+			fprintf(stderr, "tunedfs: out of memory\n");                               \
+			abort();                                                                   \
+		}                                                                                  \
+		list = tmp;                                                                        \
+	} while (0)
+	if (body)
+		HTTP_APPEND("Content-Type: application/json");
+	HTTP_APPEND("Accept: application/json");
+	HTTP_APPEND("x-goog-api-client: tunedfs/" TUNEDFS_VERSION);
+	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small JSON bodies */
+	if (hc->creds) {
+		n = creds_headers(hc->creds, cred, HTTP_MAX_HEADERS, err);
+		if (n < 0) {
+			*rc = n;
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			HTTP_APPEND(cred[i]);
+			if (!*token && strncasecmp(cred[i], bearer, sizeof(bearer) - 1) == 0)
+				*token = http_xstrdup(cred[i] + sizeof(bearer) - 1);
+			explicit_bzero(cred[i], strlen(cred[i]));
+			free(cred[i]);
+		}
+	}
+#undef HTTP_APPEND
+	return list;
+}
+
+static void http_free_headers(struct curl_slist *list)
+{
+	/* The list carries secrets: wipe before the memory goes back to the heap. */
+	for (struct curl_slist *p = list; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(list);
+}
+
+static void http_set_method(CURL *h, enum http_method method, const char *body)
+{
+	switch (method) {
+	case HTTP_GET:
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		return;
+	case HTTP_POST:
+		break;
+	case HTTP_PATCH:
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+		break;
+	case HTTP_DELETE:
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		if (!body)
+			return;
+		break;
+	}
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+}
+
+const char *http_method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET:
+		return "GET";
+	case HTTP_POST:
+		return "POST";
+	case HTTP_PATCH:
+		return "PATCH";
+	case HTTP_DELETE:
+		return "DELETE";
+	}
+	return "?";
+}
+
+void http_attempt_clear(struct http_attempt *at)
+{
+	if (at->token) {
+		explicit_bzero(at->token, strlen(at->token));
+		free(at->token);
+	}
+	memset(at, 0, sizeof(*at));
+}
+
+/* Runs the transfer on its own multi handle, so the wait is ours: libcurl's progress
+ * callback alone may go quiet for a second while a slow server thinks. */
+static CURLcode http_perform(CURLM *m, CURL *h, struct gemini_cancel *cancel)
+{
+	CURLcode code = CURLE_OK;
+	int running = 1;
+	CURLMsg *msg;
+	int left;
+
+	if (curl_multi_add_handle(m, h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			code = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		if (cancel && atomic_load(&cancel->cancelled)) {
+			code = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_poll(m, NULL, 0, 50, NULL) != CURLM_OK) {
+			code = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	while (running == 0 && (msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+			code = msg->data.result;
+	curl_multi_remove_handle(m, h);
+	return code;
+}
+
+static void http_set_options(struct http_client *hc, CURL *h, const char *url, int long_timeout,
+			     struct curl_slist *hdrs)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_SHARE, hc->share);
+	if (hc->unix_path)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, hc->unix_path);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, hc->opt.connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 long_timeout ? hc->opt.generate_timeout_ms : hc->opt.timeout_ms);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_progress_cb);
+}
+
+int http_attempt_once(struct http_client *hc, enum http_method method, const char *url,
+		      const char *body, int long_timeout, struct gemini_cancel *cancel,
+		      struct http_response *resp, struct http_attempt *at, struct gemini_error *err)
+{
+	struct http_sink sink = {0};
+	struct curl_slist *hdrs;
+	struct http_conn c;
+	curl_off_t ra = -1;
+	long oe = 0;
+	int rc;
+
+	http_attempt_clear(at);
+	at->retry_after_s = -1;
+	hdrs = http_headers(hc, body, &at->token, &rc, err);
+	if (rc < 0)
+		return rc;
+	c = http_pool_get(hc);
+	curl_easy_reset(c.easy);
+	http_set_options(hc, c.easy, url, long_timeout, hdrs);
+	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c.easy, CURLOPT_XFERINFODATA, cancel);
+	curl_easy_setopt(c.easy, CURLOPT_ERRORBUFFER, at->errbuf);
+	http_set_method(c.easy, method, body);
+
+	at->code = http_perform(c.multi, c.easy, cancel);
+	if (sink.too_big)
+		snprintf(at->errbuf, sizeof(at->errbuf), "answer larger than %ld bytes",
+			 HTTP_BODY_MAX);
+	curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &at->status);
+	if (at->code != CURLE_OK) {
+		curl_easy_getinfo(c.easy, CURLINFO_OS_ERRNO, &oe);
+		at->os_errno = (int)oe;
+		/* A transfer cut short has no answer worth reading. */
+		at->status = 0;
+	}
+	if (curl_easy_getinfo(c.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		at->retry_after_s = (long)ra;
+	curl_easy_setopt(c.easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c.easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, NULL);
+	http_pool_put(hc, c);
+	http_free_headers(hdrs);
+
+	http_response_clear(resp);
+	resp->status = at->status;
+	resp->body = sink.buf ? sink.buf : http_xstrdup("");
+	resp->len = sink.len;
+	return 0;
+}
