@@ -1,0 +1,255 @@
+/* http.c - the libmicrohttpd side of tunedfs-server: listening, collecting bodies up to
+ * --max-body, the raw URI, the credential headers, then srv_handle; latency, dropped
+ * connections and Retry-After are applied here. Routing is routes.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "server/http.h"
+#include "server/routes.h"
+#include "server/srv.h"
+
+struct srv_http {
+	struct MHD_Daemon *d;
+	int unix_fd;
+	char *unix_path;
+};
+
+struct conn_ctx {
+	char *uri;
+	char *buf;
+	size_t len, cap;
+	int too_big;
+	int started;
+};
+
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (ctx)
+		ctx->uri = strdup(uri ? uri : "/");
+	return ctx;
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct conn_ctx *ctx = *con_cls;
+	if (!ctx)
+		return;
+	free(ctx->uri);
+	free(ctx->buf);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *rep)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+	if (!r)
+		return MHD_NO;
+	rep->body = NULL; /* the response owns it now */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				rep->content_type ? rep->content_type : "application/json");
+	if (rep->retry_after > 0) {
+		char v[24];
+		snprintf(v, sizeof(v), "%ld", rep->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result collect(struct srv *s, struct conn_ctx *ctx, const char *data, size_t *size)
+{
+	if (!ctx->too_big && ctx->len + *size > s->max_body)
+		ctx->too_big = 1;
+	if (!ctx->too_big) {
+		if (ctx->len + *size + 1 > ctx->cap) {
+			size_t cap = ctx->cap ? ctx->cap : 4096;
+			while (cap < ctx->len + *size + 1)
+				cap *= 2;
+			char *nb = realloc(ctx->buf, cap);
+			if (!nb)
+				return MHD_NO;
+			ctx->buf = nb;
+			ctx->cap = cap;
+		}
+		memcpy(ctx->buf + ctx->len, data, *size);
+		ctx->len += *size;
+	}
+	*size = 0; /* consumed, or discarded past the cap */
+	return MHD_YES;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct srv *s = cls;
+	struct conn_ctx *ctx = *con_cls;
+	if (!ctx)
+		return MHD_NO;
+	if (!ctx->started) {
+		/* The first call only announces the headers; the body, if any, follows. */
+		ctx->started = 1;
+		return MHD_YES;
+	}
+	if (*upload_data_size)
+		return collect(s, ctx, upload_data, upload_data_size);
+	struct srv_reply rep = {0};
+	char *path = strdup(ctx->uri ? ctx->uri : url);
+	if (!path)
+		return MHD_NO;
+	char *q = strchr(path, '?');
+	if (q)
+		*q++ = '\0';
+	if (ctx->too_big) {
+		srv_reply_error(&rep, 413, "INVALID_ARGUMENT",
+				"Request payload size exceeds the limit: %zu bytes.", s->max_body);
+		rep.route = "tooLarge";
+		srv_stats_count(&s->stats, rep.route, method, path, 413, 0);
+	} else if (srv_percent_decode(path, 0)) {
+		srv_reply_error(&rep, 400, "INVALID_ARGUMENT",
+				"Malformed percent-escape in the "
+				"path.");
+	} else {
+		struct srv_request req = {
+		    .method = method,
+		    .path = path,
+		    .query = q,
+		    .body = ctx->buf,
+		    .body_len = ctx->len,
+		    .api_key_header =
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-goog-api-key"),
+		    .authorization =
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		};
+		srv_handle(s, &req, &rep);
+	}
+	free(path);
+	if (rep.delay_ms > 0)
+		sleep_ms(rep.delay_ms);
+	if (rep.drop) {
+		srv_reply_free(&rep);
+		return MHD_NO;
+	}
+	enum MHD_Result ret = send_reply(c, &rep);
+	srv_reply_free(&rep);
+	return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct srv *s = cls;
+	if (!s->opt.verbose)
+		return; /* dropped connections and client resets are expected, not news */
+	fputs("tunedfs-server: http: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+static int unix_listen(const char *path, char *why, size_t why_len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, why_len, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	struct stat stb;
+	if (lstat(path, &stb) == 0 && S_ISSOCK(stb.st_mode))
+		unlink(path); /* a stale socket of an earlier run */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0077); /* created 0600: only its owner may connect */
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc || listen(fd, 128)) {
+		rc = -errno;
+		snprintf(why, why_len, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int srv_http_start(struct srv *s, struct srv_http **out, char *addr, size_t addr_len, char *why,
+		   size_t why_len)
+{
+	struct srv_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->unix_fd = -1;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->opt.port)};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct MHD_OptionItem listen_opt[] = {{MHD_OPTION_SOCK_ADDR, 0, &sin},
+					      {MHD_OPTION_END, 0, NULL}};
+	if (s->opt.socket_path) {
+		int fd = unix_listen(s->opt.socket_path, why, why_len);
+		if (fd < 0) {
+			free(h);
+			return fd;
+		}
+		h->unix_fd = fd;
+		h->unix_path = strdup(s->opt.socket_path);
+		listen_opt[0] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+	}
+	h->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, handle, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)2000, MHD_OPTION_ARRAY, listen_opt, MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(why, why_len, "cannot start the HTTP server on %s",
+			 s->opt.socket_path ? s->opt.socket_path : "127.0.0.1");
+		srv_http_stop(h);
+		return -EADDRINUSE;
+	}
+	h->unix_fd = -1; /* the daemon owns and closes it now */
+	if (s->opt.socket_path) {
+		snprintf(addr, addr_len, "unix:%s", s->opt.socket_path);
+	} else {
+		const union MHD_DaemonInfo *di =
+		    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+		snprintf(addr, addr_len, "http://127.0.0.1:%u", di ? (unsigned)di->port : 0U);
+	}
+	*out = h;
+	return 0;
+}
+
+void srv_http_stop(struct srv_http *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	if (h->unix_fd >= 0)
+		close(h->unix_fd);
+	if (h->unix_path) {
+		unlink(h->unix_path);
+		free(h->unix_path);
+	}
+	free(h);
+}

@@ -1,0 +1,210 @@
+/* json_util.c - tolerant JSON parsing and small typed accessors for tunedfs-server.
+ * The resource mapping (TunedModel, Operation) is in model_json.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/json_util.h"
+#include "server/store.h"
+
+/* Copies text into a NUL-terminated buffer without the commas that directly precede a
+ * closing bracket, and checks nesting depth, so cJSON never recurses deeply. */
+static int strip_and_check(const char *text, size_t len, char **out, size_t *out_len, char *why,
+			   size_t why_len)
+{
+	char *buf = srv_xmalloc(len + 1);
+	size_t o = 0;
+	int in_str = 0, esc = 0, depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+			buf[o++] = c;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' || c == '[') {
+			if (++depth > SRV_JSON_MAX_DEPTH) {
+				snprintf(why, why_len,
+					 "Invalid JSON payload received. Nesting deeper than %d at "
+					 "offset %zu.",
+					 SRV_JSON_MAX_DEPTH, i);
+				free(buf);
+				return -EINVAL;
+			}
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',') {
+			size_t j = i + 1;
+			while (j < len && isspace((unsigned char)text[j]))
+				j++;
+			if (j < len && (text[j] == '}' || text[j] == ']'))
+				continue;
+		}
+		buf[o++] = c;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	*out_len = o;
+	return 0;
+}
+
+int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t why_len)
+{
+	char *buf;
+	size_t n;
+	int rc = strip_and_check(text, len, &buf, &n, why, why_len);
+	if (rc)
+		return rc;
+	if (memchr(buf, '\0', n)) {
+		snprintf(why, why_len, "Invalid JSON payload received. NUL byte in the body.");
+		free(buf);
+		return -EINVAL;
+	}
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t off = (at && at >= buf && at <= buf + n) ? (size_t)(at - buf) : 0;
+		snprintf(why, why_len,
+			 "Invalid JSON payload received. Unexpected token at offset %zu.", off);
+		free(buf);
+		return -EINVAL;
+	}
+	while (end && end < buf + n && isspace((unsigned char)*end))
+		end++;
+	if (end && end < buf + n) {
+		snprintf(why, why_len,
+			 "Invalid JSON payload received. Unexpected text after the value at "
+			 "offset %zu.",
+			 (size_t)(end - buf));
+		cJSON_Delete(root);
+		free(buf);
+		return -EINVAL;
+	}
+	free(buf);
+	*out = root;
+	return 0;
+}
+
+void srv_json_snake(const char *camel, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = camel; *p && o + 2 < len; p++) {
+		if (isupper((unsigned char)*p)) {
+			buf[o++] = '_';
+			buf[o++] = (char)tolower((unsigned char)*p);
+		} else {
+			buf[o++] = *p;
+		}
+	}
+	buf[o] = '\0';
+}
+
+cJSON *srv_json_field(const cJSON *obj, const char *camel)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, camel);
+	if (it)
+		return it;
+	char snake[128];
+	srv_json_snake(camel, snake, sizeof(snake));
+	return cJSON_GetObjectItemCaseSensitive(obj, snake);
+}
+
+int srv_json_int(const cJSON *item, int64_t *out)
+{
+	if (cJSON_IsNumber(item)) {
+		double d = item->valuedouble;
+		if (!isfinite(d) || d != floor(d) || d < -9.2e18 || d > 9.2e18)
+			return -EINVAL;
+		*out = (int64_t)d;
+		return 0;
+	}
+	if (cJSON_IsString(item) && item->valuestring && *item->valuestring) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(item->valuestring, &end, 10);
+		if (errno || *end)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int srv_json_double(const cJSON *item, double *out)
+{
+	if (cJSON_IsNumber(item)) {
+		*out = item->valuedouble;
+		return isfinite(*out) ? 0 : -EINVAL;
+	}
+	if (cJSON_IsString(item) && item->valuestring && *item->valuestring) {
+		char *end;
+		errno = 0;
+		double v = strtod(item->valuestring, &end);
+		if (errno || *end || !isfinite(v))
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void srv_json_time(int64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / 1000000000);
+	long frac = (long)(ns % 1000000000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%09ldZ", base, frac);
+}
+
+int srv_json_parse_time(const char *s, int64_t *ns)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s)
+		return -EINVAL;
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -EINVAL;
+	long frac = 0;
+	int digits = 0;
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p) && digits < 9; p++, digits++)
+			frac = frac * 10 + (*p - '0');
+		if (digits == 0)
+			return -EINVAL;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -EINVAL;
+	for (; digits < 9; digits++)
+		frac *= 10;
+	*ns = (int64_t)timegm(&tm) * 1000000000 + frac;
+	return 0;
+}
+
+char *srv_json_print(const cJSON *item)
+{
+	char *s = cJSON_PrintUnformatted(item);
+	if (!s) {
+		fprintf(stderr, "tunedfs-server: out of memory printing JSON\n");
+		abort();
+	}
+	return s;
+}

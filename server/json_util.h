@@ -1,0 +1,36 @@
+/* json_util.h - tolerant JSON input for tunedfs-server: trailing commas accepted (as
+ * Google's parser does), nesting and size limits, camelCase or snake_case field lookup,
+ * numbers given as JSON numbers or strings, RFC 3339 timestamps. No resource mapping. */
+#ifndef TUNEDFS_SERVER_JSON_UTIL_H
+#define TUNEDFS_SERVER_JSON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define SRV_JSON_MAX_DEPTH 64
+
+/* Parses text (not necessarily NUL-terminated). Trailing commas before } or ] outside
+ * strings are dropped. On failure returns -EINVAL and a message with the offset. */
+int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t why_len);
+
+/* The member named camel (e.g. "tuningTask") or its snake_case form ("tuning_task"),
+ * or NULL; obj may be NULL or not an object. */
+cJSON *srv_json_field(const cJSON *obj, const char *camel);
+/* snake_case of a camelCase name into buf. */
+void srv_json_snake(const char *camel, char *buf, size_t len);
+
+/* 0 and the value when item is a number or a numeric string (int64 style), -EINVAL else. */
+int srv_json_int(const cJSON *item, int64_t *out);
+int srv_json_double(const cJSON *item, double *out);
+
+/* RFC 3339 UTC with nanoseconds ("2024-03-14T15:11:23.766989274Z"). */
+void srv_json_time(int64_t ns, char *buf, size_t len);
+/* Parses what srv_json_time writes (0 to 9 fraction digits); -EINVAL when malformed. */
+int srv_json_parse_time(const char *s, int64_t *ns);
+
+/* cJSON_PrintUnformatted that aborts on out of memory. */
+char *srv_json_print(const cJSON *item);
+
+#endif

@@ -1,0 +1,51 @@
+/* srv.h - the parts of one tunedfs-server put together: options, store, job pool,
+ * credentials, fault injection and counters. Shared by main.c, http.c and the routes;
+ * each part's own contract is its header. */
+#ifndef TUNEDFS_SERVER_SRV_H
+#define TUNEDFS_SERVER_SRV_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "server/jobs.h"
+#include "server/stats.h"
+#include "server/store.h"
+
+struct srv_oauth;
+
+struct srv_options {
+	int port; /* -1 = unset */
+	char *socket_path;
+	char *data_dir;
+	char *api_key_file;
+	char *request_log;
+	char *oauth_clients;
+	long token_lifetime;
+	int workers;
+	long latency_ms;
+	double fail_rate, throttle_rate, drop_rate;
+	long retry_delay_s;
+	uint64_t seed;
+	int have_seed;
+	long max_body_mib;
+	int verbose;
+};
+
+struct srv {
+	struct srv_options opt;
+	struct srv_store *store;
+	struct srv_jobs *jobs;
+	struct srv_oauth *oauth;
+	char *api_key; /* NULL: any credentials accepted */
+	struct srv_stats stats;
+	/* Fault draws: one seeded generator, drawn under its lock in request order. */
+	pthread_mutex_t rng_lock;
+	uint64_t rng;
+	size_t max_body;
+};
+
+/* Uniform draw in [0, 1) from the fault generator. */
+double srv_fault_draw(struct srv *s);
+
+#endif

@@ -1,0 +1,114 @@
+/* store.h - the tuned models of tunedfs-server: the in-memory index (creation order and
+ * id order) and their files under --data-dir, written tmp+fsync+rename and reloaded at
+ * start. Holds no HTTP, JSON wire mapping (model_json.h) or training (jobs.h). */
+#ifndef TUNEDFS_SERVER_STORE_H
+#define TUNEDFS_SERVER_STORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum srv_state {
+	SRV_STATE_UNSPECIFIED = 0,
+	SRV_STATE_CREATING,
+	SRV_STATE_ACTIVE,
+	SRV_STATE_FAILED,
+};
+
+struct srv_snapshot {
+	int step;
+	int epoch;
+	double mean_loss;
+	int64_t compute_ns; /* wall clock, ns since the epoch */
+};
+
+/* Loaded weights, shared by concurrent generateContent calls and freed at last put. */
+struct srv_net {
+	int refs;
+	void *nn; /* struct nn_model * */
+};
+
+/* One tuned model and its single create operation. Every field is guarded by the
+ * store's lock; persist_lock orders the writes of its files. */
+struct srv_model {
+	int refs;
+	int deleted;
+	uint64_t seq; /* creation order, never reused */
+	char id[48];
+	char op_id[24];
+	char *display_name, *description, *base_model, *source_model;
+	int has_temperature, has_top_p, has_top_k;
+	double temperature, top_p;
+	int top_k;
+	enum srv_state state;
+	int64_t create_ns, update_ns, start_ns, complete_ns;
+	int epoch_count, batch_size;
+	double learning_rate; /* the one training uses */
+	double lr_multiplier; /* 0 when the request gave learningRate */
+	long n_examples;
+	int total_steps, completed_steps;
+	struct srv_snapshot *snaps;
+	size_t n_snaps, cap_snaps;
+	int err_code; /* google.rpc code of the operation's error, 0 when none */
+	char *err_msg;
+	struct srv_net *net;
+	int64_t persisted_ns;
+	pthread_mutex_t persist_lock;
+};
+
+struct srv_store {
+	pthread_mutex_t lock;
+	char *dir;
+	struct srv_model **by_seq; /* ascending seq */
+	struct srv_model **by_id;  /* ascending id */
+	size_t n, cap;
+	uint64_t next_seq;
+	unsigned long interrupted; /* CREATING models failed at load */
+};
+
+/* Opens (creating) dir and loads every model in it; a model that was CREATING is marked
+ * FAILED. On failure returns a negative errno and a reason in why. */
+int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t why_len);
+void srv_store_close(struct srv_store *st);
+
+struct srv_model *srv_model_new(void);
+void srv_model_get(struct srv_store *st, struct srv_model *m);
+void srv_model_put(struct srv_store *st, struct srv_model *m);
+/* Appends a snapshot; caller holds the store lock. */
+void srv_model_add_snapshot(struct srv_model *m, const struct srv_snapshot *s);
+
+/* Returns the model with a reference taken, or NULL. */
+struct srv_model *srv_store_find(struct srv_store *st, const char *id);
+/* Caller holds the lock: the model or NULL, no reference taken. */
+struct srv_model *srv_store_lookup_locked(struct srv_store *st, const char *id);
+/* Index of the first model with seq >= seq in by_seq; caller holds the lock. */
+size_t srv_store_seq_index_locked(struct srv_store *st, uint64_t seq);
+
+/* Adds a new model (gives it a seq, takes a reference for the index) and creates its
+ * directory; -EEXIST when the id is taken. Does not write its files: persist does. */
+int srv_store_insert(struct srv_store *st, struct srv_model *m);
+/* Takes the model out of the index and removes its files; -ENOENT when absent. Its
+ * training job, if any, sees the model deleted at its next step and stops. */
+int srv_store_remove(struct srv_store *st, const char *id);
+/* Writes model.json and its operation file from the current state. */
+int srv_store_persist(struct srv_store *st, struct srv_model *m);
+/* Path of the weights file of a model into buf. */
+void srv_store_weights_path(struct srv_store *st, const char *id, char *buf, size_t len);
+
+/* Loaded weights with a reference taken (lazily loading them), or NULL with a reason. */
+struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *why, size_t why_len);
+void srv_net_put(struct srv_store *st, struct srv_net *n);
+
+/* Writes data to path through path.tmp.XXXXXX, fsync and rename, then fsyncs the
+ * directory. */
+int srv_write_atomic(const char *path, const void *data, size_t len);
+
+int64_t srv_now_ns(void);
+/* Out of memory is fatal: these abort with a message. */
+void *srv_xmalloc(size_t n);
+void *srv_xcalloc(size_t n, size_t size);
+void *srv_xrealloc(void *p, size_t n);
+char *srv_xstrdup(const char *s);
+char *srv_xstrndup(const char *s, size_t n);
+
+#endif
