@@ -390,10 +390,8 @@ static int spec_store_text_number(struct spec_parse *ps, int k, int line, const 
 	return spec_store_number(ps, k, line, v);
 }
 
-static int spec_valid_base_name(const char *s)
+static int spec_valid_base_name(const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (n == 0 || n > 128)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -422,18 +420,19 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 		return 0;
 	}
 	if (key->kind == SPEC_BASE_MODEL) {
-		const char *id = strncmp(s, "models/", 7) == 0 ? s + 7 : s;
+		size_t len = strlen(s), skip = strncmp(s, "models/", 7) == 0 ? 7 : 0;
 
 		if (strncmp(s, "tunedModels/", 12) == 0)
 			return spec_fail(ps, line, "%s: %s is a tuned model (use source_model)",
 					 label, spec_quote(q, sizeof(q), s, strlen(s)));
-		if (!spec_valid_base_name(id))
+		if (!spec_valid_base_name(s + skip, len - skip))
 			return spec_fail(ps, line,
 					 "%s: %s is not a model name (e.g. "
 					 "models/gemini-1.5-flash-001-tuning)",
 					 label, spec_quote(q, sizeof(q), s, strlen(s)));
-		ps->str[k] = spec_xmalloc(strlen(id) + 8);
-		snprintf(ps->str[k], strlen(id) + 8, "models/%s", id);
+		ps->str[k] = spec_xmalloc(len - skip + 8);
+		memcpy(ps->str[k], "models/", 7);
+		memcpy(ps->str[k] + 7, s + skip, len - skip + 1);
 		return 0;
 	}
 	/* SPEC_TUNED_MODEL */
