@@ -426,8 +426,14 @@ static struct srv_model *load_model(struct srv_store *st, const char *id)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/tunedModels/%s/model.json", st->dir, id);
 	cJSON *mj = read_json(path);
-	if (!mj)
+	if (!mj) {
+		if (access(path, F_OK) == 0)
+			fprintf(stderr,
+				"tunedfs-server: skipping tunedModels/%s: model.json is not "
+				"valid JSON\n",
+				id);
 		return NULL;
+	}
 	struct srv_model *m = srv_model_new();
 	const cJSON *x = srv_json_field(mj, "tunedfsServer");
 	const cJSON *opid = srv_json_field(x, "operation");
