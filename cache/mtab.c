@@ -663,7 +663,10 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
-	rc = !e ? -ENOENT : (!e->is_draft || e->locked) ? -EACCES : 0;
+	rc = !e ? -ENOENT : !e->is_draft ? -EACCES : 0;
+	/* a create not yet sent still takes the writes of handles open before it */
+	if (e && e->locked && !(e->submitting && !e->create_sent))
+		rc = -EACCES;
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		return rc;
@@ -680,6 +683,15 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	rc = parse_draft_file(t, id, f, &req, msg, sizeof msg);
 	if (rc < 0) {
 		tuning_request_clear(&req);
+		pthread_mutex_lock(&t->mu);
+		e = mtab_find(t, id);
+		if (e && e->submitting && !e->create_sent) {
+			e->submitting = 0; /* the content changed under a pending create */
+			e->locked = 0;
+			e->state = MTAB_DRAFT;
+			pthread_cond_broadcast(&t->changed);
+		}
+		pthread_mutex_unlock(&t->mu);
 		mtab_set_error(t, id, msg);
 		return -EINVAL;
 	}
@@ -688,7 +700,9 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
-	if (e && rc_other == 1 && !e->locked && !e->submitting) {
+	if (e && rc_other == 1 && e->submitting && !e->create_sent) {
+		mtab_entry_set_error(e, ""); /* pending create: it reads the new content */
+	} else if (e && rc_other == 1 && !e->locked && !e->submitting) {
 		e->state = MTAB_CREATING;
 		e->locked = 1;
 		e->submitting = 1;
@@ -791,6 +805,22 @@ int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *da
 		return commit_generation(t, id, data, len);
 	}
 	return -EINVAL;
+}
+
+void mtab_hold(struct mtab *t, const char *id, int delta)
+{
+	struct mtab_entry *e;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e) {
+		e->writers += delta;
+		if (e->writers < 0)
+			e->writers = 0;
+		if (e->writers == 0 && e->submitting)
+			mtab_kick(t);
+	}
+	pthread_mutex_unlock(&t->mu);
 }
 
 int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,

@@ -103,6 +103,11 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
  * error (and the log) for bad content, -EACCES when the file is read-only now. */
 int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len);
 
+/* A handle open for writing config or examples.jsonl: +1 at open, -1 at release.
+ * A create waits until none is open, so every close of a shared descriptor (a shell's
+ * `(cat a; echo b) > config`) still adds to what gets submitted. */
+void mtab_hold(struct mtab *t, const char *id, int delta);
+
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */
 int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,

@@ -18,6 +18,8 @@ struct mtab_entry {
 	int locked;     /* submitted: config/examples read-only */
 	int remote;     /* model below is the service's */
 	int submitting; /* a create is queued or in flight */
+	int create_sent; /* ... and it went out: the inputs are final */
+	int writers;     /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;
 	struct tuned_model model;

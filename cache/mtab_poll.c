@@ -121,6 +121,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, op->name ? op->name : "");
 		return;
 	}
+	e->create_sent = 0;
 	if (transient(rc) && !t->stopping) {
 		e->create_tries++;
 		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));
@@ -159,6 +160,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 
 	t->stats.creates++;
 	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
+	e->create_sent = 1;
 	pthread_mutex_unlock(&t->mu);
 	rc = build_request(t, id, &req, msg, sizeof msg);
 	if (rc == 0)
@@ -268,6 +270,8 @@ static int work_once(struct mtab *t, double *next)
 	*next = now + 3600;
 	for (size_t i = 0; i < t->n; i++) {
 		struct mtab_entry *e = t->v[i];
+		if (e->submitting && e->writers > 0)
+			continue; /* still being written: submitted at the last release */
 		if (e->submitting && e->next_submit <= now) {
 			do_create(t, e);
 			return 1;

@@ -65,6 +65,7 @@ static int commit(struct tfs_fh *fh)
 {
 	int rc = tfs_commit_file(fh->id, fh->kind, fh->buf, fh->len);
 	fh->dirty = 0;
+	fh->written = 0;
 	return rc;
 }
 
@@ -93,6 +94,10 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	if (rc < 0) {
 		fh_free(fh);
 		return rc;
+	}
+	if (acc != O_RDONLY && (k == TFS_CONFIG || k == TFS_EXAMPLES)) {
+		mtab_hold(tfs_ctx.mt, p->id, 1);
+		fh->held = 1;
 	}
 	fi->direct_io = tfs_kind_dynamic(k);
 	fi->keep_cache = 0;
@@ -220,6 +225,7 @@ int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		if (end > fh->len)
 			fh->len = end;
 		fh->dirty = 1;
+		fh->written = 1;
 	}
 	pthread_mutex_unlock(&fh->mu);
 	return rc < 0 ? rc : (int)size;
@@ -230,8 +236,10 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi)
 	struct tfs_fh *fh = fh_of(fi);
 	int rc = 0;
 
+	/* A shell opens, dup2()s and closes the first descriptor before writing: a flush
+	 * with nothing written yet is no commit. A bare O_TRUNC commits at release. */
 	pthread_mutex_lock(&fh->mu);
-	if (fh->dirty)
+	if (fh->dirty && fh->written)
 		rc = commit(fh);
 	pthread_mutex_unlock(&fh->mu);
 	return rc;
@@ -243,6 +251,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 
 	if (fh->dirty)
 		commit(fh);
+	if (fh->held)
+		mtab_hold(tfs_ctx.mt, fh->id, -1);
 	fh_free(fh);
 	return 0;
 }
@@ -317,6 +327,7 @@ int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			memset(fh->buf + fh->len, 0, (size_t)size - fh->len);
 		fh->len = (size_t)size;
 		fh->dirty = 1;
+		fh->written = 1;
 	}
 	pthread_mutex_unlock(&fh->mu);
 	return rc;

@@ -71,7 +71,9 @@ struct tfs_fh {
 	int flags;
 	pthread_mutex_t mu;
 	int loaded; /* buf holds the content (lazy for wait / response) */
-	int dirty;  /* written since the last commit */
+	int dirty;  /* changed since the last commit (O_TRUNC counts) */
+	int written; /* write()/ftruncate since the last commit */
+	int held;    /* counted in mtab_hold() */
 	char *buf;
 	size_t len, cap;
 	struct tfs_scratch_file *sf;
