@@ -9,13 +9,17 @@
 
 struct draft_store;
 
-/* dir is created (0700, with parents) when missing. */
+/* dir is the drafts directory itself (its entries are the NAME directories); it is created
+ * (0700, with parents) when missing. Leftover temporaries of interrupted writes are
+ * removed here. Names are tunedModelIds (gemini_valid_model_id), else -EINVAL. All calls
+ * are safe from several threads. */
 int draft_store_open(const char *dir, struct draft_store **out);
 void draft_store_close(struct draft_store *ds);
 
 /* Names of all drafts, heap array of heap strings. */
 int draft_list(struct draft_store *ds, char ***names, size_t *n);
 int draft_create(struct draft_store *ds, const char *name);     /* -EEXIST if present */
+/* -ENOENT if absent. Also clears a submitted mark (it lives in the draft's directory). */
 int draft_remove(struct draft_store *ds, const char *name);     /* whole draft */
 int draft_exists(struct draft_store *ds, const char *name);     /* 1 or 0 */
 
@@ -23,6 +27,7 @@ int draft_exists(struct draft_store *ds, const char *name);     /* 1 or 0 */
  * draft_read: -ENOENT when the file was never written (an empty file reads as len 0). */
 int draft_read(struct draft_store *ds, const char *name, const char *file, char **data,
 	       size_t *len);
+/* Atomic replacement, durable when it returns 0; -ENOENT when the draft does not exist. */
 int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
 		size_t len);
 

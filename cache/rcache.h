@@ -16,11 +16,17 @@ struct rcache;
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out);
 void rcache_close(struct rcache *rc);
 
+/* 64 lowercase hex digits and a NUL. Fields are length-framed, so no two different
+ * tuples share a key; NULL and "" are different fields. */
 void rcache_key(const char *model, const char *update_time, const char *generation,
 		const char *prompt, char out[RCACHE_KEY_HEX]);
 
-/* The stored GenerateContentResponse JSON for key: 0 and a heap copy, or -ENOENT. */
+/* The stored GenerateContentResponse JSON for key: 0 and a heap copy (NUL-terminated), or
+ * -ENOENT (also for an entry found corrupt, which is then removed); -EINVAL for a key
+ * that is not 64 lowercase hex digits. Safe from several threads. */
 int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len);
+/* Stores (or replaces) the entry and evicts the least recently used past the budget.
+ * -EFBIG when json alone exceeds the budget (nothing stored), -EINVAL for a bad key. */
 int rcache_put(struct rcache *rc, const char *key, const char *json, size_t len);
 
 struct rcache_stats {

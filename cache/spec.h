@@ -10,11 +10,16 @@
 #include "api/gemini.h"
 
 /* Parses config text into req (every field but id and examples). On error returns
- * -EINVAL and msg gets e.g. "config: line 3: batch_size: must be a whole number >= 1". */
+ * -EINVAL and msg gets e.g. "config: line 4: batch_size must be >= 1", or for the JSON form
+ * the field path instead of the line: "config: tuningTask.hyperparameters.batchSize must
+ * be >= 1". On success the config fields of req are replaced (old strings freed, keys not
+ * in the text unset); on error req is left as it was. base_model comes out as
+ * "models/x", source_model as "tunedModels/x". */
 int spec_parse_config(const char *text, size_t len, struct tuning_request *req, char *msg,
 		      size_t msg_len);
 
-/* Parses examples.jsonl into req->examples. Blank lines are skipped; each other line is
+/* Parses examples.jsonl into req->examples (replacing and freeing any earlier ones; left
+ * alone on error). Blank lines are skipped; each other line is
  * one JSON object with "text_input" (or "textInput") and "output". On error -EINVAL and
  * msg gets e.g. "examples.jsonl: line 4: not valid JSON" or "...: line 2: missing \"output\"",
  * "...: line 7: not valid UTF-8", "examples.jsonl: no examples". */
@@ -22,11 +27,14 @@ int spec_parse_examples(const char *text, size_t len, struct tuning_request *req
 			size_t msg_len);
 
 /* Parses `generation` (key = value lines or JSON: temperature, top_p, top_k,
- * max_output_tokens, stop_sequences) into gs. */
+ * max_output_tokens, stop_sequences) into gs. Empty text means no settings. On success gs
+ * is replaced (its earlier stop sequences freed, so it must be zeroed or hold an earlier
+ * result); on error gs is unchanged and msg reads "generation: line N: ...". */
 int spec_parse_generation(const char *text, size_t len, struct generation_settings *gs,
 			  char *msg, size_t msg_len);
 /* The canonical text of gs: stable key order, what `generation` reads back and what
- * the response cache hashes. Heap string. */
+ * the response cache hashes. One "key = value" line per set field ("" when none), and
+ * spec_parse_generation of it gives gs back exactly. Heap string. */
 char *spec_generation_canonical(const struct generation_settings *gs);
 
 #endif
