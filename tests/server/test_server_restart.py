@@ -1,0 +1,66 @@
+"""Restarts: everything comes back from --data-dir, and a job cut off mid-training ends
+FAILED with a reason instead of staying CREATING."""
+import os
+import signal
+import time
+
+LONG = dict(epochs=10000, batch=1, examples=[{"text_input": "a" * 100, "output": "b" * 100}] * 4)
+
+
+def wait_steps(server, op_name, steps=2, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st, op, _ = server.request("GET", "/v1beta/" + op_name)
+        if op["metadata"].get("completedSteps", 0) >= steps:
+            return op
+        time.sleep(0.05)
+    raise AssertionError("training made no progress")
+
+
+def test_restart_keeps_everything(server, make_model):
+    _, done = make_model(server, "kept", display="kept model", epochs=2,
+                         examples=[{"text_input": "ab", "output": "cd"}])
+    prompt = {"contents": [{"parts": [{"text": "ab"}]}]}
+    st, before, _ = server.request("POST", "/v1beta/tunedModels/kept:generateContent", prompt)
+    assert st == 200
+    server.restart()
+    st, after_model, _ = server.request("GET", "/v1beta/tunedModels/kept")
+    assert st == 200 and after_model == done
+    st, after, _ = server.request("POST", "/v1beta/tunedModels/kept:generateContent", prompt)
+    assert st == 200
+    assert after["candidates"][0]["content"] == before["candidates"][0]["content"]
+    st, ops, _ = server.request("GET", "/v1beta/tunedModels/kept/operations")
+    assert ops["operations"][0]["done"] is True
+    files = os.listdir(os.path.join(server.data_dir, "tunedModels", "kept"))
+    assert sorted(files) == ["model.json", "operations", "weights.bin"]
+
+
+def test_kill_during_training(server, make_model):
+    op, _ = make_model(server, "cut", wait=False, **LONG)
+    wait_steps(server, op["name"])
+    server.kill9()
+    server.start()
+    m = server.wait_model("tunedModels/cut", timeout=10)
+    assert m["state"] == "FAILED"
+    st, o, _ = server.request("GET", "/v1beta/" + op["name"])
+    assert o["done"] is True and "response" not in o
+    assert "interrupted by a server restart" in o["error"]["message"]
+    assert isinstance(o["error"]["code"], int) and "status" not in o["error"]
+    st, r, _ = server.request("POST", "/v1beta/tunedModels/cut:generateContent",
+                              {"contents": [{"parts": [{"text": "a"}]}]})
+    assert st == 400 and r["error"]["status"] == "FAILED_PRECONDITION"
+
+
+def test_sigterm_during_training(server, make_model):
+    op, _ = make_model(server, "stopped", wait=False, **LONG)
+    make_model(server, "queued1", wait=False, **LONG)
+    make_model(server, "queued2", wait=False, **LONG)  # waits behind the 2 workers
+    wait_steps(server, op["name"])
+    assert server.stop(signal.SIGTERM) == 0
+    server.start()
+    for name in ("stopped", "queued1", "queued2"):
+        m = server.wait_model("tunedModels/" + name, timeout=10)
+        assert m["state"] == "FAILED"
+    st, o, _ = server.request("GET", "/v1beta/" + op["name"])
+    assert "shut down" in o["error"]["message"]
+    assert len(o["metadata"]["snapshots"]) >= 2
