@@ -371,6 +371,10 @@ static long gj_array_spans(const char *json, size_t len, const char *key, const 
 		p = gj_skip_value(p, end);
 		if (!p)
 			return -1;
+		/* cJSON decodes escapes and keeps the first of duplicate keys; an escaped key
+		 * could be the member it chose, so give up rather than guess. */
+		if (memchr(k, '\\', (size_t)(p - k)))
+			return -1;
 		int match = (size_t)(p - k) == klen + 1 && memcmp(k, key, klen) == 0;
 		p = gj_skip_ws(p, end);
 		if (p >= end || *p++ != ':')
@@ -402,6 +406,16 @@ static long gj_array_spans(const char *json, size_t len, const char *key, const 
 		else if (p >= end || *p != ']')
 			return -1;
 	}
+}
+
+/* The span's text must parse to the very item cJSON gave us, or it is not its text. */
+static int gj_span_is(const cJSON *item, const char *start, size_t len)
+{
+	cJSON *again = gemini_json_parse(start, len);
+	int same = again && cJSON_Compare(item, again, 1);
+
+	cJSON_Delete(again);
+	return same;
 }
 
 static char *gj_next_token(const cJSON *root)
@@ -438,7 +452,7 @@ int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v
 	}
 	cJSON_ArrayForEach(it, arr)
 	{
-		int exact = spans == (long)count;
+		int exact = spans == (long)count && gj_span_is(it, starts[i], lens[i]);
 		if (cJSON_IsObject(it))
 			gemini_model_from_json(it, exact ? starts[i] : NULL, exact ? lens[i] : 0,
 					       &(*v)[(*n)++]);

@@ -293,6 +293,19 @@ static void test_model_page_keeps_exact_text(void)
 	tuned_models_free(v, n);
 	free(next);
 
+	/* cJSON takes the first, escaped, key: the raw text must come from that same member. */
+	const char *mixup = "{\"tunedModel\\u0073\":[{\"name\":\"a\"}],"
+			    "\"tunedModels\":[{\"name\":\"b\"}]}";
+	v = NULL;
+	n = cap = 0;
+	CHECK_INT(gemini_parse_model_page(mixup, strlen(mixup), &v, &n, &cap, &next), 0);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].name, "a");
+		CHECK(strstr(v[0].json, "\"a\"") != NULL);
+	}
+	tuned_models_free(v, n);
+
 	v = NULL;
 	n = cap = 0;
 	CHECK_INT(gemini_parse_model_page("{}", 2, &v, &n, &cap, &next), 0);
