@@ -1,0 +1,163 @@
+"""The files of a model directory: their formats, modes and errors."""
+import errno
+import json
+import os
+import re
+import stat
+
+import pytest
+
+
+def err_of(fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def test_draft_directory(mount):
+    os.mkdir(mount.p("fresh"))
+    names = sorted(os.listdir(mount.p("fresh")))
+    assert names == sorted(["config", "examples.jsonl", "state", "progress", "wait", "prompt",
+                            "response", "response.json", "generation", "model.json", "error"])
+    assert "fresh" in os.listdir(mount.path)
+    assert mount.read("fresh", "state") == "DRAFT\n"
+    assert mount.read("fresh", "wait") == "DRAFT\n"
+    assert mount.read("fresh", "error") == ""
+    assert mount.read("fresh", "progress") == ""
+    assert mount.read("fresh", "config") == ""
+    st = os.stat(mount.p("fresh", "config"))
+    assert stat.S_IMODE(st.st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(mount.p("fresh", "state")).st_mode) == 0o444
+    assert os.stat(mount.p("fresh", "state")).st_size == len("DRAFT\n")
+    assert stat.S_ISDIR(os.stat(mount.p("fresh")).st_mode)
+
+
+def test_mkdir_rules(mount):
+    mount.allow.append(r"not a valid tunedModelId")
+    for bad in ("Upper", "under_score", "9starts-with-digit", "ends-", "a" * 41, "dot.ted"):
+        assert err_of(os.mkdir, mount.p(bad)) == errno.EINVAL, bad
+        assert not os.path.exists(mount.p(bad))
+    os.mkdir(mount.p("taken"))
+    assert err_of(os.mkdir, mount.p("taken")) == errno.EEXIST
+    assert err_of(os.mkdir, mount.p("taken", "sub")) == errno.EPERM
+
+
+def test_active_model_files(mount):
+    mount.make_active("fmt")
+    assert mount.read("fmt", "state") == "ACTIVE\n"
+    assert mount.read("fmt", "error") == ""
+    lines = mount.read("fmt", "progress").splitlines()
+    assert re.fullmatch(r"100\.0% step (\d+)/\1 epoch 3 loss \d+\.\d{3}", lines[0]), lines[0]
+    snaps = lines[1:]
+    assert len(snaps) == 9  # 3 examples x 3 epochs / batch 1
+    for i, line in enumerate(snaps, 1):
+        step, epoch, loss, when = line.split()
+        assert int(step) == i and 1 <= int(epoch) <= 3 and float(loss) > 0
+        assert re.match(r"\d{4}-\d\d-\d\dT", when)
+    m = json.loads(mount.read("fmt", "model.json"))
+    assert m["name"] == "tunedModels/fmt" and m["state"] == "ACTIVE"
+    # submitted: config and examples are read-only now
+    for f in ("config", "examples.jsonl"):
+        assert stat.S_IMODE(os.stat(mount.p("fmt", f)).st_mode) == 0o444
+        assert err_of(open, mount.p("fmt", f), "w") == errno.EACCES
+        assert err_of(open, mount.p("fmt", f), "a") == errno.EACCES
+    assert "epoch_count = 3" in mount.read("fmt", "config")
+    assert json.loads(mount.read("fmt", "examples.jsonl").splitlines()[0])["output"] == "2"
+    for f in ("state", "progress", "model.json", "error", "response"):
+        assert err_of(open, mount.p("fmt", f), "w") == errno.EACCES
+
+
+def test_bad_config_is_kept_and_reported(mount):
+    mount.allow += [r"config: line 2"]
+    os.mkdir(mount.p("badcfg"))
+    with pytest.raises(OSError) as e:
+        with open(mount.p("badcfg", "config"), "w") as f:
+            f.write("base_model = models/gemini-1.0-pro-001\nbatch_size = 0\n")
+    assert e.value.errno == errno.EINVAL
+    assert mount.read("badcfg", "config").endswith("batch_size = 0\n")
+    assert "line 2" in mount.read("badcfg", "error")
+    assert mount.read("badcfg", "state") == "DRAFT\n"
+
+
+def test_prompt_to_a_draft_is_einval(mount):
+    mount.allow += [r"prompt: "]
+    os.mkdir(mount.p("early"))
+    with pytest.raises(OSError) as e:
+        with open(mount.p("early", "prompt"), "w") as f:
+            f.write("hello\n")
+    assert e.value.errno == errno.EINVAL
+    assert "DRAFT" in mount.read("early", "error")
+    assert mount.read("early", "prompt") == "hello\n"
+
+
+def test_empty_prompt_is_einval(mount):
+    mount.allow += [r"prompt: empty"]
+    mount.make_active("emptyp")
+    with pytest.raises(OSError) as e:
+        with open(mount.p("emptyp", "prompt"), "w") as f:
+            f.write("\n")
+    assert e.value.errno == errno.EINVAL
+    assert "empty" in mount.read("emptyp", "error")
+
+
+def test_generation_reads_back_canonical(mount):
+    mount.allow += [r"generation"]
+    os.mkdir(mount.p("gen"))
+    mount.write("gen", "generation", data="temperature = 0.5\ntop_k=3\n")
+    text = mount.read("gen", "generation")
+    assert "temperature" in text and "top_k" in text
+    with pytest.raises(OSError) as e:
+        with open(mount.p("gen", "generation"), "w") as f:
+            f.write("temperature = hot\n")
+    assert e.value.errno == errno.EINVAL
+    assert "generation" in mount.read("gen", "error")
+    assert mount.read("gen", "generation") == text
+
+
+def test_rmdir_draft_and_model(mount):
+    os.mkdir(mount.p("gone-draft"))
+    mount.write("gone-draft", "examples.jsonl", data='{"text_input": "a", "output": "b"}\n')
+    open(mount.p("gone-draft", ".scratch.swp"), "w").close()
+    os.rmdir(mount.p("gone-draft"))
+    assert "gone-draft" not in os.listdir(mount.path)
+    assert not os.path.exists(mount.p("gone-draft"))
+    mount.make_active("gone-model")
+    os.rmdir(mount.p("gone-model"))
+    assert not os.path.exists(mount.p("gone-model"))
+    status, _, _ = mount.server.request("GET", "/v1beta/tunedModels/gone-model")
+    assert status == 404
+    # the name is free again
+    os.mkdir(mount.p("gone-model"))
+    assert mount.read("gone-model", "state") == "DRAFT\n"
+
+
+def test_scratch_files_and_rename_onto_config(mount):
+    os.mkdir(mount.p("edit"))
+    mount.write("edit", "examples.jsonl", data='{"text_input": "a", "output": "b"}\n')
+    tmp = mount.p("edit", ".config.tmp")
+    with open(tmp, "w") as f:
+        f.write("base_model = models/gemini-1.0-pro-001\nepoch_count = 1\n")
+    assert ".config.tmp" in os.listdir(mount.p("edit"))
+    os.rename(tmp, mount.p("edit", "config"))
+    assert ".config.tmp" not in os.listdir(mount.p("edit"))
+    assert "epoch_count = 1" in mount.read("edit", "config")
+    assert mount.read("edit", "wait") == "ACTIVE\n"
+
+
+def test_models_made_elsewhere_appear(mount):
+    body = {"baseModel": "models/gemini-1.0-pro-001",
+            "tuningTask": {"hyperparameters": {"epochCount": 1, "batchSize": 1},
+                           "trainingData": {"examples": {"examples": [
+                               {"textInput": "x", "output": "y"}]}}}}
+    status, op, _ = mount.server.request("POST", "/v1beta/tunedModels?tunedModelId=elsewhere",
+                                         body=body)
+    assert status == 200, op
+    # a lookup of an unknown name asks the service directly
+    assert mount.read("elsewhere", "wait") == "ACTIVE\n"
+    assert "examples.jsonl" not in os.listdir(mount.p("elsewhere"))
+    assert "base_model = models/gemini-1.0-pro-001" in mount.read("elsewhere", "config")
+    assert err_of(open, mount.p("elsewhere", "config"), "w") == errno.EACCES
+    # deleted elsewhere: gone after the next listing
+    mount.server.request("DELETE", "/v1beta/tunedModels/elsewhere")

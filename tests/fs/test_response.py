@@ -1,0 +1,129 @@
+"""prompt -> response: one generation per key, stable bytes, the cache, Ctrl-C,
+O_NONBLOCK, a blocked prompt, and a mount that stays responsive meanwhile."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+
+def slow_setup(tmp_path, server_factory, mount_factory, latency_ms=4000):
+    """An ACTIVE model on a server that then answers everything after latency_ms."""
+    s = server_factory(socket=str(tmp_path / "srv.sock"), sub="srv")
+    m = mount_factory(server=s)
+    m.make_active("slow")
+    s.args += ["--latency", str(latency_ms)]
+    s.restart()
+    m.write("slow", "prompt", data="1\n")
+    return s, m
+
+
+def generations(log_path):
+    with open(log_path) as f:
+        return sum(1 for line in f if ":generateContent" in line)
+
+
+def test_response_is_stable_and_cached(tmp_path, server_factory, mount_factory):
+    log = str(tmp_path / "requests.log")
+    s = server_factory("--request-log", log)
+    m = mount_factory(server=s)
+    m.make_active("stable")
+    m.write("stable", "prompt", data="3\n")
+    whole = m.read("stable", "response")
+    assert whole.endswith("\n") and len(whole) > 1
+    r = json.loads(m.read("stable", "response.json"))
+    text = "".join(p["text"] for p in r["candidates"][0]["content"]["parts"])
+    assert whole == text + "\n"
+    # many small reads of one open file give the same bytes
+    fd = os.open(m.p("stable", "response"), os.O_RDONLY)
+    try:
+        parts = []
+        while True:
+            b = os.read(fd, 1)
+            if not b:
+                break
+            parts.append(b)
+    finally:
+        os.close(fd)
+    assert b"".join(parts).decode() == whole
+    assert generations(log) == 1
+    assert m.read("stable", "response") == whole
+    assert generations(log) == 1
+    # the same prompt again is the same key: no new request
+    m.write("stable", "prompt", data="3\n")
+    assert m.read("stable", "response") == whole
+    assert generations(log) == 1
+    # with the service gone, the answer still reads
+    m.allow += [r"listing tuned models failed"]
+    s.stop()
+    assert m.read("stable", "response") == whole
+    assert m.read("stable", "state") == "ACTIVE\n"
+    assert "stable" in os.listdir(m.path)
+
+
+def test_ctrl_c_on_a_blocked_reader(tmp_path, server_factory, mount_factory):
+    s, m = slow_setup(tmp_path, server_factory, mount_factory)
+    cat = subprocess.Popen(["cat", m.p("slow", "response")], stdout=subprocess.PIPE)
+    time.sleep(0.5)
+    assert cat.poll() is None  # waiting for the answer
+    cat.send_signal(signal.SIGINT)
+    # back well before the 4 s the server takes to answer
+    rc = cat.wait(timeout=3)
+    cat.stdout.close()
+    assert rc != 0
+    # the mount is still responsive, and a later read gets the answer
+    assert "slow" in os.listdir(m.path)
+    assert m.read("slow", "state") == "ACTIVE\n"
+    assert m.read("slow", "error") == ""
+    assert m.read("slow", "response") == "2\n" or m.read("slow", "response")
+
+
+def test_nonblocking_reader_gets_eagain(tmp_path, server_factory, mount_factory):
+    s, m = slow_setup(tmp_path, server_factory, mount_factory, latency_ms=2000)
+    fd = os.open(m.p("slow", "response"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(BlockingIOError) as e:
+            os.read(fd, 100)
+        assert e.value.errno == errno.EAGAIN
+    finally:
+        os.close(fd)
+    # the request started by the non-blocking reader completes for a blocking one
+    assert m.read("slow", "response").endswith("\n")
+
+
+def test_ls_and_stat_while_a_generation_is_pending(tmp_path, server_factory, mount_factory):
+    s, m = slow_setup(tmp_path, server_factory, mount_factory)
+    os.mkdir(m.p("other"))
+    cat = subprocess.Popen(["cat", m.p("slow", "response")], stdout=subprocess.PIPE)
+    time.sleep(0.3)
+    assert cat.poll() is None
+    # all of this is served from the table while the answer is still pending
+    assert {"slow", "other"} <= set(os.listdir(m.path))
+    os.stat(m.p("slow", "state"))
+    assert m.read("slow", "state") == "ACTIVE\n"
+    assert m.read("other", "state") == "DRAFT\n"
+    assert sorted(os.listdir(m.p("slow")))
+    assert cat.poll() is None, "the listing waited for the generation"
+    out, _ = cat.communicate(timeout=30)
+    assert out.endswith(b"\n")
+
+
+def test_blocked_prompt(mount):
+    mount.allow += [r"blocked by the safety filter"]
+    mount.make_active("safe")
+    mount.write("safe", "prompt", data="TUNEDFS-BLOCK this\n")
+    with pytest.raises(PermissionError):
+        mount.read("safe", "response")
+    assert mount.read("safe", "error") == \
+        "prompt blocked by the safety filter (blockReason SAFETY)\n"
+    r = json.loads(mount.read("safe", "response.json"))
+    assert r["promptFeedback"]["blockReason"] == "SAFETY"
+    assert "candidates" not in r
+
+
+def test_no_prompt_reads_empty(mount):
+    mount.make_active("quiet")
+    assert mount.read("quiet", "response") == ""
