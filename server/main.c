@@ -220,12 +220,12 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 		return -EINVAL;
 	}
 	if (o->socket_path && o->port >= 0) {
-		fprintf(stderr, "tunedfs-server: give --port or --socket, not both\n");
+		fprintf(stderr, "tunedfs-server: give --port or --socket, not both (see --help)\n");
 		return -EINVAL;
 	}
 	if (o->fail_rate + o->throttle_rate + o->drop_rate > 1 + 1e-9) {
 		fprintf(stderr, "tunedfs-server: --fail-rate, --throttle-rate and --drop-rate "
-				"add up to more than 1\n");
+				"add up to more than 1 (see --help)\n");
 		return -EINVAL;
 	}
 	if (o->port < 0)

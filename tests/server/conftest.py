@@ -64,3 +64,20 @@ def curl():
         assert p.returncode == 0, p.stderr
         return p.stdout
     return run
+
+
+@pytest.fixture
+def tuning():
+    """tuning(**kw) -> a create body (see tuning_body)."""
+    return tuning_body
+
+
+@pytest.fixture
+def server_binary():
+    build = os.path.abspath(os.environ.get(
+        "TUNEDFS_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build")))
+    for sub in ("server", ""):
+        p = os.path.join(build, sub, "tunedfs-server")
+        if os.path.isfile(p):
+            return p
+    raise FileNotFoundError("tunedfs-server not built under " + build)

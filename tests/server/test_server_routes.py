@@ -3,7 +3,6 @@ import http.client
 import json
 import socket
 
-from conftest import tuning_body  # noqa: F401  (tests/server/conftest.py)
 
 
 def error_of(status_body, code, status):
@@ -91,14 +90,14 @@ def test_create_get_list_patch_delete(server, make_model):
     error_of(server.request("DELETE", "/v1beta/tunedModels/first"), 404, "NOT_FOUND")
 
 
-def test_generated_id_from_display_name(server):
+def test_generated_id_from_display_name(server, tuning):
     st, op, _ = server.request("POST", "/v1beta/tunedModels",
-                               tuning_body(display="Sentence Translator"))
+                               tuning(display="Sentence Translator"))
     assert st == 200, op
     name = op["metadata"]["tunedModel"]
     assert name.startswith("tunedModels/sentence-translator-")
     assert len(name) - len("tunedModels/sentence-translator-") >= 5
-    st, op2, _ = server.request("POST", "/v1beta/tunedModels", tuning_body())
+    st, op2, _ = server.request("POST", "/v1beta/tunedModels", tuning())
     assert st == 200
     rnd = op2["metadata"]["tunedModel"].split("/")[1]
     assert rnd[0].isalpha() and len(rnd) >= 8
@@ -204,27 +203,27 @@ def test_generate_not_active(server, make_model):
     error_of(server.request("GET", "/v1beta/tunedModels/busy"), 404, "NOT_FOUND")
 
 
-def test_create_errors(server, make_model):
+def test_create_errors(server, make_model, tuning):
     P = "/v1beta/tunedModels"
     error_of(server.request("POST", P, raw=b'{"baseModel": '), 400, "INVALID_ARGUMENT")
     error_of(server.request("POST", P, raw=b""), 400, "INVALID_ARGUMENT")
     error_of(server.request("POST", P, raw=b"[]"), 400, "INVALID_ARGUMENT")
-    body = tuning_body()
+    body = tuning()
     del body["tuningTask"]["trainingData"]
     assert "training_data" in error_of(server.request("POST", P, body), 400, "INVALID_ARGUMENT")
-    assert "examples" in error_of(server.request("POST", P, tuning_body(examples=[])), 400,
+    assert "examples" in error_of(server.request("POST", P, tuning(examples=[])), 400,
                                   "INVALID_ARGUMENT")
     for kw, field in [(dict(batch=0), "batch_size"), (dict(lr=-0.5), "learning_rate"),
                       (dict(epochs=0), "epoch_count"), (dict(epochs=10001), "epoch_count")]:
-        msg = error_of(server.request("POST", P, tuning_body(**kw)), 400, "INVALID_ARGUMENT")
+        msg = error_of(server.request("POST", P, tuning(**kw)), 400, "INVALID_ARGUMENT")
         assert field in msg
     for bad in ["Upper", "1abc", "a_b", "a" * 41, "ends-"]:
-        msg = error_of(server.request("POST", P + "?tunedModelId=" + bad, tuning_body()),
+        msg = error_of(server.request("POST", P + "?tunedModelId=" + bad, tuning()),
                        400, "INVALID_ARGUMENT")
         assert "tuned_model_id" in msg
-    error_of(server.request("POST", P, tuning_body(base="models/unknown")), 404, "NOT_FOUND")
+    error_of(server.request("POST", P, tuning(base="models/unknown")), 404, "NOT_FOUND")
     make_model(server, "taken")
-    error_of(server.request("POST", P + "?tunedModelId=taken", tuning_body()), 409,
+    error_of(server.request("POST", P + "?tunedModelId=taken", tuning()), 409,
              "ALREADY_EXISTS")
     error_of(server.request("GET", "/v1beta/tunedModels/taken/operations/nope"), 404,
              "NOT_FOUND")
