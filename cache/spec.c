@@ -1,10 +1,8 @@
-/* spec.c - parsers of what a user writes into a draft (config, examples.jsonl) and of the
- * generation settings, and the canonical text of those settings. Pure: no I/O, no global
- * state; every error message names the file, the line or JSON field, and the problem. */
+/* spec.c - the parsers of a draft's config and of the generation settings (key = value
+ * lines or one JSON object, both read through one key table), and the canonical text of
+ * those settings. Pure, no I/O; examples.jsonl is spec_examples.c, text helpers spec_text.c. */
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +11,10 @@
 #include <cjson/cJSON.h>
 
 #include "cache/spec.h"
+#include "cache/spec_impl.h"
 
-#define SPEC_MAX_KEYS	      12
-#define SPEC_LABEL_LEN	      96
-#define SPEC_MAX_INPUT_CHARS  40000
-#define SPEC_MAX_OUTPUT_CHARS 5000
+#define SPEC_MAX_KEYS  12
+#define SPEC_LABEL_LEN 96
 
 enum spec_kind {
 	SPEC_STR,	  /* free text with a length limit in characters */
@@ -164,9 +161,7 @@ static const struct spec_scope spec_generation_scope = SPEC_SCOPE(spec_generatio
 
 /* One parse: where messages go and what has been read so far. */
 struct spec_parse {
-	const char *file;
-	char *msg;
-	size_t msg_len;
+	struct spec_msg m;
 	const struct spec_key *keys;
 	size_t n_keys;
 	int set[SPEC_MAX_KEYS];
@@ -178,30 +173,6 @@ struct spec_parse {
 	size_t n_list;
 };
 
-__attribute__((noreturn)) static void spec_oom(void)
-{
-	fputs("tunedfs: out of memory\n", stderr);
-	abort();
-}
-
-static void *spec_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p)
-		spec_oom();
-	return p;
-}
-
-static char *spec_xstrndup(const char *s, size_t n)
-{
-	char *p = spec_xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 static void spec_parse_free(struct spec_parse *ps)
 {
 	for (size_t i = 0; i < SPEC_MAX_KEYS; i++)
@@ -212,157 +183,6 @@ static void spec_parse_free(struct spec_parse *ps)
 	ps->n_list = 0;
 }
 
-/* Writes "FILE: line N: PROBLEM" (or without the line when line is 0); returns -EINVAL. */
-__attribute__((format(printf, 3, 4))) static int spec_fail(struct spec_parse *ps, int line,
-							   const char *fmt, ...)
-{
-	char problem[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(problem, sizeof(problem), fmt, ap);
-	va_end(ap);
-	if (!ps->msg || ps->msg_len == 0)
-		return -EINVAL;
-	if (line > 0)
-		snprintf(ps->msg, ps->msg_len, "%s: line %d: %s", ps->file, line, problem);
-	else
-		snprintf(ps->msg, ps->msg_len, "%s: %s", ps->file, problem);
-	return -EINVAL;
-}
-
-/* Length of the valid strict UTF-8 prefix of s (n when all of it is valid). */
-static size_t spec_utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, min, cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return i;
-		if (n - i <= need)
-			return i;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += need + 1;
-	}
-	return n;
-}
-
-static size_t spec_utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* A short, printable, quoted excerpt of user text for a message; cut at a character
- * boundary so the message stays valid UTF-8. */
-static const char *spec_quote(char *out, size_t out_len, const char *s, size_t n)
-{
-	size_t o = 0, limit = out_len > 16 ? out_len - 8 : 0;
-
-	out[o++] = '"';
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o >= limit && (c & 0xc0) != 0x80) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			if (o + 4 >= out_len - 4)
-				break;
-			o += (size_t)snprintf(out + o, out_len - o,
-					      c == '"'	  ? "\\\""
-					      : c == '\\' ? "\\\\"
-							  : "\\x%02x",
-					      c);
-			continue;
-		}
-		out[o++] = (char)c;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-static int spec_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static void spec_trim(const char **s, const char **e)
-{
-	while (*s < *e && spec_is_space(**s))
-		(*s)++;
-	while (*e > *s && spec_is_space((*e)[-1]))
-		(*e)--;
-}
-
-/* Parses a plain decimal number (no hex, inf or nan), independent of the locale. */
-static int spec_number(const char *s, size_t n, int whole, double *out)
-{
-	char buf[80], *end;
-	size_t i = 0, digits = 0;
-	const char *dp = localeconv()->decimal_point;
-
-	if (n == 0 || n >= sizeof(buf) - 8)
-		return -1;
-	if (s[i] == '+' || s[i] == '-')
-		i++;
-	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-		digits++;
-	if (!whole && i < n && s[i] == '.')
-		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-	if (!digits)
-		return -1;
-	if (!whole && i < n && (s[i] == 'e' || s[i] == 'E')) {
-		size_t exp = 0;
-
-		if (++i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			exp++;
-		if (!exp)
-			return -1;
-	}
-	if (i != n)
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
-		char *dot = strchr(buf, '.');
-
-		if (dot)
-			*dot = dp[0];
-	}
-	*out = strtod(buf, &end);
-	if (*end != '\0' || !isfinite(*out))
-		return -1;
-	return 0;
-}
-
 /* Checks a number against the key's range and records it. */
 static int spec_store_number(struct spec_parse *ps, int k, int line, double v)
 {
@@ -370,10 +190,10 @@ static int spec_store_number(struct spec_parse *ps, int k, int line, double v)
 	const char *label = ps->label[k];
 
 	if (key->min_exclusive ? !(v > key->min) : !(v >= key->min))
-		return spec_fail(ps, line, "%s must be %s %.15g", label,
+		return spec_fail(&ps->m, line, "%s must be %s %.15g", label,
 				 key->min_exclusive ? ">" : ">=", key->min);
 	if (!(v <= key->max))
-		return spec_fail(ps, line, "%s must be <= %.15g", label, key->max);
+		return spec_fail(&ps->m, line, "%s must be <= %.15g", label, key->max);
 	ps->num[k] = v;
 	return 0;
 }
@@ -385,7 +205,7 @@ static int spec_store_text_number(struct spec_parse *ps, int k, int line, const 
 	double v;
 
 	if (spec_number(s, n, whole, &v) < 0)
-		return spec_fail(ps, line, "%s: %s is not a %s", ps->label[k],
+		return spec_fail(&ps->m, line, "%s: %s is not a %s", ps->label[k],
 				 spec_quote(q, sizeof(q), s, n), whole ? "whole number" : "number");
 	return spec_store_number(ps, k, line, v);
 }
@@ -414,8 +234,8 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 
 	if (key->kind == SPEC_STR) {
 		if (key->max_chars && chars > key->max_chars)
-			return spec_fail(ps, line, "%s is %zu characters long (at most %zu)", label,
-					 chars, key->max_chars);
+			return spec_fail(&ps->m, line, "%s is %zu characters long (at most %zu)",
+					 label, chars, key->max_chars);
 		ps->str[k] = spec_xstrndup(s, strlen(s));
 		return 0;
 	}
@@ -423,10 +243,10 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 		size_t len = strlen(s), skip = strncmp(s, "models/", 7) == 0 ? 7 : 0;
 
 		if (strncmp(s, "tunedModels/", 12) == 0)
-			return spec_fail(ps, line, "%s: %s is a tuned model (use source_model)",
+			return spec_fail(&ps->m, line, "%s: %s is a tuned model (use source_model)",
 					 label, spec_quote(q, sizeof(q), s, strlen(s)));
 		if (!spec_valid_base_name(s + skip, len - skip))
-			return spec_fail(ps, line,
+			return spec_fail(&ps->m, line,
 					 "%s: %s is not a model name (e.g. "
 					 "models/gemini-1.5-flash-001-tuning)",
 					 label, spec_quote(q, sizeof(q), s, strlen(s)));
@@ -439,7 +259,7 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 	const char *id = strncmp(s, "tunedModels/", 12) == 0 ? s + 12 : s;
 
 	if (!gemini_valid_model_id(id))
-		return spec_fail(ps, line,
+		return spec_fail(&ps->m, line,
 				 "%s: %s is not a tuned model name (e.g. tunedModels/my-model)",
 				 label, spec_quote(q, sizeof(q), s, strlen(s)));
 	ps->str[k] = spec_xmalloc(strlen(id) + 13);
@@ -450,9 +270,10 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 static int spec_add_stop(struct spec_parse *ps, int k, int line, const char *s)
 {
 	if (*s == '\0')
-		return spec_fail(ps, line, "%s: a stop sequence may not be empty", ps->label[k]);
+		return spec_fail(&ps->m, line, "%s: a stop sequence may not be empty",
+				 ps->label[k]);
 	if (ps->n_list >= GEMINI_MAX_STOP_SEQUENCES)
-		return spec_fail(ps, line, "%s: at most %d stop sequences", ps->label[k],
+		return spec_fail(&ps->m, line, "%s: at most %d stop sequences", ps->label[k],
 				 GEMINI_MAX_STOP_SEQUENCES);
 	ps->list[ps->n_list++] = spec_xstrndup(s, strlen(s));
 	return 0;
@@ -471,12 +292,13 @@ static int spec_store_json(struct spec_parse *ps, int k, int line, const cJSON *
 		if (cJSON_IsString(item))
 			return spec_add_stop(ps, k, line, item->valuestring);
 		if (!cJSON_IsArray(item))
-			return spec_fail(ps, line, "%s: expected a list of strings like [\"END\"]",
-					 label);
+			return spec_fail(&ps->m, line,
+					 "%s: expected a list of strings like [\"END\"]", label);
 		cJSON_ArrayForEach(el, item)
 		{
 			if (!cJSON_IsString(el))
-				return spec_fail(ps, line, "%s: expected a list of strings", label);
+				return spec_fail(&ps->m, line, "%s: expected a list of strings",
+						 label);
 			if ((rc = spec_add_stop(ps, k, line, el->valuestring)) < 0)
 				return rc;
 		}
@@ -489,16 +311,16 @@ static int spec_store_json(struct spec_parse *ps, int k, int line, const cJSON *
 			return spec_store_text_number(ps, k, line, item->valuestring,
 						      strlen(item->valuestring));
 		if (!cJSON_IsNumber(item))
-			return spec_fail(ps, line, "%s: expected a number", label);
+			return spec_fail(&ps->m, line, "%s: expected a number", label);
 		v = item->valuedouble;
 		if (!isfinite(v))
-			return spec_fail(ps, line, "%s: not a finite number", label);
+			return spec_fail(&ps->m, line, "%s: not a finite number", label);
 		if (key->kind == SPEC_INT && (floor(v) != v || fabs(v) > 1e15))
-			return spec_fail(ps, line, "%s: %g is not a whole number", label, v);
+			return spec_fail(&ps->m, line, "%s: %g is not a whole number", label, v);
 		return spec_store_number(ps, k, line, v);
 	}
 	if (!cJSON_IsString(item))
-		return spec_fail(ps, line, "%s: expected a string", label);
+		return spec_fail(&ps->m, line, "%s: expected a string", label);
 	return spec_store_string(ps, k, line, item->valuestring);
 }
 
@@ -507,9 +329,10 @@ static int spec_claim(struct spec_parse *ps, int k, int line, const char *label)
 {
 	if (ps->set[k]) {
 		if (line > 0 && ps->line[k] > 0)
-			return spec_fail(ps, line, "duplicate key \"%s\" (first set on line %d)",
-					 label, ps->line[k]);
-		return spec_fail(ps, line, "%s: duplicate of %s", label, ps->label[k]);
+			return spec_fail(&ps->m, line,
+					 "duplicate key \"%s\" (first set on line %d)", label,
+					 ps->line[k]);
+		return spec_fail(&ps->m, line, "%s: duplicate of %s", label, ps->label[k]);
 	}
 	ps->set[k] = 1;
 	ps->line[k] = line;
@@ -547,7 +370,7 @@ static int spec_kv_line(struct spec_parse *ps, int line, const char *s, const ch
 	int k, rc;
 
 	if (!eq)
-		return spec_fail(ps, line, "expected key = value, got %s",
+		return spec_fail(&ps->m, line, "expected key = value, got %s",
 				 spec_quote(q, sizeof(q), s, (size_t)(e - s)));
 	ke = eq;
 	vs = eq + 1;
@@ -555,11 +378,11 @@ static int spec_kv_line(struct spec_parse *ps, int line, const char *s, const ch
 	spec_trim(&ks, &ke);
 	spec_trim(&vs, &ve);
 	if (ks == ke)
-		return spec_fail(ps, line, "missing key before \"=\"");
+		return spec_fail(&ps->m, line, "missing key before \"=\"");
 	k = spec_find_key(ps, ks, (size_t)(ke - ks));
 	if (k < 0) {
 		spec_known(ps->keys, ps->n_keys, known, sizeof(known));
-		return spec_fail(ps, line, "unknown key %s (known: %s)",
+		return spec_fail(&ps->m, line, "unknown key %s (known: %s)",
 				 spec_quote(q, sizeof(q), ks, (size_t)(ke - ks)), known);
 	}
 	snprintf(key, sizeof(key), "%.*s", (int)(ke - ks), ks);
@@ -567,7 +390,7 @@ static int spec_kv_line(struct spec_parse *ps, int line, const char *s, const ch
 		return rc;
 	if (vs == ve) {
 		if (ps->keys[k].kind == SPEC_INT || ps->keys[k].kind == SPEC_REAL)
-			return spec_fail(ps, line, "%s: missing value", key);
+			return spec_fail(&ps->m, line, "%s: missing value", key);
 		ps->set[k] = 0; /* an empty value leaves the key unset */
 		return 0;
 	}
@@ -577,7 +400,7 @@ static int spec_kv_line(struct spec_parse *ps, int line, const char *s, const ch
 
 		if (!item || end != ve) {
 			cJSON_Delete(item);
-			return spec_fail(ps, line,
+			return spec_fail(&ps->m, line,
 					 "%s: bad quoted value (write \"text\", with \\\" and \\\\ "
 					 "for quotes and backslashes)",
 					 key);
@@ -648,7 +471,7 @@ static int spec_json_object(struct spec_parse *ps, const struct spec_scope *sc, 
 				f = &sc->fields[i];
 		if (!f) {
 			spec_scope_known(sc, known, sizeof(known));
-			return spec_fail(ps, 0, "unknown field %s%s%s (known: %s)",
+			return spec_fail(&ps->m, 0, "unknown field %s%s%s (known: %s)",
 					 spec_quote(q, sizeof(q), name, strlen(name)),
 					 *path ? " in " : "", path, known);
 		}
@@ -656,10 +479,11 @@ static int spec_json_object(struct spec_parse *ps, const struct spec_scope *sc, 
 		if (f->key == SPEC_F_IGNORE || cJSON_IsNull(item))
 			continue;
 		if (f->key == SPEC_F_EXAMPLES)
-			return spec_fail(ps, 0, "%s: put the examples into examples.jsonl", label);
+			return spec_fail(&ps->m, 0, "%s: put the examples into examples.jsonl",
+					 label);
 		if (f->key == SPEC_F_OBJECT) {
 			if (!cJSON_IsObject(item))
-				return spec_fail(ps, 0, "%s: expected an object", label);
+				return spec_fail(&ps->m, 0, "%s: expected an object", label);
 			if ((rc = spec_json_object(ps, f->sub, item, label)) < 0)
 				return rc;
 			continue;
@@ -682,18 +506,18 @@ static int spec_json(struct spec_parse *ps, const struct spec_scope *root, const
 	if (!obj) {
 		for (const char *p = text; end && p < end && p < text + len; p++)
 			line += *p == '\n';
-		return spec_fail(ps, line, "not valid JSON");
+		return spec_fail(&ps->m, line, "not valid JSON");
 	}
 	for (const char *p = end; p && p < text + len; p++) {
 		if (!spec_is_space(*p)) {
 			for (const char *c = text; c < p; c++)
 				line += *c == '\n';
 			cJSON_Delete(obj);
-			return spec_fail(ps, line, "text after the JSON object");
+			return spec_fail(&ps->m, line, "text after the JSON object");
 		}
 	}
 	rc = cJSON_IsObject(obj) ? spec_json_object(ps, root, obj, "")
-				 : spec_fail(ps, 0, "expected one JSON object");
+				 : spec_fail(&ps->m, 0, "expected one JSON object");
 	cJSON_Delete(obj);
 	return rc;
 }
@@ -710,8 +534,8 @@ static int spec_parse_text(struct spec_parse *ps, const struct spec_scope *root,
 		text = "";
 		len = 0;
 	}
-	if (ps->msg && ps->msg_len)
-		ps->msg[0] = '\0';
+	if (ps->m.msg && ps->m.msg_len)
+		ps->m.msg[0] = '\0';
 	ok = spec_utf8_valid((const unsigned char *)text, len);
 	nul = len ? memchr(text, '\0', ok) : NULL;
 	if (ok < len || nul) {
@@ -719,7 +543,7 @@ static int spec_parse_text(struct spec_parse *ps, const struct spec_scope *root,
 
 		for (size_t i = 0; i < at; i++)
 			line += text[i] == '\n';
-		return spec_fail(ps, line, nul ? "contains a NUL byte" : "not valid UTF-8");
+		return spec_fail(&ps->m, line, nul ? "contains a NUL byte" : "not valid UTF-8");
 	}
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		text += 3, len -= 3;
@@ -737,19 +561,19 @@ static int spec_config_cross(struct spec_parse *ps)
 	if (ps->set[CK_LEARNING_RATE] && ps->set[CK_LR_MULTIPLIER]) {
 		later = ps->line[CK_LR_MULTIPLIER] >= ps->line[CK_LEARNING_RATE] ? CK_LR_MULTIPLIER
 										 : CK_LEARNING_RATE;
-		return spec_fail(ps, ps->line[later],
+		return spec_fail(&ps->m, ps->line[later],
 				 "%s: set only one of learning_rate and learning_rate_multiplier",
 				 ps->label[later]);
 	}
 	if (ps->set[CK_BASE_MODEL] && ps->set[CK_SOURCE_MODEL]) {
 		later = ps->line[CK_SOURCE_MODEL] >= ps->line[CK_BASE_MODEL] ? CK_SOURCE_MODEL
 									     : CK_BASE_MODEL;
-		return spec_fail(ps, ps->line[later],
+		return spec_fail(&ps->m, ps->line[later],
 				 "%s: set only one of base_model and source_model",
 				 ps->label[later]);
 	}
 	if (!ps->set[CK_BASE_MODEL] && !ps->set[CK_SOURCE_MODEL])
-		return spec_fail(ps, 0,
+		return spec_fail(&ps->m, 0,
 				 "base_model is required (e.g. base_model = "
 				 "models/gemini-1.5-flash-001-tuning)");
 	return 0;
@@ -758,7 +582,7 @@ static int spec_config_cross(struct spec_parse *ps)
 int spec_parse_config(const char *text, size_t len, struct tuning_request *req, char *msg,
 		      size_t msg_len)
 {
-	struct spec_parse ps = {.file = "config", .msg = msg, .msg_len = msg_len};
+	struct spec_parse ps = {.m = {"config", msg, msg_len}};
 	int rc;
 
 	ps.keys = spec_config_keys;
@@ -793,141 +617,10 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	return 0;
 }
 
-struct spec_examples {
-	struct tuning_example *v;
-	size_t n, cap;
-};
-
-static void spec_examples_free(struct tuning_example *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].text_input);
-		free(v[i].output);
-	}
-	free(v);
-}
-
-/* Checks one decoded example string: a string, and within the reference's limits. */
-static int spec_example_field(struct spec_parse *ps, int line, const cJSON *item, const char *name,
-			      size_t max_chars, const char **out)
-{
-	size_t chars;
-
-	if (*out)
-		return spec_fail(ps, line, "duplicate field \"%s\"", name);
-	if (!cJSON_IsString(item))
-		return spec_fail(ps, line, "\"%s\" must be a string", name);
-	chars = spec_utf8_chars(item->valuestring);
-	if (chars > max_chars)
-		return spec_fail(ps, line, "\"%s\" is %zu characters long (at most %zu)", name,
-				 chars, max_chars);
-	*out = item->valuestring;
-	return 0;
-}
-
-static int spec_example_line(struct spec_parse *ps, int line, const char *s, size_t n,
-			     struct spec_examples *ex)
-{
-	const char *end = NULL, *in = NULL, *out = NULL;
-	cJSON *obj, *item;
-	char q[64];
-	int rc = 0;
-
-	if (memchr(s, '\0', n))
-		return spec_fail(ps, line, "contains a NUL byte");
-	if (spec_utf8_valid((const unsigned char *)s, n) < n)
-		return spec_fail(ps, line, "not valid UTF-8");
-	obj = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-	if (!obj)
-		return spec_fail(ps, line,
-				 "not valid JSON (write one {\"text_input\": ..., \"output\": ...} "
-				 "object a line)");
-	if (end != s + n)
-		rc = spec_fail(ps, line, "text after the JSON object (one object a line)");
-	else if (!cJSON_IsObject(obj))
-		rc = spec_fail(ps, line,
-			       "expected a JSON object like {\"text_input\": \"...\", \"output\": "
-			       "\"...\"}");
-	cJSON_ArrayForEach(item, obj)
-	{
-		const char *name = item->string ? item->string : "";
-
-		if (rc < 0)
-			break;
-		if (!strcmp(name, "text_input") || !strcmp(name, "textInput"))
-			rc = spec_example_field(ps, line, item, "text_input", SPEC_MAX_INPUT_CHARS,
-						&in);
-		else if (!strcmp(name, "output"))
-			rc = spec_example_field(ps, line, item, "output", SPEC_MAX_OUTPUT_CHARS,
-						&out);
-		else
-			rc = spec_fail(ps, line, "unknown field %s (known: text_input, output)",
-				       spec_quote(q, sizeof(q), name, strlen(name)));
-	}
-	if (rc == 0 && !in)
-		rc = spec_fail(ps, line, "missing \"text_input\"");
-	else if (rc == 0 && !out)
-		rc = spec_fail(ps, line, "missing \"output\"");
-	else if (rc == 0 && !*out)
-		rc = spec_fail(ps, line, "\"output\" is empty");
-	if (rc == 0) {
-		if (ex->n == ex->cap) {
-			struct tuning_example *nv;
-
-			ex->cap = ex->cap ? ex->cap * 2 : 16;
-			nv = realloc(ex->v, ex->cap * sizeof(*ex->v));
-			if (!nv)
-				spec_oom();
-			ex->v = nv;
-		}
-		ex->v[ex->n].text_input = spec_xstrndup(in, strlen(in));
-		ex->v[ex->n].output = spec_xstrndup(out, strlen(out));
-		ex->n++;
-	}
-	cJSON_Delete(obj);
-	return rc;
-}
-
-int spec_parse_examples(const char *text, size_t len, struct tuning_request *req, char *msg,
-			size_t msg_len)
-{
-	struct spec_parse ps = {.file = "examples.jsonl", .msg = msg, .msg_len = msg_len};
-	struct spec_examples ex = {0};
-	const char *p = text, *end = text ? text + len : text;
-	int line = 0, rc;
-
-	if (msg && msg_len)
-		msg[0] = '\0';
-	if (text && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		p += 3;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *s = p;
-
-		line++;
-		p = nl ? nl + 1 : end;
-		spec_trim(&s, &le);
-		if (s == le)
-			continue;
-		if ((rc = spec_example_line(&ps, line, s, (size_t)(le - s), &ex)) < 0) {
-			spec_examples_free(ex.v, ex.n);
-			return rc;
-		}
-	}
-	if (ex.n == 0)
-		return spec_fail(&ps, 0,
-				 "no examples (write one {\"text_input\": ..., \"output\": ...} "
-				 "object a line)");
-	spec_examples_free(req->examples, req->n_examples);
-	req->examples = ex.v;
-	req->n_examples = ex.n;
-	return 0;
-}
-
 int spec_parse_generation(const char *text, size_t len, struct generation_settings *gs, char *msg,
 			  size_t msg_len)
 {
-	struct spec_parse ps = {.file = "generation", .msg = msg, .msg_len = msg_len};
+	struct spec_parse ps = {.m = {"generation", msg, msg_len}};
 	int rc;
 
 	ps.keys = spec_generation_keys;
@@ -953,38 +646,6 @@ int spec_parse_generation(const char *text, size_t len, struct generation_settin
 		gs->stop_sequences[i] = ps.list[i];
 	gs->n_stop_sequences = ps.n_list;
 	return 0;
-}
-
-/* Shortest "%g" text that reads back as exactly d, with '.' whatever the locale. */
-static void spec_format_double(char *buf, size_t len, double d)
-{
-	const char *dp = localeconv()->decimal_point;
-	double back;
-
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, d);
-		if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
-			char *c = strchr(buf, dp[0]);
-
-			if (c)
-				*c = '.';
-		}
-		if (spec_number(buf, strlen(buf), 0, &back) == 0 && back == d)
-			return;
-	}
-}
-
-/* Appends to a growing heap string. */
-static void spec_append(char **s, size_t *len, const char *add)
-{
-	size_t n = strlen(add);
-	char *p = realloc(*s, *len + n + 1);
-
-	if (!p)
-		spec_oom();
-	memcpy(p + *len, add, n + 1);
-	*s = p;
-	*len += n;
 }
 
 char *spec_generation_canonical(const struct generation_settings *gs)
