@@ -325,13 +325,15 @@ static int oauth_reply_parse(const char *uri, long status, const char *body,
 				    uri);
 		}
 	} else if (cJSON_IsObject(root) && cJSON_IsString(e = cJSON_GetObjectItem(root, "error"))) {
+		/* 401 whatever the endpoint's code: to the caller this is a request that
+		 * cannot be authenticated, as the API itself would say */
 		d = cJSON_GetObjectItem(root, "error_description");
-		oauth_error(err, (int)status, "%.200s (%.60s from token endpoint %s)",
-			    cJSON_IsString(d) ? d->valuestring : "the credentials were refused",
-			    e->valuestring, uri);
+		oauth_error(err, 401, "token endpoint %s refused the credentials: %.200s (%.60s)",
+			    uri, cJSON_IsString(d) ? d->valuestring : "no reason given",
+			    e->valuestring);
 	} else {
-		oauth_error(err, (int)status, "token endpoint %s answered HTTP %ld without a token",
-			    uri, status);
+		oauth_error(err, 401, "token endpoint %s answered HTTP %ld without a token", uri,
+			    status);
 	}
 	cJSON_Delete(root);
 	return rc;
