@@ -208,3 +208,72 @@ char *srv_json_print(const cJSON *item)
 	}
 	return s;
 }
+
+static void put_indent(char *out, size_t *o, int depth)
+{
+	out[(*o)++] = '\n';
+	for (int i = 0; i < depth * 2; i++)
+		out[(*o)++] = ' ';
+}
+
+char *srv_json_pretty(const char *in)
+{
+	size_t n = strlen(in), cap = n + 1, o = 0;
+	int depth = 0, in_str = 0, esc = 0;
+	/* Worst case each byte opens a line at the deepest level (limited by the parser). */
+	for (size_t i = 0; i < n; i++)
+		if (in[i] == ',' || in[i] == '{' || in[i] == '[' || in[i] == '}' || in[i] == ']' ||
+		    in[i] == ':')
+			cap += 2 + 2 * (SRV_JSON_MAX_DEPTH + 2);
+	char *out = srv_xmalloc(cap);
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		if (in_str) {
+			out[o++] = c;
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			out[o++] = c;
+			break;
+		case '{':
+		case '[':
+			out[o++] = c;
+			if (in[i + 1] == (c == '{' ? '}' : ']')) {
+				out[o++] = in[++i];
+				break;
+			}
+			if (depth < SRV_JSON_MAX_DEPTH)
+				depth++;
+			put_indent(out, &o, depth);
+			break;
+		case '}':
+		case ']':
+			if (depth > 0)
+				depth--;
+			put_indent(out, &o, depth);
+			out[o++] = c;
+			break;
+		case ',':
+			out[o++] = c;
+			put_indent(out, &o, depth);
+			break;
+		case ':':
+			out[o++] = ':';
+			out[o++] = ' ';
+			break;
+		default:
+			out[o++] = c;
+		}
+	}
+	out[o++] = '\n';
+	out[o] = '\0';
+	return out;
+}

@@ -30,6 +30,10 @@ void srv_json_time(int64_t ns, char *buf, size_t len);
 /* Parses what srv_json_time writes (0 to 9 fraction digits); -EINVAL when malformed. */
 int srv_json_parse_time(const char *s, int64_t *ns);
 
+/* Indents compact JSON text the way the real service prints its answers (two spaces,
+ * "key": value), so line tools such as grep see one field a line. Heap result. */
+char *srv_json_pretty(const char *compact);
+
 /* cJSON_PrintUnformatted that aborts on out of memory. */
 char *srv_json_print(const cJSON *item);
 

@@ -27,7 +27,9 @@ void srv_reply_json(struct srv_reply *rep, int http_status, cJSON *obj)
 {
 	free(rep->body);
 	rep->status = http_status;
-	rep->body = srv_json_print(obj);
+	char *compact = srv_json_print(obj);
+	rep->body = srv_json_pretty(compact);
+	free(compact);
 	rep->body_len = strlen(rep->body);
 	rep->content_type = "application/json; charset=UTF-8";
 	cJSON_Delete(obj);
