@@ -36,6 +36,7 @@ struct nn_layer_acts {
 	float *x_mid;	       /* [T][D] residual after attention */
 	float *h2, *mu2, *rs2; /* layer norm 2 */
 	float *fc, *fa;	       /* [T][F] MLP before and after GELU */
+	float *th;	       /* [T][F] the tanh term of GELU, kept for the backward pass */
 };
 
 struct nn_acts {
@@ -93,6 +94,8 @@ void nn_linear(float *y, const float *x, const float *w, const float *b, int row
 void nn_layernorm(float *y, float *mu, float *rs, const float *x, const float *g, const float *b,
 		  int rows, int n);
 float nn_gelu(float x);
+/* the tanh inside GELU, which the backward pass reuses */
+float nn_gelu_tanh(float x);
 /* Causal attention of query row t for head h over rows 0..t of qkv ([rows][3D]):
  * the probabilities go to p[0..t], the head's output to o[0..D/H). */
 void nn_attend_row(float *o, float *p, const float *qkv, int t, int h, int d_model, int n_heads);

@@ -9,7 +9,8 @@ void nn_linear_backward(float *dx, float *dw, float *db, const float *x, const f
 /* dx += d(layer norm)^T dy; dg, db accumulate. */
 void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
 			   const float *mu, const float *rs, const float *g, int rows, int n);
-float nn_gelu_grad(float x);
+/* GELU's derivative at x, given th = nn_gelu_tanh(x) kept from the forward pass. */
+float nn_gelu_grad(float x, float th);
 /* Adds the gradients of query row t, head h into dqkv, given do_ (d output of the head). */
 void nn_attend_row_backward(float *dqkv, float *dp, const float *do_, const float *p,
 			    const float *qkv, int t, int h, int d_model, int n_heads);

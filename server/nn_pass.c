@@ -57,8 +57,10 @@ static void block_forward(const struct nn_dims *d, const struct nn_layer_view *l
 	add_rows(la->x_mid, la->x_in, (size_t)T * D);
 	nn_layernorm(la->h2, la->mu2, la->rs2, la->x_mid, lw->ln2_g, lw->ln2_b, T, D);
 	nn_linear(la->fc, la->h2, lw->w1, lw->b1, T, D, F);
-	for (size_t i = 0; i < (size_t)T * F; i++)
-		la->fa[i] = nn_gelu(la->fc[i]);
+	for (size_t i = 0; i < (size_t)T * F; i++) {
+		la->th[i] = nn_gelu_tanh(la->fc[i]);
+		la->fa[i] = 0.5f * la->fc[i] * (1.0f + la->th[i]);
+	}
 	nn_linear(x_next, la->fa, lw->w2, lw->b2, T, F, D);
 	add_rows(x_next, la->x_mid, (size_t)T * D);
 }
@@ -106,7 +108,7 @@ static void block_backward(const struct nn_dims *d, const struct nn_layer_view *
 	/* a->dx holds d(loss)/d(block output) and leaves as d(loss)/d(block input). */
 	nn_linear_backward(a->dfc, lg->w2, lg->b2, la->fa, lw->w2, a->dx, T, F, D);
 	for (size_t i = 0; i < (size_t)T * F; i++)
-		a->dfc[i] *= nn_gelu_grad(la->fc[i]);
+		a->dfc[i] *= nn_gelu_grad(la->fc[i], la->th[i]);
 	nn_linear_backward(a->dh, lg->w1, lg->b1, la->h2, lw->w1, a->dfc, T, D, F);
 	nn_layernorm_backward(a->dx, lg->ln2_g, lg->ln2_b, a->dh, la->x_mid, la->mu2, la->rs2,
 			      lw->ln2_g, T, D);
@@ -153,7 +155,7 @@ void nn_acts_alloc(const struct nn_dims *d, struct nn_acts *a)
 {
 	size_t C = (size_t)d->ctx, D = (size_t)d->d_model, F = (size_t)d->d_ff;
 	size_t H = (size_t)d->n_heads, L = (size_t)d->n_layers, V = NN_VOCAB;
-	size_t per_layer = 8 * C * D + 4 * C + H * C * C + 2 * C * F;
+	size_t per_layer = 8 * C * D + 4 * C + H * C * C + 3 * C * F;
 	size_t total = L * per_layer + 2 * C * D + 2 * C + C * V + 6 * C * D + C * F + C;
 	float *p = nn_xcalloc(total, sizeof(float));
 	a->block = p;
@@ -177,6 +179,7 @@ void nn_acts_alloc(const struct nn_dims *d, struct nn_acts *a)
 		TAKE(la->rs2, C);
 		TAKE(la->fc, C * F);
 		TAKE(la->fa, C * F);
+		TAKE(la->th, C * F);
 	}
 	TAKE(a->x_out, C * D);
 	TAKE(a->hf, C * D);
