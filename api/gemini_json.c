@@ -138,6 +138,14 @@ static void gj_snapshots(const cJSON *arr, struct tuning_snapshot **out, size_t 
 	*n_out = n;
 }
 
+/* The text as received, unless a NUL inside would cut the C string short of it. */
+static char *gj_raw_or_print(const cJSON *o, const char *raw, size_t len)
+{
+	if (raw && !memchr(raw, '\0', len))
+		return gemini_xstrndup(raw, len);
+	return gemini_json_print(o);
+}
+
 static enum tuned_model_state gj_state(const cJSON *o)
 {
 	const char *s = gj_str(o, "state");
@@ -185,7 +193,7 @@ void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len, str
 	if (gj_num(hp, "learningRateMultiplier", &d))
 		m->learning_rate_multiplier = d;
 	gj_snapshots(gj_get(task, "snapshots"), &m->snapshots, &m->n_snapshots);
-	m->json = raw ? gemini_xstrndup(raw, raw_len) : gemini_json_print(o);
+	m->json = gj_raw_or_print(o, raw, raw_len);
 }
 
 int gemini_parse_tuned_model(const char *json, size_t len, struct tuned_model *out)
@@ -297,7 +305,7 @@ int gemini_parse_generation(const char *json, size_t len, struct generation_resu
 	out->text = gj_parts_text(gj_get(first, "content"));
 	out->finish_reason = gj_dup(first, "finishReason");
 	out->block_reason = gj_dup(gj_get(root, "promptFeedback"), "blockReason");
-	out->json = gemini_xstrndup(json, len);
+	out->json = gj_raw_or_print(root, json, len);
 	cJSON_Delete(root);
 	return 0;
 }

@@ -372,6 +372,7 @@ static void test_malformed_input(void)
 	/* An embedded NUL cuts nothing open. */
 	const char nul[] = "{\"name\": \"a\0b\"}";
 	CHECK_INT(gemini_parse_tuned_model(nul, sizeof(nul) - 1, &m), 0);
+	CHECK_STR(m.json, "{\"name\":\"a\"}"); /* still one whole JSON object */
 	tuned_model_clear(&m);
 }
 
