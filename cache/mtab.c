@@ -222,6 +222,7 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 	e->model = *m;
 	memset(m, 0, sizeof *m);
 	e->remote = 1;
+	e->unverified = 0;
 	if (!e->submitting)
 		e->state = state_of(&e->model);
 	if (e->is_draft)
@@ -283,6 +284,7 @@ static void load_drafts(struct mtab *t)
 		if (draft_submitted(t->o.drafts, names[i], &op) == 1) {
 			e->state = MTAB_CREATING;
 			e->locked = 1;
+			e->unverified = 1;
 			if (op && *op)
 				e->op_name = op;
 			else
@@ -435,6 +437,25 @@ static void neg_add(struct mtab *t, const char *id)
 	t->n_neg++;
 }
 
+/* Waits (up to 15 s) for the first listing that may tell a submitted draft's fate, so
+ * a fresh mount does not show CREATING for a model that finished meanwhile. */
+static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
+{
+	struct mtab_entry *e;
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 15;
+	pthread_mutex_lock(&t->mu);
+	while ((e = mtab_find(t, id)) && e->unverified && t->started && !t->stopping) {
+		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
+			break;
+	}
+	if (e)
+		fill_attr(e, out);
+	pthread_mutex_unlock(&t->mu);
+}
+
 int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 {
 	struct tuned_model m = {0};
@@ -442,8 +463,11 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 	char name[64];
 	int rc;
 
-	if (mtab_attr(t, id, out) == 0)
+	if (mtab_attr(t, id, out) == 0) {
+		if (out->state == MTAB_CREATING)
+			settle(t, id, out);
 		return 0;
+	}
 	if (!gemini_valid_model_id(id) || !t->o.gc)
 		return -ENOENT;
 	pthread_mutex_lock(&t->mu);

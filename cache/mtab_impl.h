@@ -19,6 +19,7 @@ struct mtab_entry {
 	int remote;     /* model below is the service's */
 	int submitting; /* a create is queued or in flight */
 	int create_sent; /* ... and it went out: the inputs are final */
+	int unverified;  /* submitted draft from disk, not yet seen on the service */
 	int writers;     /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;

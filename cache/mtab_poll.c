@@ -76,6 +76,8 @@ static void do_list(struct mtab *t)
 			  "listing", strerror(-rc), err.message[0] ? err.message : "no answer");
 	}
 	t->listed = 1;
+	for (size_t i = 0; i < t->n; i++)
+		t->v[i]->unverified = 0; /* asked once: what we know now is what we show */
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
 	tuned_models_free(v, n);

@@ -27,8 +27,8 @@ def test_local_mount(tmp_path, mount_factory):
     env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
                XDG_CACHE_HOME=str(home / "cache"), XDG_RUNTIME_DIR=str(run))
     m = mount_factory(local=True, env=env)
-    assert servers_under(str(home)), "no private server running"
     m.make_active("offline")
+    assert servers_under(str(home)), "no private server running"
     m.write("offline", "prompt", data="1\n")
     assert m.read("offline", "response").endswith("\n")
     assert os.path.isdir(home / "data" / "tunedfs" / "local")
