@@ -158,6 +158,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
+/* libmicrohttpd hands over its own format strings. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct srv *s = cls;
@@ -166,6 +169,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	fputs("tunedfs-server: http: ", stderr);
 	vfprintf(stderr, fmt, ap);
 }
+#pragma GCC diagnostic pop
 
 static int unix_listen(const char *path, char *why, size_t why_len)
 {

@@ -518,8 +518,10 @@ static int load_all(struct srv_store *st)
 			st->next_seq = m->seq + 1;
 	}
 	closedir(d);
-	qsort(st->by_seq, st->n, sizeof(*st->by_seq), cmp_seq);
-	qsort(st->by_id, st->n, sizeof(*st->by_id), cmp_id);
+	if (st->n) {
+		qsort(st->by_seq, st->n, sizeof(*st->by_seq), cmp_seq);
+		qsort(st->by_id, st->n, sizeof(*st->by_id), cmp_id);
+	}
 	for (size_t i = 0; i < st->n; i++)
 		fail_interrupted(st, st->by_seq[i]);
 	return 0;

@@ -52,8 +52,9 @@ static void test_parse(void)
 {
 	char why[256];
 	cJSON *root = NULL;
-	CHECK(parse(tutorial_body) != NULL);
-	cJSON_Delete(parse(tutorial_body));
+	root = parse(tutorial_body);
+	CHECK(root != NULL);
+	cJSON_Delete(root);
 	root = parse("{\"a\": [1, 2, ], \"s\": \"x,}\", }");
 	CHECK(root && cJSON_GetArraySize(cJSON_GetObjectItem(root, "a")) == 2);
 	CHECK(root && !strcmp(cJSON_GetObjectItem(root, "s")->valuestring, "x,}"));
