@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,9 @@ int draft_remove(struct draft_store *ds, const char *name)
 	if (rc < 0)
 		return rc;
 	fsync(ds->dirfd);
-	draft_rmtree(ds->dirfd, tmp);
+	/* A write that raced the rename may still drop its temporary in there. */
+	for (int i = 0; i < 5 && draft_rmtree(ds->dirfd, tmp) == -ENOTEMPTY; i++)
+		sched_yield();
 	return 0;
 }
 

@@ -249,6 +249,63 @@ static void test_threads(void)
 	draft_store_close(ds);
 }
 
+struct churn {
+	struct draft_store *ds;
+	int remover;
+};
+
+/* One thread writes while another removes and re-creates the same draft. */
+static void *churn_run(void *arg)
+{
+	struct churn *c = arg;
+
+	for (int i = 0; i < 40; i++) {
+		if (c->remover) {
+			draft_remove(c->ds, "churn");
+			draft_create(c->ds, "churn");
+		} else {
+			int rc = draft_write(c->ds, "churn", "config", "base_model = m\n", 15);
+
+			if (rc != 0 && rc != -ENOENT)
+				CHECK_INT(rc, 0);
+		}
+	}
+	return NULL;
+}
+
+static void test_remove_while_writing(void)
+{
+	char dir[300], cmd[400];
+	struct draft_store *ds;
+	struct churn c[2];
+	pthread_t t[2];
+	char **names, *data;
+	size_t n, len;
+
+	snprintf(dir, sizeof(dir), "%s/churn", root);
+	CHECK_INT(draft_store_open(dir, &ds), 0);
+	CHECK_INT(draft_create(ds, "churn"), 0);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct churn){ds, i};
+		pthread_create(&t[i], NULL, churn_run, &c[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_INT(draft_list(ds, &names, &n), 0);
+	CHECK_INT(n, 1);
+	free_names(names, n);
+	if (draft_read(ds, "churn", "config", &data, &len) == 0) {
+		CHECK(len == 15 && memcmp(data, "base_model = m\n", 15) == 0);
+		free(data);
+	}
+	draft_store_close(ds);
+	/* After a reopen only the draft itself is left in the store. */
+	CHECK_INT(draft_store_open(dir, &ds), 0);
+	draft_store_close(ds);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", dir);
+	CHECK(system(cmd) == 0);
+}
+
 /* A writer process killed at an arbitrary moment leaves a whole file, old or new. */
 static void test_kill9(void)
 {
@@ -302,6 +359,7 @@ int main(void)
 	test_basics();
 	test_leftovers();
 	test_threads();
+	test_remove_while_writing();
 	test_kill9();
 	rm_rf(root);
 	return check_exit("test_draft");

@@ -364,6 +364,20 @@ static void test_threads(void)
 	CHECK(st.bytes <= 1500);
 	CHECK(st.evictions > 0);
 	rcache_close(rc);
+	/* What survived the races reads back whole after a reopen. */
+	CHECK_INT(rcache_open(dir, 1500, &rc), 0);
+	for (int n = 0; n < 60; n++) {
+		char key[RCACHE_KEY_HEX], *want = body_of(n, 30 + (size_t)n), *json;
+		size_t len;
+
+		key_of(1000 + n, key);
+		if (rcache_get(rc, key, &json, &len) == 0) {
+			CHECK(len == strlen(want) && memcmp(json, want, len) == 0);
+			free(json);
+		}
+		free(want);
+	}
+	rcache_close(rc);
 }
 
 int main(void)
