@@ -5,6 +5,7 @@ a revoked refresh token, and a scan of argv, logs and output for every secret us
 """
 import json
 import os
+import re
 import secrets
 import subprocess
 import threading
@@ -130,6 +131,9 @@ class Probe:
         rc = self.proc.wait(timeout=60)
         self.out += [ln.strip() for ln in self.proc.stdout.read().splitlines()]
         self.proc.stdout.close()
+        bad = [ln for ln in self.stderr().splitlines()
+               if re.search(r"sanitizer|runtime error|leak", ln, re.IGNORECASE)]
+        assert not bad, "\n".join(bad)
         return rc
 
     def stderr(self):
