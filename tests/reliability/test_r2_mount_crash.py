@@ -1,0 +1,140 @@
+"""R2, short form: kill -9 the mount at random moments while drafts are being written,
+remount on the same data directory, and check that every write whose close() returned 0
+is there byte for byte, and that a file caught mid-write reads as its old or its new
+content in full, never as a torn prefix (nor is a torn file submitted for tuning)."""
+import errno
+import json
+import os
+import random
+import threading
+import time
+
+N_DRAFTS = 16
+N_KILLS = 4
+CONFIG = ("base_model = models/gemini-1.0-pro-001\nepoch_count = 1\nbatch_size = 1\n"
+          "display_name = v{v}\ndescription = {pad}\n")
+
+
+def examples(rng, v, n_lines):
+    return "".join(json.dumps({"text_input": f"{v}-{i}-" + "x" * rng.randrange(0, 200),
+                               "output": f"o{i}"}) + "\n" for i in range(n_lines))
+
+
+def make_plan(rng, cycle):
+    """(op, name, file, data) steps of one cycle: new versions of the drafts' files (some
+    drafts get only a config, others only examples, so they stay drafts), each big enough
+    to take many FUSE writes, and one complete draft whose large examples, written after
+    its config at a random point, submit it. More steps than a cycle lasts."""
+    plan = []
+    for i in range(400):
+        d = rng.randrange(N_DRAFTS)
+        name = f"d{d:02d}"
+        v = f"{cycle}.{i}"
+        if d % 2 == 0:
+            plan.append(("write", name, "config", CONFIG.format(v=v, pad="p" * rng.randrange(4000))))
+        else:
+            plan.append(("write", name, "examples.jsonl", examples(rng, v, rng.randrange(1, 1500))))
+    full = f"full{cycle}"
+    at = rng.randrange(0, 30)
+    plan[at:at] = [("mkdir", full, None, None),
+                   ("write", full, "config", CONFIG.format(v=cycle, pad="full")),
+                   ("write", full, "examples.jsonl", examples(rng, cycle, 800 + 200 * cycle))]
+    return plan
+
+
+class Writer(threading.Thread):
+    """Runs plan steps from self.pos on; stops at the first failure (the mount died),
+    leaving that step in self.inflight."""
+
+    def __init__(self, m, plan, pos, acked):
+        super().__init__(daemon=True)
+        self.m, self.plan, self.pos, self.acked = m, plan, pos, acked
+        self.inflight = None
+
+    def run(self):
+        while self.pos < len(self.plan):
+            op, name, file, data = step = self.plan[self.pos]
+            self.inflight = step
+            try:
+                if op == "mkdir":
+                    try:
+                        os.mkdir(self.m.p(name))
+                    except FileExistsError:
+                        pass  # made before the last kill, acknowledged or not
+                    self.acked[(name, None)] = True
+                else:
+                    with open(self.m.p(name, file), "w") as f:
+                        f.write(data)
+                    self.acked[(name, file)] = data
+            except OSError:
+                return
+            self.inflight = None
+            self.pos += 1
+
+
+def read_or_none(m, name, file):
+    try:
+        return m.read(name, file)
+    except FileNotFoundError:
+        return None
+
+
+def check(m, server, acked, inflight):
+    for (name, file), data in acked.items():
+        if file is None:
+            assert os.path.isdir(m.p(name)), f"acknowledged mkdir {name} lost"
+            continue
+        got = read_or_none(m, name, file)
+        allowed = [data]
+        if inflight and inflight[1:3] == (name, file):
+            allowed.append(inflight[3])
+        assert got in allowed, (f"{name}/{file}: {len(got or '')} bytes, acknowledged "
+                                f"{len(data)}" + (f" or in flight {len(inflight[3])}"
+                                                  if len(allowed) > 1 else ""))
+    if inflight and inflight[0] == "write" and (inflight[1], inflight[2]) not in acked:
+        got = read_or_none(m, inflight[1], inflight[2])
+        assert got in (None, "", inflight[3]), \
+            f"{inflight[1]}/{inflight[2]} caught mid-write reads {len(got)} torn bytes"
+    for name in sorted(os.listdir(m.path)):
+        state = m.read(name, "state")
+        if name.startswith("d"):
+            assert state == "DRAFT\n", (name, state, m.read(name, "error"))
+        elif state != "DRAFT\n":
+            # submitted: the service must have got every line of the examples
+            ex = m.read(name, "examples.jsonl")
+            assert ex == acked.get((name, "examples.jsonl")) or \
+                (inflight and inflight[1] == name and ex == inflight[3]), name
+            status, op, _ = server.request("GET", f"/v1beta/tunedModels/{name}/operations")
+            assert status == 200, op
+            total = op["operations"][0]["metadata"]["totalSteps"]
+            assert total == ex.count("\n"), (name, total, ex.count("\n"))
+
+
+def test_kill9_while_writing_drafts(server, mount_factory):
+    rng = random.Random(20261123)
+    m = mount_factory(server=server)
+    acked = {}
+    for d in range(N_DRAFTS):
+        os.mkdir(m.p(f"d{d:02d}"))
+        acked[(f"d{d:02d}", None)] = True
+    for kill in range(N_KILLS):
+        plan = make_plan(rng, kill)
+        w = Writer(m, plan, 0, acked)
+        w.start()
+        time.sleep(rng.uniform(0.05, 0.8))
+        m.kill9()
+        w.join(timeout=30)
+        assert not w.is_alive(), "a writer hung on a dead mount"
+        m.start()
+        check(m, server, acked, w.inflight)
+        print(f"kill {kill}: step {w.pos}/{len(plan)}, in flight: "
+              f"{w.inflight[:3] if w.inflight else None}")
+        assert w.pos < len(plan), "the plan ran out before the kill"
+    # The last steps on a live mount, so every kind of file ends acknowledged.
+    plan = make_plan(rng, N_KILLS)[:60]
+    w = Writer(m, plan, 0, acked)
+    w.run()
+    assert w.pos == len(plan), f"step {w.inflight} failed on a live mount"
+    check(m, server, acked, None)
+    assert m.read(f"full{N_KILLS}", "state") in ("CREATING\n", "ACTIVE\n"), \
+        m.read(f"full{N_KILLS}", "error")
