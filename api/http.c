@@ -124,6 +124,7 @@ static int http_parse_endpoint(struct http_client *hc, const char *ep, struct ge
 	}
 	memcpy(host, rest, n);
 	host[n] = '\0';
+	hc->tls = tls;
 	if (!tls && !http_host_is_loopback(host)) {
 		http_error_set(err, 0, "",
 			       "endpoint %s: plain http is only allowed to 127.0.0.0/8, ::1, "

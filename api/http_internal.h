@@ -30,6 +30,7 @@ struct http_client {
 	char *base_url;	 /* scheme://host[:port] without a trailing slash */
 	char *unix_path; /* set for unix: endpoints */
 	char *shown;	 /* the endpoint as messages show it */
+	int tls;	 /* https: nothing may ever go out in plain text */
 	struct creds *creds;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
