@@ -1,8 +1,8 @@
 /* oauth.c - where OAuth access tokens come from: ADC files, the token endpoint (refresh
  * and JWT-bearer grants over a small libcurl form POST), an access-token command run with
  * fork/exec, and the cache that lets one caller refresh while the others wait.
- * JWT signing and encodings are in jwt.c; choosing the source and building headers is
- * creds.c's. No secret is ever printed, logged or put in argv. */
+ * JWT signing and encodings are in jwt.c, running the command in oauth_cmd.c; choosing the source
+ * and building headers is creds.c's. No secret is ever printed, logged or put in argv. */
 #include "api/oauth.h"
 #include "api/gemini.h"
 #include "config.h"
@@ -12,22 +12,17 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#define OAUTH_FILE_MAX	 (1 << 20)
-#define OAUTH_REPLY_MAX	 (1 << 20)
-#define OAUTH_OUTPUT_MAX (64 << 10)
+#define OAUTH_FILE_MAX	(1 << 20)
+#define OAUTH_REPLY_MAX (1 << 20)
 
 static void oauth_oom(void)
 {
@@ -407,155 +402,6 @@ int oauth_token_post(const char *token_uri, const char *form, long timeout_ms,
 		memset(reply.data, 0, reply.len);
 		free(reply.data);
 	}
-	return rc;
-}
-
-/* ---- the token command ------------------------------------------------------------- */
-
-static long oauth_ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-/* In the child only async-signal-safe calls: the parent may have many threads. */
-static void oauth_child_exec(const char *cmd, int out_fd, int null_fd)
-{
-	setpgid(0, 0);
-	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0)
-		_exit(127);
-#ifdef SYS_close_range
-	syscall(SYS_close_range, 3U, ~0U, 0U);
-#else
-	for (int fd = 3; fd < 4096; fd++)
-		close(fd);
-#endif
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-	_exit(127);
-}
-
-/* Collects stdout until EOF or the deadline; returns 1 on EOF, 0 on timeout. */
-static int oauth_collect(int fd, const struct timespec *deadline, char *buf, size_t *len)
-{
-	for (;;) {
-		long left = oauth_ms_left(deadline);
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char scratch[512];
-		ssize_t n;
-
-		if (left <= 0)
-			return 0;
-		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-			continue;
-		n = read(fd, scratch, sizeof(scratch));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 1;
-		if (*len + (size_t)n > OAUTH_OUTPUT_MAX)
-			n = (ssize_t)(OAUTH_OUTPUT_MAX - *len);
-		memcpy(buf + *len, scratch, (size_t)n);
-		*len += (size_t)n;
-		memset(scratch, 0, sizeof(scratch));
-	}
-}
-
-/* Waits for the child until the deadline, then kills its whole process group. */
-static int oauth_reap(pid_t pid, const struct timespec *deadline, int *timed_out)
-{
-	int status = 0;
-	pid_t r;
-
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && oauth_ms_left(deadline) > 0)
-		usleep(5000);
-	if (r == 0) {
-		*timed_out = 1;
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-			;
-	}
-	if (r < 0)
-		return 0; /* SIGCHLD ignored by the program: the status is gone, trust stdout */
-	return status;
-}
-
-static int oauth_command_output(char *buf, size_t len, int status, int timed_out,
-				struct oauth_token *out, struct gemini_error *err)
-{
-	char *s = buf, *e = buf + len;
-
-	if (timed_out) {
-		oauth_error(err, 0, "token_command did not finish in time and was killed");
-		return -EACCES;
-	}
-	if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
-		oauth_error(err, 0, "token_command failed (%s %d)",
-			    WIFSIGNALED(status) ? "signal" : "exit status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		return -EACCES;
-	}
-	while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
-		s++;
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		e--;
-	*e = '\0';
-	if (!oauth_header_safe(s)) {
-		oauth_error(err, 0,
-			    *s ? "token_command printed more than one token on stdout"
-			       : "token_command printed no token on stdout");
-		return -EACCES;
-	}
-	out->access_token = oauth_xstrdup(s);
-	return 0;
-}
-
-int oauth_token_command(const char *cmd, long timeout_ms, struct oauth_token *out,
-			struct gemini_error *err)
-{
-	struct timespec deadline;
-	char *buf;
-	size_t len = 0;
-	int pfd[2], null_fd, status, timed_out = 0, rc;
-	pid_t pid;
-
-	memset(out, 0, sizeof(*out));
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		int e = errno;
-		if (null_fd >= 0)
-			close(null_fd);
-		oauth_error(err, 0, "cannot run token_command: %s", strerror(e));
-		return -EACCES;
-	}
-	pid = fork();
-	if (pid == 0)
-		oauth_child_exec(cmd, pfd[1], null_fd);
-	close(pfd[1]);
-	close(null_fd);
-	if (pid < 0) {
-		int e = errno;
-		close(pfd[0]);
-		oauth_error(err, 0, "cannot run token_command: %s", strerror(e));
-		return -EACCES;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (timeout_ms > 0 ? timeout_ms : 30000) / 1000;
-	deadline.tv_nsec += (timeout_ms > 0 ? timeout_ms : 30000) % 1000 * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	buf = oauth_xmalloc(OAUTH_OUTPUT_MAX + 1);
-	if (!oauth_collect(pfd[0], &deadline, buf, &len))
-		deadline.tv_sec = 0; /* already late: reap at once */
-	close(pfd[0]);
-	status = oauth_reap(pid, &deadline, &timed_out);
-	rc = oauth_command_output(buf, len, status, timed_out, out, err);
-	memset(buf, 0, len);
-	free(buf);
 	return rc;
 }
 
