@@ -174,9 +174,9 @@ static void start_window(const struct nn_model *m, struct gen_ws *ws, const char
 	size_t c = (size_t)m->dims.ctx;
 	size_t reserve = max_bytes < c / 4 ? max_bytes : c / 4;
 	size_t l_in = input_len < c - 1 - reserve ? input_len : c - 1 - reserve;
-	const unsigned char *ip = (const unsigned char *)input + (input_len - l_in);
+	const unsigned char *ip = (const unsigned char *)input;
 	for (size_t i = 0; i < l_in; i++)
-		ws->tok[i] = ip[i];
+		ws->tok[i] = ip[input_len - l_in + i];
 	ws->tok[l_in] = NN_SEP;
 	ws->n = (int)l_in + 1;
 	feed_all(m, ws);

@@ -23,10 +23,10 @@ struct nn_seq nn_seq_build(const struct nn_dims *d, const struct nn_example *ex,
 			l_out = c - 1 - keep_in;
 		}
 	}
-	const unsigned char *ip = (const unsigned char *)ex->input + (in - l_in);
+	const unsigned char *ip = (const unsigned char *)ex->input;
 	const unsigned char *op = (const unsigned char *)ex->output;
 	for (size_t i = 0; i < l_in; i++)
-		tok[i] = ip[i];
+		tok[i] = ip[in - l_in + i];
 	tok[l_in] = NN_SEP;
 	for (size_t k = 0; k < l_out; k++)
 		tok[l_in + 1 + k] = op[k];

@@ -173,11 +173,14 @@ static void test_long_inputs(void)
 		outb[i] = (char)('A' + i % 26);
 	}
 	in[n] = outb[n] = '\0';
-	struct nn_example ex[3] = {{in, n, "end", 3}, {"x", 1, outb, n}, {in, n, outb, n}};
+	struct nn_example ex[4] = {
+	    {in, n, "end", 3}, {"x", 1, outb, n}, {in, n, outb, n}, {NULL, 0, "e", 1}};
 	struct nn_model *m;
 	CHECK(nn_model_new(5, &m) == 0);
 	double loss;
-	CHECK(nn_train_step(m, ex, 3, 0.001, &loss) == 0 && loss > 0);
+	CHECK(nn_train_step(m, ex, 4, 0.001, &loss) == 0 && loss > 0);
+	struct nn_example bad = {NULL, 2, "e", 1};
+	CHECK(nn_train_step(m, &bad, 1, 0.001, &loss) == -EINVAL);
 	/* long answers slide the window; a long input keeps its end */
 	int limit = 0;
 	char *out = greedy(m, in, 300, &limit);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Measures tunedfs-server's trainer (server/nn*.c, server/train.c) on this machine:
+# the tutorial's 15 examples at the epoch count the tutorial walkthrough uses and at the
+# allowed maximum (300), then how steps per second and total time scale with the number
+# of examples (10, 100, 1,000) and with the input length. Prints figures, asserts nothing.
+#
+#   tests/bench/trainer.sh [BUILD_DIR]      (default: build-nn; configured if missing)
+#   EPOCHS=45 SEEDS="1 2 3" tests/bench/trainer.sh
+set -eu
+cd "$(dirname "$0")/../.."
+build=${1:-build-nn}
+data=${DATA:-/work/shared/data/number-generator.examples.jsonl}
+[ -f "$data" ] || data=../shared/data/number-generator.examples.jsonl
+epochs=${EPOCHS:-45}
+seeds=${SEEDS:-1 2 3 4 5}
+scale_epochs=${SCALE_EPOCHS:-10}
+
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" tests/nn/trainer_bench >/dev/null
+bench=$build/tests/nn/trainer_bench
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+echo "== tutorial data ($(wc -l <"$data") examples), batch 4, learning rate 0.001"
+printf '%-8s %-6s %-7s %-9s %-10s %-8s\n' epochs seed steps time steps/s correct
+for e in "$epochs" 300; do
+	for s in $seeds; do
+		out=$("$bench" "$data" "$e" 4 "$s" 0.001)
+		printf '%-8s %-6s %-7s %-9s %-10s %-8s\n' "$e" "$s" "$(field steps <<<"$out")" \
+			"$(field time <<<"$out")" "$(field steps/s <<<"$out")" \
+			"$(field correct <<<"$out")"
+		[ "$e" = 300 ] && break # one run at the maximum is enough for its time
+	done
+done
+
+echo
+echo "== scaling: synthetic 'next number' examples, $scale_epochs epochs, batch 4"
+echo "   (input = the number, left-padded with filler text to the given length;"
+echo "    the context is 128 bytes, longer inputs are cut from the left)"
+printf '%-9s %-10s %-7s %-9s %-10s %-8s\n' examples input_len steps time steps/s correct
+run_synth() {
+	out=$("$bench" "synth:$1:$2" "$scale_epochs" 4 1 0.001)
+	len=$2
+	[ "$len" = 0 ] && len="1-7"
+	printf '%-9s %-10s %-7s %-9s %-10s %-8s\n' "$1" "$len" \
+		"$(field steps <<<"$out")" "$(field time <<<"$out")" \
+		"$(field steps/s <<<"$out")" "$(field correct <<<"$out")"
+}
+for n in 10 100 1000; do run_synth "$n" 0; done
+for len in 32 64 120 2000; do run_synth 100 "$len"; done
