@@ -64,3 +64,33 @@ def test_sigterm_during_training(server, make_model):
     st, o, _ = server.request("GET", "/v1beta/" + op["name"])
     assert "shut down" in o["error"]["message"]
     assert len(o["metadata"]["snapshots"]) >= 2
+
+
+def test_corrupt_weights_are_an_error_not_a_crash(server, make_model):
+    make_model(server, "bad", epochs=1)
+    server.stop()
+    path = os.path.join(server.data_dir, "tunedModels", "bad", "weights.bin")
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff" * 64)
+    server.start()
+    st, r, _ = server.request("POST", "/v1beta/tunedModels/bad:generateContent",
+                              {"contents": [{"parts": [{"text": "1"}]}]})
+    assert st == 500 and r["error"]["status"] == "INTERNAL"
+    assert "weights" in r["error"]["message"]
+    st, _, _ = server.request("GET", "/v1beta/tunedModels/bad")
+    assert st == 200
+
+
+def test_workers_bound_the_jobs(server_factory, make_model):
+    s = server_factory("--workers", "1")
+    first, _ = make_model(s, "first", wait=False, **LONG)
+    second, _ = make_model(s, "second", wait=False, **LONG)
+    wait_steps(s, first["name"])
+    st, op2, _ = s.request("GET", "/v1beta/" + second["name"])
+    assert "completedSteps" not in op2["metadata"]  # still queued behind the one worker
+    st, stats, _ = s.request("GET", "/debug/stats")
+    assert stats["jobs"]["running"] == 1 and stats["jobs"]["queued"] == 1
+    s.request("DELETE", "/v1beta/tunedModels/first")
+    wait_steps(s, second["name"])  # the queue moves on once the worker is free
+    s.request("DELETE", "/v1beta/tunedModels/second")
