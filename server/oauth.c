@@ -5,6 +5,7 @@
 #include "server/oauth.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -28,6 +29,9 @@
 #define SRV_OAUTH_SCOPES                                                                           \
 	"https://www.googleapis.com/auth/cloud-platform "                                          \
 	"https://www.googleapis.com/auth/generative-language.tuning"
+
+static const char srv_oauth_b64url_abc[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 struct srv_oauth_client {
 	char *client_id, *client_secret, *refresh_token, *scope;
@@ -393,8 +397,6 @@ static void srv_oauth_sweep(struct srv_oauth *o, int64_t now)
 /* Under lock. Google's access tokens start with "ya29."; ours look alike. */
 static int srv_oauth_issue(struct srv_oauth *o, char *out, size_t out_len)
 {
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char raw[36];
 	struct srv_oauth_tok *t;
 	int64_t now = srv_oauth_now_ms();
@@ -404,7 +406,7 @@ static int srv_oauth_issue(struct srv_oauth *o, char *out, size_t out_len)
 		return -EIO;
 	n = (size_t)snprintf(out, out_len, "ya29.");
 	for (size_t i = 0; i < sizeof(raw) && n + 1 < out_len; i++)
-		out[n++] = abc[raw[i] & 63];
+		out[n++] = srv_oauth_b64url_abc[raw[i] & 63];
 	out[n] = '\0';
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (++o->inserts % 256 == 0)
@@ -467,13 +469,9 @@ struct srv_oauth_form {
 
 static int srv_oauth_hex(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	if (!isxdigit(c))
+		return -1;
+	return isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
 /* application/x-www-form-urlencoded: '+' is a space, %XX a byte; a NUL byte is refused. */
@@ -506,18 +504,14 @@ static char *srv_oauth_decode(const char *s, size_t n, int *bad)
 
 static char **srv_oauth_form_slot(struct srv_oauth_form *f, const char *key)
 {
-	if (!strcmp(key, "grant_type"))
-		return &f->grant_type;
-	if (!strcmp(key, "client_id"))
-		return &f->client_id;
-	if (!strcmp(key, "client_secret"))
-		return &f->client_secret;
-	if (!strcmp(key, "refresh_token"))
-		return &f->refresh_token;
-	if (!strcmp(key, "assertion"))
-		return &f->assertion;
-	if (!strcmp(key, "scope"))
-		return &f->scope;
+	char **slots[] = {&f->grant_type,    &f->client_id, &f->client_secret,
+			  &f->refresh_token, &f->assertion, &f->scope};
+	static const char *const names[] = {"grant_type",    "client_id", "client_secret",
+					    "refresh_token", "assertion", "scope"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(key, names[i]))
+			return slots[i];
 	return NULL;
 }
 
@@ -670,17 +664,8 @@ static void srv_oauth_refresh(struct srv_oauth *o, const struct srv_oauth_form *
 
 static int srv_oauth_b64_value(int c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	const char *p = c ? strchr(srv_oauth_b64url_abc, c) : NULL;
+	return p ? (int)(p - srv_oauth_b64url_abc) : -1;
 }
 
 /* base64url without padding, as JWTs carry it. Returns the length, or -1. */

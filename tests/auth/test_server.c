@@ -137,6 +137,8 @@ static void test_form_errors(struct srv_oauth *o)
 	    {"grant_type=refresh_token&grant_type=refresh_token", "invalid_request", 400},
 	    {"grant_type=refresh%2", "invalid_request", 400},
 	    {"grant_type=refresh%00token", "invalid_request", 400},
+	    {"grant_type=refresh%G0token", "invalid_request", 400},
+	    {"grant_type=refresh%\x10token", "invalid_request", 400},
 	    {"grant_type", "invalid_request", 400},
 	    {"grant_type=" OAUTH_JWT_BEARER_GRANT, "invalid_request", 400},
 	    {"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b",
