@@ -60,6 +60,27 @@ static int strip_and_check(const char *text, size_t len, char **out, size_t *out
 	return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+size_t srv_utf8_len(const unsigned char *p, size_t left)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = (p[0] & 0xe0) == 0xc0   ? 2
+		   : (p[0] & 0xf0) == 0xe0 ? 3
+		   : (p[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
+	if (n == 0 || n > left || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0;
+	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
 int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t why_len)
 {
 	char *buf;
@@ -67,6 +88,16 @@ int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t 
 	int rc = strip_and_check(text, len, &buf, &n, why, why_len);
 	if (rc)
 		return rc;
+	for (size_t i = 0; i < n;) {
+		size_t k = srv_utf8_len((const unsigned char *)buf + i, n - i);
+		if (k == 0) {
+			snprintf(why, why_len,
+				 "Invalid JSON payload received. Invalid UTF-8 at offset %zu.", i);
+			free(buf);
+			return -EINVAL;
+		}
+		i += k;
+	}
 	if (memchr(buf, '\0', n)) {
 		snprintf(why, why_len, "Invalid JSON payload received. NUL byte in the body.");
 		free(buf);

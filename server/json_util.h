@@ -34,6 +34,9 @@ int srv_json_parse_time(const char *s, int64_t *ns);
  * "key": value), so line tools such as grep see one field a line. Heap result. */
 char *srv_json_pretty(const char *compact);
 
+/* Length of the valid UTF-8 sequence at p (1 to 4 bytes, left > 0), 0 when invalid. */
+size_t srv_utf8_len(const unsigned char *p, size_t left);
+
 /* cJSON_PrintUnformatted that aborts on out of memory. */
 char *srv_json_print(const cJSON *item);
 

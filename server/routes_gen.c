@@ -200,34 +200,13 @@ static int prompt_text(const cJSON *body, char **out, size_t *len, struct srv_re
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t n = (p[0] & 0xe0) == 0xc0   ? 2
-		   : (p[0] & 0xf0) == 0xe0 ? 3
-		   : (p[0] & 0xf8) == 0xf0 ? 4
-					   : 0;
-	if (n == 0 || n > left || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-		return 0;
-	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-		return 0;
-	return n;
-}
-
 /* A byte model can emit any bytes; JSON needs UTF-8: bad bytes become U+FFFD. */
 static char *utf8_clean(const char *s, size_t len)
 {
 	char *out = srv_xmalloc(len * 3 + 1);
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_len((const unsigned char *)s + i, len - i);
+		size_t n = srv_utf8_len((const unsigned char *)s + i, len - i);
 		if (n == 0 || (n == 1 && s[i] == '\0')) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;

@@ -75,6 +75,16 @@ static void test_parse(void)
 	deep[299] = '\0';
 	CHECK(srv_json_parse(deep, strlen(deep), &root, why, sizeof(why)) == -EINVAL);
 	CHECK(srv_json_parse("{\"a\":1}\0x", 9, &root, why, sizeof(why)) == -EINVAL);
+	CHECK(srv_json_parse("{\"a\":\"\xff\"}", 8, &root, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "UTF-8") != NULL);
+	root = parse("{\"a\":\"\xe4\xb8\x83 \xf0\x9f\x99\x82\"}");
+	CHECK(root != NULL);
+	cJSON_Delete(root);
+
+	char *pretty = srv_json_pretty("{\"a\":[1,{\"b\":\"x,{:\"}],\"e\":{},\"f\":[]}");
+	CHECK(!strcmp(pretty, "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"x,{:\"\n    }\n  ],\n"
+			      "  \"e\": {},\n  \"f\": []\n}\n"));
+	free(pretty);
 }
 
 static void test_accessors(void)
