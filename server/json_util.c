@@ -106,8 +106,8 @@ int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t 
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
 	if (!root) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t off = (at && at >= buf && at <= buf + n) ? (size_t)(at - buf) : 0;
+		/* end, not cJSON_GetErrorPtr(): that one is a global shared by all threads. */
+		size_t off = (end && end >= buf && end <= buf + n) ? (size_t)(end - buf) : 0;
 		snprintf(why, why_len,
 			 "Invalid JSON payload received. Unexpected token at offset %zu.", off);
 		free(buf);
