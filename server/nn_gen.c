@@ -199,11 +199,13 @@ int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 		int t = pick(&ws, s, &rng);
 		if (t == NN_END)
 			break;
-		append(&buf, &n, &cap, (char)t);
+		/* The limit is hit only when one more byte was coming: an answer that ends
+		 * exactly at max_bytes is a normal stop. */
 		if (n >= max_bytes) {
 			limit = 1;
 			break;
 		}
+		append(&buf, &n, &cap, (char)t);
 		if (ws.n == m->dims.ctx) {
 			/* The window is full: keep its second half and recompute the cache,
 			 * which costs one pass per ctx/2 new bytes. */

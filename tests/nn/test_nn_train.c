@@ -131,6 +131,9 @@ static void test_learns(void)
 	char *out = greedy(m, "ten", 3, &limit);
 	CHECK(strcmp(out, "ele") == 0 && limit == 1);
 	free(out);
+	out = greedy(m, "ten", 6, &limit); /* exactly the answer's length: a normal stop */
+	CHECK(strcmp(out, "eleven") == 0 && limit == 0);
+	free(out);
 	/* top_k = 1 is greedy whatever the temperature; sampling is seeded */
 	struct nn_sampling s1 = {1.5, 0, 1, 64, 99}, s2 = {1.5, 0.9, 0, 64, 5};
 	char *a, *b, *c;
