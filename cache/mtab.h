@@ -19,12 +19,12 @@ enum mtab_state { MTAB_DRAFT, MTAB_CREATING, MTAB_ACTIVE, MTAB_FAILED };
 enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 
 struct mtab_options {
-	struct gemini_client *gc;  /* not owned */
+	struct gemini_client *gc;   /* not owned */
 	struct draft_store *drafts; /* not owned */
-	struct rcache *rcache;     /* not owned */
-	double list_ttl;           /* seconds a listing stays fresh */
-	double poll_interval;      /* seconds between polls of a CREATING model */
-	double negative_ttl;       /* seconds a failed lookup is remembered */
+	struct rcache *rcache;	    /* not owned */
+	double list_ttl;	    /* seconds a listing stays fresh */
+	double poll_interval;	    /* seconds between polls of a CREATING model */
+	double negative_ttl;	    /* seconds a failed lookup is remembered */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 };
@@ -33,7 +33,7 @@ struct mtab_options {
 struct mtab_attr {
 	enum mtab_state state;
 	int has_examples; /* draft data kept here: examples.jsonl exists */
-	int locked;       /* tuning submitted: config and examples.jsonl read-only */
+	int locked;	  /* tuning submitted: config and examples.jsonl read-only */
 	time_t mtime;
 	time_t ctime;
 };
@@ -41,15 +41,15 @@ struct mtab_attr {
 /* A private copy of one model's state for rendering its files. */
 struct mtab_view {
 	struct mtab_attr attr;
-	int remote;               /* the service knows it; model is filled */
+	int remote;		  /* the service knows it; model is filled */
 	struct tuned_model model; /* model.json is model.json */
 	int has_progress;
 	int total_steps, completed_steps;
 	double percent;
 	struct tuning_snapshot *snapshots; /* operation's, else the model's */
 	size_t n_snapshots;
-	char *error;      /* "" when none */
-	char *prompt;     /* NULL when none */
+	char *error;	  /* "" when none */
+	char *prompt;	  /* NULL when none */
 	char *generation; /* canonical text, "" for defaults */
 };
 
@@ -57,7 +57,7 @@ struct mtab_view {
 struct mtab_answer {
 	char *json; /* the GenerateContentResponse */
 	size_t len;
-	char *text;         /* candidates' text, "" when none */
+	char *text;	    /* candidates' text, "" when none */
 	char *block_reason; /* promptFeedback.blockReason, NULL when not blocked */
 };
 

@@ -122,8 +122,7 @@ static void *job_thread(void *arg)
 	int rc;
 
 	free(arg);
-	rc = gemini_generate(a.t->o.gc, a.j->name, a.j->prompt, &a.j->gs, &a.j->cancel, &res,
-			     &err);
+	rc = gemini_generate(a.t->o.gc, a.j->name, a.j->prompt, &a.j->gs, &a.j->cancel, &res, &err);
 	if (rc == 0 && !res.json)
 		rc = -EIO;
 	if (rc == 0)

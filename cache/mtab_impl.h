@@ -14,13 +14,13 @@ struct mtab_entry {
 	char *id;   /* directory name */
 	char *name; /* "tunedModels/ID" */
 	enum mtab_state state;
-	int is_draft;   /* has data in the draft store */
-	int locked;     /* submitted: config/examples read-only */
-	int remote;     /* model below is the service's */
-	int submitting; /* a create is queued or in flight */
+	int is_draft;	 /* has data in the draft store */
+	int locked;	 /* submitted: config/examples read-only */
+	int remote;	 /* model below is the service's */
+	int submitting;	 /* a create is queued or in flight */
 	int create_sent; /* ... and it went out: the inputs are final */
-	int unverified;  /* submitted draft from disk, not yet seen on the service */
-	int writers;     /* handles open for writing config/examples.jsonl */
+	int unverified;	 /* submitted draft from disk, not yet seen on the service */
+	int writers;	 /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;
 	struct tuned_model model;
@@ -63,7 +63,7 @@ struct mtab_neg {
 struct mtab {
 	struct mtab_options o;
 	pthread_mutex_t mu;
-	pthread_cond_t wake;    /* the background thread's */
+	pthread_cond_t wake;	/* the background thread's */
 	pthread_cond_t changed; /* state changes, answers, listings */
 	pthread_mutex_t draft_mu;
 	struct mtab_entry **v; /* sorted by id */
@@ -89,7 +89,7 @@ void *mtab_xrealloc(void *p, size_t n);
 char *mtab_xstrdup(const char *s);
 char *mtab_xstrndup(const char *s, size_t n);
 void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 double mtab_now(void);
 
 /* Under t->mu. */

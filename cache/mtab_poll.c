@@ -72,8 +72,10 @@ static void do_list(struct mtab *t)
 		t->list_tries = 0;
 	} else if (!t->stopping) {
 		t->list_tries++;
-		mtab_logf(t, LOG_WARNING, "listing tuned models failed (%s): %s; serving the last "
-			  "listing", strerror(-rc), err.message[0] ? err.message : "no answer");
+		mtab_logf(t, LOG_WARNING,
+			  "listing tuned models failed (%s): %s; serving the last "
+			  "listing",
+			  strerror(-rc), err.message[0] ? err.message : "no answer");
 	}
 	t->listed = 1;
 	for (size_t i = 0; i < t->n; i++)
@@ -120,7 +122,8 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		mtab_entry_set_op(e, op);
 		e->next_poll = 0;
 		e->state = MTAB_CREATING;
-		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, op->name ? op->name : "");
+		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id,
+			  op->name ? op->name : "");
 		return;
 	}
 	e->create_sent = 0;
@@ -133,7 +136,8 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		return;
 	}
 	if (t->stopping)
-		return; /* stays submitting in memory; the draft is not marked, next mount retries */
+		return; /* stays submitting in memory; the draft is not marked, next mount retries
+			 */
 	e->submitting = 0;
 	e->locked = 0;
 	e->state = MTAB_DRAFT;

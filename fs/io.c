@@ -51,10 +51,10 @@ static int fh_reserve(struct tfs_fh *fh, size_t len)
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len)
 {
 	static const enum mtab_file files[TFS_NKINDS] = {
-		[TFS_CONFIG] = MTAB_CONFIG,
-		[TFS_EXAMPLES] = MTAB_EXAMPLES,
-		[TFS_PROMPT] = MTAB_PROMPT,
-		[TFS_GENERATION] = MTAB_GENERATION,
+	    [TFS_CONFIG] = MTAB_CONFIG,
+	    [TFS_EXAMPLES] = MTAB_EXAMPLES,
+	    [TFS_PROMPT] = MTAB_PROMPT,
+	    [TFS_GENERATION] = MTAB_GENERATION,
 	};
 	if (k != TFS_CONFIG && k != TFS_EXAMPLES && k != TFS_PROMPT && k != TFS_GENERATION)
 		return -EACCES;

@@ -11,7 +11,7 @@
 void tfs_log_msg(int prio, const char *msg)
 {
 	if (tfs_ctx.foreground) {
-		static const char *const words[] = {"emerg",   "alert",  "crit", "error",
+		static const char *const words[] = {"emerg",   "alert",	 "crit", "error",
 						    "warning", "notice", "info", "debug"};
 		fprintf(stderr, "tunedfs: %s: %s\n", words[prio & 7], msg);
 	} else {

@@ -36,24 +36,27 @@ static struct backend {
 
 enum { KEY_ALLOW_OTHER, KEY_NETDEV };
 
-#define OPTION(t, p) {t, offsetof(struct tfs_options, p), 1}
+#define OPTION(t, p)                                                                               \
+	{                                                                                          \
+		t, offsetof(struct tfs_options, p), 1                                              \
+	}
 static const struct fuse_opt tfs_opt_spec[] = {
-	OPTION("endpoint=%s", endpoint),
-	OPTION("api_key_file=%s", api_key_file),
-	OPTION("token_command=%s", token_command),
-	OPTION("project=%s", project),
-	OPTION("token_uri=%s", token_uri),
-	OPTION("cache_dir=%s", cache_dir),
-	OPTION("data_dir=%s", data_dir),
-	OPTION("local", local),
-	OPTION("list_ttl=%lf", list_ttl),
-	OPTION("poll_interval=%lf", poll_interval),
-	OPTION("timeout=%lf", timeout),
-	OPTION("cache_size=%u", cache_size),
-	OPTION("max_threads=%u", max_threads),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("_netdev", KEY_NETDEV),
-	FUSE_OPT_END,
+    OPTION("endpoint=%s", endpoint),
+    OPTION("api_key_file=%s", api_key_file),
+    OPTION("token_command=%s", token_command),
+    OPTION("project=%s", project),
+    OPTION("token_uri=%s", token_uri),
+    OPTION("cache_dir=%s", cache_dir),
+    OPTION("data_dir=%s", data_dir),
+    OPTION("local", local),
+    OPTION("list_ttl=%lf", list_ttl),
+    OPTION("poll_interval=%lf", poll_interval),
+    OPTION("timeout=%lf", timeout),
+    OPTION("cache_size=%u", cache_size),
+    OPTION("max_threads=%u", max_threads),
+    FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("_netdev", KEY_NETDEV),
+    FUSE_OPT_END,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -200,22 +203,22 @@ static int is_loopback(const char *ep)
 static int connect_backend(const char *endpoint)
 {
 	struct creds_options co = {
-		.api_key_file = tfs_ctx.opt.api_key_file,
-		.token_command = tfs_ctx.opt.token_command,
-		.project = tfs_ctx.opt.project,
-		.token_uri = tfs_ctx.opt.token_uri,
-		.allow_none = is_loopback(endpoint),
+	    .api_key_file = tfs_ctx.opt.api_key_file,
+	    .token_command = tfs_ctx.opt.token_command,
+	    .project = tfs_ctx.opt.project,
+	    .token_uri = tfs_ctx.opt.token_uri,
+	    .allow_none = is_loopback(endpoint),
 	};
 	long budget = (long)(tfs_ctx.opt.timeout * 1000);
 	struct http_options ho = {
-		.endpoint = endpoint,
-		.connect_timeout_ms = 10000,
-		.timeout_ms = 60000,
-		.generate_timeout_ms = budget,
-		.max_attempts = 5,
-		.max_retry_ms = budget < 120000 ? budget : 120000,
-		.backoff_initial_ms = 500,
-		.backoff_max_ms = 30000,
+	    .endpoint = endpoint,
+	    .connect_timeout_ms = 10000,
+	    .timeout_ms = 60000,
+	    .generate_timeout_ms = budget,
+	    .max_attempts = 5,
+	    .max_retry_ms = budget < 120000 ? budget : 120000,
+	    .backoff_initial_ms = 500,
+	    .backoff_max_ms = 30000,
 	};
 	struct gemini_error err = {0};
 	int rc = creds_new(&co, &be.creds, &err);
@@ -225,8 +228,7 @@ static int connect_backend(const char *endpoint)
 	if (rc == 0)
 		rc = gemini_client_new(be.http, &be.gc);
 	if (rc < 0) {
-		tfs_log(LOG_ERR, "%s: %s", endpoint,
-			err.message[0] ? err.message : strerror(-rc));
+		tfs_log(LOG_ERR, "%s: %s", endpoint, err.message[0] ? err.message : strerror(-rc));
 		return rc;
 	}
 	if (be.creds)
@@ -260,13 +262,13 @@ static int open_stores(const char *key)
 static int start_table(void)
 {
 	struct mtab_options mo = {
-		.gc = be.gc,
-		.drafts = be.drafts,
-		.rcache = be.rcache,
-		.list_ttl = tfs_ctx.opt.list_ttl,
-		.poll_interval = tfs_ctx.opt.poll_interval,
-		.negative_ttl = 1.0,
-		.log = tfs_log_msg,
+	    .gc = be.gc,
+	    .drafts = be.drafts,
+	    .rcache = be.rcache,
+	    .list_ttl = tfs_ctx.opt.list_ttl,
+	    .poll_interval = tfs_ctx.opt.poll_interval,
+	    .negative_ttl = 1.0,
+	    .log = tfs_log_msg,
 	};
 	return mtab_new(&mo, &tfs_ctx.mt);
 }

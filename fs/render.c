@@ -10,12 +10,17 @@
 #include "fs/tunedfs.h"
 
 static const char *const kind_names[TFS_NKINDS] = {
-	[TFS_CONFIG] = "config",	       [TFS_EXAMPLES] = "examples.jsonl",
-	[TFS_STATE] = "state",		       [TFS_PROGRESS] = "progress",
-	[TFS_WAIT] = "wait",		       [TFS_PROMPT] = "prompt",
-	[TFS_RESPONSE] = "response",	       [TFS_RESPONSE_JSON] = "response.json",
-	[TFS_GENERATION] = "generation",       [TFS_MODEL_JSON] = "model.json",
-	[TFS_ERROR] = "error",
+    [TFS_CONFIG] = "config",
+    [TFS_EXAMPLES] = "examples.jsonl",
+    [TFS_STATE] = "state",
+    [TFS_PROGRESS] = "progress",
+    [TFS_WAIT] = "wait",
+    [TFS_PROMPT] = "prompt",
+    [TFS_RESPONSE] = "response",
+    [TFS_RESPONSE_JSON] = "response.json",
+    [TFS_GENERATION] = "generation",
+    [TFS_MODEL_JSON] = "model.json",
+    [TFS_ERROR] = "error",
 };
 
 const char *tfs_kind_name(enum tfs_kind k)
@@ -145,7 +150,8 @@ static void render_remote_config(struct text *t, const struct tuned_model *m)
 
 static void render_progress(struct text *t, const struct mtab_view *v)
 {
-	const struct tuning_snapshot *last = v->n_snapshots ? &v->snapshots[v->n_snapshots - 1] : NULL;
+	const struct tuning_snapshot *last =
+	    v->n_snapshots ? &v->snapshots[v->n_snapshots - 1] : NULL;
 	int total = v->total_steps, done = v->completed_steps;
 	double pct = v->percent;
 	char loss[32] = "-";
@@ -189,8 +195,7 @@ static int render_draft_file(enum tfs_kind k, const char *id, struct text *t)
 	return 0;
 }
 
-static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *v,
-		       struct text *t)
+static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *v, struct text *t)
 {
 	switch (k) {
 	case TFS_CONFIG:

@@ -70,8 +70,8 @@ struct tfs_fh {
 	char *id;
 	int flags;
 	pthread_mutex_t mu;
-	int loaded; /* buf holds the content (lazy for wait / response) */
-	int dirty;  /* changed since the last commit (O_TRUNC counts) */
+	int loaded;  /* buf holds the content (lazy for wait / response) */
+	int dirty;   /* changed since the last commit (O_TRUNC counts) */
 	int written; /* write()/ftruncate since the last commit */
 	int held;    /* counted in mtab_hold() */
 	char *buf;
@@ -98,8 +98,7 @@ int tfs_kind_dynamic(enum tfs_kind k);
 /* The content now, without blocking (not for TFS_WAIT / TFS_RESPONSE*). */
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len);
 /* Blocking content of wait / response / response.json. */
-int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data,
-			size_t *len);
+int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data, size_t *len);
 /* st_size for stat: exact for static files, a guess (or 0) for dynamic ones. */
 size_t tfs_size_guess(enum tfs_kind k, const char *id);
 

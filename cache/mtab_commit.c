@@ -1,0 +1,220 @@
+/* mtab_commit.c - what closing a user-written file does to the model table: config and
+ * examples.jsonl saved to the draft store, then validated, then a create queued once both
+ * are valid; prompt and generation validated and made current. The create itself is sent
+ * by the background thread (mtab_poll.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cache/draft.h"
+#include "cache/mtab_impl.h"
+#include "cache/spec.h"
+
+int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **data, size_t *len)
+{
+	int rc;
+	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+		return -EINVAL;
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_read(t->o.drafts, id, mtab_file_name(f), data, len);
+	pthread_mutex_unlock(&t->draft_mu);
+	return rc;
+}
+
+/* Parses the draft's stored file f into req: 1 valid, 0 never written, -EINVAL (msg). */
+static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
+			    struct tuning_request *req, char *msg, size_t msg_len)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mtab_read_draft(t, id, f, &data, &len);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		snprintf(msg, msg_len, "%s: cannot read the draft: %s", mtab_file_name(f),
+			 strerror(-rc));
+		return rc;
+	}
+	if (f == MTAB_CONFIG)
+		rc = spec_parse_config(data, len, req, msg, msg_len);
+	else
+		rc = spec_parse_examples(data, len, req, msg, msg_len);
+	free(data);
+	return rc < 0 ? rc : 1;
+}
+
+/* config / examples.jsonl: durable first, then validated, then maybe submitted. */
+static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, const char *data,
+			     size_t len)
+{
+	struct tuning_request req = {0};
+	struct mtab_entry *e;
+	enum mtab_file other = f == MTAB_CONFIG ? MTAB_EXAMPLES : MTAB_CONFIG;
+	char msg[600] = "";
+	int rc, rc_other;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	rc = !e ? -ENOENT : !e->is_draft ? -EACCES : 0;
+	/* a create not yet sent still takes the writes of handles open before it */
+	if (e && e->locked && !(e->submitting && !e->create_sent))
+		rc = -EACCES;
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		return rc;
+
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_write(t->o.drafts, id, mtab_file_name(f), data, len);
+	pthread_mutex_unlock(&t->draft_mu);
+	if (rc < 0) {
+		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", mtab_file_name(f),
+			 strerror(-rc));
+		mtab_set_error(t, id, msg);
+		return rc;
+	}
+	rc = parse_draft_file(t, id, f, &req, msg, sizeof msg);
+	if (rc < 0) {
+		tuning_request_clear(&req);
+		pthread_mutex_lock(&t->mu);
+		e = mtab_find(t, id);
+		if (e && e->submitting && !e->create_sent) {
+			e->submitting = 0; /* the content changed under a pending create */
+			e->locked = 0;
+			e->state = MTAB_DRAFT;
+			pthread_cond_broadcast(&t->changed);
+		}
+		pthread_mutex_unlock(&t->mu);
+		mtab_set_error(t, id, msg);
+		return -EINVAL;
+	}
+	rc_other = parse_draft_file(t, id, other, &req, msg, sizeof msg);
+	tuning_request_clear(&req);
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e && rc_other == 1 && e->submitting && !e->create_sent) {
+		mtab_entry_set_error(e, ""); /* pending create: it reads the new content */
+	} else if (e && rc_other == 1 && !e->locked && !e->submitting) {
+		e->state = MTAB_CREATING;
+		e->locked = 1;
+		e->submitting = 1;
+		e->create_tries = 0;
+		e->next_submit = 0;
+		e->has_progress = 0;
+		mtab_entry_set_error(e, "");
+		pthread_cond_broadcast(&t->changed);
+		mtab_kick(t);
+	} else if (e && rc_other <= 0) {
+		/* this file is fine; the other one's message stays until it is fixed */
+		if (rc_other == 0)
+			mtab_entry_set_error(e, "");
+	}
+	if (e)
+		e->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+static int commit_prompt(struct mtab *t, const char *id, const char *data, size_t len)
+{
+	struct mtab_entry *e;
+	char msg[300];
+	int rc = 0;
+
+	if (len && data[len - 1] == '\n')
+		len--;
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (!e) {
+		pthread_mutex_unlock(&t->mu);
+		return -ENOENT;
+	}
+	free(e->prompt);
+	e->prompt = len ? mtab_xstrndup(data, len) : NULL;
+	if (len == 0) {
+		snprintf(msg, sizeof msg, "prompt: empty prompt; write the text to send");
+		rc = -EINVAL;
+	} else if (memchr(data, 0, len)) {
+		snprintf(msg, sizeof msg, "prompt: contains a NUL byte");
+		rc = -EINVAL;
+	} else if (e->state != MTAB_ACTIVE) {
+		snprintf(msg, sizeof msg,
+			 "prompt: %s is %s; prompts need an ACTIVE model (read wait first)", id,
+			 mtab_state_name(e->state));
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		mtab_entry_set_error(e, "");
+	e->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		mtab_set_error(t, id, msg);
+	return rc;
+}
+
+static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len)
+{
+	struct generation_settings gs = {0};
+	struct mtab_entry *e;
+	char msg[600] = "";
+	char *canon;
+	int rc = spec_parse_generation(data, len, &gs, msg, sizeof msg);
+
+	if (rc < 0) {
+		generation_settings_clear(&gs);
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "generation: invalid settings");
+		mtab_set_error(t, id, msg);
+		return -EINVAL;
+	}
+	canon = spec_generation_canonical(&gs);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e) {
+		generation_settings_clear(&e->gs);
+		e->gs = gs;
+		memset(&gs, 0, sizeof gs);
+		free(e->gen_canon);
+		e->gen_canon = canon ? canon : mtab_xstrdup("");
+		canon = NULL;
+		e->mtime = time(NULL);
+	}
+	pthread_mutex_unlock(&t->mu);
+	generation_settings_clear(&gs);
+	free(canon);
+	return e ? 0 : -ENOENT;
+}
+
+int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len)
+{
+	switch (f) {
+	case MTAB_CONFIG:
+	case MTAB_EXAMPLES:
+		return commit_draft_file(t, id, f, data, len);
+	case MTAB_PROMPT:
+		return commit_prompt(t, id, data, len);
+	case MTAB_GENERATION:
+		return commit_generation(t, id, data, len);
+	}
+	return -EINVAL;
+}
+
+void mtab_hold(struct mtab *t, const char *id, int delta)
+{
+	struct mtab_entry *e;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e) {
+		e->writers += delta;
+		if (e->writers < 0)
+			e->writers = 0;
+		if (e->writers == 0 && e->submitting)
+			mtab_kick(t);
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
