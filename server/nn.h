@@ -2,7 +2,12 @@
  * A tiny decoder-only network over bytes, trained from scratch by gradient descent:
  * the input, a separator, the output and an end mark form one sequence; the loss is
  * the mean cross-entropy over the output bytes. Holds the maths and the weight file,
- * not jobs, threads or HTTP (those are trainer.c and the routes). */
+ * not jobs, threads or HTTP (those are train.c and the routes).
+ *
+ * Threads: nn_generate only reads the model, so any number of threads may answer from
+ * one model at once. Training (nn_train_step, nn_backward, nn_loss) writes the model's
+ * own scratch: one thread per model, but different models train in parallel.
+ * Long sequences: the input loses its beginning to fit the context; the output is kept. */
 #ifndef TUNEDFS_NN_H
 #define TUNEDFS_NN_H
 
@@ -42,6 +47,7 @@ int nn_train_step(struct nn_model *m, const struct nn_example *batch, size_t n, 
 		  double *mean_loss);
 
 #define NN_DEFAULT_MAX_BYTES 1024
+#define NN_MAX_BYTES_CAP     65536 /* larger max_bytes are cut to this */
 
 struct nn_sampling {
 	double temperature; /* 0 = greedy */
@@ -52,7 +58,9 @@ struct nn_sampling {
 };
 
 /* Generates the answer for input into a heap buffer (not NUL-counted in *len, but
- * NUL-terminated). *hit_limit is set when max_bytes stopped it (MAX_TOKENS). */
+ * NUL-terminated; free() it). It stops at the end mark, or after max_bytes bytes when
+ * more were coming and then sets *hit_limit (MAX_TOKENS). Greedy when temperature <= 0,
+ * else seeded sampling. */
 int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 		const struct nn_sampling *s, char **out, size_t *len, int *hit_limit);
 

@@ -188,6 +188,9 @@ int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 	if (!m || !s || !out || !len || (!input && input_len) || isnan(s->temperature))
 		return -EINVAL;
 	size_t max_bytes = s->max_bytes ? s->max_bytes : NN_DEFAULT_MAX_BYTES;
+	/* a model that never learned to stop would otherwise run for as long as asked */
+	if (max_bytes > NN_MAX_BYTES_CAP)
+		max_bytes = NN_MAX_BYTES_CAP;
 	struct gen_ws ws;
 	ws_init(&ws, &m->dims);
 	uint64_t rng = s->seed;
