@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, DATA
+from tests.conftest import BUILD, DATA
 
 API_CLI = os.path.join(BUILD, "tests", "api", "api_cli")
 EXAMPLES = os.path.join(DATA, "number-generator.examples.jsonl")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_auth import (Auth, SecretWatch, oauth_stats, rsa_key, token_command,  # noqa: F401
+from tests.auth.test_auth import (Auth, SecretWatch, oauth_stats, rsa_key, token_command,  # noqa: F401
                        count_runs)
 
 HERE = os.path.dirname(os.path.abspath(__file__))

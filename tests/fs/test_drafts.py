@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import QUICK_EXAMPLES
+from tests.fs.conftest import QUICK_EXAMPLES
 
 EXAMPLES = "".join(json.dumps(e) + "\n" for e in QUICK_EXAMPLES)
 

@@ -3,7 +3,7 @@ import os
 import shutil
 import subprocess
 
-from conftest import DATA
+from tests.conftest import DATA
 
 # The local trainer needs more epochs than the tutorial's 5 to learn the numbers:
 # 100 epochs (375 steps at batch size 4) reproduce the answers in seconds.

@@ -144,7 +144,7 @@ def test_tutorial_curl_commands(server_factory, tmp_path, curl):
 def test_tutorial_examples_train(server_factory, make_model):
     """The tutorial's data, trained for real: the loss falls and the model answers its
     own training inputs (the accuracy bar itself is the trainer's bench)."""
-    from conftest import number_examples  # tests/server/conftest.py
+    from tests.server.conftest import number_examples  # tests/server/conftest.py
     s = server_factory("--seed", "11")
     ex = number_examples()
     op, m = make_model(s, "numbers", examples=ex, epochs=100, batch=4, lr=0.001)
