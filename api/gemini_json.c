@@ -11,9 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-cJSON *gemini_json_parse(const char *json, size_t len)
+/* Parses text that lies inside a NUL-terminated buffer of ours, so that the parser can
+ * never read past memory we own; anything but whitespace after the value is an error. */
+static cJSON *gj_parse_within(const char *text, size_t len)
 {
 	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+
+	if (root && end) {
+		for (const char *p = end; p < text + len; p++) {
+			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+				cJSON_Delete(root);
+				return NULL;
+			}
+		}
+	}
+	return root;
+}
+
+cJSON *gemini_json_parse(const char *json, size_t len)
+{
 	cJSON *root;
 	char *buf;
 
@@ -21,16 +38,7 @@ cJSON *gemini_json_parse(const char *json, size_t len)
 		return NULL;
 	/* A private NUL-terminated copy: the parser never reads past what we were given. */
 	buf = gemini_xstrndup(json, len);
-	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-	if (root && end) {
-		for (const char *p = end; p < buf + len; p++) {
-			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-				cJSON_Delete(root);
-				root = NULL;
-				break;
-			}
-		}
-	}
+	root = gj_parse_within(buf, len);
 	free(buf);
 	return root;
 }
@@ -359,71 +367,77 @@ static const char *gj_skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Finds the byte spans of the elements of the top-level array under key, so a listed
- * model keeps the exact text the service sent. Returns the count found, -1 if lost. */
-static long gj_array_spans(const char *json, size_t len, const char *key, const char **starts,
-			   size_t *lens, size_t max)
+/* One top-level member of an object: the key's raw bytes and the value's span. */
+struct gj_member {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+
+/* Splits a top-level object into members, or an array (key NULL) into elements, without
+ * building a tree. Returns the count, or -1 when the text is not the plain shape this
+ * understands (keys with escapes or NULs included: cJSON decodes or cuts them, so the
+ * caller's slow path, which does the same, must decide). */
+static long gj_split(const char *p, const char *end, int object, struct gj_member **out)
 {
-	const char *p = json, *end = json + len, *k;
-	size_t klen = strlen(key);
-	long n = 0;
+	struct gj_member *v = NULL;
+	size_t n = 0, cap = 0;
 
 	p = gj_skip_ws(p, end);
-	if (p >= end || *p++ != '{')
-		return -1;
+	if (p >= end || *p++ != (object ? '{' : '['))
+		goto lost;
+	p = gj_skip_ws(p, end);
+	if (p < end && *p == (object ? '}' : ']'))
+		goto done;
 	for (;;) {
+		struct gj_member m = {0};
 		p = gj_skip_ws(p, end);
-		if (p >= end || *p != '"')
-			return -1;
-		k = p + 1;
+		if (object) {
+			if (p >= end || *p != '"')
+				goto lost;
+			m.key = p + 1;
+			p = gj_skip_string(p, end);
+			if (!p || memchr(m.key, '\\', (size_t)(p - m.key)) ||
+			    memchr(m.key, '\0', (size_t)(p - m.key)))
+				goto lost;
+			m.klen = (size_t)(p - 1 - m.key);
+			p = gj_skip_ws(p, end);
+			if (p >= end || *p++ != ':')
+				goto lost;
+			p = gj_skip_ws(p, end);
+		}
+		m.val = p;
 		p = gj_skip_value(p, end);
-		if (!p)
-			return -1;
-		/* cJSON decodes escapes and keeps the first of duplicate keys; an escaped key
-		 * could be the member it chose, so give up rather than guess. */
-		if (memchr(k, '\\', (size_t)(p - k)))
-			return -1;
-		int match = (size_t)(p - k) == klen + 1 && memcmp(k, key, klen) == 0;
-		p = gj_skip_ws(p, end);
-		if (p >= end || *p++ != ':')
-			return -1;
-		p = gj_skip_ws(p, end);
-		if (match && p < end && *p == '[')
-			break;
-		p = gj_skip_value(p, end);
-		if (!p)
-			return -1;
-		p = gj_skip_ws(p, end);
-		if (p >= end || *p++ != ',')
-			return -1;
-	}
-	for (p++;;) {
-		const char *v;
-		p = gj_skip_ws(p, end);
-		if (p < end && *p == ']')
-			return n;
-		v = p;
-		p = gj_skip_value(p, end);
-		if (!p || (size_t)n >= max)
-			return -1;
-		starts[n] = v;
-		lens[n++] = (size_t)(p - v);
+		if (!p || p == m.val)
+			goto lost;
+		m.vlen = (size_t)(p - m.val);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = gemini_xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = m;
 		p = gj_skip_ws(p, end);
 		if (p < end && *p == ',')
 			p++;
-		else if (p >= end || *p != ']')
-			return -1;
+		else if (p < end && *p == (object ? '}' : ']'))
+			break;
+		else
+			goto lost;
 	}
+done:
+	/* The closing bracket ends the text: anything after it but whitespace is garbage. */
+	if (gj_skip_ws(p + 1, end) != end)
+		goto lost;
+	*out = v;
+	return (long)n;
+lost:
+	free(v);
+	*out = NULL;
+	return -1;
 }
 
-/* The span's text must parse to the very item cJSON gave us, or it is not its text. */
-static int gj_span_is(const cJSON *item, const char *start, size_t len)
+static int gj_key_is(const struct gj_member *m, const char *key)
 {
-	cJSON *again = gemini_json_parse(start, len);
-	int same = again && cJSON_Compare(item, again, 1);
-
-	cJSON_Delete(again);
-	return same;
+	return m->klen == strlen(key) && memcmp(m->key, key, m->klen) == 0;
 }
 
 static char *gj_next_token(const cJSON *root)
@@ -432,16 +446,69 @@ static char *gj_next_token(const cJSON *root)
 	return t && *t ? gemini_xstrdup(t) : NULL;
 }
 
-int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v, size_t *n,
-			    size_t *cap, char **next_token)
+/* The usual page, read member by member: each model is parsed from its own span, so its
+ * fields and its model.json are the same text, and no tree of the whole page is built.
+ * Returns 0, or -1 to leave the page to the slow path. */
+static int gj_model_page_fast(const char *copy, size_t len, struct tuned_model **v, size_t *n,
+			      size_t *cap, char **next_token)
 {
-	cJSON *root = gemini_json_parse(json, len);
-	const cJSON *arr, *it;
-	const char **starts = NULL;
-	size_t *lens = NULL, count = 0, i = 0;
-	long spans = -1;
+	struct gj_member *mem = NULL, *el = NULL;
+	long nm, ne = 0;
+	int seen_models = 0, seen_token = 0, rc = 0;
+	size_t n0 = *n;
 
-	*next_token = NULL;
+	nm = gj_split(copy, copy + len, 1, &mem);
+	for (long i = 0; i < nm && rc == 0; i++) {
+		cJSON *val = NULL;
+		if (gj_key_is(&mem[i], "tunedModels") && !seen_models++ && mem[i].val[0] == '[') {
+			ne = gj_split(mem[i].val, mem[i].val + mem[i].vlen, 0, &el);
+			if (ne < 0)
+				rc = -1;
+			if (ne > 0 && *n + (size_t)ne > *cap) {
+				*cap = (*n + (size_t)ne) * 2;
+				*v = gemini_xrealloc(*v, *cap * sizeof(**v));
+			}
+			for (long j = 0; j < ne && rc == 0; j++) {
+				cJSON *own = gj_parse_within(el[j].val, el[j].vlen);
+				if (!own)
+					rc = -1;
+				else if (cJSON_IsObject(own))
+					gemini_model_from_json(own, el[j].val, el[j].vlen,
+							       &(*v)[(*n)++]);
+				cJSON_Delete(own);
+			}
+			free(el);
+			continue;
+		}
+		/* Every other member is still checked: a broken page is the slow path's call. */
+		val = gj_parse_within(mem[i].val, mem[i].vlen);
+		if (!val)
+			rc = -1;
+		else if (gj_key_is(&mem[i], "nextPageToken") && !seen_token++ &&
+			 cJSON_IsString(val) && *val->valuestring)
+			*next_token = gemini_xstrdup(val->valuestring);
+		cJSON_Delete(val);
+	}
+	free(mem);
+	if (nm < 0 || rc < 0) {
+		for (size_t i = n0; i < *n; i++)
+			tuned_model_clear(&(*v)[i]);
+		*n = n0;
+		free(*next_token);
+		*next_token = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Any page cJSON accepts: the tree decides, and models are printed from it. */
+static int gj_model_page_slow(const char *copy, size_t len, struct tuned_model **v, size_t *n,
+			      size_t *cap, char **next_token)
+{
+	cJSON *root = gj_parse_within(copy, len);
+	const cJSON *arr, *it;
+	size_t count = 0;
+
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return -EINVAL;
@@ -449,28 +516,36 @@ int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v
 	arr = gj_array(root, "tunedModels");
 	if (arr)
 		count = (size_t)cJSON_GetArraySize(arr);
-	if (count) {
-		starts = gemini_xcalloc(count, sizeof(*starts));
-		lens = gemini_xcalloc(count, sizeof(*lens));
-		spans = gj_array_spans(json, len, "tunedModels", starts, lens, count);
-	}
 	if (*n + count > *cap) {
 		*cap = (*n + count) * 2;
 		*v = gemini_xrealloc(*v, *cap * sizeof(**v));
 	}
 	cJSON_ArrayForEach(it, arr)
 	{
-		int exact = spans == (long)count && gj_span_is(it, starts[i], lens[i]);
 		if (cJSON_IsObject(it))
-			gemini_model_from_json(it, exact ? starts[i] : NULL, exact ? lens[i] : 0,
-					       &(*v)[(*n)++]);
-		i++;
+			gemini_model_from_json(it, NULL, 0, &(*v)[(*n)++]);
 	}
-	free(starts);
-	free(lens);
 	*next_token = gj_next_token(root);
 	cJSON_Delete(root);
 	return 0;
+}
+
+int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v, size_t *n,
+			    size_t *cap, char **next_token)
+{
+	char *copy;
+	int rc;
+
+	*next_token = NULL;
+	if (!json || len == 0)
+		return -EINVAL;
+	/* Spans are parsed where they lie, inside this NUL-terminated copy. */
+	copy = gemini_xstrndup(json, len);
+	rc = gj_model_page_fast(copy, len, v, n, cap, next_token);
+	if (rc < 0)
+		rc = gj_model_page_slow(copy, len, v, n, cap, next_token);
+	free(copy);
+	return rc;
 }
 
 static int gj_can_tune(const cJSON *m)
