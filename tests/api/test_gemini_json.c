@@ -306,6 +306,27 @@ static void test_model_page_keeps_exact_text(void)
 	}
 	tuned_models_free(v, n);
 
+	/* Elements that are no objects are skipped; garbage after the page is refused. */
+	const char *mixed = "{\"tunedModels\": [1, \"s\", {\"name\": \"tunedModels/c\"}, null],"
+			    " \"nextPageToken\": 7}";
+	v = NULL;
+	n = cap = 0;
+	CHECK_INT(gemini_parse_model_page(mixed, strlen(mixed), &v, &n, &cap, &next), 0);
+	CHECK_INT(n, 1);
+	CHECK(next == NULL);
+	tuned_models_free(v, n);
+	static const char *broken[] = {"{\"tunedModels\": []},x", "{\"tunedModels\": [{]}",
+				       "{\"a\": tru}", "[]", "{\"tunedModels\": [{}] \"x\": 1}"};
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		v = NULL;
+		n = cap = 0;
+		CHECK_INT(
+		    gemini_parse_model_page(broken[i], strlen(broken[i]), &v, &n, &cap, &next),
+		    -EINVAL);
+		CHECK_INT(n, 0);
+		free(v);
+	}
+
 	v = NULL;
 	n = cap = 0;
 	CHECK_INT(gemini_parse_model_page("{}", 2, &v, &n, &cap, &next), 0);
