@@ -5,7 +5,7 @@
 # of examples (10, 100, 1,000) and with the input length. Prints figures, asserts nothing.
 #
 #   tests/bench/trainer.sh [BUILD_DIR]      (default: build-nn; configured if missing)
-#   EPOCHS=45 SEEDS="1 2 3" tests/bench/trainer.sh
+#   EPOCHS=45 SEEDS="1 2 3" SCALE_EPOCHS=10 tests/bench/trainer.sh
 set -eu
 cd "$(dirname "$0")/../.."
 build=${1:-build-nn}
@@ -20,15 +20,22 @@ ninja -C "$build" tests/nn/trainer_bench >/dev/null
 bench=$build/tests/nn/trainer_bench
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+row() { printf '%-9s %-10s %-7s %-8s %-8s %-9s %-9s %-8s\n' "$@"; }
+# the driver's key=value line after two leading columns
+result() {
+	row "$1" "$2" "$(field steps <<<"$3")" "$(field time <<<"$3")" "$(field cpu <<<"$3")" \
+		"$(field steps_per_s <<<"$3")" "$(field cpu_steps_per_s <<<"$3")" \
+		"$(field correct <<<"$3")"
+}
 
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "time = wall clock, cpu = the training thread's CPU time; steps/s for each"
+echo
 echo "== tutorial data ($(wc -l <"$data") examples), batch 4, learning rate 0.001"
-printf '%-8s %-6s %-7s %-9s %-10s %-8s\n' epochs seed steps time steps/s correct
+row epochs seed steps time cpu steps/s cpu_st/s correct
 for e in "$epochs" 300; do
 	for s in $seeds; do
-		out=$("$bench" "$data" "$e" 4 "$s" 0.001)
-		printf '%-8s %-6s %-7s %-9s %-10s %-8s\n' "$e" "$s" "$(field steps <<<"$out")" \
-			"$(field time <<<"$out")" "$(field steps/s <<<"$out")" \
-			"$(field correct <<<"$out")"
+		result "$e" "$s" "$("$bench" "$data" "$e" 4 "$s" 0.001)"
 		[ "$e" = 300 ] && break # one run at the maximum is enough for its time
 	done
 done
@@ -37,14 +44,11 @@ echo
 echo "== scaling: synthetic 'next number' examples, $scale_epochs epochs, batch 4"
 echo "   (input = the number, left-padded with filler text to the given length;"
 echo "    the context is 128 bytes, longer inputs are cut from the left)"
-printf '%-9s %-10s %-7s %-9s %-10s %-8s\n' examples input_len steps time steps/s correct
+row examples input_len steps time cpu steps/s cpu_st/s correct
 run_synth() {
-	out=$("$bench" "synth:$1:$2" "$scale_epochs" 4 1 0.001)
 	len=$2
 	[ "$len" = 0 ] && len="1-7"
-	printf '%-9s %-10s %-7s %-9s %-10s %-8s\n' "$1" "$len" \
-		"$(field steps <<<"$out")" "$(field time <<<"$out")" \
-		"$(field steps/s <<<"$out")" "$(field correct <<<"$out")"
+	result "$1" "$len" "$("$bench" "synth:$1:$2" "$scale_epochs" 4 1 0.001)"
 }
 for n in 10 100 1000; do run_synth "$n" 0; done
 for len in 32 64 120 2000; do run_synth 100 "$len"; done
