@@ -146,3 +146,34 @@ def test_corrupt_weights_are_refused(server_factory, how):
     # the server lives on
     assert s.request("GET", "/v1beta/models")[0] == 200
     assert s.proc.poll() is None
+
+
+def test_create_whose_answer_was_lost(server_factory, mount_factory):
+    """The server makes the model, then dies before its answer leaves (it delays every
+    answer here) and stays down past the client's retries: after the restart the mount's
+    next create meets 409 ALREADY_EXISTS for its own model, which must count as the
+    success it was (DESIGN.md, issue 3), not as a refused tuning."""
+    import threading
+    s = fixed_server(server_factory, "--latency", "1500")
+    m = mount_factory(server=s)
+    m.allow += OUTAGE
+    t = threading.Thread(target=m.make_draft, args=("lost",), kwargs={"config": QUICK_CONFIG})
+    t.start()
+    # Watched on disk: every answer of this server, a GET's too, comes 1.5 s late.
+    made = os.path.join(s.data_dir, "tunedModels", "lost")
+    assert until(lambda: os.path.isdir(made), timeout=30, step=0.01), \
+        "the create never reached the server"
+    s.kill9()
+    t.join(timeout=60)
+    # Stay down until the create call has spent its retries, so the next try is a new
+    # call that meets the model the lost one made.
+    m.allow += [r"submitting the tuning failed", r"listing tuned models failed"]
+    assert until(lambda: "submitting the tuning failed" in m.stderr(), timeout=60), m.stderr()
+    s.args = [a for a in s.args if a not in ("--latency", "1500")]
+    s.start()
+    assert until(lambda: m.read("lost", "state") not in ("CREATING\n", "DRAFT\n"), timeout=60), \
+        (m.read("lost", "state"), m.read("lost", "error"))
+    state = m.read("lost", "state")
+    assert state == model_states(s)["lost"] + "\n"
+    assert "already exists" not in m.read("lost", "error")
+    assert not any("already exists" in line for line in m.stderr().splitlines())
