@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +39,14 @@ char *http_xstrdup(const char *s)
 
 static void http_global_init(void)
 {
+	struct sigaction old;
+
 	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* With CURLOPT_NOSIGNAL (needed with threads) libcurl no longer shields TLS writes
+	 * from SIGPIPE, and a peer that resets would kill the daemon. Only the default
+	 * disposition is changed: a handler the program installed stays. */
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 }
 
 static void http_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *user)
