@@ -149,6 +149,40 @@ static int http_finish(struct http_client *hc, int rc)
 	return rc;
 }
 
+/* Reads a failed attempt: fills err, returns its errno, says whether a retry may help
+ * and how long the service asked to wait (-1: not said). */
+static int http_judge(struct http_client *hc, struct http_call *call,
+		      const struct http_response *resp, struct gemini_error *err, int *retryable,
+		      long *asked_ms, int *maybe_done)
+{
+	const struct http_attempt *at = &call->at;
+	int rc;
+
+	*asked_ms = -1;
+	if (at->code != CURLE_OK) {
+		rc = http_transport_error(hc->shown, at->code, at->os_errno, at->errbuf, err);
+		*retryable = rc != -EINTR && http_transport_retryable(at->code);
+		/* Only a connection never made proves the service saw nothing. */
+		if (maybe_done && at->code != CURLE_COULDNT_CONNECT &&
+		    at->code != CURLE_COULDNT_RESOLVE_HOST)
+			*maybe_done = 1;
+		return rc;
+	}
+	rc = http_error_from_envelope(resp, asked_ms, err);
+	*retryable = http_status_retryable(at->status, err->status);
+	if (at->status == 401 && hc->creds && !call->refreshed) {
+		call->refreshed = 1;
+		creds_invalidate(hc->creds, at->token);
+		*retryable = 1;
+		*asked_ms = 0;
+	}
+	if (maybe_done && at->status >= 500)
+		*maybe_done = 1;
+	if (at->retry_after_s >= 0)
+		*asked_ms = at->retry_after_s * 1000;
+	return rc;
+}
+
 int http_request_ex(struct http_client *hc, enum http_method method, const char *path,
 		    const char *body, int long_timeout, struct gemini_cancel *cancel,
 		    struct http_response *resp, struct gemini_error *err, int *maybe_done)
@@ -176,7 +210,7 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 	url = http_xmalloc(n);
 	snprintf(url, n, "%s%s", hc->base_url, path);
 	for (;;) {
-		long asked_ms = -1;
+		long asked_ms;
 		int retryable, w;
 
 		if (cancel && atomic_load(&cancel->cancelled)) {
@@ -196,27 +230,7 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 			memset(err, 0, sizeof(*err));
 			break;
 		}
-		if (call.at.code != CURLE_OK) {
-			rc = http_transport_error(hc->shown, call.at.code, call.at.os_errno,
-						  call.at.errbuf, err);
-			retryable = rc != -EINTR && http_transport_retryable(call.at.code);
-			if (maybe_done && call.at.code != CURLE_COULDNT_CONNECT &&
-			    call.at.code != CURLE_COULDNT_RESOLVE_HOST)
-				*maybe_done = 1;
-		} else {
-			rc = http_error_from_envelope(resp, &asked_ms, err);
-			retryable = http_status_retryable(call.at.status, err->status);
-			if (call.at.status == 401 && hc->creds && !call.refreshed) {
-				call.refreshed = 1;
-				creds_invalidate(hc->creds, call.at.token);
-				retryable = 1;
-				asked_ms = 0;
-			}
-			if (maybe_done && call.at.status >= 500)
-				*maybe_done = 1;
-			if (call.at.retry_after_s >= 0)
-				asked_ms = call.at.retry_after_s * 1000;
-		}
+		rc = http_judge(hc, &call, resp, err, &retryable, &asked_ms, maybe_done);
 		w = http_wait_retry(hc, &call, retryable, asked_ms, cancel);
 		if (w < 0) {
 			http_error_set(err, 0, "CANCELLED", "request cancelled");
