@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/nn_impl.h"
+#include "server/nn_ops.h"
 
 void *nn_xcalloc(size_t n, size_t size)
 {
@@ -166,6 +167,7 @@ void nn_model_free(struct nn_model *m)
 	free(m->grads);
 	free(m->adam_m);
 	free(m->adam_v);
+	free(m->transposed);
 	free(m);
 }
 
@@ -179,6 +181,8 @@ static void ensure_train_state(struct nn_model *m)
 	nn_view_map(&m->dims, m->grads, &m->g);
 	nn_view_map(&m->dims, m->adam_m, &m->m);
 	nn_view_map(&m->dims, m->adam_v, &m->v);
+	m->transposed = nn_xcalloc(m->n_params, sizeof(float));
+	nn_view_map(&m->dims, m->transposed, &m->wt);
 	m->train_acts = nn_xcalloc(1, sizeof(*m->train_acts));
 	nn_acts_alloc(&m->dims, m->train_acts);
 	m->tokens = nn_xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
@@ -196,6 +200,21 @@ static int batch_valid(const struct nn_example *batch, size_t n)
 	return 1;
 }
 
+/* Brings m->wt up to date with the weights (once a batch, after each update). */
+static void refresh_transposed(struct nn_model *m)
+{
+	int D = m->dims.d_model, F = m->dims.d_ff;
+	nn_transpose(m->wt.whead, m->w.whead, D, NN_VOCAB);
+	for (int l = 0; l < m->dims.n_layers; l++) {
+		const struct nn_layer_view *w = &m->w.layer[l];
+		struct nn_layer_view *t = &m->wt.layer[l];
+		nn_transpose(t->wqkv, w->wqkv, D, 3 * D);
+		nn_transpose(t->wo, w->wo, D, D);
+		nn_transpose(t->w1, w->w1, D, F);
+		nn_transpose(t->w2, w->w2, F, D);
+	}
+}
+
 /* Sums the batch's cross-entropy; with grads, also fills m->grads with the gradient of
  * the mean (every target byte of the batch weighs the same). */
 static int batch_pass(struct nn_model *m, const struct nn_example *batch, size_t n, int with_grads,
@@ -208,14 +227,16 @@ static int batch_pass(struct nn_model *m, const struct nn_example *batch, size_t
 	for (size_t i = 0; i < n; i++)
 		n_targets +=
 		    (size_t)nn_seq_build(&m->dims, &batch[i], m->tokens, m->targets).n_targets;
-	if (with_grads)
+	if (with_grads) {
 		memset(m->grads, 0, sizeof(float) * m->n_params);
+		refresh_transposed(m);
+	}
 	double sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct nn_seq s = nn_seq_build(&m->dims, &batch[i], m->tokens, m->targets);
 		sum += nn_seq_forward(&m->dims, &m->w, m->train_acts, m->tokens, m->targets, &s);
 		if (with_grads)
-			nn_seq_backward(&m->dims, &m->w, &m->g, m->train_acts, m->tokens,
+			nn_seq_backward(&m->dims, &m->w, &m->wt, &m->g, m->train_acts, m->tokens,
 					m->targets, &s, (float)(1.0 / (double)n_targets));
 	}
 	*mean_loss = sum / (double)n_targets;

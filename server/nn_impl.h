@@ -53,7 +53,8 @@ struct nn_model {
 	struct nn_dims dims;
 	size_t n_params;
 	float *params, *grads, *adam_m, *adam_v; /* grads and moments: NULL until trained */
-	struct nn_view w, g, m, v;
+	float *transposed; /* the matrices of params transposed, for the backward pass */
+	struct nn_view w, g, m, v, wt;
 	uint64_t adam_t;
 	struct nn_acts *train_acts; /* training scratch, created on first use */
 	int *tokens, *targets;	    /* ctx + 1 each, training scratch */
@@ -83,10 +84,11 @@ struct nn_seq nn_seq_build(const struct nn_dims *d, const struct nn_example *ex,
 /* Forward pass over one sequence; returns the summed cross-entropy of its targets. */
 double nn_seq_forward(const struct nn_dims *d, const struct nn_view *w, struct nn_acts *a,
 		      const int *tok, const int *tgt, const struct nn_seq *s);
-/* Backward pass after nn_seq_forward; adds scale * d(loss)/d(param) into g. */
-void nn_seq_backward(const struct nn_dims *d, const struct nn_view *w, const struct nn_view *g,
-		     struct nn_acts *a, const int *tok, const int *tgt, const struct nn_seq *s,
-		     float scale);
+/* Backward pass after nn_seq_forward; adds scale * d(loss)/d(param) into g. wt holds the
+ * weight matrices transposed ([out][in]; only its matrices are read). */
+void nn_seq_backward(const struct nn_dims *d, const struct nn_view *w, const struct nn_view *wt,
+		     const struct nn_view *g, struct nn_acts *a, const int *tok, const int *tgt,
+		     const struct nn_seq *s, float scale);
 
 /* Kernels shared by training and generation. */
 void nn_linear(float *y, const float *x, const float *w, const float *b, int rows, int n_in,

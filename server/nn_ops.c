@@ -81,24 +81,56 @@ void nn_linear(float *restrict y, const float *restrict x, const float *restrict
 			     n_out);
 }
 
+/* y += a0 x0 + a1 x1 + a2 x2 + a3 x3: one read and write of y for four rows of x */
+static void axpy_sum4(float *restrict y, const float a[4], const float *restrict x0,
+		      const float *restrict x1, const float *restrict x2, const float *restrict x3,
+		      int n)
+{
+	int j = 0;
+	for (; j + 8 <= n; j += 8)
+		for (int k = 0; k < 8; k++)
+			y[j + k] += a[0] * x0[j + k] + a[1] * x1[j + k] + a[2] * x2[j + k] +
+				    a[3] * x3[j + k];
+	for (; j < n; j++)
+		y[j] += a[0] * x0[j] + a[1] * x1[j] + a[2] * x2[j] + a[3] * x3[j];
+}
+
 void nn_linear_backward(float *restrict dx, float *restrict dw, float *restrict db,
-			const float *restrict x, const float *restrict w, const float *restrict dy,
+			const float *restrict x, const float *restrict wt, const float *restrict dy,
 			int rows, int n_in, int n_out)
 {
-	/* One pass over the rows i of W and dW, each staying in cache while every row of
-	 * dy (small: one sequence) streams past it. */
+	/* dx = dy W^T is a forward product with the transposed matrix, so it gets the
+	 * forward kernel's contiguous rows instead of one short dot product per entry. */
+	if (dx)
+		nn_linear(dx, dy, wt, NULL, rows, n_out, n_in);
+	/* Row i of dW stays in cache while every row of dy streams past it. */
 	for (int i = 0; i < n_in; i++) {
-		const float *wi = w + (size_t)i * n_out;
 		float *dwi = dw + (size_t)i * n_out;
-		for (int t = 0; t < rows; t++) {
-			const float *dyt = dy + (size_t)t * n_out;
-			if (dx)
-				dx[(size_t)t * n_in + i] = nn_dot(wi, dyt, n_out);
-			axpy(dwi, x[(size_t)t * n_in + i], dyt, n_out);
+		int t = 0;
+		for (; t + 4 <= rows; t += 4) {
+			const float *x0 = x + (size_t)t * n_in + i, *d0 = dy + (size_t)t * n_out;
+			float a[4] = {x0[0], x0[n_in], x0[2 * n_in], x0[3 * n_in]};
+			axpy_sum4(dwi, a, d0, d0 + n_out, d0 + 2 * n_out, d0 + 3 * n_out, n_out);
 		}
+		for (; t < rows; t++)
+			axpy(dwi, x[(size_t)t * n_in + i], dy + (size_t)t * n_out, n_out);
 	}
 	for (int t = 0; t < rows; t++)
 		axpy(db, 1.0f, dy + (size_t)t * n_out, n_out);
+}
+
+void nn_transpose(float *restrict dst, const float *restrict src, int rows, int cols)
+{
+	/* in 16 x 16 tiles, so both the reads and the strided writes stay in cache lines
+	 * already loaded */
+	for (int r0 = 0; r0 < rows; r0 += 16)
+		for (int c0 = 0; c0 < cols; c0 += 16) {
+			int r1 = r0 + 16 < rows ? r0 + 16 : rows,
+			    c1 = c0 + 16 < cols ? c0 + 16 : cols;
+			for (int r = r0; r < r1; r++)
+				for (int c = c0; c < c1; c++)
+					dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+		}
 }
 
 void nn_layernorm(float *restrict y, float *restrict mu, float *restrict rs,

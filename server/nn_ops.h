@@ -3,9 +3,12 @@
 #ifndef TUNEDFS_NN_OPS_H
 #define TUNEDFS_NN_OPS_H
 
-/* dx = dy W^T (overwritten, skipped when dx is NULL); dW += x^T dy; db += column sums. */
-void nn_linear_backward(float *dx, float *dw, float *db, const float *x, const float *w,
+/* dx = dy W^T (overwritten, skipped when dx is NULL), given wt = W^T as [n_out][n_in];
+ * dW += x^T dy; db += column sums of dy. */
+void nn_linear_backward(float *dx, float *dw, float *db, const float *x, const float *wt,
 			const float *dy, int rows, int n_in, int n_out);
+/* dst[c][r] = src[r][c] for a rows x cols matrix */
+void nn_transpose(float *dst, const float *src, int rows, int cols);
 /* dx += d(layer norm)^T dy; dg, db accumulate. */
 void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
 			   const float *mu, const float *rs, const float *g, int rows, int n);

@@ -101,33 +101,33 @@ double nn_seq_forward(const struct nn_dims *d, const struct nn_view *w, struct n
 }
 
 static void block_backward(const struct nn_dims *d, const struct nn_layer_view *lw,
-			   const struct nn_layer_view *lg, struct nn_layer_acts *la,
-			   struct nn_acts *a, int T)
+			   const struct nn_layer_view *lt, const struct nn_layer_view *lg,
+			   struct nn_layer_acts *la, struct nn_acts *a, int T)
 {
 	int D = d->d_model, F = d->d_ff, H = d->n_heads, C = d->ctx;
 	/* a->dx holds d(loss)/d(block output) and leaves as d(loss)/d(block input). */
-	nn_linear_backward(a->dfc, lg->w2, lg->b2, la->fa, lw->w2, a->dx, T, F, D);
+	nn_linear_backward(a->dfc, lg->w2, lg->b2, la->fa, lt->w2, a->dx, T, F, D);
 	for (size_t i = 0; i < (size_t)T * F; i++)
 		a->dfc[i] *= nn_gelu_grad(la->fc[i], la->th[i]);
-	nn_linear_backward(a->dh, lg->w1, lg->b1, la->h2, lw->w1, a->dfc, T, D, F);
+	nn_linear_backward(a->dh, lg->w1, lg->b1, la->h2, lt->w1, a->dfc, T, D, F);
 	nn_layernorm_backward(a->dx, lg->ln2_g, lg->ln2_b, a->dh, la->x_mid, la->mu2, la->rs2,
 			      lw->ln2_g, T, D);
 
-	nn_linear_backward(a->dao, lg->wo, lg->bo, la->ao, lw->wo, a->dx, T, D, D);
+	nn_linear_backward(a->dao, lg->wo, lg->bo, la->ao, lt->wo, a->dx, T, D, D);
 	memset(a->dqkv, 0, sizeof(float) * (size_t)T * 3 * D);
 	for (int h = 0; h < H; h++)
 		for (int t = 0; t < T; t++)
 			nn_attend_row_backward(
 			    a->dqkv, a->drow, a->dao + (size_t)t * D + h * (D / H),
 			    la->att + ((size_t)h * C + t) * C, la->qkv, t, h, D, H);
-	nn_linear_backward(a->dh, lg->wqkv, lg->bqkv, la->h1, lw->wqkv, a->dqkv, T, D, 3 * D);
+	nn_linear_backward(a->dh, lg->wqkv, lg->bqkv, la->h1, lt->wqkv, a->dqkv, T, D, 3 * D);
 	nn_layernorm_backward(a->dx, lg->ln1_g, lg->ln1_b, a->dh, la->x_in, la->mu1, la->rs1,
 			      lw->ln1_g, T, D);
 }
 
-void nn_seq_backward(const struct nn_dims *d, const struct nn_view *w, const struct nn_view *g,
-		     struct nn_acts *a, const int *tok, const int *tgt, const struct nn_seq *s,
-		     float scale)
+void nn_seq_backward(const struct nn_dims *d, const struct nn_view *w, const struct nn_view *wt,
+		     const struct nn_view *g, struct nn_acts *a, const int *tok, const int *tgt,
+		     const struct nn_seq *s, float scale)
 {
 	int T = s->len, D = d->d_model, V = NN_VOCAB, t0 = s->first_target;
 	/* Softmax and cross-entropy together: d(loss)/d(logit) = p - onehot. */
@@ -139,12 +139,12 @@ void nn_seq_backward(const struct nn_dims *d, const struct nn_view *w, const str
 	}
 	memset(a->dh, 0, sizeof(float) * (size_t)T * D);
 	nn_linear_backward(a->dh + (size_t)t0 * D, g->whead, g->bhead, a->hf + (size_t)t0 * D,
-			   w->whead, a->probs + (size_t)t0 * V, T - t0, D, V);
+			   wt->whead, a->probs + (size_t)t0 * V, T - t0, D, V);
 	memset(a->dx, 0, sizeof(float) * (size_t)T * D);
 	nn_layernorm_backward(a->dx, g->lnf_g, g->lnf_b, a->dh, a->x_out, a->muf, a->rsf, w->lnf_g,
 			      T, D);
 	for (int l = d->n_layers - 1; l >= 0; l--)
-		block_backward(d, &w->layer[l], &g->layer[l], &a->layer[l], a, T);
+		block_backward(d, &w->layer[l], &wt->layer[l], &g->layer[l], &a->layer[l], a, T);
 	for (int t = 0; t < T; t++) {
 		add_rows(g->wte + (size_t)tok[t] * D, a->dx + (size_t)t * D, (size_t)D);
 		add_rows(g->wpe + (size_t)t * D, a->dx + (size_t)t * D, (size_t)D);
