@@ -1,0 +1,574 @@
+"""Real tools on a real mount: shell redirection, cat, cp, tee, dd, rsync, sed -i, vim,
+Python open(), ls -l, stat, mkdir -p, rmdir, find, and editors' scratch files.
+
+Each test checks the effect the tool was run for: the bytes read back, the model's
+state, and what the service holds (`GET /v1beta/tunedModels/NAME` on the server)."""
+import json
+import os
+import shlex
+import stat
+import subprocess
+
+import pytest
+
+from tests.conftest import DATA
+from tests.fs.conftest import QUICK_CONFIG, QUICK_EXAMPLES
+
+BASE = "models/gemini-1.0-pro-001"
+EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
+EXAMPLES = "".join(EXAMPLE_LINES)
+MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "wait", "prompt", "response",
+               "response.json", "generation", "model.json", "error"}
+
+
+def sh(cmd, check=True, **kw):
+    """Runs a shell command line; returns the CompletedProcess (text mode)."""
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"`{cmd}` exited {r.returncode}\nstdout: {r.stdout}\n"
+                             f"stderr: {r.stderr}")
+    return r
+
+
+def q(path):
+    return shlex.quote(path)
+
+
+def remote(mount, name):
+    """The service's view of tunedModels/NAME: (HTTP status, resource)."""
+    status, body, _ = mount.server.request("GET", "/v1beta/tunedModels/" + name)
+    return status, body
+
+
+def hyper(model):
+    return model.get("tuningTask", {}).get("hyperparameters", {})
+
+
+def answer_text(mount, name):
+    r = json.loads(mount.read(name, "response.json"))
+    return "".join(p.get("text", "") for p in r["candidates"][0]["content"]["parts"])
+
+
+def local_file(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return str(p)
+
+
+def listing(mount, name):
+    return set(os.listdir(mount.p(name)))
+
+
+# --- shell redirection and cat --------------------------------------------------------
+
+
+def test_echo_printf_append_and_cat(mount):
+    d = mount.p("shell")
+    sh(f"mkdir {q(d)}")
+    # examples in several writes, each its own open/close; the config comes last
+    sh(f"printf '%s\\n' {q(EXAMPLE_LINES[0].strip())} > {q(d)}/examples.jsonl")
+    assert sh(f"cat {q(d)}/state").stdout == "DRAFT\n"
+    for line in EXAMPLE_LINES[1:]:
+        sh(f"printf '%s\\n' {q(line.strip())} >> {q(d)}/examples.jsonl")
+        assert sh(f"cat {q(d)}/state").stdout == "DRAFT\n"
+    assert sh(f"cat {q(d)}/examples.jsonl").stdout == EXAMPLES
+    assert remote(mount, "shell")[0] == 404  # nothing sent before the config
+    sh(f"printf 'base_model = {BASE}\\nepoch_count = 3\\nbatch_size = 1\\n' > {q(d)}/config")
+    assert sh(f"cat {q(d)}/wait").stdout == "ACTIVE\n", mount.read("shell", "error")
+    status, m = remote(mount, "shell")
+    assert status == 200 and m["state"] == "ACTIVE" and m["baseModel"] == BASE
+    assert hyper(m)["epochCount"] == 3 and hyper(m)["batchSize"] == 1
+    # the examples the service trained on: 3 examples x 3 epochs at batch size 1
+    assert len(m["tuningTask"]["snapshots"]) == 9
+    assert sh(f"cat {q(d)}/examples.jsonl").stdout == EXAMPLES
+    assert sh(f"cat {q(d)}/error").stdout == ""
+    # echo's newline is not part of the prompt: echo and printf ask the same thing
+    sh(f"echo 1 > {q(d)}/prompt")
+    first = sh(f"cat {q(d)}/response").stdout
+    assert first.endswith("\n") and first == answer_text(mount, "shell") + "\n"
+    sh(f"printf 1 > {q(d)}/prompt")
+    assert sh(f"cat {q(d)}/response").stdout == first
+    model = json.loads(sh(f"cat {q(d)}/model.json").stdout)
+    assert model["name"] == "tunedModels/shell" and model["state"] == "ACTIVE"
+    assert model["updateTime"] == m["updateTime"]
+
+
+def test_echo_prompt_is_sent_without_its_newline(tmp_path, server_factory, mount_factory):
+    log = str(tmp_path / "requests.log")
+    s = server_factory("--request-log", log)
+    m = mount_factory(server=s)
+    d = m.make_active("nl")
+    sh(f"echo 3 > {q(d)}/prompt")
+    a = sh(f"cat {q(d)}/response").stdout
+    sh(f"printf '3' > {q(d)}/prompt")
+    assert sh(f"cat {q(d)}/response").stdout == a
+    with open(log) as f:
+        gens = [line for line in f if ":generateContent" in line]
+    assert len(gens) == 1, gens  # one key: "3" both times
+
+
+# --- cp, tee, dd ------------------------------------------------------------------
+
+
+def test_cp_in_and_out(tmp_path, mount):
+    ex = local_file(tmp_path, "examples.jsonl", EXAMPLES)
+    cfg = local_file(tmp_path, "config", QUICK_CONFIG)
+    d = mount.p("copied")
+    os.mkdir(d)
+    # cp copies in argument order: the examples first, the config last
+    sh(f"cp {q(ex)} {q(cfg)} {q(d)}/")
+    assert mount.read("copied", "wait") == "ACTIVE\n", mount.read("copied", "error")
+    assert mount.read("copied", "examples.jsonl") == EXAMPLES
+    status, m = remote(mount, "copied")
+    assert status == 200 and hyper(m)["epochCount"] == 3
+    out = tmp_path / "out"
+    out.mkdir()
+    sh(f"cp {q(d)}/examples.jsonl {q(d)}/model.json {q(d)}/state {q(str(out))}/")
+    assert (out / "examples.jsonl").read_text() == EXAMPLES
+    assert (out / "state").read_text() == "ACTIVE\n"
+    assert json.loads((out / "model.json").read_text())["name"] == "tunedModels/copied"
+    # cp onto a submitted file is refused and changes nothing
+    r = sh(f"cp {q(cfg)} {q(d)}/examples.jsonl", check=False)
+    assert r.returncode != 0 and "Permission denied" in r.stderr
+    assert mount.read("copied", "examples.jsonl") == EXAMPLES
+
+
+def test_cp_tutorial_files(mount):
+    d = mount.p("tutorial-copy")
+    os.mkdir(d)
+    sh(f"cp {q(os.path.join(DATA, 'number-generator.examples.jsonl'))} {q(d)}/examples.jsonl")
+    with open(os.path.join(DATA, "number-generator.examples.jsonl")) as f:
+        assert mount.read("tutorial-copy", "examples.jsonl") == f.read()
+    assert mount.read("tutorial-copy", "state") == "DRAFT\n"
+    sh(f"(cat {q(os.path.join(DATA, 'number-generator.config'))}; echo 'epoch_count = 1')"
+       f" | cp /dev/stdin {q(d)}/config")
+    assert mount.read("tutorial-copy", "wait") == "ACTIVE\n", mount.read("tutorial-copy", "error")
+    status, m = remote(mount, "tutorial-copy")
+    assert status == 200 and m["displayName"] == "number generator"
+    assert hyper(m)["batchSize"] == 4 and hyper(m)["epochCount"] == 1
+
+
+def test_tee_and_tee_append(mount):
+    d = mount.p("teed")
+    os.mkdir(d)
+    sh(f"printf '%s' {q(EXAMPLE_LINES[0])} | tee {q(d)}/examples.jsonl > /dev/null")
+    sh(f"printf '%s' {q(''.join(EXAMPLE_LINES[1:]))} | tee -a {q(d)}/examples.jsonl >/dev/null")
+    assert mount.read("teed", "examples.jsonl") == EXAMPLES
+    out = sh(f"printf '%s' {q(QUICK_CONFIG)} | tee {q(d)}/config").stdout
+    assert out == QUICK_CONFIG  # tee's own copy on stdout
+    assert mount.read("teed", "wait") == "ACTIVE\n", mount.read("teed", "error")
+    assert remote(mount, "teed")[1]["state"] == "ACTIVE"
+    sh(f"echo 5 | tee {q(d)}/prompt > /dev/null")
+    assert mount.read("teed", "prompt") == "5\n"
+    resp = sh(f"tee < {q(d)}/response").stdout
+    assert resp == answer_text(mount, "teed") + "\n"
+
+
+def test_dd_small_blocks_in_and_bs1_out(tmp_path, mount):
+    ex = local_file(tmp_path, "ex", EXAMPLES)
+    cfg = local_file(tmp_path, "cfg", QUICK_CONFIG)
+    d = mount.p("dd-model")
+    os.mkdir(d)
+    # 7- and 5-byte writes: every line arrives in pieces across write() calls
+    sh(f"dd if={q(ex)} of={q(d)}/examples.jsonl bs=7 status=none")
+    assert mount.read("dd-model", "examples.jsonl") == EXAMPLES
+    assert mount.read("dd-model", "state") == "DRAFT\n"
+    sh(f"dd if={q(cfg)} of={q(d)}/config bs=5 status=none")
+    assert mount.read("dd-model", "wait") == "ACTIVE\n", mount.read("dd-model", "error")
+    assert hyper(remote(mount, "dd-model")[1])["epochCount"] == 3
+    sh(f"printf '1\\n' | dd of={q(d)}/prompt bs=1 status=none")
+    whole = sh(f"cat {q(d)}/response").stdout
+    by_byte = sh(f"dd if={q(d)}/response bs=1 status=none").stdout
+    assert by_byte == whole and whole == answer_text(mount, "dd-model") + "\n"
+    # and a fresh response read one byte at a time from the start
+    sh(f"printf '3\\n' | dd of={q(d)}/prompt bs=1 status=none")
+    by_byte = sh(f"dd if={q(d)}/response bs=1 status=none").stdout
+    assert by_byte == sh(f"cat {q(d)}/response").stdout
+    assert by_byte == answer_text(mount, "dd-model") + "\n"
+
+
+def test_dd_notrunc_over_a_draft_config(tmp_path, mount):
+    """dd conv=notrunc writes into the middle of the existing text."""
+    d = mount.p("dd-patch")
+    os.mkdir(d)
+    mount.write("dd-patch", "config", data=QUICK_CONFIG.replace("epoch_count = 3",
+                                                                 "epoch_count = 7"))
+    off = mount.read("dd-patch", "config").index("epoch_count = 7") + len("epoch_count = ")
+    sh(f"printf 2 | dd of={q(d)}/config bs=1 seek={off} conv=notrunc status=none")
+    assert mount.read("dd-patch", "config") == QUICK_CONFIG.replace("epoch_count = 3",
+                                                                    "epoch_count = 2")
+    mount.write("dd-patch", "examples.jsonl", data=EXAMPLES)
+    assert mount.read("dd-patch", "wait") == "ACTIVE\n"
+    assert hyper(remote(mount, "dd-patch")[1])["epochCount"] == 2
+
+
+# --- tools writing through temporary names -------------------------------------------
+
+
+def test_rsync_onto_examples(tmp_path, mount):
+    d = mount.p("synced")
+    os.mkdir(d)
+    first = local_file(tmp_path, "first.jsonl", EXAMPLE_LINES[0])
+    sh(f"rsync {q(first)} {q(d)}/examples.jsonl")
+    assert mount.read("synced", "examples.jsonl") == EXAMPLE_LINES[0]
+    # a second rsync replaces the whole file through a new temporary name
+    ex = local_file(tmp_path, "examples.jsonl", EXAMPLES)
+    sh(f"rsync {q(ex)} {q(d)}/examples.jsonl")
+    assert mount.read("synced", "examples.jsonl") == EXAMPLES
+    assert listing(mount, "synced") == MODEL_FILES, "rsync's .examples.jsonl.XXXXXX left"
+    assert mount.read("synced", "state") == "DRAFT\n"
+    cfg = local_file(tmp_path, "config", QUICK_CONFIG)
+    sh(f"rsync {q(cfg)} {q(d)}/config")
+    assert mount.read("synced", "wait") == "ACTIVE\n", mount.read("synced", "error")
+    status, m = remote(mount, "synced")
+    assert status == 200 and len(m["tuningTask"]["snapshots"]) == 9
+    assert mount.read("synced", "examples.jsonl") == EXAMPLES
+    assert listing(mount, "synced") == MODEL_FILES
+
+
+def test_rsync_with_times_and_a_directory_source(tmp_path, mount):
+    """rsync -rt of a whole local model folder: temporaries, then utimens on each file."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "examples.jsonl").write_text(EXAMPLES)
+    os.mkdir(mount.p("rsynced-dir"))
+    sh(f"rsync -rt {q(str(src))}/ {q(mount.p('rsynced-dir'))}/")
+    assert mount.read("rsynced-dir", "examples.jsonl") == EXAMPLES
+    assert listing(mount, "rsynced-dir") == MODEL_FILES
+    (src / "config").write_text(QUICK_CONFIG)
+    sh(f"rsync -rt {q(str(src))}/ {q(mount.p('rsynced-dir'))}/")
+    assert mount.read("rsynced-dir", "wait") == "ACTIVE\n", mount.read("rsynced-dir", "error")
+    assert hyper(remote(mount, "rsynced-dir")[1])["batchSize"] == 1
+
+
+def test_sed_in_place_on_config(mount):
+    d = mount.p("sedded")
+    os.mkdir(d)
+    # the config first this time: alone it is a valid draft, nothing is submitted
+    mount.write("sedded", "config", data=QUICK_CONFIG)
+    sh(f"sed -i 's/epoch_count = 3/epoch_count = 2/' {q(d)}/config")
+    assert mount.read("sedded", "config") == QUICK_CONFIG.replace("epoch_count = 3",
+                                                                  "epoch_count = 2")
+    assert listing(mount, "sedded") == MODEL_FILES, "sed's temporary file left behind"
+    assert mount.read("sedded", "state") == "DRAFT\n"
+    assert remote(mount, "sedded")[0] == 404
+    mount.write("sedded", "examples.jsonl", data=EXAMPLES)
+    assert mount.read("sedded", "wait") == "ACTIVE\n", mount.read("sedded", "error")
+    assert hyper(remote(mount, "sedded")[1])["epochCount"] == 2
+    # submitted: sed -i can no longer replace it
+    r = sh(f"sed -i 's/epoch_count = 2/epoch_count = 9/' {q(d)}/config", check=False)
+    assert r.returncode != 0
+    assert "epoch_count = 2" in mount.read("sedded", "config")
+    assert listing(mount, "sedded") == MODEL_FILES
+
+
+def test_sed_in_place_starts_tuning(mount):
+    """The rename sed -i ends with is a write of config: when examples are there, it submits."""
+    mount.allow += [r"config: line 3"]
+    d = mount.p("sed-go")
+    os.mkdir(d)
+    mount.write("sed-go", "examples.jsonl", data=EXAMPLES)
+    with pytest.raises(OSError):
+        mount.write("sed-go", "config", data=QUICK_CONFIG.replace("batch_size = 1",
+                                                                  "batch_size = 0"))
+    assert mount.read("sed-go", "state") == "DRAFT\n"
+    sh(f"sed -i 's/batch_size = 0/batch_size = 1/' {q(d)}/config")
+    assert mount.read("sed-go", "wait") == "ACTIVE\n", mount.read("sed-go", "error")
+    assert mount.read("sed-go", "config") == QUICK_CONFIG
+    assert mount.read("sed-go", "error") == ""
+
+
+FCHMOD_BUG = ("fs: a chmod/fchmod on a config or examples.jsonl open for writing answers "
+              "with the size of the text before the write (0 for a new file), so the kernel "
+              "caches that size and reads return nothing for the attribute timeout; vim "
+              "fchmods before close")
+
+
+def vim_edit(path, *cmds, check=True):
+    """vim in batch mode with a swap file and fsync, as an interactive edit would write."""
+    args = " ".join(f"-c {q(c)}" for c in ("set swapfile fsync",) + cmds + ("wq",))
+    return sh(f"HOME=/nonexistent vim -E -s -u NONE -N {args} {q(path)} < /dev/null",
+              check=check)
+
+
+def test_vim_edits_config(tmp_path, mount):
+    d = mount.p("vimmed")
+    os.mkdir(d)
+    cfg = QUICK_CONFIG.replace("batch_size = 1", "batch_size = 4")
+    mount.write("vimmed", "config", data=cfg)
+    vim_edit(mount.p("vimmed", "config"), "%s/batch_size = 4/batch_size = 2/")
+    assert mount.read("vimmed", "config") == cfg.replace("batch_size = 4", "batch_size = 2")
+    # the swap file, the backup and vim's 4913 probe are gone
+    assert listing(mount, "vimmed") == MODEL_FILES
+    assert mount.read("vimmed", "state") == "DRAFT\n"
+    mount.write("vimmed", "examples.jsonl", data=EXAMPLES * 2)
+    assert mount.read("vimmed", "wait") == "ACTIVE\n", mount.read("vimmed", "error")
+    m = remote(mount, "vimmed")[1]
+    assert hyper(m)["batchSize"] == 2 and len(m["tuningTask"]["snapshots"]) == 9
+
+
+@pytest.mark.xfail(strict=True, reason=FCHMOD_BUG)
+def test_vim_write_submits_and_then_is_refused(mount):
+    d = mount.p("vim-go")
+    os.mkdir(d)
+    mount.write("vim-go", "examples.jsonl", data=EXAMPLES)
+    # vim creates the file: the whole config typed in one session
+    lines = QUICK_CONFIG.strip().split("\n")
+    vim_edit(mount.p("vim-go", "config"), *[f"call append(line('$') - 1, {json.dumps(s)})"
+                                            for s in lines], "$delete")
+    assert mount.read("vim-go", "config") == QUICK_CONFIG
+    assert mount.read("vim-go", "wait") == "ACTIVE\n", mount.read("vim-go", "error")
+    assert listing(mount, "vim-go") == MODEL_FILES
+    assert hyper(remote(mount, "vim-go")[1])["epochCount"] == 3
+
+
+def test_vim_cannot_write_a_submitted_config(mount):
+    mount.make_active("vim-ro")
+    r = vim_edit(mount.p("vim-ro", "config"), "%s/epoch_count = 3/epoch_count = 1/",
+                 check=False)
+    assert r.returncode != 0
+    assert mount.read("vim-ro", "config") == QUICK_CONFIG
+    assert listing(mount, "vim-ro") == MODEL_FILES  # no swap file left either
+    assert hyper(remote(mount, "vim-ro")[1])["epochCount"] == 3
+
+
+@pytest.mark.xfail(strict=True, reason=FCHMOD_BUG)
+def test_fchmod_while_writing_keeps_the_text(mount):
+    """What vim does on :w: open O_WRONLY|O_CREAT, write, fchmod, close."""
+    os.mkdir(mount.p("chmodded"))
+    fd = os.open(mount.p("chmodded", "config"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, QUICK_CONFIG.encode())
+        os.fchmod(fd, 0o644)
+        assert os.fstat(fd).st_size == len(QUICK_CONFIG)
+    finally:
+        os.close(fd)
+    assert os.stat(mount.p("chmodded", "config")).st_size == len(QUICK_CONFIG)
+    assert mount.read("chmodded", "config") == QUICK_CONFIG
+
+
+# --- Python's own file API -----------------------------------------------------------
+
+
+def test_python_open_read_write_append(mount):
+    os.mkdir(mount.p("py"))
+    with open(mount.p("py", "examples.jsonl"), "w") as f:
+        f.write(EXAMPLE_LINES[0])
+        f.flush()
+        os.fsync(f.fileno())  # fsync succeeds on a draft file
+    with open(mount.p("py", "examples.jsonl"), "a") as f:
+        for line in EXAMPLE_LINES[1:]:
+            f.write(line)
+    with open(mount.p("py", "examples.jsonl")) as f:
+        assert f.read() == EXAMPLES
+    with open(mount.p("py", "examples.jsonl"), "rb") as f:
+        f.seek(len(EXAMPLE_LINES[0]))
+        assert f.read(len(EXAMPLE_LINES[1])) == EXAMPLE_LINES[1].encode()
+    with open(mount.p("py", "config"), "wb") as f:
+        for i in range(0, len(QUICK_CONFIG), 4):
+            f.write(QUICK_CONFIG[i:i + 4].encode())
+            f.flush()
+    with open(mount.p("py", "wait")) as f:
+        assert f.read() == "ACTIVE\n", mount.read("py", "error")
+    assert remote(mount, "py")[1]["state"] == "ACTIVE"
+    with open(mount.p("py", "generation"), "w") as f:
+        f.write("temperature = 0\n")
+    with open(mount.p("py", "prompt"), "w") as f:
+        f.write("5\n")
+    with open(mount.p("py", "response"), "rb") as f:
+        data = f.read()
+    assert data.decode() == answer_text(mount, "py") + "\n"
+    with open(mount.p("py", "response"), "rb") as f:
+        chunks = iter(lambda: f.read(3), b"")
+        assert b"".join(chunks) == data
+
+
+def test_python_open_modes_on_a_submitted_model(mount):
+    mount.make_active("py-ro")
+    for mode in ("w", "a", "r+"):
+        with pytest.raises(PermissionError):
+            open(mount.p("py-ro", "config"), mode)
+    with open(mount.p("py-ro", "config")) as f:
+        assert f.read() == QUICK_CONFIG
+
+
+# --- ls, stat, find, mkdir -p, rmdir --------------------------------------------------
+
+
+def ls_l(path):
+    """name -> (mode string, size) from `ls -l`."""
+    out = sh(f"ls -l {q(path)}").stdout.splitlines()
+    assert out[0].startswith("total ")
+    rows = {}
+    for line in out[1:]:
+        f = line.split(None, 8)
+        rows[f[8]] = (f[0], int(f[4]))
+    return rows
+
+
+def test_ls_l_draft_and_submitted(mount):
+    os.mkdir(mount.p("listed"))
+    mount.write("listed", "examples.jsonl", data=EXAMPLES)
+    rows = ls_l(mount.p("listed"))
+    assert set(rows) == MODEL_FILES
+    for name in ("config", "examples.jsonl", "prompt", "generation"):
+        assert rows[name][0].startswith("-rw-r--r--"), (name, rows[name])
+    for name in ("state", "progress", "wait", "response", "response.json", "model.json",
+                 "error"):
+        assert rows[name][0].startswith("-r--r--r--"), (name, rows[name])
+    assert rows["examples.jsonl"][1] == len(EXAMPLES)
+    assert rows["config"][1] == 0
+    assert rows["state"][1] == len("DRAFT\n")
+    top = ls_l(mount.path)
+    assert top["listed"][0].startswith("d")
+    # a model submitted without being listed first (see test_submitted_files_read_only_at_once)
+    mount.make_active("listed-active")
+    rows = ls_l(mount.p("listed-active"))
+    assert set(rows) == MODEL_FILES
+    for name in ("config", "examples.jsonl"):
+        assert rows[name][0].startswith("-r--r--r--"), (name, rows[name])
+    for name in ("prompt", "generation"):
+        assert rows[name][0].startswith("-rw-r--r--"), (name, rows[name])
+    assert rows["config"][1] == len(QUICK_CONFIG)
+    assert rows["examples.jsonl"][1] == len(EXAMPLES)
+    assert rows["state"][1] == len("ACTIVE\n")
+    for name, (mode, size) in rows.items():
+        assert 0 <= size < 1 << 20, (name, size)
+    # the sizes ls shows are the bytes a reader gets for the static files
+    for name in ("config", "examples.jsonl", "model.json", "generation", "prompt"):
+        assert rows[name][1] == len(mount.read("listed-active", name).encode()), name
+
+
+@pytest.mark.xfail(strict=True, reason="fs: after submission the kernel keeps showing "
+                   "examples.jsonl as 0644 for the attribute timeout (1 s) when it was "
+                   "stat'ed before: the invalidation in forget_modes does not reach it")
+def test_submitted_files_read_only_at_once(mount):
+    """ls -l; write config; ls -l: the second listing already shows both files read-only."""
+    os.mkdir(mount.p("ro-now"))
+    mount.write("ro-now", "examples.jsonl", data=EXAMPLES)
+    rows = ls_l(mount.p("ro-now"))
+    assert rows["examples.jsonl"][0].startswith("-rw-r--r--")
+    mount.write("ro-now", "config", data=QUICK_CONFIG)
+    rows = ls_l(mount.p("ro-now"))
+    assert rows["config"][0].startswith("-r--r--r--"), rows["config"]
+    assert rows["examples.jsonl"][0].startswith("-r--r--r--"), rows["examples.jsonl"]
+
+
+def test_stat_command(mount):
+    os.mkdir(mount.p("statted"))
+    out = sh(f"stat -c '%F|%a' {q(mount.p('statted'))}").stdout
+    assert out == "directory|700\n" or out.startswith("directory|")
+    mount.write("statted", "examples.jsonl", data=EXAMPLES)
+    out = sh(f"stat -c '%F|%a|%s|%U' {q(mount.p('statted', 'config'))}").stdout
+    kind, mode, size, owner = out.strip().split("|")
+    assert kind == "regular empty file" and mode == "644" and int(size) == 0
+    assert owner == sh("id -un").stdout.strip()
+    out = sh(f"stat -c '%a %s' {q(mount.p('statted', 'state'))}").stdout
+    assert out == f"444 {len('DRAFT')+1}\n"
+    mount.write("statted", "config", data=QUICK_CONFIG)
+    assert mount.read("statted", "wait") == "ACTIVE\n"
+    out = sh(f"stat -c '%a %s' {q(mount.p('statted', 'config'))} "
+             f"{q(mount.p('statted', 'examples.jsonl'))}").stdout
+    assert out == f"444 {len(QUICK_CONFIG)}\n444 {len(EXAMPLES)}\n"
+    # modification time of a submitted file does not run ahead of now
+    r = sh(f"stat -c %Y {q(mount.p('statted', 'config'))}; date +%s").stdout.split()
+    assert int(r[0]) <= int(r[1]) + 1
+    r = sh(f"stat {q(mount.p('statted', 'nope'))}", check=False)
+    assert r.returncode != 0 and "No such file" in r.stderr
+
+
+def test_mkdir_p(mount):
+    mount.allow += [r"not a valid tunedModelId"]
+    sh(f"mkdir -p {q(mount.p('deep-draft'))}")
+    assert mount.read("deep-draft", "state") == "DRAFT\n"
+    # an existing model is fine for -p, and its content is untouched
+    mount.write("deep-draft", "examples.jsonl", data=EXAMPLES)
+    sh(f"mkdir -p {q(mount.p('deep-draft'))}")
+    assert mount.read("deep-draft", "examples.jsonl") == EXAMPLES
+    sh(f"mkdir -p {q(mount.path)}")
+    r = sh(f"mkdir -p {q(mount.p('No_Good'))}", check=False)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr
+    assert "No_Good" not in os.listdir(mount.path)
+    # model directories hold no subdirectories
+    r = sh(f"mkdir -p {q(mount.p('deep-draft', 'sub'))}", check=False)
+    assert r.returncode != 0
+    assert listing(mount, "deep-draft") == MODEL_FILES
+
+
+def test_rmdir_draft_and_active_with_files_inside(mount):
+    os.mkdir(mount.p("rm-draft"))
+    mount.write("rm-draft", "examples.jsonl", data=EXAMPLES)
+    mount.write("rm-draft", "generation", data="temperature = 0\n")
+    sh(f"rmdir {q(mount.p('rm-draft'))}")
+    assert "rm-draft" not in os.listdir(mount.path)
+    r = sh(f"cat {q(mount.p('rm-draft', 'examples.jsonl'))}", check=False)
+    assert r.returncode != 0
+    d = mount.make_active("rm-active")
+    sh(f"echo 1 > {q(d)}/prompt && cat {q(d)}/response > /dev/null")
+    assert remote(mount, "rm-active")[0] == 200
+    sh(f"rmdir {q(d)}")
+    assert "rm-active" not in os.listdir(mount.path)
+    assert remote(mount, "rm-active")[0] == 404
+    # not even a fresh listing brings it back
+    assert "rm-active" not in sh(f"ls {q(mount.path)}").stdout.split()
+    r = sh(f"rmdir {q(mount.p('nothing-here'))}", check=False)
+    assert r.returncode != 0 and "No such file" in r.stderr
+
+
+def test_find_lists_the_files(mount):
+    os.mkdir(mount.p("found-draft"))
+    mount.make_active("found-model")
+    out = sh(f"find {q(mount.path)} -type f").stdout.split()
+    files = {os.path.relpath(p, mount.path) for p in out}
+    assert files == {f"{m}/{f}" for m in ("found-draft", "found-model") for f in MODEL_FILES}
+    dirs = sh(f"find {q(mount.path)} -mindepth 1 -type d").stdout.split()
+    assert sorted(os.path.basename(p) for p in dirs) == ["found-draft", "found-model"]
+    # find -newer/-size read the attributes: submitted files carry their sizes
+    big = sh(f"find {q(mount.path)} -name examples.jsonl -size +0c").stdout.split()
+    assert big == [mount.p("found-model", "examples.jsonl")]
+    ro = sh(f"find {q(mount.p('found-model'))} -type f -perm -u+w").stdout.split()
+    assert sorted(os.path.basename(p) for p in ro) == ["generation", "prompt"]
+
+
+# --- editors' scratch files ------------------------------------------------------------
+
+
+def test_scratch_files_are_local_only(mount):
+    os.mkdir(mount.p("scratchy"))
+    mount.write("scratchy", "examples.jsonl", data=EXAMPLES)
+    swp = b"b0VIM 9.0\x00" + bytes(range(256)) * 4
+    with open(mount.p("scratchy", ".config.swp"), "wb") as f:
+        f.write(swp)
+        f.flush()
+        os.fsync(f.fileno())
+    sh(f"echo 'old text' > {q(mount.p('scratchy', 'config~'))}")
+    assert listing(mount, "scratchy") == MODEL_FILES | {".config.swp", "config~"}
+    with open(mount.p("scratchy", ".config.swp"), "rb") as f:
+        assert f.read() == swp
+    assert mount.read("scratchy", "config~") == "old text\n"
+    st = os.stat(mount.p("scratchy", ".config.swp"))
+    assert stat.S_ISREG(st.st_mode) and st.st_size == len(swp)
+    # a scratch file is neither config nor examples: nothing is validated or sent
+    assert mount.read("scratchy", "state") == "DRAFT\n"
+    assert mount.read("scratchy", "config") == ""
+    assert mount.read("scratchy", "error") == ""
+    assert remote(mount, "scratchy")[0] == 404
+    os.unlink(mount.p("scratchy", ".config.swp"))
+    os.unlink(mount.p("scratchy", "config~"))
+    assert listing(mount, "scratchy") == MODEL_FILES
+    # the model files themselves cannot be unlinked
+    with pytest.raises(OSError):
+        os.unlink(mount.p("scratchy", "state"))
+    assert mount.read("scratchy", "examples.jsonl") == EXAMPLES
+
+
+def test_scratch_files_in_an_active_model(mount):
+    d = mount.make_active("scratch-live")
+    before = remote(mount, "scratch-live")[1]
+    sh(f"printf 'notes\\n' > {q(d)}/.prompt.swp && cp {q(d)}/config {q(d)}/config~")
+    assert mount.read("scratch-live", ".prompt.swp") == "notes\n"
+    assert mount.read("scratch-live", "config~") == QUICK_CONFIG
+    assert remote(mount, "scratch-live")[1] == before
+    assert mount.read("scratch-live", "state") == "ACTIVE\n"
+    sh(f"rm {q(d)}/.prompt.swp {q(d)}/config~")
+    assert listing(mount, "scratch-live") == MODEL_FILES
