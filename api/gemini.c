@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define GEMINI_MAX_PAGES 10000 /* a service that never stops paging is a broken one */
 #define GEMINI_PATH_MAX	 2048
@@ -64,7 +63,7 @@ static int gemini_any_model_name(const char *name, char *buf, size_t cap, struct
 	if (name && strncmp(name, "models/", 7) == 0) {
 		const char *p = name + 7;
 		size_t n = strlen(p);
-		int ok = n > 0 && n < 128;
+		int ok = n > 0 && n < 128 && *p != '.';
 		for (; ok && *p; p++)
 			ok = gemini_name_char(*p, 1);
 		if (ok) {
