@@ -522,6 +522,42 @@ static void test_list_pages_and_operation_fallback(void)
 	CHECK_STR(s.seen[3].path, "/v1/tunedModels/a/operations/x");
 }
 
+static void test_debug_log_masks_keys(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 200, NULL, "{}", 0},
+	};
+	char log_path[] = "/tmp/tunedfs-test-http-XXXXXX";
+	struct scripted_server s;
+	struct gemini_error err;
+	char text[1024] = "";
+	int fd = mkstemp(log_path), saved = dup(2);
+	ssize_t got;
+
+	CHECK(fd >= 0);
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	setenv("TUNEDFS_HTTP_DEBUG", "1", 1);
+	struct http_client *hc = client_for(&s, NULL, 1);
+	unsetenv("TUNEDFS_HTTP_DEBUG");
+	fflush(stderr);
+	dup2(fd, 2);
+	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/models?key=SECRETKEY&pageSize=5", NULL, 0,
+			       NULL, NULL, &err),
+		  0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	got = pread(fd, text, sizeof(text) - 1, 0);
+	text[got > 0 ? got : 0] = '\0';
+	close(fd);
+	unlink(log_path);
+	http_client_free(hc);
+	ss_stop(&s);
+	CHECK(strstr(text, "GET /v1beta/models?key=***&pageSize=5 -> 200") != NULL);
+	CHECK(strstr(text, "SECRETKEY") == NULL);
+	CHECK(strstr(s.seen[0].path, "key=SECRETKEY") != NULL); /* masked in the log only */
+}
+
 int main(void)
 {
 	unsetenv("TUNEDFS_HTTP_DEBUG");
@@ -539,5 +575,6 @@ int main(void)
 	test_create_recognises_own_success();
 	test_create_conflict_is_eexist();
 	test_list_pages_and_operation_fallback();
+	test_debug_log_masks_keys();
 	return check_report("test_http");
 }
