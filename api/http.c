@@ -111,9 +111,15 @@ static int http_parse_endpoint(struct http_client *hc, const char *ep, struct ge
 			       ep);
 		return -EINVAL;
 	}
-	if (strpbrk(rest, "@?#") || strchr(rest, ' ')) {
-		http_error_set(err, 0, "", "endpoint %s: no user, query or fragment allowed", ep);
-		return -EINVAL;
+	for (const char *c = rest; *c; c++) {
+		/* URL parsers disagree on these; what we check must be what libcurl connects to. */
+		if (strchr("@?#\\%", *c) || (unsigned char)*c <= ' ' || *c == 0x7f) {
+			http_error_set(err, 0, "",
+				       "endpoint %s: no user, query, fragment, escapes or spaces "
+				       "allowed",
+				       ep);
+			return -EINVAL;
+		}
 	}
 	if (*rest == '[') {
 		end = strchr(rest, ']');

@@ -99,7 +99,10 @@ static void test_endpoints(void)
 				    "http://user@127.0.0.1",
 				    "",
 				    "127.0.0.1:80",
-				    "http://128.0.0.1"};
+				    "http://128.0.0.1",
+				    "http://127.0.0.1\\@evil.example",
+				    "http://127.0.0.1%2eevil.example",
+				    "http://127.0.0.1 x"};
 	struct gemini_error err;
 
 	for (size_t i = 0; i < N(ok); i++) {
