@@ -40,7 +40,11 @@ int http_client_new(const struct http_options *opt, struct creds *creds, struct 
 void http_client_free(struct http_client *hc);
 
 /* path starts with "/v1beta/..." and may carry a query string. body may be NULL.
- * long_timeout selects generate_timeout_ms. Retries retryable failures inside.
+ * long_timeout selects generate_timeout_ms. Retries inside: 429, 500, 502, 503, 504,
+ * 409 ABORTED and transfers that got no answer, waiting the Retry-After header or the
+ * RetryInfo.retryDelay asked for, else full-jitter backoff, within max_attempts and
+ * max_retry_ms; a 401 invalidates the credentials and is tried once more. A cancel is
+ * seen within 50 ms, in flight or while waiting, and returns -EINTR.
  * Returns 0 with a 2xx response in *resp; else a negative errno, err filled from the
  * error envelope, and *resp (if non-NULL status) still filled for the caller to free. */
 int http_request(struct http_client *hc, enum http_method method, const char *path,
