@@ -113,7 +113,7 @@ def test_throttle_waits_the_delay_asked(server_factory):
 
 def test_total_retry_budget_caps_waiting(server_factory):
     s = server_factory("--throttle-rate", "1", "--retry-delay", "30")
-    opts = ("--attempts", "10", "--max-retry", "1500")
+    opts = ("--attempts", "10", "--max-retry", "3000")
     rc, out, stats, _ = cli(s.url, "list", opts=opts, timeout=25)
     assert rc == 1 and "(errno 11)" in out, out
     assert stats["requests"] == 2  # the 30 s asked for is cut to the budget, then it stops
