@@ -78,19 +78,19 @@ def test_bad_requests_are_einval(server):
 def test_retries_ride_out_faults(server_factory):
     s = server_factory("--fail-rate", "0.25", "--throttle-rate", "0.15", "--retry-delay", "0",
                        "--drop-rate", "0.1", "--seed", "7")
-    opts = ("--attempts", "12", "--backoff-initial", "5", "--backoff-max", "40")
+    opts = ("--attempts", "20", "--backoff-initial", "5", "--backoff-max", "40")
     rc, out, _, _ = cli(s.url, "list", opts=opts)
     assert rc == 0, out
     rc, out, stats, _ = cli(s.url, "base-models", opts=opts + ("--repeat", "1"))
     assert rc == 0, out
     total = {"requests": 0, "retries": 0, "failures": 0}
-    for _ in range(10):
+    for _ in range(20):
         rc, out, stats, _ = cli(s.url, "get", "missing", opts=opts)
         assert rc == 1 and "(errno 2)" in out, out  # only a real 404 ends it
         for k in total:
             total[k] += stats[k]
     assert total["retries"] > 0
-    assert total["requests"] == total["retries"] + 10
+    assert total["requests"] == total["retries"] + 20
 
 
 def test_service_failing_forever_gives_eio(server_factory):
