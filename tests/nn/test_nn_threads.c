@@ -9,7 +9,7 @@
 #include "nn_check.h"
 
 #define N_THREADS 4
-#define ROUNDS	  20
+#define ROUNDS	  8
 
 static const struct nn_example ex[5] = {{"1", 1, "2", 1},
 					{"3", 1, "4", 1},
