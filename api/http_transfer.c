@@ -200,6 +200,8 @@ static void http_set_options(struct http_client *hc, CURL *h, const char *url, i
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* A generation may stay silent for minutes; keep middleboxes from dropping it. */
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_SHARE, hc->share);
 	if (hc->unix_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, hc->unix_path);
