@@ -151,12 +151,15 @@ int main(int argc, char **argv)
 	size_t checked = s.n < 200 ? s.n : 200;
 	size_t n_all = s.n;
 	s.n = checked;
+	double g0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	size_t ok = count_correct(m, &s, getenv("BENCH_VERBOSE") != NULL);
+	double gen_ms = (clock_s(CLOCK_THREAD_CPUTIME_ID) - g0) * 1e3 / (double)checked;
 	s.n = n_all;
 	printf("examples=%zu epochs=%d batch=%d seed=%s steps=%d time=%.2fs cpu=%.2fs "
-	       "steps_per_s=%.1f cpu_steps_per_s=%.1f final_loss=%.4f correct=%zu/%zu\n",
+	       "steps_per_s=%.1f cpu_steps_per_s=%.1f final_loss=%.4f correct=%zu/%zu "
+	       "gen_cpu_ms=%.2f\n",
 	       s.n, p.epoch_count, p.batch_size, argv[4], pr.steps, dt, dc, pr.steps / dt,
-	       pr.steps / dc, pr.last_loss, ok, checked);
+	       pr.steps / dc, pr.last_loss, ok, checked, gen_ms);
 	nn_model_free(m);
 	for (size_t i = 0; i < s.n_owned; i++)
 		free(s.owned[i]);
