@@ -148,7 +148,7 @@ static int pick(struct gen_ws *ws, const struct nn_sampling *s, uint64_t *rng)
 		if (u < cum)
 			return ws->order[r];
 	}
-	return ws->order[keep - 1];
+	return ws->order[0]; /* only when rounding left u past the sum */
 }
 
 static void append(char **buf, size_t *len, size_t *cap, char c)
