@@ -143,6 +143,31 @@ void srv_json_snake(const char *camel, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
+int srv_json_known_fields(const cJSON *obj, const char *const *camel, const char *at, char *why,
+			  size_t why_len)
+{
+	const cJSON *it;
+	if (!cJSON_IsObject(obj))
+		return 0;
+	cJSON_ArrayForEach(it, obj)
+	{
+		int ok = 0;
+		char snake[128];
+		for (const char *const *c = camel; *c && !ok; c++) {
+			srv_json_snake(*c, snake, sizeof(snake));
+			ok = !strcmp(it->string, *c) || !strcmp(it->string, snake);
+		}
+		if (!ok) {
+			snprintf(why, why_len,
+				 "Invalid JSON payload received. Unknown name \"%.64s\"%s%s%s: "
+				 "Cannot find field.",
+				 it->string, *at ? " at '" : "", at, *at ? "'" : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 cJSON *srv_json_field(const cJSON *obj, const char *camel)
 {
 	if (!cJSON_IsObject(obj))

@@ -18,6 +18,11 @@ int srv_json_parse(const char *text, size_t len, cJSON **out, char *why, size_t 
 /* The member named camel (e.g. "tuningTask") or its snake_case form ("tuning_task"),
  * or NULL; obj may be NULL or not an object. */
 cJSON *srv_json_field(const cJSON *obj, const char *camel);
+/* -EINVAL with the service's "Unknown name" message when obj (an object) has a member
+ * that is none of the NULL-terminated camelCase names (or their snake_case forms); at
+ * names the object's place, e.g. "tuning_task.hyperparameters" ("" for the top). */
+int srv_json_known_fields(const cJSON *obj, const char *const *camel, const char *at, char *why,
+			  size_t why_len);
 /* snake_case of a camelCase name into buf. */
 void srv_json_snake(const char *camel, char *buf, size_t len);
 

@@ -10,6 +10,30 @@
 #include "server/json_util.h"
 #include "server/model_json.h"
 
+/* Input names of TunedModel and its parts; output-only ones are accepted and ignored. */
+static const char *const model_fields[] = {"name",
+					   "baseModel",
+					   "tunedModelSource",
+					   "displayName",
+					   "description",
+					   "temperature",
+					   "topP",
+					   "topK",
+					   "state",
+					   "createTime",
+					   "updateTime",
+					   "tuningTask",
+					   "readerProjectNumbers",
+					   NULL};
+static const char *const task_fields[] = {"startTime",	  "completeTime",    "snapshots",
+					  "trainingData", "hyperparameters", NULL};
+static const char *const hp_fields[] = {"learningRate", "learningRateMultiplier", "epochCount",
+					"batchSize", NULL};
+static const char *const data_fields[] = {"examples", NULL};
+static const char *const examples_fields[] = {"examples", NULL};
+static const char *const example_fields[] = {"textInput", "output", NULL};
+static const char *const source_fields_names[] = {"tunedModel", "baseModel", NULL};
+
 #define BAD(...)                                                                                   \
 	do {                                                                                       \
 		snprintf(why, why_len, __VA_ARGS__);                                               \
@@ -70,6 +94,8 @@ static int hyperparameters(const cJSON *h, long n_examples, struct srv_model *m,
 	m->lr_multiplier = 0;
 	if (h && !cJSON_IsNull(h) && !cJSON_IsObject(h))
 		BAD("Invalid value at 'tuning_task.hyperparameters': expected an object.");
+	if (srv_json_known_fields(h, hp_fields, "tuning_task.hyperparameters", why, why_len))
+		return -EINVAL;
 	if ((it = srv_json_field(h, "epochCount")) && !cJSON_IsNull(it)) {
 		if (srv_json_int(it, &v) || v < 1 || v > SRV_MAX_EPOCHS)
 			BAD("Invalid value at 'tuning_task.hyperparameters.epoch_count': must be "
@@ -114,6 +140,10 @@ static int one_example(const cJSON *e, size_t i, struct srv_example *out, char *
 		BAD("Invalid value at 'tuning_task.training_data.examples.examples[%zu]': expected "
 		    "an object.",
 		    i);
+	char at[96];
+	snprintf(at, sizeof(at), "tuning_task.training_data.examples.examples[%zu]", i);
+	if (srv_json_known_fields(e, example_fields, at, why, why_len))
+		return -EINVAL;
 	const cJSON *in = srv_json_field(e, "textInput");
 	const cJSON *o = srv_json_field(e, "output");
 	if (!cJSON_IsString(in))
@@ -146,8 +176,13 @@ static int training_data(const cJSON *task, struct srv_example **ex, size_t *n_e
 	const cJSON *td = srv_json_field(task, "trainingData");
 	if (!td || cJSON_IsNull(td))
 		BAD("Missing required field 'tuning_task.training_data'.");
+	if (srv_json_known_fields(td, data_fields, "tuning_task.training_data", why, why_len))
+		return -EINVAL;
 	const cJSON *wrap = srv_json_field(td, "examples");
 	const cJSON *arr = srv_json_field(wrap, "examples");
+	if (srv_json_known_fields(wrap, examples_fields, "tuning_task.training_data.examples", why,
+				  why_len))
+		return -EINVAL;
 	if (!wrap || !cJSON_IsObject(wrap) || !arr)
 		BAD("Missing required field 'tuning_task.training_data.examples.examples'.");
 	if (!cJSON_IsArray(arr))
@@ -184,6 +219,9 @@ static int source_fields(const cJSON *body, struct srv_model *m, char *why, size
 		return -EINVAL;
 	const cJSON *src = srv_json_field(body, "tunedModelSource");
 	if (src && !cJSON_IsNull(src)) {
+		if (srv_json_known_fields(src, source_fields_names, "tuned_model_source", why,
+					  why_len))
+			return -EINVAL;
 		const cJSON *tm = srv_json_field(src, "tunedModel");
 		if (!cJSON_IsString(tm) || strncmp(tm->valuestring, "tunedModels/", 12) != 0 ||
 		    strlen(tm->valuestring) > 64)
@@ -206,6 +244,8 @@ int srv_json_create_request(const cJSON *body, struct srv_model *m, struct srv_e
 	*n_ex = 0;
 	if (!cJSON_IsObject(body))
 		BAD("Invalid JSON payload received. The body must be a TunedModel object.");
+	if (srv_json_known_fields(body, model_fields, "", why, why_len))
+		return -EINVAL;
 	if (opt_string(body, "displayName", SRV_MAX_DISPLAY_NAME, &m->display_name, why, why_len) ||
 	    opt_string(body, "description", SRV_MAX_DESCRIPTION, &m->description, why, why_len) ||
 	    source_fields(body, m, why, why_len) || sampling_fields(body, m, why, why_len))
@@ -215,6 +255,8 @@ int srv_json_create_request(const cJSON *body, struct srv_model *m, struct srv_e
 		BAD("Missing required field 'tuning_task'.");
 	if (!cJSON_IsObject(task))
 		BAD("Invalid value at 'tuning_task': expected an object.");
+	if (srv_json_known_fields(task, task_fields, "tuning_task", why, why_len))
+		return -EINVAL;
 	struct srv_example *list;
 	size_t n;
 	int rc = training_data(task, &list, &n, why, why_len);
@@ -287,6 +329,8 @@ int srv_json_patch(const cJSON *body, const char *mask, struct srv_model *m, cha
 {
 	if (!cJSON_IsObject(body))
 		BAD("Invalid JSON payload received. The body must be a TunedModel object.");
+	if (srv_json_known_fields(body, model_fields, "", why, why_len))
+		return -EINVAL;
 	struct srv_model next = *m;
 	next.display_name = m->display_name ? srv_xstrdup(m->display_name) : NULL;
 	next.description = m->description ? srv_xstrdup(m->description) : NULL;

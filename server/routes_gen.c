@@ -100,6 +100,48 @@ struct gen_params {
 		return -EINVAL;                                                                    \
 	} while (0)
 
+/* Request fields a client may send; the ones this server does not use are ignored. */
+static const char *const request_fields[] = {"model",
+					     "contents",
+					     "systemInstruction",
+					     "generationConfig",
+					     "safetySettings",
+					     "tools",
+					     "toolConfig",
+					     "cachedContent",
+					     NULL};
+static const char *const config_fields[] = {"candidateCount",
+					    "stopSequences",
+					    "maxOutputTokens",
+					    "temperature",
+					    "topP",
+					    "topK",
+					    "seed",
+					    "responseMimeType",
+					    "responseSchema",
+					    "responseJsonSchema",
+					    "presencePenalty",
+					    "frequencyPenalty",
+					    "responseLogprobs",
+					    "logprobs",
+					    "responseModalities",
+					    "thinkingConfig",
+					    "speechConfig",
+					    "imageConfig",
+					    "mediaResolution",
+					    "enableEnhancedCivicAnswers",
+					    NULL};
+static const char *const content_fields[] = {"parts", "role", NULL};
+
+static int known(const cJSON *obj, const char *const *names, const char *at, struct srv_reply *rep)
+{
+	char why[256];
+	if (srv_json_known_fields(obj, names, at, why, sizeof(why)) == 0)
+		return 0;
+	srv_reply_error(rep, 400, "INVALID_ARGUMENT", "%s", why);
+	return -EINVAL;
+}
+
 static int gen_config(const cJSON *gc, struct gen_params *g, struct srv_reply *rep)
 {
 	const cJSON *it;
@@ -107,6 +149,8 @@ static int gen_config(const cJSON *gc, struct gen_params *g, struct srv_reply *r
 	int64_t v;
 	if (gc && !cJSON_IsNull(gc) && !cJSON_IsObject(gc))
 		BAD("Invalid value at 'generation_config': expected an object.");
+	if (known(gc, config_fields, "generation_config", rep))
+		return -EINVAL;
 	if ((it = srv_json_field(gc, "temperature")) && !cJSON_IsNull(it)) {
 		if (srv_json_double(it, &d) || d < 0 || d > 2)
 			BAD("Invalid value at 'generation_config.temperature': must be in [0, 2].");
@@ -161,6 +205,8 @@ static int gen_config(const cJSON *gc, struct gen_params *g, struct srv_reply *r
 /* The prompt: the text parts of the last turn. */
 static int prompt_text(const cJSON *body, char **out, size_t *len, struct srv_reply *rep)
 {
+	if (known(body, request_fields, "", rep))
+		return -EINVAL;
 	const cJSON *contents = srv_json_field(body, "contents");
 	if (!cJSON_IsArray(contents) || cJSON_GetArraySize(contents) == 0)
 		BAD("Invalid value at 'contents': at least one Content is required.");
@@ -169,6 +215,8 @@ static int prompt_text(const cJSON *body, char **out, size_t *len, struct srv_re
 	{
 		if (!cJSON_IsObject(c) || !cJSON_IsArray(srv_json_field(c, "parts")))
 			BAD("Invalid value at 'contents': each Content needs a 'parts' array.");
+		if (known(c, content_fields, "contents[]", rep))
+			return -EINVAL;
 	}
 	const cJSON *si = srv_json_field(body, "systemInstruction");
 	if (si && !cJSON_IsNull(si) && !cJSON_IsObject(si))

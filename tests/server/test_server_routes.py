@@ -185,6 +185,16 @@ def test_generate_errors(server, make_model):
     error_of(server.request("POST", "/v1beta/tunedModels/nope:generateContent",
                             {"contents": [{"parts": [{"text": "1"}]}]}), 404, "NOT_FOUND")
     error_of(server.request("POST", path, raw=b"{not json"), 400, "INVALID_ARGUMENT")
+    msg = error_of(server.request("POST", path, {"contents": [{"parts": [{"text": "1"}]}],
+                                                 "generationConfig": {"temprature": 1}}),
+                   400, "INVALID_ARGUMENT")
+    assert 'Unknown name "temprature"' in msg
+    # Fields the service knows but this server does not use are accepted.
+    st, _, _ = server.request("POST", path, {
+        "contents": [{"role": "user", "parts": [{"text": "1"}]}],
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+        "generationConfig": {"responseMimeType": "text/plain", "presencePenalty": 0}})
+    assert st == 200
 
 
 def test_generate_not_active(server, make_model):
@@ -222,6 +232,13 @@ def test_create_errors(server, make_model, tuning):
                        400, "INVALID_ARGUMENT")
         assert "tuned_model_id" in msg
     error_of(server.request("POST", P, tuning(base="models/unknown")), 404, "NOT_FOUND")
+    # Unknown names are refused, as the service does: a misspelt field is not ignored.
+    body = tuning()
+    body["tuningTask"]["hyperparameters"]["epochs"] = 3
+    msg = error_of(server.request("POST", P, body), 400, "INVALID_ARGUMENT")
+    assert 'Unknown name "epochs"' in msg and "tuning_task.hyperparameters" in msg
+    assert "Unknown name" in error_of(server.request("POST", P, tuning(colour="red")), 400,
+                                      "INVALID_ARGUMENT")
     make_model(server, "taken")
     error_of(server.request("POST", P + "?tunedModelId=taken", tuning()), 409,
              "ALREADY_EXISTS")
