@@ -31,7 +31,7 @@ struct nn_layer_acts {
 	float *x_in;	       /* [T][D] residual entering the block */
 	float *h1, *mu1, *rs1; /* layer norm 1 output and its statistics */
 	float *qkv;	       /* [T][3D] */
-	float *att;	       /* [H][T][T] softmax probabilities */
+	float *att;	       /* [H][ctx][ctx] softmax probabilities */
 	float *ao;	       /* [T][D] heads' outputs side by side */
 	float *x_mid;	       /* [T][D] residual after attention */
 	float *h2, *mu2, *rs2; /* layer norm 2 */
