@@ -160,8 +160,8 @@ def test_create_whose_answer_was_lost(server_factory, mount_factory):
     t = threading.Thread(target=m.make_draft, args=("lost",), kwargs={"config": QUICK_CONFIG})
     t.start()
     # Watched on disk: every answer of this server, a GET's too, comes 1.5 s late.
-    made = os.path.join(s.data_dir, "tunedModels", "lost")
-    assert until(lambda: os.path.isdir(made), timeout=30, step=0.01), \
+    made = os.path.join(s.data_dir, "tunedModels", "lost", "model.json")
+    assert until(lambda: os.path.isfile(made), timeout=30, step=0.01), \
         "the create never reached the server"
     s.kill9()
     t.join(timeout=60)
