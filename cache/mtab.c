@@ -215,6 +215,8 @@ static enum mtab_state state_of(const struct tuned_model *m)
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m)
 {
 	enum mtab_state old = e->state;
+	int same_version = e->model.update_time && m->update_time &&
+			   strcmp(e->model.update_time, m->update_time) == 0;
 	time_t ct = parse_rfc3339(m->create_time), ut = parse_rfc3339(m->update_time);
 
 	tuned_model_clear(&e->model);
@@ -234,11 +236,14 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 		e->next_poll = 0;
 	if (e->state != old)
 		pthread_cond_broadcast(&t->changed);
+	if (e->state != old || !same_version)
+		e->changed = 1;
 }
 
 void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op)
 {
 	e->has_progress = 1;
+	e->changed = 1;
 	if (op->total_steps)
 		e->total_steps = op->total_steps;
 	e->completed_steps = op->completed_steps;
@@ -257,6 +262,7 @@ void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op)
 
 void mtab_entry_set_error(struct mtab_entry *e, const char *msg)
 {
+	e->changed = 1;
 	free(e->error);
 	e->error = mtab_xstrdup(msg ? msg : "");
 }
@@ -357,7 +363,9 @@ static void mark_interest(struct mtab *t)
 	}
 }
 
-int mtab_names(struct mtab *t, char ***names, size_t *n)
+static void fill_attr(const struct mtab_entry *e, struct mtab_attr *a);
+
+int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n)
 {
 	struct timespec until;
 	char **v;
@@ -372,6 +380,11 @@ int mtab_names(struct mtab *t, char ***names, size_t *n)
 	v = mtab_xcalloc(t->n + 1, sizeof *v);
 	for (size_t i = 0; i < t->n; i++)
 		v[i] = mtab_xstrdup(t->v[i]->id);
+	if (attrs) {
+		*attrs = mtab_xcalloc(t->n + 1, sizeof **attrs);
+		for (size_t i = 0; i < t->n; i++)
+			fill_attr(t->v[i], &(*attrs)[i]);
+	}
 	*n = t->n;
 	pthread_mutex_unlock(&t->mu);
 	*names = v;
@@ -508,7 +521,7 @@ static void snaps_copy(struct mtab_view *v, const struct tuning_snapshot *s, siz
 	v->n_snapshots = n;
 }
 
-int mtab_view(struct mtab *t, const char *id, struct mtab_view *v)
+int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *v)
 {
 	struct mtab_entry *e;
 
@@ -521,7 +534,7 @@ int mtab_view(struct mtab *t, const char *id, struct mtab_view *v)
 	}
 	fill_attr(e, &v->attr);
 	v->remote = e->remote;
-	if (e->remote)
+	if (e->remote && with_model)
 		tuned_model_copy(&v->model, &e->model);
 	v->has_progress = e->has_progress;
 	v->total_steps = e->total_steps;
@@ -677,6 +690,31 @@ int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_f
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
+}
+
+void mtab_drain_changes(struct mtab *t)
+{
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (!t->o.changed)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		if (!t->v[i]->changed)
+			continue;
+		t->v[i]->changed = 0;
+		ids = mtab_xrealloc(ids, (n + 1) * sizeof *ids);
+		ids[n++] = mtab_xstrdup(t->v[i]->id);
+	}
+	if (!n)
+		return;
+	pthread_mutex_unlock(&t->mu);
+	for (size_t i = 0; i < n; i++) {
+		t->o.changed(ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	pthread_mutex_lock(&t->mu);
 }
 
 void mtab_stats(struct mtab *t, struct mtab_stats *out)

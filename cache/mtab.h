@@ -27,6 +27,9 @@ struct mtab_options {
 	double negative_ttl;	    /* seconds a failed lookup is remembered */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
+	/* told (from a background thread, no lock held) that what a model's files show
+	 * changed: state, progress, error, model, answer. May be NULL. */
+	void (*changed)(const char *id);
 };
 
 /* What stat needs; cheap to fetch. */
@@ -77,9 +80,10 @@ void mtab_free(struct mtab *t);
 const char *mtab_state_name(enum mtab_state s);
 const char *mtab_file_name(enum mtab_file f);
 
-/* Directory names, sorted. Marks interest (a stale listing is refreshed in the background);
- * waits only for the very first listing of the mount. */
-int mtab_names(struct mtab *t, char ***names, size_t *n);
+/* Directory names, sorted, and (when attrs is not NULL) their attributes. Marks interest
+ * (a stale listing is refreshed in the background); waits only for the very first
+ * listing of the mount. */
+int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n);
 void mtab_names_free(char **names, size_t n);
 
 /* 0 and *out, or -ENOENT. A name not in the table is fetched once from the service
@@ -87,7 +91,9 @@ void mtab_names_free(char **names, size_t n);
 int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out);
 /* Like lookup without any network: -ENOENT unless in the table. */
 int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out);
-int mtab_view(struct mtab *t, const char *id, struct mtab_view *out);
+/* with_model: also copy the model resource (config of a remote model, model.json);
+ * without it out->model stays empty but remote is still set. */
+int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *out);
 void mtab_view_clear(struct mtab_view *v);
 
 /* mkdir: -EINVAL for an invalid tunedModelId, -EEXIST when taken. */

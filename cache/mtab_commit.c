@@ -217,4 +217,3 @@ void mtab_hold(struct mtab *t, const char *id, int delta)
 	}
 	pthread_mutex_unlock(&t->mu);
 }
-

@@ -63,6 +63,7 @@ static void remember(struct mtab *t, const char *id, const char *key, const char
 		e->resp_text_len = strlen(r.text);
 	generation_result_clear(&r);
 	memcpy(e->resp_key, key, RCACHE_KEY_HEX);
+	e->changed = 1;
 }
 
 static void job_unref(struct mtab_job *j)
@@ -130,6 +131,7 @@ static void *job_thread(void *arg)
 	pthread_mutex_lock(&a.t->mu);
 	job_finish(a.t, a.j, rc, &res, &err);
 	job_unref(a.j);
+	mtab_drain_changes(a.t);
 	a.t->job_threads--;
 	pthread_cond_broadcast(&a.t->changed);
 	pthread_mutex_unlock(&a.t->mu);

@@ -20,6 +20,7 @@ struct mtab_entry {
 	int submitting;	 /* a create is queued or in flight */
 	int create_sent; /* ... and it went out: the inputs are final */
 	int unverified;	 /* submitted draft from disk, not yet seen on the service */
+	int changed;	 /* what its files show changed: tell options.changed */
 	int writers;	 /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;
@@ -102,6 +103,9 @@ void mtab_entry_set_error(struct mtab_entry *e, const char *msg);
 void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src);
 /* "tunedModels/x" -> "x"; NULL for another kind of name */
 const char *mtab_id_of(const char *name);
+
+/* Calls options.changed for every entry marked changed; drops and retakes t->mu. */
+void mtab_drain_changes(struct mtab *t);
 
 /* mtab_poll.c */
 int mtab_poll_start(struct mtab *t);

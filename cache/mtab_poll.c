@@ -116,6 +116,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 {
 	double backoff;
 
+	e->changed = 1;
 	if (rc == 0) {
 		e->submitting = 0;
 		e->seq = ++t->seq;
@@ -313,8 +314,10 @@ static void *poll_main(void *arg)
 	while (!t->stopping) {
 		double next;
 		struct timespec ts;
-		if (work_once(t, &next))
+		if (work_once(t, &next)) {
+			mtab_drain_changes(t);
 			continue;
+		}
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);

@@ -11,6 +11,49 @@
 
 #define TFS_MAX_FILE ((size_t)256 << 20)
 
+/* Handles of virtual files open for writing, for tfs_pending_size(). */
+static pthread_mutex_t writers_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tfs_fh *writers;
+
+static void writers_add(struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&writers_mu);
+	fh->next_writer = writers;
+	writers = fh;
+	pthread_mutex_unlock(&writers_mu);
+}
+
+static void writers_remove(struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&writers_mu);
+	for (struct tfs_fh **p = &writers; *p; p = &(*p)->next_writer) {
+		if (*p == fh) {
+			*p = fh->next_writer;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&writers_mu);
+}
+
+int tfs_pending_size(const char *id, enum tfs_kind k, size_t *len)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&writers_mu);
+	for (struct tfs_fh *fh = writers; fh && !found; fh = fh->next_writer) {
+		if (fh->kind != k || strcmp(fh->id, id) != 0)
+			continue;
+		pthread_mutex_lock(&fh->mu);
+		if (fh->dirty) {
+			*len = fh->len;
+			found = 1;
+		}
+		pthread_mutex_unlock(&fh->mu);
+	}
+	pthread_mutex_unlock(&writers_mu);
+	return found;
+}
+
 static struct tfs_fh *fh_of(struct fuse_file_info *fi)
 {
 	return (struct tfs_fh *)(uintptr_t)fi->fh;
@@ -56,9 +99,14 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 	    [TFS_PROMPT] = MTAB_PROMPT,
 	    [TFS_GENERATION] = MTAB_GENERATION,
 	};
+	int rc;
+
 	if (k != TFS_CONFIG && k != TFS_EXAMPLES && k != TFS_PROMPT && k != TFS_GENERATION)
 		return -EACCES;
-	return mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len);
+	rc = mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len);
+	/* modes (submitted: read-only), state and error may differ now */
+	tfs_forget_attrs(id);
+	return rc;
 }
 
 static int commit(struct tfs_fh *fh)
@@ -95,11 +143,16 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 		fh_free(fh);
 		return rc;
 	}
+	if (acc != O_RDONLY)
+		writers_add(fh);
 	if (acc != O_RDONLY && (k == TFS_CONFIG || k == TFS_EXAMPLES)) {
 		mtab_hold(tfs_ctx.mt, p->id, 1);
 		fh->held = 1;
 	}
-	fi->direct_io = tfs_kind_dynamic(k);
+	/* Every virtual file bypasses the page cache: the kernel's idea of a file's size
+	 * lags behind a commit (a write, then a getattr made before it), and a cached size
+	 * would cut reads short. */
+	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)fh;
 	return 0;
@@ -251,6 +304,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 
 	if (fh->dirty)
 		commit(fh);
+	if ((fh->flags & O_ACCMODE) != O_RDONLY && !fh->sf)
+		writers_remove(fh);
 	if (fh->held)
 		mtab_hold(tfs_ctx.mt, fh->id, -1);
 	fh_free(fh);

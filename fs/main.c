@@ -269,6 +269,7 @@ static int start_table(void)
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
 	    .log = tfs_log_msg,
+	    .changed = tfs_forget_attrs,
 	};
 	return mtab_new(&mo, &tfs_ctx.mt);
 }

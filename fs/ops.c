@@ -45,6 +45,14 @@ static void stat_common(struct stat *st, time_t mtime, time_t ctime)
 	st->st_atime = st->st_mtime;
 }
 
+static void dir_stat(struct stat *st, const struct mtab_attr *a)
+{
+	memset(st, 0, sizeof *st);
+	stat_common(st, a->mtime, a->ctime);
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+}
+
 static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, struct stat *st)
 {
 	enum tfs_kind k = tfs_kind_of(p->file);
@@ -92,11 +100,16 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	rc = p.file ? mtab_attr(tfs_ctx.mt, p.id, &a) : mtab_lookup(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
-	if (p.file)
-		return getattr_file(&p, &a, st);
-	stat_common(st, a.mtime, a.ctime);
-	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2;
+	if (p.file) {
+		size_t pending;
+		rc = getattr_file(&p, &a, st);
+		/* a file being written has the size of what was written (vim fchmods
+		 * before it closes; the kernel keeps the size of that answer) */
+		if (rc == 0 && tfs_pending_size(p.id, tfs_kind_of(p.file), &pending))
+			st->st_size = (off_t)pending;
+		return rc;
+	}
+	dir_stat(st, &a);
 	return 0;
 }
 
@@ -127,6 +140,7 @@ static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct tfs_path p;
+	struct mtab_attr *attrs = NULL;
 	char **names;
 	size_t n;
 	int rc = tfs_path_parse(path, &p);
@@ -139,10 +153,20 @@ static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		return readdir_model(&p, buf, filler);
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	mtab_names(tfs_ctx.mt, &names, &n);
-	for (size_t i = 0; i < n; i++)
-		filler(buf, names[i], NULL, 0, 0);
+	/* with readdirplus the attributes ride along: `ls -l` of 10,000 models needs no
+	 * lookup per entry */
+	mtab_names(tfs_ctx.mt, &names, (flags & FUSE_READDIR_PLUS) ? &attrs : NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (attrs) {
+			struct stat st;
+			dir_stat(&st, &attrs[i]);
+			filler(buf, names[i], &st, 0, FUSE_FILL_DIR_PLUS);
+		} else {
+			filler(buf, names[i], NULL, 0, 0);
+		}
+	}
 	mtab_names_free(names, n);
+	free(attrs);
 	return 0;
 }
 
@@ -313,6 +337,21 @@ static int tfs_statfs(const char *path, struct statvfs *st)
 	return 0;
 }
 
+void tfs_forget_attrs(const char *id)
+{
+	struct fuse *f = __atomic_load_n(&tfs_ctx.fuse, __ATOMIC_ACQUIRE);
+	char path[128];
+
+	if (!f)
+		return;
+	snprintf(path, sizeof path, "/%s", id);
+	fuse_invalidate_path(f, path);
+	for (int k = 0; k < TFS_NKINDS; k++) {
+		snprintf(path, sizeof path, "/%s/%s", id, tfs_kind_name((enum tfs_kind)k));
+		fuse_invalidate_path(f, path);
+	}
+}
+
 static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* small, never 0: 0 makes the kernel look every entry up again after a listing */
@@ -326,6 +365,7 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	__atomic_store_n(&tfs_ctx.fuse, fuse_get_context()->fuse, __ATOMIC_RELEASE);
 	if (mtab_start(tfs_ctx.mt) < 0)
 		tfs_log(LOG_ERR, "cannot start the background thread");
 	return &tfs_ctx;
@@ -333,6 +373,7 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 static void tfs_destroy(void *priv)
 {
+	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
 	if (tfs_ctx.mt)
 		mtab_stop(tfs_ctx.mt);
 	if (tfs_ctx.local) {

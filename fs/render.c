@@ -237,7 +237,7 @@ int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len)
 {
 	struct mtab_view v;
 	struct text t = {0};
-	int rc = mtab_view(tfs_ctx.mt, id, &v);
+	int rc = mtab_view(tfs_ctx.mt, id, k == TFS_CONFIG || k == TFS_MODEL_JSON, &v);
 
 	if (rc < 0)
 		return rc;

@@ -42,6 +42,7 @@ struct tfs {
 	gid_t gid;
 	struct mtab *mt;
 	struct tfs_local *local;
+	struct fuse *fuse; /* set in init, cleared when the mount goes */
 };
 
 extern struct tfs tfs_ctx;
@@ -70,10 +71,11 @@ struct tfs_fh {
 	char *id;
 	int flags;
 	pthread_mutex_t mu;
-	int loaded;  /* buf holds the content (lazy for wait / response) */
-	int dirty;   /* changed since the last commit (O_TRUNC counts) */
-	int written; /* write()/ftruncate since the last commit */
-	int held;    /* counted in mtab_hold() */
+	int loaded;		    /* buf holds the content (lazy for wait / response) */
+	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
+	int written;		    /* write()/ftruncate since the last commit */
+	int held;		    /* counted in mtab_hold() */
+	struct tfs_fh *next_writer; /* in io.c's list of handles open for writing */
 	char *buf;
 	size_t len, cap;
 	struct tfs_scratch_file *sf;
@@ -141,8 +143,14 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi);
 int tfs_op_release(const char *path, struct fuse_file_info *fi);
 int tfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
+/* 1 and the length of the newest uncommitted write to that file, 0 when none. */
+int tfs_pending_size(const char *id, enum tfs_kind k, size_t *len);
 /* Commits a whole content of a writable virtual file (rename onto it, truncate). */
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len);
+
+/* ops.c: drops the kernel's cached attributes of a model's files (their sizes and
+ * modes follow the model's state); the model table's change callback. */
+void tfs_forget_attrs(const char *id);
 
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -70,7 +70,11 @@ def main():
             subprocess.run(["fusermount3", "-u", "-z", mnt])
             fs.wait(timeout=30)
         srv.terminate()
-        srv.wait(timeout=30)
+        try:
+            srv.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
         subprocess.run(["rm", "-rf", tmp])
 
 
