@@ -386,6 +386,7 @@ def test_service_answers_503_forever(tmp_path, server_factory, mount_factory):
     assert errno_of(m.read, "flaky", "response") == errno.EIO
     err = m.read("flaky", "error")
     assert err.startswith("response: ") and "503" in err and "UNAVAILABLE" in err, err
+    assert "Input/output error" in cat_fails(m.p("flaky", "response"))
     assert m.read("flaky", "prompt") == "1\n"
     # the model is still there to see, and the next try after recovery works
     assert "flaky" in os.listdir(m.path)
@@ -398,9 +399,17 @@ def test_service_answers_503_forever(tmp_path, server_factory, mount_factory):
     assert m.read("flaky", "error") == ""
 
 
+def cat_fails(path):
+    """`cat path` from a shell: its exit status and message."""
+    r = subprocess.run(["cat", path], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and r.stdout == "", r
+    return r.stderr
+
+
 def test_service_down(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
-    m = mount_factory(server=s, opts=SHORT_RETRIES)
+    # a listing older than 0.2 s is refreshed: with the service down, the last one is kept
+    m = mount_factory(server=s, opts=SHORT_RETRIES + ["list_ttl=0.2"])
     m.allow += [r"listing tuned models failed", r"response: ", r"srv\.sock",
                 r"connect", r"refused", r"unreachable", r"No such file"]
     m.make_active("offline")
@@ -419,7 +428,9 @@ def test_service_down(tmp_path, server_factory, mount_factory):
     m.write("offline", "prompt", data="5\n")
     assert errno_of(m.read, "offline", "response") == errno.EIO
     err = m.read("offline", "error")
-    assert err.startswith("response: ") and len(err) > len("response: \n"), err
+    assert err.startswith("response: ") and "srv.sock" in err, err  # names the service
+    assert "Input/output error" in cat_fails(m.p("offline", "response"))
+    assert {"offline", "offline-draft"} <= set(os.listdir(m.path))
     assert m.read("offline", "prompt") == "5\n"
     # back up: asked again, the same file answers
     s.start()
@@ -452,6 +463,7 @@ def test_answer_blocked_by_safety(mount):
     assert errno_of(mount.read, "guarded", "response") == errno.EACCES
     err = mount.read("guarded", "error")
     assert "blocked" in err and "SAFETY" in err, err
+    assert "Permission denied" in cat_fails(mount.p("guarded", "response"))
     assert mount.read("guarded", "prompt") == "TUNEDFS-BLOCK please\n"
     # the blocked answer is stable: the same errno again, and the JSON tells why
     assert errno_of(mount.read, "guarded", "response") == errno.EACCES

@@ -173,7 +173,7 @@ def test_dd_small_blocks_in_and_bs1_out(tmp_path, mount):
     sh(f"dd if={q(ex)} of={q(d)}/examples.jsonl bs=7 status=none")
     assert mount.read("dd-model", "examples.jsonl") == EXAMPLES
     assert mount.read("dd-model", "state") == "DRAFT\n"
-    sh(f"dd if={q(cfg)} of={q(d)}/config bs=5 status=none")
+    sh(f"dd if={q(cfg)} of={q(d)}/config bs=5 conv=fsync status=none")
     assert mount.read("dd-model", "wait") == "ACTIVE\n", mount.read("dd-model", "error")
     assert hyper(remote(mount, "dd-model")[1])["epochCount"] == 3
     sh(f"printf '1\\n' | dd of={q(d)}/prompt bs=1 status=none")
@@ -222,6 +222,11 @@ def test_rsync_onto_examples(tmp_path, mount):
     assert mount.read("synced", "wait") == "ACTIVE\n", mount.read("synced", "error")
     status, m = remote(mount, "synced")
     assert status == 200 and len(m["tuningTask"]["snapshots"]) == 9
+    assert mount.read("synced", "examples.jsonl") == EXAMPLES
+    assert listing(mount, "synced") == MODEL_FILES
+    # submitted: rsync's final rename is refused, and it cleans up its temporary file
+    r = sh(f"rsync {q(first)} {q(d)}/examples.jsonl", check=False)
+    assert r.returncode != 0
     assert mount.read("synced", "examples.jsonl") == EXAMPLES
     assert listing(mount, "synced") == MODEL_FILES
 
