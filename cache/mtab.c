@@ -597,16 +597,32 @@ int mtab_remove(struct mtab *t, const char *id)
 {
 	struct mtab_entry *e;
 	struct gemini_error err = {0};
-	int remote, is_draft, rc = 0;
+	int remote, is_draft, rc = 0, tried = 0;
+	double deadline = mtab_now() + 60;
 	char *name;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
+	/* a create still queued is dropped; one in flight is waited for */
+	if (e && e->submitting && !e->create_sent) {
+		tried = e->create_tries > 0; /* an earlier attempt may have reached it */
+		e->submitting = 0;
+		e->locked = 0;
+		e->state = MTAB_DRAFT;
+	}
+	while (e && e->submitting && !t->stopping && mtab_now() < deadline) {
+		struct timespec ts;
+		double until = mtab_now() + 0.1;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+		e = mtab_find(t, id);
+	}
 	if (!e || e->submitting) {
 		pthread_mutex_unlock(&t->mu);
 		return e ? -EBUSY : -ENOENT;
 	}
-	remote = e->remote || e->op_name;
+	remote = e->remote || e->op_name || tried;
 	is_draft = e->is_draft;
 	name = mtab_xstrdup(e->name);
 	pthread_mutex_unlock(&t->mu);

@@ -106,8 +106,9 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
 /* Commits a whole new content of a user-written file. config/examples: stored as draft
  * data first, then validated; tuning is submitted in the background once both are valid.
  * prompt/generation: validated and made current. -EINVAL with the message in the model's
- * error (and the log) for bad content, -EACCES when the file is read-only now. */
-int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len);
+ * error (and the log, unless quiet) for bad content, -EACCES when the file is read-only. */
+int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
+		int quiet);
 
 /* A handle open for writing config or examples.jsonl: +1 at open, -1 at release.
  * A create waits until none is open, so every close of a shared descriptor (a shell's

@@ -23,6 +23,22 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
 	return rc;
 }
 
+/* The message goes to the model's error, and to the log unless quiet. */
+static void report(struct mtab *t, const char *id, const char *msg, int quiet)
+{
+	struct mtab_entry *e;
+
+	if (!quiet) {
+		mtab_set_error(t, id, msg);
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e)
+		mtab_entry_set_error(e, msg);
+	pthread_mutex_unlock(&t->mu);
+}
+
 /* Parses the draft's stored file f into req: 1 valid, 0 never written, -EINVAL (msg). */
 static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
 			    struct tuning_request *req, char *msg, size_t msg_len)
@@ -48,7 +64,7 @@ static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
 
 /* config / examples.jsonl: durable first, then validated, then maybe submitted. */
 static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, const char *data,
-			     size_t len)
+			     size_t len, int quiet)
 {
 	struct tuning_request req = {0};
 	struct mtab_entry *e;
@@ -72,7 +88,7 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	if (rc < 0) {
 		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", mtab_file_name(f),
 			 strerror(-rc));
-		mtab_set_error(t, id, msg);
+		report(t, id, msg, quiet);
 		return rc;
 	}
 	rc = parse_draft_file(t, id, f, &req, msg, sizeof msg);
@@ -87,7 +103,7 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 			pthread_cond_broadcast(&t->changed);
 		}
 		pthread_mutex_unlock(&t->mu);
-		mtab_set_error(t, id, msg);
+		report(t, id, msg, quiet);
 		return -EINVAL;
 	}
 	rc_other = parse_draft_file(t, id, other, &req, msg, sizeof msg);
@@ -108,9 +124,8 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 		pthread_cond_broadcast(&t->changed);
 		mtab_kick(t);
 	} else if (e && rc_other <= 0) {
-		/* this file is fine; the other one's message stays until it is fixed */
-		if (rc_other == 0)
-			mtab_entry_set_error(e, "");
+		/* this file is fine: what is left to fix is the other one, if anything */
+		mtab_entry_set_error(e, rc_other == 0 ? "" : msg);
 	}
 	if (e)
 		e->mtime = time(NULL);
@@ -118,7 +133,7 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	return 0;
 }
 
-static int commit_prompt(struct mtab *t, const char *id, const char *data, size_t len)
+static int commit_prompt(struct mtab *t, const char *id, const char *data, size_t len, int quiet)
 {
 	struct mtab_entry *e;
 	char msg[300];
@@ -151,11 +166,12 @@ static int commit_prompt(struct mtab *t, const char *id, const char *data, size_
 	e->mtime = time(NULL);
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
-		mtab_set_error(t, id, msg);
+		report(t, id, msg, quiet);
 	return rc;
 }
 
-static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len)
+static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len,
+			     int quiet)
 {
 	struct generation_settings gs = {0};
 	struct mtab_entry *e;
@@ -167,7 +183,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		generation_settings_clear(&gs);
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "generation: invalid settings");
-		mtab_set_error(t, id, msg);
+		report(t, id, msg, quiet);
 		return -EINVAL;
 	}
 	canon = spec_generation_canonical(&gs);
@@ -188,16 +204,17 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	return e ? 0 : -ENOENT;
 }
 
-int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len)
+int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
+		int quiet)
 {
 	switch (f) {
 	case MTAB_CONFIG:
 	case MTAB_EXAMPLES:
-		return commit_draft_file(t, id, f, data, len);
+		return commit_draft_file(t, id, f, data, len, quiet);
 	case MTAB_PROMPT:
-		return commit_prompt(t, id, data, len);
+		return commit_prompt(t, id, data, len, quiet);
 	case MTAB_GENERATION:
-		return commit_generation(t, id, data, len);
+		return commit_generation(t, id, data, len, quiet);
 	}
 	return -EINVAL;
 }

@@ -81,6 +81,8 @@ static void job_unref(struct mtab_job *j)
 static void job_finish(struct mtab *t, struct mtab_job *j, int rc, struct generation_result *res,
 		       const struct gemini_error *err)
 {
+	struct mtab_entry *e;
+
 	for (struct mtab_job **p = &t->jobs; *p; p = &(*p)->next) {
 		if (*p == j) {
 			*p = j->next;
@@ -94,9 +96,13 @@ static void job_finish(struct mtab *t, struct mtab_job *j, int rc, struct genera
 		j->len = strlen(res->json);
 		res->json = NULL;
 		remember(t, j->id, j->key, j->json, j->len);
+		e = mtab_find(t, j->id);
+		/* an answer came: an earlier failure to get one is no longer the news */
+		if (e && strncmp(e->error, "response:", 9) == 0)
+			mtab_entry_set_error(e, "");
 	} else if (rc != -EINTR) {
-		struct mtab_entry *e = mtab_find(t, j->id);
 		char msg[800];
+		e = mtab_find(t, j->id);
 		if (err->http_status)
 			snprintf(msg, sizeof msg, "response: the service answered HTTP %d %s: %s",
 				 err->http_status, err->status, err->message);

@@ -118,6 +118,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 
 	e->changed = 1;
 	if (rc == 0) {
+		pthread_cond_broadcast(&t->changed);
 		e->submitting = 0;
 		e->seq = ++t->seq;
 		mtab_entry_set_op(e, op);
@@ -128,6 +129,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		return;
 	}
 	e->create_sent = 0;
+	pthread_cond_broadcast(&t->changed);
 	if (transient(rc) && !t->stopping) {
 		e->create_tries++;
 		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));

@@ -91,7 +91,7 @@ static int fh_reserve(struct tfs_fh *fh, size_t len)
 	return 0;
 }
 
-int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len)
+int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
 {
 	static const enum mtab_file files[TFS_NKINDS] = {
 	    [TFS_CONFIG] = MTAB_CONFIG,
@@ -103,15 +103,15 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 
 	if (k != TFS_CONFIG && k != TFS_EXAMPLES && k != TFS_PROMPT && k != TFS_GENERATION)
 		return -EACCES;
-	rc = mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len);
+	rc = mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
 }
 
-static int commit(struct tfs_fh *fh)
+static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = tfs_commit_file(fh->id, fh->kind, fh->buf, fh->len);
+	int rc = tfs_commit_file(fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
 	fh->written = 0;
 	return rc;
@@ -289,11 +289,13 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi)
 	struct tfs_fh *fh = fh_of(fi);
 	int rc = 0;
 
-	/* A shell opens, dup2()s and closes the first descriptor before writing: a flush
-	 * with nothing written yet is no commit. A bare O_TRUNC commits at release. */
+	/* A bare O_TRUNC (`: > file`, `cp /dev/null file`) is an empty content, and close
+	 * reports it. But a shell also opens, dup2()s and closes the first descriptor before
+	 * anything is written: so that commit is quiet (no log line), and the writes that
+	 * may follow on the same open file commit again at their close. */
 	pthread_mutex_lock(&fh->mu);
-	if (fh->dirty && fh->written)
-		rc = commit(fh);
+	if (fh->dirty)
+		rc = commit(fh, !fh->written);
 	pthread_mutex_unlock(&fh->mu);
 	return rc;
 }
@@ -303,7 +305,7 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 	struct tfs_fh *fh = fh_of(fi);
 
 	if (fh->dirty)
-		commit(fh);
+		commit(fh, 0);
 	if ((fh->flags & O_ACCMODE) != O_RDONLY && !fh->sf)
 		writers_remove(fh);
 	if (fh->held)
@@ -350,7 +352,7 @@ static int truncate_path(const struct tfs_path *p, off_t size)
 	data = tfs_xrealloc(data, (size_t)size + 1);
 	if ((size_t)size > len)
 		memset(data + len, 0, (size_t)size - len);
-	rc = tfs_commit_file(p->id, k, data, (size_t)size);
+	rc = tfs_commit_file(p->id, k, data, (size_t)size, 0);
 	free(data);
 	return rc;
 }

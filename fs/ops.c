@@ -136,13 +136,77 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
 	return 0;
 }
 
+/* The root listing of one opendir, taken at offset 0 and served by offset: libfuse passes
+ * readdirplus attributes on only for entries filled with an offset, so this is what lets
+ * `ls -l` of 10,000 models go without a lookup per model. Offsets: "." 1, ".." 2,
+ * names[i] 3 + i. */
+struct tfs_dir {
+	char **names;
+	struct mtab_attr *attrs;
+	size_t n;
+};
+
+static void dir_drop(struct tfs_dir *d)
+{
+	if (d->names)
+		mtab_names_free(d->names, d->n);
+	free(d->attrs);
+	memset(d, 0, sizeof *d);
+}
+
+static int tfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct tfs_path p;
+	int rc = tfs_path_parse(path, &p);
+
+	if (rc < 0)
+		return rc;
+	if (p.file)
+		return -ENOTDIR;
+	fi->fh = 0;
+	if (p.root) {
+		struct tfs_dir *d = tfs_xmalloc(sizeof *d);
+		memset(d, 0, sizeof *d);
+		fi->fh = (uintptr_t)d;
+	}
+	return 0;
+}
+
+static int tfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	struct tfs_dir *d = (struct tfs_dir *)(uintptr_t)fi->fh;
+
+	if (d) {
+		dir_drop(d);
+		free(d);
+	}
+	return 0;
+}
+
+static int readdir_root(void *buf, fuse_fill_dir_t filler, off_t off, struct tfs_dir *d, int plus)
+{
+	if (off == 0 || !d->names) {
+		dir_drop(d);
+		mtab_names(tfs_ctx.mt, &d->names, &d->attrs, &d->n);
+	}
+	for (size_t i = (size_t)off; i < d->n + 2; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : d->names[i - 2];
+		struct stat st;
+		int with = plus && i >= 2;
+
+		if (with)
+			dir_stat(&st, &d->attrs[i - 2]);
+		if (filler(buf, name, with ? &st : NULL, (off_t)i + 1,
+			   with ? FUSE_FILL_DIR_PLUS : 0))
+			break;
+	}
+	return 0;
+}
+
 static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct tfs_path p;
-	struct mtab_attr *attrs = NULL;
-	char **names;
-	size_t n;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
@@ -151,23 +215,10 @@ static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		return -ENOTDIR;
 	if (!p.root)
 		return readdir_model(&p, buf, filler);
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	/* with readdirplus the attributes ride along: `ls -l` of 10,000 models needs no
-	 * lookup per entry */
-	mtab_names(tfs_ctx.mt, &names, (flags & FUSE_READDIR_PLUS) ? &attrs : NULL, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (attrs) {
-			struct stat st;
-			dir_stat(&st, &attrs[i]);
-			filler(buf, names[i], &st, 0, FUSE_FILL_DIR_PLUS);
-		} else {
-			filler(buf, names[i], NULL, 0, 0);
-		}
-	}
-	mtab_names_free(names, n);
-	free(attrs);
-	return 0;
+	if (!fi || !fi->fh)
+		return -EBADF;
+	return readdir_root(buf, filler, off, (struct tfs_dir *)(uintptr_t)fi->fh,
+			    (flags & FUSE_READDIR_PLUS) != 0);
 }
 
 static int tfs_mkdir(const char *path, mode_t mode)
@@ -241,7 +292,7 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 		rc = tfs_scratch_read_all(id, f, &data, &len);
 		if (rc < 0)
 			return rc;
-		rc = tfs_commit_file(id, kt, data, len);
+		rc = tfs_commit_file(id, kt, data, len, 0);
 		free(data);
 		if (rc == 0 || kt == TFS_CONFIG || kt == TFS_EXAMPLES)
 			tfs_scratch_unlink(id, f); /* the draft store holds it now */
@@ -386,7 +437,9 @@ const struct fuse_operations tfs_ops = {
     .init = tfs_init,
     .destroy = tfs_destroy,
     .getattr = tfs_getattr,
+    .opendir = tfs_opendir,
     .readdir = tfs_readdir,
+    .releasedir = tfs_releasedir,
     .mkdir = tfs_mkdir,
     .rmdir = tfs_rmdir,
     .unlink = tfs_unlink,
