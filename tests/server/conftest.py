@@ -43,12 +43,12 @@ def tuning_body(examples=None, epochs=1, batch=None, lr=None, display=None,
 @pytest.fixture
 def make_model():
     """make_model(server, id, **tuning_body args) -> (operation, model after training)."""
-    def make(server, model_id=None, wait=True, **kw):
+    def make(server, model_id=None, wait=True, timeout=600, **kw):
         path = "/v1beta/tunedModels" + (f"?tunedModelId={model_id}" if model_id else "")
         status, op, _ = server.request("POST", path, tuning_body(**kw))
         assert status == 200, op
         name = op["metadata"]["tunedModel"]
-        model = server.wait_model(name) if wait else None
+        model = server.wait_model(name, timeout=timeout) if wait else None
         return op, model
     return make
 

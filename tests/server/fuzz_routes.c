@@ -1,7 +1,10 @@
 /* fuzz_routes.c - libFuzzer target for tunedfs-server's request handling without HTTP:
  * the input is split into method, path, query and body and fed to srv_handle against a
- * real store in a temporary directory (one worker, so creates really queue jobs). */
+ * real store in a temporary directory (one worker, so creates really queue jobs).
+ *   build-fuzz/tests/server/fuzz_routes tests/server/fuzz_corpus -max_total_time=60 */
+#include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,20 +12,32 @@
 #include "server/srv.h"
 
 static struct srv s;
+static char dir[] = "/tmp/fuzz_routes.XXXXXX";
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* The store grows with every create the fuzzer makes up: leave nothing in /tmp. */
+static void cleanup(void)
+{
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void setup(void)
 {
-	char dir[] = "/tmp/fuzz_routes.XXXXXX";
 	char why[256];
 	if (!mkdtemp(dir) || srv_store_open(dir, &s.store, why, sizeof(why)) ||
 	    srv_jobs_start(s.store, 1, 1, &s.jobs) || srv_stats_init(&s.stats, NULL))
 		abort();
+	atexit(cleanup);
 	pthread_mutex_init(&s.rng_lock, NULL);
 	s.opt.retry_delay_s = 1;
 	s.max_body = 8 << 20;
 }
 
-/* Input: METHOD \n PATH \n QUERY \n BODY (missing parts are empty). */
+/* Input: METHOD-LETTER \n PATH \n QUERY \n BODY (missing parts are empty). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -46,9 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		*body++ = '\0';
 		body_len = size - (size_t)(body - text);
 	}
+	/* First byte: G, P, B (PATCH) or D; anything else picks one of them. */
 	static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
+	static const char letters[] = "GPBD";
+	const char *hit = parts[0][0] ? strchr(letters, parts[0][0]) : NULL;
+	size_t method = hit ? (size_t)(hit - letters) : (unsigned char)parts[0][0] % 4;
 	struct srv_request req = {
-	    .method = methods[(unsigned char)parts[0][0] % 4],
+	    .method = methods[method],
 	    .path = parts[1],
 	    .query = parts[2],
 	    .body = body,

@@ -297,3 +297,4 @@ def test_debug_stats_and_request_log(server_factory, tmp_path):
     text = log.read_text()
     assert "GET /v1beta/tunedModels 200" in text
     assert "SECRET123" not in text and "key=" not in text
+    assert oct(log.stat().st_mode & 0o777) == oct(0o600)
