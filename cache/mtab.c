@@ -66,6 +66,29 @@ void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
 	t->o.log(prio, buf);
 }
 
+void mtab_printable(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *s && o + 8 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (*s && o + 4 <= size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = 0;
+}
+
 double mtab_now(void)
 {
 	struct timespec ts;
@@ -566,10 +589,12 @@ int mtab_create_draft(struct mtab *t, const char *id)
 	int rc;
 
 	if (!gemini_valid_model_id(id)) {
+		char shown[200];
+		mtab_printable(id, shown, sizeof shown);
 		mtab_logf(t, LOG_WARNING,
 			  "mkdir %s: not a valid tunedModelId (1-40 of a-z 0-9 -, starting "
 			  "with a letter, not ending with -)",
-			  id);
+			  shown);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->mu);

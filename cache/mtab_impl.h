@@ -92,6 +92,8 @@ char *mtab_xstrndup(const char *s, size_t n);
 void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 double mtab_now(void);
+/* A name as it may appear in a log line: control bytes escaped as \xNN, cut short. */
+void mtab_printable(const char *s, char *out, size_t size);
 
 /* Under t->mu. */
 struct mtab_entry *mtab_find(struct mtab *t, const char *id);

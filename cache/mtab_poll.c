@@ -165,7 +165,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	struct gemini_error err = {0};
 	char msg[600] = "";
 	char *id = mtab_xstrdup(e->id);
-	int rc;
+	int tries = e->create_tries, rc;
 
 	t->stats.creates++;
 	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
@@ -176,6 +176,12 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 		rc = gemini_create_tuned_model(t->o.gc, &req, &t->bg_cancel, &op, &err);
 	else
 		snprintf(err.message, sizeof err.message, "%s", msg);
+	if (rc == -EEXIST && tries > 0) {
+		/* An earlier try of this create reached the service and only its answer was
+		 * lost: the model that holds the id is ours. Its operation is looked up. */
+		mtab_logf(t, LOG_INFO, "%s: an earlier submission reached the service", id);
+		rc = 0;
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&t->draft_mu);
 		draft_mark_submitted(t->o.drafts, id, op.name ? op.name : "");

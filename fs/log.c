@@ -8,8 +8,21 @@
 
 #include "fs/tunedfs.h"
 
-void tfs_log_msg(int prio, const char *msg)
+void tfs_log_msg(int prio, const char *raw)
 {
+	char msg[2048];
+	size_t o = 0;
+
+	/* one message, one line: a name or a service's text may hold control bytes */
+	for (const unsigned char *s = (const unsigned char *)raw; *s && o + 5 < sizeof msg; s++) {
+		if (*s < 0x20 || *s == 0x7f) {
+			snprintf(msg + o, sizeof msg - o, "\\x%02x", *s);
+			o += 4;
+		} else {
+			msg[o++] = (char)*s;
+		}
+	}
+	msg[o] = 0;
 	if (tfs_ctx.foreground) {
 		static const char *const words[] = {"emerg",   "alert",	 "crit", "error",
 						    "warning", "notice", "info", "debug"};

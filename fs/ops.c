@@ -25,7 +25,7 @@ int tfs_path_parse(const char *path, struct tfs_path *out)
 	slash = strchr(s, '/');
 	n = slash ? (size_t)(slash - s) : strlen(s);
 	if (n >= sizeof out->id)
-		return -ENOENT;
+		return -ENAMETOOLONG;
 	memcpy(out->id, s, n);
 	out->id[n] = 0;
 	if (!slash || !slash[1])

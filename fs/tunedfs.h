@@ -83,7 +83,7 @@ struct tfs_fh {
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE". -ENOENT for deeper ones. */
 struct tfs_path {
-	char id[64];
+	char id[256];
 	const char *file; /* points into the path; NULL for a directory */
 	int root;
 };
