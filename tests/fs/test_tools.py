@@ -21,12 +21,6 @@ MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "wait", "prompt"
                "response.json", "generation", "model.json", "error"}
 
 
-FCHMOD_BUG = ("fs: a chmod/fchmod or utimens on a config or examples.jsonl open for writing "
-              "answers with the size of the text before the write (0 for a new file), so the "
-              "kernel caches that size and reads return nothing for the attribute timeout; "
-              "vim fchmods before close, cp -p sets times and modes")
-
-
 def sh(cmd, check=True, **kw):
     """Runs a shell command line; returns the CompletedProcess (text mode)."""
     r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, **kw)
@@ -139,7 +133,6 @@ def test_cp_in_and_out(tmp_path, mount):
     assert mount.read("copied", "examples.jsonl") == EXAMPLES
 
 
-@pytest.mark.xfail(strict=True, reason=FCHMOD_BUG)
 def test_cp_preserving_attributes(tmp_path, mount):
     ex = local_file(tmp_path, "examples.jsonl", EXAMPLES)
     cfg = local_file(tmp_path, "config", QUICK_CONFIG)
@@ -326,8 +319,7 @@ def test_vim_edits_config(tmp_path, mount):
     assert hyper(m)["batchSize"] == 2 and len(m["tuningTask"]["snapshots"]) == 9
 
 
-@pytest.mark.xfail(strict=True, reason=FCHMOD_BUG)
-def test_vim_write_submits_and_then_is_refused(mount):
+def test_vim_writes_a_new_config(mount):
     d = mount.p("vim-go")
     os.mkdir(d)
     mount.write("vim-go", "examples.jsonl", data=EXAMPLES)
@@ -351,7 +343,6 @@ def test_vim_cannot_write_a_submitted_config(mount):
     assert hyper(remote(mount, "vim-ro")[1])["epochCount"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason=FCHMOD_BUG)
 def test_fchmod_while_writing_keeps_the_text(mount):
     """What vim does on :w: open O_WRONLY|O_CREAT, write, fchmod, close."""
     os.mkdir(mount.p("chmodded"))
@@ -440,7 +431,6 @@ def test_ls_l_draft_and_submitted(mount):
     assert rows["state"][1] == len("DRAFT\n")
     top = ls_l(mount.path)
     assert top["listed"][0].startswith("d")
-    # a model submitted without being listed first (see test_submitted_files_read_only_at_once)
     mount.make_active("listed-active")
     rows = ls_l(mount.p("listed-active"))
     assert set(rows) == MODEL_FILES
@@ -458,9 +448,6 @@ def test_ls_l_draft_and_submitted(mount):
         assert rows[name][1] == len(mount.read("listed-active", name).encode()), name
 
 
-@pytest.mark.xfail(strict=True, reason="fs: after submission the kernel keeps showing "
-                   "examples.jsonl as 0644 for the attribute timeout (1 s) when it was "
-                   "stat'ed before: the invalidation in forget_modes does not reach it")
 def test_submitted_files_read_only_at_once(mount):
     """ls -l; write config; ls -l: the second listing already shows both files read-only."""
     os.mkdir(mount.p("ro-now"))
