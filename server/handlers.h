@@ -14,6 +14,8 @@ void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *re
 		     struct srv_reply *rep);
 void srv_tuned_delete(struct srv *s, const char *id, struct srv_reply *rep);
 void srv_op_get(struct srv *s, const char *id, const char *op, struct srv_reply *rep);
+/* operations.cancel (v1): asks the job to stop; the model ends FAILED, code CANCELLED. */
+void srv_op_cancel(struct srv *s, const char *id, const char *op, struct srv_reply *rep);
 void srv_op_list(struct srv *s, const char *id, const struct srv_request *req,
 		 struct srv_reply *rep);
 

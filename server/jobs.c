@@ -71,7 +71,7 @@ static int on_step(void *ctx, int step, int total_steps, int epoch, double mean_
 	struct srv_model *m = job->m;
 	struct srv_snapshot snap = {step, epoch, mean_loss, srv_now_ns()};
 	pthread_mutex_lock(&st->lock);
-	int stop = m->deleted;
+	int stop = m->deleted || m->cancel_requested;
 	srv_model_add_snapshot(m, &snap);
 	m->completed_steps = step;
 	m->total_steps = total_steps;
@@ -132,9 +132,10 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 		srv_store_persist(st, m);
 	} else if (rc == -ECANCELED) {
 		pthread_mutex_lock(&st->lock);
-		snprintf(msg, sizeof(msg),
-			 "training cancelled at step %d of %d: the server shut down",
-			 m->completed_steps, m->total_steps);
+		snprintf(msg, sizeof(msg), "training cancelled at step %d of %d: %s",
+			 m->completed_steps, m->total_steps,
+			 m->cancel_requested ? "the operation was cancelled"
+					     : "the server shut down");
 		pthread_mutex_unlock(&st->lock);
 		finish_failed(j, m, 1, msg);
 	} else {
@@ -176,11 +177,15 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&j->lock);
 
 		pthread_mutex_lock(&j->st->lock);
-		int deleted = job->m->deleted;
-		if (!deleted)
+		int deleted = job->m->deleted, cancelled = job->m->cancel_requested;
+		if (!deleted && !cancelled)
 			job->m->start_ns = job->m->update_ns = srv_now_ns();
 		pthread_mutex_unlock(&j->st->lock);
-		if (!deleted)
+		if (cancelled)
+			finish_failed(j, job->m, 1,
+				      "training cancelled before it started: the operation was "
+				      "cancelled");
+		else if (!deleted)
 			train(j, job);
 		job_free(j, job);
 

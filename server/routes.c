@@ -302,6 +302,7 @@ enum route {
 	R_TUNED_STREAM,
 	R_OPS_LIST,
 	R_OPS_GET,
+	R_OPS_CANCEL,
 };
 
 static const char *const route_names[] = {
@@ -318,7 +319,10 @@ static const char *const route_names[] = {
     "tunedModels.streamGenerateContent",
     "operations.list",
     "operations.get",
+    "operations.cancel",
 };
+_Static_assert(sizeof(route_names) / sizeof(route_names[0]) == R_OPS_CANCEL + 1,
+	       "one name a route");
 
 struct route_match {
 	enum route r;
@@ -370,8 +374,12 @@ static void match_tuned(const char *p, const char *method, int v1, struct route_
 		rm->r = R_OPS_LIST;
 	} else if (!strncmp(p, "/operations/", 12)) {
 		p += 12;
-		if (!segment(&p, rm->op, sizeof(rm->op)) && !*p && is(method, "GET"))
+		if (segment(&p, rm->op, sizeof(rm->op)))
+			return;
+		if (!*p && is(method, "GET"))
 			rm->r = R_OPS_GET;
+		else if (is(p, ":cancel") && is(method, "POST"))
+			rm->r = R_OPS_CANCEL;
 	}
 }
 
@@ -490,6 +498,9 @@ static void dispatch(struct srv *s, const struct srv_request *req, const struct 
 		break;
 	case R_OPS_GET:
 		srv_op_get(s, rm->id, rm->op, rep);
+		break;
+	case R_OPS_CANCEL:
+		srv_op_cancel(s, rm->id, rm->op, rep);
 		break;
 	case R_UNKNOWN:
 		break;

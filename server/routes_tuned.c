@@ -249,6 +249,23 @@ void srv_op_get(struct srv *s, const char *id, const char *op, struct srv_reply 
 				op);
 }
 
+void srv_op_cancel(struct srv *s, const char *id, const char *op, struct srv_reply *rep)
+{
+	pthread_mutex_lock(&s->store->lock);
+	struct srv_model *m = srv_store_lookup_locked(s->store, id);
+	int found = m && !strcmp(m->op_id, op);
+	/* Cancelling a finished operation changes nothing, as google.longrunning says. */
+	if (found && m->state == SRV_STATE_CREATING)
+		m->cancel_requested = 1;
+	pthread_mutex_unlock(&s->store->lock);
+	if (found)
+		srv_reply_json(rep, 200, cJSON_CreateObject());
+	else
+		srv_reply_error(rep, 404, "NOT_FOUND",
+				"Operation tunedModels/%.64s/operations/%.64s does not exist.", id,
+				op);
+}
+
 void srv_op_list(struct srv *s, const char *id, const struct srv_request *req,
 		 struct srv_reply *rep)
 {

@@ -33,7 +33,8 @@ struct srv_net {
 struct srv_model {
 	int refs;
 	int deleted;
-	uint64_t seq; /* creation order, never reused */
+	int cancel_requested; /* operations.cancel: the job stops at its next step */
+	uint64_t seq;	      /* creation order, never reused */
 	char id[48];
 	char op_id[24];
 	char *display_name, *description, *base_model, *source_model;

@@ -94,3 +94,22 @@ def test_workers_bound_the_jobs(server_factory, make_model):
     s.request("DELETE", "/v1beta/tunedModels/first")
     wait_steps(s, second["name"])  # the queue moves on once the worker is free
     s.request("DELETE", "/v1beta/tunedModels/second")
+
+
+def test_cancel_operation(server_factory, make_model):
+    s = server_factory("--workers", "1")
+    running, _ = make_model(s, "running", wait=False, **LONG)
+    queued, _ = make_model(s, "queued", wait=False, **LONG)
+    wait_steps(s, running["name"])
+    for op in (queued, running):
+        st, body, _ = s.request("POST", "/v1/" + op["name"] + ":cancel", {})
+        assert st == 200 and body == {}
+    for op, why in ((running, "cancelled at step"), (queued, "before it started")):
+        m = s.wait_model(op["metadata"]["tunedModel"], timeout=30)
+        assert m["state"] == "FAILED"
+        st, o, _ = s.request("GET", "/v1beta/" + op["name"])
+        assert o["done"] and o["error"]["code"] == 1 and why in o["error"]["message"]
+    st, body, _ = s.request("POST", "/v1/" + running["name"] + ":cancel", {})
+    assert st == 200  # a finished operation: nothing to do
+    st, body, _ = s.request("POST", "/v1/tunedModels/running/operations/nope:cancel", {})
+    assert st == 404
