@@ -261,7 +261,7 @@ def test_config_json_unknown_field(mount):
     assert mount.read("jsoncfg", "state") == "DRAFT\n"
 
 
-def test_error_clears_and_refers_to_the_latest_problem(mount):
+def test_message_refers_to_the_latest_problem(mount):
     mount.allow += [r"config: ", r"examples\.jsonl: "]
     os.mkdir(mount.p("latest"))
     write_and_close(mount.p("latest", "examples.jsonl"), b"oops\n")
@@ -321,8 +321,8 @@ def test_prompt_to_a_creating_model(mount):
 def test_prompt_to_a_failed_model(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
     m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"prompt: ", r"listing tuned models failed", r"tunedModels/doomed",
-                r"interrupted", r"operations/"]
+    m.allow += [r"doomed: prompt: doomed is FAILED", r"listing tuned models failed",
+                r"doomed: tuning failed: training interrupted"]
     os.mkdir(m.p("doomed"))
     m.write("doomed", "examples.jsonl", data=LONG_EXAMPLES)
     m.write("doomed", "config", data=LONG_CONFIG)
@@ -376,8 +376,8 @@ def test_empty_prompt(mount):
 def test_service_answers_503_forever(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
     m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"503", r"UNAVAILABLE", r"listing tuned models failed", r"response: "]
-    s.allow += [r"503", r"UNAVAILABLE"]
+    m.allow += [r"flaky: response: the service answered HTTP 503",
+                r"listing tuned models failed"]
     m.make_active("flaky")
     s.args += ["--fail-rate", "1"]
     s.restart()
@@ -410,8 +410,7 @@ def test_service_down(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
     # a listing older than 0.2 s is refreshed: with the service down, the last one is kept
     m = mount_factory(server=s, opts=SHORT_RETRIES + ["list_ttl=0.2"])
-    m.allow += [r"listing tuned models failed", r"response: ", r"srv\.sock",
-                r"connect", r"refused", r"unreachable", r"No such file"]
+    m.allow += [r"listing tuned models failed", r": response: no answer from the service"]
     m.make_active("offline")
     answer = m.ask("offline", "1")
     os.mkdir(m.p("offline-draft"))
@@ -441,11 +440,10 @@ def test_service_down(tmp_path, server_factory, mount_factory):
 
 @pytest.mark.xfail(strict=True, reason="fs: error keeps the message of a failed response "
                    "after the same prompt is answered on a later read")
-def test_error_clears_when_the_answer_arrives(tmp_path, server_factory, mount_factory):
+def test_message_clears_when_the_answer_arrives(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
     m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"listing tuned models failed", r"response: ", r"srv\.sock",
-                r"connect", r"refused", r"unreachable", r"No such file"]
+    m.allow += [r"listing tuned models failed", r": response: no answer from the service"]
     m.make_active("later")
     s.stop()
     m.write("later", "prompt", data="1\n")
