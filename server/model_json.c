@@ -131,6 +131,23 @@ cJSON *srv_json_model(const struct srv_model *m, int flags)
 	return model_json(m, flags, NULL);
 }
 
+const char *srv_json_model_text(struct srv_model *m, size_t *len)
+{
+	if (!m->wire_cache || m->cache_update_ns != m->update_ns || m->cache_snaps != m->n_snaps ||
+	    m->cache_state != m->state) {
+		cJSON *o = model_json(m, SRV_JSON_WIRE, NULL);
+		free(m->wire_cache);
+		m->wire_cache = srv_json_print(o);
+		m->wire_len = strlen(m->wire_cache);
+		cJSON_Delete(o);
+		m->cache_update_ns = m->update_ns;
+		m->cache_snaps = m->n_snaps;
+		m->cache_state = m->state;
+	}
+	*len = m->wire_len;
+	return m->wire_cache;
+}
+
 cJSON *srv_json_operation(const struct srv_model *m)
 {
 	char name[128];

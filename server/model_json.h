@@ -39,6 +39,9 @@ enum srv_json_flags {
 
 /* TunedModel of m; caller holds the store lock. */
 cJSON *srv_json_model(const struct srv_model *m, int flags);
+/* The compact wire TunedModel of m as text, from m's cache when still current; caller
+ * holds the store lock and may use the text until it releases it. */
+const char *srv_json_model_text(struct srv_model *m, size_t *len);
 /* Operation of m's create; caller holds the store lock. */
 cJSON *srv_json_operation(const struct srv_model *m);
 

@@ -35,6 +35,15 @@ void srv_reply_json(struct srv_reply *rep, int http_status, cJSON *obj)
 	cJSON_Delete(obj);
 }
 
+void srv_reply_text(struct srv_reply *rep, int http_status, const char *compact)
+{
+	free(rep->body);
+	rep->status = http_status;
+	rep->body = srv_json_pretty(compact);
+	rep->body_len = strlen(rep->body);
+	rep->content_type = "application/json; charset=UTF-8";
+}
+
 static cJSON *error_envelope(int http_status, const char *status, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();

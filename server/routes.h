@@ -42,6 +42,8 @@ void srv_reply_error(struct srv_reply *rep, int http_status, const char *status,
 		     ...) __attribute__((format(printf, 4, 5)));
 /* Takes ownership of obj. */
 void srv_reply_json(struct srv_reply *rep, int http_status, cJSON *obj);
+/* Answers compact JSON text (indented on the way out). */
+void srv_reply_text(struct srv_reply *rep, int http_status, const char *compact);
 
 /* Value of query parameter name (camelCase; its snake_case form also matches),
  * percent-decoded into buf. 1 when present, 0 when absent, -EINVAL when too long. */

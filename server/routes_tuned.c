@@ -39,6 +39,23 @@ static int filter_match(const struct srv_model *m, const char *filter)
 	return 1;
 }
 
+/* A growing text buffer for list pages. */
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->p = srv_xrealloc(t->p, t->cap);
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
 void srv_tuned_list(struct srv *s, const struct srv_request *req, struct srv_reply *rep)
 {
 	int size;
@@ -51,33 +68,39 @@ void srv_tuned_list(struct srv *s, const struct srv_request *req, struct srv_rep
 		srv_reply_error(rep, 400, "INVALID_ARGUMENT", "Invalid value at 'filter'.");
 		return;
 	}
-	cJSON *out = cJSON_CreateObject();
-	cJSON *arr = cJSON_CreateArray();
+	/* Built from each model's cached text: a page costs copies, not re-printing. */
+	struct text t = {0};
 	struct srv_store *st = s->store;
 	int count = 0;
+	text_add(&t, "{", 1);
 	pthread_mutex_lock(&st->lock);
 	size_t i = srv_store_seq_index_locked(st, pos);
 	for (; i < st->n; i++) {
-		const struct srv_model *m = st->by_seq[i];
+		struct srv_model *m = st->by_seq[i];
 		if (hf == 1 && *filter && !filter_match(m, filter))
 			continue;
 		if (count == size)
 			break;
-		cJSON_AddItemToArray(arr, srv_json_model(m, SRV_JSON_WIRE));
+		size_t len;
+		const char *one = srv_json_model_text(m, &len);
+		text_add(&t, count ? "," : "\"tunedModels\":[", count ? 1 : 15);
+		text_add(&t, one, len);
 		count++;
 	}
 	unsigned long long next = i < st->n ? st->by_seq[i]->seq : 0;
 	pthread_mutex_unlock(&st->lock);
 	if (count)
-		cJSON_AddItemToObject(out, "tunedModels", arr);
-	else
-		cJSON_Delete(arr);
+		text_add(&t, "]", 1);
 	if (next) {
-		char tok[40];
-		srv_page_token(next, tok, sizeof(tok));
-		cJSON_AddStringToObject(out, "nextPageToken", tok);
+		char tok[64];
+		int n = snprintf(tok, sizeof(tok), "%s\"nextPageToken\":\"", count ? "," : "");
+		srv_page_token(next, tok + n, sizeof(tok) - (size_t)n);
+		text_add(&t, tok, strlen(tok));
+		text_add(&t, "\"", 1);
 	}
-	srv_reply_json(rep, 200, out);
+	text_add(&t, "}", 1);
+	srv_reply_text(rep, 200, t.p);
+	free(t.p);
 }
 
 /* Checks where the model is tuned from; fills rep and returns -1 when it cannot be. */
@@ -183,12 +206,14 @@ void srv_tuned_get(struct srv *s, const char *id, struct srv_reply *rep)
 {
 	pthread_mutex_lock(&s->store->lock);
 	struct srv_model *m = srv_store_lookup_locked(s->store, id);
-	cJSON *o = m ? srv_json_model(m, SRV_JSON_WIRE) : NULL;
+	size_t len;
+	char *text = m ? srv_xstrdup(srv_json_model_text(m, &len)) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
-	if (o)
-		srv_reply_json(rep, 200, o);
+	if (text)
+		srv_reply_text(rep, 200, text);
 	else
 		not_found(rep, id);
+	free(text);
 }
 
 void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *req,

@@ -147,6 +147,7 @@ static void model_free(struct srv_store *st, struct srv_model *m)
 	free(m->source_model);
 	free(m->snaps);
 	free(m->err_msg);
+	free(m->wire_cache);
 	pthread_mutex_destroy(&m->persist_lock);
 	free(m);
 }

@@ -54,6 +54,13 @@ struct srv_model {
 	char *err_msg;
 	struct srv_net *net;
 	int64_t persisted_ns;
+	/* The wire JSON of the model as last printed, reused while the state it came from
+	 * (update time, snapshot count, state) is unchanged: lists stay O(page) in copies. */
+	char *wire_cache;
+	size_t wire_len;
+	int64_t cache_update_ns;
+	size_t cache_snaps;
+	enum srv_state cache_state;
 	pthread_mutex_t persist_lock;
 };
 
