@@ -148,9 +148,6 @@ def test_corrupt_weights_are_refused(server_factory, how):
     assert s.proc.poll() is None
 
 
-@pytest.mark.xfail(strict=True, reason="cache/mtab_poll.c: a create re-sent after a failed "
-                   "call (e->create_sent) that meets 409 is logged and shown as a refused "
-                   "tuning instead of being recognised as its own model")
 def test_create_whose_answer_was_lost(server_factory, mount_factory):
     """The server makes the model, then dies before its answer leaves (it delays every
     answer here) and stays down past the client's retries: after the restart the mount's
@@ -170,9 +167,7 @@ def test_create_whose_answer_was_lost(server_factory, mount_factory):
     t.join(timeout=60)
     # Stay down until the create call has spent its retries, so the next try is a new
     # call that meets the model the lost one made.
-    # The refusal line is allowed so the bug shows once, in the assertions below.
-    m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
-                r"refused the tuning \(HTTP 409"]
+    m.allow += [r"submitting the tuning failed", r"listing tuned models failed"]
     assert until(lambda: "submitting the tuning failed" in m.stderr(), timeout=60), m.stderr()
     s.args = [a for a in s.args if a not in ("--latency", "1500")]
     s.start()

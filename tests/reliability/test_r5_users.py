@@ -192,9 +192,6 @@ def test_names_cannot_escape_nor_change_the_url(tmp_path, server_factory, mount_
     assert not any("escaped" in p or "%" in p or ".." in p for p in paths), paths
 
 
-@pytest.mark.xfail(strict=True, reason="fs/ops.c: tfs_path_parse answers ENOENT for a name "
-                   "longer than its id buffer, so mkdir of an over-long name is ENOENT, not "
-                   "EINVAL or ENAMETOOLONG")
 def test_overlong_names_are_refused_as_such(mount):
     mount.allow += [r"not a valid tunedModelId"]
     for name in ("x" * 41, "x" * 64, "x" * 255, "x" * 256, "y" * 300, "z" * 1100):
@@ -203,8 +200,6 @@ def test_overlong_names_are_refused_as_such(mount):
         assert e.value.errno in (errno.EINVAL, errno.ENAMETOOLONG), (len(name), e.value)
 
 
-@pytest.mark.xfail(strict=True, reason="fs: names are logged raw, so a name holding a newline "
-                   "starts a log line of its own")
 def test_names_cannot_forge_log_lines(mount):
     """A name is data: written to the log it must not start a line of its own."""
     forged = "a\ntunedfs: forged line"
