@@ -296,27 +296,70 @@ def test_sed_in_place_starts_tuning(mount):
     assert mount.read("sed-go", "error") == ""
 
 
-def vim_edit(path, *cmds, check=True):
-    """vim in batch mode with a swap file and fsync, as an interactive edit would write."""
-    args = " ".join(f"-c {q(c)}" for c in ("set swapfile fsync",) + cmds + ("wq",))
+# How vim writes a file over the old one: in place (backupcopy=yes), or by renaming
+# the old file to config~ and creating a new one (backupcopy=no), or its own choice.
+VIM_WRITES = {"in-place": "backupcopy=yes", "rename": "backupcopy=no", "auto": "backupcopy=auto"}
+
+
+def vim_edit(path, *cmds, settings="", check=True):
+    """vim in batch mode with a swap file and fsync, as an interactive edit would write.
+    backupskip is cleared: vim skips backups under /tmp, where the test mounts live."""
+    first = f"set swapfile fsync backupskip= {settings}".strip()
+    args = " ".join(f"-c {q(c)}" for c in (first,) + cmds + ("wq",))
     return sh(f"HOME=/nonexistent vim -E -s -u NONE -N {args} {q(path)} < /dev/null",
               check=check)
 
 
-def test_vim_edits_config(tmp_path, mount):
+@pytest.mark.parametrize("how", sorted(VIM_WRITES))
+def test_vim_edits_config(mount, how):
     d = mount.p("vimmed")
     os.mkdir(d)
     cfg = QUICK_CONFIG.replace("batch_size = 1", "batch_size = 4")
     mount.write("vimmed", "config", data=cfg)
-    vim_edit(mount.p("vimmed", "config"), "%s/batch_size = 4/batch_size = 2/")
+    vim_edit(mount.p("vimmed", "config"), "%s/batch_size = 4/batch_size = 2/",
+             settings=VIM_WRITES[how])
     assert mount.read("vimmed", "config") == cfg.replace("batch_size = 4", "batch_size = 2")
-    # the swap file, the backup and vim's 4913 probe are gone
+    # the swap file, the write backup and vim's 4913 probe are gone
     assert listing(mount, "vimmed") == MODEL_FILES
     assert mount.read("vimmed", "state") == "DRAFT\n"
     mount.write("vimmed", "examples.jsonl", data=EXAMPLES * 2)
     assert mount.read("vimmed", "wait") == "ACTIVE\n", mount.read("vimmed", "error")
     m = remote(mount, "vimmed")[1]
     assert hyper(m)["batchSize"] == 2 and len(m["tuningTask"]["snapshots"]) == 9
+
+
+@pytest.mark.parametrize("how", ["in-place", "rename"])
+def test_vim_keeps_a_backup_beside_config(mount, how):
+    os.mkdir(mount.p("vim-bak"))
+    old = QUICK_CONFIG.replace("epoch_count = 3", "epoch_count = 30")
+    mount.write("vim-bak", "config", data=old)
+    vim_edit(mount.p("vim-bak", "config"), "%s/epoch_count = 30/epoch_count = 3/",
+             settings=VIM_WRITES[how] + " backup")
+    assert mount.read("vim-bak", "config") == QUICK_CONFIG
+    assert mount.read("vim-bak", "config~") == old  # a local scratch file
+    assert listing(mount, "vim-bak") == MODEL_FILES | {"config~"}
+    assert mount.read("vim-bak", "state") == "DRAFT\n"
+    mount.write("vim-bak", "examples.jsonl", data=EXAMPLES)
+    assert mount.read("vim-bak", "wait") == "ACTIVE\n", mount.read("vim-bak", "error")
+    assert hyper(remote(mount, "vim-bak")[1])["epochCount"] == 3
+    assert mount.read("vim-bak", "config~") == old
+
+
+@pytest.mark.parametrize("how", ["in-place", "rename"])
+def test_vim_fixes_a_bad_config_and_tuning_starts(mount, how):
+    mount.allow += [r"config: line 3"]
+    os.mkdir(mount.p("vim-fix"))
+    mount.write("vim-fix", "examples.jsonl", data=EXAMPLES)
+    bad = QUICK_CONFIG.replace("batch_size = 1", "batch_size = 0")
+    with pytest.raises(OSError):
+        mount.write("vim-fix", "config", data=bad)
+    assert mount.read("vim-fix", "config") == bad
+    vim_edit(mount.p("vim-fix", "config"), "%s/batch_size = 0/batch_size = 1/",
+             settings=VIM_WRITES[how])
+    assert mount.read("vim-fix", "wait") == "ACTIVE\n", mount.read("vim-fix", "error")
+    assert mount.read("vim-fix", "config") == QUICK_CONFIG
+    assert mount.read("vim-fix", "error") == ""
+    assert listing(mount, "vim-fix") == MODEL_FILES
 
 
 def test_vim_writes_a_new_config(mount):
