@@ -117,7 +117,8 @@ def main():
                     break
             print(f"walk of all {seen} models in {pages} pages: "
                   f"{time.perf_counter() - t0:.2f} s")
-            t, _ = timed(lambda: call(base + "/bench-025000"), 50)
+            mid = f"/bench-{a.models // 2:06d}"
+            t, _ = timed(lambda: call(base + mid), 50)
             print(f"get one model: {t * 1000:.2f} ms")
         finally:
             stop(p)
