@@ -171,6 +171,30 @@ def test_examples_line_not_utf8(mount):
     bad_examples(mount, "notutf8", data, 4, "not valid UTF-8")
 
 
+def test_examples_output_too_long(mount):
+    data = (EXAMPLES + json.dumps({"text_input": "9", "output": "x" * 5001}) + "\n").encode()
+    bad_examples(mount, "longout", data, 4, "characters long")
+
+
+def test_examples_bad_line_deep_in_a_big_file(tmp_path, mount):
+    """cp writes 20,000 lines in large pieces; the one bad line is found and named, and
+    the whole file is kept."""
+    mount.allow += [r"examples\.jsonl: line 12345: "]
+    lines = [json.dumps({"text_input": str(i), "output": str(i + 1)}) + "\n"
+             for i in range(20000)]
+    lines[12344] = '{"text_input": "oops"' + "\n"
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(lines))
+    os.mkdir(mount.p("big"))
+    r = subprocess.run(["cp", str(src), mount.p("big", "examples.jsonl")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r
+    err = mount.read("big", "error")
+    assert err.startswith("examples.jsonl: line 12345: not valid JSON"), err
+    assert read_bytes(mount.p("big", "examples.jsonl")) == src.read_bytes()
+    assert mount.read("big", "state") == "DRAFT\n"
+
+
 def test_examples_blank_lines_only(mount):
     bad_examples(mount, "blanks", b"\n\n", 0, "no examples")
 
