@@ -4,6 +4,7 @@ answered with exactly the answer that model gives without faults (no wrong or mi
 answer), or fails with a clear errno and message; listing the mount never fails."""
 import errno
 import os
+import re
 import socket
 import threading
 import time
@@ -54,10 +55,25 @@ class Monitor(threading.Thread):
             self.stop.wait(0.1)
 
 
+def ask(m, name, prompt):
+    """Mount.ask, but an EAGAIN raises: Python's buffered read would return None."""
+    m.write(name, "prompt", data=prompt + "\n")
+    fd = os.open(m.p(name, "response"), os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                return b"".join(chunks).decode()
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
 def prompt_all(m, name, prompts, out):
     for p in prompts:
         try:
-            out.append((name, p, "ok", m.ask(name, p)))
+            out.append((name, p, "ok", ask(m, name, p)))
         except OSError as e:
             out.append((name, p, e.errno, m.read(name, "error")))
 
@@ -106,3 +122,32 @@ def test_prompts_under_faults(server_factory, mount_factory):
         assert msg.strip(), f"{n}: prompt {p!r} failed with no message in error"
     assert answered, "nothing got through"
     assert not mon.errors, mon.errors[:5]
+
+
+def test_prompts_when_the_retry_budget_runs_out(server_factory, mount_factory):
+    """A service that answers only 503 or only 429: each prompt ends, after the retry
+    budget, with a clear errno and a message naming the service's answer, never with an
+    answer; the mount keeps listing meanwhile."""
+    s = server_factory("--port", str(free_port()), "--seed", "3")
+    m = mount_factory(server=s)
+    m.allow += [r"gone: response: the service answered HTTP (503|429)"]
+    m.make_active("gone")
+    m.write("gone", "generation", data="temperature = 0\n")
+    expect = {"--fail-rate": (errno.EIO, r"503|UNAVAILABLE|overloaded"),
+              "--throttle-rate": (errno.EAGAIN, r"429|RESOURCE_EXHAUSTED|exhausted")}
+    for flag, (want_errno, want_msg) in expect.items():
+        s.args = [a for a in s.args if a not in expect and a != "1"] + [flag, "1"]
+        s.restart()
+        mon = Monitor(m)
+        mon.start()
+        try:
+            got = ask(m, "gone", f"after {flag}")
+        except OSError as e:
+            got = e
+        mon.stop.set()
+        mon.join()
+        assert isinstance(got, OSError), f"{flag}: answered {got!r}"
+        assert got.errno == want_errno, (flag, errno.errorcode.get(got.errno))
+        msg = m.read("gone", "error")
+        assert re.search(want_msg, msg), (flag, msg)
+        assert not mon.errors, mon.errors[:3]
