@@ -557,10 +557,40 @@ int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t wh
 	return 0;
 }
 
+static void *warm_up(void *arg)
+{
+	struct srv_store *st = arg;
+	size_t i = 0;
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		/* By position: models may come and go meanwhile; a missed one is built later. */
+		for (size_t k = 0; k < 64 && i < st->n && !st->warm_stop; k++, i++) {
+			size_t len;
+			srv_json_model_text(st->by_seq[i], &len);
+		}
+		int done = i >= st->n || st->warm_stop;
+		pthread_mutex_unlock(&st->lock);
+		if (done)
+			return NULL;
+	}
+}
+
+void srv_store_warm(struct srv_store *st)
+{
+	if (pthread_create(&st->warm_thread, NULL, warm_up, st) == 0)
+		st->warm_started = 1;
+}
+
 void srv_store_close(struct srv_store *st)
 {
 	if (!st)
 		return;
+	if (st->warm_started) {
+		pthread_mutex_lock(&st->lock);
+		st->warm_stop = 1;
+		pthread_mutex_unlock(&st->lock);
+		pthread_join(st->warm_thread, NULL);
+	}
 	for (size_t i = 0; i < st->n; i++)
 		srv_model_put(st, st->by_seq[i]);
 	free(st->by_seq);

@@ -72,11 +72,18 @@ struct srv_store {
 	size_t n, cap;
 	uint64_t next_seq;
 	unsigned long interrupted; /* CREATING models failed at load */
+	pthread_t warm_thread;
+	int warm_started;
+	int warm_stop; /* guarded by lock */
 };
 
 /* Opens (creating) dir and loads every model in it; a model that was CREATING is marked
  * FAILED. On failure returns a negative errno and a reason in why. */
 int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t why_len);
+/* Fills every model's cached wire text in a background thread, a few models per lock
+ * hold, so that the first listing after a start is as quick as the next ones. */
+void srv_store_warm(struct srv_store *st);
+/* Stops the warm-up (if running), frees everything. */
 void srv_store_close(struct srv_store *st);
 
 struct srv_model *srv_model_new(void);
