@@ -211,6 +211,13 @@ void mtab_erase(struct mtab *t, const char *id)
 	entry_free(e);
 }
 
+void mtab_erase_gone(struct mtab *t, const char *id)
+{
+	t->gone = mtab_xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
+	t->gone[t->n_gone++] = mtab_xstrdup(id);
+	mtab_erase(t, id);
+}
+
 static time_t parse_rfc3339(const char *s)
 {
 	struct tm tm;
@@ -370,6 +377,9 @@ void mtab_free(struct mtab *t)
 	for (size_t i = 0; i < t->n_neg; i++)
 		free(t->neg[i].id);
 	free(t->neg);
+	for (size_t i = 0; i < t->n_gone; i++)
+		free(t->gone[i]);
+	free(t->gone);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
 	pthread_cond_destroy(&t->wake);
@@ -381,8 +391,7 @@ static void mark_interest(struct mtab *t)
 {
 	if (!t->interest) {
 		t->interest = 1;
-		if (mtab_now() - t->last_list >= t->o.list_ttl)
-			mtab_kick(t);
+		mtab_kick(t); /* it may sleep past the listing's due time otherwise */
 	}
 }
 
@@ -735,11 +744,17 @@ int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_f
 
 void mtab_drain_changes(struct mtab *t)
 {
-	char **ids = NULL;
-	size_t n = 0;
+	char **ids = t->gone;
+	size_t n = t->n_gone;
 
-	if (!t->o.changed)
+	t->gone = NULL;
+	t->n_gone = 0;
+	if (!t->o.changed) {
+		for (size_t i = 0; i < n; i++)
+			free(ids[i]);
+		free(ids);
 		return;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		if (!t->v[i]->changed)
 			continue;

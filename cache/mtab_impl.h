@@ -69,6 +69,8 @@ struct mtab {
 	pthread_mutex_t draft_mu;
 	struct mtab_entry **v; /* sorted by id */
 	size_t n, cap;
+	char **gone; /* ids erased since the last drain (deleted elsewhere) */
+	size_t n_gone;
 	struct mtab_neg *neg;
 	size_t n_neg;
 	double last_list;
@@ -99,6 +101,8 @@ void mtab_printable(const char *s, char *out, size_t size);
 struct mtab_entry *mtab_find(struct mtab *t, const char *id);
 struct mtab_entry *mtab_insert(struct mtab *t, const char *id);
 void mtab_erase(struct mtab *t, const char *id);
+/* Erases an entry the service no longer has; options.changed hears of it. */
+void mtab_erase_gone(struct mtab *t, const char *id);
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m);
 void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op);
 void mtab_entry_set_error(struct mtab_entry *e, const char *msg);

@@ -46,7 +46,7 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 				draft_remove(t->o.drafts, e->id);
 				pthread_mutex_unlock(&t->draft_mu);
 			}
-			mtab_erase(t, e->id);
+			mtab_erase_gone(t, e->id);
 			continue;
 		}
 		i++;
@@ -220,7 +220,7 @@ static void refetch_model(struct mtab *t, const char *id, const char *name)
 			pthread_mutex_unlock(&t->draft_mu);
 		}
 		mtab_logf(t, LOG_INFO, "%s: deleted on the service", id);
-		mtab_erase(t, id);
+		mtab_erase_gone(t, id);
 		pthread_cond_broadcast(&t->changed);
 	}
 out:
