@@ -251,7 +251,12 @@ int srv_json_parse_time(const char *s, int64_t *ns)
 		return -EINVAL;
 	for (; digits < 9; digits++)
 		frac *= 10;
-	*ns = (int64_t)timegm(&tm) * 1000000000 + frac;
+	/* Nanoseconds in an int64 reach from 1677 to 2262: anything else is refused, not
+	 * overflowed. */
+	int64_t secs = (int64_t)timegm(&tm);
+	if (secs < -9223372035LL || secs > 9223372035LL)
+		return -EINVAL;
+	*ns = secs * 1000000000 + frac;
 	return 0;
 }
 

@@ -271,8 +271,9 @@ int srv_json_model_load(const cJSON *model, const cJSON *op, struct srv_model *m
 		return -EINVAL;
 	snprintf(m->id, sizeof(m->id), "%s", name->valuestring + 12);
 	const cJSON *opid = srv_json_field(x, "operation");
+	/* seq counts from 1; what srv_json_model writes must read back the same. */
 	if (!cJSON_IsString(opid) || strlen(opid->valuestring) >= sizeof(m->op_id) ||
-	    int_field(x, "seq", &v))
+	    int_field(x, "seq", &v) || v < 1)
 		return -EINVAL;
 	m->seq = (uint64_t)v;
 	snprintf(m->op_id, sizeof(m->op_id), "%s", opid->valuestring);

@@ -523,8 +523,20 @@ static int load_all(struct srv_store *st)
 		qsort(st->by_seq, st->n, sizeof(*st->by_seq), cmp_seq);
 		qsort(st->by_id, st->n, sizeof(*st->by_id), cmp_id);
 	}
-	for (size_t i = 0; i < st->n; i++)
-		fail_interrupted(st, st->by_seq[i]);
+	for (size_t i = 0; i < st->n; i++) {
+		struct srv_model *m = st->by_seq[i];
+		/* Hand-edited or copied files may repeat a seq; paging needs them distinct. */
+		if (i > 0 && m->seq <= st->by_seq[i - 1]->seq) {
+			m->seq = st->next_seq++;
+			memmove(&st->by_seq[i], &st->by_seq[i + 1],
+				(st->n - i - 1) * sizeof(*st->by_seq));
+			st->by_seq[st->n - 1] = m;
+			i--;
+			srv_store_persist(st, m);
+			continue;
+		}
+		fail_interrupted(st, m);
+	}
 	return 0;
 }
 

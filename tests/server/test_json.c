@@ -114,6 +114,10 @@ static void test_accessors(void)
 	CHECK(srv_json_parse_time("2024-03-14T15:11:23Z", &back) == 0 &&
 	      back == 1710429083000000000LL);
 	CHECK(srv_json_parse_time("2024-03-14 15:11", &back) == -EINVAL);
+	/* Outside what int64 nanoseconds hold: refused, not overflowed. */
+	CHECK(srv_json_parse_time("0026-11-23T23:28:25.836885888Z", &back) == -EINVAL);
+	CHECK(srv_json_parse_time("2263-01-01T00:00:00Z", &back) == -EINVAL);
+	CHECK(srv_json_parse_time("1970-01-01T00:00:00Z", &back) == 0 && back == 0);
 }
 
 static int create(const char *body, struct srv_model *m, char *why, size_t len)
@@ -295,6 +299,14 @@ static void test_output_and_reload(void)
 	cJSON_Delete(o2);
 	cJSON_Delete(stored);
 	cJSON_Delete(op);
+	free_model(back);
+
+	/* A seq that would not survive a write and a reload is refused. */
+	cJSON *neg = parse("{\"name\":\"tunedModels/a\",\"tunedfsServer\":{\"operation\":\"x\","
+			   "\"seq\":\"-1\"}}");
+	back = srv_model_new();
+	CHECK(srv_json_model_load(neg, NULL, back) == -EINVAL);
+	cJSON_Delete(neg);
 	free_model(back);
 
 	/* A file without the bookkeeping is refused, not half loaded. */

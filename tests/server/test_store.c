@@ -132,6 +132,42 @@ static void test_reload(void)
 	}
 }
 
+/* Two files claiming one seq (a copied directory): both load, with distinct seqs. */
+static void test_duplicate_seq(void)
+{
+	char why[256], dir[300], from[400], to[1600];
+	struct srv_store *st = NULL;
+	snprintf(dir, sizeof(dir), "%s/dup", root);
+	CHECK(srv_store_open(dir, &st, why, sizeof(why)) == 0);
+	if (!st)
+		return;
+	struct srv_model *m = make("orig", SRV_STATE_ACTIVE);
+	CHECK(srv_store_insert(st, m) == 0);
+	CHECK(srv_store_persist(st, m) == 0);
+	srv_model_put(st, m);
+	srv_store_close(st);
+	snprintf(from, sizeof(from), "%s/tunedModels/orig", dir);
+	snprintf(to, sizeof(to),
+		 "cp -r '%s' '%s/tunedModels/copy' && sed -i "
+		 "'s|tunedModels/orig|tunedModels/copy|g' '%s/tunedModels/copy/model.json'",
+		 from, dir, dir);
+	CHECK(system(to) == 0);
+	st = NULL;
+	CHECK(srv_store_open(dir, &st, why, sizeof(why)) == 0);
+	if (!st)
+		return;
+	CHECK(st->n == 2);
+	if (st->n == 2)
+		CHECK(st->by_seq[0]->seq < st->by_seq[1]->seq);
+	srv_store_close(st);
+	st = NULL;
+	CHECK(srv_store_open(dir, &st, why, sizeof(why)) == 0);
+	if (st) {
+		CHECK(st->n == 2);
+		srv_store_close(st);
+	}
+}
+
 static void rm_rf(const char *path)
 {
 	char cmd[600];
@@ -146,6 +182,7 @@ int main(void)
 		return 1;
 	test_atomic();
 	test_reload();
+	test_duplicate_seq();
 	rm_rf(root);
 	CHECK_DONE();
 }
