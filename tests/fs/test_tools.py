@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, read_examples
 from tests.fs.conftest import QUICK_CONFIG, QUICK_EXAMPLES
 
 BASE = "models/gemini-1.0-pro-001"
@@ -53,6 +53,11 @@ def local_file(tmp_path, name, text):
     p = tmp_path / name
     p.write_bytes(text.encode() if isinstance(text, str) else text)
     return str(p)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def listing(mount, name):
@@ -577,6 +582,65 @@ def test_find_lists_the_files(mount):
     assert big == [mount.p("found-model", "examples.jsonl")]
     ro = sh(f"find {q(mount.p('found-model'))} -type f -perm -u+w").stdout.split()
     assert sorted(os.path.basename(p) for p in ro) == ["generation", "prompt"]
+
+
+def test_tar_and_rsync_copy_a_model_out(tmp_path, mount):
+    """tar trusts st_size; rsync -a compares sizes and times: both must get every byte."""
+    d = mount.make_active("archived")
+    mount.ask("archived", "1")
+    os.mkdir(mount.p("archived-draft"))
+    mount.write("archived-draft", "examples.jsonl", data=EXAMPLES)
+    out = tmp_path / "untar"
+    out.mkdir()
+    tar = str(tmp_path / "models.tar")
+    sh(f"tar -cf {q(tar)} -C {q(mount.path)} archived archived-draft")
+    sh(f"tar -xf {q(tar)} -C {q(str(out))}")
+    for model in ("archived", "archived-draft"):
+        assert set(os.listdir(out / model)) == MODEL_FILES
+        for f in MODEL_FILES:
+            assert (out / model / f).read_bytes() == read_bytes(mount.p(model, f)), (model, f)
+    assert (out / "archived" / "response").read_text() == answer_text(mount, "archived") + "\n"
+    backup = tmp_path / "rsynced"
+    sh(f"rsync -a {q(d)}/ {q(str(backup))}/")
+    sh(f"diff -r {q(d)} {q(str(backup))}")
+    # a second rsync -a finds nothing to copy (sizes and times agree) and changes nothing
+    r = sh(f"rsync -a --itemize-changes {q(d)}/ {q(str(backup))}/")
+    assert [line for line in r.stdout.splitlines() if not line.startswith(".d")] == [], r.stdout
+
+
+def test_touch(mount):
+    os.mkdir(mount.p("touched"))
+    mount.write("touched", "config", data=QUICK_CONFIG)
+    sh(f"touch {q(mount.p('touched', 'config'))} {q(mount.p('touched', 'examples.jsonl'))}")
+    # touching is not writing: nothing validated, nothing submitted, text unchanged
+    assert mount.read("touched", "config") == QUICK_CONFIG
+    assert mount.read("touched", "examples.jsonl") == ""
+    assert mount.read("touched", "error") == ""
+    assert mount.read("touched", "state") == "DRAFT\n"
+    # a new name becomes a scratch file
+    sh(f"touch {q(mount.p('touched', 'NOTES'))}")
+    assert listing(mount, "touched") == MODEL_FILES | {"NOTES"}
+    assert os.stat(mount.p("touched", "NOTES")).st_size == 0
+
+
+def test_ls_and_stat_of_a_model_in_training(mount):
+    """While it trains, listing and stat answer from the table (no wait on wait)."""
+    os.mkdir(mount.p("training"))
+    mount.write("training", "examples.jsonl", data="".join(
+        json.dumps(e) + "\n" for e in read_examples()))
+    mount.write("training", "config",
+                data="base_model = models/gemini-1.0-pro-001\nepoch_count = 10000\n"
+                     "batch_size = 1\n")
+    rows = ls_l(mount.p("training"))
+    assert set(rows) == MODEL_FILES
+    assert rows["config"][0].startswith("-r--r--r--")
+    out = sh(f"stat -c '%n %s' {q(mount.p('training', 'wait'))} "
+             f"{q(mount.p('training', 'state'))}").stdout
+    assert out.endswith(f"state {len('CREATING') + 1}\n"), out
+    assert sh(f"cat {q(mount.p('training', 'state'))}").stdout == "CREATING\n"
+    assert sh(f"find {q(mount.p('training'))} -type f").stdout.count("\n") == len(MODEL_FILES)
+    sh(f"rmdir {q(mount.p('training'))}")
+    assert remote(mount, "training")[0] == 404
 
 
 # --- editors' scratch files ------------------------------------------------------------
