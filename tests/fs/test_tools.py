@@ -112,6 +112,22 @@ def test_echo_prompt_is_sent_without_its_newline(tmp_path, server_factory, mount
     assert len(gens) == 1, gens  # one key: "3" both times
 
 
+def test_shell_loop_over_prompts(tmp_path, mount):
+    """The legacy batch job: one prompt a line in, one answer a line out."""
+    d = mount.make_active("batch")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("1\n3\n5\n1\n")
+    out = sh(f"while read -r p; do echo \"$p\" > {q(d)}/prompt && cat {q(d)}/response; "
+             f"done < {q(str(prompts))}").stdout
+    answers = []
+    for p in ("1", "3", "5", "1"):
+        mount.write("batch", "prompt", data=p + "\n")
+        answers.append(mount.read("batch", "response"))
+    assert out == "".join(answers)
+    assert answers[0] == answers[3]  # the same prompt, the same answer
+    assert all(a.endswith("\n") for a in answers), answers
+
+
 # --- cp, tee, dd ------------------------------------------------------------------
 
 
@@ -365,6 +381,23 @@ def test_vim_fixes_a_bad_config_and_tuning_starts(mount, how):
     assert mount.read("vim-fix", "config") == QUICK_CONFIG
     assert mount.read("vim-fix", "error") == ""
     assert listing(mount, "vim-fix") == MODEL_FILES
+
+
+@pytest.mark.parametrize("how", ["in-place", "rename"])
+def test_vim_saving_a_bad_line_fails(mount, how):
+    """The close that ends vim's write fails with EINVAL; vim reports the failed write
+    (exit status 1) and puts its backup back, so the file is the good one it was."""
+    mount.allow += [r"examples\.jsonl: line 4: not valid JSON"]
+    os.mkdir(mount.p("vim-bad"))
+    mount.write("vim-bad", "examples.jsonl", data=EXAMPLES)
+    r = vim_edit(mount.p("vim-bad", "examples.jsonl"), "$put ='{broken'",
+                 settings=VIM_WRITES[how], check=False)
+    assert r.returncode != 0
+    assert mount.read("vim-bad", "examples.jsonl") == EXAMPLES
+    assert mount.read("vim-bad", "state") == "DRAFT\n"
+    assert "vim-bad: examples.jsonl: line 4: not valid JSON" in mount.stderr()
+    assert not listing(mount, "vim-bad") - MODEL_FILES - {"examples.jsonl~"}
+    assert remote(mount, "vim-bad")[0] == 404
 
 
 def test_vim_writes_a_new_config(mount):
