@@ -37,6 +37,8 @@ static const char usage[] =
     "  --throttle-rate P    answer 429 RESOURCE_EXHAUSTED with probability P\n"
     "  --retry-delay S      retryDelay and Retry-After of those 429s (default 1)\n"
     "  --drop-rate P        close the connection without an answer with probability P\n"
+    "  --fault-routes LIST  apply the four above only to these routes (names as in\n"
+    "                       /debug/stats, comma-separated; 'tunedModels.' = a prefix)\n"
     "  --seed N             make fault draws and training reproducible\n"
     "  --verbose            log libmicrohttpd's own messages\n"
     "  --help, --version\n"
@@ -59,6 +61,7 @@ enum {
 	OPT_RETRY_DELAY,
 	OPT_DROP,
 	OPT_SEED,
+	OPT_FAULT_ROUTES,
 	OPT_VERBOSE,
 	OPT_HELP,
 	OPT_VERSION,
@@ -149,6 +152,10 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 	case OPT_REQUEST_LOG:
 		free(o->request_log);
 		o->request_log = srv_xstrdup(arg);
+		return 0;
+	case OPT_FAULT_ROUTES:
+		free(o->fault_routes);
+		o->fault_routes = srv_xstrdup(arg);
 		return 0;
 	case OPT_TOKEN_LIFETIME:
 		return parse_long(name, arg, 1, 86400 * 365, &o->token_lifetime);
@@ -269,6 +276,7 @@ static void free_options(struct srv_options *o)
 	free(o->api_key_file);
 	free(o->request_log);
 	free(o->oauth_clients);
+	free(o->fault_routes);
 }
 
 static int setup_credentials(struct srv *s)

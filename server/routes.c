@@ -256,10 +256,28 @@ static int check_auth(struct srv *s, const struct srv_request *req, struct srv_r
 	return -EACCES;
 }
 
+/* 1 when route is in the comma-separated list (a name, or a prefix ending in '.' such
+ * as "tunedModels."). */
+static int route_listed(const char *list, const char *route)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n && ((n == strlen(route) && !strncmp(p, route, n)) ||
+			  (p[n - 1] == '.' && !strncmp(p, route, n))))
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 /* Draws the fault of this request; 1 when rep now holds it. */
 static int inject_fault(struct srv *s, struct srv_reply *rep, char *fault)
 {
 	const struct srv_options *o = &s->opt;
+	if (o->fault_routes && !route_listed(o->fault_routes, rep->route))
+		return 0;
 	rep->delay_ms = o->latency_ms;
 	if (o->drop_rate <= 0 && o->fail_rate <= 0 && o->throttle_rate <= 0)
 		return 0;

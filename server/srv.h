@@ -21,6 +21,7 @@ struct srv_options {
 	char *api_key_file;
 	char *request_log;
 	char *oauth_clients;
+	char *fault_routes; /* comma-separated route names faults apply to; NULL = all */
 	long token_lifetime;
 	int workers;
 	long latency_ms;

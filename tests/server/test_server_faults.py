@@ -102,3 +102,15 @@ def test_bad_fault_flags(tmp_path, server_binary):
     p = subprocess.run([server_binary, "--port", "0"], capture_output=True, text=True,
                        timeout=10)
     assert p.returncode == 2 and "--data-dir" in p.stderr
+
+
+def test_fault_routes(server_factory):
+    s = server_factory("--fail-rate", "1", "--fault-routes", "models.list,operations.")
+    st, body, _ = s.request("GET", "/v1beta/models")
+    assert st == 503
+    st, _, _ = s.request("GET", "/v1beta/tunedModels/x/operations/y")
+    assert st == 503  # by prefix
+    st, _, _ = s.request("GET", "/v1beta/tunedModels")
+    assert st == 200  # not listed: never faulted
+    st, _, _ = s.request("GET", "/v1beta/models/tunedfs-local-1")
+    assert st == 200
