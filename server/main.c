@@ -83,6 +83,7 @@ static const struct option long_opts[] = {
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"drop-rate", required_argument, NULL, OPT_DROP},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"fault-routes", required_argument, NULL, OPT_FAULT_ROUTES},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
