@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "server/ids.h"
 #include "server/jobs.h"
 #ifdef TUNEDFS_HAVE_TRAINER

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "server/handlers.h"
 #include "server/ids.h"
 #include "server/json_util.h"

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "server/store.h"
 #ifdef TUNEDFS_HAVE_TRAINER
 #include "server/nn.h"
