@@ -349,8 +349,11 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 	pthread_cond_init(&t->wake, &ca);
 	pthread_cond_init(&t->changed, &ca);
 	pthread_condattr_destroy(&ca);
+	if (t->o.listing_path)
+		t->o.listing_path = mtab_xstrdup(t->o.listing_path);
 	if (t->o.drafts)
 		load_drafts(t);
+	mtab_listing_load(t);
 	*out = t;
 	return 0;
 }
@@ -380,6 +383,7 @@ void mtab_free(struct mtab *t)
 	for (size_t i = 0; i < t->n_gone; i++)
 		free(t->gone[i]);
 	free(t->gone);
+	free((char *)t->o.listing_path);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
 	pthread_cond_destroy(&t->wake);

@@ -27,6 +27,8 @@ struct mtab_options {
 	double negative_ttl;	    /* seconds a failed lookup is remembered */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
+	/* where the last listing is kept for mounts made offline; may be NULL */
+	const char *listing_path;
 	/* told (from a background thread, no lock held) that what a model's files show
 	 * changed: state, progress, error, model, answer. May be NULL. */
 	void (*changed)(const char *id);

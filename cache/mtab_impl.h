@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "cache/mtab.h"
 #include "cache/rcache.h"
@@ -69,7 +70,8 @@ struct mtab {
 	pthread_mutex_t draft_mu;
 	struct mtab_entry **v; /* sorted by id */
 	size_t n, cap;
-	char **gone; /* ids erased since the last drain (deleted elsewhere) */
+	uint64_t listing_sig; /* of the listing last saved (mtab_store.c) */
+	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct mtab_neg *neg;
 	size_t n_neg;
@@ -112,6 +114,10 @@ const char *mtab_id_of(const char *name);
 
 /* Calls options.changed for every entry marked changed; drops and retakes t->mu. */
 void mtab_drain_changes(struct mtab *t);
+
+/* mtab_store.c */
+void mtab_listing_save(struct mtab *t);
+void mtab_listing_load(struct mtab *t);
 
 /* mtab_poll.c */
 int mtab_poll_start(struct mtab *t);

@@ -324,6 +324,7 @@ static void *poll_main(void *arg)
 		struct timespec ts;
 		if (work_once(t, &next)) {
 			mtab_drain_changes(t);
+			mtab_listing_save(t);
 			continue;
 		}
 		ts.tv_sec = (time_t)next;

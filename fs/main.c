@@ -33,6 +33,7 @@ static struct backend {
 	struct draft_store *drafts;
 	struct rcache *rcache;
 } be;
+static char *listing_path; /* the last listing, beside the response cache */
 
 enum { KEY_ALLOW_OTHER, KEY_NETDEV };
 
@@ -255,6 +256,9 @@ static int open_stores(const char *key)
 				strerror(-rc));
 	}
 	free(drafts);
+	free(listing_path);
+	listing_path = tfs_xmalloc(strlen(cache) + sizeof ".listing.json");
+	sprintf(listing_path, "%s.listing.json", cache);
 	free(cache);
 	return rc;
 }
@@ -262,6 +266,7 @@ static int open_stores(const char *key)
 static int start_table(void)
 {
 	struct mtab_options mo = {
+	    .listing_path = listing_path,
 	    .gc = be.gc,
 	    .drafts = be.drafts,
 	    .rcache = be.rcache,
@@ -323,6 +328,8 @@ static void teardown(void)
 	if (be.drafts)
 		draft_store_close(be.drafts);
 	memset(&be, 0, sizeof be);
+	free(listing_path);
+	listing_path = NULL;
 }
 
 static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
@@ -378,6 +385,37 @@ out_destroy:
 	return rc;
 }
 
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char *prog)
+{
+	int rc;
+
+	if (parse(args, cmd) < 0)
+		return 1;
+	if (cmd->show_help) {
+		usage(prog);
+		fuse_cmdline_help();
+		fuse_lib_help(args);
+		return 0;
+	}
+	if (cmd->show_version) {
+		printf("tunedfs version %s\nlibfuse version %s\n", TUNEDFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (validate(&tfs_ctx.opt, cmd) < 0)
+		return 1;
+	if (tfs_ctx.opt.allow_other)
+		fuse_opt_add_arg(args, "-odefault_permissions");
+	if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
+		rc = 1;
+	else if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0)
+		rc = 1;
+	else
+		rc = mount_and_run(args, cmd);
+	teardown();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -387,31 +425,7 @@ int main(int argc, char **argv)
 	tfs_ctx.uid = getuid();
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
-	if (parse(&args, &cmd) < 0)
-		return 1;
-	if (cmd.show_help) {
-		usage(argv[0]);
-		fuse_cmdline_help();
-		fuse_lib_help(&args);
-		return 0;
-	}
-	if (cmd.show_version) {
-		printf("tunedfs version %s\nlibfuse version %s\n", TUNEDFS_VERSION,
-		       fuse_pkgversion());
-		return 0;
-	}
-	if (validate(&tfs_ctx.opt, &cmd) < 0)
-		return 1;
-	if (tfs_ctx.opt.allow_other)
-		fuse_opt_add_arg(&args, "-odefault_permissions");
-	if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
-		return 1;
-	if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0) {
-		teardown();
-		return 1;
-	}
-	rc = mount_and_run(&args, &cmd);
-	teardown();
+	rc = run(&args, &cmd, argv[0]);
 	fuse_opt_free_args(&args);
 	free(cmd.mountpoint);
 	return rc;

@@ -127,3 +127,21 @@ def test_blocked_prompt(mount):
 def test_no_prompt_reads_empty(mount):
     mount.make_active("quiet")
     assert mount.read("quiet", "response") == ""
+
+
+def test_offline_remount_shows_the_last_listing_and_cached_answers(tmp_path, server_factory,
+                                                                  mount_factory):
+    s = server_factory(socket=str(tmp_path / "srv.sock"), sub="srv")
+    m = mount_factory(server=s)
+    m.make_active("known")
+    m.write("known", "prompt", data="5\n")
+    answer = m.read("known", "response")
+    assert m.unmount() == 0
+    s.stop()
+    # the service is unreachable now: a new mount still shows what it knew
+    m.allow += [r"listing tuned models failed", r"known"]
+    m.start()
+    assert "known" in os.listdir(m.path)
+    assert m.read("known", "state") == "ACTIVE\n"
+    m.write("known", "prompt", data="5\n")
+    assert m.read("known", "response") == answer

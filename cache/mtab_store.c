@@ -1,0 +1,177 @@
+/* mtab_store.c - the last listing on disk, so a mount made while the service is
+ * unreachable still shows the models it knew (and their cached answers read). Written
+ * to a temporary file and renamed, only when the listing changed. Not the drafts
+ * (draft.h) nor the answers (rcache.h). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cache/mtab_impl.h"
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static uint64_t signature(struct mtab *t)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct tuned_model *m = &t->v[i]->model;
+		if (!t->v[i]->remote || !m->json)
+			continue;
+		h = fnv(h, m->name);
+		h = fnv(h, m->update_time);
+		h = fnv(h, tuned_model_state_name(m->state));
+	}
+	return h;
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, s, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		*cap = (*len + n + 1) * 2;
+		*buf = mtab_xrealloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	size_t plen = strlen(path) + 8;
+	char *tmp = mtab_xmalloc(plen);
+	int fd, rc;
+
+	snprintf(tmp, plen, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(tmp);
+		return -errno;
+	}
+	rc = write_all(fd, data, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* Under t->mu, from the background thread: the models the table knows from the service,
+ * as the service gave them, when that changed since the last save. Drops the lock for
+ * the write. */
+void mtab_listing_save(struct mtab *t)
+{
+	uint64_t sig;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int first = 1;
+
+	if (!t->o.listing_path || !t->listed)
+		return;
+	sig = signature(t);
+	if (sig == t->listing_sig)
+		return;
+	append(&buf, &len, &cap, "[\n", 2);
+	for (size_t i = 0; i < t->n; i++) {
+		const char *json = t->v[i]->model.json;
+		if (!t->v[i]->remote || !json)
+			continue;
+		if (!first)
+			append(&buf, &len, &cap, ",\n", 2);
+		append(&buf, &len, &cap, json, strlen(json));
+		first = 0;
+	}
+	append(&buf, &len, &cap, "\n]\n", 3);
+	pthread_mutex_unlock(&t->mu);
+	if (write_file(t->o.listing_path, buf, len) == 0)
+		t->listing_sig = sig; /* only this thread reads or writes it */
+	free(buf);
+	pthread_mutex_lock(&t->mu);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = (cap + 4096) * 2;
+			buf = mtab_xrealloc(buf, cap);
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* At start, before any thread: the models of the last listing, marked as known. */
+void mtab_listing_load(struct mtab *t)
+{
+	size_t len = 0, count = 0;
+	char *text = t->o.listing_path ? slurp(t->o.listing_path, &len) : NULL;
+	cJSON *arr = text ? cJSON_ParseWithLength(text, len) : NULL;
+	cJSON *item;
+
+	free(text);
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(arr);
+		return;
+	}
+	cJSON_ArrayForEach(item, arr)
+	{
+		struct tuned_model m = {0};
+		char *one = cJSON_PrintUnformatted(item);
+		const char *id;
+		if (one && gemini_parse_tuned_model(one, strlen(one), &m) == 0 &&
+		    (id = mtab_id_of(m.name)) && gemini_valid_model_id(id)) {
+			struct mtab_entry *e = mtab_insert(t, id);
+			if (!e->remote) {
+				mtab_entry_set_model(t, e, &m);
+				e->changed = 0;
+				count++;
+			}
+		}
+		tuned_model_clear(&m);
+		free(one);
+	}
+	cJSON_Delete(arr);
+	if (count)
+		mtab_logf(t, LOG_INFO, "%zu models from the last listing, until the next one",
+			  count);
+}
