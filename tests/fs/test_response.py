@@ -21,9 +21,16 @@ def slow_setup(tmp_path, server_factory, mount_factory, latency_ms=4000):
     return s, m
 
 
-def generations(log_path):
-    with open(log_path) as f:
-        return sum(1 for line in f if ":generateContent" in line)
+def generations(log_path, at_least=1):
+    """generateContent requests in the server's log. The server writes a line after its
+    answer is out, so this waits (bounded) for at_least of them first."""
+    for _ in range(100):
+        with open(log_path) as f:
+            n = sum(1 for line in f if ":generateContent" in line)
+        if n >= at_least:
+            return n
+        time.sleep(0.05)
+    return n
 
 
 def test_response_is_stable_and_cached(tmp_path, server_factory, mount_factory):
@@ -55,7 +62,8 @@ def test_response_is_stable_and_cached(tmp_path, server_factory, mount_factory):
     # the same prompt again is the same key: no new request
     m.write("stable", "prompt", data="3\n")
     assert m.read("stable", "response") == whole
-    assert generations(log) == 1
+    # a second request, had one gone out, would be logged by now
+    assert generations(log, at_least=2) == 1
     # with the service gone, the answer still reads
     m.allow += [r"listing tuned models failed"]
     s.stop()
