@@ -24,7 +24,7 @@ def slow_setup(tmp_path, server_factory, mount_factory, latency_ms=4000):
 def generations(log_path, at_least=1):
     """generateContent requests in the server's log. The server writes a line after its
     answer is out, so this waits (bounded) for at_least of them first."""
-    for _ in range(100):
+    for _ in range(30):
         with open(log_path) as f:
             n = sum(1 for line in f if ":generateContent" in line)
         if n >= at_least:
