@@ -273,6 +273,16 @@ int mtab_response(struct mtab *t, const char *id, int nonblock, double timeout,
 		j->waiters--;
 		if (rc < 0 && !j->done && j->waiters == 0)
 			atomic_store(&j->cancel.cancelled, 1);
+		if (rc == -ETIMEDOUT && (e = mtab_find(t, id))) {
+			char msg[200];
+			snprintf(
+			    msg, sizeof msg,
+			    "response: no answer within %g s (-o timeout); the service is slow "
+			    "or failing, read again to retry",
+			    timeout);
+			mtab_entry_set_error(e, msg);
+			mtab_logf(t, LOG_WARNING, "%s: %s", id, msg);
+		}
 		if (rc == 0 && j->rc < 0)
 			rc = j->rc;
 		if (rc == 0) {
