@@ -226,8 +226,13 @@ int srv_http_start(struct srv *s, struct srv_http **out, char *addr, size_t addr
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)2000, MHD_OPTION_ARRAY, listen_opt, MHD_OPTION_END);
 	if (!h->d) {
-		snprintf(why, why_len, "cannot start the HTTP server on %s",
-			 s->opt.socket_path ? s->opt.socket_path : "127.0.0.1");
+		int err = errno;
+		if (s->opt.socket_path)
+			snprintf(why, why_len, "cannot serve HTTP on %s: %s", s->opt.socket_path,
+				 strerror(err));
+		else
+			snprintf(why, why_len, "cannot listen on 127.0.0.1:%d: %s", s->opt.port,
+				 strerror(err));
 		srv_http_stop(h);
 		return -EADDRINUSE;
 	}
