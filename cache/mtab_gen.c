@@ -132,7 +132,7 @@ static void *job_thread(void *arg)
 	rc = gemini_generate(a.t->o.gc, a.j->name, a.j->prompt, &a.j->gs, &a.j->cancel, &res, &err);
 	if (rc == 0 && !res.json)
 		rc = -EIO;
-	if (rc == 0)
+	if (rc == 0 && a.t->o.rcache)
 		rcache_put(a.t->o.rcache, a.j->key, res.json, strlen(res.json));
 	pthread_mutex_lock(&a.t->mu);
 	job_finish(a.t, a.j, rc, &res, &err);
@@ -249,7 +249,7 @@ int mtab_response(struct mtab *t, const char *id, int nonblock, double timeout,
 	if (rc < 0)
 		return rc;
 
-	if (!json && !j && rcache_get(t->o.rcache, key, &json, &len) == 0) {
+	if (!json && !j && t->o.rcache && rcache_get(t->o.rcache, key, &json, &len) == 0) {
 		pthread_mutex_lock(&t->mu);
 		remember(t, id, key, json, len);
 		pthread_mutex_unlock(&t->mu);
