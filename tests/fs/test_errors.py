@@ -424,6 +424,50 @@ def cat_fails(path):
     return r.stderr
 
 
+def raw_read_errno(path):
+    """errno of one os.read of the whole file (Python's buffered read hides EAGAIN)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.read(fd, 1 << 20)
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+    return 0
+
+
+def test_service_out_of_quota(tmp_path, server_factory, mount_factory):
+    """429 RESOURCE_EXHAUSTED on every try: after the retries, EAGAIN (quota)."""
+    s = socket_server(tmp_path, server_factory)
+    m = mount_factory(server=s, opts=SHORT_RETRIES)
+    m.allow += [r"quota: response: the service answered HTTP 429",
+                r"listing tuned models failed"]
+    m.make_active("quota")
+    s.args += ["--throttle-rate", "1", "--retry-delay", "1"]
+    s.restart()
+    m.write("quota", "prompt", data="1\n")
+    assert raw_read_errno(m.p("quota", "response")) == errno.EAGAIN
+    err = m.read("quota", "error")
+    assert err.startswith("response: ") and "429" in err and "RESOURCE_EXHAUSTED" in err, err
+    assert "Resource temporarily unavailable" in cat_fails(m.p("quota", "response"))
+    assert m.read("quota", "prompt") == "1\n"
+
+
+def test_service_drops_every_connection(tmp_path, server_factory, mount_factory):
+    s = socket_server(tmp_path, server_factory)
+    m = mount_factory(server=s, opts=SHORT_RETRIES)
+    m.allow += [r"dropped: response: no answer from the service",
+                r"listing tuned models failed"]
+    m.make_active("dropped")
+    s.args += ["--drop-rate", "1"]
+    s.restart()
+    m.write("dropped", "prompt", data="1\n")
+    assert raw_read_errno(m.p("dropped", "response")) == errno.EIO
+    err = m.read("dropped", "error")
+    assert err.startswith("response: no answer from the service"), err
+    assert m.read("dropped", "prompt") == "1\n"
+
+
 def test_service_down(tmp_path, server_factory, mount_factory):
     s = socket_server(tmp_path, server_factory)
     # a listing older than 0.2 s is refreshed: with the service down, the last one is kept
