@@ -122,8 +122,8 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 		net->nn = out;
 		net->refs = 1;
 		pthread_mutex_lock(&st->lock);
-		struct srv_net *old = m->net;
-		m->net = net;
+		struct srv_net *old;
+		srv_store_attach_net_locked(st, m, net, &old);
 		m->state = SRV_STATE_ACTIVE;
 		m->complete_ns = m->update_ns = srv_now_ns();
 		pthread_mutex_unlock(&st->lock);

@@ -31,6 +31,7 @@ static const char usage[] =
     "  --token-lifetime S   lifetime of issued access tokens (default 3600)\n"
     "  --workers N          training jobs run at once (default 2)\n"
     "  --max-body MIB       largest request body in MiB (default 8)\n"
+    "  --max-loaded N       trained models kept in memory at once (default 256)\n"
     "  --request-log FILE   append one line per request: method, path, status\n"
     "  --latency MS         delay every API answer by MS milliseconds\n"
     "  --fail-rate P        answer 503 UNAVAILABLE with probability P\n"
@@ -54,6 +55,7 @@ enum {
 	OPT_TOKEN_LIFETIME,
 	OPT_WORKERS,
 	OPT_MAX_BODY,
+	OPT_MAX_LOADED,
 	OPT_REQUEST_LOG,
 	OPT_LATENCY,
 	OPT_FAIL,
@@ -76,6 +78,7 @@ static const struct option long_opts[] = {
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-loaded", required_argument, NULL, OPT_MAX_LOADED},
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
     {"latency", required_argument, NULL, OPT_LATENCY},
     {"fail-rate", required_argument, NULL, OPT_FAIL},
@@ -167,6 +170,8 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return 0;
 	case OPT_MAX_BODY:
 		return parse_long(name, arg, 1, 1024, &o->max_body_mib);
+	case OPT_MAX_LOADED:
+		return parse_long(name, arg, 1, 1000000, &o->max_loaded);
 	case OPT_LATENCY:
 		return parse_long(name, arg, 0, 600000, &o->latency_ms);
 	case OPT_RETRY_DELAY:
@@ -337,6 +342,9 @@ static int run(struct srv *s)
 			"tunedfs-server: %lu tuning job(s) cut off by the last shutdown are now "
 			"FAILED\n",
 			s->store->interrupted);
+	if (s->opt.max_loaded > 0)
+		s->store->max_nets = (size_t)s->opt.max_loaded;
+	srv_store_warm(s->store);
 	int rc =
 	    srv_jobs_start(s->store, s->opt.workers, s->opt.have_seed ? s->opt.seed : 0, &s->jobs);
 	if (rc) {

@@ -448,6 +448,7 @@ static void debug_stats(struct srv *s, struct srv_reply *rep)
 	cJSON_AddNumberToObject(j, "finished", (double)d);
 	pthread_mutex_lock(&s->store->lock);
 	cJSON_AddNumberToObject(o, "tunedModels", (double)s->store->n);
+	cJSON_AddNumberToObject(o, "loadedModels", (double)s->store->nets_loaded);
 	pthread_mutex_unlock(&s->store->lock);
 #ifdef TUNEDFS_HAVE_OAUTH
 	if (s->oauth) {

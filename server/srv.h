@@ -24,6 +24,7 @@ struct srv_options {
 	char *fault_routes; /* comma-separated route names faults apply to; NULL = all */
 	long token_lifetime;
 	int workers;
+	long max_loaded; /* 0 = the store's default */
 	long latency_ms;
 	double fail_rate, throttle_rate, drop_rate;
 	long retry_delay_s;

@@ -139,8 +139,12 @@ void srv_model_get(struct srv_store *st, struct srv_model *m)
 
 static void model_free(struct srv_store *st, struct srv_model *m)
 {
-	if (m->net)
+	if (m->net) {
+		pthread_mutex_lock(&st->lock);
+		st->nets_loaded--;
+		pthread_mutex_unlock(&st->lock);
 		srv_net_put(st, m->net);
+	}
 	free(m->display_name);
 	free(m->description);
 	free(m->base_model);
@@ -559,6 +563,7 @@ int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t wh
 	pthread_mutex_init(&st->lock, NULL);
 	st->dir = srv_xstrdup(dir);
 	st->next_seq = 1;
+	st->max_nets = SRV_MAX_LOADED_NETS;
 	int rc = load_all(st);
 	if (rc) {
 		snprintf(why, why_len, "cannot read %s/tunedModels: %s", dir, strerror(-rc));

@@ -25,8 +25,13 @@ struct srv_snapshot {
 /* Loaded weights, shared by concurrent generateContent calls and freed at last put. */
 struct srv_net {
 	int refs;
-	void *nn; /* struct nn_model * */
+	void *nn;	    /* struct nn_model * */
+	uint64_t last_used; /* the store's net_clock at its last use */
 };
+
+/* Loaded weights kept by default: past it, the least recently used idle ones are dropped
+ * (and loaded again from weights.bin when next prompted). */
+#define SRV_MAX_LOADED_NETS 256
 
 /* One tuned model and its single create operation. Every field is guarded by the
  * store's lock; persist_lock orders the writes of its files. */
@@ -72,6 +77,9 @@ struct srv_store {
 	size_t n, cap;
 	uint64_t next_seq;
 	unsigned long interrupted; /* CREATING models failed at load */
+	size_t nets_loaded;	   /* models with weights in memory */
+	uint64_t net_clock;
+	size_t max_nets; /* SRV_MAX_LOADED_NETS unless set after open */
 	pthread_t warm_thread;
 	int warm_started;
 	int warm_stop; /* guarded by lock */
@@ -113,6 +121,11 @@ void srv_store_weights_path(struct srv_store *st, const char *id, char *buf, siz
 /* Loaded weights with a reference taken (lazily loading them), or NULL with a reason. */
 struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *why, size_t why_len);
 void srv_net_put(struct srv_store *st, struct srv_net *n);
+/* Gives m the loaded weights n (caller holds the lock and n's reference for m). When too
+ * many are loaded, *evicted gets an idle one taken off its model: srv_net_put it after
+ * unlocking. */
+void srv_store_attach_net_locked(struct srv_store *st, struct srv_model *m, struct srv_net *n,
+				 struct srv_net **evicted);
 
 /* Writes data to path through path.tmp.XXXXXX, fsync and rename, then fsyncs the
  * directory. */

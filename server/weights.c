@@ -26,12 +26,39 @@ void srv_net_put(struct srv_store *st, struct srv_net *n)
 	free(n);
 }
 
+void srv_store_attach_net_locked(struct srv_store *st, struct srv_model *m, struct srv_net *n,
+				 struct srv_net **evicted)
+{
+	*evicted = m->net;
+	if (!m->net)
+		st->nets_loaded++;
+	m->net = n;
+	n->last_used = ++st->net_clock;
+	if (*evicted || st->nets_loaded <= st->max_nets)
+		return;
+	struct srv_model *victim = NULL;
+	for (size_t i = 0; i < st->n; i++) {
+		struct srv_model *o = st->by_seq[i];
+		/* refs == 1: only its model holds it, no generation is using it now */
+		if (o != m && o->net && o->net->refs == 1 &&
+		    (!victim || o->net->last_used < victim->net->last_used))
+			victim = o;
+	}
+	if (victim) {
+		*evicted = victim->net;
+		victim->net = NULL;
+		st->nets_loaded--;
+	}
+}
+
 struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *why, size_t why_len)
 {
 	pthread_mutex_lock(&st->lock);
 	struct srv_net *n = m->net;
-	if (n)
+	if (n) {
 		n->refs++;
+		n->last_used = ++st->net_clock;
+	}
 	pthread_mutex_unlock(&st->lock);
 	if (n)
 		return n;
@@ -53,9 +80,11 @@ struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *w
 		srv_net_put(st, n);
 		return theirs;
 	}
-	m->net = n;
-	n->refs++;
+	struct srv_net *evicted;
+	n->refs++; /* the model's; the first is the caller's */
+	srv_store_attach_net_locked(st, m, n, &evicted);
 	pthread_mutex_unlock(&st->lock);
+	srv_net_put(st, evicted);
 	return n;
 #else
 	snprintf(why, why_len, "no trainer built into this tunedfs-server");

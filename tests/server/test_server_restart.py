@@ -113,3 +113,23 @@ def test_cancel_operation(server_factory, make_model):
     assert st == 200  # a finished operation: nothing to do
     st, body, _ = s.request("POST", "/v1/tunedModels/running/operations/nope:cancel", {})
     assert st == 404
+
+
+def test_loaded_weights_are_bounded(server_factory, make_model):
+    s = server_factory("--max-loaded", "2")
+    names = []
+    for i in range(4):
+        make_model(s, f"w{i}", epochs=3, examples=[{"text_input": f"in{i}", "output": f"o{i}"}])
+        names.append(f"w{i}")
+    prompt = {"contents": [{"parts": [{"text": "in1"}]}]}
+    first = {}
+    for n in names:
+        st, r, _ = s.request("POST", f"/v1beta/tunedModels/{n}:generateContent", prompt)
+        assert st == 200
+        first[n] = r["candidates"][0]["content"]
+        st, stats, _ = s.request("GET", "/debug/stats")
+        assert stats["loadedModels"] <= 2
+    # Evicted weights come back from weights.bin and answer the same.
+    for n in names:
+        st, r, _ = s.request("POST", f"/v1beta/tunedModels/{n}:generateContent", prompt)
+        assert r["candidates"][0]["content"] == first[n]
