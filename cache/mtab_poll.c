@@ -23,6 +23,12 @@ static int transient(int rc)
 	       rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct tuned_model *x = a, *y = b;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
 static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, unsigned long seq0)
 {
 	unsigned long round = ++t->round;
@@ -30,11 +36,15 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 	for (size_t i = 0; i < n; i++) {
 		const char *id = mtab_id_of(v[i].name);
 		struct mtab_entry *e;
+		int fresh;
 		if (!id || !gemini_valid_model_id(id))
 			continue;
+		fresh = !mtab_find(t, id);
 		e = mtab_insert(t, id);
 		mtab_entry_set_model(t, e, &v[i]);
 		e->seen = round;
+		if (fresh)
+			e->changed = 0; /* the kernel has nothing of it to forget */
 	}
 	/* Gone from the service: deleted elsewhere. Entries changed after the listing
 	 * started (a create, a lookup) are newer than it and stay. */
@@ -64,6 +74,11 @@ static void do_list(struct mtab *t)
 	t->stats.lists++;
 	pthread_mutex_unlock(&t->mu);
 	rc = gemini_list_tuned_models(t->o.gc, &t->bg_cancel, &v, &n, &err);
+	/* In name order each insert lands on its own entry or at the table's end; in the
+	 * service's order (creation) every new model moved half the sorted table: perf showed
+	 * that memmove as 15% of a first listing of 50,000 models. */
+	if (rc == 0 && n > 1)
+		qsort(v, n, sizeof *v, by_name);
 	pthread_mutex_lock(&t->mu);
 	t->last_list = mtab_now();
 	t->interest = 0;
