@@ -5,6 +5,7 @@ format), and the small statistics the figures need. Prints nothing itself."""
 import http.client
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -138,20 +139,25 @@ def create_real(srv, ids, examples=None, epochs=1):
 
 def clone_models(data, src_id, n, prefix, first_seq):
     """n copies of tunedModels/src_id in the server's on-disk format (server/store.c:
-    model.json, operations/OP.json, weights.bin hard-linked), for a server not running."""
+    model.json, operations/OP.json, weights.bin hard-linked), for a server not running.
+    Creation order is a fixed shuffle of the names."""
     src = os.path.join(data, "tunedModels", src_id)
     with open(os.path.join(src, "model.json")) as f:
         model = json.load(f)
     op_id = model["tunedfsServer"]["operation"]
     with open(os.path.join(src, "operations", op_id + ".json")) as f:
         op = json.load(f)
+    # creation order (which the service lists in) unrelated to name order, as for models
+    # made over months: a client that keeps names sorted must not pay O(n) per model
+    order = list(range(n))
+    random.Random(n).shuffle(order)
     for i in range(n):
         mid = f"{prefix}{i:06d}"
         d = os.path.join(data, "tunedModels", mid)
         os.makedirs(os.path.join(d, "operations"))
         name = "tunedModels/" + mid
         model["name"] = op["metadata"]["tunedModel"] = op["response"]["name"] = name
-        model["tunedfsServer"]["seq"] = str(first_seq + i)
+        model["tunedfsServer"]["seq"] = str(first_seq + order[i])
         op["name"] = f"{name}/operations/{op_id}"
         with open(os.path.join(d, "model.json"), "w") as f:
             json.dump(model, f, separators=(",", ":"))
