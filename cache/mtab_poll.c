@@ -149,7 +149,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->create_tries++;
 		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));
 		e->next_submit = mtab_now() + (backoff < 60 ? backoff : 60);
-		mtab_logf(t, LOG_WARNING, "%s: submitting the tuning failed (%s), retrying: %s",
+		mtab_logf(t, LOG_NOTICE, "%s: submitting the tuning failed (%s), retrying: %s",
 			  e->id, strerror(-rc), err->message[0] ? err->message : "no answer");
 		return;
 	}
