@@ -87,7 +87,8 @@ static void do_list(struct mtab *t)
 		t->list_tries = 0;
 	} else if (!t->stopping) {
 		t->list_tries++;
-		mtab_logf(t, LOG_WARNING,
+		/* retried at the next look; what was known keeps being served */
+		mtab_logf(t, LOG_NOTICE,
 			  "listing tuned models failed (%s): %s; serving the last "
 			  "listing",
 			  strerror(-rc), err.message[0] ? err.message : "no answer");
