@@ -388,6 +388,70 @@ def test_empty_prompt(mount):
     assert mount.read("emptyq", "error") == ""
 
 
+def nul_prompt(mount, name):
+    mount.allow += [r"prompt: contains a NUL byte"]
+    mount.make_active(name)
+    mount.ask(name, "1")
+    assert write_and_close(mount.p(name, "prompt"), b"a\0b\n") == (errno.EINVAL, "close")
+    assert mount.read(name, "error") == "prompt: contains a NUL byte\n"
+
+
+@pytest.mark.xfail(strict=True, reason="fs: a prompt refused for its NUL byte reads back cut "
+                   "at the NUL ('a\\n' for 'a\\0b\\n')")
+def test_prompt_with_a_nul_byte_is_kept(mount):
+    nul_prompt(mount, "nulkept")
+    assert read_bytes(mount.p("nulkept", "prompt")) == b"a\0b\n"
+
+
+@pytest.mark.xfail(strict=True, reason="fs: after a prompt is refused for its NUL byte, "
+                   "reading response still gives an answer (to the prompt cut at the NUL)")
+def test_refused_prompt_is_not_answered(tmp_path, server_factory, mount_factory):
+    log = str(tmp_path / "requests.log")
+    m = mount_factory(server=server_factory("--request-log", log))
+    nul_prompt(m, "nulans")
+    with open(log) as f:
+        before = sum(":generateContent" in line for line in f)
+    fd = os.open(m.p("nulans", "response"), os.O_RDONLY)
+    try:
+        got = os.read(fd, 1 << 16)
+    except OSError as e:
+        got = e.errno
+    finally:
+        os.close(fd)
+    assert got in (b"", errno.EINVAL), got  # nothing, or "the prompt is not valid"
+    with open(log) as f:
+        assert sum(":generateContent" in line for line in f) == before
+
+
+def test_prompt_not_utf8_is_refused_by_the_service(mount):
+    mount.allow += [r"badutf: response: the service answered HTTP 400"]
+    mount.make_active("badutf")
+    assert write_and_close(mount.p("badutf", "prompt"), b"\xff\xfe\n") == (0, None)
+    assert errno_of(mount.read, "badutf", "response") == errno.EINVAL
+    err = mount.read("badutf", "error")
+    assert err.startswith("response: ") and "400" in err and "UTF-8" in err, err
+    assert read_bytes(mount.p("badutf", "prompt")) == b"\xff\xfe\n"
+
+
+def test_service_refuses_the_tuning(mount):
+    """A base model the service does not have: the draft stays a draft, error carries
+    the service's reason, and a fixed config is submitted."""
+    mount.allow += [r"nobase: the service refused the tuning"]
+    os.mkdir(mount.p("nobase"))
+    mount.write("nobase", "examples.jsonl", data=EXAMPLES)
+    cfg = "base_model = models/no-such-model-1\nepoch_count = 3\n"
+    write_and_close(mount.p("nobase", "config"), cfg.encode())
+    assert mount.read("nobase", "wait") == "DRAFT\n"
+    err = mount.read("nobase", "error")
+    assert "refused" in err and "404" in err and "models/no-such-model-1" in err, err
+    assert mount.read("nobase", "config") == cfg
+    assert mount.read("nobase", "examples.jsonl") == EXAMPLES
+    assert remote_status(mount, "nobase") == 404
+    mount.write("nobase", "config", data=QUICK_CONFIG)
+    assert mount.read("nobase", "wait") == "ACTIVE\n", mount.read("nobase", "error")
+    assert mount.read("nobase", "error") == ""
+
+
 # --- the service failing --------------------------------------------------------------
 
 
