@@ -21,7 +21,8 @@ EXAMPLES = "".join(json.dumps(e) + "\n" for e in QUICK_EXAMPLES)
 # A tuning that runs for minutes on the local trainer (15 examples x 10000 epochs).
 LONG_EXAMPLES = "".join(json.dumps(e) + "\n" for e in read_examples())
 LONG_CONFIG = "base_model = models/gemini-1.0-pro-001\nepoch_count = 10000\nbatch_size = 1\n"
-# Mount options that keep a failing request short: retries end within 20 s.
+# -o timeout bounds the wait for an answer and the budget of retries (the fs's one knob;
+# attempts are capped at 5 anyway, so a service failing for good is given up in seconds).
 SHORT_RETRIES = ["timeout=20"]
 
 
