@@ -592,12 +592,18 @@ def test_rmdir_draft_and_active_with_files_inside(mount):
     assert r.returncode != 0
     d = mount.make_active("rm-active")
     sh(f"echo 1 > {q(d)}/prompt && cat {q(d)}/response > /dev/null")
+    sh(f"echo notes > {q(d)}/.prompt.swp")  # a scratch file does not keep it either
     assert remote(mount, "rm-active")[0] == 200
     sh(f"rmdir {q(d)}")
     assert "rm-active" not in os.listdir(mount.path)
     assert remote(mount, "rm-active")[0] == 404
     # not even a fresh listing brings it back
     assert "rm-active" not in sh(f"ls {q(mount.path)}").stdout.split()
+    # the name is free for a new draft, with nothing left over from the old model
+    os.mkdir(d)
+    assert listing(mount, "rm-active") == MODEL_FILES
+    assert mount.read("rm-active", "state") == "DRAFT\n"
+    assert mount.read("rm-active", "config") == ""
     r = sh(f"rmdir {q(mount.p('nothing-here'))}", check=False)
     assert r.returncode != 0 and "No such file" in r.stderr
 
