@@ -374,6 +374,11 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	if (start_table() < 0)
 		goto out_signals;
 	rc = run_loop(fuse, cmd);
+	/* Our threads call into libfuse (invalidations): they stop before the session is
+	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
+	 * callback runs. */
+	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
+	mtab_stop(tfs_ctx.mt);
 	/* a signal ends the loop with its number: that is a clean stop too */
 	rc = rc < 0 ? 1 : 0;
 out_signals:
