@@ -167,6 +167,68 @@ def test_cp_preserving_attributes(tmp_path, mount):
     assert hyper(remote(mount, "copied-p")[1])["epochCount"] == 3
 
 
+def model_folder(tmp_path, name="folder"):
+    src = tmp_path / name
+    src.mkdir()
+    (src / "examples.jsonl").write_text(EXAMPLES)
+    (src / "config").write_text(QUICK_CONFIG)
+    return src
+
+
+EXCL_BUG = ("fs: in a fresh draft, open(O_CREAT|O_EXCL) of config or examples.jsonl fails "
+            "with EEXIST although nothing was ever written to them; cp -r and tar -x "
+            "create files that way in a directory they have just made")
+
+
+@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
+def test_cp_r_a_model_folder(tmp_path, mount):
+    """cp -r FOLDER MOUNT/NAME: cp makes the directory, then copies the two files in."""
+    src = model_folder(tmp_path)
+    sh(f"cp -r {q(str(src))} {q(mount.p('from-cp-r'))}")
+    assert mount.read("from-cp-r", "wait") == "ACTIVE\n", mount.read("from-cp-r", "error")
+    assert mount.read("from-cp-r", "examples.jsonl") == EXAMPLES
+    assert hyper(remote(mount, "from-cp-r")[1])["epochCount"] == 3
+
+
+@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
+def test_tar_x_a_model_folder(tmp_path, mount):
+    src = model_folder(tmp_path, "from-tar")
+    tar = str(tmp_path / "model.tar")
+    sh(f"tar -cf {q(tar)} -C {q(str(tmp_path))} from-tar")
+    sh(f"tar -xf {q(tar)} -C {q(mount.path)}")
+    assert mount.read("from-tar", "wait") == "ACTIVE\n", mount.read("from-tar", "error")
+    assert mount.read("from-tar", "config") == QUICK_CONFIG
+
+
+@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
+def test_exclusive_create_in_a_fresh_draft(mount):
+    os.mkdir(mount.p("excl"))
+    fd = os.open(mount.p("excl", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, EXAMPLES.encode())
+    finally:
+        os.close(fd)
+    assert mount.read("excl", "examples.jsonl") == EXAMPLES
+    # once written, the file exists for O_EXCL like any other
+    with pytest.raises(FileExistsError):
+        os.open(mount.p("excl", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+
+
+def test_cp_r_and_rsync_a_into_model_directories(tmp_path, mount):
+    src = model_folder(tmp_path)
+    # into a draft made first: cp -r FOLDER/. copies over the existing (empty) files
+    os.mkdir(mount.p("cp-dot"))
+    sh(f"cp -r {q(str(src))}/. {q(mount.p('cp-dot'))}/")
+    assert mount.read("cp-dot", "wait") == "ACTIVE\n", mount.read("cp-dot", "error")
+    # rsync -a makes the directory itself, then writes temporaries and renames them
+    sh(f"rsync -a {q(str(src))}/ {q(mount.p('rsync-new'))}/")
+    assert mount.read("rsync-new", "wait") == "ACTIVE\n", mount.read("rsync-new", "error")
+    assert listing(mount, "rsync-new") == MODEL_FILES
+    for name in ("cp-dot", "rsync-new"):
+        assert mount.read(name, "examples.jsonl") == EXAMPLES
+        assert hyper(remote(mount, name)[1])["batchSize"] == 1
+
+
 def test_cp_tutorial_files(mount):
     d = mount.p("tutorial-copy")
     os.mkdir(d)
