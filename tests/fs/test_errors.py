@@ -226,6 +226,40 @@ def test_examples_file_emptied(mount):
     assert remote_status(mount, "emptied") == 404
 
 
+def test_bad_examples_renamed_into_place(mount):
+    """A rename onto examples.jsonl is its write: EINVAL from rename(), the text kept."""
+    mount.allow += [r"examples\.jsonl: line 2: "]
+    os.mkdir(mount.p("renamed"))
+    mount.write("renamed", "config", data=QUICK_CONFIG)
+    data = (EXAMPLES.splitlines(keepends=True)[0] + '{"text_input": "3"}\n').encode()
+    tmp = mount.p("renamed", ".examples.jsonl.XXXXXX")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    assert errno_of(os.rename, tmp, mount.p("renamed", "examples.jsonl")) == errno.EINVAL
+    err = mount.read("renamed", "error")
+    assert err.startswith("examples.jsonl: line 2: ") and 'missing "output"' in err, err
+    assert read_bytes(mount.p("renamed", "examples.jsonl")) == data
+    assert ".examples.jsonl.XXXXXX" not in os.listdir(mount.p("renamed"))
+    assert mount.read("renamed", "state") == "DRAFT\n"
+    mount.write("renamed", "examples.jsonl", data=EXAMPLES)
+    assert mount.read("renamed", "wait") == "ACTIVE\n", mount.read("renamed", "error")
+
+
+def test_sed_in_place_making_a_bad_line(mount):
+    mount.allow += [r"examples\.jsonl: line 1: "]
+    os.mkdir(mount.p("sedbad"))
+    mount.write("sedbad", "examples.jsonl", data=EXAMPLES)
+    r = subprocess.run(["sed", "-i", "s/\"output\"/\"outptu\"/",
+                        mount.p("sedbad", "examples.jsonl")], capture_output=True, text=True)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r
+    err = mount.read("sedbad", "error")
+    assert err.startswith("examples.jsonl: line 1: ") and "outptu" in err, err
+    assert mount.read("sedbad", "examples.jsonl") == EXAMPLES.replace('"output"', '"outptu"')
+    assert set(os.listdir(mount.p("sedbad"))) == {
+        "config", "examples.jsonl", "state", "progress", "wait", "prompt", "response",
+        "response.json", "generation", "model.json", "error"}
+
+
 # --- config ---------------------------------------------------------------------------
 
 
