@@ -581,7 +581,8 @@ int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *
 	else if (e->remote)
 		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
 	v->error = mtab_xstrdup(e->error);
-	v->prompt = e->prompt ? mtab_xstrdup(e->prompt) : NULL;
+	v->prompt = e->prompt ? mtab_xstrndup(e->prompt, e->prompt_len) : NULL;
+	v->prompt_len = e->prompt_len;
 	v->generation = mtab_xstrdup(e->gen_canon);
 	pthread_mutex_unlock(&t->mu);
 	return 0;

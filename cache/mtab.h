@@ -53,8 +53,9 @@ struct mtab_view {
 	double percent;
 	struct tuning_snapshot *snapshots; /* operation's, else the model's */
 	size_t n_snapshots;
-	char *error;	  /* "" when none */
-	char *prompt;	  /* NULL when none */
+	char *error;  /* "" when none */
+	char *prompt; /* NULL when none; may hold NUL bytes */
+	size_t prompt_len;
 	char *generation; /* canonical text, "" for defaults */
 };
 

@@ -149,6 +149,8 @@ static int commit_prompt(struct mtab *t, const char *id, const char *data, size_
 	}
 	free(e->prompt);
 	e->prompt = len ? mtab_xstrndup(data, len) : NULL;
+	e->prompt_len = len;
+	e->prompt_bad = len == 0 || memchr(data, 0, len) != NULL;
 	if (len == 0) {
 		snprintf(msg, sizeof msg, "prompt: empty prompt; write the text to send");
 		rc = -EINVAL;

@@ -213,6 +213,8 @@ static int key_of(struct mtab *t, const char *id, char key[RCACHE_KEY_HEX], stru
 		return -ENOENT;
 	if (!e->prompt)
 		return -ENODATA;
+	if (e->prompt_bad)
+		return -EILSEQ; /* refused at its close: never sent */
 	if (e->state != MTAB_ACTIVE)
 		return -EINVAL;
 	current_key(e, key);

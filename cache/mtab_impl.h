@@ -33,7 +33,9 @@ struct mtab_entry {
 	struct tuning_snapshot *snaps;
 	size_t n_snaps;
 	char *error;
-	char *prompt;
+	char *prompt; /* as written (one trailing newline off); may hold NULs */
+	size_t prompt_len;
+	int prompt_bad; /* refused for its content: not sent */
 	struct generation_settings gs;
 	char *gen_canon;
 	unsigned long seq;  /* table sequence of its last single-model update */

@@ -214,8 +214,10 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 		render_progress(t, v);
 		return 0;
 	case TFS_PROMPT:
-		if (v->prompt)
-			text_line(t, v->prompt);
+		if (v->prompt) {
+			text_bytes(t, v->prompt, v->prompt_len);
+			text_bytes(t, "\n", 1);
+		}
 		return 0;
 	case TFS_GENERATION:
 		text_bytes(t, v->generation, strlen(v->generation));
@@ -277,7 +279,9 @@ int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **da
 			text_add(&t, "%s\n", mtab_state_name(st));
 	} else {
 		rc = mtab_response(tfs_ctx.mt, id, nonblock, tfs_ctx.opt.timeout, interrupted, &a);
-		if (rc == -ENODATA) {
+		if (rc == -EILSEQ) {
+			rc = -EINVAL; /* the prompt was refused; error says why */
+		} else if (rc == -ENODATA) {
 			rc = 0; /* no prompt yet: an empty answer */
 		} else if (rc == 0) {
 			if (k == TFS_RESPONSE_JSON) {
