@@ -66,14 +66,16 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
-def get(server, path):
-    """GET on the server, over TCP or its unix socket: (status, parsed JSON or None)."""
+def call(server, method, path, body=None):
+    """A request to the server, over TCP or its unix socket: (status, parsed JSON)."""
     if not server.url.startswith("unix:"):
-        status, body, _ = server.request("GET", path)
-        return status, body
+        status, parsed, _ = server.request(method, path, body=body)
+        return status, parsed
     conn = UnixHTTPConnection(server.url[len("unix:"):])
     try:
-        conn.request("GET", path)
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"} if data else {})
         r = conn.getresponse()
         text = r.read()
         try:
@@ -82,6 +84,10 @@ def get(server, path):
             return r.status, None
     finally:
         conn.close()
+
+
+def get(server, path):
+    return call(server, "GET", path)
 
 
 def remote_status(mount, name):
@@ -485,6 +491,44 @@ def test_service_refuses_the_tuning(mount):
     mount.write("nobase", "config", data=QUICK_CONFIG)
     assert mount.read("nobase", "wait") == "ACTIVE\n", mount.read("nobase", "error")
     assert mount.read("nobase", "error") == ""
+
+
+def create_elsewhere(server, name):
+    body = {"baseModel": "models/gemini-1.0-pro-001",
+            "tuningTask": {"hyperparameters": {"epochCount": 1, "batchSize": 1},
+                           "trainingData": {"examples": {"examples": [
+                               {"textInput": "x", "output": "y"}]}}}}
+    status, op = call(server, "POST", f"/v1beta/tunedModels?tunedModelId={name}", body)
+    assert status == 200, op
+
+
+def test_name_taken_elsewhere_before_the_submit(mount):
+    """The draft's name was taken on the service meanwhile: 409 is not mistaken for the
+    draft's own create; the draft stays, with the reason in error."""
+    mount.allow += [r"taken: the service refused the tuning \(HTTP 409"]
+    os.mkdir(mount.p("taken"))
+    mount.write("taken", "examples.jsonl", data=EXAMPLES)
+    create_elsewhere(mount.server, "taken")
+    write_and_close(mount.p("taken", "config"), QUICK_CONFIG.encode())
+    assert mount.read("taken", "wait") == "DRAFT\n"
+    err = mount.read("taken", "error")
+    assert "409" in err and "ALREADY_EXISTS" in err, err
+    assert mount.read("taken", "config") == QUICK_CONFIG
+    assert mount.read("taken", "examples.jsonl") == EXAMPLES
+    model = get(mount.server, "/v1beta/tunedModels/taken")[1]
+    assert model["tuningTask"]["hyperparameters"]["epochCount"] == 1  # still the other one
+
+
+def test_prompt_to_a_model_deleted_elsewhere(mount_factory):
+    m = mount_factory(opts=["list_ttl=60"])  # the listing still shows it
+    m.allow += [r"gone: response: the service answered HTTP 404"]
+    m.make_active("gone")
+    assert call(m.server, "DELETE", "/v1beta/tunedModels/gone")[0] == 200
+    m.write("gone", "prompt", data="1\n")
+    assert errno_of(m.read, "gone", "response") == errno.ENOENT
+    err = m.read("gone", "error")
+    assert err.startswith("response: ") and "404" in err and "NOT_FOUND" in err, err
+    assert m.read("gone", "prompt") == "1\n"
 
 
 # --- the service failing --------------------------------------------------------------
