@@ -502,6 +502,13 @@ def create_elsewhere(server, name):
     assert status == 200, op
 
 
+def test_mkdir_of_a_name_taken_on_the_service(mount):
+    create_elsewhere(mount.server, "theirs")
+    assert errno_of(os.mkdir, mount.p("theirs")) == errno.EEXIST
+    assert mount.read("theirs", "wait") == "ACTIVE\n"  # it is the service's model
+    assert "examples.jsonl" not in os.listdir(mount.p("theirs"))
+
+
 def test_name_taken_elsewhere_before_the_submit(mount):
     """The draft's name was taken on the service meanwhile: 409 is not mistaken for the
     draft's own create; the draft stays, with the reason in error."""
