@@ -6,6 +6,7 @@ state, and what the service holds (`GET /v1beta/tunedModels/NAME` on the server)
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 
@@ -19,6 +20,11 @@ EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
 EXAMPLES = "".join(EXAMPLE_LINES)
 MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "wait", "prompt", "response",
                "response.json", "generation", "model.json", "error"}
+
+
+def needs(*tools):
+    missing = [t for t in tools if shutil.which(t) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed")
 
 
 def sh(cmd, check=True, **kw):
@@ -190,9 +196,10 @@ def test_cp_r_a_model_folder(tmp_path, mount):
     assert hyper(remote(mount, "from-cp-r")[1])["epochCount"] == 3
 
 
+@needs("tar")
 @pytest.mark.xfail(strict=True, reason=EXCL_BUG)
 def test_tar_x_a_model_folder(tmp_path, mount):
-    src = model_folder(tmp_path, "from-tar")
+    model_folder(tmp_path, "from-tar")
     tar = str(tmp_path / "model.tar")
     sh(f"tar -cf {q(tar)} -C {q(str(tmp_path))} from-tar")
     sh(f"tar -xf {q(tar)} -C {q(mount.path)}")
@@ -214,6 +221,7 @@ def test_exclusive_create_in_a_fresh_draft(mount):
         os.open(mount.p("excl", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
 
+@needs("rsync")
 def test_cp_r_and_rsync_a_into_model_directories(tmp_path, mount):
     src = model_folder(tmp_path)
     # into a draft made first: cp -r FOLDER/. copies over the existing (empty) files
@@ -301,6 +309,7 @@ def test_dd_notrunc_over_a_draft_config(tmp_path, mount):
 # --- tools writing through temporary names -------------------------------------------
 
 
+@needs("rsync")
 def test_rsync_onto_examples(tmp_path, mount):
     d = mount.p("synced")
     os.mkdir(d)
@@ -327,6 +336,7 @@ def test_rsync_onto_examples(tmp_path, mount):
     assert listing(mount, "synced") == MODEL_FILES
 
 
+@needs("rsync")
 def test_rsync_with_times_and_a_directory_source(tmp_path, mount):
     """rsync -rt of a whole local model folder: temporaries, then utimens on each file."""
     src = tmp_path / "src"
@@ -393,6 +403,7 @@ def vim_edit(path, *cmds, settings="", check=True):
               check=check)
 
 
+@needs("vim")
 @pytest.mark.parametrize("how", sorted(VIM_WRITES))
 def test_vim_edits_config(mount, how):
     d = mount.p("vimmed")
@@ -411,6 +422,7 @@ def test_vim_edits_config(mount, how):
     assert hyper(m)["batchSize"] == 2 and len(m["tuningTask"]["snapshots"]) == 9
 
 
+@needs("vim")
 @pytest.mark.parametrize("how", ["in-place", "rename"])
 def test_vim_keeps_a_backup_beside_config(mount, how):
     os.mkdir(mount.p("vim-bak"))
@@ -428,6 +440,7 @@ def test_vim_keeps_a_backup_beside_config(mount, how):
     assert mount.read("vim-bak", "config~") == old
 
 
+@needs("vim")
 @pytest.mark.parametrize("how", ["in-place", "rename"])
 def test_vim_fixes_a_bad_config_and_tuning_starts(mount, how):
     mount.allow += [r"config: line 3"]
@@ -445,6 +458,7 @@ def test_vim_fixes_a_bad_config_and_tuning_starts(mount, how):
     assert listing(mount, "vim-fix") == MODEL_FILES
 
 
+@needs("vim")
 @pytest.mark.parametrize("how", ["in-place", "rename"])
 def test_vim_saving_a_bad_line_fails(mount, how):
     """The close that ends vim's write fails with EINVAL; vim reports the failed write
@@ -462,6 +476,7 @@ def test_vim_saving_a_bad_line_fails(mount, how):
     assert remote(mount, "vim-bad")[0] == 404
 
 
+@needs("vim")
 def test_vim_writes_a_new_config(mount):
     d = mount.p("vim-go")
     os.mkdir(d)
@@ -476,6 +491,7 @@ def test_vim_writes_a_new_config(mount):
     assert hyper(remote(mount, "vim-go")[1])["epochCount"] == 3
 
 
+@needs("vim")
 def test_vim_cannot_write_a_submitted_config(mount):
     mount.make_active("vim-ro")
     r = vim_edit(mount.p("vim-ro", "config"), "%s/epoch_count = 3/epoch_count = 1/",
@@ -685,6 +701,7 @@ def test_find_lists_the_files(mount):
     assert sorted(os.path.basename(p) for p in ro) == ["generation", "prompt"]
 
 
+@needs("rsync", "tar")
 def test_tar_and_rsync_copy_a_model_out(tmp_path, mount):
     """tar trusts st_size; rsync -a compares sizes and times: both must get every byte."""
     d = mount.make_active("archived")
