@@ -437,15 +437,11 @@ def nul_prompt(mount, name):
     assert mount.read(name, "error") == "prompt: contains a NUL byte\n"
 
 
-@pytest.mark.xfail(strict=True, reason="fs: a prompt refused for its NUL byte reads back cut "
-                   "at the NUL ('a\\n' for 'a\\0b\\n')")
 def test_prompt_with_a_nul_byte_is_kept(mount):
     nul_prompt(mount, "nulkept")
     assert read_bytes(mount.p("nulkept", "prompt")) == b"a\0b\n"
 
 
-@pytest.mark.xfail(strict=True, reason="fs: after a prompt is refused for its NUL byte, "
-                   "reading response still gives an answer (to the prompt cut at the NUL)")
 def test_refused_prompt_is_not_answered(tmp_path, server_factory, mount_factory):
     log = str(tmp_path / "requests.log")
     m = mount_factory(server=server_factory("--request-log", log))
@@ -664,9 +660,6 @@ def test_message_clears_when_the_answer_arrives(tmp_path, server_factory, mount_
     assert m.read("later", "error") == ""
 
 
-@pytest.mark.xfail(strict=True, reason="fs: when -o timeout ends the wait for an answer "
-                   "while the request is still retrying, read fails with ETIMEDOUT, the "
-                   "request is cancelled and error stays empty (nothing in the log either)")
 def test_timeout_leaves_a_message(tmp_path, server_factory, mount_factory):
     """Every answer takes 1.5 s and is a 503: the first try ends at 1.5 s, the retry is
     still waiting for its answer when the 2 s bound of -o timeout=2 ends the read."""
