@@ -237,6 +237,29 @@ def test_cp_r_and_rsync_a_into_model_directories(tmp_path, mount):
         assert hyper(remote(mount, name)[1])["batchSize"] == 1
 
 
+def test_copy_a_model_within_the_mount(mount):
+    """cp from one model to another, and Python's shutil.copyfile (sendfile in the kernel):
+    a new model tuned from the files of an existing one."""
+    mount.make_active("original")
+    os.mkdir(mount.p("clone"))
+    sh(f"cp {q(mount.p('original', 'examples.jsonl'))} {q(mount.p('clone', 'examples.jsonl'))}")
+    shutil.copyfile(mount.p("original", "config"), mount.p("clone", "config"))
+    assert mount.read("clone", "wait") == "ACTIVE\n", mount.read("clone", "error")
+    assert mount.read("clone", "examples.jsonl") == EXAMPLES
+    assert mount.read("clone", "config") == QUICK_CONFIG
+    a, b = remote(mount, "original")[1], remote(mount, "clone")[1]
+    assert hyper(a) == hyper(b) and len(b["tuningTask"]["snapshots"]) == 9
+
+
+def test_mv_of_a_model_directory_is_refused(mount):
+    os.mkdir(mount.p("stay"))
+    mount.write("stay", "examples.jsonl", data=EXAMPLES)
+    r = sh(f"mv {q(mount.p('stay'))} {q(mount.p('moved'))}", check=False)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr, r
+    assert sorted(os.listdir(mount.path)) == ["stay"]
+    assert mount.read("stay", "examples.jsonl") == EXAMPLES
+
+
 def test_cp_tutorial_files(mount):
     d = mount.p("tutorial-copy")
     os.mkdir(d)
