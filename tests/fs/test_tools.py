@@ -252,10 +252,11 @@ def test_copy_a_model_within_the_mount(mount):
 
 
 def test_mv_of_a_model_directory_is_refused(mount):
+    """The service has no rename: mv fails (EPERM today) and loses nothing."""
     os.mkdir(mount.p("stay"))
     mount.write("stay", "examples.jsonl", data=EXAMPLES)
     r = sh(f"mv {q(mount.p('stay'))} {q(mount.p('moved'))}", check=False)
-    assert r.returncode != 0 and "Operation not permitted" in r.stderr, r
+    assert r.returncode != 0, r
     assert sorted(os.listdir(mount.path)) == ["stay"]
     assert mount.read("stay", "examples.jsonl") == EXAMPLES
 
