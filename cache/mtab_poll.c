@@ -174,6 +174,33 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 	pthread_cond_broadcast(&t->changed);
 }
 
+static int same_text(const char *a, const char *b)
+{
+	return !a || !b || strcmp(a, b) == 0; /* unset on one side: no evidence */
+}
+
+/* After a 409 on create: is the model holding the id the one this request made (a try
+ * whose answer was lost, inside the call or before it)? Its settings must be ours. */
+static int is_our_model(struct mtab *t, const char *id, const struct tuning_request *req)
+{
+	struct tuned_model m = {0};
+	struct gemini_error err = {0};
+	char name[64];
+	int ours;
+
+	snprintf(name, sizeof name, "tunedModels/%s", id);
+	if (gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err) < 0)
+		return 0;
+	ours = same_text(m.base_model, req->base_model) &&
+	       same_text(m.source_model, req->source_model) &&
+	       same_text(m.display_name, req->display_name) &&
+	       same_text(m.description, req->description) &&
+	       (!req->epoch_count || !m.epoch_count || m.epoch_count == req->epoch_count) &&
+	       (!req->batch_size || !m.batch_size || m.batch_size == req->batch_size);
+	tuned_model_clear(&m);
+	return ours;
+}
+
 static void do_create(struct mtab *t, struct mtab_entry *e)
 {
 	struct tuning_request req = {0};
@@ -181,7 +208,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	struct gemini_error err = {0};
 	char msg[600] = "";
 	char *id = mtab_xstrdup(e->id);
-	int tries = e->create_tries, rc;
+	int rc;
 
 	t->stats.creates++;
 	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
@@ -192,7 +219,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 		rc = gemini_create_tuned_model(t->o.gc, &req, &t->bg_cancel, &op, &err);
 	else
 		snprintf(err.message, sizeof err.message, "%s", msg);
-	if (rc == -EEXIST && tries > 0) {
+	if (rc == -EEXIST && is_our_model(t, id, &req)) {
 		/* An earlier try of this create reached the service and only its answer was
 		 * lost: the model that holds the id is ours. Its operation is looked up. */
 		mtab_logf(t, LOG_INFO, "%s: an earlier submission reached the service", id);
