@@ -28,6 +28,7 @@ struct mtab_entry {
 	struct tuned_model model;
 	char *op_name;
 	int op_missing; /* the service has no operation for it: poll the model */
+	int why_asked;	/* FAILED: its operation was asked for the reason */
 	int has_progress, total_steps, completed_steps;
 	double percent;
 	struct tuning_snapshot *snaps;

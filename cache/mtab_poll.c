@@ -319,6 +319,31 @@ out:
 	free(op_name);
 }
 
+/* A model seen FAILED without having been watched here: its operation says why. */
+static void do_why(struct mtab *t, struct mtab_entry *e)
+{
+	struct tuning_operation op = {0};
+	struct gemini_error err = {0};
+	char *id = mtab_xstrdup(e->id), *name = mtab_xstrdup(e->name);
+	char *op_name = e->op_name ? mtab_xstrdup(e->op_name) : NULL;
+	int rc;
+
+	e->why_asked = 1;
+	pthread_mutex_unlock(&t->mu);
+	if (op_name)
+		rc = gemini_get_operation(t->o.gc, op_name, &t->bg_cancel, &op, &err);
+	else
+		rc = gemini_find_operation(t->o.gc, name, &t->bg_cancel, &op, &err);
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e && rc == 0 && op.has_error && op.error_message && !e->error[0])
+		mtab_entry_set_error(e, op.error_message);
+	tuning_operation_clear(&op);
+	free(id);
+	free(name);
+	free(op_name);
+}
+
 /* One unit of work, or 0 and *next the time something is due. Under t->mu. */
 static int work_once(struct mtab *t, double *next)
 {
@@ -353,6 +378,13 @@ static int work_once(struct mtab *t, double *next)
 		}
 		if (e->next_poll < *next)
 			*next = e->next_poll;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct mtab_entry *e = t->v[i];
+		if (e->state == MTAB_FAILED && e->remote && !e->why_asked && !e->error[0]) {
+			do_why(t, e);
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import stat
+import time
 
 import pytest
 
@@ -161,3 +162,25 @@ def test_models_made_elsewhere_appear(mount):
     assert err_of(open, mount.p("elsewhere", "config"), "w") == errno.EACCES
     # deleted elsewhere: gone after the next listing
     mount.server.request("DELETE", "/v1beta/tunedModels/elsewhere")
+
+
+def test_failed_elsewhere_shows_the_reason(server_factory, mount_factory):
+    s = server_factory()
+    body = {"baseModel": "models/gemini-1.0-pro-001",
+            "tuningTask": {"hyperparameters": {"epochCount": 3000, "batchSize": 1},
+                           "trainingData": {"examples": {"examples": [
+                               {"textInput": "a", "output": "b"},
+                               {"textInput": "c", "output": "d"}]}}}}
+    status, op, _ = s.request("POST", "/v1beta/tunedModels?tunedModelId=cut-short", body=body)
+    assert status == 200, op
+    s.kill9()  # the training is cut off: the restarted server marks it FAILED
+    s.start()  # (on another port: the mount is made afterwards)
+    _, model, _ = s.request("GET", "/v1beta/tunedModels/cut-short")
+    assert model["state"] == "FAILED", model
+    m = mount_factory(server=s)
+    assert m.read("cut-short", "state") == "FAILED\n"
+    for _ in range(100):  # the reason is fetched in the background
+        if m.read("cut-short", "error"):
+            break
+        time.sleep(0.05)
+    assert m.read("cut-short", "error").strip()
