@@ -519,7 +519,9 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 	if (!gemini_valid_model_id(id) || !t->o.gc)
 		return -ENOENT;
 	pthread_mutex_lock(&t->mu);
-	rc = neg_cached(t, id);
+	/* With the service unreachable (the last listing failed) an unknown name is not
+	 * asked for: a lookup would wait out every retry, and mkdir looks up first. */
+	rc = neg_cached(t, id) || t->list_tries > 0;
 	t->stats.lookups += !rc;
 	pthread_mutex_unlock(&t->mu);
 	if (rc)

@@ -1,6 +1,7 @@
 """Drafts are user data: they survive unmount and kill -9 of the daemon."""
 import json
 import os
+import time
 
 from tests.fs.conftest import QUICK_EXAMPLES
 
@@ -34,3 +35,20 @@ def test_submitted_model_keeps_its_examples_after_remount(mount):
     mount.restart()
     assert mount.read("kept", "state") == "ACTIVE\n"
     assert mount.read("kept", "examples.jsonl") == EXAMPLES
+
+
+def test_drafts_are_made_offline(tmp_path, server_factory, mount_factory):
+    s = server_factory()
+    # retries give up within 2 s; a look re-lists at once
+    m = mount_factory(server=s, opts=["timeout=2", "list_ttl=0.1"])
+    m.allow += [r"listing tuned models failed"]
+    s.stop()
+    os.listdir(m.path)  # the listing that finds the service gone
+    for _ in range(100):
+        if "listing tuned models failed" in m.stderr():
+            break
+        time.sleep(0.1)
+    os.mkdir(m.p("offline-draft"))
+    m.write("offline-draft", "examples.jsonl", data=EXAMPLES)
+    assert m.read("offline-draft", "state") == "DRAFT\n"
+    assert not os.path.exists(m.p("never-made"))
