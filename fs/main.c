@@ -222,7 +222,9 @@ static int connect_backend(const char *endpoint)
 	    .backoff_max_ms = 30000,
 	};
 	struct gemini_error err = {0};
-	int rc = creds_new(&co, &be.creds, &err);
+	/* The private server takes no credentials: sending the user's would leak an API key
+	 * to it, or make an ADC refresh reach out to the network for nothing. */
+	int rc = tfs_ctx.opt.local ? 0 : creds_new(&co, &be.creds, &err);
 
 	if (rc == 0)
 		rc = http_client_new(&ho, be.creds, &be.http, &err);

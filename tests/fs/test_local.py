@@ -1,5 +1,6 @@
 """`tunedfs -o local MOUNT`: a private tunedfs-server started and stopped with the mount,
 everything under the user's XDG directories (here in tmp)."""
+import json
 import os
 
 
@@ -38,3 +39,24 @@ def test_local_mount(tmp_path, mount_factory):
     # the models are still there at the next mount
     m.start()
     assert m.read("offline", "state") == "ACTIVE\n"
+
+
+def test_local_mount_ignores_the_users_credentials(tmp_path, mount_factory):
+    """A private server needs no credentials: the user's ADC file must not be used (its
+    refresh would reach for a token endpoint, here a closed port) and no key is sent."""
+    home = tmp_path / "home"
+    home.mkdir()
+    adc = home / "adc.json"
+    adc.write_text(json.dumps({"type": "authorized_user", "client_id": "c",
+                               "client_secret": "s", "refresh_token": "1//r",
+                               "token_uri": "http://127.0.0.1:9/token"}))
+    adc.chmod(0o600)
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CACHE_HOME=str(home / "cache"), GOOGLE_APPLICATION_CREDENTIALS=str(adc))
+    m = mount_factory(local=True, env=env)
+    m.make_active("nocreds")
+    m.write("nocreds", "prompt", data="1\n")
+    assert m.read("nocreds", "response").endswith("\n")
+    assert m.read("nocreds", "error") == ""
+    assert "credentials:" not in m.stderr()
+    assert m.unmount() == 0
