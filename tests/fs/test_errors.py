@@ -684,6 +684,27 @@ def test_timeout_leaves_a_message(tmp_path, server_factory, mount_factory):
         assert m.read("slowpoke", "prompt") == f"{i}\n"
 
 
+def test_tuning_prepared_while_the_service_is_down(tmp_path, server_factory, mount_factory):
+    """mkdir, examples and config with the service gone: nothing is refused or lost, and
+    the tuning goes through once the service is back, without writing anything again."""
+    s = socket_server(tmp_path, server_factory)
+    m = mount_factory(server=s)
+    m.allow += [r"listing tuned models failed", r"offline-new: "]
+    m.make_active("known")
+    s.stop()
+    os.mkdir(m.p("offline-new"))
+    m.write("offline-new", "examples.jsonl", data=EXAMPLES)
+    m.write("offline-new", "config", data=QUICK_CONFIG)
+    assert m.read("offline-new", "state") in ("DRAFT\n", "CREATING\n")
+    assert m.read("offline-new", "examples.jsonl") == EXAMPLES
+    assert m.read("offline-new", "config") == QUICK_CONFIG
+    s.start()
+    assert m.read("offline-new", "wait") == "ACTIVE\n", m.read("offline-new", "error")
+    status, model = get(s, "/v1beta/tunedModels/offline-new")
+    assert status == 200 and model["tuningTask"]["hyperparameters"]["epochCount"] == 3
+    assert m.read("offline-new", "error") == ""
+
+
 def test_answer_blocked_by_safety(mount):
     mount.allow += [r"blocked by the safety filter"]
     mount.make_active("guarded")
