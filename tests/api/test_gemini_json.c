@@ -3,7 +3,7 @@
  * and the tunedModelId rule. No network here; test_http.c covers the wire. */
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
-#include "check.h"
+#include "../check.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -432,5 +432,5 @@ int main(void)
 	test_model_page_keeps_exact_text();
 	test_malformed_input();
 	test_model_ids();
-	return check_report("test_gemini_json");
+	return check_exit("test_gemini_json");
 }

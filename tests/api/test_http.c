@@ -5,7 +5,7 @@
 #include "api/creds.h"
 #include "api/gemini.h"
 #include "api/http.h"
-#include "check.h"
+#include "../check.h"
 #include "scripted_server.h"
 
 #include <errno.h>
@@ -579,5 +579,5 @@ int main(void)
 	test_create_conflict_is_eexist();
 	test_list_pages_and_operation_fallback();
 	test_debug_log_masks_keys();
-	return check_report("test_http");
+	return check_exit("test_http");
 }

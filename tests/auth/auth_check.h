@@ -1,6 +1,5 @@
-/* auth_check.h - what the credential unit tests share: assertion macros (a failed check
- * prints where and what; the exit status counts failures), an RSA key made in memory, and
- * small file helpers. Nothing here talks to a network. */
+/* auth_check.h - what the credential unit tests share besides tests/check.h: an RSA key
+ * made in memory and small file helpers. Nothing here talks to a network. */
 #ifndef TUNEDFS_TESTS_AUTH_CHECK_H
 #define TUNEDFS_TESTS_AUTH_CHECK_H
 
@@ -13,61 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int auth_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			auth_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_INT(a, b)                                                                            \
-	do {                                                                                       \
-		long long ca_ = (long long)(a), cb_ = (long long)(b);                              \
-		if (ca_ != cb_) {                                                                  \
-			fprintf(stderr, "%s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__,  \
-				#a, ca_, cb_);                                                     \
-			auth_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_STR(a, b)                                                                            \
-	do {                                                                                       \
-		const char *ca_ = (a), *cb_ = (b);                                                 \
-		if (!ca_ || !cb_ || strcmp(ca_, cb_)) {                                            \
-			fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__,        \
-				__LINE__, #a, ca_ ? ca_ : "(null)", cb_ ? cb_ : "(null)");         \
-			auth_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_HAS(hay, needle)                                                                     \
-	do {                                                                                       \
-		const char *ch_ = (hay), *cn_ = (needle);                                          \
-		if (!ch_ || !strstr(ch_, cn_)) {                                                   \
-			fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,       \
-				__LINE__, ch_ ? ch_ : "(null)", cn_);                              \
-			auth_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_LACKS(hay, needle)                                                               \
-	do {                                                                                   \
-		const char *ch_ = (hay), *cn_ = (needle);                                      \
-		if (ch_ && strstr(ch_, cn_)) {                                                 \
-			fprintf(stderr, "%s:%d: %s shows a secret\n", __FILE__, __LINE__, #hay); \
-			auth_failures++;                                                       \
-		}                                                                              \
-	} while (0)
-
-static inline int auth_exit(const char *name)
-{
-	if (auth_failures)
-		fprintf(stderr, "%s: %d check(s) failed\n", name, auth_failures);
-	return auth_failures > 100 ? 100 : auth_failures;
-}
+#include "../check.h"
 
 static inline char *auth_bio_text(BIO *bio)
 {

@@ -237,5 +237,5 @@ int main(void)
 	free(pub);
 	if (system("rm -rf /tmp/auth-adc-??????") != 0)
 		fprintf(stderr, "cleanup failed\n");
-	return auth_exit("test_adc");
+	return check_exit("test_adc");
 }

@@ -205,5 +205,5 @@ int main(void)
 	test_expiry();
 	unlink(counter);
 	rmdir(dir);
-	return auth_exit("test_cache");
+	return check_exit("test_cache");
 }

@@ -271,5 +271,5 @@ int main(void)
 	unlink(clients);
 	unlink(adc_path);
 	rmdir(dir);
-	return auth_exit("test_flow");
+	return check_exit("test_flow");
 }

@@ -153,5 +153,5 @@ int main(void)
 	EVP_PKEY_free(key);
 	free(priv);
 	free(pub);
-	return auth_exit("test_jwt");
+	return check_exit("test_jwt");
 }

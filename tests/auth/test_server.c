@@ -155,7 +155,7 @@ static void test_form_errors(struct srv_oauth *o)
 			fprintf(stderr, "form \"%s\": %d %s, expected %d %s\n", v[i].form, status,
 				field(r, "error") ? field(r, "error") : "(none)", v[i].status,
 				v[i].error);
-			auth_failures++;
+			check_failures++;
 		}
 		CHECK(field(r, "error_description") != NULL);
 		cJSON_Delete(r);
@@ -285,5 +285,5 @@ int main(void)
 	free(pub);
 	free(priv2);
 	free(pub2);
-	return auth_exit("test_server");
+	return check_exit("test_server");
 }

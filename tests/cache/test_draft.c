@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cache/draft.h"
-#include "check.h"
+#include "../check.h"
 
 static char root[256];
 

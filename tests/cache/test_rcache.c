@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cache/rcache.h"
-#include "check.h"
+#include "../check.h"
 
 static char root[256];
 

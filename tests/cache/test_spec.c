@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cache/spec.h"
-#include "check.h"
+#include "../check.h"
 
 static const char *data_dir = "../shared/data";
 

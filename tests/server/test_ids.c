@@ -1,7 +1,7 @@
 /* test_ids.c - tuned model id validation and generation (server/ids.c). */
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "server/ids.h"
 
 static void test_valid(void)
@@ -72,5 +72,5 @@ int main(void)
 	test_valid();
 	test_from_display();
 	test_random();
-	CHECK_DONE();
+	return check_exit(__FILE__);
 }

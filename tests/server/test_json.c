@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "server/json_util.h"
 #include "server/model_json.h"
 
@@ -345,5 +345,5 @@ int main(void)
 	test_create();
 	test_output_and_reload();
 	test_patch();
-	CHECK_DONE();
+	return check_exit(__FILE__);
 }

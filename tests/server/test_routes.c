@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "server/handlers.h"
 #include "server/routes.h"
 #include "server/srv.h"
@@ -160,5 +160,5 @@ int main(void)
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
-	CHECK_DONE();
+	return check_exit(__FILE__);
 }

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "server/store.h"
 
 static char root[256];
@@ -184,5 +184,5 @@ int main(void)
 	test_reload();
 	test_duplicate_seq();
 	rm_rf(root);
-	CHECK_DONE();
+	return check_exit(__FILE__);
 }
