@@ -17,19 +17,7 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.abspath(os.environ.get("TUNEDFS_BUILD_DIR", os.path.join(ROOT, "build")))
-SHARED = os.path.abspath(os.environ.get("TUNEDFS_SHARED_DIR", os.path.join(ROOT, "..", "shared")))
-DATA = os.path.join(SHARED, "data")
-BAD_LINE = re.compile(r"error|warning|sanitizer|leak|runtime error", re.IGNORECASE)
-
-
-def binary(name):
-    for sub in ("fs", "server", ""):
-        p = os.path.join(BUILD, sub, name)
-        if os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    raise FileNotFoundError(f"{name} not built under {BUILD}")
+from tests.conftest import BAD_LINE, BUILD, DATA, ROOT, SHARED, binary  # noqa: F401
 
 # A few examples and epochs: enough for the local trainer to finish in seconds.
 QUICK_EXAMPLES = [
