@@ -15,6 +15,7 @@
 
 #include "api/gemini.h"
 #include "cache/draft.h"
+#include "cache/privdir.h"
 
 struct draft_store {
 	int dirfd;
@@ -63,29 +64,6 @@ static int draft_is_temp(const char *name)
 	return name[0] == '.' && (strstr(name, ".tmp.") || strstr(name, ".rm."));
 }
 
-/* mkdir -p with 0700 for every directory it creates. */
-static int draft_mkdirs(const char *dir)
-{
-	char *p = draft_xstrdup(dir);
-	int rc = 0;
-
-	for (char *s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0700) == 0)
-			chmod(p, 0700); /* whatever the umask */
-		else if (errno != EEXIST)
-			rc = -errno;
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return rc;
-}
 
 /* Empties and removes the directory name under parent (one level: drafts hold files). */
 static int draft_rmtree(int parent, const char *name)
@@ -156,7 +134,7 @@ int draft_store_open(const char *dir, struct draft_store **out)
 	*out = NULL;
 	if (!dir || !*dir)
 		return -EINVAL;
-	if ((rc = draft_mkdirs(dir)) < 0)
+	if ((rc = privdir_make(dir)) < 0)
 		return rc;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

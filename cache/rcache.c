@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "cache/privdir.h"
 #include "cache/rcache.h"
 
 #define RC_NIL UINT32_MAX
@@ -338,30 +339,6 @@ static void rc_scan(struct rcache *rc)
 	rc_unlink_keys(rc, gone, n_gone);
 }
 
-static int rc_mkdirs(const char *dir)
-{
-	char *p = strdup(dir);
-	int rc = 0;
-
-	if (!p)
-		rc_oom();
-	for (char *s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0700) == 0)
-			chmod(p, 0700); /* whatever the umask */
-		else if (errno != EEXIST)
-			rc = -errno;
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return rc;
-}
 
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 {
@@ -371,7 +348,7 @@ int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 	*out = NULL;
 	if (!dir || !*dir)
 		return -EINVAL;
-	if ((err = rc_mkdirs(dir)) < 0)
+	if ((err = privdir_make(dir)) < 0)
 		return err;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

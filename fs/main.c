@@ -17,6 +17,7 @@
 #include "api/gemini.h"
 #include "api/http.h"
 #include "cache/draft.h"
+#include "cache/privdir.h"
 #include "cache/rcache.h"
 #include "config.h"
 #include "fs/tunedfs.h"
@@ -124,22 +125,6 @@ static char *absolute(char *p)
 	return tfs_xstrdup(buf);
 }
 
-static int mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* DIR/<16 hex of SHA-256(key)>: drafts and answers of one endpoint stay apart. */
 static char *per_endpoint(const char *dir, const char *key)
@@ -243,14 +228,14 @@ static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
-	int rc = mkdirs(tfs_ctx.opt.data_dir);
+	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
 	if (rc == 0)
 		rc = draft_store_open(drafts, &be.drafts);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
 	if (rc == 0) {
-		rc = mkdirs(tfs_ctx.opt.cache_dir);
+		rc = privdir_make(tfs_ctx.opt.cache_dir);
 		if (rc == 0)
 			rc = rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &be.rcache);
 		if (rc < 0)
