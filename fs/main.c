@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/creds.h"
@@ -415,6 +416,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	tfs_ctx.uid = getuid();
+	tfs_ctx.mounted = time(NULL);
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
 	rc = run(&args, &cmd, argv[0]);

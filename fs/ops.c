@@ -91,7 +91,7 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		return rc;
 	memset(st, 0, sizeof *st);
 	if (p.root) {
-		stat_common(st, 0, 0);
+		stat_common(st, tfs_ctx.mounted, tfs_ctx.mounted);
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 		return 0;

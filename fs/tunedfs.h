@@ -40,6 +40,7 @@ struct tfs {
 	int foreground;
 	uid_t uid;
 	gid_t gid;
+	time_t mounted; /* the root directory's times */
 	struct mtab *mt;
 	struct tfs_local *local;
 	struct fuse *fuse; /* set in init, cleared when the mount goes */

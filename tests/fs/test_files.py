@@ -35,6 +35,12 @@ def test_draft_directory(mount):
     assert stat.S_ISDIR(os.stat(mount.p("fresh")).st_mode)
 
 
+def test_root_has_the_mount_time(mount):
+    st = os.stat(mount.path)
+    assert stat.S_ISDIR(st.st_mode)
+    assert abs(st.st_mtime - time.time()) < 600, "the root's times should be the mount's"
+
+
 def test_mkdir_rules(mount):
     mount.allow.append(r"not a valid tunedModelId")
     for bad in ("Upper", "under_score", "9starts-with-digit", "ends-", "a" * 41, "dot.ted"):
