@@ -5,7 +5,6 @@ Reuses the filesystem harness of tests/fs/conftest.py as it is (the `mount_facto
 directory other users can reach, a second non-root user made for the test, and small
 helpers to run commands as that user and to read the server's API directly.
 """
-import importlib.util
 import os
 import pwd
 import shutil
@@ -15,11 +14,7 @@ import uuid
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "tunedfs_fs_harness", os.path.join(os.path.dirname(HERE), "fs", "conftest.py"))
-fs_harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fs_harness)
+from tests.fs import conftest as fs_harness
 
 # The filesystem fixtures, registered here too so these tests can use them.
 mount_factory = fs_harness.mount_factory

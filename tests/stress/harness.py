@@ -35,9 +35,13 @@ def load(name, path):
 
 
 def harness():
-    """(Server, Mount, fs harness module), loaded after TUNEDFS_BUILD_DIR is set."""
-    top = load("tunedfs_top_harness", os.path.join(TESTS, "conftest.py"))
-    fs = load("tunedfs_fs_harness", os.path.join(TESTS, "fs", "conftest.py"))
+    """(Server, Mount, fs harness module), imported after TUNEDFS_BUILD_DIR is set; the
+    tests folders are packages, so the repository root goes on the path."""
+    root = os.path.dirname(TESTS)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    top = importlib.import_module("tests.conftest")
+    fs = importlib.import_module("tests.fs.conftest")
     return top.Server, fs.Mount, fs
 
 

@@ -28,8 +28,7 @@ def main():
             acked[(f"d{d:02d}", None)] = True
         t_remount, caught, steps = [], 0, 0
         for kill in range(args.kills):
-            plan = r2.make_plan(rng, kill)
-            w = r2.Writer(m, plan, 0, acked)
+            w = r2.Writer(m, r2.make_plan(rng, kill), acked)
             w.start()
             time.sleep(rng.uniform(0.05, 1.0))
             m.kill9()
