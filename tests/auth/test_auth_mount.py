@@ -145,4 +145,6 @@ def test_revoked_refresh_token_in_error_file(server_factory, auth, mounts):
     assert os.path.isdir(m.p("revoked"))
     auth.write_clients()
     time.sleep(1.2)  # past the retry backoff
-    assert m.ask("revoked", "5").strip()
+    # answered again: the read succeeds (a tiny model's answer may be empty text)
+    assert m.ask("revoked", "5").endswith("\n")
+    assert m.read("revoked", "error") == ""
