@@ -129,16 +129,13 @@ static void draft_clean(struct draft_store *ds)
 int draft_store_open(const char *dir, struct draft_store **out)
 {
 	struct draft_store *ds;
-	int rc, fd;
+	int fd;
 
 	*out = NULL;
 	if (!dir || !*dir)
 		return -EINVAL;
-	if ((rc = privdir_make(dir)) < 0)
-		return rc;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if ((fd = privdir_open(dir)) < 0)
+		return fd;
 	ds = draft_xmalloc(sizeof(*ds));
 	ds->dirfd = fd;
 	pthread_mutex_init(&ds->lock, NULL);

@@ -3,6 +3,7 @@
 #include "cache/privdir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,4 +29,14 @@ int privdir_make(const char *path)
 		if (c == '\0')
 			return 0;
 	}
+}
+
+int privdir_open(const char *path)
+{
+	int rc = privdir_make(path);
+
+	if (rc < 0)
+		return rc;
+	rc = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return rc < 0 ? -errno : rc;
 }

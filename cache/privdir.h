@@ -6,4 +6,7 @@
 /* mkdir -p: 0 or a negative errno. */
 int privdir_make(const char *path);
 
+/* privdir_make, then opens the directory: an O_DIRECTORY fd or a negative errno. */
+int privdir_open(const char *path);
+
 #endif

@@ -343,16 +343,13 @@ static void rc_scan(struct rcache *rc)
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 {
 	struct rcache *rc;
-	int err, fd;
+	int fd;
 
 	*out = NULL;
 	if (!dir || !*dir)
 		return -EINVAL;
-	if ((err = privdir_make(dir)) < 0)
-		return err;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if ((fd = privdir_open(dir)) < 0)
+		return fd;
 	rc = rc_xcalloc(1, sizeof(*rc));
 	rc->dirfd = fd;
 	rc->max_bytes = max_bytes;
