@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int check_failures;
 
@@ -59,6 +60,23 @@ static int check_failures;
 			check_failures++;                                                          \
 		}                                                                                  \
 	} while (0)
+
+/* The permission bits of path (not following a link), or -1. */
+static inline int check_mode_of(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -1;
+	return (int)(st.st_mode & 07777);
+}
+
+static inline int check_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
 
 static inline int check_exit(const char *name)
 {

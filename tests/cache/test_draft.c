@@ -18,22 +18,6 @@
 
 static char root[256];
 
-static int mode_of(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return -1;
-	return (int)(st.st_mode & 07777);
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
 static void rm_rf(const char *path)
 {
 	char cmd[600];
@@ -72,14 +56,14 @@ static void test_basics(void)
 
 	snprintf(dir, sizeof(dir), "%s/data/tunedfs/drafts", root);
 	CHECK_INT(draft_store_open(dir, &ds), 0);
-	CHECK_INT(mode_of(dir), 0700);
+	CHECK_INT(check_mode_of(dir), 0700);
 	snprintf(path, sizeof(path), "%s/data", root);
-	CHECK_INT(mode_of(path), 0700);
+	CHECK_INT(check_mode_of(path), 0700);
 
 	CHECK_INT(draft_create(ds, "number-generator"), 0);
 	CHECK_INT(draft_create(ds, "number-generator"), -EEXIST);
 	snprintf(path, sizeof(path), "%s/number-generator", dir);
-	CHECK_INT(mode_of(path), 0700);
+	CHECK_INT(check_mode_of(path), 0700);
 	CHECK_INT(draft_exists(ds, "number-generator"), 1);
 	CHECK_INT(draft_exists(ds, "absent"), 0);
 	const char *bad[] = {
@@ -101,7 +85,7 @@ static void test_basics(void)
 	CHECK_INT(draft_write(ds, "number-generator", "config", "base_model = m\n", 15), 0);
 	check_read(ds, "number-generator", "config", "base_model = m\n", 15);
 	snprintf(path, sizeof(path), "%s/number-generator/config", dir);
-	CHECK_INT(mode_of(path), 0600);
+	CHECK_INT(check_mode_of(path), 0600);
 	CHECK_INT(draft_write(ds, "number-generator", "config", "v2", 2), 0);
 	check_read(ds, "number-generator", "config", "v2", 2);
 	CHECK_INT(draft_write(ds, "number-generator", "examples.jsonl", "a\0b", 3), 0);
@@ -121,7 +105,7 @@ static void test_basics(void)
 	free(op);
 	CHECK_INT(draft_submitted(ds, "number-generator", NULL), 1);
 	snprintf(path, sizeof(path), "%s/number-generator/submitted", dir);
-	CHECK_INT(mode_of(path), 0600);
+	CHECK_INT(check_mode_of(path), 0600);
 
 	/* The listing is sorted and shows only draft directories. */
 	CHECK_INT(draft_create(ds, "b-model"), 0);
@@ -192,8 +176,8 @@ static void test_leftovers(void)
 	draft_store_close(ds);
 
 	CHECK_INT(draft_store_open(dir, &ds), 0);
-	CHECK(!exists(tmp));
-	CHECK(!exists(rmdir_path));
+	CHECK(!check_exists(tmp));
+	CHECK(!check_exists(rmdir_path));
 	check_read(ds, "m", "config", "good", 4);
 	draft_store_close(ds);
 }

@@ -15,22 +15,6 @@
 
 static char root[256];
 
-static int mode_of(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return -1;
-	return (int)(st.st_mode & 07777);
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
 static void entry_path(const char *dir, const char *key, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%.2s/%s", dir, key, key);
@@ -106,7 +90,7 @@ static void test_put_get(void)
 
 	snprintf(dir, sizeof(dir), "%s/cache/tunedfs/responses", root);
 	CHECK_INT(rcache_open(dir, 1 << 20, &rc), 0);
-	CHECK_INT(mode_of(dir), 0700);
+	CHECK_INT(check_mode_of(dir), 0700);
 	key_of(1, k1);
 	key_of(2, k2);
 	CHECK_INT(rcache_get(rc, k1, &json, &len), -ENOENT);
@@ -114,9 +98,9 @@ static void test_put_get(void)
 	CHECK_INT(rcache_put(rc, k1, "{\"a\":1}", 7), 0);
 	CHECK(get_is(rc, k1, "{\"a\":1}"));
 	entry_path(dir, k1, path, sizeof(path));
-	CHECK_INT(mode_of(path), 0600);
+	CHECK_INT(check_mode_of(path), 0600);
 	path[strlen(dir) + 3] = '\0';
-	CHECK_INT(mode_of(path), 0700);
+	CHECK_INT(check_mode_of(path), 0700);
 	CHECK_INT(rcache_put(rc, k1, "{\"a\":12}", 8), 0);
 	CHECK(get_is(rc, k1, "{\"a\":12}"));
 	CHECK_INT(rcache_get(rc, k2, &json, &len), -ENOENT);
@@ -167,7 +151,7 @@ static void test_lru(void)
 	CHECK_INT(st.evictions, 1);
 	CHECK(!get_is(rc, k[1], body[1]));
 	entry_path(dir, k[1], path, sizeof(path));
-	CHECK(!exists(path));
+	CHECK(!check_exists(path));
 	CHECK(get_is(rc, k[0], body[0]));
 	CHECK(get_is(rc, k[2], body[2]));
 	/* Bigger than the whole budget: refused, nothing else evicted. */
@@ -233,9 +217,9 @@ static void test_reopen(void)
 	CHECK_INT(st.evictions, 1);
 	CHECK(!get_is(rc, k[2], body[2]));
 	snprintf(path, sizeof(path), "%s/%.2s/.%s.tmp.abcdef", dir, k[0], k[0]);
-	CHECK(!exists(path));
+	CHECK(!check_exists(path));
 	snprintf(path, sizeof(path), "%s/README", dir);
-	CHECK(exists(path));
+	CHECK(check_exists(path));
 	/* Order after reopen: k3 is now least recent, then k1, then k0. */
 	{
 		char k9[RCACHE_KEY_HEX], *b9 = body_of(9, 50);
@@ -255,11 +239,11 @@ static void test_reopen(void)
 	fputs("{\"i\":1,\"p\":\"xxx", f);
 	fclose(f);
 	CHECK(!get_is(rc, k[1], body[1]));
-	CHECK(!exists(path));
+	CHECK(!check_exists(path));
 	entry_path(dir, k[0], path, sizeof(path));
 	CHECK(truncate(path, 0) == 0);
 	CHECK(!get_is(rc, k[0], body[0]));
-	CHECK(!exists(path));
+	CHECK(!check_exists(path));
 	rcache_stats(rc, &st);
 	CHECK_INT(st.entries, 1);
 	CHECK_INT(st.bytes, 50);
