@@ -388,6 +388,40 @@ int draft_write(struct draft_store *ds, const char *name, const char *file, cons
 	return draft_replace(ds, name, file, data ? data : "", len);
 }
 
+int draft_has(struct draft_store *ds, const char *name, const char *file)
+{
+	char path[128];
+	struct stat st;
+
+	if (!draft_valid_name(name) || !draft_valid_file(file))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", name, file);
+	return fstatat(ds->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int draft_unlink(struct draft_store *ds, const char *name, const char *file)
+{
+	char path[128];
+	int rc = 0, dfd;
+
+	if (!draft_valid_name(name) || !draft_valid_file(file))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s", name, file);
+	pthread_mutex_lock(&ds->lock);
+	if (unlinkat(ds->dirfd, path, 0) < 0)
+		rc = -errno;
+	pthread_mutex_unlock(&ds->lock);
+	if (rc < 0)
+		return rc;
+	dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
+}
+
 int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name)
 {
 	char *line;

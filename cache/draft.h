@@ -30,6 +30,10 @@ int draft_read(struct draft_store *ds, const char *name, const char *file, char 
 /* Atomic replacement, durable when it returns 0; -ENOENT when the draft does not exist. */
 int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
 		size_t len);
+/* 1 when name/file was written (even empty), 0 when not. */
+int draft_has(struct draft_store *ds, const char *name, const char *file);
+/* Removes name/file, durably; -ENOENT when it was never written. */
+int draft_unlink(struct draft_store *ds, const char *name, const char *file);
 
 /* Marks a draft as submitted (its create call went out) with the operation name, so a
  * crash between create and the next listing neither loses nor duplicates the model. */

@@ -304,6 +304,18 @@ void mtab_gs_copy(struct generation_settings *dst, const struct generation_setti
 		dst->stop_sequences[i] = mtab_xstrdup(src->stop_sequences[i]);
 }
 
+/* Which of the draft's two files exist in the draft store. Under draft_mu or alone. */
+static unsigned draft_files_stored(struct mtab *t, const char *id)
+{
+	unsigned bits = 0;
+
+	if (draft_has(t->o.drafts, id, mtab_file_name(MTAB_CONFIG)))
+		bits |= MTAB_FILE_BIT(MTAB_CONFIG);
+	if (draft_has(t->o.drafts, id, mtab_file_name(MTAB_EXAMPLES)))
+		bits |= MTAB_FILE_BIT(MTAB_EXAMPLES);
+	return bits;
+}
+
 static void load_drafts(struct mtab *t)
 {
 	char **names = NULL;
@@ -315,6 +327,7 @@ static void load_drafts(struct mtab *t)
 		struct mtab_entry *e = mtab_insert(t, names[i]);
 		char *op = NULL;
 		e->is_draft = 1;
+		e->draft_files = draft_files_stored(t, names[i]);
 		e->state = MTAB_DRAFT;
 		if (draft_submitted(t->o.drafts, names[i], &op) == 1) {
 			e->state = MTAB_CREATING;
@@ -437,7 +450,8 @@ void mtab_names_free(char **names, size_t n)
 static void fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
 {
 	a->state = e->state;
-	a->has_examples = e->is_draft;
+	a->is_draft = e->is_draft;
+	a->draft_files = e->draft_files;
 	a->locked = e->locked;
 	a->mtime = e->mtime;
 	a->ctime = e->ctime;
@@ -602,6 +616,7 @@ void mtab_view_clear(struct mtab_view *v)
 
 int mtab_create_draft(struct mtab *t, const char *id)
 {
+	unsigned bits;
 	int rc;
 
 	if (!gemini_valid_model_id(id)) {
@@ -620,10 +635,12 @@ int mtab_create_draft(struct mtab *t, const char *id)
 	}
 	pthread_mutex_lock(&t->draft_mu);
 	rc = draft_create(t->o.drafts, id);
+	bits = rc == -EEXIST ? draft_files_stored(t, id) : 0;
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0 || rc == -EEXIST) {
 		struct mtab_entry *e = mtab_insert(t, id);
 		e->is_draft = 1;
+		e->draft_files = bits;
 		e->state = MTAB_DRAFT;
 		e->seq = ++t->seq;
 		rc = 0;

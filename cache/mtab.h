@@ -17,6 +17,7 @@ enum mtab_state { MTAB_DRAFT, MTAB_CREATING, MTAB_ACTIVE, MTAB_FAILED };
 
 /* The files whose content a user writes. */
 enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
+#define MTAB_FILE_BIT(f) (1u << (f))
 
 struct mtab_options {
 	struct gemini_client *gc;   /* not owned */
@@ -37,8 +38,9 @@ struct mtab_options {
 /* What stat needs; cheap to fetch. */
 struct mtab_attr {
 	enum mtab_state state;
-	int has_examples; /* draft data kept here: examples.jsonl exists */
-	int locked;	  /* tuning submitted: config and examples.jsonl read-only */
+	int is_draft;	     /* made here: config and examples.jsonl are draft data */
+	unsigned draft_files; /* of those, the ones written or created: MTAB_FILE_BIT */
+	int locked;	     /* tuning submitted: config and examples.jsonl read-only */
 	time_t mtime;
 	time_t ctime;
 };
@@ -112,6 +114,14 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
  * error (and the log, unless quiet) for bad content, -EACCES when the file is read-only. */
 int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
 		int quiet);
+
+/* A draft's config or examples.jsonl that was never written comes into being (a create):
+ * stored empty, without validation. 0 also when it exists already; -EACCES when the model
+ * is not an unsubmitted draft. */
+int mtab_draft_touch(struct mtab *t, const char *id, enum mtab_file f);
+/* unlink of a draft's config or examples.jsonl: -ENOENT when never written, -EACCES once
+ * submitted. Nothing else changes: the draft stays a draft. */
+int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f);
 
 /* A handle open for writing config or examples.jsonl: +1 at open, -1 at release.
  * A create waits until none is open, so every close of a shared descriptor (a shell's

@@ -62,6 +62,93 @@ static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
 	return rc < 0 ? rc : 1;
 }
 
+static void set_draft_file(struct mtab *t, const char *id, enum mtab_file f, int exists)
+{
+	struct mtab_entry *e;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e && exists)
+		e->draft_files |= MTAB_FILE_BIT(f);
+	else if (e)
+		e->draft_files &= ~MTAB_FILE_BIT(f);
+	if (e)
+		e->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* 0 when id is a draft whose config and examples.jsonl still take writes. Under t->mu. */
+static int draft_open_for_writes(struct mtab *t, const char *id)
+{
+	struct mtab_entry *e = mtab_find(t, id);
+
+	if (!e)
+		return -ENOENT;
+	if (!e->is_draft)
+		return -EACCES;
+	/* a create not yet sent still takes the writes of handles open before it */
+	if (e->locked && !(e->submitting && !e->create_sent))
+		return -EACCES;
+	return 0;
+}
+
+int mtab_draft_touch(struct mtab *t, const char *id, enum mtab_file f)
+{
+	int rc;
+
+	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+		return -EINVAL;
+	pthread_mutex_lock(&t->mu);
+	rc = draft_open_for_writes(t, id);
+	if (rc == 0 && (mtab_find(t, id)->draft_files & MTAB_FILE_BIT(f)))
+		rc = 1;
+	pthread_mutex_unlock(&t->mu);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_has(t->o.drafts, id, mtab_file_name(f))
+		 ? 0
+		 : draft_write(t->o.drafts, id, mtab_file_name(f), "", 0);
+	pthread_mutex_unlock(&t->draft_mu);
+	if (rc == 0)
+		set_draft_file(t, id, f, 1);
+	return rc;
+}
+
+int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f)
+{
+	struct mtab_entry *e;
+	int rc;
+
+	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+		return -EINVAL;
+	pthread_mutex_lock(&t->mu);
+	rc = draft_open_for_writes(t, id);
+	e = mtab_find(t, id);
+	if (rc == 0 && e->locked)
+		rc = -EACCES; /* a pending create reads these files */
+	if (rc == 0 && !(e->draft_files & MTAB_FILE_BIT(f)))
+		rc = -ENOENT;
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->draft_mu);
+	rc = draft_unlink(t->o.drafts, id, mtab_file_name(f));
+	pthread_mutex_unlock(&t->draft_mu);
+	if (rc == 0 || rc == -ENOENT) {
+		char prefix[32];
+		set_draft_file(t, id, f, 0);
+		/* a complaint about the removed file is no longer the news */
+		snprintf(prefix, sizeof prefix, "%s:", mtab_file_name(f));
+		pthread_mutex_lock(&t->mu);
+		e = mtab_find(t, id);
+		if (e && strncmp(e->error, prefix, strlen(prefix)) == 0)
+			mtab_entry_set_error(e, "");
+		pthread_mutex_unlock(&t->mu);
+	}
+	return rc;
+}
+
 /* config / examples.jsonl: durable first, then validated, then maybe submitted. */
 static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, const char *data,
 			     size_t len, int quiet)
@@ -73,11 +160,7 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	int rc, rc_other;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
-	rc = !e ? -ENOENT : !e->is_draft ? -EACCES : 0;
-	/* a create not yet sent still takes the writes of handles open before it */
-	if (e && e->locked && !(e->submitting && !e->create_sent))
-		rc = -EACCES;
+	rc = draft_open_for_writes(t, id);
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		return rc;
@@ -85,6 +168,8 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	pthread_mutex_lock(&t->draft_mu);
 	rc = draft_write(t->o.drafts, id, mtab_file_name(f), data, len);
 	pthread_mutex_unlock(&t->draft_mu);
+	if (rc == 0)
+		set_draft_file(t, id, f, 1);
 	if (rc < 0) {
 		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", mtab_file_name(f),
 			 strerror(-rc));

@@ -16,6 +16,7 @@ struct mtab_entry {
 	char *name; /* "tunedModels/ID" */
 	enum mtab_state state;
 	int is_draft;	 /* has data in the draft store */
+	unsigned draft_files; /* MTAB_FILE_BIT of the draft files that exist */
 	int locked;	 /* submitted: config/examples read-only */
 	int remote;	 /* model below is the service's */
 	int submitting;	 /* a create is queued or in flight */

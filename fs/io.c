@@ -93,17 +93,12 @@ static int fh_reserve(struct tfs_fh *fh, size_t len)
 
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
 {
-	static const enum mtab_file files[TFS_NKINDS] = {
-	    [TFS_CONFIG] = MTAB_CONFIG,
-	    [TFS_EXAMPLES] = MTAB_EXAMPLES,
-	    [TFS_PROMPT] = MTAB_PROMPT,
-	    [TFS_GENERATION] = MTAB_GENERATION,
-	};
+	int f = tfs_mtab_file(k);
 	int rc;
 
-	if (k != TFS_CONFIG && k != TFS_EXAMPLES && k != TFS_PROMPT && k != TFS_GENERATION)
+	if (f < 0)
 		return -EACCES;
-	rc = mtab_commit(tfs_ctx.mt, id, files[k], data ? data : "", len, quiet);
+	rc = mtab_commit(tfs_ctx.mt, id, (enum mtab_file)f, data ? data : "", len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
@@ -212,6 +207,18 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	k = tfs_kind_of(p.file);
 	if (k == TFS_SCRATCH)
 		return open_scratch(&p, 1, mode, fi);
+	if (tfs_kind_visible(k, &a) && (fi->flags & O_EXCL))
+		return -EEXIST;
+	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && !tfs_kind_visible(k, &a)) {
+		/* a draft's file that was never written: created now (cp, tar, O_EXCL) */
+		rc = mtab_draft_touch(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
+		if (rc == 0) {
+			tfs_forget_attrs(p.id);
+			rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+		}
+		if (rc < 0)
+			return rc;
+	}
 	if (!tfs_kind_visible(k, &a))
 		return -EACCES;
 	return open_virtual(&p, k, &a, fi);

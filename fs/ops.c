@@ -257,13 +257,22 @@ static int tfs_rmdir(const char *path)
 static int tfs_unlink(const char *path)
 {
 	struct tfs_path p;
+	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
 		return rc;
 	if (p.root || !p.file)
 		return -EISDIR;
-	if (tfs_kind_of(p.file) != TFS_SCRATCH)
+	k = tfs_kind_of(p.file);
+	if (k == TFS_CONFIG || k == TFS_EXAMPLES) {
+		/* a draft's own files may go (tar replaces a file by unlinking it first) */
+		rc = mtab_draft_unlink(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
+		if (rc == 0)
+			tfs_forget_attrs(p.id);
+		return rc == -EACCES ? -EPERM : rc;
+	}
+	if (k != TFS_SCRATCH)
 		return -EPERM; /* virtual files go with their directory (rmdir) */
 	return tfs_scratch_unlink(p.id, p.file);
 }
@@ -287,7 +296,7 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 			return -EPERM;
 		if (flags & RENAME_NOREPLACE)
 			return -EEXIST;
-		if (!tfs_kind_visible(kt, &a) || !tfs_kind_writable(kt, &a))
+		if (!tfs_kind_writable(kt, &a))
 			return -EACCES;
 		rc = tfs_scratch_read_all(id, f, &data, &len);
 		if (rc < 0)
@@ -408,7 +417,9 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* small, never 0: 0 makes the kernel look every entry up again after a listing */
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 1.0;
-	cfg->negative_timeout = 0.5;
+	/* names come into being from outside the kernel's sight (a draft's file kept by a
+	 * failed rename, a model made elsewhere): a name found missing is asked again */
+	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
 	cfg->hard_remove = 1; /* scratch files handle unlink-while-open themselves */
 	cfg->kernel_cache = 0;

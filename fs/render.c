@@ -28,6 +28,22 @@ const char *tfs_kind_name(enum tfs_kind k)
 	return k < TFS_NKINDS ? kind_names[k] : "scratch";
 }
 
+int tfs_mtab_file(enum tfs_kind k)
+{
+	switch (k) {
+	case TFS_CONFIG:
+		return MTAB_CONFIG;
+	case TFS_EXAMPLES:
+		return MTAB_EXAMPLES;
+	case TFS_PROMPT:
+		return MTAB_PROMPT;
+	case TFS_GENERATION:
+		return MTAB_GENERATION;
+	default:
+		return -1;
+	}
+}
+
 enum tfs_kind tfs_kind_of(const char *name)
 {
 	for (int k = 0; k < TFS_NKINDS; k++)
@@ -38,7 +54,12 @@ enum tfs_kind tfs_kind_of(const char *name)
 
 int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 {
-	return k == TFS_EXAMPLES ? a->has_examples : k < TFS_NKINDS;
+	/* a draft's own two files exist once written or created (so cp, tar and
+	 * O_EXCL creates work in a fresh draft); a remote model shows its config only */
+	if (k == TFS_CONFIG || k == TFS_EXAMPLES)
+		return a->is_draft ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
+				   : k == TFS_CONFIG;
+	return k < TFS_NKINDS;
 }
 
 int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
@@ -46,7 +67,7 @@ int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
 	switch (k) {
 	case TFS_CONFIG:
 	case TFS_EXAMPLES:
-		return a->has_examples && !a->locked;
+		return a->is_draft && !a->locked;
 	case TFS_PROMPT:
 	case TFS_GENERATION:
 	case TFS_SCRATCH:
@@ -199,14 +220,14 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 {
 	switch (k) {
 	case TFS_CONFIG:
-		if (!v->attr.has_examples) {
+		if (!v->attr.is_draft) {
 			if (v->remote)
 				render_remote_config(t, &v->model);
 			return 0;
 		}
 		return render_draft_file(k, id, t);
 	case TFS_EXAMPLES:
-		return v->attr.has_examples ? render_draft_file(k, id, t) : -ENOENT;
+		return v->attr.is_draft ? render_draft_file(k, id, t) : -ENOENT;
 	case TFS_STATE:
 		text_add(t, "%s\n", mtab_state_name(v->attr.state));
 		return 0;

@@ -92,6 +92,8 @@ int tfs_path_parse(const char *path, struct tfs_path *out);
 
 /* render.c: the virtual files */
 const char *tfs_kind_name(enum tfs_kind k);
+/* The model table's name of a user-written file (enum mtab_file), -1 for the others. */
+int tfs_mtab_file(enum tfs_kind k);
 /* The kind of a file name, or TFS_SCRATCH when it is not a virtual name. */
 enum tfs_kind tfs_kind_of(const char *name);
 /* Whether the file shows in the directory of a model in this state. */

@@ -332,6 +332,32 @@ static void test_kill9(void)
 	}
 }
 
+/* A draft's file exists once written, even empty, and goes with draft_unlink. */
+static void test_has_and_unlink(void)
+{
+	char dir[300];
+	struct draft_store *ds;
+	char *data = NULL;
+	size_t len;
+
+	snprintf(dir, sizeof(dir), "%s/has/drafts", root);
+	CHECK_INT(draft_store_open(dir, &ds), 0);
+	CHECK_INT(draft_create(ds, "fresh"), 0);
+	CHECK_INT(draft_has(ds, "fresh", "config"), 0);
+	CHECK_INT(draft_unlink(ds, "fresh", "config"), -ENOENT);
+	CHECK_INT(draft_write(ds, "fresh", "config", "", 0), 0);
+	CHECK_INT(draft_has(ds, "fresh", "config"), 1);
+	CHECK_INT(draft_has(ds, "fresh", "examples.jsonl"), 0);
+	CHECK_INT(draft_has(ds, "fresh", "submitted"), 0);
+	CHECK_INT(draft_has(ds, "../fresh", "config"), 0);
+	CHECK_INT(draft_unlink(ds, "fresh", "submitted"), -EINVAL);
+	CHECK_INT(draft_unlink(ds, "fresh", "config"), 0);
+	CHECK_INT(draft_has(ds, "fresh", "config"), 0);
+	CHECK_INT(draft_read(ds, "fresh", "config", &data, &len), -ENOENT);
+	CHECK_INT(draft_exists(ds, "fresh"), 1); /* the draft itself stays */
+	draft_store_close(ds);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "%s/tunedfs-test-draft.XXXXXX",
@@ -345,6 +371,7 @@ int main(void)
 	test_threads();
 	test_remove_while_writing();
 	test_kill9();
+	test_has_and_unlink();
 	rm_rf(root);
 	return check_exit("test_draft");
 }

@@ -261,8 +261,8 @@ def test_sed_in_place_making_a_bad_line(mount):
     err = mount.read("sedbad", "error")
     assert err.startswith("examples.jsonl: line 1: ") and "outptu" in err, err
     assert mount.read("sedbad", "examples.jsonl") == EXAMPLES.replace('"output"', '"outptu"')
-    assert set(os.listdir(mount.p("sedbad"))) == {
-        "config", "examples.jsonl", "state", "progress", "wait", "prompt", "response",
+    assert set(os.listdir(mount.p("sedbad"))) == {  # no config: it was never written
+        "examples.jsonl", "state", "progress", "wait", "prompt", "response",
         "response.json", "generation", "model.json", "error"}
 
 

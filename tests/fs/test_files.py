@@ -20,16 +20,21 @@ def err_of(fn, *a, **kw):
 def test_draft_directory(mount):
     os.mkdir(mount.p("fresh"))
     names = sorted(os.listdir(mount.p("fresh")))
-    assert names == sorted(["config", "examples.jsonl", "state", "progress", "wait", "prompt",
+    # config and examples.jsonl come into being when written, as files in a new folder do
+    assert names == sorted(["state", "progress", "wait", "prompt",
                             "response", "response.json", "generation", "model.json", "error"])
     assert "fresh" in os.listdir(mount.path)
     assert mount.read("fresh", "state") == "DRAFT\n"
     assert mount.read("fresh", "wait") == "DRAFT\n"
     assert mount.read("fresh", "error") == ""
     assert mount.read("fresh", "progress") == ""
-    assert mount.read("fresh", "config") == ""
+    assert err_of(os.stat, mount.p("fresh", "config")) == errno.ENOENT
+    assert err_of(mount.read, "fresh", "examples.jsonl") == errno.ENOENT
+    os.close(os.open(mount.p("fresh", "config"), os.O_WRONLY | os.O_CREAT, 0o644))  # touch
     st = os.stat(mount.p("fresh", "config"))
-    assert stat.S_IMODE(st.st_mode) == 0o644
+    assert stat.S_IMODE(st.st_mode) == 0o644 and st.st_size == 0
+    assert mount.read("fresh", "config") == ""
+    assert "config" in os.listdir(mount.p("fresh"))
     assert stat.S_IMODE(os.stat(mount.p("fresh", "state")).st_mode) == 0o444
     assert os.stat(mount.p("fresh", "state")).st_size == len("DRAFT\n")
     assert stat.S_ISDIR(os.stat(mount.p("fresh")).st_mode)

@@ -71,7 +71,7 @@ static void test_names(struct mtab *t)
 	EXPECT(n == 2 && strcmp(names[0], "another-1") == 0 && strcmp(names[1], "good") == 0);
 	mtab_names_free(names, n);
 	EXPECT(mtab_attr(t, "good", &a) == 0);
-	EXPECT(a.state == MTAB_DRAFT && a.has_examples && !a.locked);
+	EXPECT(a.state == MTAB_DRAFT && a.is_draft && !a.locked);
 	EXPECT(mtab_lookup(t, "unknown", &a) == -ENOENT);
 }
 

@@ -20,6 +20,10 @@ EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
 EXAMPLES = "".join(EXAMPLE_LINES)
 MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "wait", "prompt", "response",
                "response.json", "generation", "model.json", "error"}
+# a draft shows config and examples.jsonl once they are written (or created)
+FRESH_FILES = MODEL_FILES - {"config", "examples.jsonl"}
+ONLY_EXAMPLES = MODEL_FILES - {"config"}
+ONLY_CONFIG = MODEL_FILES - {"examples.jsonl"}
 
 
 def needs(*tools):
@@ -181,12 +185,6 @@ def model_folder(tmp_path, name="folder"):
     return src
 
 
-EXCL_BUG = ("fs: in a fresh draft, open(O_CREAT|O_EXCL) of config or examples.jsonl fails "
-            "with EEXIST although nothing was ever written to them; cp -r and tar -x "
-            "create files that way in a directory they have just made")
-
-
-@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
 def test_cp_r_a_model_folder(tmp_path, mount):
     """cp -r FOLDER MOUNT/NAME: cp makes the directory, then copies the two files in."""
     src = model_folder(tmp_path)
@@ -197,7 +195,6 @@ def test_cp_r_a_model_folder(tmp_path, mount):
 
 
 @needs("tar")
-@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
 def test_tar_x_a_model_folder(tmp_path, mount):
     model_folder(tmp_path, "from-tar")
     tar = str(tmp_path / "model.tar")
@@ -207,7 +204,6 @@ def test_tar_x_a_model_folder(tmp_path, mount):
     assert mount.read("from-tar", "config") == QUICK_CONFIG
 
 
-@pytest.mark.xfail(strict=True, reason=EXCL_BUG)
 def test_exclusive_create_in_a_fresh_draft(mount):
     os.mkdir(mount.p("excl"))
     fd = os.open(mount.p("excl", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -219,6 +215,48 @@ def test_exclusive_create_in_a_fresh_draft(mount):
     # once written, the file exists for O_EXCL like any other
     with pytest.raises(FileExistsError):
         os.open(mount.p("excl", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+
+
+@needs("tar")
+def test_tar_x_over_a_draft_replaces_its_files(tmp_path, mount):
+    """tar -x finds the files there, unlinks them and creates them anew."""
+    model_folder(tmp_path, "re-tar")
+    tar = str(tmp_path / "model.tar")
+    sh(f"tar -cf {q(tar)} -C {q(str(tmp_path))} re-tar")
+    os.mkdir(mount.p("re-tar"))
+    mount.write("re-tar", "examples.jsonl", data=EXAMPLE_LINES[0])
+    sh(f"tar -xf {q(tar)} -C {q(mount.path)}")
+    assert mount.read("re-tar", "wait") == "ACTIVE\n", mount.read("re-tar", "error")
+    assert mount.read("re-tar", "examples.jsonl") == EXAMPLES
+
+
+def test_rm_of_a_drafts_files(mount):
+    """A draft's config and examples.jsonl can be removed until tuning starts; the other
+    files cannot, and the draft itself stays until rmdir."""
+    mount.allow += [r"config: line 1"]
+    os.mkdir(mount.p("rm-files"))
+    mount.write("rm-files", "examples.jsonl", data=EXAMPLES)
+    with pytest.raises(OSError):
+        mount.write("rm-files", "config", data="no_such_key = 1\n")
+    assert mount.read("rm-files", "error").startswith("config: line 1")
+    sh(f"rm {q(mount.p('rm-files', 'config'))}")
+    assert listing(mount, "rm-files") == ONLY_EXAMPLES
+    assert mount.read("rm-files", "error") == ""  # the complaint went with the file
+    r = sh(f"rm {q(mount.p('rm-files', 'config'))}", check=False)
+    assert r.returncode != 0 and "No such file" in r.stderr
+    r = sh(f"rm {q(mount.p('rm-files', 'state'))}", check=False)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr
+    mount.write("rm-files", "config", data=QUICK_CONFIG)
+    assert mount.read("rm-files", "wait") == "ACTIVE\n", mount.read("rm-files", "error")
+    r = sh(f"rm {q(mount.p('rm-files', 'examples.jsonl'))}", check=False)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr
+    assert mount.read("rm-files", "examples.jsonl") == EXAMPLES
+    # removed drafts files stay removed across a remount (the draft store lost them)
+    os.mkdir(mount.p("rm-kept"))
+    mount.write("rm-kept", "config", data=QUICK_CONFIG)
+    os.unlink(mount.p("rm-kept", "config"))
+    mount.restart()
+    assert listing(mount, "rm-kept") == FRESH_FILES
 
 
 @needs("rsync")
@@ -344,7 +382,7 @@ def test_rsync_onto_examples(tmp_path, mount):
     ex = local_file(tmp_path, "examples.jsonl", EXAMPLES)
     sh(f"rsync {q(ex)} {q(d)}/examples.jsonl")
     assert mount.read("synced", "examples.jsonl") == EXAMPLES
-    assert listing(mount, "synced") == MODEL_FILES, "rsync's .examples.jsonl.XXXXXX left"
+    assert listing(mount, "synced") == ONLY_EXAMPLES, "rsync's .examples.jsonl.XXXXXX left"
     assert mount.read("synced", "state") == "DRAFT\n"
     cfg = local_file(tmp_path, "config", QUICK_CONFIG)
     sh(f"rsync {q(cfg)} {q(d)}/config")
@@ -369,7 +407,7 @@ def test_rsync_with_times_and_a_directory_source(tmp_path, mount):
     os.mkdir(mount.p("rsynced-dir"))
     sh(f"rsync -rt {q(str(src))}/ {q(mount.p('rsynced-dir'))}/")
     assert mount.read("rsynced-dir", "examples.jsonl") == EXAMPLES
-    assert listing(mount, "rsynced-dir") == MODEL_FILES
+    assert listing(mount, "rsynced-dir") == ONLY_EXAMPLES
     (src / "config").write_text(QUICK_CONFIG)
     sh(f"rsync -rt {q(str(src))}/ {q(mount.p('rsynced-dir'))}/")
     assert mount.read("rsynced-dir", "wait") == "ACTIVE\n", mount.read("rsynced-dir", "error")
@@ -384,7 +422,7 @@ def test_sed_in_place_on_config(mount):
     sh(f"sed -i 's/epoch_count = 3/epoch_count = 2/' {q(d)}/config")
     assert mount.read("sedded", "config") == QUICK_CONFIG.replace("epoch_count = 3",
                                                                   "epoch_count = 2")
-    assert listing(mount, "sedded") == MODEL_FILES, "sed's temporary file left behind"
+    assert listing(mount, "sedded") == ONLY_CONFIG, "sed's temporary file left behind"
     assert mount.read("sedded", "state") == "DRAFT\n"
     assert remote(mount, "sedded")[0] == 404
     mount.write("sedded", "examples.jsonl", data=EXAMPLES)
@@ -438,7 +476,7 @@ def test_vim_edits_config(mount, how):
              settings=VIM_WRITES[how])
     assert mount.read("vimmed", "config") == cfg.replace("batch_size = 4", "batch_size = 2")
     # the swap file, the write backup and vim's 4913 probe are gone
-    assert listing(mount, "vimmed") == MODEL_FILES
+    assert listing(mount, "vimmed") == ONLY_CONFIG
     assert mount.read("vimmed", "state") == "DRAFT\n"
     mount.write("vimmed", "examples.jsonl", data=EXAMPLES * 2)
     assert mount.read("vimmed", "wait") == "ACTIVE\n", mount.read("vimmed", "error")
@@ -456,7 +494,7 @@ def test_vim_keeps_a_backup_beside_config(mount, how):
              settings=VIM_WRITES[how] + " backup")
     assert mount.read("vim-bak", "config") == QUICK_CONFIG
     assert mount.read("vim-bak", "config~") == old  # a local scratch file
-    assert listing(mount, "vim-bak") == MODEL_FILES | {"config~"}
+    assert listing(mount, "vim-bak") == ONLY_CONFIG | {"config~"}
     assert mount.read("vim-bak", "state") == "DRAFT\n"
     mount.write("vim-bak", "examples.jsonl", data=EXAMPLES)
     assert mount.read("vim-bak", "wait") == "ACTIVE\n", mount.read("vim-bak", "error")
@@ -603,14 +641,13 @@ def test_ls_l_draft_and_submitted(mount):
     os.mkdir(mount.p("listed"))
     mount.write("listed", "examples.jsonl", data=EXAMPLES)
     rows = ls_l(mount.p("listed"))
-    assert set(rows) == MODEL_FILES
-    for name in ("config", "examples.jsonl", "prompt", "generation"):
+    assert set(rows) == ONLY_EXAMPLES
+    for name in ("examples.jsonl", "prompt", "generation"):
         assert rows[name][0].startswith("-rw-r--r--"), (name, rows[name])
     for name in ("state", "progress", "wait", "response", "response.json", "model.json",
                  "error"):
         assert rows[name][0].startswith("-r--r--r--"), (name, rows[name])
     assert rows["examples.jsonl"][1] == len(EXAMPLES)
-    assert rows["config"][1] == 0
     assert rows["state"][1] == len("DRAFT\n")
     top = ls_l(mount.path)
     assert top["listed"][0].startswith("d")
@@ -648,6 +685,9 @@ def test_stat_command(mount):
     out = sh(f"stat -c '%F|%a' {q(mount.p('statted'))}").stdout
     assert out == "directory|700\n" or out.startswith("directory|")
     mount.write("statted", "examples.jsonl", data=EXAMPLES)
+    r = sh(f"stat {q(mount.p('statted', 'config'))}", check=False)
+    assert r.returncode != 0 and "No such file" in r.stderr  # never written
+    sh(f"touch {q(mount.p('statted', 'config'))}")
     out = sh(f"stat -c '%F|%a|%s|%U' {q(mount.p('statted', 'config'))}").stdout
     kind, mode, size, owner = out.strip().split("|")
     assert kind == "regular empty file" and mode == "644" and int(size) == 0
@@ -681,7 +721,7 @@ def test_mkdir_p(mount):
     # model directories hold no subdirectories
     r = sh(f"mkdir -p {q(mount.p('deep-draft', 'sub'))}", check=False)
     assert r.returncode != 0
-    assert listing(mount, "deep-draft") == MODEL_FILES
+    assert listing(mount, "deep-draft") == ONLY_EXAMPLES
 
 
 def test_rmdir_draft_and_active_with_files_inside(mount):
@@ -703,9 +743,8 @@ def test_rmdir_draft_and_active_with_files_inside(mount):
     assert "rm-active" not in sh(f"ls {q(mount.path)}").stdout.split()
     # the name is free for a new draft, with nothing left over from the old model
     os.mkdir(d)
-    assert listing(mount, "rm-active") == MODEL_FILES
+    assert listing(mount, "rm-active") == FRESH_FILES
     assert mount.read("rm-active", "state") == "DRAFT\n"
-    assert mount.read("rm-active", "config") == ""
     r = sh(f"rmdir {q(mount.p('nothing-here'))}", check=False)
     assert r.returncode != 0 and "No such file" in r.stderr
 
@@ -715,7 +754,8 @@ def test_find_lists_the_files(mount):
     mount.make_active("found-model")
     out = sh(f"find {q(mount.path)} -type f").stdout.split()
     files = {os.path.relpath(p, mount.path) for p in out}
-    assert files == {f"{m}/{f}" for m in ("found-draft", "found-model") for f in MODEL_FILES}
+    assert files == ({f"found-draft/{f}" for f in FRESH_FILES}
+                     | {f"found-model/{f}" for f in MODEL_FILES})
     dirs = sh(f"find {q(mount.path)} -mindepth 1 -type d").stdout.split()
     assert sorted(os.path.basename(p) for p in dirs) == ["found-draft", "found-model"]
     # find -newer/-size read the attributes: submitted files carry their sizes
@@ -738,8 +778,9 @@ def test_tar_and_rsync_copy_a_model_out(tmp_path, mount):
     sh(f"tar -cf {q(tar)} -C {q(mount.path)} archived archived-draft")
     sh(f"tar -xf {q(tar)} -C {q(str(out))}")
     for model in ("archived", "archived-draft"):
-        assert set(os.listdir(out / model)) == MODEL_FILES
-        for f in MODEL_FILES:
+        files = MODEL_FILES if model == "archived" else ONLY_EXAMPLES
+        assert set(os.listdir(out / model)) == files
+        for f in files:
             assert (out / model / f).read_bytes() == read_bytes(mount.p(model, f)), (model, f)
     assert (out / "archived" / "response").read_text() == answer_text(mount, "archived") + "\n"
     backup = tmp_path / "rsynced"
@@ -797,7 +838,7 @@ def test_scratch_files_are_local_only(mount):
         f.flush()
         os.fsync(f.fileno())
     sh(f"echo 'old text' > {q(mount.p('scratchy', 'config~'))}")
-    assert listing(mount, "scratchy") == MODEL_FILES | {".config.swp", "config~"}
+    assert listing(mount, "scratchy") == ONLY_EXAMPLES | {".config.swp", "config~"}
     with open(mount.p("scratchy", ".config.swp"), "rb") as f:
         assert f.read() == swp
     assert mount.read("scratchy", "config~") == "old text\n"
@@ -805,12 +846,12 @@ def test_scratch_files_are_local_only(mount):
     assert stat.S_ISREG(st.st_mode) and st.st_size == len(swp)
     # a scratch file is neither config nor examples: nothing is validated or sent
     assert mount.read("scratchy", "state") == "DRAFT\n"
-    assert mount.read("scratchy", "config") == ""
+    assert not os.path.exists(mount.p("scratchy", "config"))
     assert mount.read("scratchy", "error") == ""
     assert remote(mount, "scratchy")[0] == 404
     os.unlink(mount.p("scratchy", ".config.swp"))
     os.unlink(mount.p("scratchy", "config~"))
-    assert listing(mount, "scratchy") == MODEL_FILES
+    assert listing(mount, "scratchy") == ONLY_EXAMPLES
     # the model files themselves cannot be unlinked
     with pytest.raises(OSError):
         os.unlink(mount.p("scratchy", "state"))

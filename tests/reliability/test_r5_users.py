@@ -47,7 +47,7 @@ def probe(user, ops):
 def test_no_allow_other_keeps_everyone_else_out(reachable_mount_factory, other_user):
     m = reachable_mount_factory()
     m.make_draft("secret", config=None)
-    before = {f: m.read("secret", f) for f in ("examples.jsonl", "config", "state")}
+    before = {f: m.read("secret", f) for f in ("examples.jsonl", "state")}
     # The way in is open: only the filesystem itself can refuse.
     assert probe(other_user, [["list", os.path.dirname(m.path)]]) == {
         f"list {os.path.dirname(m.path)}": "ok"}
@@ -61,6 +61,7 @@ def test_no_allow_other_keeps_everyone_else_out(reachable_mount_factory, other_u
     assert sorted(os.listdir(m.path)) == ["secret"]
     assert {f: m.read("secret", f) for f in before} == before
     assert before["state"] == "DRAFT\n"
+    assert "config" not in os.listdir(m.p("secret"))  # the refused create made nothing
 
 
 def expected(st, want):
