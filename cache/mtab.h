@@ -128,6 +128,13 @@ int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f);
  * `(cat a; echo b) > config`) still adds to what gets submitted. */
 void mtab_hold(struct mtab *t, const char *id, int delta);
 
+/* Seconds until the next poll of a training model: at most interval, sooner when the
+ * progress so far (completed of total steps in elapsed seconds since the create) says
+ * the job ends before that; doubling from a quarter second while that is not known
+ * (no steps yet, or all done and still finishing). prev_gap: the last gap, 0 at first. */
+double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
+		     double elapsed);
+
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */
 int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,

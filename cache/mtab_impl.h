@@ -43,6 +43,8 @@ struct mtab_entry {
 	unsigned long seq;  /* table sequence of its last single-model update */
 	unsigned long seen; /* listing round it was last seen in */
 	double next_poll;
+	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
+	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
 	/* the answer to the current key, when known */
 	char resp_key[RCACHE_KEY_HEX];

@@ -139,6 +139,8 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->seq = ++t->seq;
 		mtab_entry_set_op(e, op);
 		e->next_poll = 0;
+		e->poll_gap = 0;
+		e->submitted_at = mtab_now();
 		e->state = MTAB_CREATING;
 		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id,
 			  op->name ? op->name : "");
@@ -270,6 +272,35 @@ out:
 	tuned_model_clear(&m);
 }
 
+double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
+		     double elapsed)
+{
+	double least = interval < 0.25 ? interval : 0.25;
+	double gap = prev_gap > 0 ? prev_gap * 2 : least;
+
+	if (completed > 0 && total > completed && elapsed > 0)
+		gap = elapsed * (double)(total - completed) / (double)completed;
+	if (gap > interval)
+		gap = interval;
+	return gap < least ? least : gap;
+}
+
+/* The next poll of e. A job submitted by this mount is polled when its progress says
+ * it ends (within [0.25 s, poll_interval]); others, found training, every interval. */
+static void schedule_poll(struct mtab *t, struct mtab_entry *e)
+{
+	double now = mtab_now();
+	double elapsed = now - e->submitted_at;
+
+	if (e->submitted_at <= 0) {
+		e->next_poll = now + t->o.poll_interval;
+		return;
+	}
+	e->poll_gap = mtab_poll_gap(t->o.poll_interval, e->poll_gap, e->completed_steps,
+				    e->total_steps, elapsed);
+	e->next_poll = now + e->poll_gap;
+}
+
 static void do_poll(struct mtab *t, struct mtab_entry *e)
 {
 	struct tuning_operation op = {0};
@@ -292,6 +323,7 @@ static void do_poll(struct mtab *t, struct mtab_entry *e)
 	if (rc == 0) {
 		mtab_entry_set_op(e, &op);
 		e->op_missing = 0;
+		schedule_poll(t, e);
 		if (op.done && op.has_error && op.error_message)
 			mtab_entry_set_error(e, op.error_message);
 		pthread_cond_broadcast(&t->changed);

@@ -89,7 +89,7 @@ static void usage(const char *prog)
 	       "    -o project=ID          quota project (x-goog-user-project)\n"
 	       "    -o token_uri=URL       OAuth token endpoint override\n"
 	       "    -o list_ttl=S          re-list models older than S seconds (10)\n"
-	       "    -o poll_interval=S     poll training models every S seconds (5)\n"
+	       "    -o poll_interval=S     poll training models at most S seconds apart (5)\n"
 	       "    -o timeout=S           bound on waits for wait/response (600)\n"
 	       "    -o cache_dir=DIR       response cache (default $XDG_CACHE_HOME/tunedfs,\n"
 	       "                           one subdirectory per endpoint)\n"

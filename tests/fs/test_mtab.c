@@ -158,6 +158,51 @@ static void test_remove_and_reload(struct draft_store *ds, struct mtab *t)
 	mtab_free(t);
 }
 
+/* The poll schedule of a training model: capped by the interval, early when the
+ * progress says the end is near, doubling from 0.25 s while it cannot say. */
+static void test_poll_gap(void)
+{
+	EXPECT(mtab_poll_gap(5, 0, 0, 100, 0) == 0.25);    /* nothing known: soon */
+	EXPECT(mtab_poll_gap(5, 0.25, 0, 100, 0.3) == 0.5); /* still nothing: doubling */
+	EXPECT(mtab_poll_gap(5, 4, 0, 100, 8) == 5);        /* ... up to the interval */
+	/* 50 of 100 steps in 1 s: the rest takes about 1 s */
+	EXPECT(mtab_poll_gap(5, 0.5, 50, 100, 1.0) == 1.0);
+	/* 1 of 1000 steps in 2 s: far off, the interval */
+	EXPECT(mtab_poll_gap(5, 0.5, 1, 1000, 2.0) == 5);
+	/* 99 of 100 in 9.9 s: due in 0.1 s, but never sooner than 0.25 s */
+	EXPECT(mtab_poll_gap(5, 1, 99, 100, 9.9) == 0.25);
+	/* all steps done, the job still finishing: doubling again */
+	EXPECT(mtab_poll_gap(5, 0.25, 100, 100, 10) == 0.5);
+	EXPECT(mtab_poll_gap(5, 4, 100, 100, 30) == 5);
+	/* an interval below 0.25 s is kept as it is */
+	EXPECT(mtab_poll_gap(0.1, 0, 0, 100, 0) == 0.1);
+	EXPECT(mtab_poll_gap(0.1, 0.1, 50, 100, 10) == 0.1);
+}
+
+/* A draft's config and examples.jsonl: created empty by a touch, gone after an unlink,
+ * both refused once submitted; the draft stays a draft throughout. */
+static void test_draft_files(struct mtab *t)
+{
+	struct mtab_attr a;
+
+	EXPECT(mtab_create_draft(t, "files") == 0);
+	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0);
+	EXPECT(mtab_draft_unlink(t, "files", MTAB_CONFIG) == -ENOENT);
+	EXPECT(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
+	EXPECT(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
+	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_CONFIG));
+	EXPECT(mtab_draft_touch(t, "files", MTAB_PROMPT) == -EINVAL);
+	EXPECT(mtab_draft_unlink(t, "files", MTAB_CONFIG) == 0);
+	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0 && a.state == MTAB_DRAFT);
+	EXPECT(commit(t, "files", MTAB_EXAMPLES, EXAMPLES) == 0);
+	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_EXAMPLES));
+	EXPECT(commit(t, "files", MTAB_CONFIG, CONFIG) == 0); /* submitted (no client here) */
+	EXPECT(mtab_attr(t, "files", &a) == 0 && a.locked);
+	EXPECT(mtab_draft_unlink(t, "files", MTAB_EXAMPLES) == -EACCES);
+	EXPECT(mtab_draft_touch(t, "nobody", MTAB_CONFIG) == -ENOENT);
+	EXPECT(mtab_remove(t, "files") == 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tunedfs-test-mtab.XXXXXX", cmd[128];
@@ -171,6 +216,8 @@ int main(void)
 	test_names(t);
 	test_draft_commits(t);
 	test_prompt_and_generation(t);
+	test_draft_files(t);
+	test_poll_gap();
 	test_remove_and_reload(ds, t);
 	draft_store_close(ds);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
