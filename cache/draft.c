@@ -343,12 +343,25 @@ static int draft_open_temp(struct draft_store *ds, const char *name, const char 
 	return -EEXIST;
 }
 
+/* Makes the entries of the draft's directory durable. */
+static int draft_sync_dir(struct draft_store *ds, const char *name)
+{
+	int rc = 0, dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
+}
+
 /* The atomic replacement of name/file with data. */
 static int draft_replace(struct draft_store *ds, const char *name, const char *file,
 			 const char *data, size_t len)
 {
 	char tmp[160], dst[128];
-	int fd, rc, dfd;
+	int fd, rc;
 
 	fd = draft_open_temp(ds, name, file, tmp, sizeof(tmp));
 	if (fd < 0)
@@ -371,13 +384,7 @@ static int draft_replace(struct draft_store *ds, const char *name, const char *f
 		unlinkat(ds->dirfd, tmp, 0);
 		return rc;
 	}
-	dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	if (fsync(dfd) < 0)
-		rc = -errno;
-	close(dfd);
-	return rc;
+	return draft_sync_dir(ds, name);
 }
 
 int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
@@ -402,7 +409,7 @@ int draft_has(struct draft_store *ds, const char *name, const char *file)
 int draft_unlink(struct draft_store *ds, const char *name, const char *file)
 {
 	char path[128];
-	int rc = 0, dfd;
+	int rc = 0;
 
 	if (!draft_valid_name(name) || !draft_valid_file(file))
 		return -EINVAL;
@@ -411,15 +418,7 @@ int draft_unlink(struct draft_store *ds, const char *name, const char *file)
 	if (unlinkat(ds->dirfd, path, 0) < 0)
 		rc = -errno;
 	pthread_mutex_unlock(&ds->lock);
-	if (rc < 0)
-		return rc;
-	dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	if (fsync(dfd) < 0)
-		rc = -errno;
-	close(dfd);
-	return rc;
+	return rc < 0 ? rc : draft_sync_dir(ds, name);
 }
 
 int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name)
