@@ -50,7 +50,9 @@ static char *draft_xstrdup(const char *s)
 
 static int draft_valid_file(const char *file)
 {
-	return file && (!strcmp(file, "config") || !strcmp(file, "examples.jsonl"));
+	/* prompt and generation: the same format serves the prompt store (mtab_user.c) */
+	return file && (!strcmp(file, "config") || !strcmp(file, "examples.jsonl") ||
+			!strcmp(file, "prompt") || !strcmp(file, "generation"));
 }
 
 static int draft_valid_name(const char *name)

@@ -23,7 +23,8 @@ int draft_create(struct draft_store *ds, const char *name);     /* -EEXIST if pr
 int draft_remove(struct draft_store *ds, const char *name);     /* whole draft */
 int draft_exists(struct draft_store *ds, const char *name);     /* 1 or 0 */
 
-/* file is "config" or "examples.jsonl" (any other name: -EINVAL).
+/* file is "config" or "examples.jsonl" (or, in a store of prompts, "prompt" or
+ * "generation"; any other name: -EINVAL).
  * draft_read: -ENOENT when the file was never written (an empty file reads as len 0). */
 int draft_read(struct draft_store *ds, const char *name, const char *file, char **data,
 	       size_t *len);

@@ -174,6 +174,7 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
 	e->mtime = e->ctime = time(NULL);
 	t->v[pos] = e;
 	t->n++;
+	mtab_user_apply(t, e); /* what was written into it before an unmount */
 	/* a name that exists now is no longer a remembered miss */
 	for (size_t i = 0; i < t->n_neg; i++) {
 		if (strcmp(t->neg[i].id, id) == 0) {
@@ -215,6 +216,7 @@ void mtab_erase_gone(struct mtab *t, const char *id)
 {
 	t->gone = mtab_xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
 	t->gone[t->n_gone++] = mtab_xstrdup(id);
+	mtab_user_drop(t, id);
 	mtab_erase(t, id);
 }
 
@@ -357,6 +359,7 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 		t->o.negative_ttl = 1;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->draft_mu, NULL);
+	pthread_mutex_init(&t->user_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->wake, &ca);
@@ -364,6 +367,7 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 	pthread_condattr_destroy(&ca);
 	if (t->o.listing_path)
 		t->o.listing_path = mtab_xstrdup(t->o.listing_path);
+	mtab_user_load_names(t);
 	if (t->o.drafts)
 		load_drafts(t);
 	mtab_listing_load(t);
@@ -380,6 +384,10 @@ void mtab_stop(struct mtab *t)
 {
 	mtab_poll_stop(t);
 	mtab_gen_stop(t);
+	pthread_mutex_lock(&t->mu);
+	while (mtab_user_save(t))
+		; /* what the background thread had not written yet */
+	pthread_mutex_unlock(&t->mu);
 }
 
 void mtab_free(struct mtab *t)
@@ -399,6 +407,8 @@ void mtab_free(struct mtab *t)
 	free((char *)t->o.listing_path);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
+	pthread_mutex_destroy(&t->user_mu);
+	mtab_user_free(t);
 	pthread_cond_destroy(&t->wake);
 	pthread_cond_destroy(&t->changed);
 	free(t);
@@ -639,6 +649,7 @@ int mtab_create_draft(struct mtab *t, const char *id)
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0 || rc == -EEXIST) {
 		struct mtab_entry *e = mtab_insert(t, id);
+		mtab_user_reset(t, e); /* a new model: nothing of an old one of that name */
 		e->is_draft = 1;
 		e->draft_files = bits;
 		e->state = MTAB_DRAFT;
@@ -708,7 +719,9 @@ int mtab_remove(struct mtab *t, const char *id)
 		mtab_erase(t, id);
 		neg_add(t, id);
 		pthread_cond_broadcast(&t->changed);
+		mtab_kick(t); /* the listing kept on disk no longer holds it */
 		pthread_mutex_unlock(&t->mu);
+		mtab_user_forget(t, id);
 	}
 	free(name);
 	return rc;

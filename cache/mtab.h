@@ -22,6 +22,7 @@ enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 struct mtab_options {
 	struct gemini_client *gc;   /* not owned */
 	struct draft_store *drafts; /* not owned */
+	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
 	struct rcache *rcache;	    /* not owned */
 	double list_ttl;	    /* seconds a listing stays fresh */
 	double poll_interval;	    /* seconds between polls of a CREATING model */

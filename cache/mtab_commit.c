@@ -251,6 +251,7 @@ static int commit_prompt(struct mtab *t, const char *id, const char *data, size_
 	if (rc == 0)
 		mtab_entry_set_error(e, "");
 	e->mtime = time(NULL);
+	mtab_user_mark(t, e);
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		report(t, id, msg, quiet);
@@ -284,6 +285,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		e->gen_canon = canon ? canon : mtab_xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
+		mtab_user_mark(t, e);
 	}
 	pthread_mutex_unlock(&t->mu);
 	generation_settings_clear(&gs);

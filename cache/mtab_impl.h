@@ -43,6 +43,7 @@ struct mtab_entry {
 	unsigned long seq;  /* table sequence of its last single-model update */
 	unsigned long seen; /* listing round it was last seen in */
 	double next_poll;
+	unsigned long user_rev, user_saved_rev; /* prompt/generation changes, and the saved */
 	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
 	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
@@ -92,6 +93,14 @@ struct mtab {
 	struct mtab_job *jobs;
 	int job_threads;
 	struct mtab_stats stats;
+	/* prompts and generation kept across mounts (mtab_user.c) */
+	pthread_mutex_t user_mu; /* the prompt store's writes; taken before mu */
+	char **user_pending;	 /* stored names not yet applied to an entry, sorted */
+	size_t n_user_pending;
+	char **user_drops; /* names whose stored files go */
+	size_t n_user_drops;
+	unsigned long user_seq;
+	int user_dirty;
 };
 
 void *mtab_xmalloc(size_t n);
@@ -132,5 +141,15 @@ void mtab_kick(struct mtab *t); /* under t->mu */
 
 /* mtab_gen.c */
 void mtab_gen_stop(struct mtab *t);
+
+/* mtab_user.c: prompt and generation kept across mounts (options.prompts) */
+void mtab_user_load_names(struct mtab *t);		       /* at mtab_new */
+void mtab_user_apply(struct mtab *t, struct mtab_entry *e);    /* a new entry; under mu */
+void mtab_user_reset(struct mtab *t, struct mtab_entry *e);    /* a new draft; under mu */
+void mtab_user_mark(struct mtab *t, struct mtab_entry *e);     /* changed; under mu */
+void mtab_user_drop(struct mtab *t, const char *id);	       /* gone; under mu */
+int mtab_user_save(struct mtab *t);			       /* under mu */
+void mtab_user_forget(struct mtab *t, const char *id);	       /* rmdir; not under mu */
+void mtab_user_free(struct mtab *t);
 
 #endif

@@ -383,6 +383,8 @@ static int work_once(struct mtab *t, double *next)
 	double due_list = t->last_list + t->o.list_ttl;
 
 	*next = now + 3600;
+	if (mtab_user_save(t))
+		return 1;
 	for (size_t i = 0; i < t->n; i++) {
 		struct mtab_entry *e = t->v[i];
 		if (e->submitting && e->writers > 0)
@@ -434,6 +436,7 @@ static void *poll_main(void *arg)
 			mtab_listing_save(t);
 			continue;
 		}
+		mtab_listing_save(t); /* an rmdir changes what the kept listing should say */
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);

@@ -161,7 +161,9 @@ void mtab_listing_load(struct mtab *t)
 		if (one && gemini_parse_tuned_model(one, strlen(one), &m) == 0 &&
 		    (id = mtab_id_of(m.name)) && gemini_valid_model_id(id)) {
 			struct mtab_entry *e = mtab_insert(t, id);
-			if (!e->remote) {
+			/* a draft not yet submitted is a new model of an old name: the
+			 * listing kept from before is stale about it */
+			if (!e->remote && !(e->is_draft && e->state == MTAB_DRAFT)) {
 				mtab_entry_set_model(t, e, &m);
 				e->changed = 0;
 				count++;

@@ -33,6 +33,7 @@ static struct backend {
 	struct http_client *http;
 	struct gemini_client *gc;
 	struct draft_store *drafts;
+	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
 } be;
 static char *listing_path; /* the last listing, beside the response cache */
@@ -229,12 +230,17 @@ static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
+	char *prompts = tfs_xmalloc(strlen(drafts) + sizeof ".prompts");
 	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
+	sprintf(prompts, "%s.prompts", drafts);
 	if (rc == 0)
 		rc = draft_store_open(drafts, &be.drafts);
+	if (rc == 0)
+		rc = draft_store_open(prompts, &be.prompts);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
+	free(prompts);
 	if (rc == 0) {
 		rc = privdir_make(tfs_ctx.opt.cache_dir);
 		if (rc == 0)
@@ -257,6 +263,7 @@ static int start_table(void)
 	    .listing_path = listing_path,
 	    .gc = be.gc,
 	    .drafts = be.drafts,
+	    .prompts = be.prompts,
 	    .rcache = be.rcache,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
@@ -315,6 +322,8 @@ static void teardown(void)
 		rcache_close(be.rcache);
 	if (be.drafts)
 		draft_store_close(be.drafts);
+	if (be.prompts)
+		draft_store_close(be.prompts);
 	memset(&be, 0, sizeof be);
 	free(listing_path);
 	listing_path = NULL;

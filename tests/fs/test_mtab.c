@@ -203,6 +203,41 @@ static void test_draft_files(struct mtab *t)
 	EXPECT(mtab_remove(t, "files") == 0);
 }
 
+/* Prompt and generation written into a draft are in a new table over the same stores
+ * (written at the stop: no background thread here); rmdir takes them along. */
+static void test_prompts_kept(const char *dir)
+{
+	char path[300];
+	struct draft_store *ds = NULL, *ps = NULL;
+	struct mtab_options o = {.list_ttl = 10, .poll_interval = 1, .log = on_log};
+	struct mtab *t = NULL;
+	struct mtab_view v;
+
+	snprintf(path, sizeof path, "%s/kept-drafts", dir);
+	EXPECT(draft_store_open(path, &ds) == 0);
+	snprintf(path, sizeof path, "%s/kept-prompts", dir);
+	EXPECT(draft_store_open(path, &ps) == 0);
+	o.drafts = ds;
+	o.prompts = ps;
+	EXPECT(mtab_new(&o, &t) == 0);
+	EXPECT(mtab_create_draft(t, "asked") == 0);
+	/* a draft takes no prompt (EINVAL), but keeps what was written */
+	EXPECT(commit(t, "asked", MTAB_PROMPT, "what comes after 7?\n") == -EINVAL);
+	EXPECT(commit(t, "asked", MTAB_GENERATION, "temperature = 0.5\n") == 0);
+	mtab_free(t);
+	EXPECT(draft_exists(ps, "asked") == 1);
+	EXPECT(mtab_new(&o, &t) == 0);
+	EXPECT(mtab_view(t, "asked", 0, &v) == 0);
+	EXPECT(v.prompt && v.prompt_len == 19 && memcmp(v.prompt, "what comes after 7?", 19) == 0);
+	EXPECT(strstr(v.generation, "temperature = 0.5") != NULL);
+	mtab_view_clear(&v);
+	EXPECT(mtab_remove(t, "asked") == 0);
+	EXPECT(draft_exists(ps, "asked") == 0);
+	mtab_free(t);
+	draft_store_close(ds);
+	draft_store_close(ps);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tunedfs-test-mtab.XXXXXX", cmd[128];
@@ -220,6 +255,7 @@ int main(void)
 	test_poll_gap();
 	test_remove_and_reload(ds, t);
 	draft_store_close(ds);
+	test_prompts_kept(dir);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		failures++;

@@ -153,3 +153,41 @@ def test_offline_remount_shows_the_last_listing_and_cached_answers(tmp_path, ser
     assert m.read("known", "state") == "ACTIVE\n"
     m.write("known", "prompt", data="5\n")
     assert m.read("known", "response") == answer
+
+
+def test_prompt_and_generation_outlive_the_mount(tmp_path, server_factory, mount_factory):
+    """What a user wrote into prompt and generation is there after a remount, and the
+    answer to it reads from the cache without a request; rmdir takes it along."""
+    log = str(tmp_path / "requests.log")
+    s = server_factory("--request-log", log)
+    m = mount_factory(server=s)
+    m.make_active("kept")
+    m.make_active("other")
+    m.write("kept", "generation", data="temperature = 0\nmax_output_tokens = 8\n")
+    generation = m.read("kept", "generation")
+    m.write("kept", "prompt", data="7\n")
+    answer = m.read("kept", "response")
+    m.write("other", "prompt", data="9\n")  # no answer asked for: none is made
+    assert generations(log) == 1
+    m.restart()
+    assert m.read("kept", "prompt") == "7\n"
+    assert m.read("kept", "generation") == generation
+    assert m.read("kept", "response") == answer
+    assert m.read("other", "prompt") == "9\n"
+    assert generations(log, at_least=2) == 1  # the answer came from the cache
+    # an emptied prompt (refused, but what was written) stays empty; a new model of an
+    # old name starts with nothing
+    m.allow += [r"empty prompt"]
+    with pytest.raises(OSError):
+        m.write("other", "prompt", data="")
+    os.rmdir(m.p("kept"))
+    os.mkdir(m.p("kept"))
+    assert m.read("kept", "prompt") == ""
+    m.write("kept", "examples.jsonl", data='{"text_input": "1", "output": "2"}\n')
+    m.restart()
+    assert m.read("other", "prompt") == ""
+    assert m.read("kept", "prompt") == "" and m.read("kept", "generation") == ""
+    # the draft is the user's: the listing kept from before the rmdir does not take it
+    assert m.read("kept", "state") == "DRAFT\n"
+    assert m.read("kept", "examples.jsonl") == '{"text_input": "1", "output": "2"}\n'
+    assert "kept" in os.listdir(m.path)

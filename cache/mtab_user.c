@@ -1,0 +1,231 @@
+/* mtab_user.c - the prompt and generation settings of each model, kept across mounts in
+ * a store of their own (the draft store's format: DIR/NAME/{prompt,generation}), so what
+ * a user wrote is there after an unmount and its cached answer reads without a request.
+ * A commit marks the entry; the background thread writes it (atomic, durable) off the
+ * path of the write, and mtab_stop writes what is left. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cache/draft.h"
+#include "cache/mtab_impl.h"
+#include "cache/spec.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mtab_user_load_names(struct mtab *t)
+{
+	if (!t->o.prompts)
+		return;
+	if (draft_list(t->o.prompts, &t->user_pending, &t->n_user_pending) < 0) {
+		t->user_pending = NULL;
+		t->n_user_pending = 0;
+	}
+	qsort(t->user_pending, t->n_user_pending, sizeof *t->user_pending, cmp_str);
+}
+
+/* Takes id out of the names not yet applied: 1 when it was there. */
+static int take_pending(struct mtab *t, const char *id)
+{
+	char **hit;
+
+	if (!t->n_user_pending)
+		return 0;
+	hit = bsearch(&id, t->user_pending, t->n_user_pending, sizeof *t->user_pending, cmp_str);
+	if (!hit)
+		return 0;
+	free(*hit);
+	memmove(hit, hit + 1,
+		(size_t)(t->user_pending + t->n_user_pending - hit - 1) * sizeof *hit);
+	t->n_user_pending--;
+	return 1;
+}
+
+void mtab_user_apply(struct mtab *t, struct mtab_entry *e)
+{
+	struct generation_settings gs = {0};
+	char *data = NULL, msg[200];
+	size_t len = 0;
+
+	if (!take_pending(t, e->id))
+		return;
+	if (draft_read(t->o.prompts, e->id, "prompt", &data, &len) == 0 && len > 0) {
+		free(e->prompt);
+		e->prompt = data;
+		e->prompt_len = len;
+		e->prompt_bad = memchr(data, 0, len) != NULL;
+		data = NULL;
+	}
+	free(data);
+	data = NULL;
+	if (draft_read(t->o.prompts, e->id, "generation", &data, &len) == 0 &&
+	    spec_parse_generation(data, len, &gs, msg, sizeof msg) == 0) {
+		char *canon = spec_generation_canonical(&gs);
+		generation_settings_clear(&e->gs);
+		e->gs = gs;
+		memset(&gs, 0, sizeof gs);
+		free(e->gen_canon);
+		e->gen_canon = canon ? canon : mtab_xstrdup("");
+	}
+	generation_settings_clear(&gs);
+	free(data);
+	e->user_rev = e->user_saved_rev = 0;
+}
+
+void mtab_user_reset(struct mtab *t, struct mtab_entry *e)
+{
+	if (!e->prompt && !e->gen_canon[0])
+		return;
+	free(e->prompt);
+	e->prompt = NULL;
+	e->prompt_len = 0;
+	e->prompt_bad = 0;
+	generation_settings_clear(&e->gs);
+	memset(&e->gs, 0, sizeof e->gs);
+	free(e->gen_canon);
+	e->gen_canon = mtab_xstrdup("");
+	mtab_user_mark(t, e);
+}
+
+void mtab_user_mark(struct mtab *t, struct mtab_entry *e)
+{
+	if (!t->o.prompts)
+		return;
+	e->user_rev = ++t->user_seq;
+	t->user_dirty = 1;
+	mtab_kick(t);
+}
+
+void mtab_user_drop(struct mtab *t, const char *id)
+{
+	if (!t->o.prompts)
+		return;
+	take_pending(t, id);
+	t->user_drops = mtab_xrealloc(t->user_drops, (t->n_user_drops + 1) * sizeof(char *));
+	t->user_drops[t->n_user_drops++] = mtab_xstrdup(id);
+	t->user_dirty = 1;
+}
+
+/* Writes one file of id, or removes it when data is NULL. */
+static int put(struct mtab *t, const char *id, const char *file, const char *data, size_t len)
+{
+	int rc;
+
+	if (!data) {
+		rc = draft_unlink(t->o.prompts, id, file);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	rc = draft_write(t->o.prompts, id, file, data, len);
+	if (rc == -ENOENT) {
+		rc = draft_create(t->o.prompts, id);
+		if (rc == 0 || rc == -EEXIST)
+			rc = draft_write(t->o.prompts, id, file, data, len);
+	}
+	return rc;
+}
+
+/* Saves one entry's copy, unless it changed or went meanwhile. Under user_mu, not mu. */
+static void save_one(struct mtab *t, const char *id, unsigned long rev, const char *prompt,
+		     size_t prompt_len, const char *gen)
+{
+	struct mtab_entry *e;
+	int rc, live;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	live = e && e->user_rev == rev;
+	pthread_mutex_unlock(&t->mu);
+	if (!live)
+		return;
+	if (!prompt && !gen[0]) {
+		rc = draft_remove(t->o.prompts, id);
+		if (rc == -ENOENT)
+			rc = 0;
+	} else if ((rc = put(t, id, "prompt", prompt, prompt_len)) == 0)
+		rc = put(t, id, "generation", gen[0] ? gen : NULL, strlen(gen));
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (rc == 0 && e && e->user_rev == rev)
+		e->user_saved_rev = rev;
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		mtab_logf(t, LOG_WARNING, "%s: cannot keep the prompt on disk: %s", id,
+			  strerror(-rc));
+}
+
+/* Writes one changed entry and the removals queued. Under mu (dropped while writing);
+ * 1 when it did something and may have more to do. */
+int mtab_user_save(struct mtab *t)
+{
+	char **drops;
+	size_t n_drops;
+	int did = 0;
+
+	if (!t->o.prompts || !t->user_dirty)
+		return 0;
+	t->user_dirty = 0;
+	drops = t->user_drops;
+	n_drops = t->n_user_drops;
+	t->user_drops = NULL;
+	t->n_user_drops = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		struct mtab_entry *e = t->v[i];
+		char *id, *prompt, *gen;
+		size_t prompt_len = e->prompt_len;
+		unsigned long rev = e->user_rev;
+
+		if (e->user_rev == e->user_saved_rev)
+			continue;
+		id = mtab_xstrdup(e->id);
+		prompt = e->prompt ? mtab_xstrndup(e->prompt, e->prompt_len) : NULL;
+		gen = mtab_xstrdup(e->gen_canon);
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_lock(&t->user_mu);
+		save_one(t, id, rev, prompt, prompt_len, gen);
+		pthread_mutex_unlock(&t->user_mu);
+		free(id);
+		free(prompt);
+		free(gen);
+		pthread_mutex_lock(&t->mu);
+		/* one a call (the table may have changed meanwhile): the caller comes back */
+		t->user_dirty = 1;
+		did = 1;
+		break;
+	}
+	if (n_drops) {
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_lock(&t->user_mu);
+		for (size_t i = 0; i < n_drops; i++) {
+			draft_remove(t->o.prompts, drops[i]);
+			free(drops[i]);
+		}
+		pthread_mutex_unlock(&t->user_mu);
+		pthread_mutex_lock(&t->mu);
+		did = 1;
+	}
+	free(drops);
+	return did;
+}
+
+void mtab_user_forget(struct mtab *t, const char *id)
+{
+	if (!t->o.prompts)
+		return;
+	pthread_mutex_lock(&t->user_mu);
+	draft_remove(t->o.prompts, id);
+	pthread_mutex_unlock(&t->user_mu);
+}
+
+void mtab_user_free(struct mtab *t)
+{
+	for (size_t i = 0; i < t->n_user_pending; i++)
+		free(t->user_pending[i]);
+	free(t->user_pending);
+	for (size_t i = 0; i < t->n_user_drops; i++)
+		free(t->user_drops[i]);
+	free(t->user_drops);
+}
