@@ -179,7 +179,9 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 
 	if (v->attr.state == MTAB_DRAFT)
 		return;
-	if (!v->has_progress && last)
+	/* never behind the last snapshot (an operation cut by a server restart may report
+	 * no steps done) */
+	if (last && last->step > done)
 		done = last->step;
 	if (total == 0 && last && v->attr.state != MTAB_CREATING)
 		total = last->step;

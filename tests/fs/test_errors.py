@@ -399,6 +399,11 @@ def test_prompt_to_a_failed_model(tmp_path, server_factory, mount_factory):
     assert status == 200 and model["state"] == "FAILED", model
     assert m.read("doomed", "wait") == "FAILED\n"
     assert "interrupted" in m.read("doomed", "error")
+    # progress says how far it got: the step of its last snapshot kept by the server
+    # (whether one was written before the kill is the server's timing), never behind it
+    head, *snaps = m.read("doomed", "progress").splitlines()
+    last_step = int(snaps[-1].split()[0]) if snaps else 0
+    assert f" step {last_step}/" in head, (head, snaps[-1:])
     err = bad_prompt(m, "doomed", "1\n", "FAILED")
     assert "doomed" in err
     # the settings the user wrote are still readable
