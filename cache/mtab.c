@@ -385,8 +385,11 @@ void mtab_stop(struct mtab *t)
 	mtab_poll_stop(t);
 	mtab_gen_stop(t);
 	pthread_mutex_lock(&t->mu);
-	while (mtab_user_save(t))
-		; /* what the background thread had not written yet */
+	/* what the background thread had not written yet: the round under way, then one
+	 * for what changed after its turn in that round */
+	for (int round = 0; round < 2; round++)
+		while (mtab_user_save(t, 1))
+			;
 	pthread_mutex_unlock(&t->mu);
 }
 

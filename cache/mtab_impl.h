@@ -44,6 +44,7 @@ struct mtab_entry {
 	unsigned long seen; /* listing round it was last seen in */
 	double next_poll;
 	unsigned long user_rev, user_saved_rev; /* prompt/generation changes, and the saved */
+	unsigned long user_round;		/* the save round it was last tried in */
 	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
 	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
@@ -99,8 +100,9 @@ struct mtab {
 	size_t n_user_pending;
 	char **user_drops; /* names whose stored files go */
 	size_t n_user_drops;
-	unsigned long user_seq;
-	int user_dirty;
+	unsigned long user_seq, user_round;
+	int user_dirty, user_in_round;
+	double user_due; /* when the next round of saves starts */
 };
 
 void *mtab_xmalloc(size_t n);
@@ -148,7 +150,7 @@ void mtab_user_apply(struct mtab *t, struct mtab_entry *e);    /* a new entry; u
 void mtab_user_reset(struct mtab *t, struct mtab_entry *e);    /* a new draft; under mu */
 void mtab_user_mark(struct mtab *t, struct mtab_entry *e);     /* changed; under mu */
 void mtab_user_drop(struct mtab *t, const char *id);	       /* gone; under mu */
-int mtab_user_save(struct mtab *t);			       /* under mu */
+int mtab_user_save(struct mtab *t, int force);		       /* under mu */
 void mtab_user_forget(struct mtab *t, const char *id);	       /* rmdir; not under mu */
 void mtab_user_free(struct mtab *t);
 

@@ -383,8 +383,10 @@ static int work_once(struct mtab *t, double *next)
 	double due_list = t->last_list + t->o.list_ttl;
 
 	*next = now + 3600;
-	if (mtab_user_save(t))
+	if (mtab_user_save(t, 0))
 		return 1;
+	if (t->user_dirty && t->user_due < *next)
+		*next = t->user_due;
 	for (size_t i = 0; i < t->n; i++) {
 		struct mtab_entry *e = t->v[i];
 		if (e->submitting && e->writers > 0)

@@ -2,7 +2,7 @@
  * a store of their own (the draft store's format: DIR/NAME/{prompt,generation}), so what
  * a user wrote is there after an unmount and its cached answer reads without a request.
  * A commit marks the entry; the background thread writes it (atomic, durable) off the
- * path of the write, and mtab_stop writes what is left. */
+ * path of the write, within about a second, and mtab_stop writes what is left. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,10 @@
 #include "cache/draft.h"
 #include "cache/mtab_impl.h"
 #include "cache/spec.h"
+
+/* A round of saves starts this long after the change that made it due, so a burst of
+ * prompts to a model costs one write, not one per prompt. */
+#define USER_SAVE_DELAY 1.0
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -96,8 +100,11 @@ void mtab_user_mark(struct mtab *t, struct mtab_entry *e)
 	if (!t->o.prompts)
 		return;
 	e->user_rev = ++t->user_seq;
-	t->user_dirty = 1;
-	mtab_kick(t);
+	if (!t->user_dirty) {
+		t->user_dirty = 1;
+		t->user_due = mtab_now() + USER_SAVE_DELAY;
+		mtab_kick(t); /* the background thread sleeps until then at most */
+	}
 }
 
 void mtab_user_drop(struct mtab *t, const char *id)
@@ -107,7 +114,10 @@ void mtab_user_drop(struct mtab *t, const char *id)
 	take_pending(t, id);
 	t->user_drops = mtab_xrealloc(t->user_drops, (t->n_user_drops + 1) * sizeof(char *));
 	t->user_drops[t->n_user_drops++] = mtab_xstrdup(id);
-	t->user_dirty = 1;
+	if (!t->user_dirty) {
+		t->user_dirty = 1;
+		t->user_due = mtab_now() + USER_SAVE_DELAY;
+	}
 }
 
 /* Writes one file of id, or removes it when data is NULL. */
@@ -157,29 +167,42 @@ static void save_one(struct mtab *t, const char *id, unsigned long rev, const ch
 			  strerror(-rc));
 }
 
-/* Writes one changed entry and the removals queued. Under mu (dropped while writing);
- * 1 when it did something and may have more to do. */
-int mtab_user_save(struct mtab *t)
+int mtab_user_save(struct mtab *t, int force)
 {
-	char **drops;
-	size_t n_drops;
-	int did = 0;
+	char **drops = t->user_drops;
+	size_t n_drops = t->n_user_drops;
 
 	if (!t->o.prompts || !t->user_dirty)
 		return 0;
-	t->user_dirty = 0;
-	drops = t->user_drops;
-	n_drops = t->n_user_drops;
-	t->user_drops = NULL;
-	t->n_user_drops = 0;
+	if (!t->user_in_round) {
+		if (!force && mtab_now() < t->user_due)
+			return 0;
+		t->user_in_round = 1;
+		t->user_round++;
+	}
+	if (n_drops) {
+		t->user_drops = NULL;
+		t->n_user_drops = 0;
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_lock(&t->user_mu);
+		for (size_t i = 0; i < n_drops; i++) {
+			draft_remove(t->o.prompts, drops[i]);
+			free(drops[i]);
+		}
+		pthread_mutex_unlock(&t->user_mu);
+		free(drops);
+		pthread_mutex_lock(&t->mu);
+		return 1;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct mtab_entry *e = t->v[i];
 		char *id, *prompt, *gen;
 		size_t prompt_len = e->prompt_len;
 		unsigned long rev = e->user_rev;
 
-		if (e->user_rev == e->user_saved_rev)
+		if (e->user_rev == e->user_saved_rev || e->user_round == t->user_round)
 			continue;
+		e->user_round = t->user_round; /* tried in this round, whatever comes of it */
 		id = mtab_xstrdup(e->id);
 		prompt = e->prompt ? mtab_xstrndup(e->prompt, e->prompt_len) : NULL;
 		gen = mtab_xstrdup(e->gen_canon);
@@ -191,24 +214,15 @@ int mtab_user_save(struct mtab *t)
 		free(prompt);
 		free(gen);
 		pthread_mutex_lock(&t->mu);
-		/* one a call (the table may have changed meanwhile): the caller comes back */
-		t->user_dirty = 1;
-		did = 1;
-		break;
+		return 1; /* one a call: the table may have changed meanwhile */
 	}
-	if (n_drops) {
-		pthread_mutex_unlock(&t->mu);
-		pthread_mutex_lock(&t->user_mu);
-		for (size_t i = 0; i < n_drops; i++) {
-			draft_remove(t->o.prompts, drops[i]);
-			free(drops[i]);
-		}
-		pthread_mutex_unlock(&t->user_mu);
-		pthread_mutex_lock(&t->mu);
-		did = 1;
-	}
-	free(drops);
-	return did;
+	/* the round is over: what changed during it (or failed) waits for the next */
+	t->user_in_round = 0;
+	t->user_dirty = t->n_user_drops > 0;
+	for (size_t i = 0; i < t->n && !t->user_dirty; i++)
+		t->user_dirty = t->v[i]->user_rev != t->v[i]->user_saved_rev;
+	t->user_due = mtab_now() + USER_SAVE_DELAY;
+	return 0;
 }
 
 void mtab_user_forget(struct mtab *t, const char *id)

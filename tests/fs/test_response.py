@@ -1,6 +1,7 @@
 """prompt -> response: one generation per key, stable bytes, the cache, Ctrl-C,
 O_NONBLOCK, a blocked prompt, and a mount that stays responsive meanwhile."""
 import errno
+import glob
 import json
 import os
 import signal
@@ -191,3 +192,24 @@ def test_prompt_and_generation_outlive_the_mount(tmp_path, server_factory, mount
     assert m.read("kept", "state") == "DRAFT\n"
     assert m.read("kept", "examples.jsonl") == '{"text_input": "1", "output": "2"}\n'
     assert "kept" in os.listdir(m.path)
+
+
+def test_prompt_is_written_down_without_an_unmount(mount):
+    """The background thread writes a prompt to disk soon after its close, so a killed
+    mount still has it. Waits (bounded) for the file to appear; no timing asserted."""
+    mount.make_active("crashy")
+    mount.write("crashy", "prompt", data="what is 12?\n")
+    stored = None
+    for _ in range(300):
+        found = glob.glob(os.path.join(mount.data_dir, "*.prompts", "crashy", "prompt"))
+        if found:
+            stored = found[0]
+            break
+        time.sleep(0.05)
+    assert stored, "the prompt never reached the disk"
+    with open(stored) as f:
+        assert f.read() == "what is 12?"
+    assert oct(os.stat(stored).st_mode & 0o777) == "0o600"
+    mount.kill9()
+    mount.start()
+    assert mount.read("crashy", "prompt") == "what is 12?\n"
