@@ -45,6 +45,7 @@ struct mtab_entry {
 	double next_poll;
 	unsigned long user_rev, user_saved_rev; /* prompt/generation changes, and the saved */
 	unsigned long user_round;		/* the save round it was last tried in */
+	int user_failed;			/* its last save failed (said in the log) */
 	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
 	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
@@ -101,7 +102,7 @@ struct mtab {
 	char **user_drops; /* names whose stored files go */
 	size_t n_user_drops;
 	unsigned long user_seq, user_round;
-	int user_dirty, user_in_round;
+	int user_dirty, user_in_round, user_failures;
 	double user_due; /* when the next round of saves starts */
 };
 

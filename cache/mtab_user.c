@@ -15,6 +15,8 @@
 /* A round of saves starts this long after the change that made it due, so a burst of
  * prompts to a model costs one write, not one per prompt. */
 #define USER_SAVE_DELAY 1.0
+/* ... and this long after a round in which a write failed (a full or read-only disk) */
+#define USER_RETRY_DELAY 30.0
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -143,7 +145,7 @@ static void save_one(struct mtab *t, const char *id, unsigned long rev, const ch
 		     size_t prompt_len, const char *gen)
 {
 	struct mtab_entry *e;
-	int rc, live;
+	int rc, live, report;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
@@ -161,10 +163,19 @@ static void save_one(struct mtab *t, const char *id, unsigned long rev, const ch
 	e = mtab_find(t, id);
 	if (rc == 0 && e && e->user_rev == rev)
 		e->user_saved_rev = rev;
-	pthread_mutex_unlock(&t->mu);
+	/* said once, not at every retry; a success after a failure is said too */
+	report = e && (rc < 0) != e->user_failed;
+	if (e)
+		e->user_failed = rc < 0;
 	if (rc < 0)
-		mtab_logf(t, LOG_WARNING, "%s: cannot keep the prompt on disk: %s", id,
-			  strerror(-rc));
+		t->user_failures++;
+	pthread_mutex_unlock(&t->mu);
+	if (report && rc < 0)
+		mtab_logf(t, LOG_WARNING,
+			  "%s: cannot keep the prompt on disk: %s (retried every %d s)", id,
+			  strerror(-rc), (int)USER_RETRY_DELAY);
+	else if (report)
+		mtab_logf(t, LOG_NOTICE, "%s: the prompt is kept on disk again", id);
 }
 
 int mtab_user_save(struct mtab *t, int force)
@@ -221,7 +232,8 @@ int mtab_user_save(struct mtab *t, int force)
 	t->user_dirty = t->n_user_drops > 0;
 	for (size_t i = 0; i < t->n && !t->user_dirty; i++)
 		t->user_dirty = t->v[i]->user_rev != t->v[i]->user_saved_rev;
-	t->user_due = mtab_now() + USER_SAVE_DELAY;
+	t->user_due = mtab_now() + (t->user_failures ? USER_RETRY_DELAY : USER_SAVE_DELAY);
+	t->user_failures = 0;
 	return 0;
 }
 
