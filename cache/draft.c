@@ -308,41 +308,13 @@ int draft_read(struct draft_store *ds, const char *name, const char *file, char 
 	return draft_read_file(ds, name, file, data, len);
 }
 
-static int draft_write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Creates name/.file.tmp.XXXXXX, 0600; returns its fd and fills tmp with its path. */
 static int draft_open_temp(struct draft_store *ds, const char *name, const char *file, char *tmp,
 			   size_t tmp_len)
 {
-	for (int attempt = 0; attempt < 100; attempt++) {
-		unsigned char r[6];
-		int fd;
+	int fd = privdir_open_temp(ds->dirfd, name, file, tmp, tmp_len);
 
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return -EIO;
-		snprintf(tmp, tmp_len, "%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", name, file, r[0],
-			 r[1], r[2], r[3], r[4], r[5]);
-		fd = openat(ds->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			return errno == ENOTDIR ? -ENOENT : -errno;
-	}
-	return -EEXIST;
+	return fd == -ENOTDIR ? -ENOENT : fd; /* the draft's directory is gone */
 }
 
 /* Makes the entries of the draft's directory durable. */
@@ -368,7 +340,7 @@ static int draft_replace(struct draft_store *ds, const char *name, const char *f
 	fd = draft_open_temp(ds, name, file, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	rc = draft_write_all(fd, data, len);
+	rc = privdir_write_all(fd, data, len);
 	if (rc == 0 && fchmod(fd, 0600) < 0)
 		rc = -errno;
 	if (rc == 0 && fsync(fd) < 0)

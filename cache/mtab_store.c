@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cache/mtab_impl.h"
+#include "cache/privdir.h"
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -34,20 +35,6 @@ static uint64_t signature(struct mtab *t)
 		h = fnv(h, tuned_model_state_name(m->state));
 	}
 	return h;
-}
-
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
@@ -72,7 +59,7 @@ static int write_file(const char *path, const char *data, size_t len)
 		free(tmp);
 		return -errno;
 	}
-	rc = write_all(fd, data, len);
+	rc = privdir_write_all(fd, data, len);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -517,8 +516,7 @@ int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 static int rc_write_file(struct rcache *rc, const unsigned char k[32], const char *json, size_t len)
 {
 	char path[68], tmp[100], sub[3];
-	unsigned char r[6];
-	int fd = -1, err = 0;
+	int fd, err;
 
 	rc_path(k, path);
 	memcpy(sub, path, 2);
@@ -527,26 +525,10 @@ static int rc_write_file(struct rcache *rc, const unsigned char k[32], const cha
 		fchmodat(rc->dirfd, sub, 0700, 0);
 	else if (errno != EEXIST)
 		return -errno;
-	for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return -EIO;
-		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", sub, path + 3,
-			 r[0], r[1], r[2], r[3], r[4], r[5]);
-		fd = openat(rc->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-		if (fd < 0 && errno != EEXIST)
-			return -errno;
-	}
+	fd = privdir_open_temp(rc->dirfd, sub, path + 3, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -EEXIST;
-	for (size_t off = 0; off < len && err == 0;) {
-		ssize_t w = write(fd, json + off, len - off);
-
-		if (w < 0 && errno != EINTR)
-			err = -errno;
-		else if (w > 0)
-			off += (size_t)w;
-	}
+		return fd;
+	err = privdir_write_all(fd, json, len);
 	if (err == 0 && fchmod(fd, 0600) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
