@@ -722,7 +722,8 @@ int mtab_remove(struct mtab *t, const char *id)
 		mtab_erase(t, id);
 		neg_add(t, id);
 		pthread_cond_broadcast(&t->changed);
-		mtab_kick(t); /* the listing kept on disk no longer holds it */
+		t->listing_stale = 1; /* the listing kept on disk still holds it */
+		mtab_kick(t);
 		pthread_mutex_unlock(&t->mu);
 		mtab_user_forget(t, id);
 	}

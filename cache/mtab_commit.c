@@ -62,16 +62,22 @@ static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
 	return rc < 0 ? rc : 1;
 }
 
+/* Records that the draft's file f exists, or is gone: then a complaint about it, which
+ * starts with its name, is no longer the news either. */
 static void set_draft_file(struct mtab *t, const char *id, enum mtab_file f, int exists)
 {
+	const char *name = mtab_file_name(f);
 	struct mtab_entry *e;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
-	if (e && exists)
+	if (e && exists) {
 		e->draft_files |= MTAB_FILE_BIT(f);
-	else if (e)
+	} else if (e) {
 		e->draft_files &= ~MTAB_FILE_BIT(f);
+		if (strncmp(e->error, name, strlen(name)) == 0 && e->error[strlen(name)] == ':')
+			mtab_entry_set_error(e, "");
+	}
 	if (e)
 		e->mtime = time(NULL);
 	pthread_mutex_unlock(&t->mu);
@@ -135,17 +141,8 @@ int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f)
 	pthread_mutex_lock(&t->draft_mu);
 	rc = draft_unlink(t->o.drafts, id, mtab_file_name(f));
 	pthread_mutex_unlock(&t->draft_mu);
-	if (rc == 0 || rc == -ENOENT) {
-		char prefix[32];
+	if (rc == 0 || rc == -ENOENT)
 		set_draft_file(t, id, f, 0);
-		/* a complaint about the removed file is no longer the news */
-		snprintf(prefix, sizeof prefix, "%s:", mtab_file_name(f));
-		pthread_mutex_lock(&t->mu);
-		e = mtab_find(t, id);
-		if (e && strncmp(e->error, prefix, strlen(prefix)) == 0)
-			mtab_entry_set_error(e, "");
-		pthread_mutex_unlock(&t->mu);
-	}
 	return rc;
 }
 

@@ -80,6 +80,7 @@ struct mtab {
 	struct mtab_entry **v; /* sorted by id */
 	size_t n, cap;
 	uint64_t listing_sig; /* of the listing last saved (mtab_store.c) */
+	int listing_stale;    /* changed outside the background thread's work: save it */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct mtab_neg *neg;

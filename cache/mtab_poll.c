@@ -438,7 +438,10 @@ static void *poll_main(void *arg)
 			mtab_listing_save(t);
 			continue;
 		}
-		mtab_listing_save(t); /* an rmdir changes what the kept listing should say */
+		if (t->listing_stale) { /* an rmdir: the kept listing still has the model */
+			t->listing_stale = 0;
+			mtab_listing_save(t);
+		}
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);
