@@ -36,6 +36,14 @@ int tfs_path_parse(const char *path, struct tfs_path *out)
 	return 0;
 }
 
+/* A path that must name a directory (the root or a model): -ENOTDIR for a file. */
+static int parse_dir(const char *path, struct tfs_path *p)
+{
+	int rc = tfs_path_parse(path, p);
+
+	return rc < 0 ? rc : p->file ? -ENOTDIR : 0;
+}
+
 static void stat_common(struct stat *st, time_t mtime, time_t ctime)
 {
 	st->st_uid = tfs_ctx.uid;
@@ -157,12 +165,10 @@ static void dir_drop(struct tfs_dir *d)
 static int tfs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct tfs_path p;
-	int rc = tfs_path_parse(path, &p);
+	int rc = parse_dir(path, &p);
 
 	if (rc < 0)
 		return rc;
-	if (p.file)
-		return -ENOTDIR;
 	fi->fh = 0;
 	if (p.root) {
 		struct tfs_dir *d = tfs_xmalloc(sizeof *d);
@@ -207,12 +213,10 @@ static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct tfs_path p;
-	int rc = tfs_path_parse(path, &p);
+	int rc = parse_dir(path, &p);
 
 	if (rc < 0)
 		return rc;
-	if (p.file)
-		return -ENOTDIR;
 	if (!p.root)
 		return readdir_model(&p, buf, filler);
 	if (!fi || !fi->fh)
@@ -238,14 +242,12 @@ static int tfs_mkdir(const char *path, mode_t mode)
 static int tfs_rmdir(const char *path)
 {
 	struct tfs_path p;
-	int rc = tfs_path_parse(path, &p);
+	int rc = parse_dir(path, &p);
 
 	if (rc < 0)
 		return rc;
 	if (p.root)
 		return -EBUSY;
-	if (p.file)
-		return -ENOTDIR;
 	rc = mtab_remove(tfs_ctx.mt, p.id);
 	if (rc == 0)
 		tfs_scratch_drop_dir(p.id);
