@@ -542,14 +542,21 @@ def test_prompt_to_a_model_deleted_elsewhere(mount_factory):
 # --- the service failing --------------------------------------------------------------
 
 
-def test_service_answers_503_forever(tmp_path, server_factory, mount_factory):
+def failing_service(tmp_path, server_factory, mount_factory, name, allow, *faults):
+    """An ACTIVE model NAME, then its server restarted with the fault flags, and a mount
+    that retries briefly; allow: the log line the failure is expected to write."""
     s = socket_server(tmp_path, server_factory)
     m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"flaky: response: the service answered HTTP 503",
-                r"listing tuned models failed"]
-    m.make_active("flaky")
-    s.args += ["--fail-rate", "1"]
+    m.allow += [allow, r"listing tuned models failed"]
+    m.make_active(name)
+    s.args += list(faults)
     s.restart()
+    return s, m
+
+
+def test_service_answers_503_forever(tmp_path, server_factory, mount_factory):
+    s, m = failing_service(tmp_path, server_factory, mount_factory, "flaky",
+                           r"flaky: response: the service answered HTTP 503", "--fail-rate", "1")
     assert get(s, "/v1beta/tunedModels/flaky")[0] == 503
     m.write("flaky", "prompt", data="1\n")
     assert errno_of(m.read, "flaky", "response") == errno.EIO
@@ -589,13 +596,9 @@ def raw_read_errno(path):
 
 def test_service_out_of_quota(tmp_path, server_factory, mount_factory):
     """429 RESOURCE_EXHAUSTED on every try: after the retries, EAGAIN (quota)."""
-    s = socket_server(tmp_path, server_factory)
-    m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"quota: response: the service answered HTTP 429",
-                r"listing tuned models failed"]
-    m.make_active("quota")
-    s.args += ["--throttle-rate", "1", "--retry-delay", "1"]
-    s.restart()
+    s, m = failing_service(tmp_path, server_factory, mount_factory, "quota",
+                           r"quota: response: the service answered HTTP 429",
+                           "--throttle-rate", "1", "--retry-delay", "1")
     m.write("quota", "prompt", data="1\n")
     assert raw_read_errno(m.p("quota", "response")) == errno.EAGAIN
     err = m.read("quota", "error")
@@ -605,13 +608,8 @@ def test_service_out_of_quota(tmp_path, server_factory, mount_factory):
 
 
 def test_service_drops_every_connection(tmp_path, server_factory, mount_factory):
-    s = socket_server(tmp_path, server_factory)
-    m = mount_factory(server=s, opts=SHORT_RETRIES)
-    m.allow += [r"dropped: response: no answer from the service",
-                r"listing tuned models failed"]
-    m.make_active("dropped")
-    s.args += ["--drop-rate", "1"]
-    s.restart()
+    s, m = failing_service(tmp_path, server_factory, mount_factory, "dropped",
+                           r"dropped: response: no answer from the service", "--drop-rate", "1")
     m.write("dropped", "prompt", data="1\n")
     assert raw_read_errno(m.p("dropped", "response")) == errno.EIO
     err = m.read("dropped", "error")
