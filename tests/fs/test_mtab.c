@@ -1,7 +1,8 @@
 /* test_mtab.c - unit tests of the model table without a service (no client, no thread):
  * drafts made and listed, the commit rules of config, examples.jsonl, prompt and
  * generation (kept, validated, submitted, read-only), waits that time out, rmdir of a
- * pending create, drafts read back by a new table, and log lines kept on one line. */
+ * pending create, drafts read back by a new table, log lines kept on one line, a draft's
+ * files created and removed, the poll schedule, and prompts kept across tables. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +10,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "cache/draft.h"
 #include "cache/mtab.h"
 
-static int failures;
 static char last_log[2048];
-
-#define EXPECT(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);        \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
 static int unkept_logs; /* "cannot keep the prompt" lines */
 
 static void on_log(int prio, const char *msg)
@@ -40,7 +32,7 @@ static struct mtab *table(struct draft_store *ds)
 {
 	struct mtab_options o = {.drafts = ds, .list_ttl = 10, .poll_interval = 1, .log = on_log};
 	struct mtab *t = NULL;
-	EXPECT(mtab_new(&o, &t) == 0);
+	CHECK(mtab_new(&o, &t) == 0);
 	return t;
 }
 
@@ -65,18 +57,18 @@ static void test_names(struct mtab *t)
 	char **names;
 	size_t n;
 
-	EXPECT(mtab_create_draft(t, "Bad_Name") == -EINVAL);
-	EXPECT(mtab_create_draft(t, "a\nforged") == -EINVAL);
-	EXPECT(strchr(last_log, '\n') == NULL);
-	EXPECT(mtab_create_draft(t, "good") == 0);
-	EXPECT(mtab_create_draft(t, "good") == -EEXIST);
-	EXPECT(mtab_create_draft(t, "another-1") == 0);
-	EXPECT(mtab_names(t, &names, NULL, &n) == 0);
-	EXPECT(n == 2 && strcmp(names[0], "another-1") == 0 && strcmp(names[1], "good") == 0);
+	CHECK(mtab_create_draft(t, "Bad_Name") == -EINVAL);
+	CHECK(mtab_create_draft(t, "a\nforged") == -EINVAL);
+	CHECK(strchr(last_log, '\n') == NULL);
+	CHECK(mtab_create_draft(t, "good") == 0);
+	CHECK(mtab_create_draft(t, "good") == -EEXIST);
+	CHECK(mtab_create_draft(t, "another-1") == 0);
+	CHECK(mtab_names(t, &names, NULL, &n) == 0);
+	CHECK(n == 2 && strcmp(names[0], "another-1") == 0 && strcmp(names[1], "good") == 0);
 	mtab_names_free(names, n);
-	EXPECT(mtab_attr(t, "good", &a) == 0);
-	EXPECT(a.state == MTAB_DRAFT && a.is_draft && !a.locked);
-	EXPECT(mtab_lookup(t, "unknown", &a) == -ENOENT);
+	CHECK(mtab_attr(t, "good", &a) == 0);
+	CHECK(a.state == MTAB_DRAFT && a.is_draft && !a.locked);
+	CHECK(mtab_lookup(t, "unknown", &a) == -ENOENT);
 }
 
 static void test_draft_commits(struct mtab *t)
@@ -86,28 +78,28 @@ static void test_draft_commits(struct mtab *t)
 	size_t len = 0;
 
 	/* bad examples: kept, refused, explained */
-	EXPECT(commit(t, "good", MTAB_EXAMPLES, "not json\n") == -EINVAL);
+	CHECK(commit(t, "good", MTAB_EXAMPLES, "not json\n") == -EINVAL);
 	view_error(t, "good", err, sizeof err);
-	EXPECT(strstr(err, "examples.jsonl") && strstr(err, "line 1"));
-	EXPECT(mtab_read_draft(t, "good", MTAB_EXAMPLES, &data, &len) == 0);
-	EXPECT(len == 9 && memcmp(data, "not json\n", 9) == 0);
+	CHECK(strstr(err, "examples.jsonl") && strstr(err, "line 1"));
+	CHECK(mtab_read_draft(t, "good", MTAB_EXAMPLES, &data, &len) == 0);
+	CHECK(len == 9 && memcmp(data, "not json\n", 9) == 0);
 	free(data);
 	/* good examples, no config yet: still a draft, no error */
-	EXPECT(commit(t, "good", MTAB_EXAMPLES, EXAMPLES) == 0);
+	CHECK(commit(t, "good", MTAB_EXAMPLES, EXAMPLES) == 0);
 	view_error(t, "good", err, sizeof err);
-	EXPECT(err[0] == 0);
-	EXPECT(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_DRAFT);
+	CHECK(err[0] == 0);
+	CHECK(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_DRAFT);
 	/* a bad config */
-	EXPECT(commit(t, "good", MTAB_CONFIG, "base_model = models/x\nbatch_size = 0\n") ==
+	CHECK(commit(t, "good", MTAB_CONFIG, "base_model = models/x\nbatch_size = 0\n") ==
 	       -EINVAL);
 	view_error(t, "good", err, sizeof err);
-	EXPECT(strstr(err, "config") && strstr(err, "line 2"));
-	EXPECT(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_DRAFT && !a.locked);
+	CHECK(strstr(err, "config") && strstr(err, "line 2"));
+	CHECK(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_DRAFT && !a.locked);
 	/* both valid while a writer is still open: submitted, yet the writer may add */
 	mtab_hold(t, "good", 1);
-	EXPECT(commit(t, "good", MTAB_CONFIG, CONFIG) == 0);
-	EXPECT(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_CREATING && a.locked);
-	EXPECT(commit(t, "good", MTAB_CONFIG, CONFIG) == 0);
+	CHECK(commit(t, "good", MTAB_CONFIG, CONFIG) == 0);
+	CHECK(mtab_attr(t, "good", &a) == 0 && a.state == MTAB_CREATING && a.locked);
+	CHECK(commit(t, "good", MTAB_CONFIG, CONFIG) == 0);
 	mtab_hold(t, "good", -1);
 	/* a new writer after that is refused by the fs (locked); a stray commit too once sent
 	 * is checked by the pytest suite, which has a service */
@@ -120,26 +112,26 @@ static void test_prompt_and_generation(struct mtab *t)
 	enum mtab_state st;
 	char err[1024];
 
-	EXPECT(commit(t, "good", MTAB_PROMPT, "hello\n") == -EINVAL);
+	CHECK(commit(t, "good", MTAB_PROMPT, "hello\n") == -EINVAL);
 	view_error(t, "good", err, sizeof err);
-	EXPECT(strstr(err, "CREATING") != NULL);
-	EXPECT(commit(t, "another-1", MTAB_PROMPT, "\n") == -EINVAL);
+	CHECK(strstr(err, "CREATING") != NULL);
+	CHECK(commit(t, "another-1", MTAB_PROMPT, "\n") == -EINVAL);
 	view_error(t, "another-1", err, sizeof err);
-	EXPECT(strstr(err, "empty") != NULL);
-	EXPECT(mtab_view(t, "good", 0, &v) == 0);
-	EXPECT(v.prompt && strcmp(v.prompt, "hello") == 0); /* kept, one newline off */
+	CHECK(strstr(err, "empty") != NULL);
+	CHECK(mtab_view(t, "good", 0, &v) == 0);
+	CHECK(v.prompt && strcmp(v.prompt, "hello") == 0); /* kept, one newline off */
 	mtab_view_clear(&v);
-	EXPECT(mtab_response(t, "good", 0, 1, NULL, &ans) == -EINVAL);
-	EXPECT(commit(t, "another-1", MTAB_GENERATION, "temperature = 0.5\n") == 0);
-	EXPECT(mtab_view(t, "another-1", 0, &v) == 0);
-	EXPECT(strstr(v.generation, "temperature") != NULL);
+	CHECK(mtab_response(t, "good", 0, 1, NULL, &ans) == -EINVAL);
+	CHECK(commit(t, "another-1", MTAB_GENERATION, "temperature = 0.5\n") == 0);
+	CHECK(mtab_view(t, "another-1", 0, &v) == 0);
+	CHECK(strstr(v.generation, "temperature") != NULL);
 	mtab_view_clear(&v);
-	EXPECT(commit(t, "another-1", MTAB_GENERATION, "temperature = hot\n") == -EINVAL);
-	EXPECT(mtab_view(t, "another-1", 0, &v) == 0);
-	EXPECT(strstr(v.generation, "0.5") != NULL); /* the last good settings stay */
+	CHECK(commit(t, "another-1", MTAB_GENERATION, "temperature = hot\n") == -EINVAL);
+	CHECK(mtab_view(t, "another-1", 0, &v) == 0);
+	CHECK(strstr(v.generation, "0.5") != NULL); /* the last good settings stay */
 	mtab_view_clear(&v);
-	EXPECT(mtab_wait(t, "good", 0.2, NULL, &st) == -ETIMEDOUT);
-	EXPECT(mtab_wait(t, "another-1", 0.2, NULL, &st) == 0 && st == MTAB_DRAFT);
+	CHECK(mtab_wait(t, "good", 0.2, NULL, &st) == -ETIMEDOUT);
+	CHECK(mtab_wait(t, "another-1", 0.2, NULL, &st) == 0 && st == MTAB_DRAFT);
 }
 
 static void test_remove_and_reload(struct draft_store *ds, struct mtab *t)
@@ -149,16 +141,16 @@ static void test_remove_and_reload(struct draft_store *ds, struct mtab *t)
 	size_t n;
 
 	/* the create was never sent (no service): rmdir drops it with the draft */
-	EXPECT(mtab_remove(t, "good") == 0);
-	EXPECT(mtab_attr(t, "good", &a) == -ENOENT);
-	EXPECT(draft_exists(ds, "good") == 0);
-	EXPECT(commit(t, "another-1", MTAB_EXAMPLES, EXAMPLES) == 0);
+	CHECK(mtab_remove(t, "good") == 0);
+	CHECK(mtab_attr(t, "good", &a) == -ENOENT);
+	CHECK(draft_exists(ds, "good") == 0);
+	CHECK(commit(t, "another-1", MTAB_EXAMPLES, EXAMPLES) == 0);
 	mtab_free(t);
 	t = table(ds);
-	EXPECT(mtab_names(t, &names, NULL, &n) == 0);
-	EXPECT(n == 1 && strcmp(names[0], "another-1") == 0);
+	CHECK(mtab_names(t, &names, NULL, &n) == 0);
+	CHECK(n == 1 && strcmp(names[0], "another-1") == 0);
 	mtab_names_free(names, n);
-	EXPECT(mtab_attr(t, "another-1", &a) == 0 && a.state == MTAB_DRAFT);
+	CHECK(mtab_attr(t, "another-1", &a) == 0 && a.state == MTAB_DRAFT);
 	mtab_free(t);
 }
 
@@ -166,21 +158,21 @@ static void test_remove_and_reload(struct draft_store *ds, struct mtab *t)
  * progress says the end is near, doubling from 0.25 s while it cannot say. */
 static void test_poll_gap(void)
 {
-	EXPECT(mtab_poll_gap(5, 0, 0, 100, 0) == 0.25);    /* nothing known: soon */
-	EXPECT(mtab_poll_gap(5, 0.25, 0, 100, 0.3) == 0.5); /* still nothing: doubling */
-	EXPECT(mtab_poll_gap(5, 4, 0, 100, 8) == 5);        /* ... up to the interval */
+	CHECK(mtab_poll_gap(5, 0, 0, 100, 0) == 0.25);    /* nothing known: soon */
+	CHECK(mtab_poll_gap(5, 0.25, 0, 100, 0.3) == 0.5); /* still nothing: doubling */
+	CHECK(mtab_poll_gap(5, 4, 0, 100, 8) == 5);        /* ... up to the interval */
 	/* 50 of 100 steps in 1 s: the rest takes about 1 s */
-	EXPECT(mtab_poll_gap(5, 0.5, 50, 100, 1.0) == 1.0);
+	CHECK(mtab_poll_gap(5, 0.5, 50, 100, 1.0) == 1.0);
 	/* 1 of 1000 steps in 2 s: far off, the interval */
-	EXPECT(mtab_poll_gap(5, 0.5, 1, 1000, 2.0) == 5);
+	CHECK(mtab_poll_gap(5, 0.5, 1, 1000, 2.0) == 5);
 	/* 99 of 100 in 9.9 s: due in 0.1 s, but never sooner than 0.25 s */
-	EXPECT(mtab_poll_gap(5, 1, 99, 100, 9.9) == 0.25);
+	CHECK(mtab_poll_gap(5, 1, 99, 100, 9.9) == 0.25);
 	/* all steps done, the job still finishing: doubling again */
-	EXPECT(mtab_poll_gap(5, 0.25, 100, 100, 10) == 0.5);
-	EXPECT(mtab_poll_gap(5, 4, 100, 100, 30) == 5);
+	CHECK(mtab_poll_gap(5, 0.25, 100, 100, 10) == 0.5);
+	CHECK(mtab_poll_gap(5, 4, 100, 100, 30) == 5);
 	/* an interval below 0.25 s is kept as it is */
-	EXPECT(mtab_poll_gap(0.1, 0, 0, 100, 0) == 0.1);
-	EXPECT(mtab_poll_gap(0.1, 0.1, 50, 100, 10) == 0.1);
+	CHECK(mtab_poll_gap(0.1, 0, 0, 100, 0) == 0.1);
+	CHECK(mtab_poll_gap(0.1, 0.1, 50, 100, 10) == 0.1);
 }
 
 /* A draft's config and examples.jsonl: created empty by a touch, gone after an unlink,
@@ -189,22 +181,22 @@ static void test_draft_files(struct mtab *t)
 {
 	struct mtab_attr a;
 
-	EXPECT(mtab_create_draft(t, "files") == 0);
-	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0);
-	EXPECT(mtab_draft_unlink(t, "files", MTAB_CONFIG) == -ENOENT);
-	EXPECT(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
-	EXPECT(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
-	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_CONFIG));
-	EXPECT(mtab_draft_touch(t, "files", MTAB_PROMPT) == -EINVAL);
-	EXPECT(mtab_draft_unlink(t, "files", MTAB_CONFIG) == 0);
-	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0 && a.state == MTAB_DRAFT);
-	EXPECT(commit(t, "files", MTAB_EXAMPLES, EXAMPLES) == 0);
-	EXPECT(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_EXAMPLES));
-	EXPECT(commit(t, "files", MTAB_CONFIG, CONFIG) == 0); /* submitted (no client here) */
-	EXPECT(mtab_attr(t, "files", &a) == 0 && a.locked);
-	EXPECT(mtab_draft_unlink(t, "files", MTAB_EXAMPLES) == -EACCES);
-	EXPECT(mtab_draft_touch(t, "nobody", MTAB_CONFIG) == -ENOENT);
-	EXPECT(mtab_remove(t, "files") == 0);
+	CHECK(mtab_create_draft(t, "files") == 0);
+	CHECK(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0);
+	CHECK(mtab_draft_unlink(t, "files", MTAB_CONFIG) == -ENOENT);
+	CHECK(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
+	CHECK(mtab_draft_touch(t, "files", MTAB_CONFIG) == 0);
+	CHECK(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_CONFIG));
+	CHECK(mtab_draft_touch(t, "files", MTAB_PROMPT) == -EINVAL);
+	CHECK(mtab_draft_unlink(t, "files", MTAB_CONFIG) == 0);
+	CHECK(mtab_attr(t, "files", &a) == 0 && a.draft_files == 0 && a.state == MTAB_DRAFT);
+	CHECK(commit(t, "files", MTAB_EXAMPLES, EXAMPLES) == 0);
+	CHECK(mtab_attr(t, "files", &a) == 0 && a.draft_files == MTAB_FILE_BIT(MTAB_EXAMPLES));
+	CHECK(commit(t, "files", MTAB_CONFIG, CONFIG) == 0); /* submitted (no client here) */
+	CHECK(mtab_attr(t, "files", &a) == 0 && a.locked);
+	CHECK(mtab_draft_unlink(t, "files", MTAB_EXAMPLES) == -EACCES);
+	CHECK(mtab_draft_touch(t, "nobody", MTAB_CONFIG) == -ENOENT);
+	CHECK(mtab_remove(t, "files") == 0);
 }
 
 /* Prompt and generation written into a draft are in a new table over the same stores
@@ -218,34 +210,34 @@ static void test_prompts_kept(const char *dir)
 	struct mtab_view v;
 
 	snprintf(path, sizeof path, "%s/kept-drafts", dir);
-	EXPECT(draft_store_open(path, &ds) == 0);
+	CHECK(draft_store_open(path, &ds) == 0);
 	snprintf(path, sizeof path, "%s/kept-prompts", dir);
-	EXPECT(draft_store_open(path, &ps) == 0);
+	CHECK(draft_store_open(path, &ps) == 0);
 	o.drafts = ds;
 	o.prompts = ps;
-	EXPECT(mtab_new(&o, &t) == 0);
-	EXPECT(mtab_create_draft(t, "asked") == 0);
+	CHECK(mtab_new(&o, &t) == 0);
+	CHECK(mtab_create_draft(t, "asked") == 0);
 	/* a draft takes no prompt (EINVAL), but keeps what was written */
-	EXPECT(commit(t, "asked", MTAB_PROMPT, "what comes after 7?\n") == -EINVAL);
-	EXPECT(commit(t, "asked", MTAB_GENERATION, "temperature = 0.5\n") == 0);
+	CHECK(commit(t, "asked", MTAB_PROMPT, "what comes after 7?\n") == -EINVAL);
+	CHECK(commit(t, "asked", MTAB_GENERATION, "temperature = 0.5\n") == 0);
 	mtab_free(t);
-	EXPECT(draft_exists(ps, "asked") == 1);
-	EXPECT(mtab_new(&o, &t) == 0);
-	EXPECT(mtab_view(t, "asked", 0, &v) == 0);
-	EXPECT(v.prompt && v.prompt_len == 19 && memcmp(v.prompt, "what comes after 7?", 19) == 0);
-	EXPECT(strstr(v.generation, "temperature = 0.5") != NULL);
+	CHECK(draft_exists(ps, "asked") == 1);
+	CHECK(mtab_new(&o, &t) == 0);
+	CHECK(mtab_view(t, "asked", 0, &v) == 0);
+	CHECK(v.prompt && v.prompt_len == 19 && memcmp(v.prompt, "what comes after 7?", 19) == 0);
+	CHECK(strstr(v.generation, "temperature = 0.5") != NULL);
 	mtab_view_clear(&v);
-	EXPECT(mtab_remove(t, "asked") == 0);
-	EXPECT(draft_exists(ps, "asked") == 0);
+	CHECK(mtab_remove(t, "asked") == 0);
+	CHECK(draft_exists(ps, "asked") == 0);
 	/* a store that cannot take the prompt (a file where its directory goes): said in
 	 * the log once, not at every round, and nothing else breaks */
-	EXPECT(mtab_create_draft(t, "blocked") == 0);
+	CHECK(mtab_create_draft(t, "blocked") == 0);
 	snprintf(path, sizeof path, "%s/kept-prompts/blocked", dir);
 	fclose(fopen(path, "w"));
-	EXPECT(commit(t, "blocked", MTAB_GENERATION, "temperature = 0.5\n") == 0);
+	CHECK(commit(t, "blocked", MTAB_GENERATION, "temperature = 0.5\n") == 0);
 	unkept_logs = 0;
 	mtab_free(t); /* two rounds of saves at the stop */
-	EXPECT(unkept_logs == 1);
+	CHECK(unkept_logs == 1);
 	draft_store_close(ds);
 	draft_store_close(ps);
 }
@@ -258,7 +250,7 @@ int main(void)
 
 	if (!mkdtemp(dir))
 		return 99;
-	EXPECT(draft_store_open(dir, &ds) == 0);
+	CHECK(draft_store_open(dir, &ds) == 0);
 	t = table(ds);
 	test_names(t);
 	test_draft_commits(t);
@@ -269,9 +261,6 @@ int main(void)
 	draft_store_close(ds);
 	test_prompts_kept(dir);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		failures++;
-	if (failures)
-		fprintf(stderr, "test_mtab: %d failures\n", failures);
-	return failures ? 1 : 0;
+	CHECK(system(cmd) == 0);
+	return check_exit("test_mtab");
 }
