@@ -17,8 +17,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("TUNEDFS_BUILD_DIR", os.path.join(ROOT, "build")))
-SHARED = os.path.abspath(os.environ.get("TUNEDFS_SHARED_DIR", os.path.join(ROOT, "..", "shared")))
-DATA = os.path.join(SHARED, "data")
+# The tutorial's 15 "next number" examples and its config, as README shows them.
+DATA = os.path.join(ROOT, "examples", "number-generator")
 
 BAD_LINE = re.compile(r"error|warning|sanitizer|leak|runtime error", re.IGNORECASE)
 
@@ -159,6 +159,6 @@ def server(server_factory):
     return server_factory()
 
 
-def read_examples(path=os.path.join(DATA, "number-generator.examples.jsonl")):
+def read_examples(path=os.path.join(DATA, "examples.jsonl")):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]

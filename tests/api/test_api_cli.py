@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import BUILD, DATA
 
 API_CLI = os.path.join(BUILD, "tests", "api", "api_cli")
-EXAMPLES = os.path.join(DATA, "number-generator.examples.jsonl")
+EXAMPLES = os.path.join(DATA, "examples.jsonl")
 
 pytestmark = pytest.mark.skipif(not os.access(API_CLI, os.X_OK), reason="api_cli not built")
 

@@ -9,8 +9,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 build=${1:-build-nn}
-data=${DATA:-/work/shared/data/number-generator.examples.jsonl}
-[ -f "$data" ] || data=../shared/data/number-generator.examples.jsonl
+data=${DATA:-examples/number-generator/examples.jsonl}
 epochs=${EPOCHS:-45}
 seeds=${SEEDS:-1 2 3 4 5}
 scale_epochs=${SCALE_EPOCHS:-10}

@@ -9,7 +9,7 @@
 #include "cache/spec.h"
 #include "../check.h"
 
-static const char *data_dir = "../shared/data";
+static const char *data_dir = "examples/number-generator";
 
 /* Frees what the parsers allocate (kept local so the test does not depend on api/). */
 static void req_free(struct tuning_request *req)
@@ -104,7 +104,7 @@ static void test_tutorial_files(void)
 	struct tuning_request req = {0};
 	char msg[512];
 	size_t len;
-	char *text = read_data("number-generator.config", &len);
+	char *text = read_data("config", &len);
 
 	CHECK_INT(spec_parse_config(text, len, &req, msg, sizeof(msg)), 0);
 	CHECK_STR(req.display_name, "number generator");
@@ -116,7 +116,7 @@ static void test_tutorial_files(void)
 	CHECK_INT(req.epoch_count, 0);
 	free(text);
 
-	text = read_data("number-generator.examples.jsonl", &len);
+	text = read_data("examples.jsonl", &len);
 	CHECK_INT(spec_parse_examples(text, len, &req, msg, sizeof(msg)), 0);
 	CHECK_INT(req.n_examples, 15);
 	CHECK_STR(req.examples[0].text_input, "1");

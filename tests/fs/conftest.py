@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.conftest import BAD_LINE, BUILD, DATA, ROOT, SHARED, binary  # noqa: F401
+from tests.conftest import BAD_LINE, BUILD, DATA, ROOT, binary  # noqa: F401
 
 # A few examples and epochs: enough for the local trainer to finish in seconds.
 QUICK_EXAMPLES = [

@@ -302,11 +302,11 @@ def test_mv_of_a_model_directory_is_refused(mount):
 def test_cp_tutorial_files(mount):
     d = mount.p("tutorial-copy")
     os.mkdir(d)
-    sh(f"cp {q(os.path.join(DATA, 'number-generator.examples.jsonl'))} {q(d)}/examples.jsonl")
-    with open(os.path.join(DATA, "number-generator.examples.jsonl")) as f:
+    sh(f"cp {q(os.path.join(DATA, 'examples.jsonl'))} {q(d)}/examples.jsonl")
+    with open(os.path.join(DATA, "examples.jsonl")) as f:
         assert mount.read("tutorial-copy", "examples.jsonl") == f.read()
     assert mount.read("tutorial-copy", "state") == "DRAFT\n"
-    sh(f"(cat {q(os.path.join(DATA, 'number-generator.config'))}; echo 'epoch_count = 1')"
+    sh(f"(cat {q(os.path.join(DATA, 'config'))}; echo 'epoch_count = 1')"
        f" | cp /dev/stdin {q(d)}/config")
     assert mount.read("tutorial-copy", "wait") == "ACTIVE\n", mount.read("tutorial-copy", "error")
     status, m = remote(mount, "tutorial-copy")

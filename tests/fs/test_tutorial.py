@@ -11,7 +11,7 @@ EPOCHS = 100
 
 
 def tutorial_config():
-    with open(os.path.join(DATA, "number-generator.config")) as f:
+    with open(os.path.join(DATA, "config")) as f:
         text = f.read()
     return text + ("" if text.endswith("\n") else "\n") + f"epoch_count = {EPOCHS}\n"
 
@@ -20,7 +20,7 @@ def test_tutorial_end_to_end(mount):
     d = mount.p("number-generator")
     os.mkdir(d)
     assert mount.read("number-generator", "state") == "DRAFT\n"
-    shutil.copyfile(os.path.join(DATA, "number-generator.examples.jsonl"),
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"),
                     os.path.join(d, "examples.jsonl"))
     with open(os.path.join(d, "config"), "w") as f:
         f.write(tutorial_config())
@@ -40,9 +40,9 @@ def test_shell_redirect_of_a_group_is_one_config(mount):
     must still get the whole config (the create waits for the last writer)."""
     d = mount.p("grouped")
     os.mkdir(d)
-    shutil.copyfile(os.path.join(DATA, "number-generator.examples.jsonl"),
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"),
                     os.path.join(d, "examples.jsonl"))
-    cfg = os.path.join(DATA, "number-generator.config")
+    cfg = os.path.join(DATA, "config")
     subprocess.run(f"(cat {cfg}; echo 'epoch_count = 7') > {d}/config", shell=True, check=True)
     assert mount.read("grouped", "wait") == "ACTIVE\n"
     assert "epoch_count = 7" in mount.read("grouped", "config")

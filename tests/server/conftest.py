@@ -6,9 +6,8 @@ import subprocess
 
 import pytest
 
-SHARED = os.path.abspath(os.environ.get(
-    "TUNEDFS_SHARED_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared")))
-EXAMPLES = os.path.join(SHARED, "data", "number-generator.examples.jsonl")
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "number-generator",
+                        "examples.jsonl")
 
 
 def number_examples():

@@ -1,4 +1,4 @@
-"""The Gemini API tuning tutorial (../shared/seed/), its curl commands pasted with only the
+"""The Gemini API tuning tutorial, its curl commands pasted with only the
 base URL and the credentials changed, and its examples trained end to end."""
 import json
 import time
