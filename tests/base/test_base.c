@@ -1,0 +1,82 @@
+/* test_base.c - the leaf helpers of base/: buffers, timestamps, the loopback rule, deadlines. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/dynbuf.h"
+#include "base/loopback.h"
+#include "base/rfc3339.h"
+#include "base/xalloc.h"
+#include "../check.h"
+
+static void test_dynbuf(void)
+{
+	struct dynbuf b = DYNBUF_INIT;
+	size_t len;
+	for (int i = 0; i < 1000; i++)
+		dynbuf_printf(&b, "%d,", i);
+	CHECK_INT(b.len, strlen(b.data));
+	CHECK(strncmp(b.data, "0,1,2,", 6) == 0);
+	CHECK(strcmp(b.data + b.len - 4, "999,") == 0);
+	dynbuf_append(&b, "\0x", 2);
+	char *s = dynbuf_take(&b, &len);
+	CHECK_INT(len, strlen(s) + 2);
+	CHECK(b.data == NULL && b.len == 0);
+	free(s);
+	s = dynbuf_take(&b, &len);
+	CHECK_STR(s, "");
+	CHECK_INT(len, 0);
+	free(s);
+	char *p = xasprintf("%s-%d", "a", 7);
+	CHECK_STR(p, "a-7");
+	free(p);
+}
+
+static void test_rfc3339(void)
+{
+	char buf[40];
+	CHECK_INT(rfc3339_parse("1970-01-01T00:00:10Z"), 10);
+	CHECK_INT(rfc3339_parse("2024-05-01T12:00:00.123456Z"), 1714564800);
+	CHECK_INT(rfc3339_parse("2024-05-01T14:00:00+02:00"), 1714564800);
+	CHECK_INT(rfc3339_parse("2024-05-01T11:30:00.5-00:30"), 1714564800);
+	CHECK_INT(rfc3339_parse("yesterday"), 0);
+	CHECK_INT(rfc3339_parse(NULL), 0);
+	CHECK_STR(rfc3339_format(1714564800, 42, buf, sizeof buf), "2024-05-01T12:00:00.000042Z");
+}
+
+static void test_loopback(void)
+{
+	CHECK(loopback_url("http://127.0.0.1:8080/v1beta"));
+	CHECK(loopback_url("http://127.9.9.9"));
+	CHECK(loopback_url("http://localhost/"));
+	CHECK(loopback_url("http://[::1]:99/x"));
+	CHECK(loopback_url("unix:/run/x.sock"));
+	CHECK(!loopback_url("http://127.example.com/"));
+	CHECK(!loopback_url("http://user@127.0.0.1@evil.example/"));
+	CHECK(!loopback_url("http://10.0.0.1/"));
+	CHECK(!loopback_url("https://[::2]/"));
+	CHECK(!loopback_url("localhost"));
+	CHECK(loopback_host("127.0.0.1"));
+	CHECK(!loopback_host("128.0.0.1"));
+}
+
+static void test_clock(void)
+{
+	int64_t a = clock_now_ms();
+	struct timespec d = clock_deadline_in(1500);
+	int64_t at = (int64_t)d.tv_sec * 1000 + d.tv_nsec / 1000000;
+	CHECK(at - a >= 1500 && at - a < 1600);
+	CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+	d = clock_deadline_at(12345);
+	CHECK_INT(d.tv_sec, 12);
+	CHECK_INT(d.tv_nsec, 345000000);
+}
+
+int main(void)
+{
+	test_dynbuf();
+	test_rfc3339();
+	test_loopback();
+	test_clock();
+	return check_exit("test_base");
+}
