@@ -1,0 +1,42 @@
+/* backend_impl.h - what one backend implements: a table of operations, as libcurl's TLS
+ * backends do. Included only by backend.c and the backends' own files; cache/ and fs/ see
+ * backend.h alone. Optional members may be NULL (the call then answers -ENOTSUP). */
+#ifndef TUNEDFS_BACKEND_IMPL_H
+#define TUNEDFS_BACKEND_IMPL_H
+
+#include "api/backend.h"
+
+struct backend_ops {
+	const char *name; /* -o backend=NAME */
+	unsigned caps;	  /* BACKEND_CAN_*, BACKEND_HAS_* */
+	int (*open)(const struct backend_options *o, void **impl, struct backend_error *err);
+	void (*close)(void *impl);
+	const char *(*credentials_kind)(void *impl);
+	/* backend + endpoint (+ project, location): keys the data and cache directories */
+	const char *(*identity)(void *impl);
+	int (*check_id)(const char *id, char *why, size_t len);
+	int (*check_request)(const struct tuning_request *r, char *why, size_t len);
+	int (*list)(void *impl, const char *token, struct model_page *out, struct backend_cancel *c,
+		    struct backend_error *err);
+	int (*get)(void *impl, const char *id, struct tuned_model *out, struct backend_cancel *c,
+		   struct backend_error *err);
+	int (*create)(void *impl, const struct tuning_request *r, struct tuned_model *out,
+		      struct backend_cancel *c, struct backend_error *err);
+	int (*progress)(void *impl, struct tuned_model *m, struct backend_cancel *c,
+			struct backend_error *err);
+	int (*cancel)(void *impl, const struct tuned_model *m, struct backend_cancel *c,
+		      struct backend_error *err);
+	int (*remove)(void *impl, const struct tuned_model *m, struct backend_cancel *c,
+		      struct backend_error *err);
+	int (*generate)(void *impl, const struct tuned_model *m, const char *prompt,
+			const struct generation_settings *gs, struct generation_answer *out,
+			struct backend_cancel *c, struct backend_error *err);
+	int (*read_answer)(const char *raw, size_t len, struct generation_answer *out);
+	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *text, long *n,
+			    struct backend_cancel *c, struct backend_error *err);
+	void (*stats)(void *impl, struct backend_stats *out);
+};
+
+extern const struct backend_ops backend_gemini_ops, backend_vertex_ops, backend_openai_ops;
+
+#endif
