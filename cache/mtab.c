@@ -217,6 +217,7 @@ void mtab_erase_gone(struct mtab *t, const char *id)
 	t->gone = mtab_xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
 	t->gone[t->n_gone++] = mtab_xstrdup(id);
 	mtab_user_drop(t, id);
+	mtab_sess_drop(t, id);
 	mtab_erase(t, id);
 }
 
@@ -408,6 +409,8 @@ void mtab_free(struct mtab *t)
 		free(t->gone[i]);
 	free(t->gone);
 	free((char *)t->o.listing_path);
+	mtab_gen_free(t);
+	mtab_sess_free(t);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
 	pthread_mutex_destroy(&t->user_mu);
@@ -720,6 +723,7 @@ int mtab_remove(struct mtab *t, const char *id)
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
 		mtab_erase(t, id);
+		mtab_sess_drop(t, id);
 		neg_add(t, id);
 		pthread_cond_broadcast(&t->changed);
 		t->listing_stale = 1; /* the listing kept on disk still holds it */

@@ -20,13 +20,16 @@ enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 #define MTAB_FILE_BIT(f) (1u << (f))
 
 struct mtab_options {
-	struct gemini_client *gc;   /* not owned */
-	struct draft_store *drafts; /* not owned */
+	struct gemini_client *gc;    /* not owned */
+	struct draft_store *drafts;  /* not owned */
 	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
-	struct rcache *rcache;	    /* not owned */
-	double list_ttl;	    /* seconds a listing stays fresh */
-	double poll_interval;	    /* seconds between polls of a CREATING model */
-	double negative_ttl;	    /* seconds a failed lookup is remembered */
+	struct rcache *rcache;	     /* not owned */
+	double list_ttl;	     /* seconds a listing stays fresh */
+	double poll_interval;	     /* seconds between polls of a CREATING model */
+	double negative_ttl;	     /* seconds a failed lookup is remembered */
+	unsigned max_requests;	     /* answers generated at once; more wait in a queue (8) */
+	double submit_delay;	     /* seconds a draft stays unwritten before its submit */
+	double lookup_timeout;	     /* seconds a lookup of an unknown name may take (2) */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 	/* where the last listing is kept for mounts made offline; may be NULL */
@@ -39,9 +42,9 @@ struct mtab_options {
 /* What stat needs; cheap to fetch. */
 struct mtab_attr {
 	enum mtab_state state;
-	int is_draft;	     /* made here: config and examples.jsonl are draft data */
+	int is_draft;	      /* made here: config and examples.jsonl are draft data */
 	unsigned draft_files; /* of those, the ones written or created: MTAB_FILE_BIT */
-	int locked;	     /* tuning submitted: config and examples.jsonl read-only */
+	int locked;	      /* tuning submitted: config and examples.jsonl read-only */
 	time_t mtime;
 	time_t ctime;
 };
@@ -115,6 +118,14 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
  * error (and the log, unless quiet) for bad content, -EACCES when the file is read-only. */
 int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
 		int quiet);
+/* The same, by the process pid (as FUSE names the caller; 0 for nobody in particular): a
+ * prompt is kept for that process too (see mtab_prompt_of), and its answer is started. */
+int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
+		   size_t len, int quiet);
+/* The prompt process pid reads: the one kept under the nearest of itself and its ancestors
+ * that wrote one to this model (the writer and the writer's parent keep it), else the
+ * last committed. 0 and a heap copy, -ENODATA when there is none. */
+int mtab_prompt_of(struct mtab *t, int pid, const char *id, char **data, size_t *len);
 
 /* A draft's config or examples.jsonl that was never written comes into being (a create):
  * stored empty, without validation. 0 also when it exists already; -EACCES when the model
@@ -133,20 +144,24 @@ void mtab_hold(struct mtab *t, const char *id, int delta);
  * progress so far (completed of total steps in elapsed seconds since the create) says
  * the job ends before that; doubling from a quarter second while that is not known
  * (no steps yet, or all done and still finishing). prev_gap: the last gap, 0 at first. */
-double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
-		     double elapsed);
+double mtab_poll_gap(double interval, double prev_gap, int completed, int total, double elapsed);
 
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */
 int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,
 	      enum mtab_state *out);
 
-/* The answer to the model's current prompt: from memory or the response cache, else
- * generated (one request per key, shared by every reader). nonblock: -EAGAIN while the
+/* The answer to the model's last committed prompt: from memory or the response cache, or
+ * the request under way (one per key, shared by every reader). nonblock: -EAGAIN while the
  * answer is pending. -ENODATA when no prompt is set. Errors of the request come back as
  * their errno, the message in the model's error. */
 int mtab_response(struct mtab *t, const char *id, int nonblock, double timeout,
 		  mtab_interrupted_fn intr, struct mtab_answer *out);
+/* The answer to the prompt process pid reads (mtab_prompt_of). Reading never starts a
+ * request: an answer is started when its prompt is committed. -ENODATA when no prompt is
+ * set or its answer was never asked for. */
+int mtab_response_by(struct mtab *t, int pid, const char *id, int nonblock, double timeout,
+		     mtab_interrupted_fn intr, struct mtab_answer *out);
 /* Size of the current answer when already known (no I/O), else -ENODATA. */
 int mtab_response_size(struct mtab *t, const char *id, size_t *text_len, size_t *json_len);
 void mtab_answer_clear(struct mtab_answer *a);

@@ -215,14 +215,17 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	return 0;
 }
 
-static int commit_prompt(struct mtab *t, const char *id, const char *data, size_t len, int quiet)
+static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, const char *id,
+			 const char *data, size_t len, int quiet)
 {
 	struct mtab_entry *e;
 	char msg[300];
-	int rc = 0;
+	int rc = 0, ask;
 
 	if (len && data[len - 1] == '\n')
 		len--;
+	if (len && data[len - 1] == '\r')
+		len--; /* a CRLF ending is one newline too */
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (!e) {
@@ -249,9 +252,13 @@ static int commit_prompt(struct mtab *t, const char *id, const char *data, size_
 		mtab_entry_set_error(e, "");
 	e->mtime = time(NULL);
 	mtab_user_mark(t, e);
+	mtab_sess_record(t, id, chain, n, data, len, e->prompt_bad);
+	ask = rc == 0;
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		report(t, id, msg, quiet);
+	if (ask)
+		mtab_gen_ask(t, id, data, len); /* the answer is generated now, not when read */
 	return rc;
 }
 
@@ -260,7 +267,8 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 {
 	struct generation_settings gs = {0};
 	struct mtab_entry *e;
-	char msg[600] = "";
+	char msg[600] = "", *prompt = NULL;
+	size_t prompt_len = 0;
 	char *canon;
 	int rc = spec_parse_generation(data, len, &gs, msg, sizeof msg);
 
@@ -274,6 +282,10 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
+	if (e && e->prompt && !e->prompt_bad && e->state == MTAB_ACTIVE) {
+		prompt = mtab_xstrndup(e->prompt, e->prompt_len);
+		prompt_len = e->prompt_len;
+	}
 	if (e) {
 		generation_settings_clear(&e->gs);
 		e->gs = gs;
@@ -287,18 +299,31 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	pthread_mutex_unlock(&t->mu);
 	generation_settings_clear(&gs);
 	free(canon);
+	if (prompt) /* the current prompt under the new settings is a new answer to start */
+		mtab_gen_ask(t, id, prompt, prompt_len);
+	free(prompt);
 	return e ? 0 : -ENOENT;
 }
 
 int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
 		int quiet)
 {
+	return mtab_commit_by(t, 0, id, f, data, len, quiet);
+}
+
+int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
+		   size_t len, int quiet)
+{
+	struct mtab_proc chain[2];
+	int n;
+
 	switch (f) {
 	case MTAB_CONFIG:
 	case MTAB_EXAMPLES:
 		return commit_draft_file(t, id, f, data, len, quiet);
 	case MTAB_PROMPT:
-		return commit_prompt(t, id, data, len, quiet);
+		n = pid > 0 ? mtab_proc_chain(pid, chain, 2) : 0;
+		return commit_prompt(t, chain, n, id, data, len, quiet);
 	case MTAB_GENERATION:
 		return commit_generation(t, id, data, len, quiet);
 	}

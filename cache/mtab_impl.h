@@ -15,15 +15,15 @@ struct mtab_entry {
 	char *id;   /* directory name */
 	char *name; /* "tunedModels/ID" */
 	enum mtab_state state;
-	int is_draft;	 /* has data in the draft store */
+	int is_draft;	      /* has data in the draft store */
 	unsigned draft_files; /* MTAB_FILE_BIT of the draft files that exist */
-	int locked;	 /* submitted: config/examples read-only */
-	int remote;	 /* model below is the service's */
-	int submitting;	 /* a create is queued or in flight */
-	int create_sent; /* ... and it went out: the inputs are final */
-	int unverified;	 /* submitted draft from disk, not yet seen on the service */
-	int changed;	 /* what its files show changed: tell options.changed */
-	int writers;	 /* handles open for writing config/examples.jsonl */
+	int locked;	      /* submitted: config/examples read-only */
+	int remote;	      /* model below is the service's */
+	int submitting;	      /* a create is queued or in flight */
+	int create_sent;      /* ... and it went out: the inputs are final */
+	int unverified;	      /* submitted draft from disk, not yet seen on the service */
+	int changed;	      /* what its files show changed: tell options.changed */
+	int writers;	      /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;
 	struct tuned_model model;
@@ -46,7 +46,7 @@ struct mtab_entry {
 	unsigned long user_rev, user_saved_rev; /* prompt/generation changes, and the saved */
 	unsigned long user_round;		/* the save round it was last tried in */
 	int user_failed;			/* its last save failed (said in the log) */
-	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
+	double poll_gap;			/* the last gap between polls (mtab_poll_gap) */
 	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
 	/* the answer to the current key, when known */
@@ -61,9 +61,33 @@ struct mtab_job {
 	char *id, *name, *prompt;
 	struct generation_settings gs;
 	struct gemini_cancel cancel;
-	int waiters, refs, done, rc;
+	int waiters, refs, started, done, rc;
 	char *json;
 	size_t len;
+};
+
+/* A finished answer (or failure) kept a while beside the response cache. */
+struct mtab_result {
+	char key[RCACHE_KEY_HEX];
+	int rc;
+	char *json;
+	size_t len;
+};
+
+/* A process, told apart from a later one with its pid by its start time. */
+struct mtab_proc {
+	int pid;
+	unsigned long long start;
+};
+
+/* A prompt kept under the process that wrote it (sessions.c). */
+struct mtab_sess {
+	char *id;
+	struct mtab_proc writer, parent;
+	char *prompt;
+	size_t len;
+	int bad;
+	unsigned long seq;
 };
 
 struct mtab_neg {
@@ -93,8 +117,13 @@ struct mtab {
 	int started, stopping;
 	pthread_t thread;
 	struct gemini_cancel bg_cancel;
-	struct mtab_job *jobs;
+	struct mtab_job *jobs; /* queued and running, oldest first */
 	int job_threads;
+	struct mtab_result *results; /* the latest finished, a ring */
+	size_t n_results, next_result;
+	struct mtab_sess *sess;
+	size_t n_sess;
+	unsigned long sess_seq;
 	struct mtab_stats stats;
 	/* prompts and generation kept across mounts (mtab_user.c) */
 	pthread_mutex_t user_mu; /* the prompt store's writes; taken before mu */
@@ -145,15 +174,29 @@ void mtab_kick(struct mtab *t); /* under t->mu */
 
 /* mtab_gen.c */
 void mtab_gen_stop(struct mtab *t);
+void mtab_gen_free(struct mtab *t);
+/* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
+void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len);
+
+/* sessions.c: whose prompt a reader sees */
+#define MTAB_CHAIN 8
+/* pid (as FUSE names the caller) and up to max-1 of its ancestors: how many were found. */
+int mtab_proc_chain(int pid, struct mtab_proc *chain, int max);
+void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
+		      const char *prompt, size_t len, int bad); /* under mu */
+const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,
+				       const struct mtab_proc *chain, int n); /* under mu */
+void mtab_sess_drop(struct mtab *t, const char *id);			      /* under mu */
+void mtab_sess_free(struct mtab *t);
 
 /* mtab_user.c: prompt and generation kept across mounts (options.prompts) */
-void mtab_user_load_names(struct mtab *t);		       /* at mtab_new */
-void mtab_user_apply(struct mtab *t, struct mtab_entry *e);    /* a new entry; under mu */
-void mtab_user_reset(struct mtab *t, struct mtab_entry *e);    /* a new draft; under mu */
-void mtab_user_mark(struct mtab *t, struct mtab_entry *e);     /* changed; under mu */
-void mtab_user_drop(struct mtab *t, const char *id);	       /* gone; under mu */
-int mtab_user_save(struct mtab *t, int force);		       /* under mu */
-void mtab_user_forget(struct mtab *t, const char *id);	       /* rmdir; not under mu */
+void mtab_user_load_names(struct mtab *t);		    /* at mtab_new */
+void mtab_user_apply(struct mtab *t, struct mtab_entry *e); /* a new entry; under mu */
+void mtab_user_reset(struct mtab *t, struct mtab_entry *e); /* a new draft; under mu */
+void mtab_user_mark(struct mtab *t, struct mtab_entry *e);  /* changed; under mu */
+void mtab_user_drop(struct mtab *t, const char *id);	    /* gone; under mu */
+int mtab_user_save(struct mtab *t, int force);		    /* under mu */
+void mtab_user_forget(struct mtab *t, const char *id);	    /* rmdir; not under mu */
 void mtab_user_free(struct mtab *t);
 
 #endif

@@ -66,6 +66,7 @@ static struct tfs_fh *fh_new(enum tfs_kind kind, const char *id, int flags)
 	fh->kind = kind;
 	fh->id = tfs_xstrdup(id);
 	fh->flags = flags;
+	fh->pid = fuse_get_context()->pid;
 	pthread_mutex_init(&fh->mu, NULL);
 	return fh;
 }
@@ -91,22 +92,29 @@ static int fh_reserve(struct tfs_fh *fh, size_t len)
 	return 0;
 }
 
-int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
+/* pid: the process the content is from (a prompt is kept for it) */
+static int commit_by(int pid, const char *id, enum tfs_kind k, const char *data, size_t len,
+		     int quiet)
 {
 	int f = tfs_mtab_file(k);
 	int rc;
 
 	if (f < 0)
 		return -EACCES;
-	rc = mtab_commit(tfs_ctx.mt, id, (enum mtab_file)f, data ? data : "", len, quiet);
+	rc = mtab_commit_by(tfs_ctx.mt, pid, id, (enum mtab_file)f, data ? data : "", len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
 }
 
+int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
+{
+	return commit_by(fuse_get_context()->pid, id, k, data, len, quiet);
+}
+
 static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = tfs_commit_file(fh->id, fh->kind, fh->buf, fh->len, quiet);
+	int rc = commit_by(fh->pid, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
 	fh->written = 0;
 	return rc;

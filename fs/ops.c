@@ -133,7 +133,7 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	for (int k = 0; k < TFS_NKINDS; k++)
-		if (tfs_kind_visible((enum tfs_kind)k, &a))
+		if (tfs_kind_listed((enum tfs_kind)k, &a))
 			filler(buf, tfs_kind_name((enum tfs_kind)k), NULL, 0, 0);
 	tfs_scratch_list(p->id, &names, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -248,17 +248,13 @@ static int tfs_rmdir(const char *path)
 		return rc;
 	if (p.root)
 		return -EBUSY;
-	rc = mtab_remove(tfs_ctx.mt, p.id);
-	if (rc == 0)
-		tfs_scratch_drop_dir(p.id);
-	else if (rc != -ENOENT)
-		tfs_log(LOG_WARNING, "rmdir %s: %s", p.id, strerror(-rc));
-	return rc;
+	return tfs_remove_dir(p.id);
 }
 
 static int tfs_unlink(const char *path)
 {
 	struct tfs_path p;
+	struct mtab_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
@@ -267,16 +263,24 @@ static int tfs_unlink(const char *path)
 	if (p.root || !p.file)
 		return -EISDIR;
 	k = tfs_kind_of(p.file);
-	if (k == TFS_CONFIG || k == TFS_EXAMPLES) {
+	if (k == TFS_SCRATCH)
+		return tfs_scratch_unlink(p.id, p.file);
+	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc < 0)
+		return rc;
+	if (!tfs_kind_visible(k, &a))
+		return -ENOENT;
+	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && tfs_kind_writable(k, &a)) {
 		/* a draft's own files may go (tar replaces a file by unlinking it first) */
 		rc = mtab_draft_unlink(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
 		if (rc == 0)
 			tfs_forget_attrs(p.id);
 		return rc == -EACCES ? -EPERM : rc;
 	}
-	if (k != TFS_SCRATCH)
-		return -EPERM; /* virtual files go with their directory (rmdir) */
-	return tfs_scratch_unlink(p.id, p.file);
+	/* the model's other files go only with the model: the unlink is noted, so that the
+	 * rmdir of rm -r finds the directory emptied and deletes it */
+	tfs_mark_unlinked(p.id, k);
+	return 0;
 }
 
 /* rename within a model directory; f and t are file names there */

@@ -57,9 +57,17 @@ int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 	/* a draft's own two files exist once written or created (so cp, tar and
 	 * O_EXCL creates work in a fresh draft); a remote model shows its config only */
 	if (k == TFS_CONFIG || k == TFS_EXAMPLES)
-		return a->is_draft ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
-				   : k == TFS_CONFIG;
+		return a->is_draft
+			   ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
+			   : k == TFS_CONFIG;
 	return k < TFS_NKINDS;
+}
+
+int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
+{
+	/* wait is opened by name, never listed: tools that walk a tree (grep -r, cp -a,
+	 * tar, head * / *) would otherwise block on it while a model trains */
+	return k != TFS_WAIT && tfs_kind_visible(k, a);
 }
 
 int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
@@ -236,12 +244,17 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 	case TFS_PROGRESS:
 		render_progress(t, v);
 		return 0;
-	case TFS_PROMPT:
-		if (v->prompt) {
-			text_bytes(t, v->prompt, v->prompt_len);
+	case TFS_PROMPT: {
+		char *p = NULL;
+		size_t n = 0;
+		/* the reader's own prompt (or its shell's), else the last committed */
+		if (mtab_prompt_of(tfs_ctx.mt, fuse_get_context()->pid, id, &p, &n) == 0) {
+			text_bytes(t, p, n);
 			text_bytes(t, "\n", 1);
+			free(p);
 		}
 		return 0;
+	}
 	case TFS_GENERATION:
 		text_bytes(t, v->generation, strlen(v->generation));
 		return 0;
@@ -301,11 +314,12 @@ int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **da
 		if (rc == 0)
 			text_add(&t, "%s\n", mtab_state_name(st));
 	} else {
-		rc = mtab_response(tfs_ctx.mt, id, nonblock, tfs_ctx.opt.timeout, interrupted, &a);
+		rc = mtab_response_by(tfs_ctx.mt, fuse_get_context()->pid, id, nonblock,
+				      tfs_ctx.opt.timeout, interrupted, &a);
 		if (rc == -EILSEQ) {
 			rc = -EINVAL; /* the prompt was refused; error says why */
 		} else if (rc == -ENODATA) {
-			rc = 0; /* no prompt yet: an empty answer */
+			rc = 0; /* no prompt yet, or never asked: an empty answer */
 		} else if (rc == 0) {
 			if (k == TFS_RESPONSE_JSON) {
 				text_bytes(&t, a.json, a.len);

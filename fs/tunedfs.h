@@ -71,6 +71,7 @@ struct tfs_fh {
 	enum tfs_kind kind;
 	char *id;
 	int flags;
+	int pid; /* the opener, as FUSE names it: whose prompt this is */
 	pthread_mutex_t mu;
 	int loaded;		    /* buf holds the content (lazy for wait / response) */
 	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
@@ -99,6 +100,8 @@ enum tfs_kind tfs_kind_of(const char *name);
 /* Whether the file shows in the directory of a model in this state. */
 int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a);
+/* Whether a listing of the directory names it: visible, and not wait (opened by name). */
+int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_dynamic(enum tfs_kind k);
 /* The content now, without blocking (not for TFS_WAIT / TFS_RESPONSE*). */
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len);
@@ -154,6 +157,13 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 /* ops.c: drops the kernel's cached attributes of a model's files (their sizes and
  * modes follow the model's state); the model table's change callback. */
 void tfs_forget_attrs(const char *id);
+
+/* remove.c: rmdir of an empty model directory, and the files rm -r unlinked on the way */
+/* 1 when k of id was unlinked a moment ago (the file stays: it is the model's). */
+int tfs_unlinked(const char *id, enum tfs_kind k);
+void tfs_mark_unlinked(const char *id, enum tfs_kind k);
+/* rmdir: -ENOTEMPTY unless the directory shows nothing (see remove.c), else deletes. */
+int tfs_remove_dir(const char *id);
 
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,7 @@
 """The command line: --help, --version, validation, and mount options reaching the kernel."""
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -77,7 +78,7 @@ def test_wait_is_bounded_by_timeout(mount_factory):
     assert m.read("long", "state") == "CREATING\n"
     head = m.read("long", "progress").splitlines()[0]
     assert "/6000 " in head, head
-    os.rmdir(m.p("long"))
+    shutil.rmtree(m.p("long"))
 
 
 def test_deleted_elsewhere_disappears_at_the_next_listing(mount_factory):

@@ -8,6 +8,7 @@ import errno
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -262,7 +263,7 @@ def test_sed_in_place_making_a_bad_line(mount):
     assert err.startswith("examples.jsonl: line 1: ") and "outptu" in err, err
     assert mount.read("sedbad", "examples.jsonl") == EXAMPLES.replace('"output"', '"outptu"')
     assert set(os.listdir(mount.p("sedbad"))) == {  # no config: it was never written
-        "examples.jsonl", "state", "progress", "wait", "prompt", "response",
+        "examples.jsonl", "state", "progress", "prompt", "response",
         "response.json", "generation", "model.json", "error"}
 
 
@@ -378,7 +379,7 @@ def test_prompt_to_a_creating_model(mount):
         assert errno_of(os.read, fd, 100) == errno.EAGAIN
     finally:
         os.close(fd)
-    os.rmdir(mount.p("busy"))  # stops the training
+    shutil.rmtree(mount.p("busy"))  # stops the training
     assert not os.path.exists(mount.p("busy"))
     assert remote_status(mount, "busy") == 404
 
@@ -411,13 +412,14 @@ def test_prompt_to_a_failed_model(tmp_path, server_factory, mount_factory):
     assert m.read("doomed", "examples.jsonl") == LONG_EXAMPLES
 
 
-def test_rmdir_right_after_submitting(mount):
-    """The create is still on its way when rmdir comes: rmdir waits for it, then deletes."""
+def test_rm_r_right_after_submitting(mount):
+    """The create is still on its way when rm -r comes: its rmdir waits for it, then
+    deletes."""
     os.mkdir(mount.p("quick-rm"))
     mount.write("quick-rm", "examples.jsonl", data=LONG_EXAMPLES)
     mount.write("quick-rm", "config", data=LONG_CONFIG)
     assert mount.read("quick-rm", "state") == "CREATING\n"
-    os.rmdir(mount.p("quick-rm"))
+    shutil.rmtree(mount.p("quick-rm"))
     assert not os.path.exists(mount.p("quick-rm"))
     assert remote_status(mount, "quick-rm") == 404
 
@@ -659,6 +661,10 @@ def test_message_clears_when_the_answer_arrives(tmp_path, server_factory, mount_
     assert errno_of(m.read, "later", "response") == errno.EIO
     assert m.read("later", "error").startswith("response: ")
     s.start()
+    # reading again does not ask again (a read never starts a request): it says the
+    # failure again; writing the prompt again asks
+    assert errno_of(m.read, "later", "response") == errno.EIO
+    m.write("later", "prompt", data="1\n")
     assert m.read("later", "response").endswith("\n")
     assert m.read("later", "error") == ""
 

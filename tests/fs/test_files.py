@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import stat
 import time
 
@@ -21,7 +22,8 @@ def test_draft_directory(mount):
     os.mkdir(mount.p("fresh"))
     names = sorted(os.listdir(mount.p("fresh")))
     # config and examples.jsonl come into being when written, as files in a new folder do
-    assert names == sorted(["state", "progress", "wait", "prompt",
+    # wait is opened by name, not listed (tools walking the tree would block on it)
+    assert names == sorted(["state", "progress", "prompt",
                             "response", "response.json", "generation", "model.json", "error"])
     assert "fresh" in os.listdir(mount.path)
     assert mount.read("fresh", "state") == "DRAFT\n"
@@ -128,15 +130,19 @@ def test_generation_reads_back_canonical(mount):
     assert mount.read("gen", "generation") == text
 
 
-def test_rmdir_draft_and_model(mount):
+def test_rm_r_draft_and_model(mount):
+    """rmdir refuses a directory with content, as on any filesystem; rm -r deletes."""
     os.mkdir(mount.p("gone-draft"))
     mount.write("gone-draft", "examples.jsonl", data='{"text_input": "a", "output": "b"}\n')
     open(mount.p("gone-draft", ".scratch.swp"), "w").close()
-    os.rmdir(mount.p("gone-draft"))
+    assert err_of(os.rmdir, mount.p("gone-draft")) == errno.ENOTEMPTY
+    shutil.rmtree(mount.p("gone-draft"))
     assert "gone-draft" not in os.listdir(mount.path)
     assert not os.path.exists(mount.p("gone-draft"))
     mount.make_active("gone-model")
-    os.rmdir(mount.p("gone-model"))
+    assert err_of(os.rmdir, mount.p("gone-model")) == errno.ENOTEMPTY
+    assert mount.read("gone-model", "state") == "ACTIVE\n"
+    shutil.rmtree(mount.p("gone-model"))
     assert not os.path.exists(mount.p("gone-model"))
     status, _, _ = mount.server.request("GET", "/v1beta/tunedModels/gone-model")
     assert status == 404

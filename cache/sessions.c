@@ -1,0 +1,150 @@
+/* sessions.c - whose prompt a reader sees: every committed prompt is kept under the process
+ * that wrote it and that process's parent; a reader gets the prompt kept under the nearest
+ * of itself and its ancestors, else the model's last committed prompt. Processes are told
+ * apart by pid and start time (/proc), so a reused pid inherits nothing. No FUSE here. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/mtab_impl.h"
+
+/* Prompts kept per mount; past this the oldest goes (its writer has long moved on). */
+#define SESS_MAX 4096
+
+/* pid, parent and start time of a process or thread id: 0, or -1 when it is gone. */
+static int proc_read(int pid, struct mtab_proc *self, int *ppid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	int tgid = pid, parent = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof buf, f)) {
+		if (strncmp(buf, "Tgid:", 5) == 0)
+			tgid = atoi(buf + 5);
+		else if (strncmp(buf, "PPid:", 5) == 0)
+			parent = atoi(buf + 5);
+	}
+	fclose(f);
+	snprintf(path, sizeof path, "/proc/%d/stat", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime */
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+			 "%*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return -1;
+	self->pid = tgid;
+	self->start = start;
+	*ppid = parent;
+	return 0;
+}
+
+int mtab_proc_chain(int pid, struct mtab_proc *chain, int max)
+{
+	int n = 0;
+
+	while (pid > 1 && n < max) {
+		int ppid = 0;
+		if (proc_read(pid, &chain[n], &ppid) < 0)
+			break;
+		n++;
+		pid = ppid;
+	}
+	return n;
+}
+
+static int same_proc(const struct mtab_proc *a, const struct mtab_proc *b)
+{
+	return a->pid != 0 && a->pid == b->pid && a->start == b->start;
+}
+
+static void sess_free_one(struct mtab_sess *s)
+{
+	free(s->id);
+	free(s->prompt);
+}
+
+void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
+		      const char *prompt, size_t len, int bad)
+{
+	struct mtab_sess *s = NULL;
+
+	if (n < 1)
+		return;
+	for (size_t i = 0; i < t->n_sess; i++) {
+		if (same_proc(&t->sess[i].writer, &chain[0]) && strcmp(t->sess[i].id, id) == 0) {
+			s = &t->sess[i];
+			sess_free_one(s);
+			break;
+		}
+	}
+	if (!s && t->n_sess == SESS_MAX) {
+		sess_free_one(&t->sess[0]);
+		memmove(t->sess, t->sess + 1, (t->n_sess - 1) * sizeof *t->sess);
+		t->n_sess--;
+	}
+	if (!s) {
+		t->sess = mtab_xrealloc(t->sess, (t->n_sess + 1) * sizeof *t->sess);
+		s = &t->sess[t->n_sess++];
+	}
+	memset(s, 0, sizeof *s);
+	s->id = mtab_xstrdup(id);
+	s->writer = chain[0];
+	if (n > 1)
+		s->parent = chain[1];
+	s->prompt = mtab_xstrndup(prompt, len);
+	s->len = len;
+	s->bad = bad;
+	s->seq = ++t->sess_seq;
+}
+
+const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,
+				       const struct mtab_proc *chain, int n)
+{
+	for (int d = 0; d < n; d++) {
+		const struct mtab_sess *best = NULL;
+		for (size_t i = 0; i < t->n_sess; i++) {
+			const struct mtab_sess *s = &t->sess[i];
+			if ((same_proc(&s->writer, &chain[d]) ||
+			     same_proc(&s->parent, &chain[d])) &&
+			    (!best || s->seq > best->seq) && strcmp(s->id, id) == 0)
+				best = s;
+		}
+		if (best)
+			return best;
+	}
+	return NULL;
+}
+
+void mtab_sess_drop(struct mtab *t, const char *id)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < t->n_sess; i++) {
+		if (strcmp(t->sess[i].id, id) == 0)
+			sess_free_one(&t->sess[i]);
+		else
+			t->sess[o++] = t->sess[i];
+	}
+	t->n_sess = o;
+}
+
+void mtab_sess_free(struct mtab *t)
+{
+	for (size_t i = 0; i < t->n_sess; i++)
+		sess_free_one(&t->sess[i]);
+	free(t->sess);
+	t->sess = NULL;
+	t->n_sess = 0;
+}
