@@ -386,6 +386,8 @@ void mtab_stop(struct mtab *t)
 	mtab_poll_stop(t);
 	mtab_gen_stop(t);
 	pthread_mutex_lock(&t->mu);
+	while (t->lookup_threads > 0) /* their requests were cancelled with the poller's */
+		pthread_cond_wait(&t->changed, &t->mu);
 	/* what the background thread had not written yet: the round under way, then one
 	 * for what changed after its turn in that round */
 	for (int round = 0; round < 2; round++)
@@ -411,6 +413,7 @@ void mtab_free(struct mtab *t)
 	free((char *)t->o.listing_path);
 	mtab_gen_free(t);
 	mtab_sess_free(t);
+	free(t->lookups);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
 	pthread_mutex_destroy(&t->user_mu);
@@ -436,12 +439,13 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 	char **v;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += 5; /* a down service must not hang the first ls for long */
+	/* a down service must not hang the first ls for long */
+	until.tv_sec += (time_t)(t->o.lookup_timeout > 0 ? t->o.lookup_timeout + 0.5 : 5);
 	pthread_mutex_lock(&t->mu);
 	mark_interest(t);
-	while (t->started && !t->listed && !t->stopping)
+	while (t->started && !t->listed && !t->stopping && !t->list_waited)
 		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
-			break;
+			t->list_waited = 1; /* once: the next ls shows what is known at once */
 	v = mtab_xcalloc(t->n + 1, sizeof *v);
 	for (size_t i = 0; i < t->n; i++)
 		v[i] = mtab_xstrdup(t->v[i]->id);
@@ -515,15 +519,15 @@ static void neg_add(struct mtab *t, const char *id)
 	t->n_neg++;
 }
 
-/* Waits (up to 15 s) for the first listing that may tell a submitted draft's fate, so
- * a fresh mount does not show CREATING for a model that finished meanwhile. */
+/* Waits (up to about lookup_timeout) for the first listing that may tell a submitted draft's fate,
+ * so a fresh mount does not show CREATING for a model that finished meanwhile. */
 static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
 {
 	struct mtab_entry *e;
 	struct timespec until;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += 15;
+	until.tv_sec += (time_t)(t->o.lookup_timeout > 0 ? t->o.lookup_timeout + 0.5 : 2);
 	pthread_mutex_lock(&t->mu);
 	while ((e = mtab_find(t, id)) && e->unverified && t->started && !t->stopping) {
 		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
@@ -534,12 +538,101 @@ static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
 	pthread_mutex_unlock(&t->mu);
 }
 
-int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
+/* Asks the service for id and publishes what it says; a lookup's own thread. */
+static void lookup_fetch(struct mtab *t, const char *id)
 {
 	struct tuned_model m = {0};
 	struct gemini_error err = {0};
 	char name[64];
 	int rc;
+
+	snprintf(name, sizeof name, "tunedModels/%s", id);
+	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
+	pthread_mutex_lock(&t->mu);
+	if (rc == 0) {
+		struct mtab_entry *e = mtab_insert(t, id);
+		e->seq = ++t->seq;
+		mtab_entry_set_model(t, e, &m);
+		if (e->state == MTAB_CREATING)
+			mtab_kick(t);
+	} else if (!mtab_find(t, id)) { /* not made meanwhile (mkdir) */
+		neg_add(t, id);
+	}
+	pthread_mutex_unlock(&t->mu);
+	tuned_model_clear(&m);
+}
+
+struct lookup_arg {
+	struct mtab *t;
+	char *id;
+};
+
+static void *lookup_thread(void *p)
+{
+	struct lookup_arg *a = p;
+	struct mtab *t = a->t;
+
+	lookup_fetch(t, a->id);
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->n_lookups; i++) {
+		if (strcmp(t->lookups[i], a->id) == 0) {
+			free(t->lookups[i]);
+			t->lookups[i] = t->lookups[--t->n_lookups];
+			break;
+		}
+	}
+	t->lookup_threads--;
+	pthread_cond_broadcast(&t->changed);
+	pthread_mutex_unlock(&t->mu);
+	free(a->id);
+	free(a);
+	return NULL;
+}
+
+static int lookup_going_now(struct mtab *t, const char *id)
+{
+	for (size_t i = 0; i < t->n_lookups; i++)
+		if (strcmp(t->lookups[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether a lookup of id is under way; starts one when not (and there is room). Under mu. */
+static int lookup_going(struct mtab *t, const char *id)
+{
+	struct lookup_arg *a;
+	pthread_attr_t attr;
+	pthread_t th;
+	int ok;
+
+	if (lookup_going_now(t, id))
+		return 1;
+	if (t->n_lookups >= 64 || t->stopping)
+		return 0; /* a storm of unknown names: the rest are not known */
+	a = mtab_xmalloc(sizeof *a);
+	a->t = t;
+	a->id = mtab_xstrdup(id);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&th, &attr, lookup_thread, a) == 0;
+	pthread_attr_destroy(&attr);
+	if (!ok) {
+		free(a->id);
+		free(a);
+		return 0;
+	}
+	t->lookups = mtab_xrealloc(t->lookups, (t->n_lookups + 1) * sizeof *t->lookups);
+	t->lookups[t->n_lookups++] = mtab_xstrdup(id);
+	t->lookup_threads++;
+	t->stats.lookups++;
+	return 1;
+}
+
+int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
+{
+	double deadline = mtab_now() + (t->o.lookup_timeout > 0 ? t->o.lookup_timeout : 2);
+	struct mtab_entry *e;
+	int rc = -ENOENT;
 
 	if (mtab_attr(t, id, out) == 0) {
 		if (out->state == MTAB_CREATING)
@@ -548,36 +641,27 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 	}
 	if (!gemini_valid_model_id(id) || !t->o.gc)
 		return -ENOENT;
-	pthread_mutex_lock(&t->mu);
 	/* With the service unreachable (the last listing failed) an unknown name is not
-	 * asked for: a lookup would wait out every retry, and mkdir looks up first. */
-	rc = neg_cached(t, id) || t->list_tries > 0;
-	t->stats.lookups += !rc;
-	pthread_mutex_unlock(&t->mu);
-	if (rc)
-		return -ENOENT;
-	snprintf(name, sizeof name, "tunedModels/%s", id);
-	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
+	 * asked for. Else the question goes to a thread of its own, and this waits for its
+	 * answer only up to lookup_timeout: then it answers from what is known, and the
+	 * answer, when it comes, is in the table for the next lookup. */
 	pthread_mutex_lock(&t->mu);
-	if (rc == 0) {
-		struct mtab_entry *e = mtab_insert(t, id);
-		e->seq = ++t->seq;
-		mtab_entry_set_model(t, e, &m);
-		fill_attr(e, out);
-		if (e->state == MTAB_CREATING)
-			mtab_kick(t);
-	} else {
-		struct mtab_entry *e = mtab_find(t, id); /* made meanwhile (mkdir) */
-		if (e) {
-			fill_attr(e, out);
-			rc = 0;
-		} else {
-			neg_add(t, id);
-			rc = -ENOENT;
+	if (!neg_cached(t, id) && t->list_tries == 0 && lookup_going(t, id)) {
+		while (!mtab_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
+		       mtab_now() < deadline) {
+			struct timespec ts;
+			double until = mtab_now() + 0.05;
+			ts.tv_sec = (time_t)until;
+			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+			pthread_cond_timedwait(&t->changed, &t->mu, &ts);
 		}
 	}
+	e = mtab_find(t, id);
+	if (e) {
+		fill_attr(e, out);
+		rc = 0;
+	}
 	pthread_mutex_unlock(&t->mu);
-	tuned_model_clear(&m);
 	return rc;
 }
 

@@ -95,8 +95,9 @@ const char *mtab_file_name(enum mtab_file f);
 int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n);
 void mtab_names_free(char **names, size_t n);
 
-/* 0 and *out, or -ENOENT. A name not in the table is fetched once from the service
- * (misses remembered for negative_ttl); known names never touch the network. */
+/* 0 and *out, or -ENOENT. A name not in the table is asked of the service in the
+ * background, waited for up to lookup_timeout, then answered from what is known (misses
+ * remembered for negative_ttl); known names never touch the network. */
 int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out);
 /* Like lookup without any network: -ENOENT unless in the table. */
 int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out);
@@ -124,8 +125,10 @@ int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, co
 		   size_t len, int quiet);
 /* The prompt process pid reads: the one kept under the nearest of itself and its ancestors
  * that wrote one to this model (the writer and the writer's parent keep it), else the
- * last committed. 0 and a heap copy, -ENODATA when there is none. */
-int mtab_prompt_of(struct mtab *t, int pid, const char *id, char **data, size_t *len);
+ * last committed. 0 and a heap copy, -ENODATA when there is none. as_written: with the
+ * trailing newline it was written with (what an append adds to). */
+int mtab_prompt_of(struct mtab *t, int pid, const char *id, int as_written, char **data,
+		   size_t *len);
 
 /* A draft's config or examples.jsonl that was never written comes into being (a create):
  * stored empty, without validation. 0 also when it exists already; -EACCES when the model

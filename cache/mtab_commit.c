@@ -132,9 +132,14 @@ int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f)
 	rc = draft_open_for_writes(t, id);
 	e = mtab_find(t, id);
 	if (rc == 0 && e->locked)
-		rc = -EACCES; /* a pending create reads these files */
+		rc = -EACCES; /* the create went out with these files */
 	if (rc == 0 && !(e->draft_files & MTAB_FILE_BIT(f)))
 		rc = -ENOENT;
+	if (rc == 0 && e->submitting) { /* still settling: not both files any more */
+		e->submitting = 0;
+		e->state = MTAB_DRAFT;
+		pthread_cond_broadcast(&t->changed);
+	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		return rc;
@@ -194,13 +199,18 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (e && rc_other == 1 && e->submitting && !e->create_sent) {
-		mtab_entry_set_error(e, ""); /* pending create: it reads the new content */
+		/* pending create: it reads the new content, a settle time after this write */
+		mtab_entry_set_error(e, "");
+		e->next_submit = mtab_now() + t->o.submit_delay;
+		mtab_kick(t);
 	} else if (e && rc_other == 1 && !e->locked && !e->submitting) {
+		/* submitted once nothing was written for submit_delay: a config written first
+		 * and examples appended after it make one tuning; the files stay writable
+		 * until the create goes out */
 		e->state = MTAB_CREATING;
-		e->locked = 1;
 		e->submitting = 1;
 		e->create_tries = 0;
-		e->next_submit = 0;
+		e->next_submit = mtab_now() + t->o.submit_delay;
 		e->has_progress = 0;
 		mtab_entry_set_error(e, "");
 		pthread_cond_broadcast(&t->changed);
@@ -215,51 +225,71 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	return 0;
 }
 
+/* Why a prompt cannot be sent, in msg: -EINVAL, or 0 when it can. */
+static int prompt_refused(const char *data, size_t len, char *msg, size_t msg_len)
+{
+	size_t ok;
+
+	if (len == 0) {
+		snprintf(msg, msg_len, "prompt: empty prompt; write the text to send");
+		return -EINVAL;
+	}
+	if (memchr(data, 0, len)) {
+		snprintf(msg, msg_len, "prompt: contains a NUL byte");
+		return -EINVAL;
+	}
+	ok = spec_utf8_valid((const unsigned char *)data, len);
+	if (ok < len) {
+		snprintf(msg, msg_len, "prompt: not valid UTF-8 at byte %zu; write UTF-8 text",
+			 ok + 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A refused prompt leaves the previous one current (and error says why). */
 static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, const char *id,
 			 const char *data, size_t len, int quiet)
 {
 	struct mtab_entry *e;
 	char msg[300];
-	int rc = 0, ask;
+	int rc, nl = 0;
 
 	if (len && data[len - 1] == '\n')
-		len--;
-	if (len && data[len - 1] == '\r')
-		len--; /* a CRLF ending is one newline too */
+		len--, nl++;
+	if (nl && len && data[len - 1] == '\r')
+		len--, nl++; /* a CRLF ending is one newline too */
+	rc = prompt_refused(data, len, msg, sizeof msg);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (!e) {
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
-	free(e->prompt);
-	e->prompt = len ? mtab_xstrndup(data, len) : NULL;
-	e->prompt_len = len;
-	e->prompt_bad = len == 0 || memchr(data, 0, len) != NULL;
-	if (len == 0) {
-		snprintf(msg, sizeof msg, "prompt: empty prompt; write the text to send");
-		rc = -EINVAL;
-	} else if (memchr(data, 0, len)) {
-		snprintf(msg, sizeof msg, "prompt: contains a NUL byte");
-		rc = -EINVAL;
-	} else if (e->state != MTAB_ACTIVE) {
+	if (rc == 0 && e->state != MTAB_ACTIVE) {
 		snprintf(msg, sizeof msg,
 			 "prompt: %s is %s; prompts need an ACTIVE model (read wait first)", id,
 			 mtab_state_name(e->state));
 		rc = -EINVAL;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		free(e->prompt);
+		e->prompt = mtab_xstrndup(data, len);
+		e->prompt_len = len;
+		e->prompt_bad = 0;
+		e->prompt_nl = nl;
 		mtab_entry_set_error(e, "");
-	e->mtime = time(NULL);
-	mtab_user_mark(t, e);
-	mtab_sess_record(t, id, chain, n, data, len, e->prompt_bad);
-	ask = rc == 0;
+		e->mtime = time(NULL);
+		mtab_user_mark(t, e);
+		mtab_sess_record(t, id, chain, n, data, len, nl);
+	}
 	pthread_mutex_unlock(&t->mu);
-	if (rc < 0)
+	if (rc < 0) {
 		report(t, id, msg, quiet);
-	if (ask)
-		mtab_gen_ask(t, id, data, len); /* the answer is generated now, not when read */
-	return rc;
+		return rc;
+	}
+	mtab_gen_ask(t, id, data, len); /* the answer is generated now, not when read */
+	return 0;
 }
 
 static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len,
@@ -340,8 +370,12 @@ void mtab_hold(struct mtab *t, const char *id, int delta)
 		e->writers += delta;
 		if (e->writers < 0)
 			e->writers = 0;
-		if (e->writers == 0 && e->submitting)
+		if (e->writers == 0 && e->submitting && !e->create_sent) {
+			double settle = mtab_now() + t->o.submit_delay;
+			if (e->next_submit < settle)
+				e->next_submit = settle;
 			mtab_kick(t);
+		}
 	}
 	pthread_mutex_unlock(&t->mu);
 }

@@ -294,32 +294,41 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 
 /* The prompt pid reads on e, and whether it was refused. Under t->mu. */
 static const char *prompt_sel(struct mtab *t, struct mtab_entry *e, const struct mtab_proc *chain,
-			      int n, size_t *len, int *bad)
+			      int n, size_t *len, int *bad, int *nl)
 {
 	const struct mtab_sess *s = n ? mtab_sess_find(t, e->id, chain, n) : NULL;
 
 	if (s) {
 		*len = s->len;
 		*bad = s->bad;
+		*nl = s->nl;
 		return s->prompt;
 	}
 	*len = e->prompt_len;
 	*bad = e->prompt_bad;
+	*nl = e->prompt_nl;
 	return e->prompt;
 }
 
-int mtab_prompt_of(struct mtab *t, int pid, const char *id, char **data, size_t *len)
+int mtab_prompt_of(struct mtab *t, int pid, const char *id, int as_written, char **data,
+		   size_t *len)
 {
 	struct mtab_proc chain[MTAB_CHAIN];
-	int n = pid > 0 ? mtab_proc_chain(pid, chain, MTAB_CHAIN) : 0, bad, rc = -ENODATA;
+	int n = pid > 0 ? mtab_proc_chain(pid, chain, MTAB_CHAIN) : 0, bad, nl, rc = -ENODATA;
 	struct mtab_entry *e;
 	const char *p;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
-	p = e ? prompt_sel(t, e, chain, n, len, &bad) : NULL;
+	p = e ? prompt_sel(t, e, chain, n, len, &bad, &nl) : NULL;
 	if (p) {
-		*data = mtab_xstrndup(p, *len);
+		*data = mtab_xmalloc(*len + 3);
+		memcpy(*data, p, *len);
+		if (as_written && nl) {
+			memcpy(*data + *len, nl == 2 ? "\r\n" : "\n", (size_t)nl);
+			*len += (size_t)nl;
+		}
+		(*data)[*len] = 0;
 		rc = 0;
 	} else if (!e) {
 		rc = -ENOENT;
@@ -335,11 +344,11 @@ static int key_by(struct mtab *t, const char *id, const struct mtab_proc *chain,
 	struct mtab_entry *e = mtab_find(t, id);
 	const char *p;
 	size_t len;
-	int bad;
+	int bad, nl;
 
 	if (!e)
 		return -ENOENT;
-	p = prompt_sel(t, e, chain, n, &len, &bad);
+	p = prompt_sel(t, e, chain, n, &len, &bad, &nl);
 	if (!p)
 		return -ENODATA;
 	if (bad)

@@ -38,6 +38,7 @@ struct mtab_entry {
 	char *prompt; /* as written (one trailing newline off); may hold NULs */
 	size_t prompt_len;
 	int prompt_bad; /* refused for its content: not sent */
+	int prompt_nl;	/* the newline dropped from its end: 0, 1 (LF) or 2 (CRLF) */
 	struct generation_settings gs;
 	char *gen_canon;
 	unsigned long seq;  /* table sequence of its last single-model update */
@@ -86,7 +87,7 @@ struct mtab_sess {
 	struct mtab_proc writer, parent;
 	char *prompt;
 	size_t len;
-	int bad;
+	int bad, nl; /* nl: as mtab_entry's prompt_nl */
 	unsigned long seq;
 };
 
@@ -109,9 +110,13 @@ struct mtab {
 	size_t n_gone;
 	struct mtab_neg *neg;
 	size_t n_neg;
+	char **lookups; /* unknown names being asked for, each by a thread of its own */
+	size_t n_lookups;
+	int lookup_threads;
 	double last_list;
 	int list_tries;
-	int listed; /* first listing attempted */
+	int listed;	 /* first listing attempted */
+	int list_waited; /* a listing waited the bound for the first listing */
 	int interest;
 	unsigned long seq, round;
 	int started, stopping;
@@ -183,7 +188,7 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 /* pid (as FUSE names the caller) and up to max-1 of its ancestors: how many were found. */
 int mtab_proc_chain(int pid, struct mtab_proc *chain, int max);
 void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
-		      const char *prompt, size_t len, int bad); /* under mu */
+		      const char *prompt, size_t len, int nl); /* under mu */
 const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,
 				       const struct mtab_proc *chain, int n); /* under mu */
 void mtab_sess_drop(struct mtab *t, const char *id);			      /* under mu */

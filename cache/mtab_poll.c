@@ -142,6 +142,8 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->poll_gap = 0;
 		e->submitted_at = mtab_now();
 		e->state = MTAB_CREATING;
+		if (strncmp(e->error, "tuning: submitting failed", 25) == 0)
+			mtab_entry_set_error(e, "");
 		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id,
 			  op->name ? op->name : "");
 		return;
@@ -152,6 +154,14 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->create_tries++;
 		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));
 		e->next_submit = mtab_now() + (backoff < 60 ? backoff : 60);
+		{
+			char msg[700];
+			snprintf(msg, sizeof msg,
+				 "tuning: submitting failed (%s), retrying in %.0f s: %s",
+				 strerror(-rc), backoff < 60 ? backoff : 60,
+				 err->message[0] ? err->message : "no answer");
+			mtab_entry_set_error(e, msg);
+		}
 		mtab_logf(t, LOG_NOTICE, "%s: submitting the tuning failed (%s), retrying: %s",
 			  e->id, strerror(-rc), err->message[0] ? err->message : "no answer");
 		return;
@@ -215,6 +225,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	t->stats.creates++;
 	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
 	e->create_sent = 1;
+	e->locked = 1; /* its inputs are final now */
 	pthread_mutex_unlock(&t->mu);
 	rc = build_request(t, id, &req, msg, sizeof msg);
 	if (rc == 0)
@@ -272,8 +283,7 @@ out:
 	tuned_model_clear(&m);
 }
 
-double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
-		     double elapsed)
+double mtab_poll_gap(double interval, double prev_gap, int completed, int total, double elapsed)
 {
 	double least = interval < 0.25 ? interval : 0.25;
 	double gap = prev_gap > 0 ? prev_gap * 2 : least;

@@ -76,7 +76,7 @@ static void sess_free_one(struct mtab_sess *s)
 }
 
 void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
-		      const char *prompt, size_t len, int bad)
+		      const char *prompt, size_t len, int nl)
 {
 	struct mtab_sess *s = NULL;
 
@@ -105,7 +105,7 @@ void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *ch
 		s->parent = chain[1];
 	s->prompt = mtab_xstrndup(prompt, len);
 	s->len = len;
-	s->bad = bad;
+	s->nl = nl;
 	s->seq = ++t->sess_seq;
 }
 

@@ -37,4 +37,7 @@ int spec_parse_generation(const char *text, size_t len, struct generation_settin
  * spec_parse_generation of it gives gs back exactly. Heap string. */
 char *spec_generation_canonical(const struct generation_settings *gs);
 
+/* Length of the valid strict UTF-8 prefix of s (n when all of it is valid). */
+size_t spec_utf8_valid(const unsigned char *s, size_t n);
+
 #endif

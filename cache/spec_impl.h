@@ -21,8 +21,6 @@ char *spec_xstrndup(const char *s, size_t n);
 __attribute__((format(printf, 3, 4))) int spec_fail(struct spec_msg *m, int line, const char *fmt,
 						    ...);
 
-/* Length of the valid strict UTF-8 prefix of s (n when all of it is valid). */
-size_t spec_utf8_valid(const unsigned char *s, size_t n);
 size_t spec_utf8_chars(const char *s);
 /* A short printable quoted excerpt of s[0..n) for a message, in out; returns out. */
 const char *spec_quote(char *out, size_t out_len, const char *s, size_t n);

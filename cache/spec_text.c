@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/spec.h"
 #include "cache/spec_impl.h"
 
 void spec_oom(void)

@@ -1,6 +1,7 @@
 /* io.c - open files: a handle per open, content snapshotted at open (or at the first
- * read for wait and response, which may block), writes buffered in the handle and
- * committed to the model table on flush/release. Directory-level operations: ops.c. */
+ * read for wait and response, which may block), writes buffered in the handle (or in the
+ * content its file's handles share, shared.c) and committed to the model table on
+ * flush/release. Directory-level operations: ops.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -43,6 +44,15 @@ int tfs_pending_size(const char *id, enum tfs_kind k, size_t *len)
 	for (struct tfs_fh *fh = writers; fh && !found; fh = fh->next_writer) {
 		if (fh->kind != k || strcmp(fh->id, id) != 0)
 			continue;
+		if (fh->sh) {
+			pthread_mutex_lock(&fh->sh->mu);
+			if (fh->sh->dirty) {
+				*len = fh->sh->len;
+				found = 1;
+			}
+			pthread_mutex_unlock(&fh->sh->mu);
+			continue;
+		}
 		pthread_mutex_lock(&fh->mu);
 		if (fh->dirty) {
 			*len = fh->len;
@@ -75,21 +85,112 @@ static void fh_free(struct tfs_fh *fh)
 {
 	if (fh->sf)
 		tfs_scratch_put(fh->sf);
+	if (fh->sh)
+		tfs_shared_put(fh->sh);
 	pthread_mutex_destroy(&fh->mu);
 	free(fh->id);
 	free(fh->buf);
 	free(fh);
 }
 
-static int fh_reserve(struct tfs_fh *fh, size_t len)
+static int reserve(char **buf, size_t *cap, size_t len)
 {
 	if (len > TFS_MAX_FILE)
 		return -EFBIG;
-	if (len + 1 > fh->cap) {
-		fh->cap = len + 1 < 4096 ? 4096 : (len + 1) * 2;
-		fh->buf = tfs_xrealloc(fh->buf, fh->cap);
+	if (len + 1 > *cap) {
+		*cap = len + 1 < 4096 ? 4096 : (len + 1) * 2;
+		*buf = tfs_xrealloc(*buf, *cap);
 	}
 	return 0;
+}
+
+static int fh_reserve(struct tfs_fh *fh, size_t len)
+{
+	return reserve(&fh->buf, &fh->cap, len);
+}
+
+/* Files whose open handles share one content, as a local file's do: the draft's two,
+ * generation, and prompt when appended to (a prompt written whole is the writer's own). */
+static int shares(enum tfs_kind k, int flags)
+{
+	return k == TFS_CONFIG || k == TFS_EXAMPLES || k == TFS_GENERATION ||
+	       (k == TFS_PROMPT && (flags & O_APPEND));
+}
+
+/* The content a shared handle starts from: a prompt as written (with the newline it was
+ * written with, not the one shown on read). */
+static int load_raw(struct tfs_fh *fh, char **data, size_t *len)
+{
+	int rc;
+
+	if (fh->kind != TFS_PROMPT)
+		return tfs_render(fh->kind, fh->id, data, len);
+	rc = mtab_prompt_of(tfs_ctx.mt, fh->pid, fh->id, 1, data, len);
+	if (rc == -ENODATA) {
+		*data = tfs_xstrdup("");
+		*len = 0;
+		rc = 0;
+	}
+	return rc;
+}
+
+/* Taken around every reference taken on or dropped from a shared content: a content is
+ * loaded by one open at a time (two could each load the committed one and the second miss
+ * what the first's handle wrote meanwhile), and the last handle's commit is done before
+ * the next open loads it again. */
+static pthread_mutex_t load_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int open_shared(struct tfs_fh *fh, int trunc)
+{
+	struct tfs_shared *sh;
+	char *data = NULL;
+	size_t len = 0;
+
+	pthread_mutex_lock(&load_mu);
+	sh = tfs_shared_ref(fh->id, fh->kind);
+	if (!sh) {
+		int rc = load_raw(fh, &data, &len);
+		if (rc < 0) {
+			pthread_mutex_unlock(&load_mu);
+			return rc;
+		}
+		sh = tfs_shared_make(fh->id, fh->kind, data, len);
+	}
+	pthread_mutex_unlock(&load_mu);
+	fh->sh = sh;
+	fh->loaded = 1;
+	if (trunc) {
+		pthread_mutex_lock(&sh->mu);
+		sh->len = 0;
+		sh->dirty = 1; /* truncating is a new content, committed at close */
+		pthread_mutex_unlock(&sh->mu);
+	}
+	return 0;
+}
+
+/* A reader's copy: what open writers have so far, else the file as committed. */
+static int snapshot(struct tfs_fh *fh)
+{
+	struct tfs_shared *sh = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&load_mu);
+	sh = shares(fh->kind, 0) ? tfs_shared_ref(fh->id, fh->kind) : NULL;
+	if (sh) {
+		pthread_mutex_lock(&sh->mu);
+		fh->buf = tfs_xmalloc(sh->len + 1);
+		memcpy(fh->buf, sh->buf, sh->len);
+		fh->len = sh->len;
+		pthread_mutex_unlock(&sh->mu);
+		tfs_shared_put(sh);
+	}
+	pthread_mutex_unlock(&load_mu);
+	if (!sh) {
+		rc = tfs_render(fh->kind, fh->id, &fh->buf, &fh->len);
+	}
+	fh->cap = fh->len + 1;
+	fh->loaded = rc == 0;
+	return rc;
 }
 
 /* pid: the process the content is from (a prompt is kept for it) */
@@ -120,6 +221,21 @@ static int commit(struct tfs_fh *fh, int quiet)
 	return rc;
 }
 
+/* The shared content committed, when dirty and by the last handle open on it (the others
+ * would commit a half-written whole). Under sh->mu. */
+static int commit_shared(struct tfs_fh *fh, int last)
+{
+	struct tfs_shared *sh = fh->sh;
+	int rc = 0;
+
+	if (sh->dirty && last) {
+		rc = commit_by(fh->pid, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
+		sh->dirty = 0;
+		sh->written = 0;
+	}
+	return rc;
+}
+
 /* Opens a virtual file; a is the model's attributes. */
 static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct mtab_attr *a,
 			struct fuse_file_info *fi)
@@ -133,14 +249,14 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	if (acc != O_RDONLY && !tfs_kind_writable(k, a))
 		return -EACCES;
 	fh = fh_new(k, p->id, fi->flags);
-	if (acc != O_RDONLY && (fi->flags & O_TRUNC)) {
+	if (acc != O_RDONLY && shares(k, fi->flags)) {
+		rc = open_shared(fh, (fi->flags & O_TRUNC) != 0);
+	} else if (acc != O_RDONLY && (fi->flags & O_TRUNC)) {
 		fh->dirty = 1; /* truncating is a new content, committed at close */
 		rc = fh_reserve(fh, 0);
 		fh->loaded = 1;
 	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON) {
-		rc = tfs_render(k, p->id, &fh->buf, &fh->len);
-		fh->cap = fh->len + 1;
-		fh->loaded = rc == 0;
+		rc = snapshot(fh);
 	}
 	if (rc < 0) {
 		fh_free(fh);
@@ -257,6 +373,16 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 
 	if (fh->sf)
 		return tfs_scratch_pread(fh->sf, buf, size, off);
+	if (fh->sh) {
+		pthread_mutex_lock(&fh->sh->mu);
+		if (off >= 0 && (size_t)off < fh->sh->len) {
+			n = fh->sh->len - (size_t)off;
+			n = n > size ? size : n;
+			memcpy(buf, fh->sh->buf + off, n);
+		}
+		pthread_mutex_unlock(&fh->sh->mu);
+		return (int)n;
+	}
 	pthread_mutex_lock(&fh->mu);
 	if (!fh->loaded)
 		rc = load_blocking(fh);
@@ -270,6 +396,29 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 	return rc < 0 ? rc : (int)n;
 }
 
+static int write_shared(struct tfs_shared *sh, const char *buf, size_t size, off_t off, int append)
+{
+	size_t end;
+	int rc;
+
+	pthread_mutex_lock(&sh->mu);
+	if (append)
+		off = (off_t)sh->len; /* at the end as it is now: appenders never overlap */
+	end = (size_t)off + size;
+	rc = reserve(&sh->buf, &sh->cap, end);
+	if (rc == 0) {
+		if ((size_t)off > sh->len)
+			memset(sh->buf + sh->len, 0, (size_t)off - sh->len);
+		memcpy(sh->buf + off, buf, size);
+		if (end > sh->len)
+			sh->len = end;
+		sh->dirty = 1;
+		sh->written = 1;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return rc < 0 ? rc : (int)size;
+}
+
 int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
@@ -281,6 +430,8 @@ int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		return tfs_scratch_pwrite(fh->sf, buf, size, off);
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
+	if (fh->sh)
+		return write_shared(fh->sh, buf, size, off, (fh->flags & O_APPEND) != 0);
 	pthread_mutex_lock(&fh->mu);
 	if (fh->flags & O_APPEND)
 		off = (off_t)fh->len;
@@ -308,6 +459,12 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi)
 	 * reports it. But a shell also opens, dup2()s and closes the first descriptor before
 	 * anything is written: so that commit is quiet (no log line), and the writes that
 	 * may follow on the same open file commit again at their close. */
+	if (fh->sh) {
+		pthread_mutex_lock(&fh->sh->mu);
+		rc = commit_shared(fh, tfs_shared_last(fh->sh));
+		pthread_mutex_unlock(&fh->sh->mu);
+		return rc;
+	}
 	pthread_mutex_lock(&fh->mu);
 	if (fh->dirty)
 		rc = commit(fh, !fh->written);
@@ -319,10 +476,21 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 {
 	struct tfs_fh *fh = fh_of(fi);
 
+	if ((fh->flags & O_ACCMODE) != O_RDONLY && !fh->sf)
+		writers_remove(fh); /* before its content goes: tfs_pending_size reads it */
+	if (fh->sh) {
+		pthread_mutex_lock(&load_mu);
+		pthread_mutex_lock(&fh->sh->mu);
+		if (fh->sh->dirty)
+			fh->sh->written = 1; /* the last word: not quiet */
+		commit_shared(fh, tfs_shared_last(fh->sh));
+		pthread_mutex_unlock(&fh->sh->mu);
+		tfs_shared_put(fh->sh);
+		fh->sh = NULL;
+		pthread_mutex_unlock(&load_mu);
+	}
 	if (fh->dirty)
 		commit(fh, 0);
-	if ((fh->flags & O_ACCMODE) != O_RDONLY && !fh->sf)
-		writers_remove(fh);
 	if (fh->held)
 		mtab_hold(tfs_ctx.mt, fh->id, -1);
 	fh_free(fh);
@@ -392,6 +560,20 @@ int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return tfs_scratch_truncate(fh->sf, size);
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EACCES;
+	if (fh->sh) {
+		struct tfs_shared *sh = fh->sh;
+		pthread_mutex_lock(&sh->mu);
+		rc = reserve(&sh->buf, &sh->cap, (size_t)size);
+		if (rc == 0) {
+			if ((size_t)size > sh->len)
+				memset(sh->buf + sh->len, 0, (size_t)size - sh->len);
+			sh->len = (size_t)size;
+			sh->dirty = 1;
+			sh->written = 1;
+		}
+		pthread_mutex_unlock(&sh->mu);
+		return rc;
+	}
 	pthread_mutex_lock(&fh->mu);
 	rc = fh_reserve(fh, (size_t)size);
 	if (rc == 0) {

@@ -56,6 +56,9 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("list_ttl=%lf", list_ttl),
     OPTION("poll_interval=%lf", poll_interval),
     OPTION("timeout=%lf", timeout),
+    OPTION("submit_delay=%lf", submit_delay),
+    OPTION("lookup_timeout=%lf", lookup_timeout),
+    OPTION("max_requests=%u", max_requests),
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -92,6 +95,9 @@ static void usage(const char *prog)
 	       "    -o list_ttl=S          re-list models older than S seconds (10)\n"
 	       "    -o poll_interval=S     poll training models at most S seconds apart (5)\n"
 	       "    -o timeout=S           bound on waits for wait/response (600)\n"
+	       "    -o submit_delay=S      submit a draft once unwritten for S seconds (2)\n"
+	       "    -o lookup_timeout=S    bound on asking the service for an unknown name (2)\n"
+	       "    -o max_requests=N      answers generated at once, more wait in a queue (8)\n"
 	       "    -o cache_dir=DIR       response cache (default $XDG_CACHE_HOME/tunedfs,\n"
 	       "                           one subdirectory per endpoint)\n"
 	       "    -o cache_size=MIB      response cache budget in MiB (256)\n"
@@ -127,7 +133,6 @@ static char *absolute(char *p)
 	return tfs_xstrdup(buf);
 }
 
-
 /* DIR/<16 hex of SHA-256(key)>: drafts and answers of one endpoint stay apart. */
 static char *per_endpoint(const char *dir, const char *key)
 {
@@ -148,6 +153,9 @@ static void set_defaults(struct tfs_options *o)
 	o->list_ttl = 10;
 	o->poll_interval = 5;
 	o->timeout = 600;
+	o->submit_delay = 2;
+	o->lookup_timeout = 2;
+	o->max_requests = 8;
 	o->cache_size = 256;
 	o->max_threads = 64;
 }
@@ -166,6 +174,12 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "poll_interval must be a number of seconds > 0";
 	else if (!(o->timeout > 0))
 		bad = "timeout must be a number of seconds > 0";
+	else if (!(o->submit_delay >= 0) || o->submit_delay > 3600)
+		bad = "submit_delay must be a number of seconds from 0 to 3600";
+	else if (!(o->lookup_timeout > 0))
+		bad = "lookup_timeout must be a number of seconds > 0";
+	else if (o->max_requests < 1 || o->max_requests > 1024)
+		bad = "max_requests must be between 1 and 1024";
 	else if (o->cache_size < 1)
 		bad = "cache_size must be at least 1 (MiB)";
 	else if (o->max_threads < 1 || o->max_threads > 100000)
@@ -268,6 +282,9 @@ static int start_table(void)
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
+	    .max_requests = tfs_ctx.opt.max_requests,
+	    .submit_delay = tfs_ctx.opt.submit_delay,
+	    .lookup_timeout = tfs_ctx.opt.lookup_timeout,
 	    .log = tfs_log_msg,
 	    .changed = tfs_forget_attrs,
 	};

@@ -248,7 +248,7 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 		char *p = NULL;
 		size_t n = 0;
 		/* the reader's own prompt (or its shell's), else the last committed */
-		if (mtab_prompt_of(tfs_ctx.mt, fuse_get_context()->pid, id, &p, &n) == 0) {
+		if (mtab_prompt_of(tfs_ctx.mt, fuse_get_context()->pid, id, 0, &p, &n) == 0) {
 			text_bytes(t, p, n);
 			text_bytes(t, "\n", 1);
 			free(p);

@@ -29,7 +29,10 @@ struct tfs_options {
 	double list_ttl;
 	double poll_interval;
 	double timeout;
-	unsigned int cache_size; /* MiB */
+	double submit_delay;	   /* seconds a draft stays unwritten before it is submitted */
+	double lookup_timeout;	   /* seconds a lookup of an unknown name may take */
+	unsigned int max_requests; /* answers generated at once */
+	unsigned int cache_size;   /* MiB */
 	unsigned int max_threads;
 	int allow_other;
 };
@@ -66,6 +69,26 @@ enum tfs_kind {
 
 struct tfs_scratch_file;
 
+/* shared.c: the content of a writable file that its open handles share */
+struct tfs_shared {
+	struct tfs_shared *next;
+	char *id;
+	enum tfs_kind kind;
+	int refs;	    /* handles open on it */
+	pthread_mutex_t mu; /* the content below */
+	char *buf;
+	size_t len, cap;
+	int dirty;   /* changed since the last commit (O_TRUNC counts) */
+	int written; /* write()/ftruncate since the last commit */
+};
+/* +1 on the content of k in id when handles share one, else NULL. */
+struct tfs_shared *tfs_shared_ref(const char *id, enum tfs_kind k);
+/* The content of k in id with one reference: data (heap, taken) unless one exists. */
+struct tfs_shared *tfs_shared_make(const char *id, enum tfs_kind k, char *data, size_t len);
+/* Whether the caller's handle is the only one open on it. */
+int tfs_shared_last(struct tfs_shared *s);
+void tfs_shared_put(struct tfs_shared *s);
+
 /* An open file. */
 struct tfs_fh {
 	enum tfs_kind kind;
@@ -81,6 +104,7 @@ struct tfs_fh {
 	char *buf;
 	size_t len, cap;
 	struct tfs_scratch_file *sf;
+	struct tfs_shared *sh; /* set for files whose handles share their content */
 };
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE". -ENOENT for deeper ones. */

@@ -60,7 +60,9 @@ class Mount:
         self.start()
 
     def command(self):
-        o = ["poll_interval=0.2"]
+        # a short settle before a draft is submitted: tests that are not about it need not
+        # wait the default 2 s (an option given in opts comes later and wins)
+        o = ["poll_interval=0.2", "submit_delay=0.05"]
         if self.local:
             o.append("local")
         else:

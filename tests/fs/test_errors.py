@@ -348,11 +348,12 @@ def test_message_refers_to_the_latest_problem(mount):
 
 
 def bad_prompt(mount, name, text, problem, eno=errno.EINVAL):
+    before = mount.read(name, "prompt")
     assert write_and_close(mount.p(name, "prompt"), text.encode()) == (eno, "close")
     err = mount.read(name, "error")
     assert err.startswith("prompt: ") and problem in err, err
-    # the one trailing newline is not part of a prompt: an empty one may read as ""
-    assert mount.read(name, "prompt") in (text, text[:-1]), mount.read(name, "prompt")
+    # refused: the previous prompt stays current
+    assert mount.read(name, "prompt") == before, mount.read(name, "prompt")
     return err
 
 
@@ -439,20 +440,21 @@ def test_empty_prompt(mount):
 def nul_prompt(mount, name):
     mount.allow += [r"prompt: contains a NUL byte"]
     mount.make_active(name)
-    mount.ask(name, "1")
+    answer = mount.ask(name, "1")
     assert write_and_close(mount.p(name, "prompt"), b"a\0b\n") == (errno.EINVAL, "close")
     assert mount.read(name, "error") == "prompt: contains a NUL byte\n"
+    return answer
 
 
-def test_prompt_with_a_nul_byte_is_kept(mount):
+def test_prompt_with_a_nul_byte_is_refused_and_the_old_one_kept(mount):
     nul_prompt(mount, "nulkept")
-    assert read_bytes(mount.p("nulkept", "prompt")) == b"a\0b\n"
+    assert read_bytes(mount.p("nulkept", "prompt")) == b"1\n"
 
 
 def test_refused_prompt_is_not_answered(tmp_path, server_factory, mount_factory):
     log = str(tmp_path / "requests.log")
     m = mount_factory(server=server_factory("--request-log", log))
-    nul_prompt(m, "nulans")
+    answer = nul_prompt(m, "nulans")
     with open(log) as f:
         before = sum(":generateContent" in line for line in f)
     fd = os.open(m.p("nulans", "response"), os.O_RDONLY)
@@ -462,19 +464,21 @@ def test_refused_prompt_is_not_answered(tmp_path, server_factory, mount_factory)
         got = e.errno
     finally:
         os.close(fd)
-    assert got in (b"", errno.EINVAL), got  # nothing, or "the prompt is not valid"
+    assert got == answer.encode(), got  # the answer to the prompt kept, "1"
     with open(log) as f:
         assert sum(":generateContent" in line for line in f) == before
 
 
-def test_prompt_not_utf8_is_refused_by_the_service(mount):
-    mount.allow += [r"badutf: response: the service answered HTTP 400"]
+def test_prompt_not_utf8_is_refused_at_close(mount):
+    mount.allow += [r"badutf: prompt: not valid UTF-8"]
     mount.make_active("badutf")
-    assert write_and_close(mount.p("badutf", "prompt"), b"\xff\xfe\n") == (0, None)
-    assert errno_of(mount.read, "badutf", "response") == errno.EINVAL
+    answer = mount.ask("badutf", "1")
+    assert write_and_close(mount.p("badutf", "prompt"), b"\xff\xfe\n") == (errno.EINVAL,
+                                                                          "close")
     err = mount.read("badutf", "error")
-    assert err.startswith("response: ") and "400" in err and "UTF-8" in err, err
-    assert read_bytes(mount.p("badutf", "prompt")) == b"\xff\xfe\n"
+    assert err == "prompt: not valid UTF-8 at byte 1; write UTF-8 text\n", err
+    assert read_bytes(mount.p("badutf", "prompt")) == b"1\n"
+    assert mount.read("badutf", "response") == answer
 
 
 def test_service_refuses_the_tuning(mount):

@@ -103,7 +103,7 @@ def test_prompt_to_a_draft_is_einval(mount):
             f.write("hello\n")
     assert e.value.errno == errno.EINVAL
     assert "DRAFT" in mount.read("early", "error")
-    assert mount.read("early", "prompt") == "hello\n"
+    assert mount.read("early", "prompt") == ""  # refused: the previous (none) stays
 
 
 def test_empty_prompt_is_einval(mount):

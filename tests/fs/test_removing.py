@@ -4,6 +4,7 @@ draft; a draft with nothing written may be removed by rmdir."""
 import errno
 import os
 import subprocess
+import time
 
 from tests.fs.conftest import QUICK_CONFIG
 
@@ -18,6 +19,10 @@ def every_state(m):
     m.make_active("active")
     m.ask("active", "1")
     m.make_draft("training", config=LONG_CONFIG)
+    for _ in range(100):  # submitted after the settle time
+        if remote(m, "training") == 200:
+            break
+        time.sleep(0.05)
     m.make_draft("draft", config=None)
     os.mkdir(m.p("configured"))
     m.write("configured", "config", data=QUICK_CONFIG)

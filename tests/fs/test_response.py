@@ -182,17 +182,18 @@ def test_prompt_and_generation_outlive_the_mount(tmp_path, server_factory, mount
     assert m.read("other", "prompt") == "9\n"
     assert m.read("other", "response").endswith("\n")
     assert generations(log, at_least=3) == 2  # the answers came from the cache
-    # an emptied prompt (refused, but what was written) stays empty; a new model of an
-    # old name starts with nothing
+    # an empty prompt is refused and the previous one kept; a new model of an old name
+    # starts with nothing
     m.allow += [r"empty prompt"]
     with pytest.raises(OSError):
         m.write("other", "prompt", data="")
+    assert m.read("other", "prompt") == "9\n"
     shutil.rmtree(m.p("kept"))
     os.mkdir(m.p("kept"))
     assert m.read("kept", "prompt") == ""
     m.write("kept", "examples.jsonl", data='{"text_input": "1", "output": "2"}\n')
     m.restart()
-    assert m.read("other", "prompt") == ""
+    assert m.read("other", "prompt") == "9\n"
     assert m.read("kept", "prompt") == "" and m.read("kept", "generation") == ""
     # the draft is the user's: the listing kept from before the rmdir does not take it
     assert m.read("kept", "state") == "DRAFT\n"

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -671,13 +672,15 @@ def test_ls_l_draft_and_submitted(mount):
         assert rows[name][1] == len(mount.read("listed-active", name).encode()), name
 
 
-def test_submitted_files_read_only_at_once(mount):
-    """ls -l; write config; ls -l: the second listing already shows both files read-only."""
+def test_submitted_files_read_only_once_submitted(mount):
+    """ls -l; write config; ls -l: once the settle time (-o submit_delay) has passed and the
+    tuning is submitted, a listing shows both files read-only."""
     os.mkdir(mount.p("ro-now"))
     mount.write("ro-now", "examples.jsonl", data=EXAMPLES)
     rows = ls_l(mount.p("ro-now"))
     assert rows["examples.jsonl"][0].startswith("-rw-r--r--")
     mount.write("ro-now", "config", data=QUICK_CONFIG)
+    time.sleep(0.3)  # the tests' submit_delay is 0.05 s
     rows = ls_l(mount.p("ro-now"))
     assert rows["config"][0].startswith("-r--r--r--"), rows["config"]
     assert rows["examples.jsonl"][0].startswith("-r--r--r--"), rows["examples.jsonl"]
@@ -822,6 +825,7 @@ def test_ls_and_stat_of_a_model_in_training(mount):
     mount.write("training", "config",
                 data="base_model = models/gemini-1.0-pro-001\nepoch_count = 10000\n"
                      "batch_size = 1\n")
+    time.sleep(0.3)  # submitted after the tests' submit_delay of 0.05 s: read-only then
     rows = ls_l(mount.p("training"))
     assert set(rows) == MODEL_FILES
     assert rows["config"][0].startswith("-r--r--r--")
