@@ -365,6 +365,27 @@ static int load_blocking(struct tfs_fh *fh)
 	return 0;
 }
 
+/* Files that change under an open handle, so a read at the end takes a fresh content. */
+static int grows(enum tfs_kind k)
+{
+	return k == TFS_PROGRESS || k == TFS_STATE || k == TFS_ERROR || k == TFS_MODEL_JSON;
+}
+
+static int reload(struct tfs_fh *fh)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = tfs_render(fh->kind, fh->id, &data, &len);
+
+	if (rc < 0)
+		return rc;
+	free(fh->buf);
+	fh->buf = data;
+	fh->len = len;
+	fh->cap = len + 1;
+	return 0;
+}
+
 int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct tfs_fh *fh = fh_of(fi);
@@ -386,6 +407,8 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 	pthread_mutex_lock(&fh->mu);
 	if (!fh->loaded)
 		rc = load_blocking(fh);
+	else if (off > 0 && (size_t)off >= fh->len && grows(fh->kind))
+		rc = reload(fh); /* tail -f: a read past the end sees what came since */
 	if (rc == 0 && off >= 0 && (size_t)off < fh->len) {
 		n = fh->len - (size_t)off;
 		if (n > size)

@@ -344,6 +344,7 @@ static void teardown(void)
 	memset(&be, 0, sizeof be);
 	free(listing_path);
 	listing_path = NULL;
+	tfs_lock_release();
 }
 
 static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
@@ -381,6 +382,7 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_signals;
 	tfs_ctx.foreground = cmd->foreground;
+	tfs_lock_note_pid(cmd->mountpoint);
 	if (!cmd->foreground)
 		openlog("tunedfs", LOG_PID, LOG_DAEMON);
 	if (tfs_ctx.opt.local && start_local() < 0)
@@ -425,7 +427,12 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char
 		return 1;
 	if (tfs_ctx.opt.allow_other)
 		fuse_opt_add_arg(args, "-odefault_permissions");
-	if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
+	if (tfs_check_mountpoint(cmd->mountpoint) < 0)
+		return 1;
+	if (privdir_make(tfs_ctx.opt.data_dir) < 0 ||
+	    tfs_lock_data_dir(tfs_ctx.opt.data_dir, cmd->mountpoint) < 0)
+		rc = 1;
+	else if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
 		rc = 1;
 	else if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0)
 		rc = 1;

@@ -177,6 +177,9 @@ static void render_remote_config(struct text *t, const struct tuned_model *m)
 		text_add(t, "top_k = %d\n", m->top_k);
 }
 
+/* The width of progress's first line, newline included. */
+#define PROGRESS_HEAD 64
+
 static void render_progress(struct text *t, const struct mtab_view *v)
 {
 	const struct tuning_snapshot *last =
@@ -184,6 +187,7 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	int total = v->total_steps, done = v->completed_steps;
 	double pct = v->percent;
 	char loss[32] = "-";
+	size_t head;
 
 	if (v->attr.state == MTAB_DRAFT)
 		return;
@@ -202,8 +206,14 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	}
 	if (last)
 		snprintf(loss, sizeof loss, "%.3f", last->mean_loss);
-	text_add(t, "%.1f%% step %d/%d epoch %d loss %s\n", pct, done, total,
-		 last ? last->epoch : 0, loss);
+	head = t->len;
+	text_add(t, "%.1f%% step %d/%d epoch %d loss %s", pct, done, total, last ? last->epoch : 0,
+		 loss);
+	/* padded to a fixed width, so the file only grows as snapshots come (tail -f
+	 * shows each new line, not a shifted tail) */
+	while (t->len - head < PROGRESS_HEAD - 1)
+		text_bytes(t, " ", 1);
+	text_bytes(t, "\n", 1);
 	for (size_t i = 0; i < v->n_snapshots; i++) {
 		const struct tuning_snapshot *s = &v->snapshots[i];
 		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss,

@@ -189,6 +189,14 @@ void tfs_mark_unlinked(const char *id, enum tfs_kind k);
 /* rmdir: -ENOTEMPTY unless the directory shows nothing (see remove.c), else deletes. */
 int tfs_remove_dir(const char *id);
 
+/* lock.c: one mount per data directory, and the mount point's checks */
+/* Takes DATA/mount.lock or says (on stderr) who holds it: 0 or -1. */
+int tfs_lock_data_dir(const char *data_dir, const char *mountpoint);
+void tfs_lock_note_pid(const char *mountpoint);
+void tfs_lock_release(void);
+/* -1 (said on stderr) over a live FUSE mount; warns of a non-empty directory. */
+int tfs_check_mountpoint(const char *mountpoint);
+
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tfs_log_msg(int prio, const char *msg);
