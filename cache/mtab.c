@@ -267,6 +267,8 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 		e->mtime = ut;
 	if (e->state == MTAB_CREATING && old != MTAB_CREATING)
 		e->next_poll = 0;
+	if (e->state == MTAB_ACTIVE && old != MTAB_ACTIVE)
+		t->spool_due = 1; /* prompts spooled while it trained are asked for now */
 	if (e->state != old)
 		pthread_cond_broadcast(&t->changed);
 	if (e->state != old || !same_version)
@@ -369,6 +371,7 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 	if (t->o.listing_path)
 		t->o.listing_path = mtab_xstrdup(t->o.listing_path);
 	mtab_user_load_names(t);
+	t->spool_due = 1; /* the spools' prompts whose answers an unmount cut */
 	if (t->o.drafts)
 		load_drafts(t);
 	mtab_listing_load(t);
@@ -814,6 +817,7 @@ int mtab_remove(struct mtab *t, const char *id)
 		mtab_kick(t);
 		pthread_mutex_unlock(&t->mu);
 		mtab_user_forget(t, id);
+		mtab_spool_drop(t, id);
 	}
 	free(name);
 	return rc;

@@ -12,6 +12,7 @@
 
 struct draft_store;
 struct rcache;
+struct spool;
 
 enum mtab_state { MTAB_DRAFT, MTAB_CREATING, MTAB_ACTIVE, MTAB_FAILED };
 
@@ -24,6 +25,7 @@ struct mtab_options {
 	struct draft_store *drafts;  /* not owned */
 	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
 	struct rcache *rcache;	     /* not owned */
+	struct spool *spool;	     /* not owned, may be NULL: the prompt spools */
 	double list_ttl;	     /* seconds a listing stays fresh */
 	double poll_interval;	     /* seconds between polls of a CREATING model */
 	double negative_ttl;	     /* seconds a failed lookup is remembered */
@@ -168,6 +170,25 @@ int mtab_response_by(struct mtab *t, int pid, const char *id, int nonblock, doub
 /* Size of the current answer when already known (no I/O), else -ENODATA. */
 int mtab_response_size(struct mtab *t, const char *id, size_t *text_len, size_t *json_len);
 void mtab_answer_clear(struct mtab_answer *a);
+
+/* The prompt spool (mtab_spool.c): prompts/X and responses/X of a model. */
+/* Names of the stored prompts, and of those whose answer is done: sorted heap arrays
+ * (free with mtab_names_free). */
+int mtab_spool_names(struct mtab *t, const char *id, char ***names, size_t *n);
+int mtab_spool_done(struct mtab *t, const char *id, char ***names, size_t *n);
+/* -ENOENT when never written. */
+int mtab_spool_read(struct mtab *t, const char *id, const char *name, char **data, size_t *len);
+/* Stores prompts/X (durable), then queues its answer once the model is ACTIVE; -EINVAL
+ * (the reason in error, the file kept) for content that cannot be sent. */
+int mtab_spool_commit(struct mtab *t, const char *id, const char *name, const char *data,
+		      size_t len);
+int mtab_spool_unlink(struct mtab *t, const char *id, const char *name);
+/* A prompt file being created: stored empty (not sent) until its close commits it. */
+int mtab_spool_touch(struct mtab *t, const char *id, const char *name);
+/* The answer to prompts/X: waits (bounded by timeout) for it; -ENOENT for no such
+ * prompt, -EINVAL for one that cannot be sent or a model that failed. */
+int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonblock,
+		      double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
 
 /* Sets the model's error text (and logs it); "" clears it. */
 void mtab_set_error(struct mtab *t, const char *id, const char *msg);

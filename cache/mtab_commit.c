@@ -266,6 +266,12 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
+	if (len == 0 && nl == 0 && !e->prompt) {
+		/* nothing written over no prompt (a restore copying an empty prompt file, a
+		 * shell's first close): the file stays as it reads, empty */
+		pthread_mutex_unlock(&t->mu);
+		return 0;
+	}
 	if (rc == 0 && e->state != MTAB_ACTIVE) {
 		snprintf(msg, sizeof msg,
 			 "prompt: %s is %s; prompts need an ACTIVE model (read wait first)", id,

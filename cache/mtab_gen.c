@@ -490,3 +490,112 @@ void mtab_gen_free(struct mtab *t)
 	t->results = NULL;
 	t->n_results = 0;
 }
+
+int mtab_gen_done(struct mtab *t, const char *id, const char *prompt, size_t len)
+{
+	char key[RCACHE_KEY_HEX], *p = mtab_xstrndup(prompt, len), *json = NULL;
+	struct mtab_result *r;
+	struct mtab_entry *e;
+	size_t jlen;
+	int done = 0, known;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	known = e && e->state == MTAB_ACTIVE;
+	if (known) {
+		key_for(e, p, key);
+		r = result_find(t, key);
+		done = (r && r->rc == 0) || (e->resp_json && strcmp(e->resp_key, key) == 0);
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (known && !done && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
+		done = 1;
+	free(json);
+	free(p);
+	return done;
+}
+
+/* One look at the answer to p on id: 1 and *json when done, 0 when not yet, or a negative
+ * errno (waits on a job under way). Under t->mu. */
+static int answer_once(struct mtab *t, const char *id, const char *p, int nonblock, double timeout,
+		       mtab_interrupted_fn intr, char key[RCACHE_KEY_HEX], char **json, size_t *len)
+{
+	struct mtab_entry *e = mtab_find(t, id);
+	struct mtab_result *r;
+	struct mtab_job *j;
+	int rc;
+
+	if (!e)
+		return -ENOENT;
+	if (e->state == MTAB_FAILED)
+		return -EINVAL;
+	if (e->state != MTAB_ACTIVE)
+		return 0;
+	key_for(e, p, key);
+	if (e->resp_json && strcmp(e->resp_key, key) == 0) {
+		*json = mtab_xstrndup(e->resp_json, e->resp_len);
+		*len = e->resp_len;
+		return 1;
+	}
+	if ((j = job_find(t, key))) {
+		rc = wait_for(t, id, j, nonblock, timeout, intr, json, len);
+		return rc < 0 ? rc : 1;
+	}
+	if ((r = result_find(t, key)) && r->rc < 0)
+		return r->rc;
+	if (r) {
+		*json = mtab_xstrndup(r->json, r->len);
+		*len = r->len;
+		return 1;
+	}
+	return 0;
+}
+
+int mtab_gen_answer(struct mtab *t, const char *id, const char *prompt, size_t len, int nonblock,
+		    double timeout, mtab_interrupted_fn intr, struct mtab_answer *out)
+{
+	double deadline = mtab_now() + timeout;
+	char key[RCACHE_KEY_HEX] = "", *p = mtab_xstrndup(prompt, len), *json = NULL;
+	size_t jlen = 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		struct timespec ts;
+		double until;
+		rc =
+		    answer_once(t, id, p, nonblock, deadline - mtab_now(), intr, key, &json, &jlen);
+		if (rc != 0)
+			break;
+		if (key[0] && t->o.rcache) { /* done before this mount, or just now */
+			pthread_mutex_unlock(&t->mu);
+			rc = rcache_get(t->o.rcache, key, &json, &jlen) == 0;
+			pthread_mutex_lock(&t->mu);
+			if (rc)
+				break;
+		}
+		if (nonblock)
+			rc = -EAGAIN;
+		else if (intr && intr())
+			rc = -EINTR;
+		else if (mtab_now() >= deadline)
+			rc = -ETIMEDOUT;
+		else if (t->stopping)
+			rc = -EINTR;
+		if (rc < 0)
+			break;
+		/* not ACTIVE yet, or its request not queued yet (the background thread asks) */
+		until = mtab_now() + 0.1;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+	}
+	pthread_mutex_unlock(&t->mu);
+	free(p);
+	if (rc < 0)
+		return rc;
+	rc = answer_from_json(json, jlen, out);
+	free(json);
+	return rc;
+}

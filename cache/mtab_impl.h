@@ -116,6 +116,7 @@ struct mtab {
 	double last_list;
 	int list_tries;
 	int listed;	 /* first listing attempted */
+	int spool_due;	 /* a model became ACTIVE (or the mount started): resume spools */
 	int list_waited; /* a listing waited the bound for the first listing */
 	int interest;
 	unsigned long seq, round;
@@ -182,6 +183,16 @@ void mtab_gen_stop(struct mtab *t);
 void mtab_gen_free(struct mtab *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
 void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len);
+/* Whether the answer to prompt on id is done (memory or response cache). Not under mu. */
+int mtab_gen_done(struct mtab *t, const char *id, const char *prompt, size_t len);
+/* The answer to prompt on id: waits (bounded) while the model is not yet ACTIVE or the
+ * answer not yet asked for or under way. Not under mu. */
+int mtab_gen_answer(struct mtab *t, const char *id, const char *prompt, size_t len, int nonblock,
+		    double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
+
+/* mtab_spool.c */
+void mtab_spool_drop(struct mtab *t, const char *id); /* rmdir; not under mu */
+void mtab_spool_resume(struct mtab *t);		      /* asks what spools miss; not under mu */
 
 /* sessions.c: whose prompt a reader sees */
 #define MTAB_CHAIN 8

@@ -412,6 +412,13 @@ static int work_once(struct mtab *t, double *next)
 		do_list(t);
 		return 1;
 	}
+	if (t->spool_due) {
+		t->spool_due = 0;
+		pthread_mutex_unlock(&t->mu);
+		mtab_spool_resume(t);
+		pthread_mutex_lock(&t->mu);
+		return 1;
+	}
 	if (t->interest && due_list < *next)
 		*next = due_list;
 	for (size_t i = 0; i < t->n; i++) {

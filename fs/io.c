@@ -89,6 +89,7 @@ static void fh_free(struct tfs_fh *fh)
 		tfs_shared_put(fh->sh);
 	pthread_mutex_destroy(&fh->mu);
 	free(fh->id);
+	free(fh->name);
 	free(fh->buf);
 	free(fh);
 }
@@ -215,7 +216,9 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = commit_by(fh->pid, fh->id, fh->kind, fh->buf, fh->len, quiet);
+	int rc = fh->kind == TFS_SPOOL_PROMPT
+		     ? tfs_spool_commit(fh, fh->buf, fh->len)
+		     : commit_by(fh->pid, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
 	fh->written = 0;
 	return rc;
@@ -246,10 +249,18 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 
 	if (!tfs_kind_visible(k, a))
 		return -ENOENT;
-	if (acc != O_RDONLY && !tfs_kind_writable(k, a))
+	/* a file the service fills, written by a restore (into a draft, or in place of
+	 * one it just unlinked): taken and dropped */
+	if (acc != O_RDONLY && !tfs_kind_writable(k, a) && !tfs_restorable(k, a) &&
+	    !tfs_gone(p->id, k))
 		return -EACCES;
 	fh = fh_new(k, p->id, fi->flags);
-	if (acc != O_RDONLY && shares(k, fi->flags)) {
+	if (acc != O_RDONLY)
+		tfs_unmark(p->id, k); /* written again: there again */
+	if (acc != O_RDONLY && !tfs_kind_writable(k, a)) {
+		fh->discard = 1; /* a backup copied back into a draft: taken and dropped */
+		fh->loaded = 1;
+	} else if (acc != O_RDONLY && shares(k, fi->flags)) {
 		rc = open_shared(fh, (fi->flags & O_TRUNC) != 0);
 	} else if (acc != O_RDONLY && (fi->flags & O_TRUNC)) {
 		fh->dirty = 1; /* truncating is a new content, committed at close */
@@ -294,20 +305,39 @@ static int open_scratch(const struct tfs_path *p, int create, mode_t mode,
 	return 0;
 }
 
+static int open_spool(const struct tfs_path *p, int create, struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = fh_new(TFS_SPOOL_PROMPT, p->id, fi->flags);
+	int rc = tfs_spool_open(p, create, fh, fi->flags);
+
+	if (rc < 0) {
+		fh_free(fh);
+		return rc;
+	}
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)fh;
+	return 0;
+}
+
 int tfs_op_open(const char *path, struct fuse_file_info *fi)
 {
-	struct tfs_path p;
+	struct tfs_path p, q;
 	struct mtab_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
 		return rc;
-	if (p.root || !p.file)
+	if (p.root || !p.file || (p.spool && !p.name))
 		return -EISDIR;
 	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
+	if (tfs_spool_scratch(&p, &q))
+		return open_scratch(&q, 0, 0, fi);
+	if (p.spool)
+		return open_spool(&p, 0, fi);
 	k = tfs_kind_of(p.file);
 	if (k == TFS_SCRATCH)
 		return open_scratch(&p, 0, 0, fi);
@@ -316,23 +346,28 @@ int tfs_op_open(const char *path, struct fuse_file_info *fi)
 
 int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	struct tfs_path p;
+	struct tfs_path p, q;
 	struct mtab_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
 		return rc;
-	if (p.root || !p.file)
+	if (p.root || !p.file || (p.spool && !p.name))
 		return -EPERM; /* the root holds model directories only */
 	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
+	if (tfs_spool_scratch(&p, &q))
+		return open_scratch(&q, 1, mode, fi);
+	if (p.spool)
+		return open_spool(&p, 1, fi);
 	k = tfs_kind_of(p.file);
 	if (k == TFS_SCRATCH)
 		return open_scratch(&p, 1, mode, fi);
-	if (tfs_kind_visible(k, &a) && (fi->flags & O_EXCL))
-		return -EEXIST;
+	if (tfs_kind_visible(k, &a) && (fi->flags & O_EXCL) && !tfs_replaceable(k, &a) &&
+	    !tfs_gone(p.id, k))
+		return -EEXIST; /* a draft's other files take a restore's exclusive creates */
 	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && !tfs_kind_visible(k, &a)) {
 		/* a draft's file that was never written: created now (cp, tar, O_EXCL) */
 		rc = mtab_draft_touch(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
@@ -353,7 +388,8 @@ static int load_blocking(struct tfs_fh *fh)
 	int nonblock = (fh->flags & O_NONBLOCK) != 0;
 	char *data = NULL;
 	size_t len = 0;
-	int rc = tfs_render_blocking(fh->kind, fh->id, nonblock, &data, &len);
+	int rc = fh->name ? tfs_spool_render(fh, nonblock, &data, &len)
+			  : tfs_render_blocking(fh->kind, fh->id, nonblock, &data, &len);
 
 	if (rc < 0)
 		return rc;
@@ -453,6 +489,8 @@ int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		return tfs_scratch_pwrite(fh->sf, buf, size, off);
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
+	if (fh->discard)
+		return (int)size;
 	if (fh->sh)
 		return write_shared(fh->sh, buf, size, off, (fh->flags & O_APPEND) != 0);
 	pthread_mutex_lock(&fh->mu);
@@ -563,9 +601,31 @@ static int truncate_path(const struct tfs_path *p, off_t size)
 	return rc;
 }
 
+static int truncate_spool(const struct tfs_path *p, off_t size)
+{
+	struct tfs_fh *fh;
+	int rc;
+
+	if (p->spool != TFS_SPOOL_PROMPT)
+		return -EACCES;
+	if ((size_t)size > TFS_MAX_FILE)
+		return -EFBIG;
+	fh = fh_new(TFS_SPOOL_PROMPT, p->id, O_RDWR);
+	rc = tfs_spool_open(p, 0, fh, O_RDWR);
+	if (rc == 0)
+		rc = fh_reserve(fh, (size_t)size);
+	if (rc == 0) {
+		if ((size_t)size > fh->len)
+			memset(fh->buf + fh->len, 0, (size_t)size - fh->len);
+		rc = tfs_spool_commit(fh, fh->buf, (size_t)size);
+	}
+	fh_free(fh);
+	return rc;
+}
+
 int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	struct tfs_path p;
+	struct tfs_path p, q;
 	struct tfs_fh *fh;
 	int rc = tfs_path_parse(path ? path : "/", &p);
 
@@ -574,13 +634,26 @@ int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (!fi) {
 		if (rc < 0)
 			return rc;
-		if (p.root || !p.file)
+		if (p.root || !p.file || (p.spool && !p.name))
 			return -EISDIR;
+		if (tfs_spool_scratch(&p, &q)) {
+			struct tfs_scratch_file *sf;
+			rc = tfs_scratch_open(q.id, q.file, 0, 0, &sf);
+			if (rc == 0) {
+				rc = tfs_scratch_truncate(sf, size);
+				tfs_scratch_put(sf);
+			}
+			return rc;
+		}
+		if (p.spool)
+			return truncate_spool(&p, size);
 		return truncate_path(&p, size);
 	}
 	fh = fh_of(fi);
 	if (fh->sf)
 		return tfs_scratch_truncate(fh->sf, size);
+	if (fh->discard)
+		return 0;
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EACCES;
 	if (fh->sh) {

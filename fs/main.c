@@ -20,6 +20,7 @@
 #include "cache/draft.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
+#include "cache/spool.h"
 #include "config.h"
 #include "fs/tunedfs.h"
 
@@ -35,6 +36,7 @@ static struct backend {
 	struct draft_store *drafts;
 	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
+	struct spool *spool; /* the prompt spools, beside the drafts */
 } be;
 static char *listing_path; /* the last listing, beside the response cache */
 
@@ -245,13 +247,18 @@ static int open_stores(const char *key)
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
 	char *prompts = tfs_xmalloc(strlen(drafts) + sizeof ".prompts");
+	char *spool = tfs_xmalloc(strlen(drafts) + sizeof ".spool");
 	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
 	sprintf(prompts, "%s.prompts", drafts);
+	sprintf(spool, "%s.spool", drafts);
 	if (rc == 0)
 		rc = draft_store_open(drafts, &be.drafts);
 	if (rc == 0)
 		rc = draft_store_open(prompts, &be.prompts);
+	if (rc == 0)
+		rc = spool_open(spool, &be.spool);
+	free(spool);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
 	free(prompts);
@@ -279,6 +286,7 @@ static int start_table(void)
 	    .drafts = be.drafts,
 	    .prompts = be.prompts,
 	    .rcache = be.rcache,
+	    .spool = be.spool,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
@@ -341,6 +349,7 @@ static void teardown(void)
 		draft_store_close(be.drafts);
 	if (be.prompts)
 		draft_store_close(be.prompts);
+	spool_close(be.spool);
 	memset(&be, 0, sizeof be);
 	free(listing_path);
 	listing_path = NULL;

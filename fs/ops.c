@@ -31,8 +31,16 @@ int tfs_path_parse(const char *path, struct tfs_path *out)
 	if (!slash || !slash[1])
 		return 0;
 	out->file = slash + 1;
-	if (strchr(out->file, '/'))
-		return -ENOENT;
+	slash = strchr(out->file, '/');
+	if (strncmp(out->file, "prompts", 7) == 0 && (!out->file[7] || out->file[7] == '/'))
+		out->spool = TFS_SPOOL_PROMPT;
+	else if (strncmp(out->file, "responses", 9) == 0 && (!out->file[9] || out->file[9] == '/'))
+		out->spool = TFS_SPOOL_RESPONSE;
+	if (slash) {
+		if (!out->spool || !slash[1] || strchr(slash + 1, '/'))
+			return -ENOENT;
+		out->name = slash + 1;
+	}
 	return 0;
 }
 
@@ -41,7 +49,9 @@ static int parse_dir(const char *path, struct tfs_path *p)
 {
 	int rc = tfs_path_parse(path, p);
 
-	return rc < 0 ? rc : p->file ? -ENOTDIR : 0;
+	if (rc < 0)
+		return rc;
+	return p->file && !(p->spool && !p->name) ? -ENOTDIR : 0;
 }
 
 static void stat_common(struct stat *st, time_t mtime, time_t ctime)
@@ -80,6 +90,8 @@ static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, str
 	}
 	if (!tfs_kind_visible(k, a))
 		return -ENOENT;
+	if (tfs_gone(p->id, k))
+		return -ENOENT; /* tar unlinks before it creates: let its create through */
 	stat_common(st, a->mtime, a->ctime);
 	st->st_mode = S_IFREG | (tfs_kind_writable(k, a) ? 0644 : 0444);
 	st->st_nlink = 1;
@@ -104,6 +116,9 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		st->st_nlink = 2;
 		return 0;
 	}
+	if (p.spool)
+		return tfs_spool_getattr(&p, fi ? (const struct tfs_fh *)(uintptr_t)fi->fh : NULL,
+					 st);
 	/* a directory lookup may fetch an unknown name; its files never go remote */
 	rc = p.file ? mtab_attr(tfs_ctx.mt, p.id, &a) : mtab_lookup(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
@@ -135,6 +150,8 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
 	for (int k = 0; k < TFS_NKINDS; k++)
 		if (tfs_kind_listed((enum tfs_kind)k, &a))
 			filler(buf, tfs_kind_name((enum tfs_kind)k), NULL, 0, 0);
+	filler(buf, "prompts", NULL, 0, 0);
+	filler(buf, "responses", NULL, 0, 0);
 	tfs_scratch_list(p->id, &names, &n);
 	for (size_t i = 0; i < n; i++) {
 		filler(buf, names[i], NULL, 0, 0);
@@ -217,6 +234,8 @@ static int tfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 
 	if (rc < 0)
 		return rc;
+	if (p.spool)
+		return tfs_spool_readdir(&p, buf, filler);
 	if (!p.root)
 		return readdir_model(&p, buf, filler);
 	if (!fi || !fi->fh)
@@ -234,6 +253,8 @@ static int tfs_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (p.root)
 		return -EEXIST;
+	if (p.spool && !p.name) /* always there: made, as far as cp -a and tar care */
+		return mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0 ? -ENOENT : 0;
 	if (p.file)
 		return -EPERM; /* model directories hold files only */
 	return mtab_create_draft(tfs_ctx.mt, p.id);
@@ -248,6 +269,8 @@ static int tfs_rmdir(const char *path)
 		return rc;
 	if (p.root)
 		return -EBUSY;
+	if (p.spool)
+		return tfs_spool_rmdir(&p);
 	return tfs_remove_dir(p.id);
 }
 
@@ -262,6 +285,8 @@ static int tfs_unlink(const char *path)
 		return rc;
 	if (p.root || !p.file)
 		return -EISDIR;
+	if (p.spool)
+		return tfs_spool_unlink(&p);
 	k = tfs_kind_of(p.file);
 	if (k == TFS_SCRATCH)
 		return tfs_scratch_unlink(p.id, p.file);
@@ -302,6 +327,8 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 			return -EPERM;
 		if (flags & RENAME_NOREPLACE)
 			return -EEXIST;
+		if (tfs_restorable(kt, &a))
+			return tfs_scratch_unlink(id, f); /* a restore's copy of it: dropped */
 		if (!tfs_kind_writable(kt, &a))
 			return -EACCES;
 		rc = tfs_scratch_read_all(id, f, &data, &len);
@@ -346,6 +373,8 @@ static int tfs_rename(const char *from, const char *to, unsigned int flags)
 		return -EINVAL;
 	if (pf.root || pt.root || !pf.file || !pt.file)
 		return -EPERM; /* models are not renamed: their name is their id */
+	if (pf.spool || pt.spool)
+		return tfs_spool_rename(&pf, &pt, flags);
 	if (strcmp(pf.id, pt.id) != 0)
 		return -EXDEV;
 	return rename_in_dir(pf.id, pf.file, pt.file, flags);
@@ -353,7 +382,7 @@ static int tfs_rename(const char *from, const char *to, unsigned int flags)
 
 static int set_attr(const char *path, const mode_t *mode, const struct timespec *mtime)
 {
-	struct tfs_path p;
+	struct tfs_path p, q;
 	struct mtab_attr a;
 	int rc = tfs_path_parse(path, &p);
 
@@ -364,6 +393,14 @@ static int set_attr(const char *path, const mode_t *mode, const struct timespec 
 	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0 || !p.file)
 		return rc;
+	if (tfs_spool_scratch(&p, &q))
+		return tfs_scratch_set(q.id, q.file, mode, mtime);
+	if (p.spool) {
+		/* modes are fixed; a prompt still open (cp -a's futimens) is stored at close */
+		struct stat st;
+		rc = tfs_spool_getattr(&p, NULL, &st);
+		return rc == -ENOENT && p.name ? 0 : rc;
+	}
 	if (tfs_kind_of(p.file) == TFS_SCRATCH)
 		return tfs_scratch_set(p.id, p.file, mode, mtime);
 	/* virtual files keep the mode their state gives them; tools that copy modes

@@ -11,11 +11,15 @@
 
 /* Unlinks count toward an rmdir for this long after the last one in the directory. */
 #define UNLINK_SECONDS 30.0
+/* ... and an unlinked file reads as absent this long, so that a tool replacing it (tar:
+ * unlink, then an exclusive create) gets through instead of meeting it again. */
+#define GONE_SECONDS 1.0
 
 struct hidden {
 	char *id;
 	unsigned mask; /* 1 << tfs_kind */
 	double until;
+	double gone[32]; /* per kind: absent until then */
 };
 
 static pthread_mutex_t hidden_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -52,7 +56,7 @@ int tfs_unlinked(const char *id, enum tfs_kind k)
 	struct hidden *h;
 	int r = 0;
 
-	if (k >= TFS_NKINDS)
+	if ((unsigned)k >= 32)
 		return 0;
 	pthread_mutex_lock(&hidden_mu);
 	h = n_hidden ? find(id) : NULL;
@@ -73,10 +77,40 @@ void tfs_mark_unlinked(const char *id, enum tfs_kind k)
 		h = &hidden[n_hidden++];
 		h->id = tfs_xstrdup(id);
 		h->mask = 0;
+		memset(h->gone, 0, sizeof h->gone);
 	}
 	h->mask |= 1u << k;
 	h->until = now() + UNLINK_SECONDS;
+	h->gone[k] = now() + GONE_SECONDS;
 	pthread_mutex_unlock(&hidden_mu);
+}
+
+void tfs_unmark(const char *id, enum tfs_kind k)
+{
+	struct hidden *h;
+
+	pthread_mutex_lock(&hidden_mu);
+	h = n_hidden ? find(id) : NULL;
+	if (h) {
+		h->mask &= ~(1u << k);
+		h->gone[k] = 0;
+	}
+	pthread_mutex_unlock(&hidden_mu);
+}
+
+int tfs_gone(const char *id, enum tfs_kind k)
+{
+	struct hidden *h;
+	int r = 0;
+
+	if ((unsigned)k >= 32)
+		return 0;
+	pthread_mutex_lock(&hidden_mu);
+	h = n_hidden ? find(id) : NULL;
+	if (h)
+		r = h->gone[k] > now();
+	pthread_mutex_unlock(&hidden_mu);
+	return r;
 }
 
 static void unhide_all(const char *id)
@@ -106,8 +140,14 @@ static int dir_empty(const char *id, const struct mtab_attr *a)
 	free(names);
 	if (n)
 		return 0;
+	mtab_spool_names(tfs_ctx.mt, id, &names, &n);
+	mtab_names_free(names, n);
+	if (n)
+		return 0; /* prompts are the user's: rm -r removes them first */
 	if (a->is_draft && a->state == MTAB_DRAFT && !a->draft_files && !a->locked)
 		return 1;
+	if (!tfs_unlinked(id, TFS_SPOOL_PROMPT) || !tfs_unlinked(id, TFS_SPOOL_RESPONSE))
+		return 0;
 	for (int k = 0; k < TFS_NKINDS && empty; k++)
 		if (tfs_kind_listed((enum tfs_kind)k, a) && !tfs_unlinked(id, (enum tfs_kind)k))
 			empty = 0;

@@ -63,6 +63,18 @@ int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 	return k < TFS_NKINDS;
 }
 
+int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a)
+{
+	/* made here and not ACTIVE yet: a restore's config and examples may have been
+	 * submitted before it copies the rest */
+	return a->is_draft && a->state != MTAB_ACTIVE && k != TFS_CONFIG && k != TFS_EXAMPLES;
+}
+
+int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a)
+{
+	return tfs_replaceable(k, a) && !tfs_kind_writable(k, a);
+}
+
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
 {
 	/* wait is opened by name, never listed: tools that walk a tree (grep -r, cp -a,

@@ -65,6 +65,9 @@ enum tfs_kind {
 	TFS_ERROR,
 	TFS_NKINDS,
 	TFS_SCRATCH = TFS_NKINDS,
+	TFS_SPOOL_PROMPT,   /* prompts/X (and, for rm -r's marks, prompts/ itself) */
+	TFS_SPOOL_RESPONSE, /* responses/X (and responses/ itself) */
+	TFS_SPOOL_JSON,	    /* responses/X.json */
 };
 
 struct tfs_scratch_file;
@@ -105,13 +108,18 @@ struct tfs_fh {
 	size_t len, cap;
 	struct tfs_scratch_file *sf;
 	struct tfs_shared *sh; /* set for files whose handles share their content */
+	char *name;	       /* a spool file's name (prompts/NAME, responses/NAME) */
+	int discard;	       /* writes taken and dropped (see tfs_restorable) */
 };
 
-/* A path split: "/" (no id), "/ID" (no file), "/ID/FILE". -ENOENT for deeper ones. */
+/* A path split: "/" (no id), "/ID" (no file), "/ID/FILE", and in the spool directories
+ * "/ID/prompts/NAME", "/ID/responses/NAME". -ENOENT for other deeper ones. */
 struct tfs_path {
 	char id[256];
 	const char *file; /* points into the path; NULL for a directory */
 	int root;
+	enum tfs_kind spool; /* TFS_SPOOL_PROMPT or _RESPONSE in prompts/ or responses/, else 0 */
+	const char *name;    /* the file in that directory; NULL for the directory itself */
 };
 int tfs_path_parse(const char *path, struct tfs_path *out);
 
@@ -124,6 +132,12 @@ enum tfs_kind tfs_kind_of(const char *name);
 /* Whether the file shows in the directory of a model in this state. */
 int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a);
+/* Whether writing k, which the service fills, is taken and dropped: in a draft, so that
+ * a backup of a model (cp -a, rsync -a, tar) copies back in with exit 0. */
+int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a);
+/* Whether k takes a restore's exclusive create (and, unlinked a moment ago, reads as
+ * absent so that tar's unlink-and-create goes through): a draft's files but its own two. */
+int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a);
 /* Whether a listing of the directory names it: visible, and not wait (opened by name). */
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_dynamic(enum tfs_kind k);
@@ -186,6 +200,9 @@ void tfs_forget_attrs(const char *id);
 /* 1 when k of id was unlinked a moment ago (the file stays: it is the model's). */
 int tfs_unlinked(const char *id, enum tfs_kind k);
 void tfs_mark_unlinked(const char *id, enum tfs_kind k);
+void tfs_unmark(const char *id, enum tfs_kind k);
+/* 1 while k of id, just unlinked, reads as absent (1 s: tar's unlink, then create). */
+int tfs_gone(const char *id, enum tfs_kind k);
 /* rmdir: -ENOTEMPTY unless the directory shows nothing (see remove.c), else deletes. */
 int tfs_remove_dir(const char *id);
 
@@ -196,6 +213,22 @@ void tfs_lock_note_pid(const char *mountpoint);
 void tfs_lock_release(void);
 /* -1 (said on stderr) over a live FUSE mount; warns of a non-empty directory. */
 int tfs_check_mountpoint(const char *mountpoint);
+
+/* spool.c: prompts/ and responses/ of a model */
+/* fh: the handle stat was asked through, if any (a prompt being created is not stored
+ * until its close). */
+int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct stat *st);
+int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler);
+/* Fills fh for prompts/X (create: made when missing) or responses/X[.json]. */
+int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int flags);
+int tfs_spool_unlink(const struct tfs_path *p);
+int tfs_spool_rmdir(const struct tfs_path *p);
+int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
+/* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
+ * scratch file under "ID/prompts" or "ID/responses". */
+int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
+int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
+int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len);
 
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

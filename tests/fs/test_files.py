@@ -23,7 +23,7 @@ def test_draft_directory(mount):
     names = sorted(os.listdir(mount.p("fresh")))
     # config and examples.jsonl come into being when written, as files in a new folder do
     # wait is opened by name, not listed (tools walking the tree would block on it)
-    assert names == sorted(["state", "progress", "prompt",
+    assert names == sorted(["state", "progress", "prompt", "prompts", "responses",
                             "response", "response.json", "generation", "model.json", "error"])
     assert "fresh" in os.listdir(mount.path)
     assert mount.read("fresh", "state") == "DRAFT\n"

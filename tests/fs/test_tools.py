@@ -19,9 +19,11 @@ from tests.fs.conftest import QUICK_CONFIG, QUICK_EXAMPLES
 BASE = "models/gemini-1.0-pro-001"
 EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
 EXAMPLES = "".join(EXAMPLE_LINES)
-# listed; wait is opened by name and never listed, so tree walkers do not block on it
+# listed; wait is opened by name and never listed, so tree walkers do not block on it;
+# prompts/ and responses/ are the spool's directories
 MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "prompt", "response",
-               "response.json", "generation", "model.json", "error"}
+               "response.json", "generation", "model.json", "error", "prompts", "responses"}
+SPOOL_DIRS = {"prompts", "responses"}
 # a draft shows config and examples.jsonl once they are written (or created)
 FRESH_FILES = MODEL_FILES - {"config", "examples.jsonl"}
 ONLY_EXAMPLES = MODEL_FILES - {"config"}
@@ -248,10 +250,12 @@ def test_rm_of_a_drafts_files(mount):
     r = sh(f"rm {q(mount.p('rm-files', 'config'))}", check=False)
     assert r.returncode != 0 and "No such file" in r.stderr
     sh(f"rm {q(mount.p('rm-files', 'state'))}")
+    time.sleep(1.1)  # absent for a second (tar's unlink-then-create), then back
     assert mount.read("rm-files", "state") == "DRAFT\n"
     mount.write("rm-files", "config", data=QUICK_CONFIG)
     assert mount.read("rm-files", "wait") == "ACTIVE\n", mount.read("rm-files", "error")
     sh(f"rm {q(mount.p('rm-files', 'examples.jsonl'))}")
+    time.sleep(1.1)
     assert mount.read("rm-files", "examples.jsonl") == EXAMPLES
     assert mount.read("rm-files", "state") == "ACTIVE\n"
     # removed drafts files stay removed across a remount (the draft store lost them)
@@ -765,10 +769,12 @@ def test_find_lists_the_files(mount):
     mount.make_active("found-model")
     out = sh(f"find {q(mount.path)} -type f").stdout.split()
     files = {os.path.relpath(p, mount.path) for p in out}
-    assert files == ({f"found-draft/{f}" for f in FRESH_FILES}
-                     | {f"found-model/{f}" for f in MODEL_FILES})
+    assert files == ({f"found-draft/{f}" for f in FRESH_FILES - SPOOL_DIRS}
+                     | {f"found-model/{f}" for f in MODEL_FILES - SPOOL_DIRS})
     dirs = sh(f"find {q(mount.path)} -mindepth 1 -type d").stdout.split()
-    assert sorted(os.path.basename(p) for p in dirs) == ["found-draft", "found-model"]
+    assert sorted(os.path.relpath(p, mount.path) for p in dirs) == [
+        "found-draft", "found-draft/prompts", "found-draft/responses",
+        "found-model", "found-model/prompts", "found-model/responses"]
     # find -newer/-size read the attributes: submitted files carry their sizes
     big = sh(f"find {q(mount.path)} -name examples.jsonl -size +0c").stdout.split()
     assert big == [mount.p("found-model", "examples.jsonl")]
@@ -791,7 +797,7 @@ def test_tar_and_rsync_copy_a_model_out(tmp_path, mount):
     for model in ("archived", "archived-draft"):
         files = MODEL_FILES if model == "archived" else ONLY_EXAMPLES
         assert set(os.listdir(out / model)) == files
-        for f in files:
+        for f in files - SPOOL_DIRS:
             assert (out / model / f).read_bytes() == read_bytes(mount.p(model, f)), (model, f)
     assert (out / "archived" / "response").read_text() == answer_text(mount, "archived") + "\n"
     backup = tmp_path / "rsynced"
@@ -833,7 +839,8 @@ def test_ls_and_stat_of_a_model_in_training(mount):
              f"{q(mount.p('training', 'state'))}").stdout
     assert out.endswith(f"state {len('CREATING') + 1}\n"), out
     assert sh(f"cat {q(mount.p('training', 'state'))}").stdout == "CREATING\n"
-    assert sh(f"find {q(mount.p('training'))} -type f").stdout.count("\n") == len(MODEL_FILES)
+    assert sh(f"find {q(mount.p('training'))} -type f").stdout.count("\n") == \
+        len(MODEL_FILES - SPOOL_DIRS)
     sh(f"rm -rf {q(mount.p('training'))}")
     assert remote(mount, "training")[0] == 404
 
@@ -866,6 +873,7 @@ def test_scratch_files_are_local_only(mount):
     assert listing(mount, "scratchy") == ONLY_EXAMPLES
     # the model files themselves go only with the model (rm -r): an unlink leaves them
     os.unlink(mount.p("scratchy", "state"))
+    time.sleep(1.1)  # absent for a second, then back
     assert mount.read("scratchy", "state") == "DRAFT\n"
     assert mount.read("scratchy", "examples.jsonl") == EXAMPLES
 
