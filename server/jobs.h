@@ -21,7 +21,5 @@ void srv_jobs_stop(struct srv_jobs *j);
 /* Counters for /debug/stats. */
 void srv_jobs_counts(struct srv_jobs *j, unsigned long *queued, unsigned long *running,
 		     unsigned long *done);
-/* 1 when a trainer is built in. */
-int srv_jobs_have_trainer(void);
 
 #endif

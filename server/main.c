@@ -11,12 +11,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "base/xalloc.h"
 #include "server/http.h"
 #include "server/ids.h"
 #include "server/srv.h"
-#ifdef TUNEDFS_HAVE_OAUTH
 #include "server/oauth.h"
-#endif
 
 static const char usage[] =
     "usage: tunedfs-server [--port N | --socket PATH] --data-dir DIR [options]\n"
@@ -139,27 +138,27 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return 0;
 	case OPT_SOCKET:
 		free(o->socket_path);
-		o->socket_path = srv_xstrdup(arg);
+		o->socket_path = xstrdup(arg);
 		return 0;
 	case OPT_DATA_DIR:
 		free(o->data_dir);
-		o->data_dir = srv_xstrdup(arg);
+		o->data_dir = xstrdup(arg);
 		return 0;
 	case OPT_KEY_FILE:
 		free(o->api_key_file);
-		o->api_key_file = srv_xstrdup(arg);
+		o->api_key_file = xstrdup(arg);
 		return 0;
 	case OPT_OAUTH:
 		free(o->oauth_clients);
-		o->oauth_clients = srv_xstrdup(arg);
+		o->oauth_clients = xstrdup(arg);
 		return 0;
 	case OPT_REQUEST_LOG:
 		free(o->request_log);
-		o->request_log = srv_xstrdup(arg);
+		o->request_log = xstrdup(arg);
 		return 0;
 	case OPT_FAULT_ROUTES:
 		free(o->fault_routes);
-		o->fault_routes = srv_xstrdup(arg);
+		o->fault_routes = xstrdup(arg);
 		return 0;
 	case OPT_TOKEN_LIFETIME:
 		return parse_long(name, arg, 1, 86400 * 365, &o->token_lifetime);
@@ -270,7 +269,7 @@ static int read_key(const char *path, char **out)
 			path);
 		return -EINVAL;
 	}
-	*out = srv_xstrdup(p);
+	*out = xstrdup(p);
 	memset(buf, 0, sizeof(buf));
 	return 0;
 }
@@ -291,7 +290,6 @@ static int setup_credentials(struct srv *s)
 		return -EINVAL;
 	if (!s->opt.oauth_clients)
 		return 0;
-#ifdef TUNEDFS_HAVE_OAUTH
 	char why[256] = "";
 	if (srv_oauth_load(s->opt.oauth_clients, s->opt.token_lifetime, &s->oauth, why,
 			   sizeof(why))) {
@@ -300,19 +298,13 @@ static int setup_credentials(struct srv *s)
 		return -EINVAL;
 	}
 	return 0;
-#else
-	fprintf(stderr, "tunedfs-server: --oauth-clients: built without the token endpoint\n");
-	return -ENOSYS;
-#endif
 }
 
 static void teardown(struct srv *s)
 {
 	srv_jobs_stop(s->jobs);
 	srv_store_close(s->store);
-#ifdef TUNEDFS_HAVE_OAUTH
 	srv_oauth_free(s->oauth);
-#endif
 	if (s->api_key) {
 		memset(s->api_key, 0, strlen(s->api_key));
 		free(s->api_key);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/json_util.h"
 #include "server/model_json.h"
 
@@ -182,7 +183,7 @@ cJSON *srv_json_operation(const struct srv_model *m)
 static char *dup_field(const cJSON *obj, const char *camel)
 {
 	const cJSON *it = srv_json_field(obj, camel);
-	return cJSON_IsString(it) ? srv_xstrdup(it->valuestring) : NULL;
+	return cJSON_IsString(it) ? xstrdup(it->valuestring) : NULL;
 }
 
 static int64_t time_field(const cJSON *obj, const char *camel)

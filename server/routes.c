@@ -11,9 +11,7 @@
 #include "server/handlers.h"
 #include "server/ids.h"
 #include "server/json_util.h"
-#ifdef TUNEDFS_HAVE_OAUTH
 #include "server/oauth.h"
-#endif
 
 void srv_reply_free(struct srv_reply *rep)
 {
@@ -233,10 +231,8 @@ static int check_auth(struct srv *s, const struct srv_request *req, struct srv_r
 	if (want_key &&
 	    ((key && same_secret(key, s->api_key)) || (bearer && same_secret(bearer, s->api_key))))
 		return 0;
-#ifdef TUNEDFS_HAVE_OAUTH
 	if (want_oauth && bearer && srv_oauth_check_bearer(s->oauth, bearer))
 		return 0;
-#endif
 	if (!key && !bearer) {
 		srv_reply_error(rep, 401, "UNAUTHENTICATED",
 				"Request is missing required authentication credential. Expected "
@@ -450,7 +446,6 @@ static void debug_stats(struct srv *s, struct srv_reply *rep)
 	cJSON_AddNumberToObject(o, "tunedModels", (double)s->store->n);
 	cJSON_AddNumberToObject(o, "loadedModels", (double)s->store->nets_loaded);
 	pthread_mutex_unlock(&s->store->lock);
-#ifdef TUNEDFS_HAVE_OAUTH
 	if (s->oauth) {
 		unsigned long issued, rt, jwt;
 		srv_oauth_stats(s->oauth, &issued, &rt, &jwt);
@@ -459,13 +454,11 @@ static void debug_stats(struct srv *s, struct srv_reply *rep)
 		cJSON_AddNumberToObject(t, "refreshGrants", (double)rt);
 		cJSON_AddNumberToObject(t, "jwtGrants", (double)jwt);
 	}
-#endif
 	srv_reply_json(rep, 200, o);
 }
 
 static void token(struct srv *s, const struct srv_request *req, struct srv_reply *rep)
 {
-#ifdef TUNEDFS_HAVE_OAUTH
 	int status = 500;
 	char *json = NULL;
 	if (srv_oauth_token(s->oauth, req->body ? req->body : "", req->body_len, &status, &json) ==
@@ -480,9 +473,6 @@ static void token(struct srv *s, const struct srv_request *req, struct srv_reply
 	}
 	free(json);
 	srv_reply_error(rep, 500, "INTERNAL", "The token endpoint failed.");
-#else
-	srv_reply_error(rep, 404, "NOT_FOUND", "No OAuth clients are configured.");
-#endif
 }
 
 static void dispatch(struct srv *s, const struct srv_request *req, const struct route_match *rm,

@@ -6,13 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/handlers.h"
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/model_json.h"
-#ifdef TUNEDFS_HAVE_TRAINER
 #include "server/nn.h"
-#endif
 
 #define LOCAL_MODEL	 "models/tunedfs-local-1"
 #define MAX_PROMPT_BYTES 40000
@@ -222,7 +221,7 @@ static int prompt_text(const cJSON *body, char **out, size_t *len, struct srv_re
 		BAD("Invalid value at 'system_instruction': expected a Content object.");
 	const cJSON *last = cJSON_GetArrayItem(contents, cJSON_GetArraySize(contents) - 1);
 	size_t n = 0;
-	char *buf = srv_xmalloc(MAX_PROMPT_BYTES + 1);
+	char *buf = xmalloc(MAX_PROMPT_BYTES + 1);
 	const cJSON *p;
 	cJSON_ArrayForEach(p, srv_json_field(last, "parts"))
 	{
@@ -250,7 +249,7 @@ static int prompt_text(const cJSON *body, char **out, size_t *len, struct srv_re
 /* A byte model can emit any bytes; JSON needs UTF-8: bad bytes become U+FFFD. */
 static char *utf8_clean(const char *s, size_t len)
 {
-	char *out = srv_xmalloc(len * 3 + 1);
+	char *out = xmalloc(len * 3 + 1);
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
 		size_t n = srv_utf8_len((const unsigned char *)s + i, len - i);
@@ -330,7 +329,6 @@ static int run_model(struct srv *s, struct srv_model *m, const char *prompt, siz
 				m->id, why);
 		return -EIO;
 	}
-#ifdef TUNEDFS_HAVE_TRAINER
 	struct nn_sampling smp = {g->temperature, g->top_p, g->top_k, (size_t)g->max_bytes,
 				  g->seed};
 	char *raw = NULL;
@@ -353,11 +351,6 @@ static int run_model(struct srv *s, struct srv_model *m, const char *prompt, siz
 	*text = utf8_clean(raw, raw_len);
 	free(raw);
 	return 0;
-#else
-	srv_net_put(s->store, net);
-	srv_reply_error(rep, 500, "INTERNAL", "No trainer built into this tunedfs-server.");
-	return -ENOSYS;
-#endif
 }
 
 /* Settings of the model itself are the defaults; the request's override them. */
@@ -401,7 +394,7 @@ static void finish_reply(const struct srv_request *req, int stream, cJSON *resp,
 	char *one = srv_json_print(resp);
 	cJSON_Delete(resp);
 	size_t n = strlen(one) + 16;
-	rep->body = srv_xmalloc(n);
+	rep->body = xmalloc(n);
 	if (srv_query_get(req->query, "alt", alt, sizeof(alt)) == 1 && !strcmp(alt, "sse")) {
 		rep->body_len = (size_t)snprintf(rep->body, n, "data: %s\r\n\r\n", one);
 		rep->content_type = "text/event-stream";

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/handlers.h"
 #include "server/ids.h"
 #include "server/json_util.h"
@@ -49,7 +50,7 @@ static void text_add(struct text *t, const char *s, size_t n)
 {
 	if (t->len + n + 1 > t->cap) {
 		t->cap = (t->len + n + 1) * 2;
-		t->p = srv_xrealloc(t->p, t->cap);
+		t->p = xrealloc(t->p, t->cap);
 	}
 	memcpy(t->p + t->len, s, n);
 	t->len += n;
@@ -126,7 +127,7 @@ static int check_source(struct srv *s, struct srv_model *m, struct srv_reply *re
 	}
 	pthread_mutex_lock(&s->store->lock);
 	free(m->base_model);
-	m->base_model = src->base_model ? srv_xstrdup(src->base_model) : NULL;
+	m->base_model = src->base_model ? xstrdup(src->base_model) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
 	srv_model_put(s->store, src);
 	return 0;
@@ -207,7 +208,7 @@ void srv_tuned_get(struct srv *s, const char *id, struct srv_reply *rep)
 	pthread_mutex_lock(&s->store->lock);
 	struct srv_model *m = srv_store_lookup_locked(s->store, id);
 	size_t len;
-	char *text = m ? srv_xstrdup(srv_json_model_text(m, &len)) : NULL;
+	char *text = m ? xstrdup(srv_json_model_text(m, &len)) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
 	if (text)
 		srv_reply_text(rep, 200, text);

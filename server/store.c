@@ -12,56 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/model_json.h"
 #include "server/store.h"
-
-static void oom(void)
-{
-	fprintf(stderr, "tunedfs-server: out of memory\n");
-	abort();
-}
-
-void *srv_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *srv_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *srv_xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *srv_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *srv_xstrndup(const char *s, size_t n)
-{
-	char *p = strndup(s, n);
-	if (!p)
-		oom();
-	return p;
-}
 
 int64_t srv_now_ns(void)
 {
@@ -124,7 +79,7 @@ int srv_write_atomic(const char *path, const void *data, size_t len)
 
 struct srv_model *srv_model_new(void)
 {
-	struct srv_model *m = srv_xcalloc(1, sizeof(*m));
+	struct srv_model *m = xcalloc(1, sizeof(*m));
 	m->refs = 1;
 	pthread_mutex_init(&m->persist_lock, NULL);
 	return m;
@@ -171,7 +126,7 @@ void srv_model_add_snapshot(struct srv_model *m, const struct srv_snapshot *s)
 {
 	if (m->n_snaps == m->cap_snaps) {
 		m->cap_snaps = m->cap_snaps ? m->cap_snaps * 2 : 32;
-		m->snaps = srv_xrealloc(m->snaps, m->cap_snaps * sizeof(*m->snaps));
+		m->snaps = xrealloc(m->snaps, m->cap_snaps * sizeof(*m->snaps));
 	}
 	m->snaps[m->n_snaps++] = *s;
 }
@@ -231,8 +186,8 @@ static void index_add_locked(struct srv_store *st, struct srv_model *m)
 	int found;
 	if (st->n == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 256;
-		st->by_seq = srv_xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
-		st->by_id = srv_xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
+		st->by_seq = xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
+		st->by_id = xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
 	}
 	size_t i = id_index(st, m->id, &found);
 	memmove(&st->by_id[i + 1], &st->by_id[i], (st->n - i) * sizeof(*st->by_id));
@@ -388,7 +343,7 @@ static int read_file(const char *path, char **out, size_t *len)
 	if (!f)
 		return -errno;
 	size_t cap = 4096, n = 0;
-	char *buf = srv_xmalloc(cap);
+	char *buf = xmalloc(cap);
 	size_t r;
 	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
 		n += r;
@@ -399,7 +354,7 @@ static int read_file(const char *path, char **out, size_t *len)
 				return -EFBIG;
 			}
 			cap *= 2;
-			buf = srv_xrealloc(buf, cap);
+			buf = xrealloc(buf, cap);
 		}
 	}
 	int bad = ferror(f);
@@ -483,7 +438,7 @@ static void fail_interrupted(struct srv_store *st, struct srv_model *m)
 	m->state = SRV_STATE_FAILED;
 	m->err_code = 10; /* ABORTED */
 	free(m->err_msg);
-	m->err_msg = srv_xstrdup("training interrupted by a server restart");
+	m->err_msg = xstrdup("training interrupted by a server restart");
 	m->complete_ns = m->update_ns = srv_now_ns();
 	st->interrupted++;
 	srv_store_persist(st, m);
@@ -514,8 +469,8 @@ static int load_all(struct srv_store *st)
 		}
 		if (st->n == st->cap) {
 			st->cap = st->cap ? st->cap * 2 : 256;
-			st->by_seq = srv_xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
-			st->by_id = srv_xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
+			st->by_seq = xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
+			st->by_id = xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
 		}
 		st->by_seq[st->n] = st->by_id[st->n] = m;
 		st->n++;
@@ -559,9 +514,9 @@ int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t wh
 	snprintf(path, sizeof(path), "%s/trash", dir);
 	remove_tree(path);
 	mkdir(path, 0700);
-	struct srv_store *st = srv_xcalloc(1, sizeof(*st));
+	struct srv_store *st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
-	st->dir = srv_xstrdup(dir);
+	st->dir = xstrdup(dir);
 	st->next_seq = 1;
 	st->max_nets = SRV_MAX_LOADED_NETS;
 	int rc = load_all(st);

@@ -132,11 +132,4 @@ void srv_store_attach_net_locked(struct srv_store *st, struct srv_model *m, stru
 int srv_write_atomic(const char *path, const void *data, size_t len);
 
 int64_t srv_now_ns(void);
-/* Out of memory is fatal: these abort with a message. */
-void *srv_xmalloc(size_t n);
-void *srv_xcalloc(size_t n, size_t size);
-void *srv_xrealloc(void *p, size_t n);
-char *srv_xstrdup(const char *s);
-char *srv_xstrndup(const char *s, size_t n);
-
 #endif

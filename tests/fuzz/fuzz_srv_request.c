@@ -16,9 +16,7 @@
 #include "server/jobs.h"
 #include "server/routes.h"
 #include "server/srv.h"
-#ifdef TUNEDFS_HAVE_OAUTH
 #include "server/oauth.h"
-#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,7 +55,6 @@ static void fz_init_front(struct srv *s)
 		fz_fail("srv_stats_init", NULL);
 }
 
-#ifdef TUNEDFS_HAVE_OAUTH
 static void fz_init_oauth(struct srv *s)
 {
 	static const char clients[] =
@@ -75,7 +72,6 @@ static void fz_init_oauth(struct srv *s)
 		fz_fail("srv_oauth_load", NULL);
 	}
 }
-#endif
 
 static int fz_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -106,8 +102,6 @@ static void fz_train_active_model(void)
 	    "{\"examples\":{\"examples\":[{\"textInput\":\"1\",\"output\":\"2\"}]}}}}";
 	struct srv_reply rep;
 
-	if (!srv_jobs_have_trainer())
-		return;
 	fz_request(&fz_open, "POST", "/v1beta/tunedModels", "tunedModelId=" FZ_ACTIVE, body, &rep);
 	if (rep.status != 200)
 		fz_fail("cannot create the model to prompt", &rep);
@@ -149,9 +143,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_init_front(&fz_open);
 	fz_init_front(&fz_locked);
 	fz_locked.api_key = strdup(FZ_KEY);
-#ifdef TUNEDFS_HAVE_OAUTH
 	fz_init_oauth(&fz_locked);
-#endif
 	atexit(fz_cleanup);
 	fz_train_active_model();
 	return 0;
