@@ -34,6 +34,11 @@ struct srv_jobs {
 	unsigned long queued, running, done;
 };
 
+int srv_jobs_default_batch(long n_examples)
+{
+	return n_examples > 500 ? 16 : 4;
+}
+
 /* Ends a job that did not train to the end; a deleted model is left alone. */
 static void finish_failed(struct srv_jobs *j, struct srv_model *m, int code, const char *msg)
 {

@@ -10,7 +10,6 @@
 
 #include "base/xalloc.h"
 #include "server/json_util.h"
-#include "server/store.h"
 
 /* Copies text into a NUL-terminated buffer without the commas that directly precede a
  * closing bracket, and checks nesting depth, so cJSON never recurses deeply. */

@@ -1,6 +1,6 @@
 /* main.c - tunedfs-server's start-up and shut-down: options, the API key file, store,
  * job pool, HTTP, the address line on stdout, then waiting for SIGTERM/SIGINT.
- * Requests are routes.c; transport http.c. */
+ * Requests are router.c and the families; transport http.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +15,8 @@
 #include "server/http.h"
 #include "server/ids.h"
 #include "server/srv.h"
-#include "server/oauth.h"
+#include "server/gemini/gemini.h"
+#include "server/google/oauth.h"
 
 static const char usage[] =
     "usage: tunedfs-server [--port N | --socket PATH] --data-dir DIR [options]\n"
@@ -336,7 +337,7 @@ static int run(struct srv *s)
 			s->store->interrupted);
 	if (s->opt.max_loaded > 0)
 		s->store->max_nets = (size_t)s->opt.max_loaded;
-	srv_store_warm(s->store);
+	srv_store_warm(s->store, srv_gemini_warm);
 	int rc =
 	    srv_jobs_start(s->store, s->opt.workers, s->opt.have_seed ? s->opt.seed : 0, &s->jobs);
 	if (rc) {

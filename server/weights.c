@@ -10,6 +10,11 @@
 #include "server/store.h"
 #include "server/nn.h"
 
+void srv_store_weights_path(const struct srv_store *st, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/jobs/%s/weights.bin", st->dir, id);
+}
+
 void srv_net_put(struct srv_store *st, struct srv_net *n)
 {
 	if (!n)

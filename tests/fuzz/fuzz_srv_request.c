@@ -1,5 +1,5 @@
 /* fuzz_srv_request.c - libFuzzer target for tunedfs-server's request handling without
- * HTTP (srv_handle, server/routes.h): every route, its query and body parsing, the
+ * HTTP (srv_handle, server/router.h): every route, its query and body parsing, the
  * credential checks and the token endpoint, against one live store with a trained model.
  * Input, HTTP-like: "METHOD PATH[?QUERY]", header lines, a blank line, the body. */
 #include <dirent.h>
@@ -14,9 +14,9 @@
 #include <cjson/cJSON.h>
 
 #include "server/jobs.h"
-#include "server/routes.h"
+#include "server/router.h"
 #include "server/srv.h"
-#include "server/oauth.h"
+#include "server/google/oauth.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -88,7 +88,8 @@ static void fz_cleanup(void)
 static void fz_request(struct srv *s, const char *method, const char *path, const char *query,
 		       const char *body, struct srv_reply *rep)
 {
-	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0, NULL, NULL};
+	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0,
+				  NULL,	  NULL, NULL,  NULL};
 
 	srv_handle(s, &req, rep);
 }

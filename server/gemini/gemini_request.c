@@ -1,6 +1,6 @@
-/* model_request.c - what clients send about tuned models: the create body (TunedModel
- * with its training data) and PATCH bodies, in camelCase or snake_case, validated with
- * messages naming the field. Output mapping is in model_json.c. */
+/* gemini_request.c - what Gemini clients send about tuned models: the create body
+ * (TunedModel with its training data) and PATCH bodies, in camelCase or snake_case,
+ * validated with messages naming the field. Output mapping is in gemini_json.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 
 #include "base/xalloc.h"
 #include "server/json_util.h"
-#include "server/model_json.h"
+#include "server/gemini/gemini_json.h"
+#include "server/jobs.h"
 
 /* Input names of TunedModel and its parts; output-only ones are accepted and ignored. */
 static const char *const model_fields[] = {"name",
@@ -90,7 +91,7 @@ static int hyperparameters(const cJSON *h, long n_examples, struct srv_model *m,
 	int64_t v;
 	double d;
 	m->epoch_count = SRV_DEFAULT_EPOCHS;
-	m->batch_size = n_examples > 500 ? 16 : 4;
+	m->batch_size = srv_jobs_default_batch(n_examples);
 	m->learning_rate = SRV_DEFAULT_LR;
 	m->lr_multiplier = 0;
 	if (h && !cJSON_IsNull(h) && !cJSON_IsObject(h))
