@@ -94,4 +94,3 @@ int srv_read_file(const char *path, size_t max, char **out, size_t *len)
 	*len = n;
 	return 0;
 }
-

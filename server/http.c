@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -67,8 +68,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *re
 	if (!r)
 		return MHD_NO;
 	rep->body = NULL; /* the response owns it now */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				rep->content_type ? rep->content_type : "application/json");
+	if (rep->content_type || !rep->headers.data ||
+	    !strcasestr(rep->headers.data, "content-type:"))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					rep->content_type ? rep->content_type : "application/json");
 	for (char *line = rep->headers.data; line && *line;) {
 		char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
 		if (!nl || !colon || colon > nl)

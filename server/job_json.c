@@ -121,6 +121,8 @@ cJSON *srv_job_json(const struct srv_model *m)
 	}
 	if (m->cancel_requested)
 		cJSON_AddBoolToObject(o, "cancelRequested", 1);
+	if (m->undeployed)
+		cJSON_AddBoolToObject(o, "undeployed", 1);
 	if (m->endpoint_deleted)
 		cJSON_AddBoolToObject(o, "endpointDeleted", 1);
 	if (m->model_deleted)
@@ -250,6 +252,7 @@ int srv_job_json_load(const cJSON *j, struct srv_model *m)
 		m->err_msg = dup_str(e, "message");
 	}
 	m->cancel_requested = flag_of(j, "cancelRequested");
+	m->undeployed = flag_of(j, "undeployed");
 	m->endpoint_deleted = flag_of(j, "endpointDeleted");
 	m->model_deleted = flag_of(j, "modelDeleted");
 	return 0;

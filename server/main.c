@@ -21,7 +21,8 @@
 static const char usage[] =
     "usage: tunedfs-server [--port N | --socket PATH] --data-dir DIR [options]\n"
     "\n"
-    "A local Gemini API tuning server (REST v1beta) with a real trainer.\n"
+    "A local Gemini API (REST v1beta), Vertex AI (v1, v1beta1) and Cloud Storage\n"
+    "tuning server with a real trainer.\n"
     "\n"
     "  --port N             listen on 127.0.0.1:N (0 = any free port; default 0)\n"
     "  --socket PATH        listen on a Unix socket instead (created 0600)\n"

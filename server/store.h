@@ -60,7 +60,8 @@ struct srv_model {
 	char *adapter_size;
 	struct srv_kv *labels;
 	size_t n_labels;
-	int endpoint_deleted, model_deleted; /* its serving parts, removed on their own */
+	int undeployed, endpoint_deleted, model_deleted; /* its serving parts, each removed on
+							  * its own */
 	int has_temperature, has_top_p, has_top_k;
 	double temperature, top_p;
 	int top_k;
