@@ -21,12 +21,15 @@
 #include "cache/privdir.h"
 #include "cache/rcache.h"
 #include "config.h"
+#include "fs/cmdline.h"
+#include "fs/notify.h"
 #include "fs/tunedfs.h"
 
 #define DEFAULT_ENDPOINT "https://generativelanguage.googleapis.com"
 
 struct tfs tfs_ctx;
 static int endpoint_given; /* -o endpoint, as opposed to the environment or default */
+static int help_asked;	   /* -o help */
 
 static struct backend {
 	struct creds *creds;
@@ -38,13 +41,14 @@ static struct backend {
 } be;
 static char *listing_path; /* the last listing, beside the response cache */
 
-enum { KEY_ALLOW_OTHER, KEY_NETDEV };
+enum { KEY_ALLOW_OTHER, KEY_HELP };
 
 #define OPTION(t, p)                                                                               \
 	{                                                                                          \
 		t, offsetof(struct tfs_options, p), 1                                              \
 	}
 static const struct fuse_opt tfs_opt_spec[] = {
+    OPTION("backend=%s", backend),
     OPTION("endpoint=%s", endpoint),
     OPTION("api_key_file=%s", api_key_file),
     OPTION("token_command=%s", token_command),
@@ -59,7 +63,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-    FUSE_OPT_KEY("_netdev", KEY_NETDEV),
+    FUSE_OPT_KEY("help", KEY_HELP),
     FUSE_OPT_END,
 };
 
@@ -69,38 +73,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ALLOW_OTHER:
 		tfs_ctx.opt.allow_other = 1;
 		return 1; /* libfuse needs it too */
-	case KEY_NETDEV:
-		return 0; /* fstab-only: swallowed */
-	default:
-		return 1;
+	case KEY_HELP:
+		help_asked = 1;
+		return 0;
+	default: /* fstab-only words are swallowed */
+		return key == FUSE_OPT_KEY_OPT && tfs_source_swallowed(arg) ? 0 : 1;
 	}
-}
-
-static void usage(const char *prog)
-{
-	printf("usage: %s MOUNTPOINT [options]\n\n"
-	       "Shows fine-tuned language models as directories.\n\n"
-	       "tunedfs options:\n"
-	       "    -o local               mount a private tunedfs-server (no account needed)\n"
-	       "    -o endpoint=URL        service base URL (env TUNEDFS_ENDPOINT;\n"
-	       "                           default %s)\n"
-	       "    -o api_key_file=FILE   read the API key from FILE (else GEMINI_API_KEY,\n"
-	       "                           GOOGLE_API_KEY)\n"
-	       "    -o token_command=CMD   run CMD for an OAuth access token\n"
-	       "    -o project=ID          quota project (x-goog-user-project)\n"
-	       "    -o token_uri=URL       OAuth token endpoint override\n"
-	       "    -o list_ttl=S          re-list models older than S seconds (10)\n"
-	       "    -o poll_interval=S     poll training models at most S seconds apart (5)\n"
-	       "    -o timeout=S           bound on waits for wait/response (600)\n"
-	       "    -o cache_dir=DIR       response cache (default $XDG_CACHE_HOME/tunedfs,\n"
-	       "                           one subdirectory per endpoint)\n"
-	       "    -o cache_size=MIB      response cache budget in MiB (256)\n"
-	       "    -o data_dir=DIR        drafts (default $XDG_DATA_HOME/tunedfs, one\n"
-	       "                           subdirectory per endpoint)\n"
-	       "    -o max_threads=N       FUSE worker threads (64)\n"
-	       "    -o allow_other         let other users in (turns on default_permissions)\n"
-	       "\n",
-	       prog, DEFAULT_ENDPOINT);
 }
 
 static char *env_dir(const char *xdg, const char *home_sub)
@@ -126,7 +104,6 @@ static char *absolute(char *p)
 	free(p);
 	return tfs_xstrdup(buf);
 }
-
 
 /* DIR/<16 hex of SHA-256(key)>: drafts and answers of one endpoint stay apart. */
 static char *per_endpoint(const char *dir, const char *key)
@@ -160,6 +137,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "no mountpoint given";
 	else if (o->local && endpoint_given)
 		bad = "-o local and -o endpoint exclude each other";
+	else if (o->backend && strcmp(o->backend, "gemini") != 0)
+		bad = "this tunedfs has one backend: gemini";
 	else if (!(o->list_ttl > 0))
 		bad = "list_ttl must be a number of seconds > 0";
 	else if (!(o->poll_interval > 0))
@@ -332,10 +311,13 @@ static void teardown(void)
 static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 {
 	set_defaults(&tfs_ctx.opt);
+	if (tfs_source_take(args) < 0)
+		return -1;
 	if (fuse_opt_parse(args, &tfs_ctx.opt, tfs_opt_spec, opt_proc) == -1)
 		return -1;
 	if (fuse_parse_cmdline(args, cmd) != 0)
 		return -1;
+	cmd->show_help |= help_asked;
 	endpoint_given = tfs_ctx.opt.endpoint != NULL;
 	if (!tfs_ctx.opt.endpoint) {
 		const char *env = getenv("TUNEDFS_ENDPOINT");
@@ -370,7 +352,9 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 		goto out_signals;
 	if (start_table() < 0)
 		goto out_signals;
+	tfs_notify("READY=1");
 	rc = run_loop(fuse, cmd);
+	tfs_notify("STOPPING=1");
 	/* Our threads call into libfuse (invalidations): they stop before the session is
 	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
 	 * callback runs. */
@@ -394,14 +378,13 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char
 	if (parse(args, cmd) < 0)
 		return 1;
 	if (cmd->show_help) {
-		usage(prog);
+		tfs_print_usage(prog, tfs_ctx.opt.backend);
 		fuse_cmdline_help();
 		fuse_lib_help(args);
 		return 0;
 	}
 	if (cmd->show_version) {
-		printf("tunedfs version %s\nlibfuse version %s\n", TUNEDFS_VERSION,
-		       fuse_pkgversion());
+		tfs_print_version();
 		return 0;
 	}
 	if (validate(&tfs_ctx.opt, cmd) < 0)
@@ -428,6 +411,7 @@ int main(int argc, char **argv)
 	tfs_ctx.mounted = time(NULL);
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
+	tfs_notify_take();
 	rc = run(&args, &cmd, argv[0]);
 	fuse_opt_free_args(&args);
 	free(cmd.mountpoint);

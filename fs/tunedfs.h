@@ -18,6 +18,7 @@
 struct tfs_local;
 
 struct tfs_options {
+	char *backend;
 	char *endpoint;
 	char *api_key_file;
 	char *token_command;
