@@ -252,7 +252,9 @@ int creds_new(const struct creds_options *opt, struct creds **out, struct backen
 				opt->key_refused ? opt->key_refused : "API keys are not accepted");
 		return -EINVAL;
 	}
-	if (opt->oauth_only) {
+	if (opt->fixed_value) {
+		key = xstrdup(opt->fixed_value); /* a private server's: nothing looked up */
+	} else if (opt->oauth_only) {
 		/* OAuth only: keys in the environment are another service's */
 	} else if (opt->api_key_file) {
 		rc = creds_read_key_file(opt->api_key_file, &key, err);

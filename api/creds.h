@@ -20,6 +20,9 @@ struct creds_options {
 	 * and an api_key_file is refused with key_refused as the reason. */
 	int oauth_only;
 	const char *key_refused;
+	/* Sent as "key_header: fixed_value" and nothing else looked at (a private server
+	 * that wants some bearer token: key_header "Authorization", "Bearer x"). */
+	const char *fixed_value;
 };
 
 struct creds;

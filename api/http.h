@@ -50,6 +50,7 @@ struct http_call_options {
 	const char *extra_header; /* one more header line for this call ("Content-Range: ...") */
 	int long_timeout;	  /* generate_timeout_ms instead of timeout_ms */
 	int once;		  /* a single attempt, no retries */
+	int fresh;		  /* a new connection: libcurl resends nothing on its own */
 	int want_location;	  /* keep the Location header in resp->location */
 	int *maybe_done; /* set when an earlier attempt may have been carried out (a transfer
 			    cut short, a 5xx): a create meeting 409 may be its own work */

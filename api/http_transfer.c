@@ -260,6 +260,10 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	c = http_pool_get(hc);
 	curl_easy_reset(c.easy);
 	http_set_options(hc, c.easy, url, o->long_timeout, hdrs);
+	/* libcurl sends a request again by itself when a reused connection turns out dead;
+	 * a call that must not be repeated blindly gets a connection of its own */
+	if (o->fresh)
+		curl_easy_setopt(c.easy, CURLOPT_FRESH_CONNECT, 1L);
 	if (o->want_location) {
 		curl_easy_setopt(c.easy, CURLOPT_HEADERFUNCTION, http_header_cb);
 		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &at->location);

@@ -38,8 +38,7 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 		struct mtab_entry *e;
 		char why[200];
 		int fresh;
-		if (!id || !draft_valid_name(id) ||
-		    !backend_check_id(t->o.backend, id, why, sizeof why))
+		if (!id || !backend_check_id(t->o.backend, id, why, sizeof why))
 			continue;
 		fresh = !mtab_find(t, id);
 		e = mtab_insert(t, id);

@@ -158,8 +158,9 @@ void mtab_listing_load(struct mtab *t)
 		struct tuned_model m = {0};
 		char why[200];
 		const char *id;
-		if (model_record_from_json(item, &m) == 0 && (id = m.id) && draft_valid_name(id) &&
-		    (!t->o.backend || backend_check_id(t->o.backend, id, why, sizeof why))) {
+		if (model_record_from_json(item, &m) == 0 && (id = m.id) &&
+		    (t->o.backend ? backend_check_id(t->o.backend, id, why, sizeof why)
+				  : draft_valid_name(id))) {
 			struct mtab_entry *e = mtab_insert(t, id);
 			/* a draft not yet submitted is a new model of an old name: the
 			 * listing kept from before is stale about it */

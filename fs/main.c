@@ -21,6 +21,10 @@
 #include "config.h"
 #include "fs/tunedfs.h"
 
+/* What -o local,backend=vertex uses when the options do not say. */
+#define LOCAL_PROJECT "tunedfs-local"
+#define LOCAL_BUCKET  "tunedfs-local"
+
 struct tfs tfs_ctx;
 static int endpoint_given; /* -o endpoint, as opposed to the environment or default */
 
@@ -197,7 +201,15 @@ static int connect_backend(const char *endpoint)
 	    .generate_timeout_ms = budget,
 	};
 	struct backend_error err = {0};
-	int rc = backend_open(&bo, &parts.backend, &err);
+	int rc;
+
+	/* the private server: a project, region and bucket of its own unless named */
+	if (tfs_ctx.opt.local && bo.name && strcmp(bo.name, "vertex") == 0) {
+		bo.project = bo.project ? bo.project : LOCAL_PROJECT;
+		bo.location = bo.location ? bo.location : "us-central1";
+		bo.bucket = bo.bucket ? bo.bucket : LOCAL_BUCKET;
+	}
+	rc = backend_open(&bo, &parts.backend, &err);
 
 	if (rc < 0) {
 		tfs_log(LOG_ERR, "%s: %s",
