@@ -7,7 +7,7 @@
 #include "api/gemini.h"
 #include "api/oauth.h"
 #include "auth_check.h"
-#include "server/oauth.h"
+#include "server/google/oauth.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
