@@ -534,7 +534,9 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			return rc;
 		m = &job;
 	}
-	if (m->state == BACKEND_CREATING && vx_cancel(v, m, c, err) < 0 && err)
+	/* running, or not known to have ended: stop it first */
+	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED &&
+	    vx_cancel(v, m, c, err) < 0 && err)
 		snprintf(said, sizeof(said), "the job was not cancelled (%.400s)", err->message);
 	model = vertex_job_model(m->raw_json);
 	vx_undeploy(v, m->endpoint, c, said, sizeof(said));
