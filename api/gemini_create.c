@@ -29,14 +29,15 @@ static int gemini_same(const char *a, const char *b)
 
 /* The one rule for "the model holding the id is the one this request made": an earlier
  * try whose answer was lost, in this call or a call before it. Its settings must be the
- * request's; and either they say so field by field (whatever became of its training since),
- * or it is alive and fresh (or has our display name) when this very call may have made it. */
+ * request's; and either they say so field by field, or it is fresh (or has our display
+ * name) when this very call may have made it. */
 static int gemini_is_own_model(const struct gemini_tuned_model *m, const struct tuning_request *req,
 			       int maybe_done)
 {
 	time_t created = rfc3339_parse(m->create_time), now = time(NULL);
 	const struct tuning_settings *ts = &req->settings;
 
+	/* whatever became of it since (a failed training too): made by this request */
 	if (gemini_same(gemini_bare(m->base_model, "models/"),
 			gemini_bare(req->base_model, "models/")) &&
 	    gemini_same(gemini_bare(m->source_model, "tunedModels/"),
@@ -46,7 +47,6 @@ static int gemini_is_own_model(const struct gemini_tuned_model *m, const struct 
 	    (!ts->epochs || !m->epoch_count || m->epoch_count == ts->epochs) &&
 	    (!ts->batch_size || !m->batch_size || m->batch_size == ts->batch_size))
 		return 1;
-	/* weaker evidence: only a model still alive can be this call's fresh one */
 	if (!maybe_done || (m->state != GEMINI_MODEL_CREATING && m->state != GEMINI_MODEL_ACTIVE))
 		return 0;
 	if (created > 0 && created > now - GEMINI_RECENT_S && created < now + GEMINI_RECENT_S)
