@@ -6,11 +6,13 @@ mount(8) runs helpers with a fixed PATH, so the fstab tests run in a private mou
 namespace (unshare) where a directory holding tunedfs is bound over /usr/local/bin;
 the rest of the machine sees nothing of it."""
 import os
+import pathlib
 import re
 import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -219,3 +221,36 @@ def test_systemd_hears_ready_then_stopping(tmp_path):
     assert sock.recv(256) == b"STOPPING=1"
     assert rc == 0
     sock.close()
+
+
+def test_root_home_is_not_a_users_home(tmp_path):
+    """mount(8) runs helpers with root's HOME even for a user's mount (fstab `user`): a
+    tunedfs run as that user keeps its data in the user's own home instead. Where
+    /dev/fuse is open to users the mount also succeeds, and is undone here."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("needs root, useradd and setpriv")
+    base = pathlib.Path(tempfile.mkdtemp(prefix="tunedfs-user-"))  # one the user can reach
+    base.chmod(0o755)
+    home, mnt = base / "home", base / "models"
+    name = f"tdfs{os.getpid() % 100000}{int(time.time() * 1000) % 1000}"
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
+                    "/usr/sbin/nologin", "--user-group", name], check=True, capture_output=True)
+    try:
+        uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True).stdout)
+        for d in (home, mnt):
+            d.mkdir()
+            os.chown(d, uid, uid)
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/root",
+               "TUNEDFS_SERVER": binary("tunedfs-server")}
+        r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                            "--", binary("tunedfs"), "local", str(mnt)],
+                           capture_output=True, text=True, env=env, timeout=30)
+        if r.returncode == 0:
+            fusermount_u(str(mnt))
+        assert "/root" not in r.stderr, r.stderr
+        assert os.path.isdir(home / ".local" / "share" / "tunedfs"), r.stderr
+    finally:
+        fusermount_u(str(mnt))
+        subprocess.run(["userdel", "--force", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+        subprocess.run(["rm", "-rf", str(base)])
