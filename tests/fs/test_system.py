@@ -3,8 +3,8 @@ only fstab reads, an fstab line mounted by mount(8) and `mount -t fuse.tunedfs` 
 mount.fuse3, the systemd READY=1/STOPPING=1 messages, --version and per-backend help.
 
 mount(8) runs helpers with a fixed PATH, so the fstab tests run in a private mount
-namespace (unshare) where a directory holding tunedfs is bound over /usr/local/bin;
-the rest of the machine sees nothing of it."""
+namespace (unshare) where a directory holding tunedfs is bound over /usr/local/bin and
+the test's fstab over /etc/fstab; the rest of the machine sees nothing of it."""
 import os
 import pathlib
 import re
@@ -173,8 +173,9 @@ def test_fstab_line_with_mount(tmp_path):
     fstab = tmp_path / "fstab"
     fstab.write_text(f"local  {mnt}  fuse.tunedfs  noauto,user,_netdev  0 0\n")
     env["MNT"] = str(mnt)
-    r = in_namespace(tmp_path, f"mount --fstab {shlex.quote(str(fstab))} \"$MNT\"\n" + CHECK,
-                     env)
+    # the namespace's /etc/fstab is this one; the machine's stays as it is
+    r = in_namespace(tmp_path, f"mount --bind {shlex.quote(str(fstab))} /etc/fstab\n"
+                     "mount \"$MNT\"\n" + CHECK, env)
     assert r.returncode == 0 and r.stdout.endswith("done\n"), r.stdout + r.stderr
     assert os.path.isdir(tmp_path / "home" / "data" / "tunedfs" / "local")
     assert not is_mounted(str(mnt))
