@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "api/gemini.h"
+#include "api/backend.h"
 
 struct draft_store;
 struct rcache;
@@ -20,13 +20,13 @@ enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 #define MTAB_FILE_BIT(f) (1u << (f))
 
 struct mtab_options {
-	struct gemini_client *gc;   /* not owned */
-	struct draft_store *drafts; /* not owned */
+	struct backend *backend;     /* not owned; NULL: no service (tests) */
+	struct draft_store *drafts;  /* not owned */
 	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
-	struct rcache *rcache;	    /* not owned */
-	double list_ttl;	    /* seconds a listing stays fresh */
-	double poll_interval;	    /* seconds between polls of a CREATING model */
-	double negative_ttl;	    /* seconds a failed lookup is remembered */
+	struct rcache *rcache;	     /* not owned */
+	double list_ttl;	     /* seconds a listing stays fresh */
+	double poll_interval;	     /* seconds between polls of a CREATING model */
+	double negative_ttl;	     /* seconds a failed lookup is remembered */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 	/* where the last listing is kept for mounts made offline; may be NULL */
@@ -39,9 +39,9 @@ struct mtab_options {
 /* What stat needs; cheap to fetch. */
 struct mtab_attr {
 	enum mtab_state state;
-	int is_draft;	     /* made here: config and examples.jsonl are draft data */
+	int is_draft;	      /* made here: config and examples.jsonl are draft data */
 	unsigned draft_files; /* of those, the ones written or created: MTAB_FILE_BIT */
-	int locked;	     /* tuning submitted: config and examples.jsonl read-only */
+	int locked;	      /* tuning submitted: config and examples.jsonl read-only */
 	time_t mtime;
 	time_t ctime;
 };
@@ -54,7 +54,7 @@ struct mtab_view {
 	int has_progress;
 	int total_steps, completed_steps;
 	double percent;
-	struct tuning_snapshot *snapshots; /* operation's, else the model's */
+	struct tuning_snapshot *snapshots; /* the tuning's progress, else the model's */
 	size_t n_snapshots;
 	char *error;  /* "" when none */
 	char *prompt; /* NULL when none; may hold NUL bytes */
@@ -64,10 +64,10 @@ struct mtab_view {
 
 /* A generated answer. */
 struct mtab_answer {
-	char *json; /* the GenerateContentResponse */
+	char *json; /* the service's answer as received */
 	size_t len;
 	char *text;	    /* candidates' text, "" when none */
-	char *block_reason; /* promptFeedback.blockReason, NULL when not blocked */
+	char *block_reason; /* why the service refused the prompt, NULL when it did not */
 };
 
 /* Returns nonzero when the waiting caller gave up (a FUSE interrupt). */
@@ -133,8 +133,7 @@ void mtab_hold(struct mtab *t, const char *id, int delta);
  * progress so far (completed of total steps in elapsed seconds since the create) says
  * the job ends before that; doubling from a quarter second while that is not known
  * (no steps yet, or all done and still finishing). prev_gap: the last gap, 0 at first. */
-double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
-		     double elapsed);
+double mtab_poll_gap(double interval, double prev_gap, int completed, int total, double elapsed);
 
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */

@@ -230,7 +230,7 @@ static int commit_prompt(struct mtab *t, const char *id, const char *data, size_
 		return -ENOENT;
 	}
 	free(e->prompt);
-	e->prompt = len ? mtab_xstrndup(data, len) : NULL;
+	e->prompt = len ? xstrndup(data, len) : NULL;
 	e->prompt_len = len;
 	e->prompt_bad = len == 0 || memchr(data, 0, len) != NULL;
 	if (len == 0) {
@@ -279,7 +279,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		e->gs = gs;
 		memset(&gs, 0, sizeof gs);
 		free(e->gen_canon);
-		e->gen_canon = canon ? canon : mtab_xstrdup("");
+		e->gen_canon = canon ? canon : xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
 		mtab_user_mark(t, e);

@@ -8,28 +8,27 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "base/xalloc.h"
 #include "cache/mtab.h"
 #include "cache/rcache.h"
 
 struct mtab_entry {
-	char *id;   /* directory name */
-	char *name; /* "tunedModels/ID" */
+	char *id; /* directory name */
 	enum mtab_state state;
-	int is_draft;	 /* has data in the draft store */
+	int is_draft;	      /* has data in the draft store */
 	unsigned draft_files; /* MTAB_FILE_BIT of the draft files that exist */
-	int locked;	 /* submitted: config/examples read-only */
-	int remote;	 /* model below is the service's */
-	int submitting;	 /* a create is queued or in flight */
-	int create_sent; /* ... and it went out: the inputs are final */
-	int unverified;	 /* submitted draft from disk, not yet seen on the service */
-	int changed;	 /* what its files show changed: tell options.changed */
-	int writers;	 /* handles open for writing config/examples.jsonl */
+	int locked;	      /* submitted: config/examples read-only */
+	int remote;	      /* model below is the service's */
+	int submitting;	      /* a create is queued or in flight */
+	int create_sent;      /* ... and it went out: the inputs are final */
+	int unverified;	      /* submitted draft from disk, not yet seen on the service */
+	int changed;	      /* what its files show changed: tell options.changed */
+	int writers;	      /* handles open for writing config/examples.jsonl */
 	int create_tries;
 	double next_submit;
 	struct tuned_model model;
-	char *op_name;
-	int op_missing; /* the service has no operation for it: poll the model */
-	int why_asked;	/* FAILED: its operation was asked for the reason */
+	char *job;     /* the backend's handle of its tuning (tuned_model.job), NULL: unknown */
+	int why_asked; /* FAILED: the backend was asked for the reason */
 	int has_progress, total_steps, completed_steps;
 	double percent;
 	struct tuning_snapshot *snaps;
@@ -46,7 +45,7 @@ struct mtab_entry {
 	unsigned long user_rev, user_saved_rev; /* prompt/generation changes, and the saved */
 	unsigned long user_round;		/* the save round it was last tried in */
 	int user_failed;			/* its last save failed (said in the log) */
-	double poll_gap;     /* the last gap between polls (mtab_poll_gap) */
+	double poll_gap;			/* the last gap between polls (mtab_poll_gap) */
 	double submitted_at; /* when its create was answered, for the progress rate */
 	time_t mtime, ctime;
 	/* the answer to the current key, when known */
@@ -58,9 +57,10 @@ struct mtab_entry {
 struct mtab_job {
 	struct mtab_job *next;
 	char key[RCACHE_KEY_HEX];
-	char *id, *name, *prompt;
+	char *id, *prompt;
+	struct tuned_model model; /* id, job and endpoint: where the answer comes from */
 	struct generation_settings gs;
-	struct gemini_cancel cancel;
+	struct backend_cancel cancel;
 	int waiters, refs, done, rc;
 	char *json;
 	size_t len;
@@ -92,7 +92,7 @@ struct mtab {
 	unsigned long seq, round;
 	int started, stopping;
 	pthread_t thread;
-	struct gemini_cancel bg_cancel;
+	struct backend_cancel bg_cancel;
 	struct mtab_job *jobs;
 	int job_threads;
 	struct mtab_stats stats;
@@ -107,11 +107,6 @@ struct mtab {
 	double user_due; /* when the next round of saves starts */
 };
 
-void *mtab_xmalloc(size_t n);
-void *mtab_xcalloc(size_t n, size_t size);
-void *mtab_xrealloc(void *p, size_t n);
-char *mtab_xstrdup(const char *s);
-char *mtab_xstrndup(const char *s, size_t n);
 void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 double mtab_now(void);
@@ -125,11 +120,10 @@ void mtab_erase(struct mtab *t, const char *id);
 /* Erases an entry the service no longer has; options.changed hears of it. */
 void mtab_erase_gone(struct mtab *t, const char *id);
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m);
-void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op);
+/* The progress of a tuning (steps, percent, snapshots, job) from m. */
+void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m);
 void mtab_entry_set_error(struct mtab_entry *e, const char *msg);
 void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src);
-/* "tunedModels/x" -> "x"; NULL for another kind of name */
-const char *mtab_id_of(const char *name);
 
 /* Calls options.changed for every entry marked changed; drops and retakes t->mu. */
 void mtab_drain_changes(struct mtab *t);
@@ -147,13 +141,13 @@ void mtab_kick(struct mtab *t); /* under t->mu */
 void mtab_gen_stop(struct mtab *t);
 
 /* mtab_user.c: prompt and generation kept across mounts (options.prompts) */
-void mtab_user_load_names(struct mtab *t);		       /* at mtab_new */
-void mtab_user_apply(struct mtab *t, struct mtab_entry *e);    /* a new entry; under mu */
-void mtab_user_reset(struct mtab *t, struct mtab_entry *e);    /* a new draft; under mu */
-void mtab_user_mark(struct mtab *t, struct mtab_entry *e);     /* changed; under mu */
-void mtab_user_drop(struct mtab *t, const char *id);	       /* gone; under mu */
-int mtab_user_save(struct mtab *t, int force);		       /* under mu */
-void mtab_user_forget(struct mtab *t, const char *id);	       /* rmdir; not under mu */
+void mtab_user_load_names(struct mtab *t);		    /* at mtab_new */
+void mtab_user_apply(struct mtab *t, struct mtab_entry *e); /* a new entry; under mu */
+void mtab_user_reset(struct mtab *t, struct mtab_entry *e); /* a new draft; under mu */
+void mtab_user_mark(struct mtab *t, struct mtab_entry *e);  /* changed; under mu */
+void mtab_user_drop(struct mtab *t, const char *id);	    /* gone; under mu */
+int mtab_user_save(struct mtab *t, int force);		    /* under mu */
+void mtab_user_forget(struct mtab *t, const char *id);	    /* rmdir; not under mu */
 void mtab_user_free(struct mtab *t);
 
 #endif

@@ -14,9 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/creds.h"
-#include "api/gemini.h"
-#include "api/http.h"
+#include "api/backend.h"
 #include "cache/draft.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
@@ -25,20 +23,21 @@
 #include "fs/notify.h"
 #include "fs/tunedfs.h"
 
-#define DEFAULT_ENDPOINT "https://generativelanguage.googleapis.com"
+/* What -o local,backend=vertex uses when the options do not say. */
+#define LOCAL_PROJECT "tunedfs-local"
+#define LOCAL_BUCKET  "tunedfs-local"
 
 struct tfs tfs_ctx;
 static int endpoint_given; /* -o endpoint, as opposed to the environment or default */
 static int help_asked;	   /* -o help */
 
-static struct backend {
-	struct creds *creds;
-	struct http_client *http;
-	struct gemini_client *gc;
+/* What the mount holds open besides the table. */
+static struct mount_parts {
+	struct backend *backend;
 	struct draft_store *drafts;
 	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
-} be;
+} parts;
 static char *listing_path; /* the last listing, beside the response cache */
 
 enum { KEY_ALLOW_OTHER, KEY_HELP };
@@ -49,6 +48,8 @@ enum { KEY_ALLOW_OTHER, KEY_HELP };
 	}
 static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("backend=%s", backend),
+    OPTION("location=%s", location),
+    OPTION("bucket=%s", bucket),
     OPTION("endpoint=%s", endpoint),
     OPTION("api_key_file=%s", api_key_file),
     OPTION("token_command=%s", token_command),
@@ -156,52 +157,47 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 	return 0;
 }
 
-static int is_loopback(const char *ep)
-{
-	static const char *const ok[] = {"unix:", "http://127.", "http://localhost",
-					 "http://[::1]"};
-	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-		if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
-			return 1;
-	return 0;
-}
-
-/* Credentials, HTTP client, typed client: errors printed for the user. */
+/* The backend (credentials, HTTP client): errors printed for the user. */
 static int connect_backend(const char *endpoint)
 {
-	struct creds_options co = {
+	long budget = (long)(tfs_ctx.opt.timeout * 1000);
+	struct backend_options bo = {
+	    .name = tfs_ctx.opt.backend,
+	    .endpoint = endpoint,
+	    .project = tfs_ctx.opt.project,
+	    .location = tfs_ctx.opt.location,
+	    .bucket = tfs_ctx.opt.bucket,
 	    .api_key_file = tfs_ctx.opt.api_key_file,
 	    .token_command = tfs_ctx.opt.token_command,
-	    .project = tfs_ctx.opt.project,
 	    .token_uri = tfs_ctx.opt.token_uri,
-	    .allow_none = is_loopback(endpoint),
-	};
-	long budget = (long)(tfs_ctx.opt.timeout * 1000);
-	struct http_options ho = {
-	    .endpoint = endpoint,
-	    .connect_timeout_ms = 10000,
-	    .timeout_ms = 60000,
+	    /* The private server takes no credentials: sending the user's would leak an API
+	     * key to it, or make an ADC refresh reach out to the network for nothing. */
+	    .no_credentials = tfs_ctx.opt.local,
+	    .timeout_ms = budget,
 	    .generate_timeout_ms = budget,
-	    .max_attempts = 5,
-	    .max_retry_ms = budget < 120000 ? budget : 120000,
-	    .backoff_initial_ms = 500,
-	    .backoff_max_ms = 30000,
 	};
-	struct gemini_error err = {0};
-	/* The private server takes no credentials: sending the user's would leak an API key
-	 * to it, or make an ADC refresh reach out to the network for nothing. */
-	int rc = tfs_ctx.opt.local ? 0 : creds_new(&co, &be.creds, &err);
+	struct backend_error err = {0};
+	int rc;
 
-	if (rc == 0)
-		rc = http_client_new(&ho, be.creds, &be.http, &err);
-	if (rc == 0)
-		rc = gemini_client_new(be.http, &be.gc);
+	/* the private server: a project, region and bucket of its own unless named */
+	if (tfs_ctx.opt.local && bo.name && strcmp(bo.name, "vertex") == 0) {
+		bo.project = bo.project ? bo.project : LOCAL_PROJECT;
+		bo.location = bo.location ? bo.location : "us-central1";
+		bo.bucket = bo.bucket ? bo.bucket : LOCAL_BUCKET;
+	}
+	rc = backend_open(&bo, &parts.backend, &err);
+
 	if (rc < 0) {
-		tfs_log(LOG_ERR, "%s: %s", endpoint, err.message[0] ? err.message : strerror(-rc));
+		tfs_log(LOG_ERR, "%s: %s",
+			endpoint  ? endpoint
+			: bo.name ? bo.name
+				  : "gemini",
+			err.message[0] ? err.message : strerror(-rc));
 		return rc;
 	}
-	if (be.creds)
-		tfs_log(LOG_INFO, "%s: credentials: %s", endpoint, creds_kind(be.creds));
+	if (!tfs_ctx.opt.local)
+		tfs_log(LOG_INFO, "%s: credentials: %s", backend_identity(parts.backend),
+			backend_credentials_kind(parts.backend));
 	return 0;
 }
 
@@ -214,16 +210,17 @@ static int open_stores(const char *key)
 
 	sprintf(prompts, "%s.prompts", drafts);
 	if (rc == 0)
-		rc = draft_store_open(drafts, &be.drafts);
+		rc = draft_store_open(drafts, &parts.drafts);
 	if (rc == 0)
-		rc = draft_store_open(prompts, &be.prompts);
+		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
 	free(prompts);
 	if (rc == 0) {
 		rc = privdir_make(tfs_ctx.opt.cache_dir);
 		if (rc == 0)
-			rc = rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &be.rcache);
+			rc =
+			    rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &parts.rcache);
 		if (rc < 0)
 			tfs_log(LOG_ERR, "cannot open the response cache in %s: %s", cache,
 				strerror(-rc));
@@ -240,10 +237,10 @@ static int start_table(void)
 {
 	struct mtab_options mo = {
 	    .listing_path = listing_path,
-	    .gc = be.gc,
-	    .drafts = be.drafts,
-	    .prompts = be.prompts,
-	    .rcache = be.rcache,
+	    .backend = parts.backend,
+	    .drafts = parts.drafts,
+	    .prompts = parts.prompts,
+	    .rcache = parts.rcache,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
@@ -294,18 +291,31 @@ static void teardown(void)
 	if (tfs_ctx.local)
 		tfs_local_stop(tfs_ctx.local);
 	tfs_ctx.local = NULL;
-	gemini_client_free(be.gc);
-	http_client_free(be.http);
-	creds_free(be.creds);
-	if (be.rcache)
-		rcache_close(be.rcache);
-	if (be.drafts)
-		draft_store_close(be.drafts);
-	if (be.prompts)
-		draft_store_close(be.prompts);
-	memset(&be, 0, sizeof be);
+	backend_close(parts.backend);
+	if (parts.rcache)
+		rcache_close(parts.rcache);
+	if (parts.drafts)
+		draft_store_close(parts.drafts);
+	if (parts.prompts)
+		draft_store_close(parts.prompts);
+	memset(&parts, 0, sizeof parts);
 	free(listing_path);
 	listing_path = NULL;
+}
+
+/* What keys the drafts and the response cache: the service (backend_identity), or for
+ * the private server its backend's name (it is not connected yet). */
+static const char *local_key(void)
+{
+	static char key[80];
+	const char *name = tfs_ctx.opt.backend ? tfs_ctx.opt.backend : "gemini";
+
+	if (!tfs_ctx.opt.local)
+		return backend_identity(parts.backend);
+	if (strcmp(name, "gemini") == 0)
+		return "local"; /* as before other backends existed */
+	snprintf(key, sizeof key, "local %s", name);
+	return key;
 }
 
 static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
@@ -321,7 +331,8 @@ static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	endpoint_given = tfs_ctx.opt.endpoint != NULL;
 	if (!tfs_ctx.opt.endpoint) {
 		const char *env = getenv("TUNEDFS_ENDPOINT");
-		tfs_ctx.opt.endpoint = tfs_xstrdup(env && *env ? env : DEFAULT_ENDPOINT);
+		if (env && *env)
+			tfs_ctx.opt.endpoint = tfs_xstrdup(env);
 	}
 	tfs_ctx.opt.cache_dir = tfs_ctx.opt.cache_dir ? absolute(tfs_ctx.opt.cache_dir)
 						      : env_dir("XDG_CACHE_HOME", ".cache");
@@ -393,7 +404,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char
 		fuse_opt_add_arg(args, "-odefault_permissions");
 	if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
 		rc = 1;
-	else if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0)
+	else if (open_stores(local_key()) < 0)
 		rc = 1;
 	else
 		rc = mount_and_run(args, cmd);

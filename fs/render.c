@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rfc3339.h"
 #include "fs/tunedfs.h"
 
 static const char *const kind_names[TFS_NKINDS] = {
@@ -57,8 +58,9 @@ int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 	/* a draft's own two files exist once written or created (so cp, tar and
 	 * O_EXCL creates work in a fresh draft); a remote model shows its config only */
 	if (k == TFS_CONFIG || k == TFS_EXAMPLES)
-		return a->is_draft ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
-				   : k == TFS_CONFIG;
+		return a->is_draft
+			   ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
+			   : k == TFS_CONFIG;
 	return k < TFS_NKINDS;
 }
 
@@ -143,8 +145,11 @@ static void text_line(struct text *t, const char *s)
 /* The config of a model made elsewhere: what its resource says, read-only. */
 static void render_remote_config(struct text *t, const struct tuned_model *m)
 {
+	const struct tuning_settings *ts = &m->settings;
+	const struct model_generation *g = &m->generation;
+
 	text_add(t, "# read-only: the settings the service reports for %s\n",
-		 m->name ? m->name : "this model");
+		 m->id ? m->id : "this model");
 	if (m->source_model)
 		text_add(t, "source_model = %s\n", m->source_model);
 	else if (m->base_model)
@@ -153,20 +158,22 @@ static void render_remote_config(struct text *t, const struct tuned_model *m)
 		text_add(t, "display_name = %s\n", m->display_name);
 	if (m->description)
 		text_add(t, "description = %s\n", m->description);
-	if (m->epoch_count)
-		text_add(t, "epoch_count = %d\n", m->epoch_count);
-	if (m->batch_size)
-		text_add(t, "batch_size = %d\n", m->batch_size);
-	if (m->learning_rate > 0)
-		text_add(t, "learning_rate = %g\n", m->learning_rate);
-	if (m->learning_rate_multiplier > 0)
-		text_add(t, "learning_rate_multiplier = %g\n", m->learning_rate_multiplier);
-	if (m->has_temperature)
-		text_add(t, "temperature = %g\n", m->temperature);
-	if (m->has_top_p)
-		text_add(t, "top_p = %g\n", m->top_p);
-	if (m->has_top_k)
-		text_add(t, "top_k = %d\n", m->top_k);
+	if (ts->epochs)
+		text_add(t, "epoch_count = %d\n", ts->epochs);
+	if (ts->batch_size)
+		text_add(t, "batch_size = %d\n", ts->batch_size);
+	if (ts->learning_rate > 0)
+		text_add(t, "learning_rate = %g\n", ts->learning_rate);
+	if (ts->learning_rate_multiplier > 0)
+		text_add(t, "learning_rate_multiplier = %g\n", ts->learning_rate_multiplier);
+	if (ts->adapter_size)
+		text_add(t, "adapter_size = %s\n", ts->adapter_size);
+	if (g->has_temperature)
+		text_add(t, "temperature = %g\n", g->temperature);
+	if (g->has_top_p)
+		text_add(t, "top_p = %g\n", g->top_p);
+	if (g->has_top_k)
+		text_add(t, "top_k = %d\n", g->top_k);
 }
 
 static void render_progress(struct text *t, const struct mtab_view *v)
@@ -198,8 +205,10 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 		 last ? last->epoch : 0, loss);
 	for (size_t i = 0; i < v->n_snapshots; i++) {
 		const struct tuning_snapshot *s = &v->snapshots[i];
-		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss,
-			 s->compute_time[0] ? s->compute_time : "-");
+		char at[40] = "-";
+		if (s->at)
+			rfc3339_format(s->at, 0, at, sizeof at);
+		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss, at);
 	}
 }
 
@@ -246,8 +255,8 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 		text_bytes(t, v->generation, strlen(v->generation));
 		return 0;
 	case TFS_MODEL_JSON:
-		if (v->remote && v->model.json)
-			text_line(t, v->model.json);
+		if (v->remote && v->model.raw_json)
+			text_line(t, v->model.raw_json);
 		return 0;
 	case TFS_ERROR:
 		if (v->error[0])

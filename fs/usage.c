@@ -10,7 +10,7 @@
 #include "fs/cmdline.h"
 #include "fs/tunedfs.h"
 
-enum { ALL = 0, GEMINI = 1 };
+enum { ALL = 0, GEMINI = 1, VERTEX = 2 };
 
 /* One line per option; a group of 0 is read whatever the backend. */
 static const struct {
@@ -18,7 +18,7 @@ static const struct {
 	const char *opt, *text;
 } options[] = {
     {ALL, "local", "mount a private tunedfs-server (no account needed)"},
-    {ALL, "backend=NAME", "the service's protocol: gemini (the default)"},
+    {ALL, "backend=NAME", "the service's protocol: gemini (the default)\nor vertex"},
     {ALL, "endpoint=URL", "service base URL (env TUNEDFS_ENDPOINT)"},
     {ALL, "list_ttl=S", "re-list models older than S seconds (10)"},
     {ALL, "poll_interval=S", "poll training models at most S seconds apart (5)"},
@@ -36,9 +36,12 @@ static const struct {
     {GEMINI, "api_key_file=FILE",
      "read the API key from FILE (else GEMINI_API_KEY,\n"
      "GOOGLE_API_KEY)"},
-    {GEMINI, "token_command=CMD", "run CMD for an OAuth access token"},
+    {GEMINI | VERTEX, "token_command=CMD", "run CMD for an OAuth access token"},
     {GEMINI, "project=ID", "quota project (x-goog-user-project)"},
-    {GEMINI, "token_uri=URL", "OAuth token endpoint override"},
+    {GEMINI | VERTEX, "token_uri=URL", "OAuth token endpoint override"},
+    {VERTEX, "project=ID", "the Google Cloud project to tune in"},
+    {VERTEX, "location=L", "the region (us-central1)"},
+    {VERTEX, "bucket=B", "Cloud Storage bucket for the training data\n(needed to tune)"},
 };
 
 static const struct {
@@ -47,13 +50,16 @@ static const struct {
 } backends[] = {
     {GEMINI, "gemini",
      "Gemini API tunedModels (default endpoint\n    https://generativelanguage.googleapis.com)"},
+    {VERTEX, "vertex",
+     "Vertex AI tuningJobs, OAuth only (default endpoints\n    "
+     "https://LOCATION-aiplatform.googleapis.com and\n    https://storage.googleapis.com)"},
 };
 
 static void print_group(unsigned group)
 {
 	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
 		const char *t = options[i].text, *nl;
-		if (options[i].group != group)
+		if (group ? !(options[i].group & group) : options[i].group != 0)
 			continue;
 		printf("    -o %-20s ", options[i].opt);
 		while ((nl = strchr(t, '\n'))) {
