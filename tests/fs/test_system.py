@@ -119,6 +119,29 @@ def test_source_local_and_fstab_only_options(tmp_path):
     assert fg.stop() == 0
 
 
+def test_source_local_vertex(tmp_path):
+    """local-vertex: the private server, spoken to in the Vertex AI protocol."""
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    fg = Foreground(tmp_path, mnt, ["local-vertex", mnt], env)
+    os.mkdir(os.path.join(mnt, "m1"))
+    assert "state" in os.listdir(os.path.join(mnt, "m1"))
+    assert fg.stop() == 0
+
+
+@pytest.mark.parametrize("source", ["openai", "local-openai"])
+def test_source_of_a_backend_not_built_is_refused(tmp_path, source):
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    r = subprocess.run([binary("tunedfs"), "-f", source, mnt], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode != 0
+    assert "backend=openai: unknown backend" in r.stderr, r.stderr
+    assert not is_mounted(mnt)
+
+
 def test_source_url_is_the_endpoint(tmp_path, server):
     env = user_env(tmp_path)
     mnt = str(tmp_path / "mnt")
