@@ -3,7 +3,8 @@
  * Application Default Credentials. Tokens themselves (fetching, caching, refreshing) are
  * oauth.c's; this file does no HTTP of its own and never prints a secret. */
 #include "api/creds.h"
-#include "api/gemini.h"
+#include "api/backend.h"
+#include "base/xalloc.h"
 #include "api/oauth.h"
 
 #include <errno.h>
@@ -27,7 +28,8 @@ enum creds_source {
 struct creds {
 	enum creds_source source;
 	char *api_key;
-	char *project; /* x-goog-user-project, OAuth sources only */
+	char *project;		/* x-goog-user-project, OAuth sources only */
+	const char *key_header; /* the header an API key goes in */
 	struct oauth_source *oauth;
 	pthread_mutex_t lock;
 };
@@ -36,37 +38,17 @@ struct creds {
 
 #define CREDS_KEY_MAX 4096
 
-static void *creds_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-static char *creds_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-static void creds_set_error(struct gemini_error *err, int status, const char *fmt, ...)
+static void creds_set_error(struct backend_error *err, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void creds_set_error(struct gemini_error *err, int status, const char *fmt, ...)
+static void creds_set_error(struct backend_error *err, int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!err)
 		return;
 	err->http_status = status;
-	err->status[0] = '\0';
+	err->code[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
@@ -97,7 +79,7 @@ static int creds_key_ok(const char *key)
 	return 1;
 }
 
-static int creds_read_key_file(const char *path, char **out, struct gemini_error *err)
+static int creds_read_key_file(const char *path, char **out, struct backend_error *err)
 {
 	char buf[CREDS_KEY_MAX + 1];
 	struct stat st;
@@ -133,7 +115,7 @@ static int creds_read_key_file(const char *path, char **out, struct gemini_error
 				path);
 		return -EACCES;
 	}
-	*out = creds_xstrdup(key);
+	*out = xstrdup(key);
 	memset(buf, 0, sizeof(buf));
 	return 0;
 }
@@ -145,13 +127,13 @@ static int creds_from_env(const char *name, char **out)
 
 	if (!v || !*v)
 		return 0;
-	copy = creds_xstrdup(v);
+	copy = xstrdup(v);
 	key = creds_trim(copy);
 	if (!creds_key_ok(key)) {
 		free(copy);
 		return 0;
 	}
-	*out = creds_xstrdup(key);
+	*out = xstrdup(key);
 	memset(copy, 0, strlen(copy));
 	free(copy);
 	return 1;
@@ -177,18 +159,18 @@ static char *creds_adc_path(char *looked, size_t looked_len)
 	char path[4096];
 
 	if (env && *env)
-		return creds_xstrdup(env);
+		return xstrdup(env);
 	snprintf(looked, looked_len, "GOOGLE_APPLICATION_CREDENTIALS (unset)");
 	if (dir && *dir) {
 		snprintf(path, sizeof(path), "%s/%s", dir, CREDS_ADC_NAME);
 		if (access(path, F_OK) == 0)
-			return creds_xstrdup(path);
+			return xstrdup(path);
 		creds_note_looked(looked, looked_len, path);
 	}
 	if (home && *home) {
 		snprintf(path, sizeof(path), "%s/.config/gcloud/%s", home, CREDS_ADC_NAME);
 		if (access(path, F_OK) == 0)
-			return creds_xstrdup(path);
+			return xstrdup(path);
 		creds_note_looked(looked, looked_len, path);
 	}
 	return NULL;
@@ -196,7 +178,7 @@ static char *creds_adc_path(char *looked, size_t looked_len)
 
 /* -o project wins over GOOGLE_CLOUD_QUOTA_PROJECT, which wins over the file's own. */
 static int creds_set_project(struct creds *c, const struct creds_options *opt,
-			     const char *from_file, struct gemini_error *err)
+			     const char *from_file, struct backend_error *err)
 {
 	const char *env = getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
 	const char *p = opt->project && *opt->project ? opt->project
@@ -209,12 +191,12 @@ static int creds_set_project(struct creds *c, const struct creds_options *opt,
 		creds_set_error(err, 0, "the quota project \"%.60s\" is not a project id", p);
 		return -EINVAL;
 	}
-	c->project = creds_xstrdup(p);
+	c->project = xstrdup(p);
 	return 0;
 }
 
 static int creds_oauth_new(struct creds *c, const struct creds_options *opt,
-			   const struct oauth_adc *adc, struct gemini_error *err)
+			   const struct oauth_adc *adc, struct backend_error *err)
 {
 	struct oauth_source_options so = {
 	    .token_command = adc ? NULL : opt->token_command,
@@ -230,7 +212,7 @@ static int creds_oauth_new(struct creds *c, const struct creds_options *opt,
 
 /* After the API keys: the token command, then ADC. Returns 1 when one was found. */
 static int creds_find_oauth(struct creds *c, const struct creds_options *opt,
-			    struct gemini_error *err, char *looked, size_t looked_len)
+			    struct backend_error *err, char *looked, size_t looked_len)
 {
 	struct oauth_adc adc;
 	char *path;
@@ -255,7 +237,7 @@ static int creds_find_oauth(struct creds *c, const struct creds_options *opt,
 	return rc < 0 ? -EACCES : 1;
 }
 
-int creds_new(const struct creds_options *opt, struct creds **out, struct gemini_error *err)
+int creds_new(const struct creds_options *opt, struct creds **out, struct backend_error *err)
 {
 	struct creds_options none = {0};
 	struct creds *c;
@@ -265,19 +247,36 @@ int creds_new(const struct creds_options *opt, struct creds **out, struct gemini
 	if (!opt)
 		opt = &none;
 	*out = NULL;
-	if (opt->api_key_file) {
+	if (opt->oauth_only && opt->api_key_file) {
+		creds_set_error(err, 0, "-o api_key_file: %s",
+				opt->key_refused ? opt->key_refused : "API keys are not accepted");
+		return -EINVAL;
+	}
+	if (opt->fixed_value) {
+		key = xstrdup(opt->fixed_value); /* a private server's: nothing looked up */
+	} else if (opt->oauth_only) {
+		/* OAuth only: keys in the environment are another service's */
+	} else if (opt->api_key_file) {
 		rc = creds_read_key_file(opt->api_key_file, &key, err);
 		if (rc < 0)
 			return rc;
 	} else if (!creds_from_env("GEMINI_API_KEY", &key)) {
 		creds_from_env("GOOGLE_API_KEY", &key);
 	}
-	c = creds_xcalloc(1, sizeof(*c));
+	c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->source = key ? CREDS_API_KEY : CREDS_NONE;
 	c->api_key = key;
+	c->key_header = opt->key_header ? opt->key_header : "x-goog-api-key";
 	rc = key ? 0 : creds_find_oauth(c, opt, err, looked, sizeof(looked));
-	if (rc == 0 && !key && !opt->allow_none) {
+	if (rc == 0 && !key && !opt->allow_none && opt->oauth_only) {
+		creds_set_error(err, 0,
+				"no credentials found: looked at -o token_command, %s; run `gcloud "
+				"auth application-default login`, or mount with -o local to use "
+				"the built-in server",
+				looked);
+		rc = -EACCES;
+	} else if (rc == 0 && !key && !opt->allow_none) {
 		creds_set_error(err, 0,
 				"no credentials found: looked at -o api_key_file, GEMINI_API_KEY, "
 				"GOOGLE_API_KEY, -o token_command, %s; set one of them, or mount "
@@ -330,12 +329,12 @@ const char *creds_kind(const struct creds *c)
 static char *creds_header_line(const char *name, const char *value)
 {
 	size_t n = strlen(name) + strlen(value) + 3;
-	char *line = creds_xcalloc(1, n);
+	char *line = xcalloc(1, n);
 	snprintf(line, n, "%s: %s", name, value);
 	return line;
 }
 
-int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_error *err)
+int creds_headers(struct creds *c, char **headers, size_t max, struct backend_error *err)
 {
 	char *token = NULL;
 	size_t n = 0;
@@ -345,7 +344,7 @@ int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_err
 		return 0;
 	if (c->source == CREDS_API_KEY) {
 		if (n < max)
-			headers[n++] = creds_header_line("x-goog-api-key", c->api_key);
+			headers[n++] = creds_header_line(c->key_header, c->api_key);
 		return (int)n;
 	}
 	if (!c->oauth)
@@ -357,7 +356,7 @@ int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_err
 		return rc;
 	if (n < max) {
 		size_t len = strlen(token) + sizeof("Authorization: Bearer ");
-		headers[n] = creds_xcalloc(1, len);
+		headers[n] = xcalloc(1, len);
 		snprintf(headers[n++], len, "Authorization: Bearer %s", token);
 	}
 	memset(token, 0, strlen(token));

@@ -7,21 +7,29 @@
 
 #include <stddef.h>
 
-struct gemini_error;
+struct backend_error;
 
 struct creds_options {
 	const char *api_key_file;  /* -o api_key_file */
 	const char *token_command; /* -o token_command */
-	const char *project;       /* -o project: quota project, x-goog-user-project */
-	const char *token_uri;     /* -o token_uri: override the token endpoint */
-	int allow_none;            /* no credentials is not an error (local server) */
+	const char *project;	   /* -o project: quota project, x-goog-user-project */
+	const char *token_uri;	   /* -o token_uri: override the token endpoint */
+	int allow_none;		   /* no credentials is not an error (local server) */
+	const char *key_header;	   /* the header an API key goes in; NULL: x-goog-api-key */
+	/* The service takes OAuth tokens only: keys in the environment are not looked at,
+	 * and an api_key_file is refused with key_refused as the reason. */
+	int oauth_only;
+	const char *key_refused;
+	/* Sent as "key_header: fixed_value" and nothing else looked at (a private server
+	 * that wants some bearer token: key_header "Authorization", "Bearer x"). */
+	const char *fixed_value;
 };
 
 struct creds;
 
 /* Resolves the source. On failure returns -EACCES and err->message names every place
  * looked, for the mount to print before it starts. */
-int creds_new(const struct creds_options *opt, struct creds **out, struct gemini_error *err);
+int creds_new(const struct creds_options *opt, struct creds **out, struct backend_error *err);
 void creds_free(struct creds *c);
 
 /* A short word for logs: "api-key", "token-command", "authorized_user", ... */
@@ -30,7 +38,7 @@ const char *creds_kind(const struct creds *c);
 /* Fills up to max header lines ("x-goog-api-key: ..." / "Authorization: Bearer ...",
  * "x-goog-user-project: ..."), heap strings the caller frees. Refreshes a token when
  * due; many callers at once cause one refresh. Returns the count or a negative errno. */
-int creds_headers(struct creds *c, char **headers, size_t max, struct gemini_error *err);
+int creds_headers(struct creds *c, char **headers, size_t max, struct backend_error *err);
 
 /* Told after a 401: the next creds_headers() refreshes (once, however many report it). */
 void creds_invalidate(struct creds *c, const char *token_seen);

@@ -4,7 +4,6 @@
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
 #include "api/http.h"
-#include "api/http_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,14 +20,21 @@ int gemini_client_new(struct http_client *http, struct gemini_client **out)
 	*out = NULL;
 	if (!http)
 		return -EINVAL;
-	gc = gemini_xcalloc(1, sizeof(*gc));
+	gc = xcalloc(1, sizeof(*gc));
 	gc->http = http;
+	pthread_mutex_init(&gc->lock, NULL);
 	*out = gc;
 	return 0;
 }
 
 void gemini_client_free(struct gemini_client *gc)
 {
+	if (!gc)
+		return;
+	for (size_t i = 0; i < gc->n_tried; i++)
+		free(gc->tried[i]);
+	free(gc->tried);
+	pthread_mutex_destroy(&gc->lock);
 	free(gc);
 }
 
@@ -40,7 +46,7 @@ static int gemini_name_char(char c, int upper_ok)
 
 /* "tunedModels/ID" (or a bare ID) -> the resource name; -EINVAL with a message else.
  * Names go into URL paths verbatim, so only the id alphabet may pass. */
-int gemini_model_name(const char *name, char *buf, size_t cap, struct gemini_error *err)
+int gemini_model_name(const char *name, char *buf, size_t cap, struct backend_error *err)
 {
 	const char *id = name;
 
@@ -58,7 +64,7 @@ int gemini_model_name(const char *name, char *buf, size_t cap, struct gemini_err
 }
 
 /* Tuned model names, or "models/NAME" of a base model, for generateContent. */
-static int gemini_any_model_name(const char *name, char *buf, size_t cap, struct gemini_error *err)
+static int gemini_any_model_name(const char *name, char *buf, size_t cap, struct backend_error *err)
 {
 	if (name && strncmp(name, "models/", 7) == 0) {
 		const char *p = name + 7;
@@ -76,7 +82,7 @@ static int gemini_any_model_name(const char *name, char *buf, size_t cap, struct
 	return gemini_model_name(name, buf, cap, err);
 }
 
-static int gemini_operation_name(const char *op, char *buf, size_t cap, struct gemini_error *err)
+static int gemini_operation_name(const char *op, char *buf, size_t cap, struct backend_error *err)
 {
 	char model[64];
 	const char *slash, *id;
@@ -106,7 +112,7 @@ static int gemini_operation_name(const char *op, char *buf, size_t cap, struct g
 static char *gemini_query_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char *out = gemini_xmalloc(strlen(s) * 3 + 1), *o = out;
+	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -122,7 +128,7 @@ static char *gemini_query_escape(const char *s)
 	return out;
 }
 
-int gemini_malformed(const struct http_response *resp, const char *what, struct gemini_error *err)
+int gemini_malformed(const struct http_response *resp, const char *what, struct backend_error *err)
 {
 	http_error_set(err, resp->status, "",
 		       "malformed answer from the service: %s is not the expected JSON", what);
@@ -133,8 +139,8 @@ int gemini_malformed(const struct http_response *resp, const char *what, struct 
 typedef int (*gemini_page_fn)(const char *json, size_t len, void *acc, char **next);
 
 static int gemini_walk_pages(struct gemini_client *gc, const char *base_path,
-			     struct gemini_cancel *cancel, gemini_page_fn page, void *acc,
-			     struct gemini_error *err)
+			     struct backend_cancel *cancel, gemini_page_fn page, void *acc,
+			     struct backend_error *err)
 {
 	char path[GEMINI_PATH_MAX + 1024];
 	char *token = NULL;
@@ -174,7 +180,7 @@ static int gemini_walk_pages(struct gemini_client *gc, const char *base_path,
 }
 
 struct gemini_model_acc {
-	struct tuned_model *v;
+	struct gemini_tuned_model *v;
 	size_t n, cap;
 };
 
@@ -184,8 +190,9 @@ static int gemini_model_page(const char *json, size_t len, void *acc, char **nex
 	return gemini_parse_model_page(json, len, &a->v, &a->n, &a->cap, next);
 }
 
-int gemini_list_tuned_models(struct gemini_client *gc, struct gemini_cancel *cancel,
-			     struct tuned_model **out, size_t *n_out, struct gemini_error *err)
+int gemini_list_tuned_models(struct gemini_client *gc, struct backend_cancel *cancel,
+			     struct gemini_tuned_model **out, size_t *n_out,
+			     struct backend_error *err)
 {
 	struct gemini_model_acc a = {0};
 	int rc;
@@ -195,7 +202,45 @@ int gemini_list_tuned_models(struct gemini_client *gc, struct gemini_cancel *can
 	rc = gemini_walk_pages(gc, "/v1beta/tunedModels?pageSize=1000", cancel, gemini_model_page,
 			       &a, err);
 	if (rc < 0) {
-		tuned_models_free(a.v, a.n);
+		gemini_tuned_models_free(a.v, a.n);
+		return rc;
+	}
+	*out = a.v;
+	*n_out = a.n;
+	return 0;
+}
+
+int gemini_list_page(struct gemini_client *gc, const char *token, struct backend_cancel *cancel,
+		     struct gemini_tuned_model **out, size_t *n_out, char **next,
+		     struct backend_error *err)
+{
+	struct http_response resp = {0};
+	struct gemini_model_acc a = {0};
+	char path[1200];
+	int rc;
+
+	*out = NULL;
+	*n_out = 0;
+	*next = NULL;
+	if (token) {
+		char *esc = gemini_query_escape(token);
+		if (strlen(esc) > 1000) {
+			free(esc);
+			return gemini_malformed(&resp, "a page token over 1000 bytes", err);
+		}
+		snprintf(path, sizeof(path), "/v1beta/tunedModels?pageSize=1000&pageToken=%s", esc);
+		free(esc);
+	} else {
+		snprintf(path, sizeof(path), "/v1beta/tunedModels?pageSize=1000");
+	}
+	rc = http_request(gc->http, HTTP_GET, path, NULL, 0, cancel, &resp, err);
+	if (rc == 0 && gemini_parse_model_page(resp.body, resp.len, &a.v, &a.n, &a.cap, next) < 0)
+		rc = gemini_malformed(&resp, "the list page", err);
+	http_response_clear(&resp);
+	if (rc < 0) {
+		gemini_tuned_models_free(a.v, a.n);
+		free(*next);
+		*next = NULL;
 		return rc;
 	}
 	*out = a.v;
@@ -214,8 +259,8 @@ static int gemini_base_page(const char *json, size_t len, void *acc, char **next
 	return gemini_parse_base_model_page(json, len, &a->v, &a->n, &a->cap, next);
 }
 
-int gemini_list_base_models(struct gemini_client *gc, struct gemini_cancel *cancel,
-			    struct base_model **out, size_t *n_out, struct gemini_error *err)
+int gemini_list_base_models(struct gemini_client *gc, struct backend_cancel *cancel,
+			    struct base_model **out, size_t *n_out, struct backend_error *err)
 {
 	struct gemini_base_acc a = {0};
 	int rc;
@@ -235,8 +280,8 @@ int gemini_list_base_models(struct gemini_client *gc, struct gemini_cancel *canc
 
 /* One request whose 2xx body is a TunedModel. */
 static int gemini_model_call(struct gemini_client *gc, enum http_method method, const char *path,
-			     const char *body, struct gemini_cancel *cancel,
-			     struct tuned_model *out, struct gemini_error *err)
+			     const char *body, struct backend_cancel *cancel,
+			     struct gemini_tuned_model *out, struct backend_error *err)
 {
 	struct http_response resp = {0};
 	int rc;
@@ -249,8 +294,9 @@ static int gemini_model_call(struct gemini_client *gc, enum http_method method, 
 	return rc;
 }
 
-int gemini_get_tuned_model(struct gemini_client *gc, const char *name, struct gemini_cancel *cancel,
-			   struct tuned_model *out, struct gemini_error *err)
+int gemini_get_tuned_model(struct gemini_client *gc, const char *name,
+			   struct backend_cancel *cancel, struct gemini_tuned_model *out,
+			   struct backend_error *err)
 {
 	char res[64], path[128];
 	int rc;
@@ -264,9 +310,9 @@ int gemini_get_tuned_model(struct gemini_client *gc, const char *name, struct ge
 }
 
 int gemini_patch_tuned_model(struct gemini_client *gc, const char *name,
-			     const struct tuned_model *fields, const char *update_mask,
-			     struct gemini_cancel *cancel, struct tuned_model *out,
-			     struct gemini_error *err)
+			     const struct gemini_tuned_model *fields, const char *update_mask,
+			     struct backend_cancel *cancel, struct gemini_tuned_model *out,
+			     struct backend_error *err)
 {
 	char res[64], path[GEMINI_PATH_MAX];
 	char *body = NULL, *mask;
@@ -299,7 +345,7 @@ int gemini_patch_tuned_model(struct gemini_client *gc, const char *name,
 }
 
 int gemini_delete_tuned_model(struct gemini_client *gc, const char *name,
-			      struct gemini_cancel *cancel, struct gemini_error *err)
+			      struct backend_cancel *cancel, struct backend_error *err)
 {
 	struct http_response resp = {0};
 	char res[64], path[128];
@@ -309,7 +355,9 @@ int gemini_delete_tuned_model(struct gemini_client *gc, const char *name,
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof(path), "/v1beta/%s", res);
-	rc = http_request_ex(gc->http, HTTP_DELETE, path, NULL, 0, cancel, &resp, err, &maybe_done);
+	struct http_call_options o = {.maybe_done = &maybe_done};
+
+	rc = http_call(gc->http, HTTP_DELETE, path, NULL, &o, cancel, &resp, err);
 	http_response_clear(&resp);
 	/* Our own first attempt may have deleted it before its answer was lost. */
 	if (rc == -ENOENT && maybe_done) {
@@ -322,8 +370,8 @@ int gemini_delete_tuned_model(struct gemini_client *gc, const char *name,
 
 /* One request whose 2xx body is an Operation. */
 static int gemini_operation_call(struct gemini_client *gc, const char *path,
-				 struct gemini_cancel *cancel, struct tuning_operation *out,
-				 struct gemini_error *err)
+				 struct backend_cancel *cancel, struct gemini_operation *out,
+				 struct backend_error *err)
 {
 	struct http_response resp = {0};
 	int rc;
@@ -337,8 +385,8 @@ static int gemini_operation_call(struct gemini_client *gc, const char *path,
 }
 
 int gemini_get_operation(struct gemini_client *gc, const char *op_name,
-			 struct gemini_cancel *cancel, struct tuning_operation *out,
-			 struct gemini_error *err)
+			 struct backend_cancel *cancel, struct gemini_operation *out,
+			 struct backend_error *err)
 {
 	char res[256], path[300];
 	int rc;
@@ -358,7 +406,7 @@ int gemini_get_operation(struct gemini_client *gc, const char *op_name,
 }
 
 struct gemini_op_acc {
-	struct tuning_operation best;
+	struct gemini_operation best;
 	int have;
 };
 
@@ -369,8 +417,8 @@ static int gemini_op_page(const char *json, size_t len, void *acc, char **next)
 }
 
 int gemini_find_operation(struct gemini_client *gc, const char *model_name,
-			  struct gemini_cancel *cancel, struct tuning_operation *out,
-			  struct gemini_error *err)
+			  struct backend_cancel *cancel, struct gemini_operation *out,
+			  struct backend_error *err)
 {
 	struct gemini_op_acc a = {0};
 	char res[64], path[160];
@@ -384,7 +432,7 @@ int gemini_find_operation(struct gemini_client *gc, const char *model_name,
 	rc = gemini_walk_pages(gc, path, cancel, gemini_op_page, &a, err);
 	if (rc < 0) {
 		if (a.have)
-			tuning_operation_clear(&a.best);
+			gemini_operation_clear(&a.best);
 		return rc;
 	}
 	if (!a.have) {
@@ -396,8 +444,8 @@ int gemini_find_operation(struct gemini_client *gc, const char *model_name,
 }
 
 static int gemini_generate_call(struct gemini_client *gc, const char *path, const char *body,
-				struct gemini_cancel *cancel, struct generation_result *out,
-				struct gemini_error *err)
+				struct backend_cancel *cancel, struct generation_answer *out,
+				struct backend_error *err)
 {
 	struct http_response resp = {0};
 	int rc;
@@ -410,8 +458,8 @@ static int gemini_generate_call(struct gemini_client *gc, const char *path, cons
 }
 
 int gemini_generate(struct gemini_client *gc, const char *model_name, const char *prompt,
-		    const struct generation_settings *gs, struct gemini_cancel *cancel,
-		    struct generation_result *out, struct gemini_error *err)
+		    const struct generation_settings *gs, struct backend_cancel *cancel,
+		    struct generation_answer *out, struct backend_error *err)
 {
 	char res[160], path[200];
 	char *body;

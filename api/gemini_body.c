@@ -3,6 +3,7 @@
  * sent (the service rejects unknown names and treats absent as default). */
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,10 +12,8 @@
 
 static void gb_oom(const void *p)
 {
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory (JSON build)\n");
-		abort();
-	}
+	if (!p)
+		xalloc_die(0);
 }
 
 static cJSON *gb_object(cJSON *parent, const char *key)
@@ -42,23 +41,39 @@ static char *gb_finish(cJSON *root)
 	return s;
 }
 
-static void gb_hyperparameters(cJSON *task, const struct tuning_request *req)
+static void gb_hyperparameters(cJSON *task, const struct tuning_settings *ts)
 {
 	cJSON *hp;
 
-	if (req->epoch_count <= 0 && req->batch_size <= 0 && !req->has_learning_rate &&
-	    !req->has_learning_rate_multiplier)
+	if (ts->epochs <= 0 && ts->batch_size <= 0 && ts->learning_rate <= 0 &&
+	    ts->learning_rate_multiplier <= 0)
 		return;
 	hp = gb_object(task, "hyperparameters");
-	if (req->epoch_count > 0)
-		gb_number(hp, "epochCount", req->epoch_count);
-	if (req->batch_size > 0)
-		gb_number(hp, "batchSize", req->batch_size);
+	if (ts->epochs > 0)
+		gb_number(hp, "epochCount", ts->epochs);
+	if (ts->batch_size > 0)
+		gb_number(hp, "batchSize", ts->batch_size);
 	/* One oneof: the explicit rate wins when a caller set both. */
-	if (req->has_learning_rate)
-		gb_number(hp, "learningRate", req->learning_rate);
-	else if (req->has_learning_rate_multiplier)
-		gb_number(hp, "learningRateMultiplier", req->learning_rate_multiplier);
+	if (ts->learning_rate > 0)
+		gb_number(hp, "learningRate", ts->learning_rate);
+	else if (ts->learning_rate_multiplier > 0)
+		gb_number(hp, "learningRateMultiplier", ts->learning_rate_multiplier);
+}
+
+/* A name with its collection prefix, whether or not it came with one. */
+static void gb_name(cJSON *o, const char *key, const char *prefix, const char *name)
+{
+	char *full;
+
+	if (!name)
+		return;
+	if (strncmp(name, prefix, strlen(prefix)) == 0) {
+		gb_string(o, key, name);
+		return;
+	}
+	full = xasprintf("%s%s", prefix, name);
+	gb_string(o, key, full);
+	free(full);
 }
 
 char *gemini_tuning_request_json(const struct tuning_request *req)
@@ -69,24 +84,25 @@ char *gemini_tuning_request_json(const struct tuning_request *req)
 	gb_string(root, "displayName", req->display_name);
 	gb_string(root, "description", req->description);
 	if (req->source_model)
-		gb_string(gb_object(root, "tunedModelSource"), "tunedModel", req->source_model);
+		gb_name(gb_object(root, "tunedModelSource"), "tunedModel", "tunedModels/",
+			req->source_model);
 	else
-		gb_string(root, "baseModel", req->base_model);
-	if (req->has_temperature)
-		gb_number(root, "temperature", req->temperature);
-	if (req->has_top_p)
-		gb_number(root, "topP", req->top_p);
-	if (req->has_top_k)
-		gb_number(root, "topK", req->top_k);
+		gb_name(root, "baseModel", "models/", req->base_model);
+	if (req->generation.has_temperature)
+		gb_number(root, "temperature", req->generation.temperature);
+	if (req->generation.has_top_p)
+		gb_number(root, "topP", req->generation.top_p);
+	if (req->generation.has_top_k)
+		gb_number(root, "topK", req->generation.top_k);
 	task = gb_object(root, "tuningTask");
-	gb_hyperparameters(task, req);
+	gb_hyperparameters(task, &req->settings);
 	examples = gb_object(gb_object(task, "trainingData"), "examples");
 	arr = cJSON_AddArrayToObject(examples, "examples");
 	gb_oom(arr);
 	for (size_t i = 0; i < req->n_examples; i++) {
 		cJSON *ex = cJSON_CreateObject();
 		gb_oom(ex);
-		gb_string(ex, "textInput", req->examples[i].text_input);
+		gb_string(ex, "textInput", req->examples[i].input);
 		gb_string(ex, "output", req->examples[i].output ? req->examples[i].output : "");
 		cJSON_AddItemToArray(arr, ex);
 	}
@@ -125,7 +141,8 @@ char *gemini_generate_request_json(const char *prompt, const struct generation_s
 	if (gs->n_stop_sequences) {
 		cJSON *stops = cJSON_AddArrayToObject(cfg, "stopSequences");
 		gb_oom(stops);
-		for (size_t i = 0; i < gs->n_stop_sequences && i < GEMINI_MAX_STOP_SEQUENCES; i++) {
+		for (size_t i = 0; i < gs->n_stop_sequences && i < BACKEND_MAX_STOP_SEQUENCES;
+		     i++) {
 			cJSON *s =
 			    cJSON_CreateString(gs->stop_sequences[i] ? gs->stop_sequences[i] : "");
 			gb_oom(s);
@@ -136,7 +153,7 @@ char *gemini_generate_request_json(const char *prompt, const struct generation_s
 }
 
 /* Adds the one field a mask path names; 0, or -EINVAL for a path this client cannot send. */
-static int gb_patch_field(cJSON *root, const struct tuned_model *f, const char *path)
+static int gb_patch_field(cJSON *root, const struct gemini_tuned_model *f, const char *path)
 {
 	if (strcmp(path, "displayName") == 0)
 		gb_string(root, "displayName", f->display_name ? f->display_name : "");
@@ -154,7 +171,7 @@ static int gb_patch_field(cJSON *root, const struct tuned_model *f, const char *
 	return 0;
 }
 
-int gemini_patch_body(const struct tuned_model *fields, const char *update_mask, char **out)
+int gemini_patch_body(const struct gemini_tuned_model *fields, const char *update_mask, char **out)
 {
 	cJSON *root = cJSON_CreateObject();
 	char *mask, *save = NULL, *tok;
@@ -166,7 +183,7 @@ int gemini_patch_body(const struct tuned_model *fields, const char *update_mask,
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
-	mask = gemini_xstrdup(update_mask);
+	mask = xstrdup(update_mask);
 	for (tok = strtok_r(mask, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
 		rc = gb_patch_field(root, fields, tok);
 	free(mask);

@@ -1,10 +1,11 @@
-/* gemini_create.c - tunedModels.create, and knowing a retried create's own earlier success:
- * the id is always sent, so a 409 after a lost answer is checked against the model found.
+/* gemini_create.c - tunedModels.create, idempotent per id: the id is always sent, so a 409
+ * is checked against the model found, and a retried create's own earlier success is its
+ * answer (the one rule of it in tunedfs).
  * The body itself is built in gemini_body.c. */
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
 #include "api/http.h"
-#include "api/http_internal.h"
+#include "base/rfc3339.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,27 +15,41 @@
 
 #define GEMINI_RECENT_S (15 * 60) /* a create this much older is someone else's */
 
-/* RFC 3339 UTC "2024-03-14T15:11:23.766Z" -> seconds; -1 when unreadable. */
-static time_t gemini_rfc3339(const char *s)
+/* A name without its collection prefix ("models/x" and "x" are the same base model). */
+static const char *gemini_bare(const char *name, const char *prefix)
 {
-	struct tm tm = {0};
-	const char *rest;
-
-	if (!s)
-		return -1;
-	rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!rest)
-		return -1;
-	return timegm(&tm);
+	size_t n = strlen(prefix);
+	return name && strncmp(name, prefix, n) == 0 ? name + n : name;
 }
 
-static int gemini_is_own_model(const struct tuned_model *m, const struct tuning_request *req)
+static int gemini_same(const char *a, const char *b)
 {
-	time_t created = gemini_rfc3339(m->create_time), now = time(NULL);
+	return !a || !b || strcmp(a, b) == 0; /* unset on one side: no evidence */
+}
 
-	if (m->state != TUNED_MODEL_CREATING && m->state != TUNED_MODEL_ACTIVE)
+/* The one rule for "the model holding the id is the one this request made": an earlier
+ * try whose answer was lost, in this call or a call before it. Its settings must be the
+ * request's; and either they say so field by field, or it is fresh (or has our display
+ * name) when this very call may have made it. */
+static int gemini_is_own_model(const struct gemini_tuned_model *m, const struct tuning_request *req,
+			       int maybe_done)
+{
+	time_t created = rfc3339_parse(m->create_time), now = time(NULL);
+	const struct tuning_settings *ts = &req->settings;
+
+	/* whatever became of it since (a failed training too): made by this request */
+	if (gemini_same(gemini_bare(m->base_model, "models/"),
+			gemini_bare(req->base_model, "models/")) &&
+	    gemini_same(gemini_bare(m->source_model, "tunedModels/"),
+			gemini_bare(req->source_model, "tunedModels/")) &&
+	    gemini_same(m->display_name, req->display_name) &&
+	    gemini_same(m->description, req->description) &&
+	    (!ts->epochs || !m->epoch_count || m->epoch_count == ts->epochs) &&
+	    (!ts->batch_size || !m->batch_size || m->batch_size == ts->batch_size))
+		return 1;
+	if (!maybe_done || (m->state != GEMINI_MODEL_CREATING && m->state != GEMINI_MODEL_ACTIVE))
 		return 0;
-	if (created >= 0 && created > now - GEMINI_RECENT_S && created < now + GEMINI_RECENT_S)
+	if (created > 0 && created > now - GEMINI_RECENT_S && created < now + GEMINI_RECENT_S)
 		return 1;
 	return req->display_name && m->display_name &&
 	       strcmp(req->display_name, m->display_name) == 0;
@@ -43,33 +58,33 @@ static int gemini_is_own_model(const struct tuned_model *m, const struct tuning_
 /* After 409 on a retried create: the model is ours if it is fresh; then its operation is
  * our result. Returns 0 with out filled, or the original -EEXIST. */
 static int gemini_create_recover(struct gemini_client *gc, const struct tuning_request *req,
-				 const char *res, struct gemini_cancel *cancel,
-				 struct tuning_operation *out, struct gemini_error *err)
+				 const char *res, int maybe_done, struct backend_cancel *cancel,
+				 struct gemini_operation *out, struct backend_error *err)
 {
-	struct gemini_error scratch;
-	struct tuned_model m;
+	struct backend_error scratch;
+	struct gemini_tuned_model m;
 	int own;
 
 	if (gemini_get_tuned_model(gc, res, cancel, &m, &scratch) < 0)
 		return -EEXIST;
-	own = gemini_is_own_model(&m, req);
+	own = gemini_is_own_model(&m, req, maybe_done);
 	if (!own) {
-		tuned_model_clear(&m);
+		gemini_tuned_model_clear(&m);
 		return -EEXIST;
 	}
 	if (gemini_find_operation(gc, res, cancel, out, &scratch) < 0) {
 		/* No operation to be found: describe the model's state instead. */
 		memset(out, 0, sizeof(*out));
-		out->tuned_model = gemini_xstrdup(res);
-		out->done = m.state == TUNED_MODEL_ACTIVE;
+		out->tuned_model = xstrdup(res);
+		out->done = m.state == GEMINI_MODEL_ACTIVE;
 	}
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 	if (err)
 		memset(err, 0, sizeof(*err));
 	return 0;
 }
 
-static int gemini_check_request(const struct tuning_request *req, struct gemini_error *err)
+static int gemini_check_request(const struct tuning_request *req, struct backend_error *err)
 {
 	if (!req->id || !gemini_valid_model_id(req->id)) {
 		http_error_set(err, 0, "INVALID_ARGUMENT",
@@ -86,14 +101,35 @@ static int gemini_check_request(const struct tuning_request *req, struct gemini_
 	return 0;
 }
 
+/* Whether an earlier create of id ended without a known outcome; add/drop it. */
+static int gemini_tried(struct gemini_client *gc, const char *id, int add, int drop)
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&gc->lock);
+	for (i = 0; i < gc->n_tried && !found; i++)
+		found = strcmp(gc->tried[i], id) == 0;
+	if (found && drop) {
+		free(gc->tried[i - 1]);
+		gc->tried[i - 1] = gc->tried[--gc->n_tried];
+	} else if (!found && add) {
+		gc->tried = xrealloc(gc->tried, (gc->n_tried + 1) * sizeof(*gc->tried));
+		gc->tried[gc->n_tried++] = xstrdup(id);
+	}
+	pthread_mutex_unlock(&gc->lock);
+	return found;
+}
+
 int gemini_create_tuned_model(struct gemini_client *gc, const struct tuning_request *req,
-			      struct gemini_cancel *cancel, struct tuning_operation *out,
-			      struct gemini_error *err)
+			      struct backend_cancel *cancel, struct gemini_operation *out,
+			      struct backend_error *err)
 {
 	struct http_response resp = {0};
 	char res[64], path[128];
 	char *body;
 	int rc, maybe_done = 0;
+	struct http_call_options o = {.maybe_done = &maybe_done};
 
 	memset(out, 0, sizeof(*out));
 	rc = gemini_check_request(req, err);
@@ -102,14 +138,19 @@ int gemini_create_tuned_model(struct gemini_client *gc, const struct tuning_requ
 	snprintf(res, sizeof(res), "tunedModels/%s", req->id);
 	snprintf(path, sizeof(path), "/v1beta/tunedModels?tunedModelId=%s", req->id);
 	body = gemini_tuning_request_json(req);
-	rc = http_request_ex(gc->http, HTTP_POST, path, body, 0, cancel, &resp, err, &maybe_done);
+	rc = http_call(gc->http, HTTP_POST, path, body, &o, cancel, &resp, err);
 	free(body);
 	if (rc == 0 && gemini_parse_operation(resp.body, resp.len, out) < 0)
 		rc = gemini_malformed(&resp, "the create Operation", err);
 	http_response_clear(&resp);
-	if (rc == -EEXIST && maybe_done)
-		rc = gemini_create_recover(gc, req, res, cancel, out, err);
+	if (rc == -EEXIST && (maybe_done || gemini_tried(gc, req->id, 0, 0)))
+		rc = gemini_create_recover(gc, req, res, maybe_done, cancel, out, err);
+	/* an answer lost for good may still have made the model: a later call sees it */
+	if (rc < 0 && rc != -EEXIST && rc != -EINVAL && rc != -EACCES)
+		gemini_tried(gc, req->id, 1, 0);
+	else
+		gemini_tried(gc, req->id, 0, 1);
 	if (rc == 0 && !out->tuned_model)
-		out->tuned_model = gemini_xstrdup(res);
+		out->tuned_model = xstrdup(res);
 	return rc;
 }

@@ -1,24 +1,23 @@
 /* gemini_internal.h - what the gemini_*.c files share inside api/, not a public contract:
- * allocation helpers, cJSON readers and the list/page parsers gemini.c needs. */
+ * cJSON readers and the list/page parsers gemini.c needs. */
 #ifndef TUNEDFS_GEMINI_INTERNAL_H
 #define TUNEDFS_GEMINI_INTERNAL_H
 
 #include "api/gemini.h"
+#include "base/xalloc.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stddef.h>
 
 struct http_client;
 
 struct gemini_client {
 	struct http_client *http;
+	pthread_mutex_t lock; /* guards tried */
+	char **tried;	      /* ids whose create ended without a known outcome */
+	size_t n_tried;
 };
-
-void *gemini_xmalloc(size_t n);
-void *gemini_xcalloc(size_t n, size_t size);
-void *gemini_xrealloc(void *p, size_t n);
-char *gemini_xstrdup(const char *s);
-char *gemini_xstrndup(const char *s, size_t n);
 
 /* Parses text into a cJSON tree; NULL when malformed or not one JSON value. */
 cJSON *gemini_json_parse(const char *json, size_t len);
@@ -26,29 +25,30 @@ cJSON *gemini_json_parse(const char *json, size_t len);
 char *gemini_json_print(const cJSON *v);
 
 /* Fills m from a TunedModel object; raw/raw_len is the object's own text (m->json). */
-void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len, struct tuned_model *m);
-void gemini_operation_from_json(const cJSON *o, struct tuning_operation *op);
+void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len,
+			    struct gemini_tuned_model *m);
+void gemini_operation_from_json(const cJSON *o, struct gemini_operation *op);
 
 /* One page of tunedModels.list: models appended to *v (n/cap grown), *next_token set to
  * the nextPageToken (heap) or NULL. Each model's json is its exact text in the page. */
-int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v, size_t *n,
+int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_model **v, size_t *n,
 			    size_t *cap, char **next_token);
 /* One page of models.list (base models). */
 int gemini_parse_base_model_page(const char *json, size_t len, struct base_model **v, size_t *n,
 				 size_t *cap, char **next_token);
 /* One page of operations.list: the chosen operation so far is kept in *best. */
-int gemini_parse_operation_page(const char *json, size_t len, struct tuning_operation *best,
+int gemini_parse_operation_page(const char *json, size_t len, struct gemini_operation *best,
 				int *have_best, char **next_token);
 
 /* The PATCH body: only the fields named in update_mask. -EINVAL for an unknown path. */
-int gemini_patch_body(const struct tuned_model *fields, const char *update_mask, char **out);
+int gemini_patch_body(const struct gemini_tuned_model *fields, const char *update_mask, char **out);
 
 struct http_response;
 
 /* "tunedModels/ID" or a bare ID -> "tunedModels/ID" in buf; -EINVAL (err filled) when the
  * id breaks the tunedModelId rule, since names go into URL paths verbatim. */
-int gemini_model_name(const char *name, char *buf, size_t cap, struct gemini_error *err);
+int gemini_model_name(const char *name, char *buf, size_t cap, struct backend_error *err);
 /* Fills err for a 2xx answer whose body is not what was asked for; returns -EIO. */
-int gemini_malformed(const struct http_response *resp, const char *what, struct gemini_error *err);
+int gemini_malformed(const struct http_response *resp, const char *what, struct backend_error *err);
 
 #endif

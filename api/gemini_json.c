@@ -37,7 +37,7 @@ cJSON *gemini_json_parse(const char *json, size_t len)
 	if (!json || len == 0)
 		return NULL;
 	/* A private NUL-terminated copy: the parser never reads past what we were given. */
-	buf = gemini_xstrndup(json, len);
+	buf = xstrndup(json, len);
 	root = gj_parse_within(buf, len);
 	free(buf);
 	return root;
@@ -46,10 +46,8 @@ cJSON *gemini_json_parse(const char *json, size_t len)
 char *gemini_json_print(const cJSON *v)
 {
 	char *s = cJSON_PrintUnformatted(v);
-	if (!s) {
-		fprintf(stderr, "tunedfs: out of memory (JSON print)\n");
-		abort();
-	}
+	if (!s)
+		xalloc_die(0);
 	return s;
 }
 
@@ -73,7 +71,7 @@ static const char *gj_str(const cJSON *o, const char *key)
 static char *gj_dup(const cJSON *o, const char *key)
 {
 	const char *s = gj_str(o, key);
-	return s ? gemini_xstrdup(s) : NULL;
+	return s ? xstrdup(s) : NULL;
 }
 
 /* proto3 numbers: a JSON number, or a string ("1e-3", "NaN", int64 as text). */
@@ -120,7 +118,7 @@ static void gj_copy_line(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static void gj_snapshots(const cJSON *arr, struct tuning_snapshot **out, size_t *n_out)
+static void gj_snapshots(const cJSON *arr, struct gemini_snapshot **out, size_t *n_out)
 {
 	const cJSON *s;
 	size_t n = 0, i = 0;
@@ -132,10 +130,10 @@ static void gj_snapshots(const cJSON *arr, struct tuning_snapshot **out, size_t 
 	cJSON_ArrayForEach(s, arr) n++;
 	if (n == 0)
 		return;
-	*out = gemini_xcalloc(n, sizeof(**out));
+	*out = xcalloc(n, sizeof(**out));
 	cJSON_ArrayForEach(s, arr)
 	{
-		struct tuning_snapshot *t = &(*out)[i++];
+		struct gemini_snapshot *t = &(*out)[i++];
 		double d;
 		gj_int(s, "step", &t->step);
 		gj_int(s, "epoch", &t->epoch);
@@ -150,30 +148,31 @@ static void gj_snapshots(const cJSON *arr, struct tuning_snapshot **out, size_t 
 static char *gj_raw_or_print(const cJSON *o, const char *raw, size_t len)
 {
 	if (raw && !memchr(raw, '\0', len))
-		return gemini_xstrndup(raw, len);
+		return xstrndup(raw, len);
 	return gemini_json_print(o);
 }
 
-static enum tuned_model_state gj_state(const cJSON *o)
+static enum gemini_model_state gj_state(const cJSON *o)
 {
 	const char *s = gj_str(o, "state");
 	int v = 0;
 
 	if (s) {
 		if (strcmp(s, "CREATING") == 0)
-			return TUNED_MODEL_CREATING;
+			return GEMINI_MODEL_CREATING;
 		if (strcmp(s, "ACTIVE") == 0)
-			return TUNED_MODEL_ACTIVE;
+			return GEMINI_MODEL_ACTIVE;
 		if (strcmp(s, "FAILED") == 0)
-			return TUNED_MODEL_FAILED;
-		return TUNED_MODEL_STATE_UNSPECIFIED;
+			return GEMINI_MODEL_FAILED;
+		return GEMINI_MODEL_STATE_UNSPECIFIED;
 	}
-	if (gj_int(o, "state", &v) && v >= 0 && v <= TUNED_MODEL_FAILED)
-		return (enum tuned_model_state)v;
-	return TUNED_MODEL_STATE_UNSPECIFIED;
+	if (gj_int(o, "state", &v) && v >= 0 && v <= GEMINI_MODEL_FAILED)
+		return (enum gemini_model_state)v;
+	return GEMINI_MODEL_STATE_UNSPECIFIED;
 }
 
-void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len, struct tuned_model *m)
+void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len,
+			    struct gemini_tuned_model *m)
 {
 	const cJSON *src = gj_get(o, "tunedModelSource");
 	const cJSON *task = gj_get(o, "tuningTask");
@@ -204,7 +203,7 @@ void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len, str
 	m->json = gj_raw_or_print(o, raw, raw_len);
 }
 
-int gemini_parse_tuned_model(const char *json, size_t len, struct tuned_model *out)
+int gemini_parse_tuned_model(const char *json, size_t len, struct gemini_tuned_model *out)
 {
 	cJSON *root = gemini_json_parse(json, len);
 
@@ -226,10 +225,10 @@ static char *gj_model_of_operation(const char *op_name)
 	if (!op_name || strncmp(op_name, "tunedModels/", 12) != 0)
 		return NULL;
 	p = strchr(op_name + 12, '/');
-	return p ? gemini_xstrndup(op_name, (size_t)(p - op_name)) : NULL;
+	return p ? xstrndup(op_name, (size_t)(p - op_name)) : NULL;
 }
 
-void gemini_operation_from_json(const cJSON *o, struct tuning_operation *op)
+void gemini_operation_from_json(const cJSON *o, struct gemini_operation *op)
 {
 	const cJSON *md = gj_get(o, "metadata");
 	const cJSON *e = gj_get(o, "error");
@@ -252,11 +251,11 @@ void gemini_operation_from_json(const cJSON *o, struct tuning_operation *op)
 		const char *msg = gj_str(e, "message");
 		op->has_error = 1;
 		gj_int(e, "code", &op->error_code);
-		op->error_message = gemini_xstrdup(msg && *msg ? msg : "tuning failed");
+		op->error_message = xstrdup(msg && *msg ? msg : "tuning failed");
 	}
 }
 
-int gemini_parse_operation(const char *json, size_t len, struct tuning_operation *out)
+int gemini_parse_operation(const char *json, size_t len, struct gemini_operation *out)
 {
 	cJSON *root = gemini_json_parse(json, len);
 
@@ -283,7 +282,7 @@ static char *gj_parts_text(const cJSON *content)
 		if (t && !gj_bool(p, "thought"))
 			total += strlen(t);
 	}
-	text = gemini_xmalloc(total + 1);
+	text = xmalloc(total + 1);
 	cJSON_ArrayForEach(p, parts)
 	{
 		const char *t = gj_str(p, "text");
@@ -297,7 +296,17 @@ static char *gj_parts_text(const cJSON *content)
 	return text;
 }
 
-int gemini_parse_generation(const char *json, size_t len, struct generation_result *out)
+static void gj_tokens(const cJSON *usage, struct generation_answer *out)
+{
+	double v;
+
+	if (gj_num(usage, "promptTokenCount", &v))
+		out->in_tokens = (long)v;
+	if (gj_num(usage, "candidatesTokenCount", &v))
+		out->out_tokens = (long)v;
+}
+
+int gemini_parse_generation(const char *json, size_t len, struct generation_answer *out)
 {
 	cJSON *root = gemini_json_parse(json, len);
 	const cJSON *cands, *first = NULL;
@@ -313,7 +322,9 @@ int gemini_parse_generation(const char *json, size_t len, struct generation_resu
 	out->text = gj_parts_text(gj_get(first, "content"));
 	out->finish_reason = gj_dup(first, "finishReason");
 	out->block_reason = gj_dup(gj_get(root, "promptFeedback"), "blockReason");
-	out->json = gj_raw_or_print(root, json, len);
+	out->raw_json = gj_raw_or_print(root, json, len);
+	out->in_tokens = out->out_tokens = -1;
+	gj_tokens(gj_get(root, "usageMetadata"), out);
 	cJSON_Delete(root);
 	return 0;
 }
@@ -412,7 +423,7 @@ static long gj_split(const char *p, const char *end, int object, struct gj_membe
 		m.vlen = (size_t)(p - m.val);
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			v = gemini_xrealloc(v, cap * sizeof(*v));
+			v = xrealloc(v, cap * sizeof(*v));
 		}
 		v[n++] = m;
 		p = gj_skip_ws(p, end);
@@ -443,14 +454,14 @@ static int gj_key_is(const struct gj_member *m, const char *key)
 static char *gj_next_token(const cJSON *root)
 {
 	const char *t = gj_str(root, "nextPageToken");
-	return t && *t ? gemini_xstrdup(t) : NULL;
+	return t && *t ? xstrdup(t) : NULL;
 }
 
 /* The usual page, read member by member: each model is parsed from its own span, so its
  * fields and its model.json are the same text, and no tree of the whole page is built.
  * Returns 0, or -1 to leave the page to the slow path. */
-static int gj_model_page_fast(const char *copy, size_t len, struct tuned_model **v, size_t *n,
-			      size_t *cap, char **next_token)
+static int gj_model_page_fast(const char *copy, size_t len, struct gemini_tuned_model **v,
+			      size_t *n, size_t *cap, char **next_token)
 {
 	struct gj_member *mem = NULL, *el = NULL;
 	long nm, ne = 0;
@@ -466,7 +477,7 @@ static int gj_model_page_fast(const char *copy, size_t len, struct tuned_model *
 				rc = -1;
 			if (ne > 0 && *n + (size_t)ne > *cap) {
 				*cap = (*n + (size_t)ne) * 2;
-				*v = gemini_xrealloc(*v, *cap * sizeof(**v));
+				*v = xrealloc(*v, *cap * sizeof(**v));
 			}
 			for (long j = 0; j < ne && rc == 0; j++) {
 				cJSON *own = gj_parse_within(el[j].val, el[j].vlen);
@@ -486,13 +497,13 @@ static int gj_model_page_fast(const char *copy, size_t len, struct tuned_model *
 			rc = -1;
 		else if (gj_key_is(&mem[i], "nextPageToken") && !seen_token++ &&
 			 cJSON_IsString(val) && *val->valuestring)
-			*next_token = gemini_xstrdup(val->valuestring);
+			*next_token = xstrdup(val->valuestring);
 		cJSON_Delete(val);
 	}
 	free(mem);
 	if (nm < 0 || rc < 0) {
 		for (size_t i = n0; i < *n; i++)
-			tuned_model_clear(&(*v)[i]);
+			gemini_tuned_model_clear(&(*v)[i]);
 		*n = n0;
 		free(*next_token);
 		*next_token = NULL;
@@ -502,8 +513,8 @@ static int gj_model_page_fast(const char *copy, size_t len, struct tuned_model *
 }
 
 /* Any page cJSON accepts: the tree decides, and models are printed from it. */
-static int gj_model_page_slow(const char *copy, size_t len, struct tuned_model **v, size_t *n,
-			      size_t *cap, char **next_token)
+static int gj_model_page_slow(const char *copy, size_t len, struct gemini_tuned_model **v,
+			      size_t *n, size_t *cap, char **next_token)
 {
 	cJSON *root = gj_parse_within(copy, len);
 	const cJSON *arr, *it;
@@ -518,7 +529,7 @@ static int gj_model_page_slow(const char *copy, size_t len, struct tuned_model *
 		count = (size_t)cJSON_GetArraySize(arr);
 	if (*n + count > *cap) {
 		*cap = (*n + count) * 2;
-		*v = gemini_xrealloc(*v, *cap * sizeof(**v));
+		*v = xrealloc(*v, *cap * sizeof(**v));
 	}
 	cJSON_ArrayForEach(it, arr)
 	{
@@ -530,7 +541,7 @@ static int gj_model_page_slow(const char *copy, size_t len, struct tuned_model *
 	return 0;
 }
 
-int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v, size_t *n,
+int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_model **v, size_t *n,
 			    size_t *cap, char **next_token)
 {
 	char *copy;
@@ -540,7 +551,7 @@ int gemini_parse_model_page(const char *json, size_t len, struct tuned_model **v
 	if (!json || len == 0)
 		return -EINVAL;
 	/* Spans are parsed where they lie, inside this NUL-terminated copy. */
-	copy = gemini_xstrndup(json, len);
+	copy = xstrndup(json, len);
 	rc = gj_model_page_fast(copy, len, v, n, cap, next_token);
 	if (rc < 0)
 		rc = gj_model_page_slow(copy, len, v, n, cap, next_token);
@@ -577,7 +588,7 @@ int gemini_parse_base_model_page(const char *json, size_t len, struct base_model
 		count = (size_t)cJSON_GetArraySize(arr);
 	if (*n + count > *cap) {
 		*cap = (*n + count) * 2;
-		*v = gemini_xrealloc(*v, *cap * sizeof(**v));
+		*v = xrealloc(*v, *cap * sizeof(**v));
 	}
 	cJSON_ArrayForEach(it, arr)
 	{
@@ -594,7 +605,7 @@ int gemini_parse_base_model_page(const char *json, size_t len, struct base_model
 	return 0;
 }
 
-int gemini_parse_operation_page(const char *json, size_t len, struct tuning_operation *best,
+int gemini_parse_operation_page(const char *json, size_t len, struct gemini_operation *best,
 				int *have_best, char **next_token)
 {
 	cJSON *root = gemini_json_parse(json, len);
@@ -610,16 +621,16 @@ int gemini_parse_operation_page(const char *json, size_t len, struct tuning_oper
 	 * last listed (services list in creation order). */
 	cJSON_ArrayForEach(it, arr)
 	{
-		struct tuning_operation op;
+		struct gemini_operation op;
 		if (!cJSON_IsObject(it))
 			continue;
 		gemini_operation_from_json(it, &op);
 		if (!op.name || (*have_best && !best->done && op.done)) {
-			tuning_operation_clear(&op);
+			gemini_operation_clear(&op);
 			continue;
 		}
 		if (*have_best)
-			tuning_operation_clear(best);
+			gemini_operation_clear(best);
 		*best = op;
 		*have_best = 1;
 	}

@@ -2,8 +2,10 @@
  * the pool of reused transfers and the shared DNS and TLS-session cache, the counters.
  * One transfer is http_transfer.c's, the retry loop http_retry.c's, errors http_error.c's. */
 #include "api/http.h"
-#include "api/gemini.h"
+#include "api/backend.h"
 #include "api/http_internal.h"
+#include "base/loopback.h"
+#include "base/xalloc.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -20,22 +22,6 @@
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static CURLcode http_global_rc;
-
-void *http_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-char *http_xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	return memcpy(http_xmalloc(n), s, n);
-}
 
 static void http_global_init(void)
 {
@@ -66,22 +52,8 @@ static void http_share_unlock(CURL *h, curl_lock_data data, void *user)
 		pthread_mutex_unlock(&hc->share_locks[data]);
 }
 
-int http_host_is_loopback(const char *host)
-{
-	unsigned char a4[4], a6[16];
-	static const unsigned char lo6[16] = {[15] = 1};
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, a4) == 1)
-		return a4[0] == 127;
-	if (inet_pton(AF_INET6, host, a6) == 1)
-		return memcmp(a6, lo6, sizeof(a6)) == 0;
-	return 0;
-}
-
 /* Splits "scheme://host[:port][/]" and checks what plain http may reach. */
-static int http_parse_endpoint(struct http_client *hc, const char *ep, struct gemini_error *err)
+static int http_parse_endpoint(struct http_client *hc, const char *ep, struct backend_error *err)
 {
 	const char *rest, *end;
 	char host[256];
@@ -94,8 +66,8 @@ static int http_parse_endpoint(struct http_client *hc, const char *ep, struct ge
 				       "endpoint %s: a unix socket path must be absolute", ep);
 			return -EINVAL;
 		}
-		hc->unix_path = http_xstrdup(ep + 5);
-		hc->base_url = http_xstrdup("http://localhost");
+		hc->unix_path = xstrdup(ep + 5);
+		hc->base_url = xstrdup("http://localhost");
 		return 0;
 	}
 	if (strncasecmp(ep, "https://", 8) == 0) {
@@ -139,14 +111,14 @@ static int http_parse_endpoint(struct http_client *hc, const char *ep, struct ge
 	memcpy(host, rest, n);
 	host[n] = '\0';
 	hc->tls = tls;
-	if (!tls && !http_host_is_loopback(host)) {
+	if (!tls && !loopback_host(host)) {
 		http_error_set(err, 0, "",
 			       "endpoint %s: plain http is only allowed to 127.0.0.0/8, ::1, "
 			       "localhost or a unix socket; use https",
 			       ep);
 		return -EINVAL;
 	}
-	hc->base_url = http_xstrdup(ep);
+	hc->base_url = xstrdup(ep);
 	n = strlen(hc->base_url);
 	while (n > 0 && hc->base_url[n - 1] == '/')
 		hc->base_url[--n] = '\0';
@@ -172,7 +144,7 @@ static void http_defaults(struct http_options *o)
 }
 
 int http_client_new(const struct http_options *opt, struct creds *creds, struct http_client **out,
-		    struct gemini_error *err)
+		    struct backend_error *err)
 {
 	struct http_client *hc;
 	const char *dbg;
@@ -189,8 +161,7 @@ int http_client_new(const struct http_options *opt, struct creds *creds, struct 
 		http_error_set(err, 0, "", "no endpoint given");
 		return -EINVAL;
 	}
-	hc = http_xmalloc(sizeof(*hc));
-	memset(hc, 0, sizeof(*hc));
+	hc = xcalloc(1, sizeof(*hc));
 	hc->opt = *opt;
 	http_defaults(&hc->opt);
 	rc = http_parse_endpoint(hc, opt->endpoint, err);
@@ -200,7 +171,9 @@ int http_client_new(const struct http_options *opt, struct creds *creds, struct 
 		free(hc);
 		return rc;
 	}
-	hc->shown = http_xstrdup(opt->endpoint);
+	if (!hc->opt.read_error)
+		hc->opt.read_error = http_read_error_plain;
+	hc->shown = xstrdup(opt->endpoint);
 	hc->opt.endpoint = hc->shown;
 	hc->creds = creds;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -211,10 +184,8 @@ int http_client_new(const struct http_options *opt, struct creds *creds, struct 
 	/* DNS and TLS sessions are shared; connections stay with each pooled easy handle,
 	 * since libcurl does not support one connection cache used by concurrent threads. */
 	hc->share = curl_share_init();
-	if (!hc->share) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
+	if (!hc->share)
+		xalloc_die(0);
 	curl_share_setopt(hc->share, CURLSHOPT_LOCKFUNC, http_share_lock);
 	curl_share_setopt(hc->share, CURLSHOPT_UNLOCKFUNC, http_share_unlock);
 	curl_share_setopt(hc->share, CURLSHOPT_USERDATA, hc);
@@ -263,10 +234,8 @@ struct http_conn http_pool_get(struct http_client *hc)
 		return c;
 	c.easy = curl_easy_init();
 	c.multi = curl_multi_init();
-	if (!c.easy || !c.multi) {
-		fprintf(stderr, "tunedfs: out of memory (curl handles)\n");
-		abort();
-	}
+	if (!c.easy || !c.multi)
+		xalloc_die(0);
 	return c;
 }
 
@@ -288,8 +257,15 @@ void http_response_clear(struct http_response *resp)
 		return;
 	free(resp->body);
 	resp->body = NULL;
+	free(resp->location);
+	resp->location = NULL;
 	resp->len = 0;
 	resp->status = 0;
+}
+
+const char *http_client_endpoint(const struct http_client *hc)
+{
+	return hc->shown;
 }
 
 void http_client_stats(struct http_client *hc, struct http_stats *out)

@@ -1,26 +1,35 @@
-/* http.h - the one HTTP layer of the service client, over libcurl.
- * Connection reuse across threads, timeouts, retries with backoff and jitter, the
- * delay the service asks for, cancellation, and the single HTTP/status -> errno table.
- * Knows URLs and JSON envelopes, not what the calls mean (that is gemini.h). */
+/* http.h - the one HTTP layer of the service clients, over libcurl.
+ * Connection reuse across threads, timeouts, retries with backoff and jitter, the delay
+ * the service asks for, cancellation, and the HTTP status -> errno table. Knows no service:
+ * how a service words its errors comes in through the read_error hook (google_rpc.h, ...),
+ * its credentials through creds.h; what the calls mean is the backends'. */
 #ifndef TUNEDFS_HTTP_H
 #define TUNEDFS_HTTP_H
 
 #include <stddef.h>
 
-struct gemini_error;
-struct gemini_cancel;
+struct backend_error;
+struct backend_cancel;
 struct creds;
+struct http_response;
+
+/* Reads an error answer: fills err (code: the service's word for it) and returns its
+ * errno; *asked_ms gets the delay the service asked for, left alone when none. */
+typedef int (*http_read_error_fn)(const struct http_response *resp, long *asked_ms,
+				  struct backend_error *err);
 
 struct http_options {
-	const char *endpoint;	  /* "https://generativelanguage.googleapis.com" or
-				     "http://127.0.0.1:PORT" or "unix:/path/to/socket" */
-	long connect_timeout_ms;  /* default 10000 */
-	long timeout_ms;	  /* whole transfer, default 60000 */
-	long generate_timeout_ms; /* for generateContent, default 300000 */
-	int max_attempts;	  /* default 5 */
-	long max_retry_ms;	  /* total budget across retries, default 120000 */
-	long backoff_initial_ms;  /* default 500 */
-	long backoff_max_ms;	  /* default 30000 */
+	const char *endpoint;	       /* "https://HOST[:PORT]", "http://127.0.0.1:PORT" or
+					  "unix:/path/to/socket" */
+	long connect_timeout_ms;       /* default 10000 */
+	long timeout_ms;	       /* whole transfer, default 60000 */
+	long generate_timeout_ms;      /* for long calls (generation), default 300000 */
+	int max_attempts;	       /* default 5 */
+	long max_retry_ms;	       /* total budget across retries, default 120000 */
+	long backoff_initial_ms;       /* default 500 */
+	long backoff_max_ms;	       /* default 30000 */
+	http_read_error_fn read_error; /* NULL: the HTTP status alone (http_errno) */
+	const char *client_header;     /* one more header line on every request, or NULL */
 };
 
 struct http_client;
@@ -29,35 +38,61 @@ struct http_response {
 	long status; /* 0 when no answer came */
 	char *body;  /* NUL-terminated, heap */
 	size_t len;
+	char *location; /* the Location header when asked for (http_call_options), heap */
 };
 
-enum http_method { HTTP_GET, HTTP_POST, HTTP_PATCH, HTTP_DELETE };
+enum http_method { HTTP_GET, HTTP_POST, HTTP_PATCH, HTTP_DELETE, HTTP_PUT };
+
+/* What one call may need beyond a JSON body; every field may be left 0. */
+struct http_call_options {
+	const char *content_type; /* of the body; NULL: application/json */
+	size_t body_len;	  /* 0: strlen(body) */
+	const char *extra_header; /* one more header line for this call ("Content-Range: ...") */
+	int long_timeout;	  /* generate_timeout_ms instead of timeout_ms */
+	int once;		  /* a single attempt, no retries */
+	int fresh;		  /* a new connection: libcurl resends nothing on its own */
+	int want_location;	  /* keep the Location header in resp->location */
+	int *maybe_done; /* set when an earlier attempt may have been carried out (a transfer
+			    cut short, a 5xx): a create meeting 409 may be its own work */
+};
 
 /* Validates the endpoint: https always, plain http only to loopback or a unix socket.
  * creds may be NULL (no credentials sent); the client does not own it. */
 int http_client_new(const struct http_options *opt, struct creds *creds, struct http_client **out,
-		    struct gemini_error *err);
+		    struct backend_error *err);
 void http_client_free(struct http_client *hc);
+/* The endpoint as given, for messages. */
+const char *http_client_endpoint(const struct http_client *hc);
 
-/* path starts with "/v1beta/..." and may carry a query string. body may be NULL.
- * long_timeout selects generate_timeout_ms. Retries inside: 429, 500, 502, 503, 504,
- * 409 ABORTED and transfers that got no answer, waiting the Retry-After header or the
- * RetryInfo.retryDelay asked for, else full-jitter backoff, within max_attempts and
- * max_retry_ms; a 401 invalidates the credentials and is tried once more. A cancel is
- * seen within 50 ms, in flight or while waiting, and returns -EINTR.
- * Returns 0 with a 2xx response in *resp; else a negative errno, err filled from the
- * error envelope, and *resp (if non-NULL status) still filled for the caller to free. */
+/* path starts with "/" and may carry a query string. body may be NULL. Retries inside:
+ * 429, 500, 502, 503, 504, a 409 that read_error calls EAGAIN, and transfers that got no
+ * answer, waiting the Retry-After header or the delay read_error found, else full-jitter
+ * backoff, within max_attempts and max_retry_ms; a 401 invalidates the credentials and is
+ * tried once more. A cancel is seen within 50 ms, in flight or while waiting: -EINTR.
+ * Returns 0 with a 2xx response in *resp; else a negative errno, err filled, and *resp
+ * (if non-NULL status) still filled for the caller to free. Transport failures have the
+ * codes "CANCELLED", "DEADLINE_EXCEEDED" and "UNAVAILABLE". */
+int http_call(struct http_client *hc, enum http_method method, const char *path, const char *body,
+	      const struct http_call_options *o, struct backend_cancel *cancel,
+	      struct http_response *resp, struct backend_error *err);
+/* http_call with a JSON body and only long_timeout set. */
 int http_request(struct http_client *hc, enum http_method method, const char *path,
-		 const char *body, int long_timeout, struct gemini_cancel *cancel,
-		 struct http_response *resp, struct gemini_error *err);
+		 const char *body, int long_timeout, struct backend_cancel *cancel,
+		 struct http_response *resp, struct backend_error *err);
 void http_response_clear(struct http_response *resp);
 
-/* The one mapping from (HTTP status, status string) to errno, DESIGN.md's table.
- * http_status 0 looks the status string up alone (an Operation.error has no HTTP code). */
-int http_errno_for(long http_status, const char *status);
+/* One form POST to a whole URL, once, without credentials (the token endpoints). */
+int http_post_form(const char *url, const char *form, long timeout_ms, struct http_response *resp,
+		   struct backend_error *err);
 
-/* A protobuf Duration ("22s", "0.5s") in milliseconds, rounded up. -EINVAL if malformed. */
-int http_parse_duration_ms(const char *s, long *ms);
+/* The one mapping from an HTTP status to errno, DESIGN.md's table. */
+int http_errno(long http_status);
+
+/* Fills err (when not NULL). */
+void http_error_set(struct backend_error *err, long http_status, const char *code, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
+/* Copies text into dst as one printable line: service messages reach logs and files. */
+void http_copy_line(char *dst, size_t cap, const char *src);
 
 /* Counters for tests and benchmarks. */
 struct http_stats {

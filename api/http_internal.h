@@ -1,6 +1,6 @@
-/* http_internal.h - what http.c and http_error.c share inside api/, not a public contract.
- * the client's state, one attempt of a transfer, the error envelope reader, the
- * transport-error wording and small allocation helpers. */
+/* http_internal.h - what the http*.c files share inside api/, not a public contract:
+ * the client's state, one attempt of a transfer, the plain error reader and the
+ * transport-error wording. */
 #ifndef TUNEDFS_HTTP_INTERNAL_H
 #define TUNEDFS_HTTP_INTERNAL_H
 
@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct gemini_error;
-struct gemini_cancel;
+struct backend_error;
+struct backend_cancel;
 struct creds;
 
 #define HTTP_POOL_MAX 32
@@ -50,7 +50,8 @@ struct http_attempt {
 	long retry_after_s; /* Retry-After header, -1 when none */
 	int os_errno;
 	char errbuf[CURL_ERROR_SIZE];
-	char *token; /* the bearer token this attempt sent, for creds_invalidate */
+	char *token;	/* the bearer token this attempt sent, for creds_invalidate */
+	char *location; /* the Location header, when asked for */
 };
 
 struct http_conn http_pool_get(struct http_client *hc);
@@ -59,34 +60,18 @@ void http_pool_put(struct http_client *hc, struct http_conn c);
 /* One attempt: fills resp (the body even of HTTP errors) and at. Returns 0 when the
  * transfer ran (at->code says how it ended), or a negative errno from the credentials. */
 int http_attempt_once(struct http_client *hc, enum http_method method, const char *url,
-		      const char *body, int long_timeout, struct gemini_cancel *cancel,
-		      struct http_response *resp, struct http_attempt *at,
-		      struct gemini_error *err);
+		      const char *body, const struct http_call_options *o,
+		      struct backend_cancel *cancel, struct http_response *resp,
+		      struct http_attempt *at, struct backend_error *err);
 void http_attempt_clear(struct http_attempt *at);
 const char *http_method_name(enum http_method m);
 
-void *http_xmalloc(size_t n);
-char *http_xstrdup(const char *s);
-
-void http_error_set(struct gemini_error *err, long http_status, const char *status, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-/* Fills err from an HTTP error answer and returns its errno; *asked_ms gets the
- * RetryInfo.retryDelay in milliseconds, left alone when there is none. */
-int http_error_from_envelope(const struct http_response *resp, long *asked_ms,
-			     struct gemini_error *err);
+/* The read_error of a client given none: the HTTP status alone. */
+int http_read_error_plain(const struct http_response *resp, long *asked_ms,
+			  struct backend_error *err);
 
 /* Fills err for a transfer that got no answer and returns its errno. */
 int http_transport_error(const char *endpoint, CURLcode code, int os_errno, const char *errbuf,
-			 struct gemini_error *err);
-
-int http_host_is_loopback(const char *host);
-
-/* http_request with one more out: *maybe_done is set when an earlier attempt may have
- * reached the service and been carried out (a transfer cut short, a 5xx), so that a
- * create meeting 409 on its retry can recognise its own work. */
-int http_request_ex(struct http_client *hc, enum http_method method, const char *path,
-		    const char *body, int long_timeout, struct gemini_cancel *cancel,
-		    struct http_response *resp, struct gemini_error *err, int *maybe_done);
+			 struct backend_error *err);
 
 #endif

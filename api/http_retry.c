@@ -1,10 +1,12 @@
 /* http_retry.c - http_request(): attempts until success, a final answer, the attempt cap
  * or the time budget; full-jitter backoff or the delay the service asked for, one credential
  * refresh after a 401, cancellable sleeps, the debug log and the counters' updates. */
+#include "api/backend.h"
 #include "api/creds.h"
-#include "api/gemini.h"
 #include "api/http.h"
 #include "api/http_internal.h"
+#include "base/clock.h"
+#include "base/xalloc.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -42,13 +44,6 @@ static void http_debug_log(struct http_client *hc, enum http_method method, cons
 			http_method_name(method), masked, curl_easy_strerror(at->code), attempt);
 }
 
-static long http_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Full jitter: uniform in [0, min(max, initial * 2^(retry-1))]. */
 static long http_backoff_ms(struct http_client *hc, int retry)
 {
@@ -70,12 +65,12 @@ static long http_backoff_ms(struct http_client *hc, int retry)
 }
 
 /* Sleeps in short slices so that a cancel is seen within 50 ms. */
-static int http_sleep_ms(long ms, struct gemini_cancel *cancel)
+static int http_sleep_ms(long ms, struct backend_cancel *cancel)
 {
-	long end = http_now_ms() + ms;
+	long end = (long)clock_now_ms() + ms;
 
 	for (;;) {
-		long left = end - http_now_ms();
+		long left = end - (long)clock_now_ms();
 		if (cancel && atomic_load(&cancel->cancelled))
 			return -EINTR;
 		if (left <= 0)
@@ -87,10 +82,11 @@ static int http_sleep_ms(long ms, struct gemini_cancel *cancel)
 	}
 }
 
-static int http_status_retryable(long status, const char *status_str)
+/* A 409 is a conflict to report, unless the service called it a race to retry (EAGAIN). */
+static int http_status_retryable(long status, int rc)
 {
 	if (status == 409)
-		return strcmp(status_str, "ABORTED") == 0;
+		return rc == -EAGAIN;
 	return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
@@ -124,13 +120,13 @@ struct http_call {
 /* Decides whether to try again and sleeps first. Returns 1 to retry, 0 to stop,
  * -EINTR when cancelled while waiting. */
 static int http_wait_retry(struct http_client *hc, struct http_call *call, int retryable,
-			   long asked_ms, struct gemini_cancel *cancel)
+			   long asked_ms, int once, struct backend_cancel *cancel)
 {
 	long left, delay;
 
-	if (!retryable || call->attempt >= hc->opt.max_attempts)
+	if (!retryable || once || call->attempt >= hc->opt.max_attempts)
 		return 0;
-	left = hc->opt.max_retry_ms - (http_now_ms() - call->start_ms);
+	left = hc->opt.max_retry_ms - ((long)clock_now_ms() - call->start_ms);
 	if (left <= 0)
 		return 0;
 	delay = asked_ms >= 0 ? asked_ms : http_backoff_ms(hc, call->attempt);
@@ -152,7 +148,7 @@ static int http_finish(struct http_client *hc, int rc)
 /* Reads a failed attempt: fills err, returns its errno, says whether a retry may help
  * and how long the service asked to wait (-1: not said). */
 static int http_judge(struct http_client *hc, struct http_call *call,
-		      const struct http_response *resp, struct gemini_error *err, int *retryable,
+		      const struct http_response *resp, struct backend_error *err, int *retryable,
 		      long *asked_ms, int *maybe_done)
 {
 	const struct http_attempt *at = &call->at;
@@ -168,8 +164,8 @@ static int http_judge(struct http_client *hc, struct http_call *call,
 			*maybe_done = 1;
 		return rc;
 	}
-	rc = http_error_from_envelope(resp, asked_ms, err);
-	*retryable = http_status_retryable(at->status, err->status);
+	rc = hc->opt.read_error(resp, asked_ms, err);
+	*retryable = http_status_retryable(at->status, rc);
 	if (at->status == 401 && hc->creds && !call->refreshed) {
 		call->refreshed = 1;
 		creds_invalidate(hc->creds, at->token);
@@ -183,17 +179,21 @@ static int http_judge(struct http_client *hc, struct http_call *call,
 	return rc;
 }
 
-int http_request_ex(struct http_client *hc, enum http_method method, const char *path,
-		    const char *body, int long_timeout, struct gemini_cancel *cancel,
-		    struct http_response *resp, struct gemini_error *err, int *maybe_done)
+int http_call(struct http_client *hc, enum http_method method, const char *path, const char *body,
+	      const struct http_call_options *o, struct backend_cancel *cancel,
+	      struct http_response *resp, struct backend_error *err)
 {
-	struct http_call call = {.start_ms = http_now_ms()};
-	struct gemini_error scratch;
+	static const struct http_call_options none;
+	struct http_call call = {.start_ms = (long)clock_now_ms()};
+	struct backend_error scratch;
 	struct http_response local = {0};
+	int *maybe_done;
 	char *url;
-	size_t n;
 	int rc;
 
+	if (!o)
+		o = &none;
+	maybe_done = o->maybe_done;
 	if (!err)
 		err = &scratch;
 	if (!resp)
@@ -206,9 +206,7 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 		http_error_set(err, 0, "", "bad request path");
 		return http_finish(hc, -EINVAL);
 	}
-	n = strlen(hc->base_url) + strlen(path) + 1;
-	url = http_xmalloc(n);
-	snprintf(url, n, "%s%s", hc->base_url, path);
+	url = xasprintf("%s%s", hc->base_url, path);
 	for (;;) {
 		long asked_ms;
 		int retryable, w;
@@ -220,8 +218,7 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 		}
 		call.attempt++;
 		atomic_fetch_add(&hc->requests, 1);
-		rc = http_attempt_once(hc, method, url, body, long_timeout, cancel, resp, &call.at,
-				       err);
+		rc = http_attempt_once(hc, method, url, body, o, cancel, resp, &call.at, err);
 		if (rc < 0)
 			break;
 		if (hc->debug)
@@ -231,7 +228,7 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 			break;
 		}
 		rc = http_judge(hc, &call, resp, err, &retryable, &asked_ms, maybe_done);
-		w = http_wait_retry(hc, &call, retryable, asked_ms, cancel);
+		w = http_wait_retry(hc, &call, retryable, asked_ms, o->once, cancel);
 		if (w < 0) {
 			http_error_set(err, 0, "CANCELLED", "request cancelled");
 			rc = -EINTR;
@@ -247,8 +244,39 @@ int http_request_ex(struct http_client *hc, enum http_method method, const char 
 }
 
 int http_request(struct http_client *hc, enum http_method method, const char *path,
-		 const char *body, int long_timeout, struct gemini_cancel *cancel,
-		 struct http_response *resp, struct gemini_error *err)
+		 const char *body, int long_timeout, struct backend_cancel *cancel,
+		 struct http_response *resp, struct backend_error *err)
 {
-	return http_request_ex(hc, method, path, body, long_timeout, cancel, resp, err, NULL);
+	struct http_call_options o = {.long_timeout = long_timeout};
+
+	return http_call(hc, method, path, body, &o, cancel, resp, err);
+}
+
+int http_post_form(const char *url, const char *form, long timeout_ms, struct http_response *resp,
+		   struct backend_error *err)
+{
+	struct http_call_options o = {.content_type = "application/x-www-form-urlencoded",
+				      .once = 1};
+	struct http_options ho = {.timeout_ms = timeout_ms,
+				  .connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000};
+	struct http_client *hc;
+	const char *host = strstr(url, "://"), *slash;
+	char *base;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!host) {
+		http_error_set(err, 0, "", "%s is not an http(s) URL", url);
+		return -EINVAL;
+	}
+	slash = strchr(host + 3, '/');
+	base = slash ? xstrndup(url, (size_t)(slash - url)) : xstrdup(url);
+	ho.endpoint = base;
+	rc = http_client_new(&ho, NULL, &hc, err);
+	if (rc == 0) {
+		rc = http_call(hc, HTTP_POST, slash ? slash : "/", form, &o, NULL, resp, err);
+		http_client_free(hc);
+	}
+	free(base);
+	return rc;
 }

@@ -1,11 +1,11 @@
 /* http_transfer.c - one attempt of a request: headers (credentials fetched per attempt),
  * method and body, the answer collected with a size cap, and a wait that notices a
  * cancel within 50 ms. Whether to try again is http_retry.c's business. */
+#include "api/backend.h"
 #include "api/creds.h"
-#include "api/gemini.h"
 #include "api/http.h"
 #include "api/http_internal.h"
-#include "config.h"
+#include "base/xalloc.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -37,12 +37,7 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
 		size_t cap = s->cap ? s->cap : 4096;
 		while (cap < s->len + n + 1)
 			cap *= 2;
-		char *nb = realloc(s->buf, cap);
-		if (!nb) {
-			fprintf(stderr, "tunedfs: out of memory\n");
-			abort();
-		}
-		s->buf = nb;
+		s->buf = xrealloc(s->buf, cap);
 		s->cap = cap;
 	}
 	memcpy(s->buf + s->len, data, n);
@@ -54,7 +49,7 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
 static int http_progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 			    curl_off_t ulnow)
 {
-	struct gemini_cancel *cancel = user;
+	struct backend_cancel *cancel = user;
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
@@ -62,8 +57,27 @@ static int http_progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, cu
 	return cancel && atomic_load(&cancel->cancelled) ? 1 : 0;
 }
 
-static struct curl_slist *http_headers(struct http_client *hc, const char *body, char **token,
-				       int *rc, struct gemini_error *err)
+/* The Location header of an answer, for resumable uploads. */
+static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *user)
+{
+	char **location = user;
+	size_t n = size * nmemb;
+
+	if (n > 9 && strncasecmp(data, "Location:", 9) == 0) {
+		const char *v = data + 9, *end = data + n;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		free(*location);
+		*location = xstrndup(v, (size_t)(end - v));
+	}
+	return n;
+}
+
+static struct curl_slist *http_headers(struct http_client *hc, const char *body,
+				       const struct http_call_options *o, char **token, int *rc,
+				       struct backend_error *err)
 {
 	static const char bearer[] = "Authorization: Bearer ";
 
@@ -75,17 +89,22 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 #define HTTP_APPEND(line)                                                                          \
 	do {                                                                                       \
 		tmp = curl_slist_append(list, (line));                                             \
-		if (!tmp) {                                                                        \
-			fprintf(stderr, "tunedfs: out of memory\n");                               \
-			abort();                                                                   \
-		}                                                                                  \
+		if (!tmp)                                                                          \
+			xalloc_die(strlen(line));                                                  \
 		list = tmp;                                                                        \
 	} while (0)
-	if (body)
-		HTTP_APPEND("Content-Type: application/json");
+	if (body) {
+		char *ct = xasprintf("Content-Type: %s",
+				     o->content_type ? o->content_type : "application/json");
+		HTTP_APPEND(ct);
+		free(ct);
+	}
 	HTTP_APPEND("Accept: application/json");
-	HTTP_APPEND("x-goog-api-client: tunedfs/" TUNEDFS_VERSION);
-	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small JSON bodies */
+	if (hc->opt.client_header)
+		HTTP_APPEND(hc->opt.client_header);
+	if (o->extra_header)
+		HTTP_APPEND(o->extra_header);
+	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small bodies */
 	if (hc->creds) {
 		n = creds_headers(hc->creds, cred, HTTP_MAX_HEADERS, err);
 		if (n < 0) {
@@ -96,7 +115,7 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 		for (int i = 0; i < n; i++) {
 			HTTP_APPEND(cred[i]);
 			if (!*token && strncasecmp(cred[i], bearer, sizeof(bearer) - 1) == 0)
-				*token = http_xstrdup(cred[i] + sizeof(bearer) - 1);
+				*token = xstrdup(cred[i] + sizeof(bearer) - 1);
 			explicit_bzero(cred[i], strlen(cred[i]));
 			free(cred[i]);
 		}
@@ -113,7 +132,7 @@ static void http_free_headers(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
-static void http_set_method(CURL *h, enum http_method method, const char *body)
+static void http_set_method(CURL *h, enum http_method method, const char *body, size_t len)
 {
 	switch (method) {
 	case HTTP_GET:
@@ -124,13 +143,16 @@ static void http_set_method(CURL *h, enum http_method method, const char *body)
 	case HTTP_PATCH:
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
 		break;
+	case HTTP_PUT:
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+		break;
 	case HTTP_DELETE:
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 		if (!body)
 			return;
 		break;
 	}
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
 }
 
@@ -145,6 +167,8 @@ const char *http_method_name(enum http_method m)
 		return "PATCH";
 	case HTTP_DELETE:
 		return "DELETE";
+	case HTTP_PUT:
+		return "PUT";
 	}
 	return "?";
 }
@@ -155,12 +179,13 @@ void http_attempt_clear(struct http_attempt *at)
 		explicit_bzero(at->token, strlen(at->token));
 		free(at->token);
 	}
+	free(at->location);
 	memset(at, 0, sizeof(*at));
 }
 
 /* Runs the transfer on its own multi handle, so the wait is ours: libcurl's progress
  * callback alone may go quiet for a second while a slow server thinks. */
-static CURLcode http_perform(CURLM *m, CURL *h, struct gemini_cancel *cancel)
+static CURLcode http_perform(CURLM *m, CURL *h, struct backend_cancel *cancel)
 {
 	CURLcode code = CURLE_OK;
 	int running = 1;
@@ -216,8 +241,9 @@ static void http_set_options(struct http_client *hc, CURL *h, const char *url, i
 }
 
 int http_attempt_once(struct http_client *hc, enum http_method method, const char *url,
-		      const char *body, int long_timeout, struct gemini_cancel *cancel,
-		      struct http_response *resp, struct http_attempt *at, struct gemini_error *err)
+		      const char *body, const struct http_call_options *o,
+		      struct backend_cancel *cancel, struct http_response *resp,
+		      struct http_attempt *at, struct backend_error *err)
 {
 	struct http_sink sink = {0};
 	struct curl_slist *hdrs;
@@ -228,16 +254,25 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 
 	http_attempt_clear(at);
 	at->retry_after_s = -1;
-	hdrs = http_headers(hc, body, &at->token, &rc, err);
+	hdrs = http_headers(hc, body, o, &at->token, &rc, err);
 	if (rc < 0)
 		return rc;
 	c = http_pool_get(hc);
 	curl_easy_reset(c.easy);
-	http_set_options(hc, c.easy, url, long_timeout, hdrs);
+	http_set_options(hc, c.easy, url, o->long_timeout, hdrs);
+	/* libcurl sends a request again by itself when a reused connection turns out dead;
+	 * a call that must not be repeated blindly gets a connection of its own */
+	if (o->fresh)
+		curl_easy_setopt(c.easy, CURLOPT_FRESH_CONNECT, 1L);
+	if (o->want_location) {
+		curl_easy_setopt(c.easy, CURLOPT_HEADERFUNCTION, http_header_cb);
+		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &at->location);
+	}
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c.easy, CURLOPT_XFERINFODATA, cancel);
 	curl_easy_setopt(c.easy, CURLOPT_ERRORBUFFER, at->errbuf);
-	http_set_method(c.easy, method, body);
+	http_set_method(c.easy, method, body,
+			body ? (o->body_len ? o->body_len : strlen(body)) : 0);
 
 	at->code = http_perform(c.multi, c.easy, cancel);
 	if (sink.too_big)
@@ -260,7 +295,9 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 
 	http_response_clear(resp);
 	resp->status = at->status;
-	resp->body = sink.buf ? sink.buf : http_xstrdup("");
+	resp->body = sink.buf ? sink.buf : xstrdup("");
 	resp->len = sink.len;
+	if (at->location && at->code == CURLE_OK)
+		resp->location = xstrdup(at->location);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * RS256-signed JWT assertion of a service account (OpenSSL EVP). No I/O, no HTTP: the
  * token endpoint and the cache are in oauth.c. */
 #include "api/oauth.h"
+#include "base/xalloc.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,16 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *jwt_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
-}
 
 static void jwt_why(char *why, size_t why_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -42,7 +33,7 @@ char *oauth_b64url(const void *data, size_t len)
 	static const char abc[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	const unsigned char *in = data;
-	char *out = jwt_xmalloc(len / 3 * 4 + 5);
+	char *out = xmalloc(len / 3 * 4 + 5);
 	size_t i, o = 0;
 
 	for (i = 0; i + 2 < len; i += 3) {
@@ -77,7 +68,7 @@ void oauth_form_add(char **form, const char *name, const char *value)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t old = *form ? strlen(*form) : 0;
 	size_t need = old + 1 + strlen(name) * 3 + 1 + strlen(value) * 3 + 1;
-	char *out = jwt_xmalloc(need), *p = out;
+	char *out = xmalloc(need), *p = out;
 
 	if (old) {
 		memcpy(p, *form, old);
@@ -112,10 +103,8 @@ static char *jwt_json_b64(cJSON *obj)
 	char *text = cJSON_PrintUnformatted(obj);
 	char *enc;
 
-	if (!text) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
+	if (!text)
+		xalloc_die(0);
 	enc = oauth_b64url(text, strlen(text));
 	free(text);
 	return enc;
@@ -143,7 +132,7 @@ static char *jwt_signing_input(const struct oauth_jwt_claims *cl)
 	cJSON_Delete(hdr);
 	cJSON_Delete(claims);
 	n = strlen(h) + 1 + strlen(c) + 1;
-	out = jwt_xmalloc(n);
+	out = xmalloc(n);
 	snprintf(out, n, "%s.%s", h, c);
 	free(h);
 	free(c);
@@ -192,7 +181,7 @@ int oauth_jwt_sign(const struct oauth_jwt_claims *cl, const char *private_key_pe
 	ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
 	     EVP_DigestSign(md, NULL, &sig_len, (const unsigned char *)input, strlen(input)) == 1;
 	if (ok) {
-		sig = jwt_xmalloc(sig_len);
+		sig = xmalloc(sig_len);
 		ok = EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)input,
 				    strlen(input)) == 1;
 	}
@@ -206,7 +195,7 @@ int oauth_jwt_sign(const struct oauth_jwt_claims *cl, const char *private_key_pe
 	}
 	sig64 = oauth_b64url(sig, sig_len);
 	free(sig);
-	out = jwt_xmalloc(strlen(input) + 1 + strlen(sig64) + 1);
+	out = xmalloc(strlen(input) + 1 + strlen(sig64) + 1);
 	sprintf(out, "%s.%s", input, sig64);
 	free(input);
 	free(sig64);

@@ -1,15 +1,15 @@
 /* oauth.c - where OAuth access tokens come from: ADC files, the token endpoint (refresh
- * and JWT-bearer grants over a small libcurl form POST), an access-token command run with
- * fork/exec, and the cache that lets one caller refresh while the others wait.
- * JWT signing and encodings are in jwt.c, running the command in oauth_cmd.c; choosing the source
- * and building headers is creds.c's. No secret is ever printed, logged or put in argv. */
+ * and JWT-bearer grants, one form POST through the shared transport), an access-token command run
+ * with fork/exec, and the cache that lets one caller refresh while the others wait. JWT signing and
+ * encodings are in jwt.c, running the command in oauth_cmd.c; choosing the source and building
+ * headers is creds.c's. No secret is ever printed, logged or put in argv. */
 #include "api/oauth.h"
-#include "api/gemini.h"
-#include "config.h"
+#include "api/backend.h"
+#include "api/http.h"
+#include "base/loopback.h"
+#include "base/xalloc.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,33 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OAUTH_FILE_MAX	(1 << 20)
-#define OAUTH_REPLY_MAX (1 << 20)
-
-static void oauth_oom(void)
-{
-	fprintf(stderr, "tunedfs: out of memory\n");
-	abort();
-}
-
-static void *oauth_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oauth_oom();
-	return p;
-}
+#define OAUTH_FILE_MAX (1 << 20)
 
 static char *oauth_xstrdup(const char *s)
 {
-	char *p;
-
-	if (!s)
-		return NULL;
-	p = strdup(s);
-	if (!p)
-		oauth_oom();
-	return p;
+	return s ? xstrdup(s) : NULL;
 }
 
 /* Secrets are wiped before their memory goes back to the allocator. */
@@ -59,17 +37,17 @@ static void oauth_wipe_free(char *s)
 	free(s);
 }
 
-static void oauth_error(struct gemini_error *err, int http_status, const char *fmt, ...)
+static void oauth_error(struct backend_error *err, int http_status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void oauth_error(struct gemini_error *err, int http_status, const char *fmt, ...)
+static void oauth_error(struct backend_error *err, int http_status, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!err)
 		return;
 	err->http_status = http_status;
-	snprintf(err->status, sizeof(err->status), "UNAUTHENTICATED");
+	snprintf(err->code, sizeof(err->code), "UNAUTHENTICATED");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
@@ -108,7 +86,7 @@ void oauth_adc_clear(struct oauth_adc *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int oauth_adc_require(const struct oauth_adc *a, const char *path, struct gemini_error *err)
+static int oauth_adc_require(const struct oauth_adc *a, const char *path, struct backend_error *err)
 {
 	const char *missing = NULL;
 
@@ -134,7 +112,7 @@ static int oauth_adc_require(const struct oauth_adc *a, const char *path, struct
 }
 
 int oauth_adc_parse(const char *json, const char *path, struct oauth_adc *out,
-		    struct gemini_error *err)
+		    struct backend_error *err)
 {
 	cJSON *root = cJSON_Parse(json);
 	const cJSON *type;
@@ -181,7 +159,7 @@ int oauth_adc_parse(const char *json, const char *path, struct oauth_adc *out,
 	return rc;
 }
 
-int oauth_adc_load(const char *path, struct oauth_adc *out, struct gemini_error *err)
+int oauth_adc_load(const char *path, struct oauth_adc *out, struct backend_error *err)
 {
 	struct stat st;
 	char *text;
@@ -206,7 +184,7 @@ int oauth_adc_load(const char *path, struct oauth_adc *out, struct gemini_error 
 			"tunedfs: warning: credentials file %s is readable by group or others; "
 			"run chmod 600 %s\n",
 			path, path);
-	text = oauth_xmalloc((size_t)st.st_size + 1);
+	text = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got))) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -232,62 +210,13 @@ void oauth_token_clear(struct oauth_token *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int oauth_loopback_host(const char *host, size_t len)
-{
-	char buf[64];
-	struct in_addr a4;
-
-	if (len == 0 || len >= sizeof(buf))
-		return 0;
-	memcpy(buf, host, len);
-	buf[len] = '\0';
-	if (!strcasecmp(buf, "localhost") || !strcmp(buf, "[::1]"))
-		return 1;
-	return inet_pton(AF_INET, buf, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
 int oauth_uri_allowed(const char *uri)
 {
-	const char *host, *end;
-
 	if (!uri)
 		return 0;
 	if (!strncasecmp(uri, "https://", 8))
 		return uri[8] != '\0';
-	if (strncasecmp(uri, "http://", 7))
-		return 0;
-	host = uri + 7;
-	if (*host == '[')
-		end = strchr(host, ']') ? strchr(host, ']') + 1 : host;
-	else
-		end = host + strcspn(host, ":/?#");
-	return oauth_loopback_host(host, (size_t)(end - host));
-}
-
-struct oauth_reply {
-	char *data;
-	size_t len;
-	int too_big;
-};
-
-static size_t oauth_reply_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct oauth_reply *r = userdata;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (r->len + n > OAUTH_REPLY_MAX) {
-		r->too_big = 1;
-		return 0;
-	}
-	grown = realloc(r->data, r->len + n + 1);
-	if (!grown)
-		oauth_oom();
-	r->data = grown;
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
+	return !strncasecmp(uri, "http://", 7) && loopback_url(uri);
 }
 
 static long oauth_expires_in(const cJSON *v)
@@ -301,7 +230,7 @@ static long oauth_expires_in(const cJSON *v)
 
 /* Reads the endpoint's JSON: a token on 200, else its error and error_description. */
 static int oauth_reply_parse(const char *uri, long status, const char *body,
-			     struct oauth_token *out, struct gemini_error *err)
+			     struct oauth_token *out, struct backend_error *err)
 {
 	cJSON *root = body ? cJSON_Parse(body) : NULL;
 	const cJSON *e, *d;
@@ -334,40 +263,11 @@ static int oauth_reply_parse(const char *uri, long status, const char *body,
 	return rc;
 }
 
-static CURL *oauth_curl_handle(const char *uri, const char *form, long timeout_ms,
-			       struct curl_slist *hdrs, struct oauth_reply *reply)
-{
-	CURL *h = curl_easy_init();
-
-	if (!h)
-		oauth_oom();
-	curl_easy_setopt(h, CURLOPT_URL, uri);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "tunedfs/" TUNEDFS_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, oauth_reply_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
-	return h;
-}
-
 int oauth_token_post(const char *token_uri, const char *form, long timeout_ms,
-		     struct oauth_token *out, struct gemini_error *err)
+		     struct oauth_token *out, struct backend_error *err)
 {
-	struct oauth_reply reply = {0};
-	struct curl_slist *hdrs = NULL;
-	long status = 0;
-	CURLcode cc;
-	CURL *h;
+	struct http_response resp = {0};
+	struct backend_error terr = {0};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -378,30 +278,16 @@ int oauth_token_post(const char *token_uri, const char *form, long timeout_ms,
 			    token_uri ? token_uri : "(none)");
 		return -EACCES;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (!hdrs)
-		oauth_oom();
-	h = oauth_curl_handle(token_uri, form, timeout_ms > 0 ? timeout_ms : 30000, hdrs, &reply);
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	if (cc != CURLE_OK && !reply.too_big) {
-		oauth_error(err, 0, "cannot reach token endpoint %s: %s", token_uri,
-			    curl_easy_strerror(cc));
-		rc = -EACCES;
-	} else if (reply.too_big) {
-		oauth_error(err, (int)status, "token endpoint %s sent an oversized answer",
-			    token_uri);
+	rc = http_post_form(token_uri, form, timeout_ms > 0 ? timeout_ms : 30000, &resp, &terr);
+	if (rc < 0 && resp.status == 0) {
+		oauth_error(err, 0, "cannot reach token endpoint %s: %s", token_uri, terr.message);
 		rc = -EACCES;
 	} else {
-		rc = oauth_reply_parse(token_uri, status, reply.data, out, err);
+		rc = oauth_reply_parse(token_uri, resp.status, resp.body, out, err);
 	}
-	if (reply.data) {
-		memset(reply.data, 0, reply.len);
-		free(reply.data);
-	}
+	if (resp.body)
+		explicit_bzero(resp.body, resp.len);
+	http_response_clear(&resp);
 	return rc;
 }
 
@@ -421,7 +307,7 @@ struct oauth_source {
 	int refreshing, invalid;
 	unsigned long generation;
 	int last_rc;
-	struct gemini_error last_err;
+	struct backend_error last_err;
 	struct timespec retry_at;
 	long backoff_ms;
 	struct oauth_stats stats;
@@ -451,7 +337,7 @@ static int oauth_before(struct timespec a, struct timespec b)
 }
 
 int oauth_source_new(const struct oauth_source_options *opt, struct oauth_source **out,
-		     struct gemini_error *err)
+		     struct backend_error *err)
 {
 	struct oauth_source *s;
 	const struct oauth_adc *a = opt->adc;
@@ -474,9 +360,7 @@ int oauth_source_new(const struct oauth_source_options *opt, struct oauth_source
 			return -EACCES;
 		}
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		oauth_oom();
+	s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->changed, NULL);
 	s->command = oauth_xstrdup(opt->token_command);
@@ -492,7 +376,6 @@ int oauth_source_new(const struct oauth_source_options *opt, struct oauth_source
 	}
 	s->command_lifetime_s = opt->command_lifetime_s > 0 ? opt->command_lifetime_s : 3600;
 	s->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 30000;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	*out = s;
 	return 0;
 }
@@ -508,10 +391,9 @@ void oauth_source_free(struct oauth_source *s)
 	pthread_cond_destroy(&s->changed);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-	curl_global_cleanup();
 }
 
-static int oauth_fetch_jwt(struct oauth_source *s, struct oauth_token *t, struct gemini_error *err)
+static int oauth_fetch_jwt(struct oauth_source *s, struct oauth_token *t, struct backend_error *err)
 {
 	struct oauth_jwt_claims cl = {
 	    .kid = s->adc.private_key_id,
@@ -539,7 +421,7 @@ static int oauth_fetch_jwt(struct oauth_source *s, struct oauth_token *t, struct
 }
 
 /* One fetch, run by the single refresher without the lock. */
-static int oauth_fetch(struct oauth_source *s, struct oauth_token *t, struct gemini_error *err)
+static int oauth_fetch(struct oauth_source *s, struct oauth_token *t, struct backend_error *err)
 {
 	char *form = NULL;
 	int rc;
@@ -583,7 +465,7 @@ static void oauth_publish(struct oauth_source *s, struct oauth_token *t, struct 
 	s->backoff_ms = 0;
 }
 
-static void oauth_fail(struct oauth_source *s, int rc, const struct gemini_error *e)
+static void oauth_fail(struct oauth_source *s, int rc, const struct backend_error *e)
 {
 	s->last_rc = rc;
 	s->last_err = *e;
@@ -594,10 +476,10 @@ static void oauth_fail(struct oauth_source *s, int rc, const struct gemini_error
 	s->stats.failures++;
 }
 
-static int oauth_refresh(struct oauth_source *s, char **token, struct gemini_error *err)
+static int oauth_refresh(struct oauth_source *s, char **token, struct backend_error *err)
 {
 	struct oauth_token t = {0};
-	struct gemini_error e = {0};
+	struct backend_error e = {0};
 	struct timespec start = oauth_now();
 	int rc;
 
@@ -621,7 +503,7 @@ static int oauth_refresh(struct oauth_source *s, char **token, struct gemini_err
 	return rc;
 }
 
-int oauth_source_token(struct oauth_source *s, char **token, struct gemini_error *err)
+int oauth_source_token(struct oauth_source *s, char **token, struct backend_error *err)
 {
 	int rc;
 

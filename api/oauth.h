@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-struct gemini_error;
+struct backend_error;
 
 #define OAUTH_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
 /* What the tuning calls need, space-separated as the JWT scope claim wants it. */
@@ -55,9 +55,9 @@ struct oauth_adc {
 /* Parses the JSON text of an ADC file; path only names it in messages. A missing
  * required field or an unsupported type gives -EINVAL and a message naming both. */
 int oauth_adc_parse(const char *json, const char *path, struct oauth_adc *out,
-		    struct gemini_error *err);
+		    struct backend_error *err);
 /* Reads and parses path; warns once on stderr when the file is readable by others. */
-int oauth_adc_load(const char *path, struct oauth_adc *out, struct gemini_error *err);
+int oauth_adc_load(const char *path, struct oauth_adc *out, struct backend_error *err);
 void oauth_adc_clear(struct oauth_adc *a);
 
 /* --- the token endpoint and the token command (oauth.c) ---------------------------- */
@@ -74,10 +74,10 @@ int oauth_uri_allowed(const char *uri);
 /* POSTs a form body to token_uri with libcurl (no retries: the cache above paces them).
  * A refusal gives -EACCES and the endpoint's error_description in err->message. */
 int oauth_token_post(const char *token_uri, const char *form, long timeout_ms,
-		     struct oauth_token *out, struct gemini_error *err);
+		     struct oauth_token *out, struct backend_error *err);
 /* Runs cmd with /bin/sh -c, its stdout (trimmed) is the token. Killed after timeout_ms. */
 int oauth_token_command(const char *cmd, long timeout_ms, struct oauth_token *out,
-			struct gemini_error *err);
+			struct backend_error *err);
 
 /* --- the token cache (oauth.c) ------------------------------------------------------- */
 
@@ -92,12 +92,12 @@ struct oauth_source_options {
 struct oauth_source;
 
 int oauth_source_new(const struct oauth_source_options *opt, struct oauth_source **out,
-		     struct gemini_error *err);
+		     struct backend_error *err);
 void oauth_source_free(struct oauth_source *s);
 /* A heap copy of a live access token. When the token is due, one caller fetches a new
  * one while the others wait for it (or keep using the old one while it still lives). A
  * failed fetch is returned to every waiter and retried after a short backoff. */
-int oauth_source_token(struct oauth_source *s, char **token, struct gemini_error *err);
+int oauth_source_token(struct oauth_source *s, char **token, struct backend_error *err);
 /* After a 401: when token_seen is the current token (or NULL), the next call refreshes. */
 void oauth_source_invalidate(struct oauth_source *s, const char *token_seen);
 

@@ -2,8 +2,9 @@
  * stdout through a pipe is the token, the whole process group killed at the deadline.
  * When to run it again is the token cache's business (oauth.c). The command line is the
  * user's own; no secret is added to it, and its output never reaches a message. */
-#include "api/gemini.h"
 #include "api/oauth.h"
+#include "api/backend.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,30 +21,20 @@
 
 #define OAUTH_OUTPUT_MAX (64 << 10)
 
-static void oauth_cmd_error(struct gemini_error *err, const char *fmt, ...)
+static void oauth_cmd_error(struct backend_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void oauth_cmd_error(struct gemini_error *err, const char *fmt, ...)
+static void oauth_cmd_error(struct backend_error *err, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!err)
 		return;
 	err->http_status = 0;
-	snprintf(err->status, sizeof(err->status), "UNAUTHENTICATED");
+	snprintf(err->code, sizeof(err->code), "UNAUTHENTICATED");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
-}
-
-static void *oauth_cmd_xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
 }
 
 static int oauth_cmd_header_safe(const char *s)
@@ -127,7 +118,7 @@ static int oauth_reap(pid_t pid, const struct timespec *deadline, int *timed_out
 }
 
 static int oauth_command_output(char *buf, size_t len, int status, int timed_out,
-				struct oauth_token *out, struct gemini_error *err)
+				struct oauth_token *out, struct backend_error *err)
 {
 	char *s = buf, *e = buf + len;
 
@@ -151,16 +142,12 @@ static int oauth_command_output(char *buf, size_t len, int status, int timed_out
 				*s ? "more than one token" : "no token");
 		return -EACCES;
 	}
-	out->access_token = strdup(s);
-	if (!out->access_token) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
+	out->access_token = xstrdup(s);
 	return 0;
 }
 
 int oauth_token_command(const char *cmd, long timeout_ms, struct oauth_token *out,
-			struct gemini_error *err)
+			struct backend_error *err)
 {
 	struct timespec deadline;
 	char *buf;
@@ -195,7 +182,7 @@ int oauth_token_command(const char *cmd, long timeout_ms, struct oauth_token *ou
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
-	buf = oauth_cmd_xmalloc(OAUTH_OUTPUT_MAX + 1);
+	buf = xmalloc(OAUTH_OUTPUT_MAX + 1);
 	if (!oauth_collect(pfd[0], &deadline, buf, &len))
 		deadline.tv_sec = 0; /* already late: reap at once */
 	close(pfd[0]);

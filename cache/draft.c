@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/gemini.h"
+#include "base/xalloc.h"
 #include "cache/draft.h"
 #include "cache/privdir.h"
 
@@ -24,30 +24,6 @@ struct draft_store {
 	pthread_mutex_t lock;
 };
 
-__attribute__((noreturn)) static void draft_oom(void)
-{
-	fputs("tunedfs: out of memory\n", stderr);
-	abort();
-}
-
-static void *draft_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p)
-		draft_oom();
-	return p;
-}
-
-static char *draft_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		draft_oom();
-	return p;
-}
-
 static int draft_valid_file(const char *file)
 {
 	/* prompt and generation: the same format serves the prompt store (mtab_user.c) */
@@ -55,9 +31,20 @@ static int draft_valid_file(const char *file)
 			!strcmp(file, "prompt") || !strcmp(file, "generation"));
 }
 
-static int draft_valid_name(const char *name)
+int draft_valid_name(const char *name)
 {
-	return name && gemini_valid_model_id(name);
+	size_t n;
+
+	if (!name || !(name[0] >= 'a' && name[0] <= 'z'))
+		return 0;
+	n = strlen(name);
+	if (n > 40 || name[n - 1] == '-')
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
+			return 0;
+	return 1;
 }
 
 /* Leftovers of an interrupted write ("." + file + ".tmp." + suffix) or remove. */
@@ -65,7 +52,6 @@ static int draft_is_temp(const char *name)
 {
 	return name[0] == '.' && (strstr(name, ".tmp.") || strstr(name, ".rm."));
 }
-
 
 /* Empties and removes the directory name under parent (one level: drafts hold files). */
 static int draft_rmtree(int parent, const char *name)
@@ -138,7 +124,7 @@ int draft_store_open(const char *dir, struct draft_store **out)
 		return -EINVAL;
 	if ((fd = privdir_open(dir)) < 0)
 		return fd;
-	ds = draft_xmalloc(sizeof(*ds));
+	ds = xmalloc(sizeof(*ds));
 	ds->dirfd = fd;
 	pthread_mutex_init(&ds->lock, NULL);
 	draft_clean(ds);
@@ -177,7 +163,7 @@ int draft_list(struct draft_store *ds, char ***names, size_t *n)
 			close(fd);
 		return rc;
 	}
-	v = draft_xmalloc(cap * sizeof(*v));
+	v = xmalloc(cap * sizeof(*v));
 	while ((de = readdir(d))) {
 		struct stat st;
 
@@ -189,10 +175,10 @@ int draft_list(struct draft_store *ds, char ***names, size_t *n)
 			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
 
 			if (!nv)
-				draft_oom();
+				xalloc_die(0);
 			v = nv;
 		}
-		v[count++] = draft_xstrdup(de->d_name);
+		v[count++] = xstrdup(de->d_name);
 	}
 	closedir(d);
 	qsort(v, count, sizeof(*v), draft_cmp);
@@ -267,7 +253,7 @@ static int draft_read_file(struct draft_store *ds, const char *name, const char 
 	fd = openat(ds->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -ENOENT : -errno;
-	buf = draft_xmalloc(cap + 1);
+	buf = xmalloc(cap + 1);
 	for (;;) {
 		ssize_t r;
 
@@ -275,7 +261,7 @@ static int draft_read_file(struct draft_store *ds, const char *name, const char 
 			char *nb = realloc(buf, (cap *= 2) + 1);
 
 			if (!nb)
-				draft_oom();
+				xalloc_die(0);
 			buf = nb;
 		}
 		r = read(fd, buf + n, cap - n);
@@ -404,7 +390,7 @@ int draft_mark_submitted(struct draft_store *ds, const char *name, const char *o
 	if (!draft_valid_name(name) || !op_name || strchr(op_name, '\n'))
 		return -EINVAL;
 	n = strlen(op_name) + 1;
-	line = draft_xmalloc(n + 1);
+	line = xmalloc(n + 1);
 	snprintf(line, n + 1, "%s\n", op_name);
 	rc = draft_replace(ds, name, "submitted", line, n);
 	free(line);

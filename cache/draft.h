@@ -11,17 +11,17 @@ struct draft_store;
 
 /* dir is the drafts directory itself (its entries are the NAME directories); it is created
  * (0700, with parents) when missing. Leftover temporaries of interrupted writes are
- * removed here. Names are tunedModelIds (gemini_valid_model_id), else -EINVAL. All calls
+ * removed here. Names follow draft_valid_name, else -EINVAL. All calls
  * are safe from several threads. */
 int draft_store_open(const char *dir, struct draft_store **out);
 void draft_store_close(struct draft_store *ds);
 
 /* Names of all drafts, heap array of heap strings. */
 int draft_list(struct draft_store *ds, char ***names, size_t *n);
-int draft_create(struct draft_store *ds, const char *name);     /* -EEXIST if present */
+int draft_create(struct draft_store *ds, const char *name); /* -EEXIST if present */
 /* -ENOENT if absent. Also clears a submitted mark (it lives in the draft's directory). */
-int draft_remove(struct draft_store *ds, const char *name);     /* whole draft */
-int draft_exists(struct draft_store *ds, const char *name);     /* 1 or 0 */
+int draft_remove(struct draft_store *ds, const char *name); /* whole draft */
+int draft_exists(struct draft_store *ds, const char *name); /* 1 or 0 */
 
 /* file is "config" or "examples.jsonl" (or, in a store of prompts, "prompt" or
  * "generation"; any other name: -EINVAL).
@@ -41,5 +41,9 @@ int draft_unlink(struct draft_store *ds, const char *name, const char *file);
 int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name);
 /* 1 and *op_name (heap) when submitted, 0 when not. */
 int draft_submitted(struct draft_store *ds, const char *name, char **op_name);
+
+/* The names the store takes (they are directory names on disk): 1-40 of a-z 0-9 -,
+ * starting with a letter and not ending with -. */
+int draft_valid_name(const char *name);
 
 #endif

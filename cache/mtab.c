@@ -10,49 +10,6 @@
 #include "cache/draft.h"
 #include "cache/mtab_impl.h"
 
-void *mtab_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
-		abort();
-	}
-	return p;
-}
-
-void *mtab_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-void *mtab_xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
-		abort();
-	}
-	return p;
-}
-
-char *mtab_xstrdup(const char *s)
-{
-	return mtab_xstrndup(s, strlen(s));
-}
-
-char *mtab_xstrndup(const char *s, size_t n)
-{
-	char *p = mtab_xmalloc(n + 1);
-	memcpy(p, s, n);
-	p[n] = 0;
-	return p;
-}
-
 void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
 {
 	char buf[1024];
@@ -117,14 +74,6 @@ const char *mtab_file_name(enum mtab_file f)
 	return names[f];
 }
 
-const char *mtab_id_of(const char *name)
-{
-	static const char prefix[] = "tunedModels/";
-	if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
-		return NULL;
-	return name + sizeof prefix - 1;
-}
-
 /* Binary search; *pos gets the insertion point when absent. */
 static struct mtab_entry *find_pos(struct mtab *t, const char *id, size_t *pos)
 {
@@ -155,22 +104,18 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
 {
 	size_t pos;
 	struct mtab_entry *e = find_pos(t, id, &pos);
-	size_t len;
 
 	if (e)
 		return e;
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 64;
-		t->v = mtab_xrealloc(t->v, t->cap * sizeof *t->v);
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
 	}
 	memmove(t->v + pos + 1, t->v + pos, (t->n - pos) * sizeof *t->v);
-	e = mtab_xcalloc(1, sizeof *e);
-	e->id = mtab_xstrdup(id);
-	len = strlen(id) + sizeof "tunedModels/";
-	e->name = mtab_xmalloc(len);
-	snprintf(e->name, len, "tunedModels/%s", id);
-	e->error = mtab_xstrdup("");
-	e->gen_canon = mtab_xstrdup("");
+	e = xcalloc(1, sizeof *e);
+	e->id = xstrdup(id);
+	e->error = xstrdup("");
+	e->gen_canon = xstrdup("");
 	e->mtime = e->ctime = time(NULL);
 	t->v[pos] = e;
 	t->n++;
@@ -189,9 +134,8 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
 static void entry_free(struct mtab_entry *e)
 {
 	free(e->id);
-	free(e->name);
 	tuned_model_clear(&e->model);
-	free(e->op_name);
+	free(e->job);
 	free(e->snaps);
 	free(e->error);
 	free(e->prompt);
@@ -214,30 +158,19 @@ void mtab_erase(struct mtab *t, const char *id)
 
 void mtab_erase_gone(struct mtab *t, const char *id)
 {
-	t->gone = mtab_xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
-	t->gone[t->n_gone++] = mtab_xstrdup(id);
+	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
+	t->gone[t->n_gone++] = xstrdup(id);
 	mtab_user_drop(t, id);
 	mtab_sess_drop(t, id);
 	mtab_erase(t, id);
 }
 
-static time_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof tm);
-	if (!strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-		return 0;
-	return timegm(&tm);
-}
-
 static enum mtab_state state_of(const struct tuned_model *m)
 {
 	switch (m->state) {
-	case TUNED_MODEL_ACTIVE:
+	case BACKEND_ACTIVE:
 		return MTAB_ACTIVE;
-	case TUNED_MODEL_FAILED:
+	case BACKEND_FAILED:
 		return MTAB_FAILED;
 	default:
 		return MTAB_CREATING;
@@ -248,9 +181,9 @@ static enum mtab_state state_of(const struct tuned_model *m)
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m)
 {
 	enum mtab_state old = e->state;
-	int same_version = e->model.update_time && m->update_time &&
-			   strcmp(e->model.update_time, m->update_time) == 0;
-	time_t ct = parse_rfc3339(m->create_time), ut = parse_rfc3339(m->update_time);
+	int same_version =
+	    e->model.version && m->version && strcmp(e->model.version, m->version) == 0;
+	time_t ct = m->created, ut = m->updated;
 
 	tuned_model_clear(&e->model);
 	e->model = *m;
@@ -275,23 +208,23 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 		e->changed = 1;
 }
 
-void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op)
+void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m)
 {
 	e->has_progress = 1;
 	e->changed = 1;
-	if (op->total_steps)
-		e->total_steps = op->total_steps;
-	e->completed_steps = op->completed_steps;
-	e->percent = op->completed_percent;
-	if (op->n_snapshots) {
+	if (m->total_steps)
+		e->total_steps = m->total_steps;
+	e->completed_steps = m->completed_steps;
+	e->percent = m->percent;
+	if (m->n_snapshots) {
 		free(e->snaps);
-		e->snaps = mtab_xcalloc(op->n_snapshots, sizeof *e->snaps);
-		memcpy(e->snaps, op->snapshots, op->n_snapshots * sizeof *e->snaps);
-		e->n_snaps = op->n_snapshots;
+		e->snaps = xcalloc(m->n_snapshots, sizeof *e->snaps);
+		memcpy(e->snaps, m->snapshots, m->n_snapshots * sizeof *e->snaps);
+		e->n_snaps = m->n_snapshots;
 	}
-	if (op->name && (!e->op_name || strcmp(e->op_name, op->name) != 0)) {
-		free(e->op_name);
-		e->op_name = mtab_xstrdup(op->name);
+	if (m->job && (!e->job || strcmp(e->job, m->job) != 0)) {
+		free(e->job);
+		e->job = xstrdup(m->job);
 	}
 }
 
@@ -299,14 +232,14 @@ void mtab_entry_set_error(struct mtab_entry *e, const char *msg)
 {
 	e->changed = 1;
 	free(e->error);
-	e->error = mtab_xstrdup(msg ? msg : "");
+	e->error = xstrdup(msg ? msg : "");
 }
 
 void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src)
 {
 	*dst = *src;
 	for (size_t i = 0; i < src->n_stop_sequences; i++)
-		dst->stop_sequences[i] = mtab_xstrdup(src->stop_sequences[i]);
+		dst->stop_sequences[i] = xstrdup(src->stop_sequences[i]);
 }
 
 /* Which of the draft's two files exist in the draft store. Under draft_mu or alone. */
@@ -339,7 +272,7 @@ static void load_drafts(struct mtab *t)
 			e->locked = 1;
 			e->unverified = 1;
 			if (op && *op)
-				e->op_name = op;
+				e->job = op;
 			else
 				free(op);
 		}
@@ -350,7 +283,7 @@ static void load_drafts(struct mtab *t)
 
 int mtab_new(const struct mtab_options *opt, struct mtab **out)
 {
-	struct mtab *t = mtab_xcalloc(1, sizeof *t);
+	struct mtab *t = xcalloc(1, sizeof *t);
 	pthread_condattr_t ca;
 
 	t->o = *opt;
@@ -369,7 +302,7 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 	pthread_cond_init(&t->changed, &ca);
 	pthread_condattr_destroy(&ca);
 	if (t->o.listing_path)
-		t->o.listing_path = mtab_xstrdup(t->o.listing_path);
+		t->o.listing_path = xstrdup(t->o.listing_path);
 	mtab_user_load_names(t);
 	t->spool_due = 1; /* the spools' prompts whose answers an unmount cut */
 	if (t->o.drafts)
@@ -449,11 +382,11 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 	while (t->started && !t->listed && !t->stopping && !t->list_waited)
 		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
 			t->list_waited = 1; /* once: the next ls shows what is known at once */
-	v = mtab_xcalloc(t->n + 1, sizeof *v);
+	v = xcalloc(t->n + 1, sizeof *v);
 	for (size_t i = 0; i < t->n; i++)
-		v[i] = mtab_xstrdup(t->v[i]->id);
+		v[i] = xstrdup(t->v[i]->id);
 	if (attrs) {
-		*attrs = mtab_xcalloc(t->n + 1, sizeof **attrs);
+		*attrs = xcalloc(t->n + 1, sizeof **attrs);
 		for (size_t i = 0; i < t->n; i++)
 			fill_attr(t->v[i], &(*attrs)[i]);
 	}
@@ -516,8 +449,8 @@ static void neg_add(struct mtab *t, const char *id)
 {
 	if (neg_cached(t, id) || t->n_neg >= 4096)
 		return;
-	t->neg = mtab_xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
-	t->neg[t->n_neg].id = mtab_xstrdup(id);
+	t->neg = xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
+	t->neg[t->n_neg].id = xstrdup(id);
 	t->neg[t->n_neg].until = mtab_now() + t->o.negative_ttl;
 	t->n_neg++;
 }
@@ -545,12 +478,10 @@ static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
 static void lookup_fetch(struct mtab *t, const char *id)
 {
 	struct tuned_model m = {0};
-	struct gemini_error err = {0};
-	char name[64];
+	struct backend_error err = {0};
 	int rc;
 
-	snprintf(name, sizeof name, "tunedModels/%s", id);
-	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
+	rc = backend_get(t->o.backend, id, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
 	if (rc == 0) {
 		struct mtab_entry *e = mtab_insert(t, id);
@@ -612,9 +543,9 @@ static int lookup_going(struct mtab *t, const char *id)
 		return 1;
 	if (t->n_lookups >= 64 || t->stopping)
 		return 0; /* a storm of unknown names: the rest are not known */
-	a = mtab_xmalloc(sizeof *a);
+	a = xmalloc(sizeof *a);
 	a->t = t;
-	a->id = mtab_xstrdup(id);
+	a->id = xstrdup(id);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	ok = pthread_create(&th, &attr, lookup_thread, a) == 0;
@@ -624,8 +555,8 @@ static int lookup_going(struct mtab *t, const char *id)
 		free(a);
 		return 0;
 	}
-	t->lookups = mtab_xrealloc(t->lookups, (t->n_lookups + 1) * sizeof *t->lookups);
-	t->lookups[t->n_lookups++] = mtab_xstrdup(id);
+	t->lookups = xrealloc(t->lookups, (t->n_lookups + 1) * sizeof *t->lookups);
+	t->lookups[t->n_lookups++] = xstrdup(id);
 	t->lookup_threads++;
 	t->stats.lookups++;
 	return 1;
@@ -635,6 +566,7 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 {
 	double deadline = mtab_now() + (t->o.lookup_timeout > 0 ? t->o.lookup_timeout : 2);
 	struct mtab_entry *e;
+	char why[200];
 	int rc = -ENOENT;
 
 	if (mtab_attr(t, id, out) == 0) {
@@ -642,7 +574,7 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 			settle(t, id, out);
 		return 0;
 	}
-	if (!gemini_valid_model_id(id) || !t->o.gc)
+	if (!t->o.backend || !backend_check_id(t->o.backend, id, why, sizeof why))
 		return -ENOENT;
 	/* With the service unreachable (the last listing failed) an unknown name is not
 	 * asked for. Else the question goes to a thread of its own, and this waits for its
@@ -670,7 +602,7 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 
 static void snaps_copy(struct mtab_view *v, const struct tuning_snapshot *s, size_t n)
 {
-	v->snapshots = mtab_xcalloc(n ? n : 1, sizeof *s);
+	v->snapshots = xcalloc(n ? n : 1, sizeof *s);
 	if (n)
 		memcpy(v->snapshots, s, n * sizeof *s);
 	v->n_snapshots = n;
@@ -699,10 +631,10 @@ int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *
 		snaps_copy(v, e->snaps, e->n_snaps);
 	else if (e->remote)
 		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
-	v->error = mtab_xstrdup(e->error);
-	v->prompt = e->prompt ? mtab_xstrndup(e->prompt, e->prompt_len) : NULL;
+	v->error = xstrdup(e->error);
+	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
 	v->prompt_len = e->prompt_len;
-	v->generation = mtab_xstrdup(e->gen_canon);
+	v->generation = xstrdup(e->gen_canon);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -720,15 +652,15 @@ void mtab_view_clear(struct mtab_view *v)
 int mtab_create_draft(struct mtab *t, const char *id)
 {
 	unsigned bits;
+	char why[200] = "";
 	int rc;
 
-	if (!gemini_valid_model_id(id)) {
+	if (t->o.backend ? !backend_check_id(t->o.backend, id, why, sizeof why)
+			 : !draft_valid_name(id)) {
 		char shown[200];
 		mtab_printable(id, shown, sizeof shown);
-		mtab_logf(t, LOG_WARNING,
-			  "mkdir %s: not a valid tunedModelId (1-40 of a-z 0-9 -, starting "
-			  "with a letter, not ending with -)",
-			  shown);
+		mtab_logf(t, LOG_WARNING, "mkdir %s: %s", shown,
+			  why[0] ? why : "not a valid model name");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->mu);
@@ -758,10 +690,10 @@ int mtab_create_draft(struct mtab *t, const char *id)
 int mtab_remove(struct mtab *t, const char *id)
 {
 	struct mtab_entry *e;
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
+	struct tuned_model m = {0};
 	int remote, is_draft, rc = 0, tried = 0;
 	double deadline = mtab_now() + 60;
-	char *name;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
@@ -784,19 +716,28 @@ int mtab_remove(struct mtab *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		return e ? -EBUSY : -ENOENT;
 	}
-	remote = e->remote || e->op_name || tried;
+	remote = e->remote || e->job || tried;
 	is_draft = e->is_draft;
-	name = mtab_xstrdup(e->name);
+	if (e->remote)
+		tuned_model_copy(&m, &e->model);
+	free(m.id);
+	m.id = xstrdup(id);
+	if (e->job && !m.job)
+		m.job = xstrdup(e->job);
+	if (!e->remote && e->state == MTAB_CREATING)
+		m.state = BACKEND_CREATING;
 	pthread_mutex_unlock(&t->mu);
 
-	if (remote) {
-		rc = gemini_delete_tuned_model(t->o.gc, name, NULL, &err);
+	if (remote && t->o.backend) {
+		rc = backend_remove(t->o.backend, &m, NULL, &err);
 		if (rc == -ENOENT)
 			rc = 0; /* gone already: what rmdir wanted */
+		if (rc == 0 && err.message[0])
+			mtab_logf(t, LOG_NOTICE, "%s: %s", id, err.message);
 		if (rc < 0) {
 			char msg[700];
-			snprintf(msg, sizeof msg, "rmdir: the service refused to delete %s: %s",
-				 name, err.message[0] ? err.message : strerror(-rc));
+			snprintf(msg, sizeof msg, "rmdir: the service refused to delete %s: %s", id,
+				 err.message[0] ? err.message : strerror(-rc));
 			mtab_set_error(t, id, msg);
 		}
 	}
@@ -819,7 +760,7 @@ int mtab_remove(struct mtab *t, const char *id)
 		mtab_user_forget(t, id);
 		mtab_spool_drop(t, id);
 	}
-	free(name);
+	tuned_model_clear(&m);
 	return rc;
 }
 
@@ -892,8 +833,8 @@ void mtab_drain_changes(struct mtab *t)
 		if (!t->v[i]->changed)
 			continue;
 		t->v[i]->changed = 0;
-		ids = mtab_xrealloc(ids, (n + 1) * sizeof *ids);
-		ids[n++] = mtab_xstrdup(t->v[i]->id);
+		ids = xrealloc(ids, (n + 1) * sizeof *ids);
+		ids[n++] = xstrdup(t->v[i]->id);
 	}
 	if (!n)
 		return;

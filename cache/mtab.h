@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "api/gemini.h"
+#include "api/backend.h"
 
 struct draft_store;
 struct rcache;
@@ -21,7 +21,7 @@ enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 #define MTAB_FILE_BIT(f) (1u << (f))
 
 struct mtab_options {
-	struct gemini_client *gc;    /* not owned */
+	struct backend *backend;     /* not owned; NULL: no service (tests) */
 	struct draft_store *drafts;  /* not owned */
 	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
 	struct rcache *rcache;	     /* not owned */
@@ -59,7 +59,7 @@ struct mtab_view {
 	int has_progress;
 	int total_steps, completed_steps;
 	double percent;
-	struct tuning_snapshot *snapshots; /* operation's, else the model's */
+	struct tuning_snapshot *snapshots; /* the tuning's progress, else the model's */
 	size_t n_snapshots;
 	char *error;  /* "" when none */
 	char *prompt; /* NULL when none; may hold NUL bytes */
@@ -69,10 +69,10 @@ struct mtab_view {
 
 /* A generated answer. */
 struct mtab_answer {
-	char *json; /* the GenerateContentResponse */
+	char *json; /* the service's answer as received */
 	size_t len;
 	char *text;	    /* candidates' text, "" when none */
-	char *block_reason; /* promptFeedback.blockReason, NULL when not blocked */
+	char *block_reason; /* why the service refused the prompt, NULL when it did not */
 };
 
 /* Returns nonzero when the waiting caller gave up (a FUSE interrupt). */

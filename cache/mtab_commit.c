@@ -280,7 +280,7 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 	}
 	if (rc == 0) {
 		free(e->prompt);
-		e->prompt = mtab_xstrndup(data, len);
+		e->prompt = xstrndup(data, len);
 		e->prompt_len = len;
 		e->prompt_bad = 0;
 		e->prompt_nl = nl;
@@ -319,7 +319,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (e && e->prompt && !e->prompt_bad && e->state == MTAB_ACTIVE) {
-		prompt = mtab_xstrndup(e->prompt, e->prompt_len);
+		prompt = xstrndup(e->prompt, e->prompt_len);
 		prompt_len = e->prompt_len;
 	}
 	if (e) {
@@ -327,7 +327,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		e->gs = gs;
 		memset(&gs, 0, sizeof gs);
 		free(e->gen_canon);
-		e->gen_canon = canon ? canon : mtab_xstrdup("");
+		e->gen_canon = canon ? canon : xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
 		mtab_user_mark(t, e);

@@ -8,12 +8,12 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "base/xalloc.h"
 #include "cache/mtab.h"
 #include "cache/rcache.h"
 
 struct mtab_entry {
-	char *id;   /* directory name */
-	char *name; /* "tunedModels/ID" */
+	char *id; /* directory name */
 	enum mtab_state state;
 	int is_draft;	      /* has data in the draft store */
 	unsigned draft_files; /* MTAB_FILE_BIT of the draft files that exist */
@@ -27,9 +27,8 @@ struct mtab_entry {
 	int create_tries;
 	double next_submit;
 	struct tuned_model model;
-	char *op_name;
-	int op_missing; /* the service has no operation for it: poll the model */
-	int why_asked;	/* FAILED: its operation was asked for the reason */
+	char *job;     /* the backend's handle of its tuning (tuned_model.job), NULL: unknown */
+	int why_asked; /* FAILED: the backend was asked for the reason */
 	int has_progress, total_steps, completed_steps;
 	double percent;
 	struct tuning_snapshot *snaps;
@@ -59,9 +58,10 @@ struct mtab_entry {
 struct mtab_job {
 	struct mtab_job *next;
 	char key[RCACHE_KEY_HEX];
-	char *id, *name, *prompt;
+	char *id, *prompt;
+	struct tuned_model model; /* id, job and endpoint: where the answer comes from */
 	struct generation_settings gs;
-	struct gemini_cancel cancel;
+	struct backend_cancel cancel;
 	int waiters, refs, started, done, rc;
 	char *json;
 	size_t len;
@@ -122,7 +122,7 @@ struct mtab {
 	unsigned long seq, round;
 	int started, stopping;
 	pthread_t thread;
-	struct gemini_cancel bg_cancel;
+	struct backend_cancel bg_cancel;
 	struct mtab_job *jobs; /* queued and running, oldest first */
 	int job_threads;
 	struct mtab_result *results; /* the latest finished, a ring */
@@ -142,11 +142,6 @@ struct mtab {
 	double user_due; /* when the next round of saves starts */
 };
 
-void *mtab_xmalloc(size_t n);
-void *mtab_xcalloc(size_t n, size_t size);
-void *mtab_xrealloc(void *p, size_t n);
-char *mtab_xstrdup(const char *s);
-char *mtab_xstrndup(const char *s, size_t n);
 void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 double mtab_now(void);
@@ -160,11 +155,10 @@ void mtab_erase(struct mtab *t, const char *id);
 /* Erases an entry the service no longer has; options.changed hears of it. */
 void mtab_erase_gone(struct mtab *t, const char *id);
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m);
-void mtab_entry_set_op(struct mtab_entry *e, const struct tuning_operation *op);
+/* The progress of a tuning (steps, percent, snapshots, job) from m. */
+void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m);
 void mtab_entry_set_error(struct mtab_entry *e, const char *msg);
 void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src);
-/* "tunedModels/x" -> "x"; NULL for another kind of name */
-const char *mtab_id_of(const char *name);
 
 /* Calls options.changed for every entry marked changed; drops and retakes t->mu. */
 void mtab_drain_changes(struct mtab *t);

@@ -1,6 +1,6 @@
 /* mtab_poll.c - the model table's background thread: submits the creates of drafts,
- * re-lists when someone looked at a stale table, polls CREATING models through their
- * operations. Network calls run without the lock; results are published under it.
+ * re-lists when someone looked at a stale table, polls CREATING models through the
+ * backend's progress. Network calls run without the lock; results are published under it.
  * Answers (generateContent) are not here: mtab_gen.c. */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static int transient(int rc)
 static int by_name(const void *a, const void *b)
 {
 	const struct tuned_model *x = a, *y = b;
-	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
 static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, unsigned long seq0)
@@ -34,10 +34,11 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 	unsigned long round = ++t->round;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *id = mtab_id_of(v[i].name);
+		const char *id = v[i].id;
 		struct mtab_entry *e;
+		char why[200];
 		int fresh;
-		if (!id || !gemini_valid_model_id(id))
+		if (!id || !backend_check_id(t->o.backend, id, why, sizeof why))
 			continue;
 		fresh = !mtab_find(t, id);
 		e = mtab_insert(t, id);
@@ -66,14 +67,14 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 static void do_list(struct mtab *t)
 {
 	struct tuned_model *v = NULL;
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	size_t n = 0;
 	unsigned long seq0 = t->seq;
 	int rc;
 
 	t->stats.lists++;
 	pthread_mutex_unlock(&t->mu);
-	rc = gemini_list_tuned_models(t->o.gc, &t->bg_cancel, &v, &n, &err);
+	rc = backend_list_all(t->o.backend, &v, &n, &t->bg_cancel, &err);
 	/* In name order each insert lands on its own entry or at the table's end; in the
 	 * service's order (creation) every new model moved half the sorted table: perf showed
 	 * that memmove as 15% of a first listing of 50,000 models. */
@@ -123,12 +124,12 @@ static int build_request(struct mtab *t, const char *id, struct tuning_request *
 		if (rc < 0)
 			return rc;
 	}
-	req->id = mtab_xstrdup(id);
+	req->id = xstrdup(id);
 	return 0;
 }
 
-static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tuning_operation *op,
-			const struct gemini_error *err)
+static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tuned_model *m,
+			const struct backend_error *err)
 {
 	double backoff;
 
@@ -137,15 +138,14 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		pthread_cond_broadcast(&t->changed);
 		e->submitting = 0;
 		e->seq = ++t->seq;
-		mtab_entry_set_op(e, op);
+		mtab_entry_set_progress(e, m);
 		e->next_poll = 0;
 		e->poll_gap = 0;
 		e->submitted_at = mtab_now();
 		e->state = MTAB_CREATING;
 		if (strncmp(e->error, "tuning: submitting failed", 25) == 0)
 			mtab_entry_set_error(e, "");
-		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id,
-			  op->name ? op->name : "");
+		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job ? m->job : "");
 		return;
 	}
 	e->create_sent = 0;
@@ -176,7 +176,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		char msg[800];
 		if (err->http_status)
 			snprintf(msg, sizeof msg, "the service refused the tuning (HTTP %d %s): %s",
-				 err->http_status, err->status, err->message);
+				 err->http_status, err->code, err->message);
 		else
 			snprintf(msg, sizeof msg, "the tuning could not be submitted: %s",
 				 err->message[0] ? err->message : strerror(-rc));
@@ -186,40 +186,13 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 	pthread_cond_broadcast(&t->changed);
 }
 
-static int same_text(const char *a, const char *b)
-{
-	return !a || !b || strcmp(a, b) == 0; /* unset on one side: no evidence */
-}
-
-/* After a 409 on create: is the model holding the id the one this request made (a try
- * whose answer was lost, inside the call or before it)? Its settings must be ours. */
-static int is_our_model(struct mtab *t, const char *id, const struct tuning_request *req)
-{
-	struct tuned_model m = {0};
-	struct gemini_error err = {0};
-	char name[64];
-	int ours;
-
-	snprintf(name, sizeof name, "tunedModels/%s", id);
-	if (gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err) < 0)
-		return 0;
-	ours = same_text(m.base_model, req->base_model) &&
-	       same_text(m.source_model, req->source_model) &&
-	       same_text(m.display_name, req->display_name) &&
-	       same_text(m.description, req->description) &&
-	       (!req->epoch_count || !m.epoch_count || m.epoch_count == req->epoch_count) &&
-	       (!req->batch_size || !m.batch_size || m.batch_size == req->batch_size);
-	tuned_model_clear(&m);
-	return ours;
-}
-
 static void do_create(struct mtab *t, struct mtab_entry *e)
 {
 	struct tuning_request req = {0};
-	struct tuning_operation op = {0};
-	struct gemini_error err = {0};
+	struct tuned_model m = {0};
+	struct backend_error err = {0};
 	char msg[600] = "";
-	char *id = mtab_xstrdup(e->id);
+	char *id = xstrdup(e->id);
 	int rc;
 
 	t->stats.creates++;
@@ -228,59 +201,25 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	e->locked = 1; /* its inputs are final now */
 	pthread_mutex_unlock(&t->mu);
 	rc = build_request(t, id, &req, msg, sizeof msg);
+	if (rc == 0 && backend_check_request(t->o.backend, &req, msg, sizeof msg) < 0)
+		rc = -EINVAL;
+	/* idempotent per id: a retry whose earlier try reached the service gets that job */
 	if (rc == 0)
-		rc = gemini_create_tuned_model(t->o.gc, &req, &t->bg_cancel, &op, &err);
+		rc = backend_create(t->o.backend, &req, &m, &t->bg_cancel, &err);
 	else
 		snprintf(err.message, sizeof err.message, "%s", msg);
-	if (rc == -EEXIST && is_our_model(t, id, &req)) {
-		/* An earlier try of this create reached the service and only its answer was
-		 * lost: the model that holds the id is ours. Its operation is looked up. */
-		mtab_logf(t, LOG_INFO, "%s: an earlier submission reached the service", id);
-		rc = 0;
-	}
 	if (rc == 0) {
 		pthread_mutex_lock(&t->draft_mu);
-		draft_mark_submitted(t->o.drafts, id, op.name ? op.name : "");
+		draft_mark_submitted(t->o.drafts, id, m.job ? m.job : "");
 		pthread_mutex_unlock(&t->draft_mu);
 	}
 	tuning_request_clear(&req);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (e)
-		create_done(t, e, rc, &op, &err);
-	tuning_operation_clear(&op);
-	free(id);
-}
-
-/* Fetches the model after its operation ended (or when it has none); publishes. */
-static void refetch_model(struct mtab *t, const char *id, const char *name)
-{
-	struct tuned_model m = {0};
-	struct gemini_error err = {0};
-	struct mtab_entry *e;
-	int rc;
-
-	pthread_mutex_unlock(&t->mu);
-	rc = gemini_get_tuned_model(t->o.gc, name, &t->bg_cancel, &m, &err);
-	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
-	if (!e)
-		goto out;
-	if (rc == 0) {
-		e->seq = ++t->seq;
-		mtab_entry_set_model(t, e, &m);
-	} else if (rc == -ENOENT && !e->submitting) {
-		if (e->is_draft) {
-			pthread_mutex_lock(&t->draft_mu);
-			draft_remove(t->o.drafts, id);
-			pthread_mutex_unlock(&t->draft_mu);
-		}
-		mtab_logf(t, LOG_INFO, "%s: deleted on the service", id);
-		mtab_erase_gone(t, id);
-		pthread_cond_broadcast(&t->changed);
-	}
-out:
+		create_done(t, e, rc, &m, &err);
 	tuned_model_clear(&m);
+	free(id);
 }
 
 double mtab_poll_gap(double interval, double prev_gap, int completed, int total, double elapsed)
@@ -311,79 +250,92 @@ static void schedule_poll(struct mtab *t, struct mtab_entry *e)
 	e->next_poll = now + e->poll_gap;
 }
 
+/* The model gone from the service: its entry (and draft) go. Under t->mu. */
+static void model_gone(struct mtab *t, const char *id)
+{
+	struct mtab_entry *e = mtab_find(t, id);
+
+	if (!e || e->submitting)
+		return;
+	if (e->is_draft) {
+		pthread_mutex_lock(&t->draft_mu);
+		draft_remove(t->o.drafts, id);
+		pthread_mutex_unlock(&t->draft_mu);
+	}
+	mtab_logf(t, LOG_INFO, "%s: deleted on the service", id);
+	mtab_erase_gone(t, id);
+	pthread_cond_broadcast(&t->changed);
+}
+
+/* What the backend needs to follow e's tuning: its id, job and what it knows. */
+static void progress_arg(const struct mtab_entry *e, struct tuned_model *m)
+{
+	memset(m, 0, sizeof *m);
+	m->id = xstrdup(e->id);
+	m->job = e->job ? xstrdup(e->job) : NULL;
+	m->endpoint = e->model.endpoint ? xstrdup(e->model.endpoint) : NULL;
+	m->state = e->state == MTAB_FAILED ? BACKEND_FAILED : BACKEND_CREATING;
+	m->percent = -1;
+}
+
 static void do_poll(struct mtab *t, struct mtab_entry *e)
 {
-	struct tuning_operation op = {0};
-	struct gemini_error err = {0};
-	char *id = mtab_xstrdup(e->id), *name = mtab_xstrdup(e->name);
-	char *op_name = e->op_name ? mtab_xstrdup(e->op_name) : NULL;
-	int missing = e->op_missing, rc = -ENOENT, finished;
+	struct tuned_model m;
+	struct backend_error err = {0};
+	char *id = xstrdup(e->id);
+	int rc;
 
 	t->stats.polls++;
 	e->next_poll = mtab_now() + t->o.poll_interval;
+	progress_arg(e, &m);
 	pthread_mutex_unlock(&t->mu);
-	if (op_name)
-		rc = gemini_get_operation(t->o.gc, op_name, &t->bg_cancel, &op, &err);
-	else if (!missing)
-		rc = gemini_find_operation(t->o.gc, name, &t->bg_cancel, &op, &err);
+	rc = backend_progress(t->o.backend, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
 	if (!e)
 		goto out;
 	if (rc == 0) {
-		mtab_entry_set_op(e, &op);
-		e->op_missing = 0;
+		if (m.job && *m.job)
+			mtab_entry_set_progress(e, &m);
+		else if (m.job && !e->job)
+			e->job = xstrdup(""); /* none to follow: the model alone says */
 		schedule_poll(t, e);
-		if (op.done && op.has_error && op.error_message)
-			mtab_entry_set_error(e, op.error_message);
+		if (m.failure)
+			mtab_entry_set_error(e, m.failure);
 		pthread_cond_broadcast(&t->changed);
-	} else if (rc == -ENOENT) {
-		e->op_missing = 1;
-	}
-	/* no operation to watch, or it ended: the model says what became of it */
-	finished = rc == 0 ? op.done : rc == -ENOENT;
-	if (finished && !e->submitting)
-		refetch_model(t, id, name);
-	if (finished && rc == 0 && op.has_error) {
-		e = mtab_find(t, id);
-		if (e && e->state == MTAB_CREATING) {
-			e->state = MTAB_FAILED;
-			pthread_cond_broadcast(&t->changed);
+		/* the model itself was fetched again: the tuning ended, or there is none */
+		if (m.raw_json && !e->submitting) {
+			e->seq = ++t->seq;
+			mtab_entry_set_model(t, e, &m);
 		}
-		if (e)
-			mtab_logf(t, LOG_WARNING, "%s: tuning failed: %s", id,
-				  op.error_message ? op.error_message : "");
+		if (e->state == MTAB_FAILED && e->error[0])
+			mtab_logf(t, LOG_WARNING, "%s: tuning failed: %s", id, e->error);
+	} else if (rc == -ENOENT) {
+		model_gone(t, id);
 	}
 out:
-	tuning_operation_clear(&op);
+	tuned_model_clear(&m);
 	free(id);
-	free(name);
-	free(op_name);
 }
 
-/* A model seen FAILED without having been watched here: its operation says why. */
+/* A model seen FAILED without having been watched here: the backend says why. */
 static void do_why(struct mtab *t, struct mtab_entry *e)
 {
-	struct tuning_operation op = {0};
-	struct gemini_error err = {0};
-	char *id = mtab_xstrdup(e->id), *name = mtab_xstrdup(e->name);
-	char *op_name = e->op_name ? mtab_xstrdup(e->op_name) : NULL;
+	struct tuned_model m;
+	struct backend_error err = {0};
+	char *id = xstrdup(e->id);
 	int rc;
 
 	e->why_asked = 1;
+	progress_arg(e, &m);
 	pthread_mutex_unlock(&t->mu);
-	if (op_name)
-		rc = gemini_get_operation(t->o.gc, op_name, &t->bg_cancel, &op, &err);
-	else
-		rc = gemini_find_operation(t->o.gc, name, &t->bg_cancel, &op, &err);
+	rc = backend_progress(t->o.backend, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
-	if (e && rc == 0 && op.has_error && op.error_message && !e->error[0])
-		mtab_entry_set_error(e, op.error_message);
-	tuning_operation_clear(&op);
+	if (e && rc == 0 && m.failure && !e->error[0])
+		mtab_entry_set_error(e, m.failure);
+	tuned_model_clear(&m);
 	free(id);
-	free(name);
-	free(op_name);
 }
 
 /* One unit of work, or 0 and *next the time something is due. Under t->mu. */
@@ -472,7 +424,7 @@ int mtab_poll_start(struct mtab *t)
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->started || !t->o.gc) {
+	if (t->started || !t->o.backend) {
 		pthread_mutex_unlock(&t->mu);
 		return 0;
 	}

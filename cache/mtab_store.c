@@ -1,6 +1,7 @@
 /* mtab_store.c - the last listing on disk, so a mount made while the service is
- * unreachable still shows the models it knew (and their cached answers read). Written
- * to a temporary file and renamed, only when the listing changed. Not the drafts
+ * unreachable still shows the models it knew (and their cached answers read), as
+ * tunedfs's own records (model_record.h), not the service's JSON. Written to a temporary
+ * file and renamed, only when the listing changed. Not the drafts
  * (draft.h) nor the answers (rcache.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cache/draft.h"
+#include "cache/model_record.h"
 #include "cache/mtab_impl.h"
 #include "cache/privdir.h"
 
@@ -28,11 +31,11 @@ static uint64_t signature(struct mtab *t)
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tuned_model *m = &t->v[i]->model;
-		if (!t->v[i]->remote || !m->json)
+		if (!t->v[i]->remote || !m->raw_json)
 			continue;
-		h = fnv(h, m->name);
-		h = fnv(h, m->update_time);
-		h = fnv(h, tuned_model_state_name(m->state));
+		h = fnv(h, t->v[i]->id);
+		h = fnv(h, m->version);
+		h = fnv(h, backend_state_name(m->state));
 	}
 	return h;
 }
@@ -41,7 +44,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 {
 	if (*len + n + 1 > *cap) {
 		*cap = (*len + n + 1) * 2;
-		*buf = mtab_xrealloc(*buf, *cap);
+		*buf = xrealloc(*buf, *cap);
 	}
 	memcpy(*buf + *len, s, n);
 	*len += n;
@@ -50,7 +53,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 static int write_file(const char *path, const char *data, size_t len)
 {
 	size_t plen = strlen(path) + 8;
-	char *tmp = mtab_xmalloc(plen);
+	char *tmp = xmalloc(plen);
 	int fd, rc;
 
 	snprintf(tmp, plen, "%s.tmp", path);
@@ -87,12 +90,22 @@ void mtab_listing_save(struct mtab *t)
 		return;
 	append(&buf, &len, &cap, "[\n", 2);
 	for (size_t i = 0; i < t->n; i++) {
-		const char *json = t->v[i]->model.json;
-		if (!t->v[i]->remote || !json)
+		const struct tuned_model *m = &t->v[i]->model;
+		cJSON *rec;
+		char *json;
+		if (!t->v[i]->remote || !m->raw_json)
 			continue;
+		rec = model_record_to_json(m);
+		if (!m->id) /* the entry's name is the record's */
+			cJSON_AddStringToObject(rec, "id", t->v[i]->id);
+		json = cJSON_PrintUnformatted(rec);
+		cJSON_Delete(rec);
+		if (!json)
+			xalloc_die(0);
 		if (!first)
 			append(&buf, &len, &cap, ",\n", 2);
 		append(&buf, &len, &cap, json, strlen(json));
+		free(json);
 		first = 0;
 	}
 	append(&buf, &len, &cap, "\n]\n", 3);
@@ -114,7 +127,7 @@ static char *slurp(const char *path, size_t *len)
 	for (;;) {
 		if (n + 4096 + 1 > cap) {
 			cap = (cap + 4096) * 2;
-			buf = mtab_xrealloc(buf, cap);
+			buf = xrealloc(buf, cap);
 		}
 		size_t r = fread(buf + n, 1, cap - n - 1, f);
 		n += r;
@@ -143,10 +156,11 @@ void mtab_listing_load(struct mtab *t)
 	cJSON_ArrayForEach(item, arr)
 	{
 		struct tuned_model m = {0};
-		char *one = cJSON_PrintUnformatted(item);
+		char why[200];
 		const char *id;
-		if (one && gemini_parse_tuned_model(one, strlen(one), &m) == 0 &&
-		    (id = mtab_id_of(m.name)) && gemini_valid_model_id(id)) {
+		if (model_record_from_json(item, &m) == 0 && (id = m.id) &&
+		    (t->o.backend ? backend_check_id(t->o.backend, id, why, sizeof why)
+				  : draft_valid_name(id))) {
 			struct mtab_entry *e = mtab_insert(t, id);
 			/* a draft not yet submitted is a new model of an old name: the
 			 * listing kept from before is stale about it */
@@ -157,7 +171,6 @@ void mtab_listing_load(struct mtab *t)
 			}
 		}
 		tuned_model_clear(&m);
-		free(one);
 	}
 	cJSON_Delete(arr);
 	if (count)

@@ -75,7 +75,7 @@ void mtab_user_apply(struct mtab *t, struct mtab_entry *e)
 		e->gs = gs;
 		memset(&gs, 0, sizeof gs);
 		free(e->gen_canon);
-		e->gen_canon = canon ? canon : mtab_xstrdup("");
+		e->gen_canon = canon ? canon : xstrdup("");
 	}
 	generation_settings_clear(&gs);
 	free(data);
@@ -93,7 +93,7 @@ void mtab_user_reset(struct mtab *t, struct mtab_entry *e)
 	generation_settings_clear(&e->gs);
 	memset(&e->gs, 0, sizeof e->gs);
 	free(e->gen_canon);
-	e->gen_canon = mtab_xstrdup("");
+	e->gen_canon = xstrdup("");
 	mtab_user_mark(t, e);
 }
 
@@ -114,8 +114,8 @@ void mtab_user_drop(struct mtab *t, const char *id)
 	if (!t->o.prompts)
 		return;
 	take_pending(t, id);
-	t->user_drops = mtab_xrealloc(t->user_drops, (t->n_user_drops + 1) * sizeof(char *));
-	t->user_drops[t->n_user_drops++] = mtab_xstrdup(id);
+	t->user_drops = xrealloc(t->user_drops, (t->n_user_drops + 1) * sizeof(char *));
+	t->user_drops[t->n_user_drops++] = xstrdup(id);
 	if (!t->user_dirty) {
 		t->user_dirty = 1;
 		t->user_due = mtab_now() + USER_SAVE_DELAY;
@@ -214,9 +214,9 @@ int mtab_user_save(struct mtab *t, int force)
 		if (e->user_rev == e->user_saved_rev || e->user_round == t->user_round)
 			continue;
 		e->user_round = t->user_round; /* tried in this round, whatever comes of it */
-		id = mtab_xstrdup(e->id);
-		prompt = e->prompt ? mtab_xstrndup(e->prompt, e->prompt_len) : NULL;
-		gen = mtab_xstrdup(e->gen_canon);
+		id = xstrdup(e->id);
+		prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
+		gen = xstrdup(e->gen_canon);
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_lock(&t->user_mu);
 		save_one(t, id, rev, prompt, prompt_len, gen);

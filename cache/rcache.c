@@ -338,7 +338,6 @@ static void rc_scan(struct rcache *rc)
 	rc_unlink_keys(rc, gone, n_gone);
 }
 
-
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 {
 	struct rcache *rc;

@@ -95,15 +95,15 @@ void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *ch
 		t->n_sess--;
 	}
 	if (!s) {
-		t->sess = mtab_xrealloc(t->sess, (t->n_sess + 1) * sizeof *t->sess);
+		t->sess = xrealloc(t->sess, (t->n_sess + 1) * sizeof *t->sess);
 		s = &t->sess[t->n_sess++];
 	}
 	memset(s, 0, sizeof *s);
-	s->id = mtab_xstrdup(id);
+	s->id = xstrdup(id);
 	s->writer = chain[0];
 	if (n > 1)
 		s->parent = chain[1];
-	s->prompt = mtab_xstrndup(prompt, len);
+	s->prompt = xstrndup(prompt, len);
 	s->len = len;
 	s->nl = nl;
 	s->seq = ++t->sess_seq;

@@ -10,7 +10,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "cache/draft.h"
 #include "cache/spec.h"
+#include "base/xalloc.h"
 #include "cache/spec_impl.h"
 
 #define SPEC_MAX_KEYS  12
@@ -169,7 +171,7 @@ struct spec_parse {
 	char label[SPEC_MAX_KEYS][SPEC_LABEL_LEN]; /* the key or JSON path as written */
 	char *str[SPEC_MAX_KEYS];
 	double num[SPEC_MAX_KEYS];
-	char *list[GEMINI_MAX_STOP_SEQUENCES];
+	char *list[BACKEND_MAX_STOP_SEQUENCES];
 	size_t n_list;
 };
 
@@ -225,6 +227,7 @@ static int spec_valid_base_name(const char *s, size_t n)
 }
 
 /* Records a string value: length limits and model-name normalisation. */
+
 static int spec_store_string(struct spec_parse *ps, int k, int line, const char *s)
 {
 	const struct spec_key *key = &ps->keys[k];
@@ -236,7 +239,7 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 		if (key->max_chars && chars > key->max_chars)
 			return spec_fail(&ps->m, line, "%s is %zu characters long (at most %zu)",
 					 label, chars, key->max_chars);
-		ps->str[k] = spec_xstrndup(s, strlen(s));
+		ps->str[k] = xstrndup(s, strlen(s));
 		return 0;
 	}
 	if (key->kind == SPEC_BASE_MODEL) {
@@ -250,7 +253,7 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 					 "%s: %s is not a model name (e.g. "
 					 "models/gemini-1.5-flash-001-tuning)",
 					 label, spec_quote(q, sizeof(q), s, strlen(s)));
-		ps->str[k] = spec_xmalloc(len - skip + 8);
+		ps->str[k] = xmalloc(len - skip + 8);
 		memcpy(ps->str[k], "models/", 7);
 		memcpy(ps->str[k] + 7, s + skip, len - skip + 1);
 		return 0;
@@ -258,11 +261,11 @@ static int spec_store_string(struct spec_parse *ps, int k, int line, const char 
 	/* SPEC_TUNED_MODEL */
 	const char *id = strncmp(s, "tunedModels/", 12) == 0 ? s + 12 : s;
 
-	if (!gemini_valid_model_id(id))
+	if (!draft_valid_name(id))
 		return spec_fail(&ps->m, line,
 				 "%s: %s is not a tuned model name (e.g. tunedModels/my-model)",
 				 label, spec_quote(q, sizeof(q), s, strlen(s)));
-	ps->str[k] = spec_xmalloc(strlen(id) + 13);
+	ps->str[k] = xmalloc(strlen(id) + 13);
 	snprintf(ps->str[k], strlen(id) + 13, "tunedModels/%s", id);
 	return 0;
 }
@@ -272,10 +275,10 @@ static int spec_add_stop(struct spec_parse *ps, int k, int line, const char *s)
 	if (*s == '\0')
 		return spec_fail(&ps->m, line, "%s: a stop sequence may not be empty",
 				 ps->label[k]);
-	if (ps->n_list >= GEMINI_MAX_STOP_SEQUENCES)
+	if (ps->n_list >= BACKEND_MAX_STOP_SEQUENCES)
 		return spec_fail(&ps->m, line, "%s: at most %d stop sequences", ps->label[k],
-				 GEMINI_MAX_STOP_SEQUENCES);
-	ps->list[ps->n_list++] = spec_xstrndup(s, strlen(s));
+				 BACKEND_MAX_STOP_SEQUENCES);
+	ps->list[ps->n_list++] = xstrndup(s, strlen(s));
 	return 0;
 }
 
@@ -412,7 +415,7 @@ static int spec_kv_line(struct spec_parse *ps, int line, const char *s, const ch
 	if (ps->keys[k].kind == SPEC_INT || ps->keys[k].kind == SPEC_REAL)
 		return spec_store_text_number(ps, k, line, vs, (size_t)(ve - vs));
 	{
-		char *v = spec_xstrndup(vs, (size_t)(ve - vs));
+		char *v = xstrndup(vs, (size_t)(ve - vs));
 
 		rc = ps->keys[k].kind == SPEC_LIST ? spec_add_stop(ps, k, line, v)
 						   : spec_store_string(ps, k, line, v);
@@ -602,18 +605,18 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	req->description = ps.str[CK_DESCRIPTION];
 	req->base_model = ps.str[CK_BASE_MODEL];
 	req->source_model = ps.str[CK_SOURCE_MODEL];
-	req->epoch_count = ps.set[CK_EPOCH_COUNT] ? (int)ps.num[CK_EPOCH_COUNT] : 0;
-	req->batch_size = ps.set[CK_BATCH_SIZE] ? (int)ps.num[CK_BATCH_SIZE] : 0;
-	req->has_learning_rate = ps.set[CK_LEARNING_RATE];
-	req->learning_rate = ps.set[CK_LEARNING_RATE] ? ps.num[CK_LEARNING_RATE] : 0;
-	req->has_learning_rate_multiplier = ps.set[CK_LR_MULTIPLIER];
-	req->learning_rate_multiplier = ps.set[CK_LR_MULTIPLIER] ? ps.num[CK_LR_MULTIPLIER] : 0;
-	req->has_temperature = ps.set[CK_TEMPERATURE];
-	req->temperature = ps.set[CK_TEMPERATURE] ? ps.num[CK_TEMPERATURE] : 0;
-	req->has_top_p = ps.set[CK_TOP_P];
-	req->top_p = ps.set[CK_TOP_P] ? ps.num[CK_TOP_P] : 0;
-	req->has_top_k = ps.set[CK_TOP_K];
-	req->top_k = ps.set[CK_TOP_K] ? (int)ps.num[CK_TOP_K] : 0;
+	tuning_settings_clear(&req->settings);
+	req->settings.epochs = ps.set[CK_EPOCH_COUNT] ? (int)ps.num[CK_EPOCH_COUNT] : 0;
+	req->settings.batch_size = ps.set[CK_BATCH_SIZE] ? (int)ps.num[CK_BATCH_SIZE] : 0;
+	req->settings.learning_rate = ps.set[CK_LEARNING_RATE] ? ps.num[CK_LEARNING_RATE] : 0;
+	req->settings.learning_rate_multiplier =
+	    ps.set[CK_LR_MULTIPLIER] ? ps.num[CK_LR_MULTIPLIER] : 0;
+	req->generation.has_temperature = ps.set[CK_TEMPERATURE];
+	req->generation.temperature = ps.set[CK_TEMPERATURE] ? ps.num[CK_TEMPERATURE] : 0;
+	req->generation.has_top_p = ps.set[CK_TOP_P];
+	req->generation.top_p = ps.set[CK_TOP_P] ? ps.num[CK_TOP_P] : 0;
+	req->generation.has_top_k = ps.set[CK_TOP_K];
+	req->generation.top_k = ps.set[CK_TOP_K] ? (int)ps.num[CK_TOP_K] : 0;
 	return 0;
 }
 
@@ -630,7 +633,7 @@ int spec_parse_generation(const char *text, size_t len, struct generation_settin
 		spec_parse_free(&ps);
 		return rc;
 	}
-	for (size_t i = 0; i < gs->n_stop_sequences && i < GEMINI_MAX_STOP_SEQUENCES; i++)
+	for (size_t i = 0; i < gs->n_stop_sequences && i < BACKEND_MAX_STOP_SEQUENCES; i++)
 		free(gs->stop_sequences[i]);
 	memset(gs, 0, sizeof(*gs));
 	gs->has_temperature = ps.set[GK_TEMPERATURE];
@@ -650,7 +653,7 @@ int spec_parse_generation(const char *text, size_t len, struct generation_settin
 
 char *spec_generation_canonical(const struct generation_settings *gs)
 {
-	char *out = spec_xstrndup("", 0), num[64], line[128];
+	char *out = xstrndup("", 0), num[64], line[128];
 	size_t len = 0;
 
 	if (gs->has_temperature) {
@@ -675,13 +678,13 @@ char *spec_generation_canonical(const struct generation_settings *gs)
 		cJSON *arr = cJSON_CreateArray();
 		char *text;
 
-		for (size_t i = 0; i < gs->n_stop_sequences && i < GEMINI_MAX_STOP_SEQUENCES; i++)
+		for (size_t i = 0; i < gs->n_stop_sequences && i < BACKEND_MAX_STOP_SEQUENCES; i++)
 			cJSON_AddItemToArray(
 			    arr,
 			    cJSON_CreateString(gs->stop_sequences[i] ? gs->stop_sequences[i] : ""));
 		text = cJSON_PrintUnformatted(arr);
 		if (!text)
-			spec_oom();
+			xalloc_die(0);
 		spec_append(&out, &len, "stop_sequences = ");
 		spec_append(&out, &len, text);
 		spec_append(&out, &len, "\n");

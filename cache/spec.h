@@ -1,13 +1,13 @@
 /* spec.h - the parsers of what a user writes into a draft: `config` (key = value lines
  * or one JSON object) and `examples.jsonl`, and of `generation`. Pure functions, no I/O:
- * they turn bytes into the api/ request types or into a message naming the file, the
+ * they turn bytes into backend.h's request types or into a message naming the file, the
  * line and the problem. */
 #ifndef TUNEDFS_SPEC_H
 #define TUNEDFS_SPEC_H
 
 #include <stddef.h>
 
-#include "api/gemini.h"
+#include "api/backend.h"
 
 /* Parses config text into req (every field but id and examples). On error returns
  * -EINVAL and msg gets e.g. "config: line 4: batch_size must be >= 1", or for the JSON form
@@ -30,8 +30,8 @@ int spec_parse_examples(const char *text, size_t len, struct tuning_request *req
  * max_output_tokens, stop_sequences) into gs. Empty text means no settings. On success gs
  * is replaced (its earlier stop sequences freed, so it must be zeroed or hold an earlier
  * result); on error gs is unchanged and msg reads "generation: line N: ...". */
-int spec_parse_generation(const char *text, size_t len, struct generation_settings *gs,
-			  char *msg, size_t msg_len);
+int spec_parse_generation(const char *text, size_t len, struct generation_settings *gs, char *msg,
+			  size_t msg_len);
 /* The canonical text of gs: stable key order, what `generation` reads back and what
  * the response cache hashes. One "key = value" line per set field ("" when none), and
  * spec_parse_generation of it gives gs back exactly. Heap string. */

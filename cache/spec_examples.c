@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cache/spec.h"
+#include "base/xalloc.h"
 #include "cache/spec_impl.h"
 
 #define SPEC_MAX_INPUT_CHARS  40000
@@ -22,7 +23,7 @@ struct spec_examples {
 static void spec_examples_free(struct tuning_example *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].text_input);
+		free(v[i].input);
 		free(v[i].output);
 	}
 	free(v);
@@ -98,11 +99,12 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 			ex->cap = ex->cap ? ex->cap * 2 : 16;
 			nv = realloc(ex->v, ex->cap * sizeof(*ex->v));
 			if (!nv)
-				spec_oom();
+				xalloc_die(0);
 			ex->v = nv;
 		}
-		ex->v[ex->n].text_input = spec_xstrndup(in, strlen(in));
-		ex->v[ex->n].output = spec_xstrndup(out, strlen(out));
+		ex->v[ex->n].input = xstrndup(in, strlen(in));
+		ex->v[ex->n].native = NULL;
+		ex->v[ex->n].output = xstrndup(out, strlen(out));
 		ex->n++;
 	}
 	cJSON_Delete(obj);

@@ -13,10 +13,6 @@ struct spec_msg {
 	size_t msg_len;
 };
 
-__attribute__((noreturn)) void spec_oom(void);
-void *spec_xmalloc(size_t n);
-char *spec_xstrndup(const char *s, size_t n);
-
 /* Writes "FILE: line N: PROBLEM" (without the line when line is 0); returns -EINVAL. */
 __attribute__((format(printf, 3, 4))) int spec_fail(struct spec_msg *m, int line, const char *fmt,
 						    ...);

@@ -9,32 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "cache/spec.h"
 #include "cache/spec_impl.h"
-
-void spec_oom(void)
-{
-	fputs("tunedfs: out of memory\n", stderr);
-	abort();
-}
-
-void *spec_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p)
-		spec_oom();
-	return p;
-}
-
-char *spec_xstrndup(const char *s, size_t n)
-{
-	char *p = spec_xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* Writes "FILE: line N: PROBLEM" (or without the line when line is 0); returns -EINVAL. */
 int spec_fail(struct spec_msg *m, int line, const char *fmt, ...)
@@ -212,7 +189,7 @@ void spec_append(char **s, size_t *len, const char *add)
 	char *p = realloc(*s, *len + n + 1);
 
 	if (!p)
-		spec_oom();
+		xalloc_die(0);
 	memcpy(p + *len, add, n + 1);
 	*s = p;
 	*len += n;

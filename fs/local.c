@@ -30,7 +30,8 @@ static int executable(const char *p)
 	return access(p, X_OK) == 0;
 }
 
-/* env TUNEDFS_SERVER, next to this binary, the build tree's server/, the install dir. */
+/* env TUNEDFS_SERVER, next to this binary, the tree's server/ when run from a build tree
+ * (a build.ninja above fs/; an installed tunedfs never looks there), the install dir. */
 static char *find_server(void)
 {
 	char self[PATH_MAX], cand[PATH_MAX + 64];
@@ -40,18 +41,18 @@ static char *find_server(void)
 	if (env && *env)
 		return tfs_xstrdup(env);
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		char *slash;
-		self[n] = 0;
-		slash = strrchr(self, '/');
-		if (slash)
-			*slash = 0;
+	self[n > 0 ? n : 0] = 0;
+	if (strrchr(self, '/')) {
+		*strrchr(self, '/') = 0;
 		snprintf(cand, sizeof cand, "%s/tunedfs-server", self);
 		if (executable(cand))
 			return tfs_xstrdup(cand);
-		snprintf(cand, sizeof cand, "%s/../server/tunedfs-server", self);
-		if (executable(cand))
-			return tfs_xstrdup(cand);
+		snprintf(cand, sizeof cand, "%s/../build.ninja", self);
+		if (access(cand, F_OK) == 0) {
+			snprintf(cand, sizeof cand, "%s/../server/tunedfs-server", self);
+			if (executable(cand))
+				return tfs_xstrdup(cand);
+		}
 	}
 	snprintf(cand, sizeof cand, "%s/tunedfs-server", TUNEDFS_BINDIR);
 	if (executable(cand))
@@ -121,8 +122,10 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 	pid_t parent = getpid();
 
 	if (!bin) {
-		tfs_log(LOG_ERR, "-o local: tunedfs-server not found (set TUNEDFS_SERVER, or "
-				 "install it next to tunedfs)");
+		tfs_log(LOG_ERR,
+			"-o local: tunedfs-server not found next to tunedfs nor in %s "
+			"(set TUNEDFS_SERVER)",
+			TUNEDFS_BINDIR);
 		return -ENOENT;
 	}
 	if (mkdir(server_data, 0700) < 0 && errno != EEXIST) {

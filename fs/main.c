@@ -14,39 +14,44 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/creds.h"
-#include "api/gemini.h"
-#include "api/http.h"
+#include "api/backend.h"
 #include "cache/draft.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
 #include "cache/spool.h"
 #include "config.h"
+#include "fs/cmdline.h"
+#include "fs/notify.h"
 #include "fs/tunedfs.h"
 
-#define DEFAULT_ENDPOINT "https://generativelanguage.googleapis.com"
+/* What -o local,backend=vertex uses when the options do not say. */
+#define LOCAL_PROJECT "tunedfs-local"
+#define LOCAL_BUCKET  "tunedfs-local"
 
 struct tfs tfs_ctx;
 static int endpoint_given; /* -o endpoint, as opposed to the environment or default */
+static int help_asked;	   /* -o help */
 
-static struct backend {
-	struct creds *creds;
-	struct http_client *http;
-	struct gemini_client *gc;
+/* What the mount holds open besides the table. */
+static struct mount_parts {
+	struct backend *backend;
 	struct draft_store *drafts;
 	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
 	struct spool *spool; /* the prompt spools, beside the drafts */
-} be;
+} parts;
 static char *listing_path; /* the last listing, beside the response cache */
 
-enum { KEY_ALLOW_OTHER, KEY_NETDEV };
+enum { KEY_ALLOW_OTHER, KEY_HELP };
 
 #define OPTION(t, p)                                                                               \
 	{                                                                                          \
 		t, offsetof(struct tfs_options, p), 1                                              \
 	}
 static const struct fuse_opt tfs_opt_spec[] = {
+    OPTION("backend=%s", backend),
+    OPTION("location=%s", location),
+    OPTION("bucket=%s", bucket),
     OPTION("endpoint=%s", endpoint),
     OPTION("api_key_file=%s", api_key_file),
     OPTION("token_command=%s", token_command),
@@ -64,7 +69,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-    FUSE_OPT_KEY("_netdev", KEY_NETDEV),
+    FUSE_OPT_KEY("help", KEY_HELP),
     FUSE_OPT_END,
 };
 
@@ -74,41 +79,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ALLOW_OTHER:
 		tfs_ctx.opt.allow_other = 1;
 		return 1; /* libfuse needs it too */
-	case KEY_NETDEV:
-		return 0; /* fstab-only: swallowed */
-	default:
-		return 1;
+	case KEY_HELP:
+		help_asked = 1;
+		return 0;
+	default: /* fstab-only words are swallowed */
+		return key == FUSE_OPT_KEY_OPT && tfs_source_swallowed(arg) ? 0 : 1;
 	}
-}
-
-static void usage(const char *prog)
-{
-	printf("usage: %s MOUNTPOINT [options]\n\n"
-	       "Shows fine-tuned language models as directories.\n\n"
-	       "tunedfs options:\n"
-	       "    -o local               mount a private tunedfs-server (no account needed)\n"
-	       "    -o endpoint=URL        service base URL (env TUNEDFS_ENDPOINT;\n"
-	       "                           default %s)\n"
-	       "    -o api_key_file=FILE   read the API key from FILE (else GEMINI_API_KEY,\n"
-	       "                           GOOGLE_API_KEY)\n"
-	       "    -o token_command=CMD   run CMD for an OAuth access token\n"
-	       "    -o project=ID          quota project (x-goog-user-project)\n"
-	       "    -o token_uri=URL       OAuth token endpoint override\n"
-	       "    -o list_ttl=S          re-list models older than S seconds (10)\n"
-	       "    -o poll_interval=S     poll training models at most S seconds apart (5)\n"
-	       "    -o timeout=S           bound on waits for wait/response (600)\n"
-	       "    -o submit_delay=S      submit a draft once unwritten for S seconds (2)\n"
-	       "    -o lookup_timeout=S    bound on asking the service for an unknown name (2)\n"
-	       "    -o max_requests=N      answers generated at once, more wait in a queue (8)\n"
-	       "    -o cache_dir=DIR       response cache (default $XDG_CACHE_HOME/tunedfs,\n"
-	       "                           one subdirectory per endpoint)\n"
-	       "    -o cache_size=MIB      response cache budget in MiB (256)\n"
-	       "    -o data_dir=DIR        drafts (default $XDG_DATA_HOME/tunedfs, one\n"
-	       "                           subdirectory per endpoint)\n"
-	       "    -o max_threads=N       FUSE worker threads (64)\n"
-	       "    -o allow_other         let other users in (turns on default_permissions)\n"
-	       "\n",
-	       prog, DEFAULT_ENDPOINT);
 }
 
 static char *env_dir(const char *xdg, const char *home_sub)
@@ -193,52 +169,47 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 	return 0;
 }
 
-static int is_loopback(const char *ep)
-{
-	static const char *const ok[] = {"unix:", "http://127.", "http://localhost",
-					 "http://[::1]"};
-	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-		if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
-			return 1;
-	return 0;
-}
-
-/* Credentials, HTTP client, typed client: errors printed for the user. */
+/* The backend (credentials, HTTP client): errors printed for the user. */
 static int connect_backend(const char *endpoint)
 {
-	struct creds_options co = {
+	long budget = (long)(tfs_ctx.opt.timeout * 1000);
+	struct backend_options bo = {
+	    .name = tfs_ctx.opt.backend,
+	    .endpoint = endpoint,
+	    .project = tfs_ctx.opt.project,
+	    .location = tfs_ctx.opt.location,
+	    .bucket = tfs_ctx.opt.bucket,
 	    .api_key_file = tfs_ctx.opt.api_key_file,
 	    .token_command = tfs_ctx.opt.token_command,
-	    .project = tfs_ctx.opt.project,
 	    .token_uri = tfs_ctx.opt.token_uri,
-	    .allow_none = is_loopback(endpoint),
-	};
-	long budget = (long)(tfs_ctx.opt.timeout * 1000);
-	struct http_options ho = {
-	    .endpoint = endpoint,
-	    .connect_timeout_ms = 10000,
-	    .timeout_ms = 60000,
+	    /* The private server takes no credentials: sending the user's would leak an API
+	     * key to it, or make an ADC refresh reach out to the network for nothing. */
+	    .no_credentials = tfs_ctx.opt.local,
+	    .timeout_ms = budget,
 	    .generate_timeout_ms = budget,
-	    .max_attempts = 5,
-	    .max_retry_ms = budget < 120000 ? budget : 120000,
-	    .backoff_initial_ms = 500,
-	    .backoff_max_ms = 30000,
 	};
-	struct gemini_error err = {0};
-	/* The private server takes no credentials: sending the user's would leak an API key
-	 * to it, or make an ADC refresh reach out to the network for nothing. */
-	int rc = tfs_ctx.opt.local ? 0 : creds_new(&co, &be.creds, &err);
+	struct backend_error err = {0};
+	int rc;
 
-	if (rc == 0)
-		rc = http_client_new(&ho, be.creds, &be.http, &err);
-	if (rc == 0)
-		rc = gemini_client_new(be.http, &be.gc);
+	/* the private server: a project, region and bucket of its own unless named */
+	if (tfs_ctx.opt.local && bo.name && strcmp(bo.name, "vertex") == 0) {
+		bo.project = bo.project ? bo.project : LOCAL_PROJECT;
+		bo.location = bo.location ? bo.location : "us-central1";
+		bo.bucket = bo.bucket ? bo.bucket : LOCAL_BUCKET;
+	}
+	rc = backend_open(&bo, &parts.backend, &err);
+
 	if (rc < 0) {
-		tfs_log(LOG_ERR, "%s: %s", endpoint, err.message[0] ? err.message : strerror(-rc));
+		tfs_log(LOG_ERR, "%s: %s",
+			endpoint  ? endpoint
+			: bo.name ? bo.name
+				  : "gemini",
+			err.message[0] ? err.message : strerror(-rc));
 		return rc;
 	}
-	if (be.creds)
-		tfs_log(LOG_INFO, "%s: credentials: %s", endpoint, creds_kind(be.creds));
+	if (!tfs_ctx.opt.local)
+		tfs_log(LOG_INFO, "%s: credentials: %s", backend_identity(parts.backend),
+			backend_credentials_kind(parts.backend));
 	return 0;
 }
 
@@ -253,11 +224,11 @@ static int open_stores(const char *key)
 	sprintf(prompts, "%s.prompts", drafts);
 	sprintf(spool, "%s.spool", drafts);
 	if (rc == 0)
-		rc = draft_store_open(drafts, &be.drafts);
+		rc = draft_store_open(drafts, &parts.drafts);
 	if (rc == 0)
-		rc = draft_store_open(prompts, &be.prompts);
+		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc == 0)
-		rc = spool_open(spool, &be.spool);
+		rc = spool_open(spool, &parts.spool);
 	free(spool);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
@@ -265,7 +236,8 @@ static int open_stores(const char *key)
 	if (rc == 0) {
 		rc = privdir_make(tfs_ctx.opt.cache_dir);
 		if (rc == 0)
-			rc = rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &be.rcache);
+			rc =
+			    rcache_open(cache, (size_t)tfs_ctx.opt.cache_size << 20, &parts.rcache);
 		if (rc < 0)
 			tfs_log(LOG_ERR, "cannot open the response cache in %s: %s", cache,
 				strerror(-rc));
@@ -282,11 +254,11 @@ static int start_table(void)
 {
 	struct mtab_options mo = {
 	    .listing_path = listing_path,
-	    .gc = be.gc,
-	    .drafts = be.drafts,
-	    .prompts = be.prompts,
-	    .rcache = be.rcache,
-	    .spool = be.spool,
+	    .backend = parts.backend,
+	    .drafts = parts.drafts,
+	    .prompts = parts.prompts,
+	    .rcache = parts.rcache,
+	    .spool = parts.spool,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
@@ -340,33 +312,50 @@ static void teardown(void)
 	if (tfs_ctx.local)
 		tfs_local_stop(tfs_ctx.local);
 	tfs_ctx.local = NULL;
-	gemini_client_free(be.gc);
-	http_client_free(be.http);
-	creds_free(be.creds);
-	if (be.rcache)
-		rcache_close(be.rcache);
-	if (be.drafts)
-		draft_store_close(be.drafts);
-	if (be.prompts)
-		draft_store_close(be.prompts);
-	spool_close(be.spool);
-	memset(&be, 0, sizeof be);
+	backend_close(parts.backend);
+	if (parts.rcache)
+		rcache_close(parts.rcache);
+	if (parts.drafts)
+		draft_store_close(parts.drafts);
+	if (parts.prompts)
+		draft_store_close(parts.prompts);
+	spool_close(parts.spool);
+	memset(&parts, 0, sizeof parts);
 	free(listing_path);
 	listing_path = NULL;
 	tfs_lock_release();
 }
 
+/* What keys the drafts and the response cache: the service (backend_identity), or for
+ * the private server its backend's name (it is not connected yet). */
+static const char *local_key(void)
+{
+	static char key[80];
+	const char *name = tfs_ctx.opt.backend ? tfs_ctx.opt.backend : "gemini";
+
+	if (!tfs_ctx.opt.local)
+		return backend_identity(parts.backend);
+	if (strcmp(name, "gemini") == 0)
+		return "local"; /* as before other backends existed */
+	snprintf(key, sizeof key, "local %s", name);
+	return key;
+}
+
 static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 {
 	set_defaults(&tfs_ctx.opt);
+	if (tfs_source_take(args) < 0)
+		return -1;
 	if (fuse_opt_parse(args, &tfs_ctx.opt, tfs_opt_spec, opt_proc) == -1)
 		return -1;
 	if (fuse_parse_cmdline(args, cmd) != 0)
 		return -1;
+	cmd->show_help |= help_asked;
 	endpoint_given = tfs_ctx.opt.endpoint != NULL;
 	if (!tfs_ctx.opt.endpoint) {
 		const char *env = getenv("TUNEDFS_ENDPOINT");
-		tfs_ctx.opt.endpoint = tfs_xstrdup(env && *env ? env : DEFAULT_ENDPOINT);
+		if (env && *env)
+			tfs_ctx.opt.endpoint = tfs_xstrdup(env);
 	}
 	tfs_ctx.opt.cache_dir = tfs_ctx.opt.cache_dir ? absolute(tfs_ctx.opt.cache_dir)
 						      : env_dir("XDG_CACHE_HOME", ".cache");
@@ -398,7 +387,9 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 		goto out_signals;
 	if (start_table() < 0)
 		goto out_signals;
+	tfs_notify("READY=1");
 	rc = run_loop(fuse, cmd);
+	tfs_notify("STOPPING=1");
 	/* Our threads call into libfuse (invalidations): they stop before the session is
 	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
 	 * callback runs. */
@@ -422,14 +413,13 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char
 	if (parse(args, cmd) < 0)
 		return 1;
 	if (cmd->show_help) {
-		usage(prog);
+		tfs_print_usage(prog, tfs_ctx.opt.backend);
 		fuse_cmdline_help();
 		fuse_lib_help(args);
 		return 0;
 	}
 	if (cmd->show_version) {
-		printf("tunedfs version %s\nlibfuse version %s\n", TUNEDFS_VERSION,
-		       fuse_pkgversion());
+		tfs_print_version();
 		return 0;
 	}
 	if (validate(&tfs_ctx.opt, cmd) < 0)
@@ -443,7 +433,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *cmd, const char
 		rc = 1;
 	else if (!tfs_ctx.opt.local && connect_backend(tfs_ctx.opt.endpoint) < 0)
 		rc = 1;
-	else if (open_stores(tfs_ctx.opt.local ? "local" : tfs_ctx.opt.endpoint) < 0)
+	else if (open_stores(local_key()) < 0)
 		rc = 1;
 	else
 		rc = mount_and_run(args, cmd);
@@ -461,6 +451,8 @@ int main(int argc, char **argv)
 	tfs_ctx.mounted = time(NULL);
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
+	tfs_notify_take();
+	tfs_source_home();
 	rc = run(&args, &cmd, argv[0]);
 	fuse_opt_free_args(&args);
 	free(cmd.mountpoint);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rfc3339.h"
 #include "fs/tunedfs.h"
 
 static const char *const kind_names[TFS_NKINDS] = {
@@ -163,8 +164,11 @@ static void text_line(struct text *t, const char *s)
 /* The config of a model made elsewhere: what its resource says, read-only. */
 static void render_remote_config(struct text *t, const struct tuned_model *m)
 {
+	const struct tuning_settings *ts = &m->settings;
+	const struct model_generation *g = &m->generation;
+
 	text_add(t, "# read-only: the settings the service reports for %s\n",
-		 m->name ? m->name : "this model");
+		 m->id ? m->id : "this model");
 	if (m->source_model)
 		text_add(t, "source_model = %s\n", m->source_model);
 	else if (m->base_model)
@@ -173,20 +177,22 @@ static void render_remote_config(struct text *t, const struct tuned_model *m)
 		text_add(t, "display_name = %s\n", m->display_name);
 	if (m->description)
 		text_add(t, "description = %s\n", m->description);
-	if (m->epoch_count)
-		text_add(t, "epoch_count = %d\n", m->epoch_count);
-	if (m->batch_size)
-		text_add(t, "batch_size = %d\n", m->batch_size);
-	if (m->learning_rate > 0)
-		text_add(t, "learning_rate = %g\n", m->learning_rate);
-	if (m->learning_rate_multiplier > 0)
-		text_add(t, "learning_rate_multiplier = %g\n", m->learning_rate_multiplier);
-	if (m->has_temperature)
-		text_add(t, "temperature = %g\n", m->temperature);
-	if (m->has_top_p)
-		text_add(t, "top_p = %g\n", m->top_p);
-	if (m->has_top_k)
-		text_add(t, "top_k = %d\n", m->top_k);
+	if (ts->epochs)
+		text_add(t, "epoch_count = %d\n", ts->epochs);
+	if (ts->batch_size)
+		text_add(t, "batch_size = %d\n", ts->batch_size);
+	if (ts->learning_rate > 0)
+		text_add(t, "learning_rate = %g\n", ts->learning_rate);
+	if (ts->learning_rate_multiplier > 0)
+		text_add(t, "learning_rate_multiplier = %g\n", ts->learning_rate_multiplier);
+	if (ts->adapter_size)
+		text_add(t, "adapter_size = %s\n", ts->adapter_size);
+	if (g->has_temperature)
+		text_add(t, "temperature = %g\n", g->temperature);
+	if (g->has_top_p)
+		text_add(t, "top_p = %g\n", g->top_p);
+	if (g->has_top_k)
+		text_add(t, "top_k = %d\n", g->top_k);
 }
 
 /* The width of progress's first line, newline included. */
@@ -228,8 +234,10 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	text_bytes(t, "\n", 1);
 	for (size_t i = 0; i < v->n_snapshots; i++) {
 		const struct tuning_snapshot *s = &v->snapshots[i];
-		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss,
-			 s->compute_time[0] ? s->compute_time : "-");
+		char at[40] = "-";
+		if (s->at)
+			rfc3339_format(s->at, 0, at, sizeof at);
+		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss, at);
 	}
 }
 
@@ -281,8 +289,8 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 		text_bytes(t, v->generation, strlen(v->generation));
 		return 0;
 	case TFS_MODEL_JSON:
-		if (v->remote && v->model.json)
-			text_line(t, v->model.json);
+		if (v->remote && v->model.raw_json)
+			text_line(t, v->model.raw_json);
 		return 0;
 	case TFS_ERROR:
 		if (v->error[0])

@@ -18,6 +18,9 @@
 struct tfs_local;
 
 struct tfs_options {
+	char *backend; /* -o backend=NAME; NULL: gemini */
+	char *location;
+	char *bucket;
 	char *endpoint;
 	char *api_key_file;
 	char *token_command;

@@ -1,12 +1,13 @@
 /* http.c - the libmicrohttpd side of tunedfs-server: listening, collecting bodies up to
- * --max-body, the raw URI, the credential headers, then srv_handle; latency, dropped
- * connections and Retry-After are applied here. Routing is routes.c. */
+ * --max-body, the raw URI and the headers, then srv_handle; latency, dropped connections,
+ * Retry-After and the reply's own headers are applied here. Routing is router.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,7 +17,7 @@
 #include <microhttpd.h>
 
 #include "server/http.h"
-#include "server/routes.h"
+#include "server/router.h"
 #include "server/srv.h"
 
 struct srv_http {
@@ -67,8 +68,18 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *re
 	if (!r)
 		return MHD_NO;
 	rep->body = NULL; /* the response owns it now */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				rep->content_type ? rep->content_type : "application/json");
+	if (rep->content_type || !rep->headers.data ||
+	    !strcasestr(rep->headers.data, "content-type:"))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					rep->content_type ? rep->content_type : "application/json");
+	for (char *line = rep->headers.data; line && *line;) {
+		char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+		if (!nl || !colon || colon > nl)
+			break;
+		*nl = *colon = '\0';
+		MHD_add_response_header(r, line, colon + 2);
+		line = nl + 1;
+	}
 	if (rep->retry_after > 0) {
 		char v[24];
 		snprintf(v, sizeof(v), "%ld", rep->retry_after);
@@ -77,6 +88,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *re
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static const char *header_of(const struct srv_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result collect(struct srv *s, struct conn_ctx *ctx, const char *data, size_t *size)
@@ -143,6 +159,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-goog-api-key"),
 		    .authorization =
 			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		    .header = header_of,
+		    .conn = c,
 		};
 		srv_handle(s, &req, &rep);
 	}

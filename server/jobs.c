@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/ids.h"
 #include "server/jobs.h"
-#ifdef TUNEDFS_HAVE_TRAINER
 #include "server/train.h"
-#endif
 
 #define PERSIST_EVERY_NS 1000000000LL
 
@@ -35,13 +34,9 @@ struct srv_jobs {
 	unsigned long queued, running, done;
 };
 
-int srv_jobs_have_trainer(void)
+int srv_jobs_default_batch(long n_examples)
 {
-#ifdef TUNEDFS_HAVE_TRAINER
-	return 1;
-#else
-	return 0;
-#endif
+	return n_examples > 500 ? 16 : 4;
 }
 
 /* Ends a job that did not train to the end; a deleted model is left alone. */
@@ -54,7 +49,7 @@ static void finish_failed(struct srv_jobs *j, struct srv_model *m, int code, con
 		m->state = SRV_STATE_FAILED;
 		m->err_code = code;
 		free(m->err_msg);
-		m->err_msg = srv_xstrdup(msg);
+		m->err_msg = xstrdup(msg);
 		m->complete_ns = m->update_ns = srv_now_ns();
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -62,7 +57,6 @@ static void finish_failed(struct srv_jobs *j, struct srv_model *m, int code, con
 		srv_store_persist(st, m);
 }
 
-#ifdef TUNEDFS_HAVE_TRAINER
 static int on_step(void *ctx, int step, int total_steps, int epoch, double mean_loss)
 {
 	struct srv_job *job = ctx;
@@ -85,7 +79,7 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 {
 	struct srv_store *st = j->st;
 	struct srv_model *m = job->m;
-	struct nn_example *ex = srv_xcalloc(job->n, sizeof(*ex));
+	struct nn_example *ex = xcalloc(job->n, sizeof(*ex));
 	for (size_t i = 0; i < job->n; i++)
 		ex[i] = (struct nn_example){job->ex[i].input, job->ex[i].input_len,
 					    job->ex[i].output, job->ex[i].output_len};
@@ -94,7 +88,7 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 	p.epoch_count = m->epoch_count;
 	p.batch_size = m->batch_size;
 	p.learning_rate = m->learning_rate;
-	p.seed = j->seed ? j->seed * 0x9e3779b97f4a7c15ULL + m->seq : 0;
+	p.seed = m->seed ? m->seed : j->seed ? j->seed * 0x9e3779b97f4a7c15ULL + m->seq : 0;
 	pthread_mutex_unlock(&st->lock);
 	if (!p.seed)
 		srv_random_bytes(&p.seed, sizeof(p.seed));
@@ -118,7 +112,7 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 			}
 			return;
 		}
-		struct srv_net *net = srv_xcalloc(1, sizeof(*net));
+		struct srv_net *net = xcalloc(1, sizeof(*net));
 		net->nn = out;
 		net->refs = 1;
 		pthread_mutex_lock(&st->lock);
@@ -142,12 +136,6 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 		finish_failed(j, m, 13, msg);
 	}
 }
-#else
-static void train(struct srv_jobs *j, struct srv_job *job)
-{
-	finish_failed(j, job->m, 12, "no trainer built into this tunedfs-server");
-}
-#endif
 
 static void job_free(struct srv_jobs *j, struct srv_job *job)
 {
@@ -197,12 +185,12 @@ static void *worker(void *arg)
 
 int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct srv_jobs **out)
 {
-	struct srv_jobs *j = srv_xcalloc(1, sizeof(*j));
+	struct srv_jobs *j = xcalloc(1, sizeof(*j));
 	j->st = st;
 	j->seed = seed;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	j->threads = srv_xcalloc((size_t)n_workers, sizeof(*j->threads));
+	j->threads = xcalloc((size_t)n_workers, sizeof(*j->threads));
 	for (int i = 0; i < n_workers; i++) {
 		int rc = pthread_create(&j->threads[i], NULL, worker, j);
 		if (rc) {
@@ -217,7 +205,7 @@ int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct sr
 
 void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example *ex, size_t n)
 {
-	struct srv_job *job = srv_xcalloc(1, sizeof(*job));
+	struct srv_job *job = xcalloc(1, sizeof(*job));
 	srv_model_get(j->st, m);
 	job->pool = j;
 	job->m = m;

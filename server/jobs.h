@@ -7,10 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/model_json.h"
 #include "server/store.h"
 
 struct srv_jobs;
+
+/* The base learning rate (Adam's): a learning-rate multiplier of 1 trains at this. */
+#define SRV_DEFAULT_LR 0.001
+/* The batch size a job gets when its request names none: 4, or 16 above 500 examples. */
+int srv_jobs_default_batch(long n_examples);
 
 /* Starts n_workers threads (n_workers >= 1). seed != 0 makes training reproducible. */
 int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct srv_jobs **out);
@@ -21,7 +25,5 @@ void srv_jobs_stop(struct srv_jobs *j);
 /* Counters for /debug/stats. */
 void srv_jobs_counts(struct srv_jobs *j, unsigned long *queued, unsigned long *running,
 		     unsigned long *done);
-/* 1 when a trainer is built in. */
-int srv_jobs_have_trainer(void);
 
 #endif

@@ -8,15 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/xalloc.h"
 #include "server/json_util.h"
-#include "server/store.h"
 
 /* Copies text into a NUL-terminated buffer without the commas that directly precede a
  * closing bracket, and checks nesting depth, so cJSON never recurses deeply. */
 static int strip_and_check(const char *text, size_t len, char **out, size_t *out_len, char *why,
 			   size_t why_len)
 {
-	char *buf = srv_xmalloc(len + 1);
+	char *buf = xmalloc(len + 1);
 	size_t o = 0;
 	int in_str = 0, esc = 0, depth = 0;
 
@@ -286,7 +286,7 @@ char *srv_json_pretty(const char *in)
 		if (in[i] == ',' || in[i] == '{' || in[i] == '[' || in[i] == '}' || in[i] == ']' ||
 		    in[i] == ':')
 			cap += 2 + 2 * (SRV_JSON_MAX_DEPTH + 2);
-	char *out = srv_xmalloc(cap);
+	char *out = xmalloc(cap);
 	for (size_t i = 0; i < n; i++) {
 		char c = in[i];
 		if (in_str) {

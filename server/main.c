@@ -1,6 +1,6 @@
 /* main.c - tunedfs-server's start-up and shut-down: options, the API key file, store,
  * job pool, HTTP, the address line on stdout, then waiting for SIGTERM/SIGINT.
- * Requests are routes.c; transport http.c. */
+ * Requests are router.c and the families; transport http.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,22 +11,24 @@
 #include <string.h>
 
 #include "config.h"
+#include "base/xalloc.h"
 #include "server/http.h"
 #include "server/ids.h"
 #include "server/srv.h"
-#ifdef TUNEDFS_HAVE_OAUTH
-#include "server/oauth.h"
-#endif
+#include "server/gemini/gemini.h"
+#include "server/google/oauth.h"
 
 static const char usage[] =
     "usage: tunedfs-server [--port N | --socket PATH] --data-dir DIR [options]\n"
     "\n"
-    "A local Gemini API tuning server (REST v1beta) with a real trainer.\n"
+    "A local Gemini API (REST v1beta), Vertex AI (v1, v1beta1) with Cloud Storage,\n"
+    "and OpenAI (v1) tuning server with a real trainer.\n"
     "\n"
     "  --port N             listen on 127.0.0.1:N (0 = any free port; default 0)\n"
     "  --socket PATH        listen on a Unix socket instead (created 0600)\n"
     "  --data-dir DIR       where models, operations and weights are kept (required)\n"
-    "  --api-key-file FILE  require the key in FILE (x-goog-api-key, ?key= or Bearer)\n"
+    "  --api-key-file FILE  require the key in FILE (x-goog-api-key, ?key= or Bearer;\n"
+    "                       OpenAI routes: Bearer)\n"
     "  --oauth-clients FILE serve POST /token and accept the Bearer tokens it issues\n"
     "  --token-lifetime S   lifetime of issued access tokens (default 3600)\n"
     "  --workers N          training jobs run at once (default 2)\n"
@@ -139,27 +141,27 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return 0;
 	case OPT_SOCKET:
 		free(o->socket_path);
-		o->socket_path = srv_xstrdup(arg);
+		o->socket_path = xstrdup(arg);
 		return 0;
 	case OPT_DATA_DIR:
 		free(o->data_dir);
-		o->data_dir = srv_xstrdup(arg);
+		o->data_dir = xstrdup(arg);
 		return 0;
 	case OPT_KEY_FILE:
 		free(o->api_key_file);
-		o->api_key_file = srv_xstrdup(arg);
+		o->api_key_file = xstrdup(arg);
 		return 0;
 	case OPT_OAUTH:
 		free(o->oauth_clients);
-		o->oauth_clients = srv_xstrdup(arg);
+		o->oauth_clients = xstrdup(arg);
 		return 0;
 	case OPT_REQUEST_LOG:
 		free(o->request_log);
-		o->request_log = srv_xstrdup(arg);
+		o->request_log = xstrdup(arg);
 		return 0;
 	case OPT_FAULT_ROUTES:
 		free(o->fault_routes);
-		o->fault_routes = srv_xstrdup(arg);
+		o->fault_routes = xstrdup(arg);
 		return 0;
 	case OPT_TOKEN_LIFETIME:
 		return parse_long(name, arg, 1, 86400 * 365, &o->token_lifetime);
@@ -270,7 +272,7 @@ static int read_key(const char *path, char **out)
 			path);
 		return -EINVAL;
 	}
-	*out = srv_xstrdup(p);
+	*out = xstrdup(p);
 	memset(buf, 0, sizeof(buf));
 	return 0;
 }
@@ -291,7 +293,6 @@ static int setup_credentials(struct srv *s)
 		return -EINVAL;
 	if (!s->opt.oauth_clients)
 		return 0;
-#ifdef TUNEDFS_HAVE_OAUTH
 	char why[256] = "";
 	if (srv_oauth_load(s->opt.oauth_clients, s->opt.token_lifetime, &s->oauth, why,
 			   sizeof(why))) {
@@ -300,19 +301,13 @@ static int setup_credentials(struct srv *s)
 		return -EINVAL;
 	}
 	return 0;
-#else
-	fprintf(stderr, "tunedfs-server: --oauth-clients: built without the token endpoint\n");
-	return -ENOSYS;
-#endif
 }
 
 static void teardown(struct srv *s)
 {
 	srv_jobs_stop(s->jobs);
 	srv_store_close(s->store);
-#ifdef TUNEDFS_HAVE_OAUTH
 	srv_oauth_free(s->oauth);
-#endif
 	if (s->api_key) {
 		memset(s->api_key, 0, strlen(s->api_key));
 		free(s->api_key);
@@ -344,7 +339,7 @@ static int run(struct srv *s)
 			s->store->interrupted);
 	if (s->opt.max_loaded > 0)
 		s->store->max_nets = (size_t)s->opt.max_loaded;
-	srv_store_warm(s->store);
+	srv_store_warm(s->store, srv_gemini_warm);
 	int rc =
 	    srv_jobs_start(s->store, s->opt.workers, s->opt.have_seed ? s->opt.seed : 0, &s->jobs);
 	if (rc) {

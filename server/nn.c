@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/nn_impl.h"
 #include "server/nn_ops.h"
-
-void *nn_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (!p) {
-		fprintf(stderr, "tunedfs-server: out of memory (%zu x %zu bytes in nn)\n", n, size);
-		abort();
-	}
-	return p;
-}
 
 uint64_t nn_rng_next(uint64_t *state)
 {
@@ -122,10 +113,10 @@ int nn_model_alloc(const struct nn_dims *dims, struct nn_model **out)
 {
 	if (!nn_dims_valid(dims))
 		return -EINVAL;
-	struct nn_model *m = nn_xcalloc(1, sizeof(*m));
+	struct nn_model *m = xcalloc(1, sizeof(*m));
 	m->dims = *dims;
 	m->n_params = nn_view_map(dims, NULL, &m->w);
-	m->params = nn_xcalloc(m->n_params, sizeof(float));
+	m->params = xcalloc(m->n_params, sizeof(float));
 	nn_view_map(dims, m->params, &m->w);
 	*out = m;
 	return 0;
@@ -175,18 +166,18 @@ static void ensure_train_state(struct nn_model *m)
 {
 	if (m->grads)
 		return;
-	m->grads = nn_xcalloc(m->n_params, sizeof(float));
-	m->adam_m = nn_xcalloc(m->n_params, sizeof(float));
-	m->adam_v = nn_xcalloc(m->n_params, sizeof(float));
+	m->grads = xcalloc(m->n_params, sizeof(float));
+	m->adam_m = xcalloc(m->n_params, sizeof(float));
+	m->adam_v = xcalloc(m->n_params, sizeof(float));
 	nn_view_map(&m->dims, m->grads, &m->g);
 	nn_view_map(&m->dims, m->adam_m, &m->m);
 	nn_view_map(&m->dims, m->adam_v, &m->v);
-	m->transposed = nn_xcalloc(m->n_params, sizeof(float));
+	m->transposed = xcalloc(m->n_params, sizeof(float));
 	nn_view_map(&m->dims, m->transposed, &m->wt);
-	m->train_acts = nn_xcalloc(1, sizeof(*m->train_acts));
+	m->train_acts = xcalloc(1, sizeof(*m->train_acts));
 	nn_acts_alloc(&m->dims, m->train_acts);
-	m->tokens = nn_xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
-	m->targets = nn_xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
+	m->tokens = xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
+	m->targets = xcalloc((size_t)m->dims.ctx + 1, sizeof(int));
 }
 
 static int batch_valid(const struct nn_example *batch, size_t n)

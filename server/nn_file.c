@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "server/nn_impl.h"
 
 #define FILE_MAGIC   "TUNEDNN\n"
@@ -46,7 +47,7 @@ static unsigned char *encode(const struct nn_model *m, size_t *size)
 {
 	const struct nn_dims *d = &m->dims;
 	*size = HEADER_SIZE + 4 * m->n_params + TRAILER_SIZE;
-	unsigned char *buf = nn_xcalloc(*size, 1), *p = buf;
+	unsigned char *buf = xcalloc(*size, 1), *p = buf;
 	memcpy(p, FILE_MAGIC, 8);
 	p += 8;
 	uint32_t fields[7] = {
@@ -137,7 +138,7 @@ static int read_file(const char *path, unsigned char **out, size_t *size, char *
 		return -EINVAL;
 	}
 	size_t n = (size_t)st.st_size, got = 0;
-	unsigned char *buf = nn_xcalloc(n, 1);
+	unsigned char *buf = xcalloc(n, 1);
 	while (got < n) {
 		ssize_t r = read(fd, buf + got, n - got);
 		if (r < 0 && errno == EINTR)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/nn_impl.h"
 
 struct gen_ws {
@@ -24,7 +25,7 @@ static void ws_init(struct gen_ws *ws, const struct nn_dims *d)
 {
 	size_t C = (size_t)d->ctx, D = (size_t)d->d_model, F = (size_t)d->d_ff, V = NN_VOCAB;
 	size_t L = (size_t)d->n_layers;
-	float *p = nn_xcalloc(L * C * 3 * D + 4 * D + F + C + 2 * V, sizeof(float));
+	float *p = xcalloc(L * C * 3 * D + 4 * D + F + C + 2 * V, sizeof(float));
 	ws->block = p;
 	for (size_t l = 0; l < L; l++, p += C * 3 * D)
 		ws->qkv[l] = p;
@@ -36,8 +37,8 @@ static void ws_init(struct gen_ws *ws, const struct nn_dims *d)
 	ws->att = ws->fc + F;
 	ws->logits = ws->att + C;
 	ws->prob = ws->logits + V;
-	ws->tok = nn_xcalloc(C, sizeof(int));
-	ws->order = nn_xcalloc(V, sizeof(int));
+	ws->tok = xcalloc(C, sizeof(int));
+	ws->order = xcalloc(V, sizeof(int));
 	ws->n = 0;
 }
 
@@ -195,7 +196,7 @@ int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 	ws_init(&ws, &m->dims);
 	uint64_t rng = s->seed;
 	size_t n = 0, cap = 64;
-	char *buf = nn_xcalloc(cap, 1);
+	char *buf = xcalloc(cap, 1);
 	int limit = 0;
 	start_window(m, &ws, input, input_len, max_bytes);
 	for (;;) {

@@ -67,7 +67,6 @@ struct nn_seq {
 	int n_targets;
 };
 
-void *nn_xcalloc(size_t n, size_t size);
 uint64_t nn_rng_next(uint64_t *state);
 double nn_rng_uniform(uint64_t *state); /* [0, 1) */
 

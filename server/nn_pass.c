@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/nn_impl.h"
 #include "server/nn_ops.h"
 
@@ -157,7 +158,7 @@ void nn_acts_alloc(const struct nn_dims *d, struct nn_acts *a)
 	size_t H = (size_t)d->n_heads, L = (size_t)d->n_layers, V = NN_VOCAB;
 	size_t per_layer = 8 * C * D + 4 * C + H * C * C + 3 * C * F;
 	size_t total = L * per_layer + 2 * C * D + 2 * C + C * V + 6 * C * D + C * F + C;
-	float *p = nn_xcalloc(total, sizeof(float));
+	float *p = xcalloc(total, sizeof(float));
 	a->block = p;
 #define TAKE(field, n)                                                                             \
 	do {                                                                                       \

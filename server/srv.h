@@ -13,6 +13,7 @@
 #include "server/store.h"
 
 struct srv_oauth;
+struct srv_family;
 
 struct srv_options {
 	int port; /* -1 = unset */
@@ -38,16 +39,14 @@ struct srv {
 	struct srv_options opt;
 	struct srv_store *store;
 	struct srv_jobs *jobs;
-	struct srv_oauth *oauth;
-	char *api_key; /* NULL: any credentials accepted */
+	struct srv_oauth *oauth; /* the token endpoint's clients and tokens; NULL = none */
+	const struct srv_family *const *families; /* served, NULL-terminated; NULL = all */
+	char *api_key;				  /* NULL: any credentials accepted */
 	struct srv_stats stats;
 	/* Fault draws: one seeded generator, drawn under its lock in request order. */
 	pthread_mutex_t rng_lock;
 	uint64_t rng;
 	size_t max_body;
 };
-
-/* Uniform draw in [0, 1) from the fault generator. */
-double srv_fault_draw(struct srv *s);
 
 #endif

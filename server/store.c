@@ -1,7 +1,6 @@
-/* store.c - the model index of tunedfs-server and its files under the data directory:
- *   DIR/tunedModels/ID/model.json, DIR/tunedModels/ID/operations/OP.json,
- *   DIR/tunedModels/ID/weights.bin, DIR/trash/ (deleted models on their way out).
- * Reload at start; JSON mapping is model_json.c, weights loading weights.c. */
+/* store.c - the job index of tunedfs-server and its files under the data directory:
+ *   DIR/jobs/ID/job.json, DIR/jobs/ID/weights.bin, DIR/trash/ (deleted jobs on their way
+ *   out). Reload at start; the file format is job_json.c, weights loading weights.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,56 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "server/ids.h"
 #include "server/json_util.h"
-#include "server/model_json.h"
 #include "server/store.h"
-
-static void oom(void)
-{
-	fprintf(stderr, "tunedfs-server: out of memory\n");
-	abort();
-}
-
-void *srv_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *srv_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *srv_xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *srv_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *srv_xstrndup(const char *s, size_t n)
-{
-	char *p = strndup(s, n);
-	if (!p)
-		oom();
-	return p;
-}
 
 int64_t srv_now_ns(void)
 {
@@ -70,61 +23,9 @@ int64_t srv_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-int srv_write_atomic(const char *path, const void *data, size_t len)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	const char *p = data;
-	size_t done = 0;
-	int rc = 0;
-	while (done < len) {
-		ssize_t w = write(fd, p + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	return fsync_dir_of(path);
-}
-
 struct srv_model *srv_model_new(void)
 {
-	struct srv_model *m = srv_xcalloc(1, sizeof(*m));
+	struct srv_model *m = xcalloc(1, sizeof(*m));
 	m->refs = 1;
 	pthread_mutex_init(&m->persist_lock, NULL);
 	return m;
@@ -145,6 +46,10 @@ static void model_free(struct srv_store *st, struct srv_model *m)
 		pthread_mutex_unlock(&st->lock);
 		srv_net_put(st, m->net);
 	}
+	free(m->parent);
+	free(m->dataset);
+	free(m->adapter_size);
+	srv_model_set_labels(m, NULL, 0);
 	free(m->display_name);
 	free(m->description);
 	free(m->base_model);
@@ -167,11 +72,34 @@ void srv_model_put(struct srv_store *st, struct srv_model *m)
 		model_free(st, m);
 }
 
+void srv_model_set_labels(struct srv_model *m, const struct srv_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < m->n_labels; i++) {
+		free(m->labels[i].key);
+		free(m->labels[i].value);
+	}
+	free(m->labels);
+	m->labels = n ? xcalloc(n, sizeof(*m->labels)) : NULL;
+	m->n_labels = n;
+	for (size_t i = 0; i < n; i++) {
+		m->labels[i].key = xstrdup(kv[i].key);
+		m->labels[i].value = xstrdup(kv[i].value);
+	}
+}
+
+int srv_store_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= sizeof(((struct srv_model *)0)->id) || id[0] == '-')
+		return 0;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 void srv_model_add_snapshot(struct srv_model *m, const struct srv_snapshot *s)
 {
 	if (m->n_snaps == m->cap_snaps) {
 		m->cap_snaps = m->cap_snaps ? m->cap_snaps * 2 : 32;
-		m->snaps = srv_xrealloc(m->snaps, m->cap_snaps * sizeof(*m->snaps));
+		m->snaps = xrealloc(m->snaps, m->cap_snaps * sizeof(*m->snaps));
 	}
 	m->snaps[m->n_snaps++] = *s;
 }
@@ -231,8 +159,8 @@ static void index_add_locked(struct srv_store *st, struct srv_model *m)
 	int found;
 	if (st->n == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 256;
-		st->by_seq = srv_xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
-		st->by_id = srv_xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
+		st->by_seq = xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
+		st->by_id = xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
 	}
 	size_t i = id_index(st, m->id, &found);
 	memmove(&st->by_id[i + 1], &st->by_id[i], (st->n - i) * sizeof(*st->by_id));
@@ -257,17 +185,12 @@ static void index_del_locked(struct srv_store *st, struct srv_model *m)
 
 static void model_dir(struct srv_store *st, const char *id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/tunedModels/%s", st->dir, id);
-}
-
-void srv_store_weights_path(struct srv_store *st, const char *id, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/tunedModels/%s/weights.bin", st->dir, id);
+	snprintf(buf, len, "%s/jobs/%s", st->dir, id);
 }
 
 int srv_store_insert(struct srv_store *st, struct srv_model *m)
 {
-	char dir[4096], ops[4200];
+	char dir[4096];
 	pthread_mutex_lock(&st->lock);
 	if (srv_store_lookup_locked(st, m->id)) {
 		pthread_mutex_unlock(&st->lock);
@@ -277,10 +200,9 @@ int srv_store_insert(struct srv_store *st, struct srv_model *m)
 	m->refs++;
 	index_add_locked(st, m);
 	pthread_mutex_unlock(&st->lock);
-	/* A leftover directory without model.json (a crash mid-create) is reused. */
+	/* A leftover directory without job.json (a crash mid-create) is reused. */
 	model_dir(st, m->id, dir, sizeof(dir));
-	snprintf(ops, sizeof(ops), "%s/operations", dir);
-	if ((mkdir(dir, 0700) && errno != EEXIST) || (mkdir(ops, 0700) && errno != EEXIST)) {
+	if (mkdir(dir, 0700) && errno != EEXIST) {
 		int rc = -errno;
 		pthread_mutex_lock(&st->lock);
 		index_del_locked(st, m);
@@ -336,7 +258,7 @@ int srv_store_remove(struct srv_store *st, const char *id)
 		srv_id_random(tail, 10);
 		snprintf(trash, sizeof(trash), "%s/trash/%s.%s", st->dir, id, tail);
 		if (rename(dir, trash) == 0) {
-			fsync_dir_of(dir);
+			srv_fsync_dir_of(dir);
 			remove_tree(trash);
 		} else {
 			remove_tree(dir);
@@ -350,7 +272,6 @@ int srv_store_remove(struct srv_store *st, const char *id)
 int srv_store_persist(struct srv_store *st, struct srv_model *m)
 {
 	char path[4200];
-	int rc = 0;
 	pthread_mutex_lock(&m->persist_lock);
 	pthread_mutex_lock(&st->lock);
 	if (m->deleted) {
@@ -358,59 +279,19 @@ int srv_store_persist(struct srv_store *st, struct srv_model *m)
 		pthread_mutex_unlock(&m->persist_lock);
 		return 0;
 	}
-	cJSON *mj = srv_json_model(m, SRV_JSON_STORED);
-	cJSON *oj = srv_json_operation(m);
+	cJSON *j = srv_job_json(m);
 	m->persisted_ns = srv_now_ns();
 	pthread_mutex_unlock(&st->lock);
-	char *ms = srv_json_print(mj), *os = srv_json_print(oj);
-	cJSON_Delete(mj);
-	cJSON_Delete(oj);
-	/* The operation first: model.json is what reload trusts to exist. */
-	snprintf(path, sizeof(path), "%s/tunedModels/%s/operations/%s.json", st->dir, m->id,
-		 m->op_id);
-	rc = srv_write_atomic(path, os, strlen(os));
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/tunedModels/%s/model.json", st->dir, m->id);
-		rc = srv_write_atomic(path, ms, strlen(ms));
-	}
-	free(ms);
-	free(os);
+	char *text = srv_json_print(j);
+	cJSON_Delete(j);
+	snprintf(path, sizeof(path), "%s/jobs/%s/job.json", st->dir, m->id);
+	int rc = srv_write_atomic(path, text, strlen(text));
+	free(text);
 	pthread_mutex_unlock(&m->persist_lock);
 	if (rc)
-		fprintf(stderr, "tunedfs-server: cannot write the files of tunedModels/%s: %s\n",
-			m->id, strerror(-rc));
+		fprintf(stderr, "tunedfs-server: cannot write the record of job %s: %s\n", m->id,
+			strerror(-rc));
 	return rc;
-}
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	size_t cap = 4096, n = 0;
-	char *buf = srv_xmalloc(cap);
-	size_t r;
-	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			if (cap >= (size_t)256 << 20) {
-				fclose(f);
-				free(buf);
-				return -EFBIG;
-			}
-			cap *= 2;
-			buf = srv_xrealloc(buf, cap);
-		}
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(buf);
-		return -EIO;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 static cJSON *read_json(const char *path)
@@ -418,42 +299,31 @@ static cJSON *read_json(const char *path)
 	char *text = NULL, why[160];
 	size_t len = 0;
 	cJSON *root = NULL;
-	if (read_file(path, &text, &len))
+	if (srv_read_file(path, (size_t)256 << 20, &text, &len))
 		return NULL;
 	srv_json_parse(text, len, &root, why, sizeof(why));
 	free(text);
 	return root;
 }
 
-/* Loads DIR/tunedModels/ID; NULL when it holds no usable model. */
+/* Loads DIR/jobs/ID; NULL when it holds no usable job. */
 static struct srv_model *load_model(struct srv_store *st, const char *id)
 {
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/tunedModels/%s/model.json", st->dir, id);
-	cJSON *mj = read_json(path);
-	if (!mj) {
+	snprintf(path, sizeof(path), "%s/jobs/%s/job.json", st->dir, id);
+	cJSON *j = read_json(path);
+	if (!j) {
 		if (access(path, F_OK) == 0)
 			fprintf(stderr,
-				"tunedfs-server: skipping tunedModels/%s: model.json is not "
-				"valid JSON\n",
+				"tunedfs-server: skipping job %s: job.json is not valid JSON\n",
 				id);
 		return NULL;
 	}
 	struct srv_model *m = srv_model_new();
-	const cJSON *x = srv_json_field(mj, "tunedfsServer");
-	const cJSON *opid = srv_json_field(x, "operation");
-	cJSON *oj = NULL;
-	if (cJSON_IsString(opid) && srv_id_valid(opid->valuestring)) {
-		snprintf(path, sizeof(path), "%s/tunedModels/%s/operations/%s.json", st->dir, id,
-			 opid->valuestring);
-		oj = read_json(path);
-	}
-	int rc = srv_json_model_load(mj, oj, m);
-	cJSON_Delete(mj);
-	cJSON_Delete(oj);
-	if (rc || strcmp(m->id, id) != 0) {
-		fprintf(stderr, "tunedfs-server: skipping tunedModels/%s: unreadable model.json\n",
-			id);
+	int rc = srv_job_json_load(j, m);
+	cJSON_Delete(j);
+	if (rc || strcmp(m->id, id) != 0 || !srv_store_id_valid(m->id)) {
+		fprintf(stderr, "tunedfs-server: skipping job %s: unreadable job.json\n", id);
 		model_free(st, m);
 		return NULL;
 	}
@@ -483,7 +353,7 @@ static void fail_interrupted(struct srv_store *st, struct srv_model *m)
 	m->state = SRV_STATE_FAILED;
 	m->err_code = 10; /* ABORTED */
 	free(m->err_msg);
-	m->err_msg = srv_xstrdup("training interrupted by a server restart");
+	m->err_msg = xstrdup("training interrupted by a server restart");
 	m->complete_ns = m->update_ns = srv_now_ns();
 	st->interrupted++;
 	srv_store_persist(st, m);
@@ -492,7 +362,7 @@ static void fail_interrupted(struct srv_store *st, struct srv_model *m)
 static int load_all(struct srv_store *st)
 {
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/tunedModels", st->dir);
+	snprintf(path, sizeof(path), "%s/jobs", st->dir);
 	DIR *d = opendir(path);
 	if (!d)
 		return -errno;
@@ -500,12 +370,12 @@ static int load_all(struct srv_store *st)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (!srv_id_valid(e->d_name))
+		if (!srv_store_id_valid(e->d_name))
 			continue;
 		struct srv_model *m = load_model(st, e->d_name);
 		if (!m) {
 			char dir[4608];
-			snprintf(dir, sizeof(dir), "%s/%s/model.json", path, e->d_name);
+			snprintf(dir, sizeof(dir), "%s/%s/job.json", path, e->d_name);
 			if (access(dir, F_OK) != 0) { /* a create cut before its first write */
 				snprintf(dir, sizeof(dir), "%s/%s", path, e->d_name);
 				remove_tree(dir);
@@ -514,8 +384,8 @@ static int load_all(struct srv_store *st)
 		}
 		if (st->n == st->cap) {
 			st->cap = st->cap ? st->cap * 2 : 256;
-			st->by_seq = srv_xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
-			st->by_id = srv_xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
+			st->by_seq = xrealloc(st->by_seq, st->cap * sizeof(*st->by_seq));
+			st->by_id = xrealloc(st->by_id, st->cap * sizeof(*st->by_id));
 		}
 		st->by_seq[st->n] = st->by_id[st->n] = m;
 		st->n++;
@@ -547,7 +417,7 @@ static int load_all(struct srv_store *st)
 int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t why_len)
 {
 	char path[4200];
-	const char *subs[] = {"", "/tunedModels", "/trash"};
+	const char *subs[] = {"", "/jobs", "/trash"};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
 		if (mkdir(path, 0700) && errno != EEXIST) {
@@ -559,14 +429,14 @@ int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t wh
 	snprintf(path, sizeof(path), "%s/trash", dir);
 	remove_tree(path);
 	mkdir(path, 0700);
-	struct srv_store *st = srv_xcalloc(1, sizeof(*st));
+	struct srv_store *st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
-	st->dir = srv_xstrdup(dir);
+	st->dir = xstrdup(dir);
 	st->next_seq = 1;
 	st->max_nets = SRV_MAX_LOADED_NETS;
 	int rc = load_all(st);
 	if (rc) {
-		snprintf(why, why_len, "cannot read %s/tunedModels: %s", dir, strerror(-rc));
+		snprintf(why, why_len, "cannot read %s/jobs: %s", dir, strerror(-rc));
 		srv_store_close(st);
 		return rc;
 	}
@@ -582,8 +452,7 @@ static void *warm_up(void *arg)
 		pthread_mutex_lock(&st->lock);
 		/* By position: models may come and go meanwhile; a missed one is built later. */
 		for (size_t k = 0; k < 64 && i < st->n && !st->warm_stop; k++, i++) {
-			size_t len;
-			srv_json_model_text(st->by_seq[i], &len);
+			st->warm(st->by_seq[i]);
 		}
 		int done = i >= st->n || st->warm_stop;
 		pthread_mutex_unlock(&st->lock);
@@ -592,8 +461,9 @@ static void *warm_up(void *arg)
 	}
 }
 
-void srv_store_warm(struct srv_store *st)
+void srv_store_warm(struct srv_store *st, void (*warm)(struct srv_model *m))
 {
+	st->warm = warm;
 	if (pthread_create(&st->warm_thread, NULL, warm_up, st) == 0)
 		st->warm_started = 1;
 }

@@ -1,12 +1,17 @@
-/* store.h - the tuned models of tunedfs-server: the in-memory index (creation order and
- * id order) and their files under --data-dir, written tmp+fsync+rename and reloaded at
- * start. Holds no HTTP, JSON wire mapping (model_json.h) or training (jobs.h). */
+/* store.h - the tuning jobs and tuned models of tunedfs-server, one neutral record each
+ * whatever protocol made it: the in-memory index (creation order and id order) and the
+ * files under --data-dir (DIR/jobs/ID/job.json and weights.bin, written tmp+fsync+rename),
+ * reloaded at start. Holds no HTTP, no wire JSON of any service, no training (jobs.h). */
 #ifndef TUNEDFS_SERVER_STORE_H
 #define TUNEDFS_SERVER_STORE_H
 
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "server/files.h"
 
 enum srv_state {
 	SRV_STATE_UNSPECIFIED = 0,
@@ -33,16 +38,30 @@ struct srv_net {
  * (and loaded again from weights.bin when next prompted). */
 #define SRV_MAX_LOADED_NETS 256
 
-/* One tuned model and its single create operation. Every field is guarded by the
- * store's lock; persist_lock orders the writes of its files. */
+/* A name and a value: a job's labels or metadata. */
+struct srv_kv {
+	char *key, *value;
+};
+
+/* One tuning job and the model it makes. Every field is guarded by the store's lock;
+ * persist_lock orders the writes of its files. family names the protocol that created it
+ * (each lists only its own); the other fields mean the same for every family. */
 struct srv_model {
 	int refs;
 	int deleted;
-	int cancel_requested; /* operations.cancel: the job stops at its next step */
+	int cancel_requested; /* the job stops at its next step */
 	uint64_t seq;	      /* creation order, never reused */
 	char id[48];
 	char op_id[24];
+	char family[16];
+	char *parent; /* where it lives, e.g. "projects/P/locations/L"; NULL when none */
 	char *display_name, *description, *base_model, *source_model;
+	char *dataset; /* where the training data came from (a URI or file id), or NULL */
+	char *adapter_size;
+	struct srv_kv *labels;
+	size_t n_labels;
+	int undeployed, endpoint_deleted, model_deleted; /* its serving parts, each removed on
+							  * its own */
 	int has_temperature, has_top_p, has_top_k;
 	double temperature, top_p;
 	int top_k;
@@ -52,15 +71,18 @@ struct srv_model {
 	double learning_rate; /* the one training uses */
 	double lr_multiplier; /* 0 when the request gave learningRate */
 	long n_examples;
+	long long data_bytes; /* bytes of its training examples, inputs and outputs */
+	uint64_t seed;	      /* the training seed asked for; 0 = the server picks */
 	int total_steps, completed_steps;
 	struct srv_snapshot *snaps;
 	size_t n_snaps, cap_snaps;
-	int err_code; /* google.rpc code of the operation's error, 0 when none */
+	int err_code; /* why it failed: a google.rpc code number (1 = cancelled), 0 = none */
 	char *err_msg;
 	struct srv_net *net;
 	int64_t persisted_ns;
-	/* The wire JSON of the model as last printed, reused while the state it came from
-	 * (update time, snapshot count, state) is unchanged: lists stay O(page) in copies. */
+	/* A family's wire JSON of the model as last printed, reused while the state it came
+	 * from (update time, snapshot count, state) is unchanged: lists stay O(page) in
+	 * copies. Owned by the family that prints it; the store only frees it. */
 	char *wire_cache;
 	size_t wire_len;
 	int64_t cache_update_ns;
@@ -81,6 +103,7 @@ struct srv_store {
 	uint64_t net_clock;
 	size_t max_nets; /* SRV_MAX_LOADED_NETS unless set after open */
 	pthread_t warm_thread;
+	void (*warm)(struct srv_model *m);
 	int warm_started;
 	int warm_stop; /* guarded by lock */
 };
@@ -88,9 +111,10 @@ struct srv_store {
 /* Opens (creating) dir and loads every model in it; a model that was CREATING is marked
  * FAILED. On failure returns a negative errno and a reason in why. */
 int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t why_len);
-/* Fills every model's cached wire text in a background thread, a few models per lock
- * hold, so that the first listing after a start is as quick as the next ones. */
-void srv_store_warm(struct srv_store *st);
+/* Calls warm (under the store lock) on every model in a background thread, a few models
+ * per lock hold: the families fill their cached wire text so that the first listing after
+ * a start is as quick as the next ones. */
+void srv_store_warm(struct srv_store *st, void (*warm)(struct srv_model *m));
 /* Stops the warm-up (if running), frees everything. */
 void srv_store_close(struct srv_store *st);
 
@@ -113,10 +137,14 @@ int srv_store_insert(struct srv_store *st, struct srv_model *m);
 /* Takes the model out of the index and removes its files; -ENOENT when absent. Its
  * training job, if any, sees the model deleted at its next step and stops. */
 int srv_store_remove(struct srv_store *st, const char *id);
-/* Writes model.json and its operation file from the current state. */
+/* Writes job.json from the current state. */
 int srv_store_persist(struct srv_store *st, struct srv_model *m);
 /* Path of the weights file of a model into buf. */
-void srv_store_weights_path(struct srv_store *st, const char *id, char *buf, size_t len);
+void srv_store_weights_path(const struct srv_store *st, const char *id, char *buf, size_t len);
+/* 1 when id can name a stored job: 1 to 47 of [a-z0-9-], not starting with '-'. */
+int srv_store_id_valid(const char *id);
+/* The labels of m replaced by a copy of kv (caller holds the lock or owns m). */
+void srv_model_set_labels(struct srv_model *m, const struct srv_kv *kv, size_t n);
 
 /* Loaded weights with a reference taken (lazily loading them), or NULL with a reason. */
 struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *why, size_t why_len);
@@ -127,16 +155,22 @@ void srv_net_put(struct srv_store *st, struct srv_net *n);
 void srv_store_attach_net_locked(struct srv_store *st, struct srv_model *m, struct srv_net *n,
 				 struct srv_net **evicted);
 
-/* Writes data to path through path.tmp.XXXXXX, fsync and rename, then fsyncs the
- * directory. */
-int srv_write_atomic(const char *path, const void *data, size_t len);
-
 int64_t srv_now_ns(void);
-/* Out of memory is fatal: these abort with a message. */
-void *srv_xmalloc(size_t n);
-void *srv_xcalloc(size_t n, size_t size);
-void *srv_xrealloc(void *p, size_t n);
-char *srv_xstrdup(const char *s);
-char *srv_xstrndup(const char *s, size_t n);
 
+/* The job's record as its own JSON (job.json) and back; the caller holds the lock (or
+ * owns m). Loading fills a new model and returns -EINVAL when essential fields are
+ * missing. */
+cJSON *srv_job_json(const struct srv_model *m);
+int srv_job_json_load(const cJSON *j, struct srv_model *m);
+
+/* Training examples as the trainer takes them: bytes in, bytes out. */
+struct srv_example {
+	char *input;
+	size_t input_len;
+	char *output;
+	size_t output_len;
+};
+void srv_examples_free(struct srv_example *ex, size_t n);
+/* Steps of a training: ceil(n_examples * epochs / batch), 0 when any is not positive. */
+int srv_total_steps(long n_examples, int epochs, int batch);
 #endif

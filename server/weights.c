@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/store.h"
-#ifdef TUNEDFS_HAVE_TRAINER
 #include "server/nn.h"
-#endif
+
+void srv_store_weights_path(const struct srv_store *st, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/jobs/%s/weights.bin", st->dir, id);
+}
 
 void srv_net_put(struct srv_store *st, struct srv_net *n)
 {
@@ -20,9 +24,7 @@ void srv_net_put(struct srv_store *st, struct srv_net *n)
 	pthread_mutex_unlock(&st->lock);
 	if (!last)
 		return;
-#ifdef TUNEDFS_HAVE_TRAINER
 	nn_model_free(n->nn);
-#endif
 	free(n);
 }
 
@@ -62,14 +64,13 @@ struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *w
 	pthread_mutex_unlock(&st->lock);
 	if (n)
 		return n;
-#ifdef TUNEDFS_HAVE_TRAINER
 	char path[4200];
 	struct nn_model *nn = NULL;
 	srv_store_weights_path(st, m->id, path, sizeof(path));
 	int rc = nn_model_load(path, &nn, why, why_len);
 	if (rc)
 		return NULL;
-	n = srv_xcalloc(1, sizeof(*n));
+	n = xcalloc(1, sizeof(*n));
 	n->nn = nn;
 	n->refs = 1;
 	pthread_mutex_lock(&st->lock);
@@ -86,8 +87,4 @@ struct srv_net *srv_store_net(struct srv_store *st, struct srv_model *m, char *w
 	pthread_mutex_unlock(&st->lock);
 	srv_net_put(st, evicted);
 	return n;
-#else
-	snprintf(why, why_len, "no trainer built into this tunedfs-server");
-	return NULL;
-#endif
 }

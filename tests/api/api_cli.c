@@ -3,6 +3,7 @@
  * Credentials come from the environment as the mount takes them (none is fine). */
 #include "api/creds.h"
 #include "api/gemini.h"
+#include "api/google_rpc.h"
 #include "api/http.h"
 
 #include <cjson/cJSON.h>
@@ -37,43 +38,43 @@ struct cli {
 	int nargs;
 };
 
-static int cli_fail(int rc, const struct gemini_error *err)
+static int cli_fail(int rc, const struct backend_error *err)
 {
 	printf("error: %s (errno %d) http=%d status=%s message=%s\n", strerror(-rc), -rc,
-	       err->http_status, err->status, err->message);
+	       err->http_status, err->code, err->message);
 	return 1;
 }
 
 static int cli_list(struct cli *c)
 {
-	struct gemini_error err;
-	struct tuned_model *v;
+	struct backend_error err;
+	struct gemini_tuned_model *v;
 	size_t n;
 	int rc = gemini_list_tuned_models(c->gc, NULL, &v, &n, &err);
 
 	if (rc < 0)
 		return cli_fail(rc, &err);
 	for (size_t i = 0; i < n; i++)
-		printf("%s %s\n", v[i].name ? v[i].name : "?", tuned_model_state_name(v[i].state));
+		printf("%s %s\n", v[i].name ? v[i].name : "?", gemini_model_state_name(v[i].state));
 	printf("count: %zu\n", n);
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 	return 0;
 }
 
 static int cli_get(struct cli *c, const char *name)
 {
-	struct gemini_error err;
-	struct tuned_model m;
+	struct backend_error err;
+	struct gemini_tuned_model m;
 	int rc = gemini_get_tuned_model(c->gc, name, NULL, &m, &err);
 
 	if (rc < 0)
 		return cli_fail(rc, &err);
-	printf("%s\nstate: %s\n", m.json, tuned_model_state_name(m.state));
-	tuned_model_clear(&m);
+	printf("%s\nstate: %s\n", m.json, gemini_model_state_name(m.state));
+	gemini_tuned_model_clear(&m);
 	return 0;
 }
 
-static void cli_print_operation(const struct tuning_operation *op)
+static void cli_print_operation(const struct gemini_operation *op)
 {
 	printf("operation: %s\nmodel: %s\ndone: %d\nsteps: %d/%d\npercent: %.1f\n",
 	       op->name ? op->name : "", op->tuned_model ? op->tuned_model : "", op->done,
@@ -106,7 +107,8 @@ static int cli_read_examples(const char *path, struct tuning_request *req)
 				if (!req->examples)
 					abort();
 			}
-			req->examples[req->n_examples].text_input = strdup(in->valuestring);
+			req->examples[req->n_examples].native = NULL;
+			req->examples[req->n_examples].input = strdup(in->valuestring);
 			req->examples[req->n_examples++].output = strdup(out->valuestring);
 		}
 		cJSON_Delete(o);
@@ -118,8 +120,8 @@ static int cli_read_examples(const char *path, struct tuning_request *req)
 static int cli_create(struct cli *c)
 {
 	struct tuning_request req = {0};
-	struct tuning_operation op;
-	struct gemini_error err;
+	struct gemini_operation op;
+	struct backend_error err;
 	int rc;
 
 	if (c->nargs < 4) {
@@ -131,48 +133,46 @@ static int cli_create(struct cli *c)
 	if (cli_read_examples(c->args[3], &req) < 0)
 		return 1;
 	if (c->nargs > 4)
-		req.epoch_count = atoi(c->args[4]);
+		req.settings.epochs = atoi(c->args[4]);
 	if (c->nargs > 5)
-		req.batch_size = atoi(c->args[5]);
-	if (c->nargs > 6) {
-		req.has_learning_rate = 1;
-		req.learning_rate = atof(c->args[6]);
-	}
+		req.settings.batch_size = atoi(c->args[5]);
+	if (c->nargs > 6)
+		req.settings.learning_rate = atof(c->args[6]);
 	rc = gemini_create_tuned_model(c->gc, &req, NULL, &op, &err);
 	tuning_request_clear(&req);
 	if (rc < 0)
 		return cli_fail(rc, &err);
 	cli_print_operation(&op);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	return 0;
 }
 
 static int cli_operation(struct cli *c, int find)
 {
-	struct tuning_operation op;
-	struct gemini_error err;
+	struct gemini_operation op;
+	struct backend_error err;
 	int rc = find ? gemini_find_operation(c->gc, c->args[1], NULL, &op, &err)
 		      : gemini_get_operation(c->gc, c->args[1], NULL, &op, &err);
 
 	if (rc < 0)
 		return cli_fail(rc, &err);
 	cli_print_operation(&op);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	return 0;
 }
 
 static int cli_wait(struct cli *c, const char *name)
 {
 	for (;;) {
-		struct gemini_error err;
-		struct tuned_model m;
+		struct backend_error err;
+		struct gemini_tuned_model m;
 		int rc = gemini_get_tuned_model(c->gc, name, NULL, &m, &err);
 		if (rc < 0)
 			return cli_fail(rc, &err);
-		enum tuned_model_state s = m.state;
-		tuned_model_clear(&m);
-		if (s != TUNED_MODEL_CREATING) {
-			printf("state: %s\n", tuned_model_state_name(s));
+		enum gemini_model_state s = m.state;
+		gemini_tuned_model_clear(&m);
+		if (s != GEMINI_MODEL_CREATING) {
+			printf("state: %s\n", gemini_model_state_name(s));
 			return 0;
 		}
 		usleep(200000);
@@ -181,8 +181,8 @@ static int cli_wait(struct cli *c, const char *name)
 
 static int cli_patch(struct cli *c)
 {
-	struct tuned_model f = {0}, out;
-	struct gemini_error err;
+	struct gemini_tuned_model f = {0}, out;
+	struct backend_error err;
 	int rc;
 
 	for (int i = 3; i < c->nargs; i++) {
@@ -205,14 +205,14 @@ static int cli_patch(struct cli *c)
 	if (rc < 0)
 		return cli_fail(rc, &err);
 	printf("%s\n", out.json);
-	tuned_model_clear(&out);
+	gemini_tuned_model_clear(&out);
 	return 0;
 }
 
 struct cli_gen {
 	struct cli *c;
 	int failures;
-	struct gemini_error err;
+	struct backend_error err;
 	int rc;
 };
 
@@ -220,7 +220,7 @@ static void *cli_generate_worker(void *arg)
 {
 	struct cli_gen *g = arg;
 	for (int i = 0; i < g->c->repeat; i++) {
-		struct generation_result r;
+		struct generation_answer r;
 		int rc = gemini_generate(g->c->gc, g->c->args[1], g->c->args[2], NULL, NULL, &r,
 					 &g->err);
 		if (rc < 0) {
@@ -234,7 +234,7 @@ static void *cli_generate_worker(void *arg)
 			if (r.block_reason)
 				printf("blocked: %s\n", r.block_reason);
 		}
-		generation_result_clear(&r);
+		generation_answer_clear(&r);
 	}
 	return NULL;
 }
@@ -273,7 +273,7 @@ static int cli_generate(struct cli *c)
 
 static int cli_base_models(struct cli *c)
 {
-	struct gemini_error err;
+	struct backend_error err;
 	struct base_model *v;
 	size_t n;
 	int rc = gemini_list_base_models(c->gc, NULL, &v, &n, &err);
@@ -292,7 +292,7 @@ static int cli_run(struct cli *c)
 	int need = strcmp(cmd, "list") == 0 || strcmp(cmd, "base-models") == 0 ? 1
 		   : strcmp(cmd, "generate") == 0 || strcmp(cmd, "patch") == 0 ? 3
 									       : 2;
-	struct gemini_error err;
+	struct backend_error err;
 
 	if (c->nargs < need) {
 		fputs(usage, stderr);
@@ -327,10 +327,11 @@ static int cli_run(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	struct http_options o = {0};
+	struct http_options o = {.read_error = google_rpc_read_error,
+				 .client_header = "x-goog-api-client: tunedfs/api_cli"};
 	struct creds_options co = {.allow_none = 1};
 	struct cli c = {.threads = 1, .repeat = 1};
-	struct gemini_error err;
+	struct backend_error err;
 	struct creds *creds = NULL;
 	struct http_stats st;
 	int i = 1, rc;

@@ -23,15 +23,12 @@ static int json_equal(const char *got, const char *want)
 
 static void test_create_body_reference_example(void)
 {
-	struct tuning_example ex[] = {{"1", "2"}, {"three", "four"}};
+	struct tuning_example ex[] = {{"1", "2", NULL}, {"three", "four", NULL}};
 	struct tuning_request req = {
 	    .id = "number-generator",
 	    .display_name = "number generator",
 	    .base_model = "models/gemini-1.5-flash-001-tuning",
-	    .epoch_count = 5,
-	    .batch_size = 4,
-	    .has_learning_rate = 1,
-	    .learning_rate = 0.001,
+	    .settings = {.epochs = 5, .batch_size = 4, .learning_rate = 0.001},
 	    .examples = ex,
 	    .n_examples = 2,
 	};
@@ -51,17 +48,13 @@ static void test_create_body_reference_example(void)
 
 static void test_create_body_optional_fields(void)
 {
-	struct tuning_example ex[] = {{"a", "b"}};
+	struct tuning_example ex[] = {{"a", "b", NULL}};
 	struct tuning_request req = {
 	    .id = "child",
 	    .description = "on top",
 	    .source_model = "tunedModels/parent",
-	    .has_learning_rate_multiplier = 1,
-	    .learning_rate_multiplier = 0.5,
-	    .has_temperature = 1,
-	    .temperature = 0,
-	    .has_top_k = 1,
-	    .top_k = 40,
+	    .settings = {.learning_rate_multiplier = 0.5},
+	    .generation = {.has_temperature = 1, .temperature = 0, .has_top_k = 1, .top_k = 40},
 	    .examples = ex,
 	    .n_examples = 1,
 	};
@@ -109,7 +102,7 @@ static void test_generate_body(void)
 
 static void test_patch_body(void)
 {
-	struct tuned_model f = {.display_name = "new name", .has_top_k = 1, .top_k = 3};
+	struct gemini_tuned_model f = {.display_name = "new name", .has_top_k = 1, .top_k = 3};
 	char *body = NULL;
 	CHECK_INT(gemini_patch_body(&f, "displayName,topK", &body), 0);
 	CHECK(json_equal(body, "{\"displayName\": \"new name\", \"topK\": 3}"));
@@ -126,7 +119,7 @@ static void test_parse_create_operation(void)
 			"CreateTunedModelMetadata\","
 			"    \"totalSteps\": 38,"
 			"    \"tunedModel\": \"tunedModels/number-generator\" } }";
-	struct tuning_operation op;
+	struct gemini_operation op;
 	CHECK_INT(gemini_parse_operation(j, strlen(j), &op), 0);
 	CHECK_STR(op.name, "tunedModels/number-generator/operations/bvl8dymw0fhw");
 	CHECK_STR(op.tuned_model, "tunedModels/number-generator");
@@ -135,7 +128,7 @@ static void test_parse_create_operation(void)
 	CHECK_INT(op.done, 0);
 	CHECK_INT(op.has_error, 0);
 	CHECK_INT(op.n_snapshots, 0);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 }
 
 static void test_parse_running_and_failed_operation(void)
@@ -150,7 +143,7 @@ static void test_parse_running_and_failed_operation(void)
 			     " \"error\": {\"code\": 3, \"message\": \"bad examples\"}}";
 	const char *ok = "{\"name\": \"tunedModels/m/operations/o\", \"done\": true,"
 			 " \"response\": {\"@type\": \"x\", \"name\": \"tunedModels/m\"}}";
-	struct tuning_operation op;
+	struct gemini_operation op;
 
 	CHECK_INT(gemini_parse_operation(running, strlen(running), &op), 0);
 	CHECK_INT(op.completed_steps, 2);
@@ -163,7 +156,7 @@ static void test_parse_running_and_failed_operation(void)
 		CHECK_STR(op.snapshots[1].compute_time, "");
 	}
 	CHECK_STR(op.tuned_model, "tunedModels/m");
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 
 	CHECK_INT(gemini_parse_operation(failed, strlen(failed), &op), 0);
 	CHECK_INT(op.done, 1);
@@ -171,13 +164,13 @@ static void test_parse_running_and_failed_operation(void)
 	CHECK_INT(op.error_code, 3);
 	CHECK_STR(op.error_message, "bad examples");
 	CHECK_STR(op.tuned_model, "tunedModels/m");
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 
 	CHECK_INT(gemini_parse_operation(ok, strlen(ok), &op), 0);
 	CHECK_INT(op.done, 1);
 	CHECK_INT(op.has_error, 0);
 	CHECK_STR(op.tuned_model, "tunedModels/m");
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 }
 
 static void test_parse_tuned_model(void)
@@ -192,7 +185,7 @@ static void test_parse_tuned_model(void)
 	    " \"computeTime\": \"2024-03-14T15:11:23.766989274Z\"}],"
 	    " \"hyperparameters\": {\"epochCount\": 5, \"batchSize\": 4, \"learningRate\": "
 	    "0.001}}}";
-	struct tuned_model m, copy;
+	struct gemini_tuned_model m, copy;
 
 	CHECK_INT(gemini_parse_tuned_model(j, strlen(j), &m), 0);
 	CHECK_STR(m.name, "tunedModels/number-generator");
@@ -200,8 +193,8 @@ static void test_parse_tuned_model(void)
 	CHECK_STR(m.base_model, "models/gemini-1.5-flash-001-tuning");
 	CHECK(m.source_model == NULL);
 	CHECK(m.description == NULL);
-	CHECK_INT(m.state, TUNED_MODEL_ACTIVE);
-	CHECK_STR(tuned_model_state_name(m.state), "ACTIVE");
+	CHECK_INT(m.state, GEMINI_MODEL_ACTIVE);
+	CHECK_STR(gemini_model_state_name(m.state), "ACTIVE");
 	CHECK_INT(m.has_temperature, 1);
 	CHECK(m.temperature == 0);
 	CHECK_INT(m.has_top_k, 1);
@@ -211,27 +204,27 @@ static void test_parse_tuned_model(void)
 	CHECK(m.learning_rate == 0.001);
 	CHECK_INT(m.n_snapshots, 1);
 	CHECK_STR(m.json, j); /* model.json is what the service said, byte for byte */
-	tuned_model_copy(&copy, &m);
-	tuned_model_clear(&m);
+	gemini_tuned_model_copy(&copy, &m);
+	gemini_tuned_model_clear(&m);
 	CHECK_STR(copy.name, "tunedModels/number-generator");
 	CHECK_INT(copy.n_snapshots, 1);
 	if (copy.n_snapshots)
 		CHECK_INT(copy.snapshots[0].step, 19);
-	tuned_model_clear(&copy);
+	gemini_tuned_model_clear(&copy);
 
 	const char *src = "{\"name\": \"tunedModels/c\", \"tunedModelSource\": {\"tunedModel\":"
 			  " \"tunedModels/p\", \"baseModel\": \"models/b\"}, \"state\": 1}";
 	CHECK_INT(gemini_parse_tuned_model(src, strlen(src), &m), 0);
 	CHECK_STR(m.source_model, "tunedModels/p");
 	CHECK_STR(m.base_model, "models/b");
-	CHECK_INT(m.state, TUNED_MODEL_CREATING);
+	CHECK_INT(m.state, GEMINI_MODEL_CREATING);
 	CHECK_INT(m.has_temperature, 0);
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 
 	CHECK_INT(gemini_parse_tuned_model("{}", 2, &m), 0);
-	CHECK_INT(m.state, TUNED_MODEL_STATE_UNSPECIFIED);
+	CHECK_INT(m.state, GEMINI_MODEL_STATE_UNSPECIFIED);
 	CHECK(m.name == NULL);
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 }
 
 static void test_parse_generation(void)
@@ -249,25 +242,25 @@ static void test_parse_generation(void)
 			       " [{\"text\": \"second\"}]}}]}";
 	const char *blocked = "{\"promptFeedback\": {\"blockReason\": \"SAFETY\","
 			      " \"safetyRatings\": []}}";
-	struct generation_result r;
+	struct generation_answer r;
 
 	CHECK_INT(gemini_parse_generation(tut, strlen(tut), &r), 0);
 	CHECK_STR(r.text, "LXIV");
 	CHECK_STR(r.finish_reason, "STOP");
 	CHECK(r.block_reason == NULL);
-	CHECK_STR(r.json, tut);
-	generation_result_clear(&r);
+	CHECK_STR(r.raw_json, tut);
+	generation_answer_clear(&r);
 
 	CHECK_INT(gemini_parse_generation(thoughts, strlen(thoughts), &r), 0);
 	CHECK_STR(r.text, "four");
 	CHECK_STR(r.finish_reason, "MAX_TOKENS");
-	generation_result_clear(&r);
+	generation_answer_clear(&r);
 
 	CHECK_INT(gemini_parse_generation(blocked, strlen(blocked), &r), 0);
 	CHECK_STR(r.text, "");
 	CHECK(r.finish_reason == NULL);
 	CHECK_STR(r.block_reason, "SAFETY");
-	generation_result_clear(&r);
+	generation_answer_clear(&r);
 }
 
 static void test_model_page_keeps_exact_text(void)
@@ -276,7 +269,7 @@ static void test_model_page_keeps_exact_text(void)
 			   " \"ACTIVE\", \"displayName\": \"with ] and } and \\\" inside\"},\n"
 			   "    {\"name\":\"tunedModels/b\",\"tuningTask\":{\"snapshots\":[{}]}}\n"
 			   "  ],\n  \"nextPageToken\": \"tok 1\"\n}";
-	struct tuned_model *v = NULL;
+	struct gemini_tuned_model *v = NULL;
 	size_t n = 0, cap = 0;
 	char *next = NULL;
 
@@ -290,7 +283,7 @@ static void test_model_page_keeps_exact_text(void)
 			  "{\"name\":\"tunedModels/b\",\"tuningTask\":{\"snapshots\":[{}]}}");
 		CHECK_INT(v[1].n_snapshots, 1);
 	}
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 	free(next);
 
 	/* cJSON takes the first, escaped, key: the raw text must come from that same member. */
@@ -304,7 +297,7 @@ static void test_model_page_keeps_exact_text(void)
 		CHECK_STR(v[0].name, "a");
 		CHECK(strstr(v[0].json, "\"a\"") != NULL);
 	}
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 
 	/* Elements that are no objects are skipped; garbage after the page is refused. */
 	const char *mixed = "{\"tunedModels\": [1, \"s\", {\"name\": \"tunedModels/c\"}, null],"
@@ -314,7 +307,7 @@ static void test_model_page_keeps_exact_text(void)
 	CHECK_INT(gemini_parse_model_page(mixed, strlen(mixed), &v, &n, &cap, &next), 0);
 	CHECK_INT(n, 1);
 	CHECK(next == NULL);
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 	static const char *broken[] = {"{\"tunedModels\": []},x", "{\"tunedModels\": [{]}",
 				       "{\"a\": tru}", "[]", "{\"tunedModels\": [{}] \"x\": 1}"};
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
@@ -345,9 +338,9 @@ static void test_malformed_input(void)
 	    "{\"a\":}", "{\"name\": \"x\"",
 	    "\xff\xfe", "{\"a\": [1, 2,]}",
 	};
-	struct tuned_model m;
-	struct tuning_operation op;
-	struct generation_result r;
+	struct gemini_tuned_model m;
+	struct gemini_operation op;
+	struct generation_answer r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t len = strlen(bad[i]);
@@ -357,9 +350,9 @@ static void test_malformed_input(void)
 	}
 	/* Trailing whitespace is fine; a length that cuts the text is honoured. */
 	CHECK_INT(gemini_parse_tuned_model("{}\n ", 4, &m), 0);
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 	CHECK_INT(gemini_parse_tuned_model("{}garbage", 2, &m), 0);
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 
 	/* Wrong types read as absent rather than crash. */
 	const char *odd =
@@ -370,16 +363,16 @@ static void test_malformed_input(void)
 	CHECK_INT(gemini_parse_tuned_model(odd, strlen(odd), &m), 0);
 	CHECK(m.name == NULL);
 	CHECK_INT(m.has_top_k, 0);
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 	CHECK_INT(gemini_parse_operation(odd, strlen(odd), &op), 0);
 	CHECK_INT(op.done, 0);
 	CHECK_INT(op.has_error, 1);
 	CHECK_INT(op.error_code, 3);
 	CHECK_INT(op.n_snapshots, 3);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	CHECK_INT(gemini_parse_generation(odd, strlen(odd), &r), 0);
 	CHECK_STR(r.text, "");
-	generation_result_clear(&r);
+	generation_answer_clear(&r);
 
 	/* Deep nesting must fail cleanly, not exhaust the stack. */
 	size_t depth = 200000;
@@ -394,7 +387,7 @@ static void test_malformed_input(void)
 	const char nul[] = "{\"name\": \"a\0b\"}";
 	CHECK_INT(gemini_parse_tuned_model(nul, sizeof(nul) - 1, &m), 0);
 	CHECK_STR(m.json, "{\"name\":\"a\"}"); /* still one whole JSON object */
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 }
 
 static void test_model_ids(void)

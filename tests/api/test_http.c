@@ -4,6 +4,7 @@
  * checked as lower bounds (a wait that must have happened), never as upper bounds. */
 #include "api/creds.h"
 #include "api/gemini.h"
+#include "api/google_rpc.h"
 #include "api/http.h"
 #include "../check.h"
 #include "scripted_server.h"
@@ -28,28 +29,28 @@ static long now_ms(void)
 
 static void test_errno_table(void)
 {
-	CHECK_INT(http_errno_for(400, "INVALID_ARGUMENT"), -EINVAL);
-	CHECK_INT(http_errno_for(400, "OUT_OF_RANGE"), -EINVAL);
-	CHECK_INT(http_errno_for(400, "FAILED_PRECONDITION"), -EACCES);
-	CHECK_INT(http_errno_for(400, "API_KEY_INVALID"), -EACCES);
-	CHECK_INT(http_errno_for(400, ""), -EINVAL);
-	CHECK_INT(http_errno_for(401, "UNAUTHENTICATED"), -EACCES);
-	CHECK_INT(http_errno_for(403, "PERMISSION_DENIED"), -EACCES);
-	CHECK_INT(http_errno_for(404, "NOT_FOUND"), -ENOENT);
-	CHECK_INT(http_errno_for(409, "ALREADY_EXISTS"), -EEXIST);
-	CHECK_INT(http_errno_for(409, "ABORTED"), -EAGAIN);
-	CHECK_INT(http_errno_for(429, "RESOURCE_EXHAUSTED"), -EAGAIN);
-	CHECK_INT(http_errno_for(499, "CANCELLED"), -EINTR);
-	CHECK_INT(http_errno_for(500, "INTERNAL"), -EIO);
-	CHECK_INT(http_errno_for(501, "UNIMPLEMENTED"), -ENOSYS);
-	CHECK_INT(http_errno_for(502, NULL), -EIO);
-	CHECK_INT(http_errno_for(503, "UNAVAILABLE"), -EIO);
-	CHECK_INT(http_errno_for(504, "DEADLINE_EXCEEDED"), -ETIMEDOUT);
-	CHECK_INT(http_errno_for(418, NULL), -EINVAL);
-	CHECK_INT(http_errno_for(0, NULL), -EIO);
+	CHECK_INT(google_rpc_errno(400, "INVALID_ARGUMENT"), -EINVAL);
+	CHECK_INT(google_rpc_errno(400, "OUT_OF_RANGE"), -EINVAL);
+	CHECK_INT(google_rpc_errno(400, "FAILED_PRECONDITION"), -EACCES);
+	CHECK_INT(google_rpc_errno(400, "API_KEY_INVALID"), -EACCES);
+	CHECK_INT(google_rpc_errno(400, ""), -EINVAL);
+	CHECK_INT(google_rpc_errno(401, "UNAUTHENTICATED"), -EACCES);
+	CHECK_INT(google_rpc_errno(403, "PERMISSION_DENIED"), -EACCES);
+	CHECK_INT(google_rpc_errno(404, "NOT_FOUND"), -ENOENT);
+	CHECK_INT(google_rpc_errno(409, "ALREADY_EXISTS"), -EEXIST);
+	CHECK_INT(google_rpc_errno(409, "ABORTED"), -EAGAIN);
+	CHECK_INT(google_rpc_errno(429, "RESOURCE_EXHAUSTED"), -EAGAIN);
+	CHECK_INT(google_rpc_errno(499, "CANCELLED"), -EINTR);
+	CHECK_INT(google_rpc_errno(500, "INTERNAL"), -EIO);
+	CHECK_INT(google_rpc_errno(501, "UNIMPLEMENTED"), -ENOSYS);
+	CHECK_INT(google_rpc_errno(502, NULL), -EIO);
+	CHECK_INT(google_rpc_errno(503, "UNAVAILABLE"), -EIO);
+	CHECK_INT(google_rpc_errno(504, "DEADLINE_EXCEEDED"), -ETIMEDOUT);
+	CHECK_INT(google_rpc_errno(418, NULL), -EINVAL);
+	CHECK_INT(google_rpc_errno(0, NULL), -EIO);
 	/* Operation.error carries no HTTP code: the status name alone decides. */
-	CHECK_INT(http_errno_for(0, "NOT_FOUND"), -ENOENT);
-	CHECK_INT(http_errno_for(0, "RESOURCE_EXHAUSTED"), -EAGAIN);
+	CHECK_INT(google_rpc_errno(0, "NOT_FOUND"), -ENOENT);
+	CHECK_INT(google_rpc_errno(0, "RESOURCE_EXHAUSTED"), -EAGAIN);
 }
 
 static void test_duration(void)
@@ -65,16 +66,16 @@ static void test_duration(void)
 
 	for (size_t i = 0; i < N(good); i++) {
 		ms = -1;
-		CHECK_INT(http_parse_duration_ms(good[i].s, &ms), 0);
+		CHECK_INT(google_rpc_duration_ms(good[i].s, &ms), 0);
 		CHECK_INT(ms, good[i].ms);
 	}
 	for (size_t i = 0; i < N(bad); i++)
-		CHECK_INT(http_parse_duration_ms(bad[i], &ms), -EINVAL);
-	CHECK_INT(http_parse_duration_ms("99999999999999999999999s", &ms), 0);
+		CHECK_INT(google_rpc_duration_ms(bad[i], &ms), -EINVAL);
+	CHECK_INT(google_rpc_duration_ms("99999999999999999999999s", &ms), 0);
 	CHECK(ms > 0);
 }
 
-static int try_endpoint(const char *ep, struct gemini_error *err)
+static int try_endpoint(const char *ep, struct backend_error *err)
 {
 	struct http_options o = {.endpoint = ep};
 	struct http_client *hc = NULL;
@@ -103,7 +104,7 @@ static void test_endpoints(void)
 				    "http://127.0.0.1\\@evil.example",
 				    "http://127.0.0.1%2eevil.example",
 				    "http://127.0.0.1 x"};
-	struct gemini_error err;
+	struct backend_error err;
 
 	for (size_t i = 0; i < N(ok); i++) {
 		int rc = try_endpoint(ok[i], &err);
@@ -130,9 +131,11 @@ static struct http_client *client_for(struct scripted_server *s, struct creds *c
 	    .backoff_initial_ms = 5,
 	    .backoff_max_ms = 20,
 	    .timeout_ms = 20000,
+	    .read_error = google_rpc_read_error,
+	    .client_header = "x-goog-api-client: tunedfs/test",
 	};
 	struct http_client *hc = NULL;
-	struct gemini_error err;
+	struct backend_error err;
 
 	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", s->port);
 	if (http_client_new(&o, c, &hc, &err) < 0) {
@@ -161,7 +164,7 @@ static void test_retry_then_success(void)
 	};
 	struct scripted_server s;
 	struct http_response resp = {0};
-	struct gemini_error err;
+	struct backend_error err;
 	struct http_stats st;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
@@ -189,14 +192,14 @@ static void test_gives_up_after_max_attempts(void)
 	};
 	struct scripted_server s;
 	struct http_response resp = {0};
-	struct gemini_error err;
+	struct backend_error err;
 	struct http_stats st;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
 	struct http_client *hc = client_for(&s, NULL, 3);
 	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/models", NULL, 0, NULL, &resp, &err), -EIO);
 	CHECK_INT(err.http_status, 503);
-	CHECK_STR(err.status, "UNAVAILABLE");
+	CHECK_STR(err.code, "UNAVAILABLE");
 	CHECK_STR(err.message, "The model is overloaded");
 	CHECK_INT(resp.status, 503);
 	http_client_stats(hc, &st);
@@ -215,7 +218,7 @@ static void test_retry_delays_honoured(void)
 	    {SS_REPLY, 200, NULL, "{}", 0},
 	};
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	long t0;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
@@ -244,7 +247,7 @@ static void test_errors_not_retried(void)
 	    {SS_REPLY, 409, NULL, "not json at all", 0},
 	};
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	struct http_stats st;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
@@ -252,10 +255,10 @@ static void test_errors_not_retried(void)
 	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/tunedModels/x", NULL, 0, NULL, NULL, &err),
 		  -ENOENT);
 	CHECK_INT(err.http_status, 404);
-	CHECK_STR(err.status, "NOT_FOUND");
+	CHECK_STR(err.code, "NOT_FOUND");
 	CHECK_STR(err.message, "tunedModels/x not found"); /* control characters flattened */
 	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/models", NULL, 0, NULL, NULL, &err), -EACCES);
-	CHECK_STR(err.status, "INVALID_ARGUMENT");
+	CHECK_STR(err.code, "INVALID_ARGUMENT");
 	CHECK_INT(http_request(hc, HTTP_POST, "/v1beta/tunedModels", "{}", 0, NULL, NULL, &err),
 		  -EEXIST);
 	CHECK_INT(err.http_status, 409);
@@ -275,7 +278,7 @@ static void test_headers_and_keepalive(void)
 	};
 	struct creds_options co = {0};
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	struct creds *c = NULL;
 
 	setenv("GEMINI_API_KEY", "test-key-not-secret", 1);
@@ -318,7 +321,7 @@ static void test_unauthenticated_retried_once(void)
 	};
 	struct creds_options co = {0};
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	struct creds *c = NULL;
 
 	setenv("GEMINI_API_KEY", "test-key-not-secret", 1);
@@ -326,7 +329,7 @@ static void test_unauthenticated_retried_once(void)
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
 	struct http_client *hc = client_for(&s, c, 5);
 	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/models", NULL, 0, NULL, NULL, &err), -EACCES);
-	CHECK_STR(err.status, "UNAUTHENTICATED");
+	CHECK_STR(err.code, "UNAUTHENTICATED");
 	http_client_free(hc);
 	ss_stop(&s);
 	creds_free(c);
@@ -336,7 +339,7 @@ static void test_unauthenticated_retried_once(void)
 static void test_connection_refused(void)
 {
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	char want[96];
 	int port;
 
@@ -354,7 +357,7 @@ static void test_connection_refused(void)
 }
 
 struct canceller {
-	struct gemini_cancel *cancel;
+	struct backend_cancel *cancel;
 	int after_ms;
 };
 
@@ -377,9 +380,9 @@ static void test_cancel(void)
 	    {SS_STALL, 200, NULL, "{}", 3000},
 	    {SS_REPLY, 200, NULL, "{}", 0},
 	};
-	struct gemini_cancel cancel;
+	struct backend_cancel cancel;
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	struct canceller c = {&cancel, 200};
 	pthread_t t;
 
@@ -391,7 +394,7 @@ static void test_cancel(void)
 	CHECK_INT(http_request(hc, HTTP_GET, "/v1beta/models", NULL, 0, &cancel, NULL, &err),
 		  -EINTR);
 	pthread_join(t, NULL);
-	CHECK_STR(err.status, "CANCELLED");
+	CHECK_STR(err.code, "CANCELLED");
 	/* In flight: the transfer is aborted. */
 	atomic_store(&cancel.cancelled, 0);
 	pthread_create(&t, NULL, cancel_later, &c);
@@ -429,13 +432,13 @@ static void test_create_recognises_own_success(void)
 	    {SS_REPLY, 200, NULL, model, 0},
 	    {SS_REPLY, 200, NULL, ops, 0},
 	};
-	struct tuning_example ex[] = {{"1", "2"}};
+	struct tuning_example ex[] = {{"1", "2", NULL}};
 	struct tuning_request req = {
 	    .id = "num", .base_model = "models/b", .examples = ex, .n_examples = 1};
-	struct tuning_operation op;
+	struct gemini_operation op;
 	struct scripted_server s;
 	struct gemini_client *gc;
-	struct gemini_error err;
+	struct backend_error err;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
 	struct http_client *hc = client_for(&s, NULL, 5);
@@ -444,7 +447,7 @@ static void test_create_recognises_own_success(void)
 	CHECK_STR(op.name, "tunedModels/num/operations/op1");
 	CHECK_STR(op.tuned_model, "tunedModels/num");
 	CHECK_INT(op.total_steps, 7);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	gemini_client_free(gc);
 	http_client_free(hc);
 	ss_stop(&s);
@@ -463,17 +466,17 @@ static void test_create_conflict_is_eexist(void)
 	     0},
 	};
 	struct tuning_request req = {.id = "num", .base_model = "models/b"};
-	struct tuning_operation op;
+	struct gemini_operation op;
 	struct scripted_server s;
 	struct gemini_client *gc;
-	struct gemini_error err;
+	struct backend_error err;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
 	struct http_client *hc = client_for(&s, NULL, 5);
 	CHECK_INT(gemini_client_new(hc, &gc), 0);
 	/* No lost first attempt: someone else's model, not ours. */
 	CHECK_INT(gemini_create_tuned_model(gc, &req, NULL, &op, &err), -EEXIST);
-	CHECK_STR(err.status, "ALREADY_EXISTS");
+	CHECK_STR(err.code, "ALREADY_EXISTS");
 	req.id = "Bad_Id";
 	CHECK_INT(gemini_create_tuned_model(gc, &req, NULL, &op, &err), -EINVAL);
 	gemini_client_free(gc);
@@ -492,11 +495,11 @@ static void test_list_pages_and_operation_fallback(void)
 	     "{\"error\": {\"code\": 404, \"message\": \"no\", \"status\": \"NOT_FOUND\"}}", 0},
 	    {SS_REPLY, 200, NULL, "{\"name\": \"tunedModels/a/operations/x\", \"done\": true}", 0},
 	};
-	struct tuning_operation op;
+	struct gemini_operation op;
 	struct scripted_server s;
 	struct gemini_client *gc;
-	struct gemini_error err;
-	struct tuned_model *v;
+	struct backend_error err;
+	struct gemini_tuned_model *v;
 	size_t n;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
@@ -508,12 +511,12 @@ static void test_list_pages_and_operation_fallback(void)
 		CHECK_STR(v[0].name, "tunedModels/a");
 		CHECK_STR(v[1].name, "tunedModels/b");
 	}
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 	CHECK_INT(gemini_get_operation(gc, "tunedModels/a/operations/x", NULL, &op, &err), 0);
 	CHECK_INT(op.done, 1);
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	CHECK_INT(gemini_get_operation(gc, "tunedModels/a/../../x", NULL, &op, &err), -EINVAL);
-	struct tuned_model m;
+	struct gemini_tuned_model m;
 	CHECK_INT(gemini_get_tuned_model(gc, "tunedModels/../x", NULL, &m, &err), -EINVAL);
 	gemini_client_free(gc);
 	http_client_free(hc);
@@ -532,7 +535,7 @@ static void test_debug_log_masks_keys(void)
 	};
 	char log_path[] = "/tmp/tunedfs-test-http-XXXXXX";
 	struct scripted_server s;
-	struct gemini_error err;
+	struct backend_error err;
 	char text[1024] = "";
 	int fd = mkstemp(log_path), saved = dup(2);
 	ssize_t got;

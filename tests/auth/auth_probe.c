@@ -11,6 +11,7 @@
  * A failing creds_new prints "creds: MESSAGE" and exits 2. */
 #include "api/creds.h"
 #include "api/gemini.h"
+#include "api/google_rpc.h"
 #include "api/http.h"
 
 #include <errno.h>
@@ -22,7 +23,7 @@
 static struct http_client *probe_hc;
 static struct creds *probe_creds;
 
-static int probe_call(struct gemini_error *err)
+static int probe_call(struct backend_error *err)
 {
 	struct http_response resp = {0};
 	int rc;
@@ -35,7 +36,7 @@ static int probe_call(struct gemini_error *err)
 
 static void *probe_worker(void *arg)
 {
-	struct gemini_error err;
+	struct backend_error err;
 	pthread_barrier_t *go = arg;
 
 	pthread_barrier_wait(go);
@@ -65,7 +66,7 @@ static void probe_storm(int n)
 static void probe_invalidate(void)
 {
 	char *h[4];
-	struct gemini_error err;
+	struct backend_error err;
 	int n = creds_headers(probe_creds, h, 4, &err);
 
 	for (int i = 0; i < n; i++) {
@@ -79,7 +80,7 @@ static void probe_invalidate(void)
 static int probe_loop(void)
 {
 	char line[256];
-	struct gemini_error err;
+	struct backend_error err;
 	unsigned long refreshes, failures;
 
 	while (fgets(line, sizeof(line), stdin)) {
@@ -109,8 +110,11 @@ int main(int argc, char **argv)
 {
 	struct creds_options co = {0};
 	struct http_options ho = {
-	    .max_attempts = 3, .backoff_initial_ms = 50, .backoff_max_ms = 200};
-	struct gemini_error err = {0};
+	    .max_attempts = 3,
+	    .backoff_initial_ms = 50,
+	    .backoff_max_ms = 200,
+	    .read_error = google_rpc_read_error};
+	struct backend_error err = {0};
 	int rc;
 
 	if (argc < 2) {

@@ -19,7 +19,7 @@ static const char *USER_JSON = "{\"type\": \"authorized_user\", \"client_id\": \
 
 static void test_parse(const char *priv)
 {
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct oauth_adc a;
 	char sa[4096];
 
@@ -98,7 +98,7 @@ static void clear_env(void)
 	setenv("HOME", dir, 1);
 }
 
-static const char *kind_of(const struct creds_options *o, struct gemini_error *err)
+static const char *kind_of(const struct creds_options *o, struct backend_error *err)
 {
 	static char kind[40];
 	struct creds *c = NULL;
@@ -112,7 +112,7 @@ static const char *kind_of(const struct creds_options *o, struct gemini_error *e
 
 static void test_order(void)
 {
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds_options o = {0};
 	char gc[160], cs[160], home_adc[300], path[200];
 
@@ -173,7 +173,7 @@ static int count_prefix(char **h, int n, const char *prefix)
 
 static void test_headers(void)
 {
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds_options o = {.token_command = "printf 'ya29.cmd-token\\n'"};
 	struct creds *c = NULL;
 	char *h[4];

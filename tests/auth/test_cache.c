@@ -40,7 +40,7 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	char *h[4] = {0};
 
 	pthread_barrier_wait(w->go);
@@ -80,7 +80,7 @@ static int storm(struct creds *c, char *first_header, size_t len)
 static void test_single_flight(void)
 {
 	struct creds_options o = {.token_command = command};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds *c = NULL;
 	char hdr[200];
 	unsigned long refreshes = 0, failures = 0;
@@ -113,15 +113,14 @@ static void test_failures(void)
 {
 	char cmd[600];
 	struct creds_options o = {.token_command = cmd};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds *c = NULL;
 	char *h[4];
 	unsigned long refreshes, failures;
 
 	/* fails, printing what could be a secret: neither it nor stdout reaches the message */
 	unlink(counter);
-	snprintf(cmd, sizeof(cmd), "%s >/dev/null; echo S3CRET-out; exit 3",
-		 command);
+	snprintf(cmd, sizeof(cmd), "%s >/dev/null; echo S3CRET-out; exit 3", command);
 	CHECK_INT(creds_new(&o, &c, &err), 0);
 	CHECK_INT(creds_headers(c, h, 4, &err), -EACCES);
 	CHECK_HAS(err.message, "token_command failed (exit status 3)");
@@ -156,7 +155,7 @@ static void test_failures(void)
 static void test_timeout(void)
 {
 	struct oauth_source_options so = {.token_command = "sleep 30", .timeout_ms = 300};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct oauth_source *s = NULL;
 	char *tok = NULL;
 
@@ -171,7 +170,7 @@ static void test_timeout(void)
 static void test_expiry(void)
 {
 	struct oauth_source_options so = {.token_command = command, .command_lifetime_s = 1};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct oauth_source *s = NULL;
 	char *tok = NULL;
 

@@ -7,7 +7,7 @@
 #include "api/gemini.h"
 #include "api/oauth.h"
 #include "auth_check.h"
-#include "server/oauth.h"
+#include "server/google/oauth.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -95,7 +95,7 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	char *h[4] = {0};
 
 	pthread_barrier_wait(w->go);
@@ -128,7 +128,7 @@ static int storm(struct creds *c)
 static void test_authorized_user(const char *pub)
 {
 	struct creds_options o = {.token_uri = token_uri};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds *c = NULL;
 	unsigned long issued, rg, jg, refreshes, failures;
 	char *h[4];
@@ -178,7 +178,7 @@ static void test_authorized_user(const char *pub)
 static void test_service_account(const char *priv)
 {
 	struct creds_options o = {0};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds *c = NULL;
 	unsigned long issued, rg, jg;
 	cJSON *j = cJSON_CreateObject();
@@ -210,7 +210,7 @@ static void test_service_account(const char *priv)
 static void test_dead_endpoint(void)
 {
 	struct creds_options o = {.token_uri = "http://127.0.0.1:1/token"};
-	struct gemini_error err = {0};
+	struct backend_error err = {0};
 	struct creds *c = NULL;
 	char *h[4];
 

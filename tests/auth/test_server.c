@@ -4,7 +4,7 @@
  * by the client's own code (api/jwt.c) and by hand for the broken cases. */
 #include "api/oauth.h"
 #include "auth_check.h"
-#include "server/oauth.h"
+#include "server/google/oauth.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -138,31 +138,24 @@ def create_real(srv, ids, examples=None, epochs=1):
 
 
 def clone_models(data, src_id, n, prefix, first_seq):
-    """n copies of tunedModels/src_id in the server's on-disk format (server/store.c:
-    model.json, operations/OP.json, weights.bin hard-linked), for a server not running.
-    Creation order is a fixed shuffle of the names."""
-    src = os.path.join(data, "tunedModels", src_id)
-    with open(os.path.join(src, "model.json")) as f:
-        model = json.load(f)
-    op_id = model["tunedfsServer"]["operation"]
-    with open(os.path.join(src, "operations", op_id + ".json")) as f:
-        op = json.load(f)
+    """n copies of job src_id in the server's on-disk format (server/store.c: jobs/ID/
+    job.json, weights.bin hard-linked), for a server not running. Creation order is a
+    fixed shuffle of the names."""
+    src = os.path.join(data, "jobs", src_id)
+    with open(os.path.join(src, "job.json")) as f:
+        job = json.load(f)
     # creation order (which the service lists in) unrelated to name order, as for models
     # made over months: a client that keeps names sorted must not pay O(n) per model
     order = list(range(n))
     random.Random(n).shuffle(order)
     for i in range(n):
         mid = f"{prefix}{i:06d}"
-        d = os.path.join(data, "tunedModels", mid)
-        os.makedirs(os.path.join(d, "operations"))
-        name = "tunedModels/" + mid
-        model["name"] = op["metadata"]["tunedModel"] = op["response"]["name"] = name
-        model["tunedfsServer"]["seq"] = str(first_seq + order[i])
-        op["name"] = f"{name}/operations/{op_id}"
-        with open(os.path.join(d, "model.json"), "w") as f:
-            json.dump(model, f, separators=(",", ":"))
-        with open(os.path.join(d, "operations", op_id + ".json"), "w") as f:
-            json.dump(op, f, separators=(",", ":"))
+        d = os.path.join(data, "jobs", mid)
+        os.makedirs(d)
+        job["id"] = mid
+        job["seq"] = str(first_seq + order[i])
+        with open(os.path.join(d, "job.json"), "w") as f:
+            json.dump(job, f, separators=(",", ":"))
         os.link(os.path.join(src, "weights.bin"), os.path.join(d, "weights.bin"))
 
 

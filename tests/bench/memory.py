@@ -36,11 +36,11 @@ def main():
         listed = rss()
         subprocess.run(["ls", "-l", mnt.path()], stdout=subprocess.DEVNULL, check=True)
         nodes = rss()
-        one = os.path.join(data, "tunedModels", "r000", "model.json")
+        one = os.path.join(data, "jobs", "r000", "job.json")
         print(f"memory with {n} models: mounted {start:.1f} MiB, listed {listed:.1f} MiB "
               f"({(listed - start) * 1024 / n:.2f} KiB a model), after ls -l {nodes:.1f} MiB "
               f"({(nodes - listed) * 1024 / n:.2f} KiB a model more); "
-              f"one model.json: {os.path.getsize(one)} bytes")
+              f"one job.json: {os.path.getsize(one)} bytes")
     finally:
         mnt.stop()
         srv.stop()

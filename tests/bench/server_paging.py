@@ -57,23 +57,16 @@ def seed_model(exe, data):
 
 
 def clone(data, n):
-    src = os.path.join(data, "tunedModels", "seed")
-    model = json.load(open(os.path.join(src, "model.json")))
-    op_id = model["tunedfsServer"]["operation"]
-    op = json.load(open(os.path.join(src, "operations", op_id + ".json")))
+    src = os.path.join(data, "jobs", "seed")
+    job = json.load(open(os.path.join(src, "job.json")))
     for i in range(n):
         mid = f"bench-{i:06d}"
-        d = os.path.join(data, "tunedModels", mid)
-        os.makedirs(os.path.join(d, "operations"))
-        model["name"] = "tunedModels/" + mid
-        model["tunedfsServer"]["seq"] = str(i + 2)
-        op["name"] = f"tunedModels/{mid}/operations/{op_id}"
-        op["metadata"]["tunedModel"] = model["name"]
-        op["response"]["name"] = model["name"]
-        with open(os.path.join(d, "model.json"), "w") as f:
-            json.dump(model, f)
-        with open(os.path.join(d, "operations", op_id + ".json"), "w") as f:
-            json.dump(op, f)
+        d = os.path.join(data, "jobs", mid)
+        os.makedirs(d)
+        job["id"] = mid
+        job["seq"] = str(i + 2)
+        with open(os.path.join(d, "job.json"), "w") as f:
+            json.dump(job, f)
         os.link(os.path.join(src, "weights.bin"), os.path.join(d, "weights.bin"))
 
 

@@ -19,7 +19,7 @@ static void req_free(struct tuning_request *req)
 	free(req->base_model);
 	free(req->source_model);
 	for (size_t i = 0; i < req->n_examples; i++) {
-		free(req->examples[i].text_input);
+		free(req->examples[i].input);
 		free(req->examples[i].output);
 	}
 	free(req->examples);
@@ -110,18 +110,18 @@ static void test_tutorial_files(void)
 	CHECK_STR(req.display_name, "number generator");
 	CHECK_STR(req.base_model, "models/gemini-1.0-pro-001");
 	CHECK(req.source_model == NULL);
-	CHECK_INT(req.batch_size, 4);
-	CHECK(req.has_learning_rate && req.learning_rate == 0.001);
-	CHECK(!req.has_learning_rate_multiplier && !req.has_temperature);
-	CHECK_INT(req.epoch_count, 0);
+	CHECK_INT(req.settings.batch_size, 4);
+	CHECK(req.settings.learning_rate == 0.001);
+	CHECK(req.settings.learning_rate_multiplier == 0 && !req.generation.has_temperature);
+	CHECK_INT(req.settings.epochs, 0);
 	free(text);
 
 	text = read_data("examples.jsonl", &len);
 	CHECK_INT(spec_parse_examples(text, len, &req, msg, sizeof(msg)), 0);
 	CHECK_INT(req.n_examples, 15);
-	CHECK_STR(req.examples[0].text_input, "1");
+	CHECK_STR(req.examples[0].input, "1");
 	CHECK_STR(req.examples[0].output, "2");
-	CHECK_STR(req.examples[14].text_input, "seven");
+	CHECK_STR(req.examples[14].input, "seven");
 	CHECK_STR(req.examples[14].output, "eight");
 	/* The config fields survive parsing the examples into the same request. */
 	CHECK_STR(req.display_name, "number generator");
@@ -134,12 +134,12 @@ static void check_all_keys(const struct tuning_request *req)
 	CHECK_STR(req->base_model, "models/gemini-1.5-flash-001-tuning");
 	CHECK_STR(req->display_name, "My \"model\" = 1");
 	CHECK_STR(req->description, "line one\nline two");
-	CHECK_INT(req->epoch_count, 7);
-	CHECK_INT(req->batch_size, 16);
-	CHECK(req->has_learning_rate && req->learning_rate == 0.0005);
-	CHECK(req->has_temperature && req->temperature == 0.25);
-	CHECK(req->has_top_p && req->top_p == 0.95);
-	CHECK(req->has_top_k && req->top_k == 40);
+	CHECK_INT(req->settings.epochs, 7);
+	CHECK_INT(req->settings.batch_size, 16);
+	CHECK(req->settings.learning_rate == 0.0005);
+	CHECK(req->generation.has_temperature && req->generation.temperature == 0.25);
+	CHECK(req->generation.has_top_p && req->generation.top_p == 0.95);
+	CHECK(req->generation.has_top_k && req->generation.top_k == 40);
 	CHECK(req->source_model == NULL);
 }
 
@@ -164,9 +164,10 @@ static void test_config_forms(void)
 		  0);
 	CHECK_STR(req.base_model, "models/m");
 	CHECK_STR(req.display_name, "plain text with = sign");
-	CHECK(req.description == NULL && !req.has_learning_rate && !req.has_top_k);
-	CHECK(req.has_learning_rate_multiplier && req.learning_rate_multiplier == 2);
-	CHECK_INT(req.batch_size, 0);
+	CHECK(req.description == NULL && req.settings.learning_rate == 0 &&
+	      !req.generation.has_top_k);
+	CHECK(req.settings.learning_rate_multiplier == 2);
+	CHECK_INT(req.settings.batch_size, 0);
 	req_free(&req);
 
 	/* Flat JSON, snake case. */
@@ -212,8 +213,8 @@ static void test_config_forms(void)
 	    0);
 	CHECK_STR(req.source_model, "tunedModels/base-one");
 	CHECK(req.base_model == NULL);
-	CHECK(req.has_learning_rate_multiplier && req.learning_rate_multiplier == 0.5);
-	CHECK_INT(req.epoch_count, 3);
+	CHECK(req.settings.learning_rate_multiplier == 0.5);
+	CHECK_INT(req.settings.epochs, 3);
 	req_free(&req);
 
 	/* source_model as a key, bare and prefixed; model.json's output fields ignored. */
@@ -231,7 +232,7 @@ static void test_config_forms(void)
 	    0);
 	CHECK_STR(req.base_model, "models/b");
 	CHECK(req.source_model == NULL && req.display_name == NULL);
-	CHECK_INT(req.batch_size, 2);
+	CHECK_INT(req.settings.batch_size, 2);
 	req_free(&req);
 
 	/* A byte order mark and an empty string value are tolerated. */
@@ -400,8 +401,8 @@ static void test_examples(void)
 
 	CHECK_INT(spec_parse_examples(text, strlen(text), &req, msg, sizeof(msg)), 0);
 	CHECK_INT(req.n_examples, 2);
-	CHECK_STR(req.examples[0].text_input, "a");
-	CHECK_STR(req.examples[1].text_input, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	CHECK_STR(req.examples[0].input, "a");
+	CHECK_STR(req.examples[1].input, "caf\xc3\xa9 \xf0\x9f\x98\x80");
 	CHECK_STR(req.examples[1].output, "x\ny");
 	/* A failed parse leaves the earlier examples alone. */
 	CHECK_INT(spec_parse_examples("{", 1, &req, msg, sizeof(msg)), -EINVAL);

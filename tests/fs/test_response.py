@@ -79,7 +79,10 @@ def test_response_is_stable_and_cached(tmp_path, server_factory, mount_factory):
 
 def test_ctrl_c_on_a_blocked_reader(tmp_path, server_factory, mount_factory):
     s, m = slow_setup(tmp_path, server_factory, mount_factory)
-    cat = subprocess.Popen(["cat", m.p("slow", "response")], stdout=subprocess.PIPE)
+    # SIGINT at its default even when the suite was started in the background (where the
+    # shell hands its children SIGINT ignored)
+    cat = subprocess.Popen(["cat", m.p("slow", "response")], stdout=subprocess.PIPE,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.5)
     assert cat.poll() is None  # waiting for the answer
     cat.send_signal(signal.SIGINT)

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "api/gemini.h"
-#include "api/http_internal.h"
+#include "api/backend.h"
+#include "api/google_rpc.h"
+#include "api/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +34,7 @@ static void fz_printable_line(const char *s, size_t cap, const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_response resp;
-	struct gemini_error err;
+	struct backend_error err;
 	long asked = -1, ms = -1;
 	int rc;
 
@@ -48,16 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(resp.body, data + 2, resp.len);
 	resp.body[resp.len] = '\0';
 	memset(&err, 'x', sizeof(err));
-	rc = http_error_from_envelope(&resp, &asked, &err);
+	rc = google_rpc_read_error(&resp, &asked, &err);
 	if (rc >= 0)
 		fz_fail("an error answer mapped to success");
 	if (err.http_status != resp.status)
 		fz_fail("http_status not kept");
-	fz_printable_line(err.status, sizeof(err.status), "status is not one printable line");
+	fz_printable_line(err.code, sizeof(err.code), "status is not one printable line");
 	fz_printable_line(err.message, sizeof(err.message), "message is not one printable line");
 	if (asked != -1 && asked < 0)
 		fz_fail("negative retry delay");
-	if (http_parse_duration_ms(resp.body, &ms) == 0 && ms < 0)
+	if (google_rpc_duration_ms(resp.body, &ms) == 0 && ms < 0)
 		fz_fail("negative duration");
 	free(resp.body);
 	return 0;

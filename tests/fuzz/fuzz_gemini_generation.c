@@ -18,7 +18,7 @@ static void fz_fail(const char *why)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct generation_result r;
+	struct generation_answer r;
 	size_t n;
 	int rc;
 
@@ -29,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		if (!r.text)
 			fz_fail("text is NULL on success");
-		if (!r.json)
+		if (!r.raw_json)
 			fz_fail("json is NULL on success");
-		n = strlen(r.text) + strlen(r.json);
+		n = strlen(r.text) + strlen(r.raw_json);
 		if (r.finish_reason)
 			n += strlen(r.finish_reason);
 		if (r.block_reason)
@@ -39,6 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n == (size_t)-1)
 			abort();
 	}
-	generation_result_clear(&r);
+	generation_answer_clear(&r);
 	return 0;
 }

@@ -20,7 +20,7 @@ static void fz_fail(const char *why)
 }
 
 /* model.json is shown to the user as this model's resource: it must name this model. */
-static void fz_check_model(const struct tuned_model *m)
+static void fz_check_model(const struct gemini_tuned_model *m)
 {
 	const cJSON *name;
 	cJSON *own;
@@ -41,7 +41,7 @@ static void fz_check_model(const struct tuned_model *m)
 
 static void fz_models(const char *json, size_t len)
 {
-	struct tuned_model *v = NULL;
+	struct gemini_tuned_model *v = NULL;
 	size_t n = 0, cap = 0;
 	char *next = NULL;
 
@@ -56,7 +56,7 @@ static void fz_models(const char *json, size_t len)
 	for (size_t i = 0; i < n; i++)
 		fz_check_model(&v[i]);
 	free(next);
-	tuned_models_free(v, n);
+	gemini_tuned_models_free(v, n);
 }
 
 static void fz_base_models(const char *json, size_t len)
@@ -80,7 +80,7 @@ static void fz_base_models(const char *json, size_t len)
 
 static void fz_operations(const char *json, size_t len)
 {
-	struct tuning_operation best;
+	struct gemini_operation best;
 	int have_best = 0;
 	char *next = NULL;
 
@@ -95,7 +95,7 @@ static void fz_operations(const char *json, size_t len)
 		fz_fail("chosen operation without a name");
 	free(next);
 	if (have_best)
-		tuning_operation_clear(&best);
+		gemini_operation_clear(&best);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -23,7 +23,7 @@ static size_t fz_len(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tuning_operation op;
+	struct gemini_operation op;
 	size_t n;
 	int rc;
 
@@ -42,6 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n == (size_t)-1)
 			abort();
 	}
-	tuning_operation_clear(&op);
+	gemini_operation_clear(&op);
 	return 0;
 }

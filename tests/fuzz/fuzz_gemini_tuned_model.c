@@ -21,7 +21,7 @@ static size_t fz_len(const char *s)
 	return s ? strlen(s) : 0;
 }
 
-static size_t fz_touch(const struct tuned_model *m)
+static size_t fz_touch(const struct gemini_tuned_model *m)
 {
 	size_t n = fz_len(m->name) + fz_len(m->display_name) + fz_len(m->description) +
 		   fz_len(m->base_model) + fz_len(m->source_model) + fz_len(m->create_time) +
@@ -31,7 +31,7 @@ static size_t fz_touch(const struct tuned_model *m)
 		fz_fail("snapshots counted but NULL");
 	for (size_t i = 0; i < m->n_snapshots; i++)
 		n += strnlen(m->snapshots[i].compute_time, sizeof(m->snapshots[i].compute_time));
-	if (strlen(tuned_model_state_name(m->state)) == 0)
+	if (strlen(gemini_model_state_name(m->state)) == 0)
 		fz_fail("state without a name");
 	return n;
 }
@@ -43,7 +43,7 @@ static int fz_same(const char *a, const char *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tuned_model m, copy;
+	struct gemini_tuned_model m, copy;
 	int rc;
 
 	memset(&m, 0, sizeof(m));
@@ -53,16 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		fz_touch(&m);
 		memset(&copy, 0, sizeof(copy));
-		tuned_model_copy(&copy, &m);
+		gemini_tuned_model_copy(&copy, &m);
 		if (!fz_same(copy.name, m.name) || !fz_same(copy.json, m.json) ||
 		    copy.n_snapshots != m.n_snapshots || copy.state != m.state)
-			fz_fail("tuned_model_copy differs from its source");
+			fz_fail("gemini_tuned_model_copy differs from its source");
 		/* The copy must own its strings: it is read after the source is gone. */
-		tuned_model_clear(&m);
+		gemini_tuned_model_clear(&m);
 		fz_touch(&copy);
-		tuned_model_clear(&copy);
+		gemini_tuned_model_clear(&copy);
 		return 0;
 	}
-	tuned_model_clear(&m);
+	gemini_tuned_model_clear(&m);
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/gemini.h"
 #include "cache/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/gemini.h"
 #include "cache/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -84,9 +85,8 @@ static void fz_check_body(const struct tuning_request *req)
 
 		if (!cJSON_IsString(out) || strcmp(out->valuestring, req->examples[i].output) != 0)
 			fz_fail("an output changed in the create body");
-		if (req->examples[i].text_input &&
-		    (!cJSON_IsString(in) ||
-		     strcmp(in->valuestring, req->examples[i].text_input) != 0))
+		if (req->examples[i].input &&
+		    (!cJSON_IsString(in) || strcmp(in->valuestring, req->examples[i].input) != 0))
 			fz_fail("a text input changed in the create body");
 		i++;
 	}
@@ -104,7 +104,7 @@ static void fz_check_examples(const struct tuning_request *req)
 		if (!ex->output)
 			fz_fail("accepted an example without output");
 		if (!fz_valid_utf8((const unsigned char *)ex->output) ||
-		    (ex->text_input && !fz_valid_utf8((const unsigned char *)ex->text_input)))
+		    (ex->input && !fz_valid_utf8((const unsigned char *)ex->input)))
 			fz_fail("accepted an example that is not valid UTF-8");
 	}
 }

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/gemini.h"
 #include "cache/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,7 +71,7 @@ static void fz_parse(const uint8_t *data, size_t size, size_t msg_len)
 	memset(&gs, 0, sizeof(gs));
 	rc = spec_parse_generation((const char *)data, size, &gs, msg, msg_len);
 	if (rc == 0) {
-		if (gs.n_stop_sequences > GEMINI_MAX_STOP_SEQUENCES)
+		if (gs.n_stop_sequences > BACKEND_MAX_STOP_SEQUENCES)
 			fz_fail("more stop sequences than the API allows");
 		for (size_t i = 0; i < gs.n_stop_sequences; i++)
 			if (!gs.stop_sequences[i])

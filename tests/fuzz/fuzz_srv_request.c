@@ -1,5 +1,5 @@
 /* fuzz_srv_request.c - libFuzzer target for tunedfs-server's request handling without
- * HTTP (srv_handle, server/routes.h): every route, its query and body parsing, the
+ * HTTP (srv_handle, server/router.h): every route, its query and body parsing, the
  * credential checks and the token endpoint, against one live store with a trained model.
  * Input, HTTP-like: "METHOD PATH[?QUERY]", header lines, a blank line, the body. */
 #include <dirent.h>
@@ -14,11 +14,9 @@
 #include <cjson/cJSON.h>
 
 #include "server/jobs.h"
-#include "server/routes.h"
+#include "server/router.h"
 #include "server/srv.h"
-#ifdef TUNEDFS_HAVE_OAUTH
-#include "server/oauth.h"
-#endif
+#include "server/google/oauth.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,7 +55,6 @@ static void fz_init_front(struct srv *s)
 		fz_fail("srv_stats_init", NULL);
 }
 
-#ifdef TUNEDFS_HAVE_OAUTH
 static void fz_init_oauth(struct srv *s)
 {
 	static const char clients[] =
@@ -75,7 +72,6 @@ static void fz_init_oauth(struct srv *s)
 		fz_fail("srv_oauth_load", NULL);
 	}
 }
-#endif
 
 static int fz_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -92,7 +88,8 @@ static void fz_cleanup(void)
 static void fz_request(struct srv *s, const char *method, const char *path, const char *query,
 		       const char *body, struct srv_reply *rep)
 {
-	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0, NULL, NULL};
+	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0,
+				  NULL,	  NULL, NULL,  NULL};
 
 	srv_handle(s, &req, rep);
 }
@@ -106,8 +103,6 @@ static void fz_train_active_model(void)
 	    "{\"examples\":{\"examples\":[{\"textInput\":\"1\",\"output\":\"2\"}]}}}}";
 	struct srv_reply rep;
 
-	if (!srv_jobs_have_trainer())
-		return;
 	fz_request(&fz_open, "POST", "/v1beta/tunedModels", "tunedModelId=" FZ_ACTIVE, body, &rep);
 	if (rep.status != 200)
 		fz_fail("cannot create the model to prompt", &rep);
@@ -149,9 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_init_front(&fz_open);
 	fz_init_front(&fz_locked);
 	fz_locked.api_key = strdup(FZ_KEY);
-#ifdef TUNEDFS_HAVE_OAUTH
 	fz_init_oauth(&fz_locked);
-#endif
 	atexit(fz_cleanup);
 	fz_train_active_model();
 	return 0;

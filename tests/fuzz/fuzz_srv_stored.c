@@ -1,7 +1,7 @@
 /* fuzz_srv_stored.c - libFuzzer target for tunedfs-server's reading of its own stored files
- * at start (srv_json_model_load: model.json and its operation), which a crash, a full
- * disk or a hand edit can leave in any shape. Input: the model JSON, a NUL, the operation
- * JSON. What it accepts must print, and print back into the same model when reloaded. */
+ * at start (srv_job_json_load: job.json), which a crash, a full disk or a hand edit can
+ * leave in any shape. Input: the job JSON. What it accepts must print (also as the Gemini
+ * wire form), and print back into the same job when reloaded. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/model_json.h"
+#include "server/gemini/gemini_json.h"
 #include "server/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,28 +27,28 @@ static void fz_fail(const char *why, const cJSON *j)
 	abort();
 }
 
-/* The stored form the store writes must load back as the same model. */
+/* The stored form the store writes must load back as the same job. */
 static void fz_round_trip(const struct srv_model *m)
 {
-	cJSON *wire = srv_json_model(m, SRV_JSON_WIRE);
-	cJSON *stored = srv_json_model(m, SRV_JSON_STORED);
+	cJSON *wire = srv_json_model(m);
+	cJSON *stored = srv_job_json(m);
 	cJSON *op = srv_json_operation(m);
 	struct srv_model *again = srv_model_new();
 	char *text;
 
 	if (!wire || !stored || !op)
-		fz_fail("a loaded model does not print", NULL);
+		fz_fail("a loaded job does not print", NULL);
 	text = cJSON_PrintUnformatted(wire);
 	if (!text)
 		fz_fail("wire form does not print", wire);
 	free(text);
-	if (srv_json_model_load(stored, op, again) != 0)
-		fz_fail("the stored form of a loaded model does not load", stored);
+	if (srv_job_json_load(stored, again) != 0)
+		fz_fail("the stored form of a loaded job does not load", stored);
 	if (strcmp(again->id, m->id) != 0 || strcmp(again->op_id, m->op_id) != 0 ||
 	    again->state != m->state || again->n_snaps != m->n_snaps || again->seq != m->seq ||
 	    again->epoch_count != m->epoch_count || again->batch_size != m->batch_size ||
-	    again->total_steps != m->total_steps)
-		fz_fail("a stored model reloads as another", stored);
+	    again->total_steps != m->total_steps || again->n_labels != m->n_labels)
+		fz_fail("a stored job reloads as another", stored);
 	srv_model_put(&fz_store, again);
 	cJSON_Delete(wire);
 	cJSON_Delete(stored);
@@ -57,21 +57,15 @@ static void fz_round_trip(const struct srv_model *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const uint8_t *nul = memchr(data, '\0', size);
-	size_t model_len = nul ? (size_t)(nul - data) : size;
-	cJSON *model = cJSON_ParseWithLength((const char *)data, model_len);
-	cJSON *op = nul ? cJSON_ParseWithLength((const char *)nul + 1, size - model_len - 1) : NULL;
+	cJSON *job = cJSON_ParseWithLength((const char *)data, size);
 	struct srv_model *m;
 
-	if (!model) {
-		cJSON_Delete(op);
+	if (!job)
 		return 0;
-	}
 	m = srv_model_new();
-	if (srv_json_model_load(model, op, m) == 0)
+	if (srv_job_json_load(job, m) == 0)
 		fz_round_trip(m);
 	srv_model_put(&fz_store, m);
-	cJSON_Delete(model);
-	cJSON_Delete(op);
+	cJSON_Delete(job);
 	return 0;
 }

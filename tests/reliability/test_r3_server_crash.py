@@ -138,7 +138,7 @@ def test_corrupt_weights_are_refused(server_factory, how):
     status, r, _ = s.request("POST", "/v1beta/tunedModels/hurt:generateContent", ask)
     assert status == 200, r
     s.stop()
-    corrupt(os.path.join(s.data_dir, "tunedModels", "hurt", "weights.bin"), how)
+    corrupt(os.path.join(s.data_dir, "jobs", "hurt", "weights.bin"), how)
     s.start()
     status, r, _ = s.request("POST", "/v1beta/tunedModels/hurt:generateContent", ask)
     assert status >= 400 and "error" in r, (status, r)
@@ -160,7 +160,7 @@ def test_create_whose_answer_was_lost(server_factory, mount_factory):
     t = threading.Thread(target=m.make_draft, args=("lost",), kwargs={"config": QUICK_CONFIG})
     t.start()
     # Watched on disk: every answer of this server, a GET's too, comes 1.5 s late.
-    made = os.path.join(s.data_dir, "tunedModels", "lost", "model.json")
+    made = os.path.join(s.data_dir, "jobs", "lost", "job.json")
     assert until(lambda: os.path.isfile(made), timeout=30, step=0.01), \
         "the create never reached the server"
     s.kill9()

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "../check.h"
-#include "server/handlers.h"
-#include "server/routes.h"
+#include "server/router.h"
+#include "server/srv.h"
 #include "server/srv.h"
 
 static struct srv s;
@@ -17,7 +17,8 @@ static char dir[] = "/tmp/test_server_routes.XXXXXX";
 static int call(const char *method, const char *path, const char *query, const char *body,
 		struct srv_reply *rep)
 {
-	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0, NULL, NULL};
+	struct srv_request req = {method, path, query, body, body ? strlen(body) : 0,
+				  NULL,	  NULL, NULL,  NULL};
 	srv_reply_free(rep);
 	srv_handle(&s, &req, rep);
 	return rep->status;
@@ -94,7 +95,7 @@ static void test_auth(void)
 {
 	struct srv_reply rep = {0};
 	s.api_key = "k3y";
-	struct srv_request req = {"GET", "/v1beta/models", NULL, NULL, 0, NULL, NULL};
+	struct srv_request req = {"GET", "/v1beta/models", NULL, NULL, 0, NULL, NULL, NULL, NULL};
 	srv_handle(&s, &req, &rep);
 	CHECK(rep.status == 401);
 	srv_reply_free(&rep);

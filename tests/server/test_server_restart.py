@@ -31,8 +31,8 @@ def test_restart_keeps_everything(server, make_model):
     assert after["candidates"][0]["content"] == before["candidates"][0]["content"]
     st, ops, _ = server.request("GET", "/v1beta/tunedModels/kept/operations")
     assert ops["operations"][0]["done"] is True
-    files = os.listdir(os.path.join(server.data_dir, "tunedModels", "kept"))
-    assert sorted(files) == ["model.json", "operations", "weights.bin"]
+    files = os.listdir(os.path.join(server.data_dir, "jobs", "kept"))
+    assert sorted(files) == ["job.json", "weights.bin"]
 
 
 def test_kill_during_training(server, make_model):
@@ -69,7 +69,7 @@ def test_sigterm_during_training(server, make_model):
 def test_corrupt_weights_are_an_error_not_a_crash(server, make_model):
     make_model(server, "bad", epochs=1)
     server.stop()
-    path = os.path.join(server.data_dir, "tunedModels", "bad", "weights.bin")
+    path = os.path.join(server.data_dir, "jobs", "bad", "weights.bin")
     with open(path, "r+b") as f:
         f.seek(100)
         f.write(b"\xff" * 64)

@@ -119,9 +119,9 @@ static void test_reload(void)
 	srv_model_put(st, n);
 	srv_store_close(st);
 
-	/* A corrupt model.json is skipped with a message, the rest still loads. */
+	/* A corrupt job.json is skipped with a message, the rest still loads. */
 	char path[600];
-	snprintf(path, sizeof(path), "%s/tunedModels/mid/model.json", dir);
+	snprintf(path, sizeof(path), "%s/jobs/mid/job.json", dir);
 	CHECK(srv_write_atomic(path, "{\"name\": 5", 10) == 0);
 	st = NULL;
 	CHECK(srv_store_open(dir, &st, why, sizeof(why)) == 0);
@@ -146,10 +146,10 @@ static void test_duplicate_seq(void)
 	CHECK(srv_store_persist(st, m) == 0);
 	srv_model_put(st, m);
 	srv_store_close(st);
-	snprintf(from, sizeof(from), "%s/tunedModels/orig", dir);
+	snprintf(from, sizeof(from), "%s/jobs/orig", dir);
 	snprintf(to, sizeof(to),
-		 "cp -r '%s' '%s/tunedModels/copy' && sed -i "
-		 "'s|tunedModels/orig|tunedModels/copy|g' '%s/tunedModels/copy/model.json'",
+		 "cp -r '%s' '%s/jobs/copy' && sed -i "
+		 "'s|\"id\":\"orig\"|\"id\":\"copy\"|g' '%s/jobs/copy/job.json'",
 		 from, dir, dir);
 	CHECK(system(to) == 0);
 	st = NULL;

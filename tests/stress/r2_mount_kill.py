@@ -5,6 +5,7 @@ remount, and check every close()-acknowledged write byte for byte and that no fi
 caught mid-write reads torn. The steps are those of tests/reliability/test_r2_mount_crash.py.
 Usage: tests/stress/r2_mount_kill.py [BUILDDIR] [--kills 50] [--drafts 100] [--seed 1]"""
 import os
+import shutil
 import random
 import time
 
@@ -50,7 +51,7 @@ def main():
             # Keep the server from training every submitted draft to the end.
             for name in os.listdir(m.path):
                 if name.startswith("full") and m.read(name, "state") != "DRAFT\n":
-                    os.rmdir(m.p(name))
+                    shutil.rmtree(m.p(name))
                     acked = {k: v for k, v in acked.items() if k[0] != name}
         pc = harness.percentiles(t_remount)
         print(f"kills {args.kills}, drafts {args.drafts}: {steps} acknowledged steps, "

@@ -6,6 +6,7 @@ memory and open file descriptors of tunedfs and tunedfs-server; at the end it pr
 table and whether memory and descriptors stayed flat, with the error count (must be 0).
 Usage: tests/stress/r7_soak.py [BUILDDIR] [--minutes 10] [--rate 10]"""
 import os
+import shutil
 import random
 import time
 
@@ -69,7 +70,7 @@ def main():
                         state = m.read(old, "wait")
                         if state != "ACTIVE\n":
                             errors.append(f"{old} ended {state.strip()}: {m.read(old, 'error')}")
-                        os.rmdir(m.p(old))
+                        shutil.rmtree(m.p(old))
             except OSError as e:
                 errors.append(f"{kind}: {e}")
             ops[kind] = ops.get(kind, 0) + 1

@@ -1,16 +1,18 @@
-/* routes_tuned.c - the tunedModels routes of tunedfs-server: list (paged in creation
+/* gemini_tuned.c - the tunedModels routes of the Gemini family: list (paged in creation
  * order), create (returning the Operation and queueing the job), get, patch, delete, and
- * the operations of a model. Generation is routes_gen.c. */
+ * the operations of a model. Generation is gemini_models.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/handlers.h"
+#include "base/xalloc.h"
+#include "base/dynbuf.h"
+#include "server/gemini/gemini.h"
+#include "server/gemini/gemini_json.h"
 #include "server/ids.h"
 #include "server/json_util.h"
-#include "server/model_json.h"
 
 static void not_found(struct srv_reply *rep, const char *id)
 {
@@ -39,24 +41,8 @@ static int filter_match(const struct srv_model *m, const char *filter)
 	return 1;
 }
 
-/* A growing text buffer for list pages. */
-struct text {
-	char *p;
-	size_t len, cap;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		t->cap = (t->len + n + 1) * 2;
-		t->p = srv_xrealloc(t->p, t->cap);
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-void srv_tuned_list(struct srv *s, const struct srv_request *req, struct srv_reply *rep)
+void srv_tuned_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		    struct srv_reply *rep)
 {
 	int size;
 	unsigned long long pos;
@@ -69,38 +55,42 @@ void srv_tuned_list(struct srv *s, const struct srv_request *req, struct srv_rep
 		return;
 	}
 	/* Built from each model's cached text: a page costs copies, not re-printing. */
-	struct text t = {0};
+	struct dynbuf t = DYNBUF_INIT;
 	struct srv_store *st = s->store;
 	int count = 0;
-	text_add(&t, "{", 1);
+	dynbuf_append(&t, "{", 1);
 	pthread_mutex_lock(&st->lock);
 	size_t i = srv_store_seq_index_locked(st, pos);
 	for (; i < st->n; i++) {
 		struct srv_model *m = st->by_seq[i];
+		if (strcmp(m->family, "gemini"))
+			continue;
 		if (hf == 1 && *filter && !filter_match(m, filter))
 			continue;
 		if (count == size)
 			break;
 		size_t len;
 		const char *one = srv_json_model_text(m, &len);
-		text_add(&t, count ? "," : "\"tunedModels\":[", count ? 1 : 15);
-		text_add(&t, one, len);
+		dynbuf_append(&t, count ? "," : "\"tunedModels\":[", count ? 1 : 15);
+		dynbuf_append(&t, one, len);
 		count++;
 	}
+	while (i < st->n && strcmp(st->by_seq[i]->family, "gemini"))
+		i++;
 	unsigned long long next = i < st->n ? st->by_seq[i]->seq : 0;
 	pthread_mutex_unlock(&st->lock);
 	if (count)
-		text_add(&t, "]", 1);
+		dynbuf_append(&t, "]", 1);
 	if (next) {
 		char tok[64];
 		int n = snprintf(tok, sizeof(tok), "%s\"nextPageToken\":\"", count ? "," : "");
 		srv_page_token(next, tok + n, sizeof(tok) - (size_t)n);
-		text_add(&t, tok, strlen(tok));
-		text_add(&t, "\"", 1);
+		dynbuf_append(&t, tok, strlen(tok));
+		dynbuf_append(&t, "\"", 1);
 	}
-	text_add(&t, "}", 1);
-	srv_reply_text(rep, 200, t.p);
-	free(t.p);
+	dynbuf_append(&t, "}", 1);
+	srv_reply_text(rep, 200, t.data);
+	dynbuf_free(&t);
 }
 
 /* Checks where the model is tuned from; fills rep and returns -1 when it cannot be. */
@@ -115,7 +105,7 @@ static int check_source(struct srv *s, struct srv_model *m, struct srv_reply *re
 		}
 		return 0;
 	}
-	struct srv_model *src = srv_store_find(s->store, m->source_model + 12);
+	struct srv_model *src = srv_gemini_find(s, m->source_model + 12);
 	if (!src) {
 		srv_reply_error(
 		    rep, 404, "NOT_FOUND",
@@ -126,7 +116,7 @@ static int check_source(struct srv *s, struct srv_model *m, struct srv_reply *re
 	}
 	pthread_mutex_lock(&s->store->lock);
 	free(m->base_model);
-	m->base_model = src->base_model ? srv_xstrdup(src->base_model) : NULL;
+	m->base_model = src->base_model ? xstrdup(src->base_model) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
 	srv_model_put(s->store, src);
 	return 0;
@@ -160,7 +150,8 @@ static int insert_with_id(struct srv *s, struct srv_model *m, const char *wanted
 	return -EEXIST;
 }
 
-void srv_tuned_create(struct srv *s, const struct srv_request *req, struct srv_reply *rep)
+void srv_tuned_create(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		      struct srv_reply *rep)
 {
 	char wanted[128], why[512];
 	int has_id = srv_query_get(req->query, "tunedModelId", wanted, sizeof(wanted));
@@ -187,6 +178,7 @@ void srv_tuned_create(struct srv *s, const struct srv_request *req, struct srv_r
 		goto out;
 	srv_id_random(m->op_id, 12);
 	m->state = SRV_STATE_CREATING;
+	snprintf(m->family, sizeof(m->family), "gemini");
 	m->create_ns = m->update_ns = srv_now_ns();
 	if (insert_with_id(s, m, has_id == 1 ? wanted : NULL, rep))
 		goto out;
@@ -202,12 +194,14 @@ out:
 	srv_model_put(s->store, m);
 }
 
-void srv_tuned_get(struct srv *s, const char *id, struct srv_reply *rep)
+void srv_tuned_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		   struct srv_reply *rep)
 {
+	const char *id = srv_param(p, "id");
 	pthread_mutex_lock(&s->store->lock);
-	struct srv_model *m = srv_store_lookup_locked(s->store, id);
+	struct srv_model *m = srv_gemini_lookup_locked(s, id);
 	size_t len;
-	char *text = m ? srv_xstrdup(srv_json_model_text(m, &len)) : NULL;
+	char *text = m ? xstrdup(srv_json_model_text(m, &len)) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
 	if (text)
 		srv_reply_text(rep, 200, text);
@@ -216,9 +210,10 @@ void srv_tuned_get(struct srv *s, const char *id, struct srv_reply *rep)
 	free(text);
 }
 
-void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *req,
+void srv_tuned_patch(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 		     struct srv_reply *rep)
 {
+	const char *id = srv_param(p, "id");
 	char mask[512], why[512];
 	int has_mask = srv_query_get(req->query, "updateMask", mask, sizeof(mask));
 	if (has_mask < 0) {
@@ -228,7 +223,7 @@ void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *re
 	cJSON *body;
 	if (srv_body_json(req, 0, &body, rep))
 		return;
-	struct srv_model *m = srv_store_find(s->store, id);
+	struct srv_model *m = srv_gemini_find(s, id);
 	if (!m) {
 		cJSON_Delete(body);
 		not_found(rep, id);
@@ -239,7 +234,7 @@ void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *re
 	cJSON *o = NULL;
 	if (rc == 0) {
 		m->update_ns = srv_now_ns();
-		o = srv_json_model(m, SRV_JSON_WIRE);
+		o = srv_json_model(m);
 	}
 	pthread_mutex_unlock(&s->store->lock);
 	cJSON_Delete(body);
@@ -252,18 +247,24 @@ void srv_tuned_patch(struct srv *s, const char *id, const struct srv_request *re
 	srv_model_put(s->store, m);
 }
 
-void srv_tuned_delete(struct srv *s, const char *id, struct srv_reply *rep)
+void srv_tuned_delete(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		      struct srv_reply *rep)
 {
-	if (srv_store_remove(s->store, id) != 0)
+	const char *id = srv_param(p, "id");
+	struct srv_model *m = srv_gemini_find(s, id);
+	srv_model_put(s->store, m);
+	if (!m || srv_store_remove(s->store, id) != 0)
 		not_found(rep, id);
 	else
 		srv_reply_json(rep, 200, cJSON_CreateObject());
 }
 
-void srv_op_get(struct srv *s, const char *id, const char *op, struct srv_reply *rep)
+void srv_op_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		struct srv_reply *rep)
 {
+	const char *id = srv_param(p, "id"), *op = srv_param(p, "op");
 	pthread_mutex_lock(&s->store->lock);
-	struct srv_model *m = srv_store_lookup_locked(s->store, id);
+	struct srv_model *m = srv_gemini_lookup_locked(s, id);
 	cJSON *o = m && !strcmp(m->op_id, op) ? srv_json_operation(m) : NULL;
 	pthread_mutex_unlock(&s->store->lock);
 	if (o)
@@ -274,10 +275,12 @@ void srv_op_get(struct srv *s, const char *id, const char *op, struct srv_reply 
 				op);
 }
 
-void srv_op_cancel(struct srv *s, const char *id, const char *op, struct srv_reply *rep)
+void srv_op_cancel(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		   struct srv_reply *rep)
 {
+	const char *id = srv_param(p, "id"), *op = srv_param(p, "op");
 	pthread_mutex_lock(&s->store->lock);
-	struct srv_model *m = srv_store_lookup_locked(s->store, id);
+	struct srv_model *m = srv_gemini_lookup_locked(s, id);
 	int found = m && !strcmp(m->op_id, op);
 	/* Cancelling a finished operation changes nothing, as google.longrunning says. */
 	if (found && m->state == SRV_STATE_CREATING)
@@ -291,15 +294,16 @@ void srv_op_cancel(struct srv *s, const char *id, const char *op, struct srv_rep
 				op);
 }
 
-void srv_op_list(struct srv *s, const char *id, const struct srv_request *req,
+void srv_op_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 		 struct srv_reply *rep)
 {
+	const char *id = srv_param(p, "id");
 	int size;
 	unsigned long long pos;
 	if (srv_page_params(req, 10, 1000, &size, &pos, rep))
 		return;
 	pthread_mutex_lock(&s->store->lock);
-	struct srv_model *m = srv_store_lookup_locked(s->store, id);
+	struct srv_model *m = srv_gemini_lookup_locked(s, id);
 	/* A model has one operation, its create: position 0 is it, anything later is empty. */
 	cJSON *op = m && pos == 0 ? srv_json_operation(m) : NULL;
 	pthread_mutex_unlock(&s->store->lock);

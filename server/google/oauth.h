@@ -1,6 +1,6 @@
-/* Token endpoint of tunedfs-server: loads the OAuth clients file, answers POST /token
- * (refresh-token and JWT-bearer grants) and checks Bearer tokens it issued.
- * HTTP routing and flag parsing live in the server's main/route code, not here.
+/* oauth.h - the Google token endpoint of tunedfs-server: loads the OAuth clients file,
+ * answers POST /token (refresh-token and JWT-bearer grants; the route family
+ * srv_family_google_token) and checks the Bearer tokens it issued.
  *
  * Clients file (JSON, re-read when its mtime changes):
  *   {
@@ -20,6 +20,9 @@
 #include <stddef.h>
 
 struct srv_oauth;
+struct srv_family;
+
+extern const struct srv_family srv_family_google_token;
 
 /* Loads clients_file; token_lifetime_s <= 0 means 3600. On failure returns a negative
  * errno and a one-line reason in why. */

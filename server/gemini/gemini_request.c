@@ -1,14 +1,16 @@
-/* model_request.c - what clients send about tuned models: the create body (TunedModel
- * with its training data) and PATCH bodies, in camelCase or snake_case, validated with
- * messages naming the field. Output mapping is in model_json.c. */
+/* gemini_request.c - what Gemini clients send about tuned models: the create body
+ * (TunedModel with its training data) and PATCH bodies, in camelCase or snake_case,
+ * validated with messages naming the field. Output mapping is in gemini_json.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "server/json_util.h"
-#include "server/model_json.h"
+#include "server/gemini/gemini_json.h"
+#include "server/jobs.h"
 
 /* Input names of TunedModel and its parts; output-only ones are accepted and ignored. */
 static const char *const model_fields[] = {"name",
@@ -52,7 +54,7 @@ static int opt_string(const cJSON *obj, const char *camel, size_t max, char **ou
 		BAD("Invalid value at '%s': expected a string.", camel);
 	if (strlen(it->valuestring) > max)
 		BAD("Invalid value at '%s': longer than %zu characters.", camel, max);
-	*out = srv_xstrdup(it->valuestring);
+	*out = xstrdup(it->valuestring);
 	return 0;
 }
 
@@ -89,7 +91,7 @@ static int hyperparameters(const cJSON *h, long n_examples, struct srv_model *m,
 	int64_t v;
 	double d;
 	m->epoch_count = SRV_DEFAULT_EPOCHS;
-	m->batch_size = n_examples > 500 ? 16 : 4;
+	m->batch_size = srv_jobs_default_batch(n_examples);
 	m->learning_rate = SRV_DEFAULT_LR;
 	m->lr_multiplier = 0;
 	if (h && !cJSON_IsNull(h) && !cJSON_IsObject(h))
@@ -163,9 +165,9 @@ static int one_example(const cJSON *e, size_t i, struct srv_example *out, char *
 		BAD("Invalid value at 'tuning_task.training_data.examples.examples[%zu].output': "
 		    "must hold 1 to %d characters.",
 		    i, SRV_MAX_OUTPUT_BYTES);
-	out->input = srv_xstrndup(in->valuestring, il);
+	out->input = xstrndup(in->valuestring, il);
 	out->input_len = il;
-	out->output = srv_xstrndup(o->valuestring, ol);
+	out->output = xstrndup(o->valuestring, ol);
 	out->output_len = ol;
 	return 0;
 }
@@ -196,7 +198,7 @@ static int training_data(const cJSON *task, struct srv_example **ex, size_t *n_e
 		BAD("Invalid value at 'tuning_task.training_data.examples.examples': more than %d "
 		    "examples.",
 		    SRV_MAX_EXAMPLES);
-	struct srv_example *out = srv_xcalloc(n, sizeof(*out));
+	struct srv_example *out = xcalloc(n, sizeof(*out));
 	size_t i = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, arr)
@@ -230,7 +232,7 @@ static int source_fields(const cJSON *body, struct srv_model *m, char *why, size
 		if (m->base_model)
 			BAD("Invalid value at 'base_model': set base_model or tuned_model_source, "
 			    "not both.");
-		m->source_model = srv_xstrdup(tm->valuestring);
+		m->source_model = xstrdup(tm->valuestring);
 	} else if (!m->base_model || !*m->base_model) {
 		BAD("Missing required field 'base_model'.");
 	}
@@ -332,8 +334,8 @@ int srv_json_patch(const cJSON *body, const char *mask, struct srv_model *m, cha
 	if (srv_json_known_fields(body, model_fields, "", why, why_len))
 		return -EINVAL;
 	struct srv_model next = *m;
-	next.display_name = m->display_name ? srv_xstrdup(m->display_name) : NULL;
-	next.description = m->description ? srv_xstrdup(m->description) : NULL;
+	next.display_name = m->display_name ? xstrdup(m->display_name) : NULL;
+	next.description = m->description ? xstrdup(m->description) : NULL;
 	int rc = 0;
 	if (mask && *mask) {
 		const char *p = mask;

@@ -1,0 +1,109 @@
+/* gcs.c - Cloud Storage uploads and deletes of gcs.h: uploadType=media for small data, a
+ * resumable session (POST for the session URI, then one PUT of the bytes) for large. No
+ * JSON is read: a 2xx answer is the success. */
+#include "api/gcs.h"
+#include "api/backend.h"
+#include "api/http.h"
+#include "base/xalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GCS_TYPE "application/jsonl"
+
+char *gcs_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The path part of a session URI on the client's own host (the transport takes paths). */
+static const char *gcs_session_path(struct http_client *hc, const char *uri)
+{
+	const char *base = http_client_endpoint(hc), *p;
+	size_t n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (uri[0] == '/')
+		return uri;
+	if (strncmp(uri, base, n) == 0 && uri[n] == '/')
+		return uri + n;
+	/* the service's own host under another spelling: keep what follows it */
+	p = strstr(uri, "://");
+	return p && strncmp(base, "unix:", 5) == 0 ? strchr(p + 3, '/') : NULL;
+}
+
+static int gcs_resumable(struct http_client *hc, const char *bucket, const char *name,
+			 const char *data, size_t len, struct backend_cancel *c,
+			 struct backend_error *err)
+{
+	struct http_call_options start = {.want_location = 1, .content_type = "application/json"};
+	struct http_call_options put = {.content_type = GCS_TYPE, .body_len = len};
+	struct http_response resp = {0};
+	char *path =
+	    xasprintf("/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s", bucket, name);
+	const char *session;
+	int rc = http_call(hc, HTTP_POST, path, "{}", &start, c, &resp, err);
+
+	free(path);
+	if (rc == 0 && (!resp.location || !(session = gcs_session_path(hc, resp.location)))) {
+		http_error_set(err, resp.status, "",
+			       "Cloud Storage gave no usable session for a resumable upload");
+		rc = -EIO;
+	}
+	if (rc == 0) {
+		char *where = xstrdup(session);
+		http_response_clear(&resp);
+		rc = http_call(hc, HTTP_PUT, where, data, &put, c, &resp, err);
+		free(where);
+	}
+	http_response_clear(&resp);
+	return rc;
+}
+
+int gcs_upload(struct http_client *hc, const char *bucket, const char *object, const char *data,
+	       size_t len, struct backend_cancel *c, struct backend_error *err)
+{
+	struct http_call_options o = {.content_type = GCS_TYPE, .body_len = len};
+	char *name = gcs_escape(object), *b = gcs_escape(bucket), *path;
+	int rc;
+
+	if (len >= (size_t)GCS_RESUMABLE_FROM) {
+		rc = gcs_resumable(hc, b, name, data, len, c, err);
+	} else {
+		path = xasprintf("/upload/storage/v1/b/%s/o?uploadType=media&name=%s", b, name);
+		rc = http_call(hc, HTTP_POST, path, data, &o, c, NULL, err);
+		free(path);
+	}
+	free(name);
+	free(b);
+	return rc;
+}
+
+int gcs_delete(struct http_client *hc, const char *bucket, const char *object,
+	       struct backend_cancel *c, struct backend_error *err)
+{
+	char *name = gcs_escape(object), *b = gcs_escape(bucket);
+	char *path = xasprintf("/storage/v1/b/%s/o/%s", b, name);
+	int rc = http_call(hc, HTTP_DELETE, path, NULL, NULL, c, NULL, err);
+
+	free(path);
+	free(name);
+	free(b);
+	return rc == -ENOENT ? 0 : rc;
+}

@@ -1,0 +1,24 @@
+/* google_rpc.h - how Google's APIs (Gemini, Vertex AI, Cloud Storage) say why a call failed:
+ * the {"error": {code, message, status, details}} envelope, the google.rpc status names and
+ * the RetryInfo delay. Used by the Google backends as the transport's read_error hook;
+ * the transport itself knows none of it. */
+#ifndef TUNEDFS_GOOGLE_RPC_H
+#define TUNEDFS_GOOGLE_RPC_H
+
+struct backend_error;
+struct http_response;
+
+/* The errno of an answer from its HTTP status and google.rpc status name, DESIGN.md's
+ * table; http_status 0 looks the name up alone (an Operation.error has no HTTP code). */
+int google_rpc_errno(long http_status, const char *status);
+
+/* The read_error hook of http_options: fills err from an error answer (code = the status
+ * name, or the canonical name of the HTTP status when the body has none) and returns its
+ * errno; *asked_ms gets RetryInfo.retryDelay in milliseconds, untouched when absent. */
+int google_rpc_read_error(const struct http_response *resp, long *asked_ms,
+			  struct backend_error *err);
+
+/* A protobuf Duration ("22s", "0.5s") in milliseconds, rounded up. -EINVAL if malformed. */
+int google_rpc_duration_ms(const char *s, long *ms);
+
+#endif

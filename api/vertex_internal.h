@@ -1,0 +1,33 @@
+/* vertex_internal.h - what vertex.c and vertex_json.c share inside api/, not a public
+ * contract: the TuningJob mapping, the request bodies and the training-data lines. */
+#ifndef TUNEDFS_VERTEX_INTERNAL_H
+#define TUNEDFS_VERTEX_INTERNAL_H
+
+#include "api/backend.h"
+
+#include <stddef.h>
+
+#define VERTEX_LABEL "tunedfs-name"
+
+/* One TuningJob's text into the neutral model: 0, or -EINVAL when it is not a job. */
+int vertex_parse_job(const char *json, size_t len, struct tuned_model *out);
+/* One page of tuningJobs.list: the jobs, and the next page's token. -EINVAL if malformed. */
+int vertex_parse_page(const char *json, size_t len, struct model_page *out);
+/* The model resource a job made ("projects/.../models/ID", version dropped); heap, or
+ * NULL when the job made none. */
+char *vertex_job_model(const char *raw_json);
+/* The tuningJobs.create body: base model, names, label, dataset, hyperparameters. */
+char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri);
+/* examples as Vertex's JSONL: {"contents": [...]} lines, native lines passed through.
+ * 0, or -EINVAL with the example's line in why. */
+int vertex_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
+			  size_t why_len);
+/* The id of the first model deployed on an Endpoint resource; heap, or NULL. */
+char *vertex_deployed_model(const char *json, size_t len);
+/* The job's supervisedTuningSpec.trainingDatasetUri is uri, and its label is id. */
+int vertex_job_is(const char *raw_json, const char *id, const char *uri);
+/* Whether a name can be a directory: 1-128 bytes, no '/', NUL or control byte, not "." or
+ * "..". */
+int vertex_name_ok(const char *s);
+
+#endif

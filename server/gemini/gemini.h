@@ -1,0 +1,49 @@
+/* gemini.h - the Gemini API family of tunedfs-server (REST v1beta, v1alpha and v1):
+ * tunedModels and their operations (gemini_tuned.c), base models and generation
+ * (gemini_models.c), the route table (gemini_routes.c). Private to server/gemini/. */
+#ifndef TUNEDFS_SERVER_GEMINI_H
+#define TUNEDFS_SERVER_GEMINI_H
+
+#include "server/family.h"
+#include "server/srv.h"
+
+extern const struct srv_family srv_family_gemini;
+
+/* The model id of this family with a reference taken, or NULL. */
+struct srv_model *srv_gemini_find(struct srv *s, const char *id);
+/* Caller holds the store lock: the model of this family or NULL, no reference taken. */
+struct srv_model *srv_gemini_lookup_locked(struct srv *s, const char *id);
+/* 1 when name ("models/...") is a base model a create may name. */
+int srv_base_model_known(const char *name);
+/* Fills the cached wire text of m (the store's warm-up); caller holds the store lock. */
+void srv_gemini_warm(struct srv_model *m);
+
+void srv_tuned_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		    struct srv_reply *rep);
+void srv_tuned_create(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		      struct srv_reply *rep);
+void srv_tuned_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		   struct srv_reply *rep);
+void srv_tuned_patch(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		     struct srv_reply *rep);
+void srv_tuned_delete(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		      struct srv_reply *rep);
+void srv_op_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		struct srv_reply *rep);
+/* operations.cancel (v1): asks the job to stop; the model ends FAILED, code CANCELLED. */
+void srv_op_cancel(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		   struct srv_reply *rep);
+void srv_op_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		 struct srv_reply *rep);
+void srv_tuned_generate(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			struct srv_reply *rep);
+void srv_tuned_stream(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		      struct srv_reply *rep);
+void srv_models_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		     struct srv_reply *rep);
+void srv_models_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		    struct srv_reply *rep);
+void srv_models_generate(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			 struct srv_reply *rep);
+
+#endif
