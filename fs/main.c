@@ -54,6 +54,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("api_key_file=%s", api_key_file),
     OPTION("token_command=%s", token_command),
     OPTION("project=%s", project),
+    OPTION("organization=%s", organization),
     OPTION("token_uri=%s", token_uri),
     OPTION("cache_dir=%s", cache_dir),
     OPTION("data_dir=%s", data_dir),
@@ -138,8 +139,6 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "no mountpoint given";
 	else if (o->local && endpoint_given)
 		bad = "-o local and -o endpoint exclude each other";
-	else if (o->backend && strcmp(o->backend, "gemini") != 0)
-		bad = "this tunedfs has one backend: gemini";
 	else if (!(o->list_ttl > 0))
 		bad = "list_ttl must be a number of seconds > 0";
 	else if (!(o->poll_interval > 0))
@@ -170,6 +169,7 @@ static int connect_backend(const char *endpoint)
 	    .api_key_file = tfs_ctx.opt.api_key_file,
 	    .token_command = tfs_ctx.opt.token_command,
 	    .token_uri = tfs_ctx.opt.token_uri,
+	    .organization = tfs_ctx.opt.organization,
 	    /* The private server takes no credentials: sending the user's would leak an API
 	     * key to it, or make an ADC refresh reach out to the network for nothing. */
 	    .no_credentials = tfs_ctx.opt.local,
