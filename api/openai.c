@@ -27,9 +27,11 @@ struct openai_backend {
 	char *prefix; /* "/v1" when the endpoint names no path, else "" */
 	char *identity;
 	char *org_header, *project_header;
-	pthread_mutex_t lock; /* guards removed */
-	char **removed;	      /* jobs removed here: the service keeps listing them */
+	pthread_mutex_t lock; /* guards removed and checked */
+	char **removed;	      /* jobs removed: the service keeps listing them */
 	size_t n_removed;
+	char **checked; /* finished jobs of ours whose model or file was seen to exist */
+	size_t n_checked;
 };
 
 /* A job id, file id or model name as one path segment. */
@@ -44,17 +46,35 @@ static int oa_segment_ok(const char *s)
 	return 1;
 }
 
+/* Finds s in a list, adding it when add. Under a->lock. */
+static int oa_list_has(char ***v, size_t *n, const char *s, int add)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 1;
+	if (add) {
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = xstrdup(s);
+	}
+	return 0;
+}
+
 static int oa_removed(struct openai_backend *a, const char *job, int add)
 {
-	int had = 0;
+	int had;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->n_removed && !had; i++)
-		had = strcmp(a->removed[i], job) == 0;
-	if (!had && add) {
-		a->removed = xrealloc(a->removed, (a->n_removed + 1) * sizeof(*a->removed));
-		a->removed[a->n_removed++] = xstrdup(job);
-	}
+	had = oa_list_has(&a->removed, &a->n_removed, job, add);
+	pthread_mutex_unlock(&a->lock);
+	return had;
+}
+
+static int oa_checked(struct openai_backend *a, const char *job, int add)
+{
+	int had;
+
+	pthread_mutex_lock(&a->lock);
+	had = oa_list_has(&a->checked, &a->n_checked, job, add);
 	pthread_mutex_unlock(&a->lock);
 	return had;
 }
@@ -104,7 +124,10 @@ static void oa_close(void *impl)
 	creds_free(a->creds);
 	for (size_t i = 0; i < a->n_removed; i++)
 		free(a->removed[i]);
+	for (size_t i = 0; i < a->n_checked; i++)
+		free(a->checked[i]);
 	free(a->removed);
+	free(a->checked);
 	free(a->prefix);
 	free(a->identity);
 	free(a->org_header);
@@ -232,6 +255,50 @@ static int oa_malformed(const struct http_response *resp, const char *what,
 	return -EIO;
 }
 
+/* Whether a path under the prefix answers 404 (1), anything else 2xx (0), or fails (-1). */
+static int oa_missing(struct openai_backend *a, const char *kind, const char *id,
+		      struct backend_cancel *c)
+{
+	char *path;
+	int rc;
+
+	if (!oa_segment_ok(id))
+		return -1;
+	path = xasprintf("%s/%s/%s", a->prefix, kind, id);
+	rc = http_call(a->http, HTTP_GET, path, NULL, NULL, c, NULL, NULL);
+	free(path);
+	return rc == -ENOENT ? 1 : rc == 0 ? 0 : -1;
+}
+
+/* Whether a listed job was removed. OpenAI keeps listing jobs for good, so rm leaves its
+ * mark on the service itself: the fine-tuned model of a succeeded job is deleted, the
+ * training file of any other. A finished job made here is checked for that once (the
+ * answer cannot change but by rm, which records it), others never. */
+static int oa_gone(struct openai_backend *a, const struct tuned_model *m, struct backend_cancel *c)
+{
+	char *ours, *what;
+	int missing;
+
+	if (oa_removed(a, m->job, 0))
+		return 1;
+	if (m->state == BACKEND_CREATING || m->state == BACKEND_STATE_UNKNOWN ||
+	    oa_checked(a, m->job, 0))
+		return 0;
+	ours = openai_job_string(m->raw_json, OPENAI_NAME_KEY, 1);
+	if (!ours)
+		return 0;
+	free(ours);
+	what = m->state == BACKEND_ACTIVE ? xstrdup(m->endpoint ? m->endpoint : "")
+					  : openai_job_string(m->raw_json, "training_file", 0);
+	missing = oa_missing(a, m->state == BACKEND_ACTIVE ? "models" : "files", what, c);
+	free(what);
+	if (missing == 1)
+		oa_removed(a, m->job, 1);
+	else if (missing == 0)
+		oa_checked(a, m->job, 1);
+	return missing == 1;
+}
+
 /* One page of jobs after token; filter: a metadata name to ask for (escaped). */
 static int oa_page(struct openai_backend *a, const char *token, const char *name,
 		   struct model_page *out, struct backend_cancel *c, struct backend_error *err)
@@ -253,9 +320,9 @@ static int oa_page(struct openai_backend *a, const char *token, const char *name
 		rc = oa_malformed(&resp, "the list of fine-tuning jobs", err);
 	http_response_clear(&resp);
 	free(path);
-	/* removed here, still listed there: not shown again */
+	/* removed, still listed: not shown again */
 	for (size_t i = 0; rc == 0 && i < out->n;) {
-		if (out->v[i].job && oa_removed(a, out->v[i].job, 0)) {
+		if (out->v[i].job && oa_gone(a, &out->v[i], c)) {
 			tuned_model_clear(&out->v[i]);
 			out->v[i] = out->v[--out->n];
 			continue;
