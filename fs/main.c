@@ -423,6 +423,7 @@ int main(int argc, char **argv)
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
 	tfs_notify_take();
+	tfs_source_home();
 	rc = run(&args, &cmd, argv[0]);
 	fuse_opt_free_args(&args);
 	free(cmd.mountpoint);
