@@ -362,6 +362,7 @@ static int oa_walk(struct openai_backend *a, const char *id, const char *digest,
 	char *token = NULL;
 	int rc = 0, found = 0;
 
+	memset(out, 0, sizeof(*out));
 	if (by_meta && !openai_name_ok(id)) {
 		http_error_set(err, 404, "not_found", "no fine-tuning job named %.200s", id);
 		return -ENOENT;
@@ -572,7 +573,7 @@ static int oa_progress(void *impl, struct tuned_model *m, struct backend_cancel 
 		       struct backend_error *err)
 {
 	struct openai_backend *a = impl;
-	struct tuned_model fresh;
+	struct tuned_model fresh = {0};
 	int rc;
 
 	if (!m->job || !*m->job)
