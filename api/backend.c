@@ -17,6 +17,7 @@
 static const struct backend_ops *const backend_all[] = {
     &backend_gemini_ops,
     &backend_vertex_ops,
+    &backend_openai_ops,
 };
 #define BACKEND_COUNT (sizeof(backend_all) / sizeof(backend_all[0]))
 

@@ -73,7 +73,30 @@ static char *make_rundir(void)
 	return tfs_xstrdup(tmpl);
 }
 
-static void child(const char *bin, const char *sock, const char *data, int out_fd, pid_t parent)
+/* The environment the server gets: ours without the keys of the services (it takes no
+ * credentials, and a key has no business in another process). Built before fork. */
+static char **server_env(void)
+{
+	static const char *const keys[] = {"OPENAI_API_KEY=", "GEMINI_API_KEY=", "GOOGLE_API_KEY="};
+	extern char **environ;
+	size_t n = 0, o = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = tfs_xmalloc((n + 1) * sizeof *env);
+	for (size_t i = 0; i < n; i++) {
+		int secret = 0;
+		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+			secret |= strncmp(environ[i], keys[k], strlen(keys[k])) == 0;
+		if (!secret)
+			env[o++] = environ[i];
+	}
+	env[o] = NULL;
+	return env;
+}
+
+static void child(const char *bin, char *const argv[], char *const envp[], int out_fd, pid_t parent)
 {
 	int null = open("/dev/null", O_RDWR);
 
@@ -86,7 +109,7 @@ static void child(const char *bin, const char *sock, const char *data, int out_f
 			dup2(null, STDERR_FILENO);
 	}
 	dup2(out_fd, STDOUT_FILENO);
-	execl(bin, "tunedfs-server", "--socket", sock, "--data-dir", data, (char *)NULL);
+	execve(bin, argv, envp);
 	_exit(127);
 }
 
@@ -120,6 +143,8 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 	char line[PATH_MAX + 16];
 	int pipefd[2], rc;
 	pid_t parent = getpid();
+	char *argv[] = {"tunedfs-server", "--socket", NULL, "--data-dir", NULL, NULL};
+	char **envp;
 
 	if (!bin) {
 		tfs_log(LOG_ERR,
@@ -146,11 +171,15 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 	}
 	ls->sock = tfs_xmalloc(strlen(ls->rundir) + sizeof "/server.sock");
 	sprintf(ls->sock, "%s/server.sock", ls->rundir);
+	argv[2] = ls->sock;
+	argv[4] = (char *)server_data;
+	envp = server_env();
 	ls->pid = fork();
 	if (ls->pid == 0)
-		child(bin, ls->sock, server_data, pipefd[1], parent);
+		child(bin, argv, envp, pipefd[1], parent);
 	close(pipefd[1]);
 	free(bin);
+	free(envp);
 	if (ls->pid < 0) {
 		rc = -errno;
 		close(pipefd[0]);
