@@ -73,6 +73,33 @@ static char *make_rundir(void)
 	return tfs_xstrdup(tmpl);
 }
 
+/* The child's environment: only what names the place and the language, never a secret
+ * (an API key, a credentials file, a token) that the private server has no use for. */
+static int env_kept(const char *kv)
+{
+	static const char *const keep[] = {
+	    "PATH=",   "HOME=",		"LANG=",	  "LC_",	   "TZ=",
+	    "TMPDIR=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TSAN_OPTIONS="};
+
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+		if (strncmp(kv, keep[i], strlen(keep[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Drops in place every variable env_kept refuses (the child's copy only). */
+static void clean_environ(void)
+{
+	extern char **environ;
+	size_t n = 0;
+
+	for (char **e = environ; e && *e; e++)
+		if (env_kept(*e))
+			environ[n++] = *e;
+	if (environ)
+		environ[n] = NULL;
+}
+
 static void child(const char *bin, const char *sock, const char *data, int out_fd, pid_t parent)
 {
 	int null = open("/dev/null", O_RDWR);
@@ -86,6 +113,7 @@ static void child(const char *bin, const char *sock, const char *data, int out_f
 			dup2(null, STDERR_FILENO);
 	}
 	dup2(out_fd, STDOUT_FILENO);
+	clean_environ();
 	execl(bin, "tunedfs-server", "--socket", sock, "--data-dir", data, (char *)NULL);
 	_exit(127);
 }
