@@ -37,8 +37,7 @@ static int gemini_is_own_model(const struct gemini_tuned_model *m, const struct 
 	time_t created = rfc3339_parse(m->create_time), now = time(NULL);
 	const struct tuning_settings *ts = &req->settings;
 
-	if (m->state != GEMINI_MODEL_CREATING && m->state != GEMINI_MODEL_ACTIVE)
-		return 0;
+	/* whatever became of it since (a failed training too): made by this request */
 	if (gemini_same(gemini_bare(m->base_model, "models/"),
 			gemini_bare(req->base_model, "models/")) &&
 	    gemini_same(gemini_bare(m->source_model, "tunedModels/"),
@@ -48,7 +47,7 @@ static int gemini_is_own_model(const struct gemini_tuned_model *m, const struct 
 	    (!ts->epochs || !m->epoch_count || m->epoch_count == ts->epochs) &&
 	    (!ts->batch_size || !m->batch_size || m->batch_size == ts->batch_size))
 		return 1;
-	if (!maybe_done)
+	if (!maybe_done || (m->state != GEMINI_MODEL_CREATING && m->state != GEMINI_MODEL_ACTIVE))
 		return 0;
 	if (created > 0 && created > now - GEMINI_RECENT_S && created < now + GEMINI_RECENT_S)
 		return 1;

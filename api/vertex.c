@@ -488,6 +488,39 @@ static void vx_delete_part(struct vertex_backend *v, const char *what, const cha
 			 e.message[0] ? e.message : strerror(-rc));
 }
 
+/* A tuned model stays deployed on its endpoint; neither goes while it is: undeploy. */
+static void vx_undeploy(struct vertex_backend *v, const char *endpoint, struct backend_cancel *c,
+			char *said, size_t len)
+{
+	struct http_response resp = {0};
+	struct backend_error e = {0};
+	char *path, *id = NULL, *body;
+	int rc;
+
+	if (!endpoint || strncmp(endpoint, "projects/", 9) != 0 || strstr(endpoint, ".."))
+		return;
+	path = xasprintf(VERTEX_API "/%s", endpoint);
+	rc = http_request(v->api, HTTP_GET, path, NULL, 0, c, &resp, &e);
+	if (rc == 0)
+		id = vertex_deployed_model(resp.body, resp.len);
+	http_response_clear(&resp);
+	free(path);
+	if (!id || strpbrk(id, "\"\\")) {
+		free(id);
+		return;
+	}
+	path = xasprintf(VERTEX_API "/%s:undeployModel", endpoint);
+	body = xasprintf("{\"deployedModelId\": \"%s\"}", id);
+	rc = http_request(v->api, HTTP_POST, path, body, 0, c, NULL, &e);
+	if (rc < 0)
+		snprintf(said + strlen(said), len - strlen(said),
+			 "%sthe model was not undeployed (%.200s)", said[0] ? "; " : "",
+			 e.message[0] ? e.message : strerror(-rc));
+	free(body);
+	free(path);
+	free(id);
+}
+
 static int vx_remove(void *impl, const struct tuned_model *m, struct backend_cancel *c,
 		     struct backend_error *err)
 {
@@ -503,9 +536,12 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			return rc;
 		m = &job;
 	}
-	if (m->state == BACKEND_CREATING && vx_cancel(v, m, c, err) < 0 && err)
+	/* running, or not known to have ended: stop it first */
+	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED &&
+	    vx_cancel(v, m, c, err) < 0 && err)
 		snprintf(said, sizeof(said), "the job was not cancelled (%.400s)", err->message);
 	model = vertex_job_model(m->raw_json);
+	vx_undeploy(v, m->endpoint, c, said, sizeof(said));
 	vx_delete_part(v, "endpoint", m->endpoint, c, said, sizeof(said));
 	vx_delete_part(v, "model", model, c, said, sizeof(said));
 	vx_delete_part(v, "tuning job (Vertex AI keeps finished jobs listed)", m->job, c, said,

@@ -22,6 +22,8 @@ char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri
  * 0, or -EINVAL with the example's line in why. */
 int vertex_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len);
+/* The id of the first model deployed on an Endpoint resource; heap, or NULL. */
+char *vertex_deployed_model(const char *json, size_t len);
 /* The job's supervisedTuningSpec.trainingDatasetUri is uri, and its label is id. */
 int vertex_job_is(const char *raw_json, const char *id, const char *uri);
 /* Whether a name can be a directory: 1-128 bytes, no '/', NUL or control byte, not "." or

@@ -220,6 +220,16 @@ int vertex_job_is(const char *raw_json, const char *id, const char *uri)
 	return is;
 }
 
+char *vertex_deployed_model(const char *json, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	const cJSON *dm = vj_get(root, "deployedModels");
+	char *id = cJSON_IsArray(dm) ? vj_dup(cJSON_GetArrayItem(dm, 0), "id") : NULL;
+
+	cJSON_Delete(root);
+	return id;
+}
+
 static void vj_check(const void *p)
 {
 	if (!p)

@@ -637,6 +637,8 @@ int mtab_remove(struct mtab *t, const char *id)
 	m.id = xstrdup(id);
 	if (e->job && !m.job)
 		m.job = xstrdup(e->job);
+	if (!e->remote && e->state == MTAB_CREATING)
+		m.state = BACKEND_CREATING;
 	pthread_mutex_unlock(&t->mu);
 
 	if (remote && t->o.backend) {

@@ -19,6 +19,11 @@ char *tfs_source_options(const char *source);
  * users, nofail, x-systemd.*, ...): tunedfs accepts it and does nothing with it. */
 int tfs_source_swallowed(const char *opt);
 
+/* mount(8) hands its helpers root's HOME, even for a user's mount: when $HOME is unset
+ * or not a directory of the user tunedfs runs as, it is set from the password database,
+ * so that the default data, cache and credential paths are the user's. */
+void tfs_source_home(void);
+
 /* `tunedfs --version`: ours, then the libraries' as linked at run time. */
 void tfs_print_version(void);
 

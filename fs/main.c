@@ -140,8 +140,6 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "no mountpoint given";
 	else if (o->local && endpoint_given)
 		bad = "-o local and -o endpoint exclude each other";
-	else if (o->backend && strcmp(o->backend, "gemini") != 0)
-		bad = "this tunedfs has one backend: gemini";
 	else if (!(o->list_ttl > 0))
 		bad = "list_ttl must be a number of seconds > 0";
 	else if (!(o->poll_interval > 0))
@@ -429,6 +427,7 @@ int main(int argc, char **argv)
 	tfs_ctx.gid = getgid();
 	tfs_ctx.foreground = 1;
 	tfs_notify_take();
+	tfs_source_home();
 	rc = run(&args, &cmd, argv[0]);
 	fuse_opt_free_args(&args);
 	free(cmd.mountpoint);

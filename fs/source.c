@@ -1,10 +1,13 @@
-/* source.c - the SOURCE word mount(8) and mount.fuse3 put before the mount point, turned
- * into the -o options it stands for, and the fstab-only options tunedfs ignores. It does
- * not check the options themselves: main.c does, the same way for every spelling. */
+/* source.c - what differs when mount(8) runs tunedfs: the SOURCE word put before the
+ * mount point, turned into the -o options it stands for; the fstab-only options tunedfs
+ * ignores; a HOME that is root's. It does not check the options: main.c does. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/xalloc.h"
 #include "fs/cmdline.h"
@@ -114,4 +117,17 @@ int tfs_source_swallowed(const char *opt)
 			return 1;
 	/* mount(8): x-* options are for userspace programs (systemd's x-systemd.*, ...) */
 	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
+}
+
+void tfs_source_home(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+	struct stat st;
+
+	if (home && *home == '/' && stat(home, &st) == 0 && st.st_uid == getuid())
+		return;
+	pw = getpwuid(getuid());
+	if (pw && pw->pw_dir && *pw->pw_dir == '/')
+		setenv("HOME", pw->pw_dir, 1);
 }

@@ -4,10 +4,13 @@
 
 #include "server/gcs/gcs.h"
 #include "server/gemini/gemini.h"
-#include "server/vertex/vertex.h"
 #include "server/google/oauth.h"
+#include "server/openai/openai.h"
+#include "server/vertex/vertex.h"
 #include "server/router.h"
 
+/* OpenAI before Gemini: GET /v1/models is OpenAI's here (Gemini's stay under /v1beta). */
 const struct srv_family *const srv_all_families[] = {
-    &srv_family_google_token, &srv_family_gemini, &srv_family_vertex, &srv_family_gcs, NULL,
+    &srv_family_google_token, &srv_family_openai, &srv_family_gemini,
+    &srv_family_vertex,	      &srv_family_gcs,	  NULL,
 };

@@ -61,6 +61,8 @@ static cJSON *settings_json(const struct srv_model *m)
 	cJSON_AddNumberToObject(s, "learningRate", m->learning_rate);
 	cJSON_AddNumberToObject(s, "learningRateMultiplier", m->lr_multiplier);
 	add_str(s, "adapterSize", m->adapter_size);
+	if (m->seed)
+		add_int64(s, "seed", m->seed);
 	if (m->has_temperature)
 		cJSON_AddNumberToObject(s, "temperature", m->temperature);
 	if (m->has_top_p)
@@ -74,6 +76,7 @@ static cJSON *progress_json(const struct srv_model *m)
 {
 	cJSON *p = cJSON_CreateObject();
 	cJSON_AddNumberToObject(p, "examples", (double)m->n_examples);
+	cJSON_AddNumberToObject(p, "dataBytes", (double)m->data_bytes);
 	cJSON_AddNumberToObject(p, "totalSteps", m->total_steps);
 	cJSON_AddNumberToObject(p, "completedSteps", m->completed_steps);
 	cJSON *arr = cJSON_AddArrayToObject(p, "snapshots");
@@ -163,6 +166,9 @@ static void load_settings(const cJSON *s, struct srv_model *m)
 	m->learning_rate = num_of(s, "learningRate", 0);
 	m->lr_multiplier = num_of(s, "learningRateMultiplier", 0);
 	m->adapter_size = dup_str(s, "adapterSize");
+	int64_t seed;
+	if (srv_json_int(cJSON_GetObjectItemCaseSensitive(s, "seed"), &seed) == 0)
+		m->seed = (uint64_t)seed;
 	if (cJSON_GetObjectItemCaseSensitive(s, "temperature")) {
 		m->has_temperature = 1;
 		m->temperature = num_of(s, "temperature", 0);
@@ -180,6 +186,7 @@ static void load_settings(const cJSON *s, struct srv_model *m)
 static void load_progress(const cJSON *p, struct srv_model *m)
 {
 	m->n_examples = (long)num_of(p, "examples", 0);
+	m->data_bytes = (long long)num_of(p, "dataBytes", 0);
 	m->total_steps = (int)num_of(p, "totalSteps", 0);
 	m->completed_steps = (int)num_of(p, "completedSteps", 0);
 	const cJSON *s;

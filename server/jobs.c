@@ -88,7 +88,7 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 	p.epoch_count = m->epoch_count;
 	p.batch_size = m->batch_size;
 	p.learning_rate = m->learning_rate;
-	p.seed = j->seed ? j->seed * 0x9e3779b97f4a7c15ULL + m->seq : 0;
+	p.seed = m->seed ? m->seed : j->seed ? j->seed * 0x9e3779b97f4a7c15ULL + m->seq : 0;
 	pthread_mutex_unlock(&st->lock);
 	if (!p.seed)
 		srv_random_bytes(&p.seed, sizeof(p.seed));

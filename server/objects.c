@@ -1,6 +1,7 @@
 /* objects.c - tunedfs-server's stored objects (see objects.h): DIR/objects/BUCKET/H.data
  * and H.json, H the SHA-256 of the object's name (names may be long or hold any byte);
  * resumable uploads in DIR/objects/.uploads/ID.data and ID.json. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ static cJSON *meta_json(const struct srv_object *o)
 	cJSON_AddNumberToObject(j, "created", (double)o->created_ns);
 	cJSON_AddNumberToObject(j, "updated", (double)o->updated_ns);
 	cJSON_AddStringToObject(j, "md5", md5);
+	cJSON_AddStringToObject(j, "note", o->note);
 	return j;
 }
 
@@ -108,6 +110,13 @@ static double num_of(const cJSON *j, const char *key)
 int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 		   const char *content_type, const void *data, size_t len, struct srv_object *out)
 {
+	return srv_object_put_note(data_dir, bucket, name, content_type, NULL, data, len, out);
+}
+
+int srv_object_put_note(const char *data_dir, const char *bucket, const char *name,
+			const char *content_type, const char *note, const void *data, size_t len,
+			struct srv_object *out)
+{
 	char path[4400], meta[4400];
 	struct srv_object o = {0}, old;
 	int rc = object_path(data_dir, bucket, name, ".data", 1, path, sizeof(path));
@@ -120,6 +129,7 @@ int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 	snprintf(o.content_type, sizeof(o.content_type), "%s",
 		 content_type && *content_type ? content_type : "application/octet-stream");
 	o.size = len;
+	snprintf(o.note, sizeof(o.note), "%s", note ? note : "");
 	o.generation = now / 1000;
 	o.created_ns = srv_object_stat(data_dir, bucket, name, &old) == 0 ? old.created_ns : now;
 	o.updated_ns = now;
@@ -134,6 +144,8 @@ int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 	return rc;
 }
 
+static void meta_read(const cJSON *j, const char *bucket, struct srv_object *out);
+
 int srv_object_stat(const char *data_dir, const char *bucket, const char *name,
 		    struct srv_object *out)
 {
@@ -146,9 +158,17 @@ int srv_object_stat(const char *data_dir, const char *bucket, const char *name,
 		cJSON_Delete(j);
 		return -ENOENT;
 	}
+	meta_read(j, bucket, out);
+	cJSON_Delete(j);
+	return 0;
+}
+
+static void meta_read(const cJSON *j, const char *bucket, struct srv_object *out)
+{
 	memset(out, 0, sizeof(*out));
 	snprintf(out->bucket, sizeof(out->bucket), "%s", bucket);
-	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->name, sizeof(out->name), "%s", str_of(j, "name"));
+	snprintf(out->note, sizeof(out->note), "%s", str_of(j, "note"));
 	snprintf(out->content_type, sizeof(out->content_type), "%s", str_of(j, "contentType"));
 	out->size = (size_t)num_of(j, "size");
 	out->generation = (int64_t)num_of(j, "generation");
@@ -160,8 +180,6 @@ int srv_object_stat(const char *data_dir, const char *bucket, const char *name,
 		sscanf(md5 + 2 * i, "%2x", &v);
 		out->md5[i] = (unsigned char)v;
 	}
-	cJSON_Delete(j);
-	return 0;
 }
 
 int srv_object_read(const char *data_dir, const char *bucket, const char *name, size_t max,
@@ -188,6 +206,44 @@ int srv_object_delete(const char *data_dir, const char *bucket, const char *name
 		return -errno;
 	object_path(data_dir, bucket, name, ".data", 0, path, sizeof(path));
 	unlink(path);
+	return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct srv_object *x = a, *y = b;
+	return x->created_ns > y->created_ns ? -1 : x->created_ns < y->created_ns;
+}
+
+int srv_object_list(const char *data_dir, const char *bucket, struct srv_object **out, size_t *n)
+{
+	char path[4400];
+	*out = NULL;
+	*n = 0;
+	if (!srv_object_bucket_valid(bucket))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/objects/%s", data_dir, bucket);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l != 69 || strcmp(e->d_name + 64, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/objects/%s/%s", data_dir, bucket, e->d_name);
+		cJSON *j = read_json(path);
+		if (!j)
+			continue;
+		if (*n == cap)
+			*out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
+		meta_read(j, bucket, &(*out)[(*n)++]);
+		cJSON_Delete(j);
+	}
+	closedir(d);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), newest_first);
 	return 0;
 }
 

@@ -18,6 +18,7 @@ struct srv_object {
 	int64_t generation; /* microseconds since the epoch of its write */
 	int64_t created_ns, updated_ns;
 	unsigned char md5[16];
+	char note[512]; /* what the family that stored it keeps with it (free text) */
 };
 
 /* 1 when bucket is a usable bucket name: 3 to 63 of [a-z0-9._-], starting and ending
@@ -26,9 +27,15 @@ int srv_object_bucket_valid(const char *bucket);
 /* 1 when name is a usable object name: 1 to 1024 bytes, no NUL, not "." or "..". */
 int srv_object_name_valid(const char *name);
 
-/* Stores data as bucket/name (replacing it); fills *out. -errno. */
+/* Stores data as bucket/name (replacing it) with its note (may be NULL); fills *out. */
+int srv_object_put_note(const char *data_dir, const char *bucket, const char *name,
+			const char *content_type, const char *note, const void *data, size_t len,
+			struct srv_object *out);
+/* The same without a note. -errno. */
 int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 		   const char *content_type, const void *data, size_t len, struct srv_object *out);
+/* Every object of bucket (heap array, *n of them), newest first. */
+int srv_object_list(const char *data_dir, const char *bucket, struct srv_object **out, size_t *n);
 /* The object's description; -ENOENT when absent. */
 int srv_object_stat(const char *data_dir, const char *bucket, const char *name,
 		    struct srv_object *out);

@@ -71,6 +71,8 @@ struct srv_model {
 	double learning_rate; /* the one training uses */
 	double lr_multiplier; /* 0 when the request gave learningRate */
 	long n_examples;
+	long long data_bytes; /* bytes of its training examples, inputs and outputs */
+	uint64_t seed;	      /* the training seed asked for; 0 = the server picks */
 	int total_steps, completed_steps;
 	struct srv_snapshot *snaps;
 	size_t n_snaps, cap_snaps;

@@ -287,6 +287,8 @@ static void test_progress_generate_remove(void)
 	     "{\"candidates\": [{\"content\": {\"role\": \"model\", \"parts\": [{\"text\":"
 	     " \"2\"}]}, \"finishReason\": \"STOP\"}]}",
 	     0},
+	    {SS_REPLY, 200, NULL, "{\"deployedModels\": [{\"id\": \"d1\"}]}", 0},
+	    {SS_REPLY, 200, NULL, "{\"done\": true}", 0},
 	    {SS_REPLY, 200, NULL, "{}", 0},
 	    {SS_REPLY, 400, NULL,
 	     "{\"error\": {\"code\": 400, \"message\": \"model is deployed\", \"status\":"
@@ -321,15 +323,19 @@ static void test_progress_generate_remove(void)
 	tuned_model_clear(&m);
 	backend_close(b);
 	ss_stop(&s);
-	CHECK_INT(s.n_seen, 6);
+	CHECK_INT(s.n_seen, 8);
 	CHECK_STR(s.seen[0].path, "/v1/" JOB1);
 	CHECK_STR(s.seen[1].path,
 		  "/v1/projects/1/locations/us-central1/endpoints/8:generateContent");
 	CHECK(strstr(s.seen[1].body, "\"role\":\"user\"") != NULL);
-	CHECK_STR(s.seen[2].method, "DELETE");
-	CHECK_STR(s.seen[2].path, "/v1/projects/1/locations/us-central1/endpoints/8");
-	CHECK_STR(s.seen[3].path, "/v1/projects/1/locations/us-central1/models/9");
-	CHECK_STR(s.seen[4].path, "/v1/" JOB1);
+	CHECK_STR(s.seen[2].method, "GET");
+	CHECK_STR(s.seen[3].path,
+		  "/v1/projects/1/locations/us-central1/endpoints/8:undeployModel");
+	CHECK(strstr(s.seen[3].body, "\"deployedModelId\": \"d1\"") != NULL);
+	CHECK_STR(s.seen[4].method, "DELETE");
+	CHECK_STR(s.seen[4].path, "/v1/projects/1/locations/us-central1/endpoints/8");
+	CHECK_STR(s.seen[5].path, "/v1/projects/1/locations/us-central1/models/9");
+	CHECK_STR(s.seen[6].path, "/v1/" JOB1);
 }
 
 int main(void)

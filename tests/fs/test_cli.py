@@ -8,9 +8,9 @@ import pytest
 
 from .conftest import binary
 
-OPTIONS = ["local", "endpoint=", "api_key_file=", "token_command=", "project=", "list_ttl=",
-           "poll_interval=", "timeout=", "cache_dir=", "cache_size=", "data_dir=",
-           "max_threads=", "allow_other"]
+OPTIONS = ["local", "backend=", "location=", "bucket=", "endpoint=", "api_key_file=",
+           "token_command=", "project=", "list_ttl=", "poll_interval=", "timeout=",
+           "cache_dir=", "cache_size=", "data_dir=", "max_threads=", "allow_other"]
 
 
 def run(*args, env=None):

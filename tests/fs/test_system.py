@@ -3,14 +3,16 @@ only fstab reads, an fstab line mounted by mount(8) and `mount -t fuse.tunedfs` 
 mount.fuse3, the systemd READY=1/STOPPING=1 messages, --version and per-backend help.
 
 mount(8) runs helpers with a fixed PATH, so the fstab tests run in a private mount
-namespace (unshare) where a directory holding tunedfs is bound over /usr/local/bin;
-the rest of the machine sees nothing of it."""
+namespace (unshare) where a directory holding tunedfs is bound over /usr/local/bin and
+the test's fstab over /etc/fstab; the rest of the machine sees nothing of it."""
 import os
+import pathlib
 import re
 import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -117,6 +119,29 @@ def test_source_local_and_fstab_only_options(tmp_path):
     assert fg.stop() == 0
 
 
+def test_source_local_vertex(tmp_path):
+    """local-vertex: the private server, spoken to in the Vertex AI protocol."""
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    fg = Foreground(tmp_path, mnt, ["local-vertex", mnt], env)
+    os.mkdir(os.path.join(mnt, "m1"))
+    assert "state" in os.listdir(os.path.join(mnt, "m1"))
+    assert fg.stop() == 0
+
+
+@pytest.mark.parametrize("source", ["openai", "local-openai"])
+def test_source_of_a_backend_not_built_is_refused(tmp_path, source):
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    r = subprocess.run([binary("tunedfs"), "-f", source, mnt], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode != 0
+    assert "backend=openai: unknown backend" in r.stderr, r.stderr
+    assert not is_mounted(mnt)
+
+
 def test_source_url_is_the_endpoint(tmp_path, server):
     env = user_env(tmp_path)
     mnt = str(tmp_path / "mnt")
@@ -171,8 +196,9 @@ def test_fstab_line_with_mount(tmp_path):
     fstab = tmp_path / "fstab"
     fstab.write_text(f"local  {mnt}  fuse.tunedfs  noauto,user,_netdev  0 0\n")
     env["MNT"] = str(mnt)
-    r = in_namespace(tmp_path, f"mount --fstab {shlex.quote(str(fstab))} \"$MNT\"\n" + CHECK,
-                     env)
+    # the namespace's /etc/fstab is this one; the machine's stays as it is
+    r = in_namespace(tmp_path, f"mount --bind {shlex.quote(str(fstab))} /etc/fstab\n"
+                     "mount \"$MNT\"\n" + CHECK, env)
     assert r.returncode == 0 and r.stdout.endswith("done\n"), r.stdout + r.stderr
     assert os.path.isdir(tmp_path / "home" / "data" / "tunedfs" / "local")
     assert not is_mounted(str(mnt))
@@ -219,3 +245,36 @@ def test_systemd_hears_ready_then_stopping(tmp_path):
     assert sock.recv(256) == b"STOPPING=1"
     assert rc == 0
     sock.close()
+
+
+def test_root_home_is_not_a_users_home(tmp_path):
+    """mount(8) runs helpers with root's HOME even for a user's mount (fstab `user`): a
+    tunedfs run as that user keeps its data in the user's own home instead. Where
+    /dev/fuse is open to users the mount also succeeds, and is undone here."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("needs root, useradd and setpriv")
+    base = pathlib.Path(tempfile.mkdtemp(prefix="tunedfs-user-"))  # one the user can reach
+    base.chmod(0o755)
+    home, mnt = base / "home", base / "models"
+    name = f"tdfs{os.getpid() % 100000}{int(time.time() * 1000) % 1000}"
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
+                    "/usr/sbin/nologin", "--user-group", name], check=True, capture_output=True)
+    try:
+        uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True).stdout)
+        for d in (home, mnt):
+            d.mkdir()
+            os.chown(d, uid, uid)
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/root",
+               "TUNEDFS_SERVER": binary("tunedfs-server")}
+        r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                            "--", binary("tunedfs"), "local", str(mnt)],
+                           capture_output=True, text=True, env=env, timeout=30)
+        if r.returncode == 0:
+            fusermount_u(str(mnt))
+        assert "/root" not in r.stderr, r.stderr
+        assert os.path.isdir(home / ".local" / "share" / "tunedfs"), r.stderr
+    finally:
+        fusermount_u(str(mnt))
+        subprocess.run(["userdel", "--force", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+        subprocess.run(["rm", "-rf", str(base)])

@@ -1,0 +1,204 @@
+"""The mount on the Vertex AI backend, against tunedfs-server's Vertex and Cloud Storage
+routes: the tutorial end to end (-o local,backend=vertex), bad input (no bucket, an API
+key, a config key Vertex lacks), a job that fails, rmdir of a running job, a listing of
+2,500 jobs over pages, and a create whose answer was lost leaving one job."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+
+from tests.conftest import DATA, read_examples
+
+from .conftest import binary
+
+PARENT = "projects/test-proj/locations/us-central1"
+BEARER = {"Authorization": "Bearer test-token"}
+CONFIG = "base_model = gemini-2.5-flash\nepoch_count = 300\n"
+QUICK = "base_model = gemini-2.5-flash\nepoch_count = 2\n"
+VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
+
+
+def until(what, timeout=60, step=0.1):
+    deadline = time.time() + timeout
+    while True:
+        v = what()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+def jobs(server):
+    """Every job on the server, through its own list route."""
+    out, token = [], None
+    while True:
+        q = "?pageSize=1000" + (f"&pageToken={token}" if token else "")
+        st, page, _ = server.request("GET", f"/v1/{PARENT}/tuningJobs{q}", headers=BEARER)
+        assert st == 200, page
+        out += page.get("tuningJobs", [])
+        token = page.get("nextPageToken")
+        if not token:
+            return out
+
+
+def labelled(server, name):
+    return [j for j in jobs(server) if j.get("labels", {}).get("tunedfs-name") == name]
+
+
+def put_object(server, name, text):
+    q = urllib.parse.urlencode({"uploadType": "media", "name": name})
+    st, o, _ = server.request("POST", f"/upload/storage/v1/b/bkt/o?{q}", raw=text.encode(),
+                              headers=BEARER)
+    assert st == 200, o
+    return f"gs://bkt/{name}"
+
+
+def create_job(server, uri, label):
+    body = {"baseModel": "gemini-2.5-flash", "tunedModelDisplayName": label,
+            "labels": {"tunedfs-name": label},
+            "supervisedTuningSpec": {"trainingDatasetUri": uri,
+                                     "hyperParameters": {"epochCount": 1}}}
+    st, job, _ = server.request("POST", f"/v1/{PARENT}/tuningJobs", body, headers=BEARER)
+    assert st == 200, job
+    return job
+
+
+def draft(mount, name, config):
+    os.mkdir(mount.p(name))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), mount.p(name, "examples.jsonl"))
+    mount.write(name, "config", data=config)
+
+
+def test_tutorial_on_vertex_local(mount_factory, tmp_path):
+    home = tmp_path / "home"
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CACHE_HOME=str(home / "cache"))
+    m = mount_factory(local=True, opts=["backend=vertex"], env=env)
+    d = m.p("number-generator")
+    os.mkdir(d)
+    assert m.read("number-generator", "state") == "DRAFT\n"
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), os.path.join(d, "examples.jsonl"))
+    with open(os.path.join(d, "config"), "w") as f:
+        f.write(CONFIG)
+    out = subprocess.run(["cat", os.path.join(d, "wait")], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "ACTIVE\n", m.read("number-generator", "error")
+    subprocess.run(f"echo 1 > {d}/prompt", shell=True, check=True)
+    out = subprocess.run(["cat", os.path.join(d, "response")], capture_output=True,
+                         text=True, check=True).stdout
+    assert out == "2\n"
+    assert m.read("number-generator", "error") == ""
+    job = json.loads(m.read("number-generator", "model.json"))
+    assert job["state"] == "JOB_STATE_SUCCEEDED"
+    assert job["labels"]["tunedfs-name"] == "number-generator"
+    assert job["tunedModelDisplayName"] == "number-generator"
+    uri = job["supervisedTuningSpec"]["trainingDatasetUri"]
+    assert uri.startswith("gs://tunedfs-local/tunedfs/number-generator/train-")
+    assert uri.endswith(".jsonl")
+
+
+def test_missing_bucket_names_the_option(mount_factory):
+    m = mount_factory(opts=[o for o in VERTEX if not o.startswith("bucket=")])
+    m.allow += [r"-o bucket=B is needed"]
+    draft(m, "nobucket", QUICK)
+    assert m.read("nobucket", "wait") == "DRAFT\n"
+    assert "-o bucket=B is needed to tune on Vertex AI" in m.read("nobucket", "error")
+    assert labelled(m.server, "nobucket") == []
+
+
+def test_api_key_is_refused_with_the_reason(server, tmp_path):
+    key = tmp_path / "key"
+    key.write_text("not-a-secret-key\n")
+    key.chmod(0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([binary("tunedfs"), "-f", str(mnt), "-o",
+                        ",".join(["backend=vertex", "project=test-proj", "bucket=bkt",
+                                  "endpoint=" + server.url, "api_key_file=" + str(key),
+                                  "data_dir=" + str(tmp_path / "d"),
+                                  "cache_dir=" + str(tmp_path / "c")])],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "api_key_file" in r.stderr and "OAuth" in r.stderr and "express mode" in r.stderr
+    assert "not-a-secret-key" not in r.stderr
+
+
+def test_config_key_vertex_lacks(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    m.allow += [r"batch_size: Vertex AI supervised tuning has no batch size"]
+    draft(m, "batched", QUICK + "batch_size = 4\n")
+    assert m.read("batched", "wait") == "DRAFT\n"
+    err = m.read("batched", "error")
+    assert "config: batch_size: Vertex AI supervised tuning has no batch size" in err, err
+    assert labelled(m.server, "batched") == []
+
+
+def test_a_failed_job_shows_failed_with_its_reason(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    lines = "".join(json.dumps({"contents": [{"role": "user", "parts": [{"text": e["text_input"]}]},
+                                             {"role": "model", "parts": [{"text": e["output"]}]}]})
+                    + "\n" for e in read_examples()[:2]) + '{"contents": [{"role": "user"}]}\n'
+    create_job(m.server, put_object(m.server, "bad.jsonl", lines), "broken")
+    assert until(lambda: "broken" in os.listdir(m.path) and
+                 m.read("broken", "state") == "FAILED\n", timeout=60), os.listdir(m.path)
+    assert "line 3" in m.read("broken", "error")
+
+
+def test_rmdir_cancels_a_running_job(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    m.allow += [r"rm: ", r"tuning failed"]
+    draft(m, "long", "base_model = gemini-2.5-flash\nepoch_count = 10000\n")
+    assert until(lambda: m.read("long", "state") == "CREATING\n"), m.read("long", "error")
+    os.rmdir(m.p("long"))
+    assert "long" not in os.listdir(m.path)
+    [job] = labelled(m.server, "long")
+    assert until(lambda: labelled(m.server, "long")[0]["state"] == "JOB_STATE_CANCELLED",
+                 timeout=30), labelled(m.server, "long")
+    # the service keeps the job listed; the mount does not bring the directory back
+    time.sleep(0.5)
+    assert "long" not in os.listdir(m.path)
+
+
+def test_listing_of_2500_jobs_over_pages(mount_factory, server_factory):
+    s = server_factory("--workers", "4")
+    uri = put_object(s, "bad.jsonl", "not json\n")  # every job fails at once: no training
+    for i in range(2500):
+        create_job(s, uri, f"j{i:04d}")
+    m = mount_factory(server=s, opts=VERTEX + ["list_ttl=600"])
+    names = os.listdir(m.path)
+    assert len(names) == 2500
+    assert sorted(names) == [f"j{i:04d}" for i in range(2500)]
+
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def test_retried_create_after_a_lost_answer_leaves_one_job(mount_factory, server_factory):
+    """The server makes the job, then dies before its answer leaves (creates are answered
+    1.5 s late here) and stays down past the client's tries: after the restart the mount's
+    next try finds the job by its label instead of making a second one."""
+    s = server_factory("--port", str(free_port()), "--latency", "1500", "--fault-routes",
+                       "tuningJobs.create")
+    m = mount_factory(server=s, opts=VERTEX)
+    m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
+                r"tuning failed: training interrupted by a server restart"]
+    t = threading.Thread(target=draft, args=(m, "lost", QUICK))
+    t.start()
+    assert until(lambda: labelled(s, "lost"), timeout=30), "the create never reached the server"
+    s.kill9()
+    t.join(timeout=60)
+    assert until(lambda: "submitting the tuning failed" in m.stderr(), timeout=90), m.stderr()
+    s.args = s.args[:2]
+    s.start()
+    assert until(lambda: m.read("lost", "state") not in ("CREATING\n", "DRAFT\n"),
+                 timeout=90), (m.read("lost", "state"), m.read("lost", "error"))
+    [job] = labelled(s, "lost")  # one job, whatever became of it
+    want = {"JOB_STATE_SUCCEEDED": "ACTIVE\n", "JOB_STATE_FAILED": "FAILED\n"}
+    assert until(lambda: m.read("lost", "state") == want.get(labelled(s, "lost")[0]["state"]),
+                 timeout=90), (m.read("lost", "state"), labelled(s, "lost"))
