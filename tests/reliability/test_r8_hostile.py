@@ -266,3 +266,117 @@ def test_an_answer_cut_short_is_not_called_unreachable(hostile, mount_factory):
     assert read_errno(m.p("alpha", "response")) == errno.EIO
     err = m.read("alpha", "error")
     assert "cut short" in err and "cannot reach" not in err, err
+
+
+# --- the private server's environment -------------------------------------------------------
+
+SECRETS = {"GEMINI_API_KEY": "AIzaSECRETgemini", "GOOGLE_API_KEY": "AIzaSECRETgoogle",
+           "OPENAI_API_KEY": "sk-SECRETopenai", "GOOGLE_APPLICATION_CREDENTIALS": "/x/adc.json",
+           "AWS_SECRET_ACCESS_KEY": "SECRETaws", "TUNEDFS_TEST_TOKEN": "SECRETtoken"}
+
+
+def test_the_local_server_gets_no_credentials(tmp_path, mount_factory):
+    from tests.fs.test_local import servers_under
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CACHE_HOME=str(home / "cache"), **SECRETS)
+    m = mount_factory(local=True, env=env)
+    m.unmount()
+    m.env.update(SECRETS)  # the harness drops the Gemini keys: put them back
+    m.start()
+    assert os.listdir(m.path) == []
+    pids = servers_under(str(home))
+    assert pids, "no private server running"
+    with open(f"/proc/{pids[0]}/environ", "rb") as f:
+        environ = f.read().decode(errors="replace")
+    for k, v in SECRETS.items():
+        assert k not in environ and v not in environ, k
+    assert "PATH=" in environ
+    with open(f"/proc/{m.proc.pid}/environ", "rb") as f:
+        assert b"SECRETgemini" in f.read()  # the mount had it: the child was cleaned
+
+
+# --- the response cache and the data directory ------------------------------------------------
+
+def cache_entries(m):
+    out = []
+    for root, _dirs, files in os.walk(m.cache_dir):
+        out += [os.path.join(root, f) for f in files if re.fullmatch(r"[0-9a-f]{64}", f)]
+    return out
+
+
+def test_a_cache_entry_edited_on_disk_is_dropped_not_served(hostile, mount_factory):
+    hostile.add_model("alpha")
+    m = mount_factory(server=hostile)
+    m.write("alpha", "prompt", data="hi\n")
+    assert m.read("alpha", "response") == "alpha says hi\n"
+    assert m.unmount() == 0
+    [entry] = cache_entries(m)
+    with open(entry, "rb") as f:
+        data = f.read()
+    assert b"alpha says hi" in data
+    with open(entry, "wb") as f:
+        f.write(data.replace(b"alpha says hi", b"alpha says NO"))
+    hostile.answer = lambda mid, prompt: f"{mid} answers {prompt.strip()} afresh"
+    m.start()
+    assert m.read("alpha", "response") == "alpha answers hi afresh\n"
+
+
+def test_no_symlink_is_followed_inside_the_cache_or_data_dir(hostile, mount_factory, tmp_path):
+    hostile.add_model("alpha")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    m = mount_factory(server=hostile)
+    m.write("alpha", "prompt", data="first\n")
+    assert m.read("alpha", "response") == "alpha says first\n"
+    m.make_draft("draft1", config=None)
+    assert m.unmount() == 0
+    [entry] = cache_entries(m)
+    cache = os.path.dirname(os.path.dirname(entry))
+    for i in range(256):
+        sub = os.path.join(cache, f"{i:02x}")
+        if os.path.isdir(sub):
+            for f in os.listdir(sub):
+                os.unlink(os.path.join(sub, f))
+            os.rmdir(sub)
+        os.symlink(outside, sub)
+    drafts = [r for r, d, f in os.walk(m.data_dir) if os.path.basename(r) == "draft1"]
+    assert drafts, list(os.walk(m.data_dir))
+    for f in os.listdir(drafts[0]):
+        os.unlink(os.path.join(drafts[0], f))
+    os.rmdir(drafts[0])
+    os.symlink(outside, drafts[0])
+    m.start()
+    for p in ("second", "third", "fourth"):
+        m.write("alpha", "prompt", data=p + "\n")
+        assert m.read("alpha", "response") == f"alpha says {p}\n"
+    try:
+        m.write("draft1", "config", data="epoch_count = 1\n")
+    except OSError:
+        pass
+    assert os.listdir(outside) == []
+
+
+def test_an_adopted_earlier_create_is_logged_plainly(hostile, mount_factory):
+    """The create's first answer is lost (503 after doing it), the retry meets 409 and the
+    model turns out to be ours: the log says so, not `tuning submitted ()`."""
+    posts = [0]
+
+    def hook(req):
+        if req.method == "POST" and req.path == "/v1beta/tunedModels":
+            posts[0] += 1
+            # the request's settings (QUICK_CONFIG): the model is the request's own
+            hostile.add_model("d1", state="ACTIVE", tuningTask={"hyperparameters": {
+                "epochCount": 3, "batchSize": 1}})
+            if posts[0] == 1:
+                return Reply(503, rpc_error(503, "UNAVAILABLE", "lost", retry_delay="0.01s"))
+            return Reply(409, rpc_error(409, "ALREADY_EXISTS", "tunedModels/d1 exists"))
+    hostile.hook = hook
+    m = mount_factory(server=hostile)
+    m.make_draft("d1")
+    assert m.read("d1", "wait") == "ACTIVE\n", m.read("d1", "error")
+    log = m.stderr()
+    assert "d1: tuning submitted (an earlier request's model)" in log, log
+    assert "tuning submitted ()" not in log
+    assert posts[0] == 2
