@@ -40,7 +40,9 @@ static int gb_open(const struct backend_options *o, void **impl, struct backend_
 	struct http_options ho = {
 	    .endpoint = ep,
 	    .generate_timeout_ms = o->generate_timeout_ms > 0 ? o->generate_timeout_ms : budget,
-	    .max_retry_ms = budget < 120000 ? budget : 120000,
+	    /* retries end before a reader waiting on the call gives up, so it reads their
+	     * last failure rather than a timeout */
+	    .max_retry_ms = budget / 2 < 120000 ? budget / 2 : 120000,
 	    .read_error = google_rpc_read_error,
 	    .client_header = "x-goog-api-client: tunedfs/" TUNEDFS_VERSION,
 	};
@@ -100,6 +102,26 @@ static int gb_check_id(const char *id, char *why, size_t len)
 	snprintf(why, len,
 		 "not a valid tunedModelId (1-40 of a-z 0-9 -, starting with a letter, not "
 		 "ending with -)");
+	return 0;
+}
+
+/* The tutorial's lines only: native lines and a system instruction are other services'. */
+static int gb_check_request(const struct tuning_request *r, char *why, size_t len)
+{
+	for (size_t i = 0; i < r->n_examples; i++)
+		if (r->examples[i].native) {
+			snprintf(why, len,
+				 "examples.jsonl: example %zu: the Gemini API tunes from "
+				 "{\"text_input\", \"output\"} lines only",
+				 i + 1);
+			return -EINVAL;
+		}
+	if (r->system_instruction) {
+		snprintf(why, len,
+			 "config: system_instruction: Gemini API tuning has no system "
+			 "instruction; remove the key");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -342,6 +364,7 @@ const struct backend_ops backend_gemini_ops = {
     .credentials_kind = gb_credentials_kind,
     .identity = gb_identity,
     .check_id = gb_check_id,
+    .check_request = gb_check_request,
     .list = gb_list,
     .get = gb_get,
     .create = gb_create,

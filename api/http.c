@@ -134,7 +134,7 @@ static void http_defaults(struct http_options *o)
 	if (o->generate_timeout_ms <= 0)
 		o->generate_timeout_ms = 300000;
 	if (o->max_attempts <= 0)
-		o->max_attempts = 5;
+		o->max_attempts = 1000; /* the time budget, max_retry_ms, is what ends retries */
 	if (o->max_retry_ms <= 0)
 		o->max_retry_ms = 120000;
 	if (o->backoff_initial_ms <= 0)
@@ -257,10 +257,30 @@ void http_response_clear(struct http_response *resp)
 		return;
 	free(resp->body);
 	resp->body = NULL;
+	http_budget_give(resp->held);
+	resp->held = 0;
 	free(resp->location);
 	resp->location = NULL;
+	free(resp->headers);
+	resp->headers = NULL;
 	resp->len = 0;
 	resp->status = 0;
+}
+
+int http_response_header(const struct http_response *resp, const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = resp ? resp->headers : NULL; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t line = nl ? (size_t)(nl - p) : strlen(p);
+		if (line > n + 1 && strncmp(p, name, n) == 0 && p[n] == ':') {
+			snprintf(buf, len, "%.*s", (int)(line - n - 2), p + n + 2);
+			return 0;
+		}
+		p = nl ? nl + 1 : p + line;
+	}
+	return -ENOENT;
 }
 
 const char *http_client_endpoint(const struct http_client *hc)

@@ -18,28 +18,95 @@
 #define HTTP_MAX_HEADERS 8
 #define HTTP_BODY_MAX	 (256L * 1024 * 1024) /* hostile peers must not exhaust memory */
 
+#define HTTP_INFLIGHT_DEFAULT (512UL * 1024 * 1024)
+
+/* Bytes of answers being received right now, by every client of the process. */
+static atomic_size_t http_inflight;
+static atomic_size_t http_inflight_max = HTTP_INFLIGHT_DEFAULT;
+
+void http_set_inflight_limit(size_t bytes)
+{
+	atomic_store(&http_inflight_max, bytes ? bytes : HTTP_INFLIGHT_DEFAULT);
+}
+
+size_t http_inflight_limit(void)
+{
+	return atomic_load(&http_inflight_max);
+}
+
+/* Takes n bytes of the budget: 0, or -1 when they are not there. */
+static int http_budget_take(size_t n)
+{
+	size_t cur = atomic_load(&http_inflight);
+
+	do {
+		if (cur + n > atomic_load(&http_inflight_max))
+			return -1;
+	} while (!atomic_compare_exchange_weak(&http_inflight, &cur, cur + n));
+	return 0;
+}
+
+void http_budget_give(size_t n)
+{
+	atomic_fetch_sub(&http_inflight, n);
+}
+
 struct http_sink {
 	char *buf;
-	size_t len, cap;
+	size_t len, cap; /* cap bytes of the budget are held */
 	int too_big;
+	int over_budget; /* 1: others hold the budget now, 2: this answer could never fit */
+	CURL *easy;
 };
+
+/* Grows the buffer to hold need bytes, within the budget (doubling when there is room,
+ * else just what is needed); -1 when it may not. */
+static int http_sink_grow(struct http_sink *s, size_t need)
+{
+	size_t cap = s->cap ? s->cap * 2 : 4096, limit = http_inflight_limit();
+	curl_off_t whole = -1;
+
+	if (s->easy &&
+	    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+	    whole >= 0 && (size_t)whole + 1 > need && (size_t)whole + 1 <= cap)
+		cap = (size_t)whole + 1; /* said in advance: no more than that */
+	if (whole >= 0 && (size_t)whole + 1 > limit)
+		need = (size_t)whole + 1; /* it will not fit: say so before receiving it */
+	if (cap < need)
+		cap = need;
+	if (cap > (size_t)HTTP_BODY_MAX + 1)
+		cap = (size_t)HTTP_BODY_MAX + 1;
+	if (need > limit || (http_budget_take(cap - s->cap) < 0 &&
+			     (cap = need, http_budget_take(cap - s->cap) < 0))) {
+		s->over_budget = need > limit ? 2 : 1;
+		return -1;
+	}
+	s->buf = xrealloc(s->buf, cap);
+	s->cap = cap;
+	return 0;
+}
+
+/* 1 when the answer says in advance that it is larger than one answer may be. */
+static int http_said_too_big(const struct http_sink *s)
+{
+	curl_off_t whole = -1;
+
+	return s->len == 0 && s->easy &&
+	       curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+	       whole > HTTP_BODY_MAX;
+}
 
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
 {
 	struct http_sink *s = user;
 	size_t n = size * nmemb;
 
-	if (s->len + n > (size_t)HTTP_BODY_MAX) {
+	if (s->len + n > (size_t)HTTP_BODY_MAX || http_said_too_big(s)) {
 		s->too_big = 1;
 		return 0;
 	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		s->buf = xrealloc(s->buf, cap);
-		s->cap = cap;
-	}
+	if (s->len + n + 1 > s->cap && http_sink_grow(s, s->len + n + 1) < 0)
+		return 0;
 	memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	s->buf[s->len] = '\0';
@@ -57,20 +124,60 @@ static int http_progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, cu
 	return cancel && atomic_load(&cancel->cancelled) ? 1 : 0;
 }
 
-/* The Location header of an answer, for resumable uploads. */
+/* What the header callback collects: Location (resumable uploads) when asked for, and
+ * the headers the client keeps for its read_error. */
+struct http_header_sink {
+	char **location;
+	const char *const *keep;
+	struct http_attempt *at;
+};
+
+static void http_keep_header(struct http_header_sink *hs, const char *data, size_t n)
+{
+	const char *colon = memchr(data, ':', n), *v, *end = data + n;
+	size_t name_len, old;
+
+	if (!colon)
+		return;
+	name_len = (size_t)(colon - data);
+	for (const char *const *k = hs->keep; *k; k++) {
+		if (strlen(*k) != name_len || strncasecmp(*k, data, name_len) != 0)
+			continue;
+		v = colon + 1;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		old = hs->at->kept ? strlen(hs->at->kept) : 0;
+		if (old > 4096)
+			return;
+		hs->at->kept = xrealloc(hs->at->kept, old + name_len + (size_t)(end - v) + 4);
+		snprintf(hs->at->kept + old, name_len + (size_t)(end - v) + 4, "%s: %.*s\n", *k,
+			 (int)(end - v), v);
+		return;
+	}
+}
+
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *user)
 {
-	char **location = user;
+	struct http_header_sink *hs = user;
 	size_t n = size * nmemb;
 
-	if (n > 9 && strncasecmp(data, "Location:", 9) == 0) {
+	/* a new answer (after a redirect or 100-continue) starts its headers afresh */
+	if (n > 5 && strncmp(data, "HTTP/", 5) == 0 && hs->at->kept) {
+		free(hs->at->kept);
+		hs->at->kept = NULL;
+	}
+	if (hs->keep)
+		http_keep_header(hs, data, n);
+	if (hs->location && n > 9 && strncasecmp(data, "Location:", 9) == 0) {
 		const char *v = data + 9, *end = data + n;
 		while (v < end && (*v == ' ' || *v == '\t'))
 			v++;
 		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 			end--;
-		free(*location);
-		*location = xstrndup(v, (size_t)(end - v));
+		free(*hs->location);
+		*hs->location = xstrndup(v, (size_t)(end - v));
 	}
 	return n;
 }
@@ -102,6 +209,10 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 	HTTP_APPEND("Accept: application/json");
 	if (hc->opt.client_header)
 		HTTP_APPEND(hc->opt.client_header);
+	for (size_t i = 0; i < sizeof(hc->opt.client_headers) / sizeof(hc->opt.client_headers[0]);
+	     i++)
+		if (hc->opt.client_headers[i])
+			HTTP_APPEND(hc->opt.client_headers[i]);
 	if (o->extra_header)
 		HTTP_APPEND(o->extra_header);
 	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small bodies */
@@ -180,6 +291,7 @@ void http_attempt_clear(struct http_attempt *at)
 		free(at->token);
 	}
 	free(at->location);
+	free(at->kept);
 	memset(at, 0, sizeof(*at));
 }
 
@@ -246,6 +358,7 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 		      struct http_attempt *at, struct backend_error *err)
 {
 	struct http_sink sink = {0};
+	struct http_header_sink hsink = {.keep = hc->opt.keep_headers, .at = at};
 	struct curl_slist *hdrs;
 	struct http_conn c;
 	curl_off_t ra = -1;
@@ -264,9 +377,11 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	 * a call that must not be repeated blindly gets a connection of its own */
 	if (o->fresh)
 		curl_easy_setopt(c.easy, CURLOPT_FRESH_CONNECT, 1L);
-	if (o->want_location) {
+	if (o->want_location)
+		hsink.location = &at->location;
+	if (hsink.location || hsink.keep) {
 		curl_easy_setopt(c.easy, CURLOPT_HEADERFUNCTION, http_header_cb);
-		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &at->location);
+		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &hsink);
 	}
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c.easy, CURLOPT_XFERINFODATA, cancel);
@@ -274,10 +389,13 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	http_set_method(c.easy, method, body,
 			body ? (o->body_len ? o->body_len : strlen(body)) : 0);
 
+	sink.easy = c.easy;
 	at->code = http_perform(c.multi, c.easy, cancel);
 	if (sink.too_big)
-		snprintf(at->errbuf, sizeof(at->errbuf), "answer larger than %ld bytes",
-			 HTTP_BODY_MAX);
+		snprintf(at->errbuf, sizeof(at->errbuf), "larger than %ld MiB",
+			 HTTP_BODY_MAX >> 20);
+	at->too_big = sink.too_big;
+	at->over_budget = sink.over_budget;
 	curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &at->status);
 	if (at->code != CURLE_OK) {
 		curl_easy_getinfo(c.easy, CURLINFO_OS_ERRNO, &oe);
@@ -297,7 +415,10 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	resp->status = at->status;
 	resp->body = sink.buf ? sink.buf : xstrdup("");
 	resp->len = sink.len;
+	resp->held = sink.cap; /* given back by http_response_clear */
 	if (at->location && at->code == CURLE_OK)
 		resp->location = xstrdup(at->location);
+	if (at->kept && at->code == CURLE_OK)
+		resp->headers = xstrdup(at->kept);
 	return 0;
 }

@@ -145,7 +145,11 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->state = MTAB_CREATING;
 		if (strncmp(e->error, "tuning: submitting failed", 25) == 0)
 			mtab_entry_set_error(e, "");
-		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job ? m->job : "");
+		if (m->job && *m->job)
+			mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job);
+		else /* an earlier create of ours was found and adopted */
+			mtab_logf(t, LOG_INFO, "%s: tuning submitted (an earlier request's model)",
+				  e->id);
 		return;
 	}
 	e->create_sent = 0;
@@ -175,8 +179,9 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 	{
 		char msg[800];
 		if (err->http_status)
-			snprintf(msg, sizeof msg, "the service refused the tuning (HTTP %d %s): %s",
-				 err->http_status, err->code, err->message);
+			snprintf(
+			    msg, sizeof msg, "the service refused the tuning (HTTP %d%s%s): %s",
+			    err->http_status, err->code[0] ? " " : "", err->code, err->message);
 		else
 			snprintf(msg, sizeof msg, "the tuning could not be submitted: %s",
 				 err->message[0] ? err->message : strerror(-rc));

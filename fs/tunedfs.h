@@ -25,6 +25,7 @@ struct tfs_options {
 	char *api_key_file;
 	char *token_command;
 	char *project;
+	char *organization; /* openai: OpenAI-Organization */
 	char *token_uri;
 	char *cache_dir;
 	char *data_dir;
@@ -37,6 +38,7 @@ struct tfs_options {
 	unsigned int max_requests; /* answers generated at once */
 	unsigned int cache_size;   /* MiB */
 	unsigned int max_threads;
+	unsigned int max_inflight_mib; /* answers being received at once */
 	int allow_other;
 };
 
