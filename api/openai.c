@@ -1,7 +1,6 @@
-/* openai.c - OpenAI fine-tuning as backend_openai_ops: opening it (an API key, the base URL,
- * organization and project headers), the calls on fine-tuning jobs, the upload of the
- * training file (openai_files.c) and chat completions on the tuned model. The JSON is
- * openai_json.c's and openai_chat.c's, the error envelope openai_error.c's. */
+/* openai.c - OpenAI fine-tuning as backend_openai_ops: opening it (API key, base URL,
+ * organization and project headers), the calls on fine-tuning jobs, the training file's
+ * upload and chat completions. JSON and the error envelope are the other openai_*.c's. */
 #include "api/backend_impl.h"
 #include "api/creds.h"
 #include "api/http.h"

@@ -1,7 +1,6 @@
-/* openai_json.c - OpenAI fine-tuning's JSON for the openai backend: a fine_tuning.job read
- * into the neutral tuned_model (name, status, hyperparameters, error), the create body,
- * the training data as chat lines, and progress from events and checkpoints. No I/O;
- * chat completions are openai_chat.c's. */
+/* openai_json.c - OpenAI fine-tuning's JSON: a fine_tuning.job read into the neutral
+ * tuned_model, the create body, the training data as chat lines, and progress from events
+ * and checkpoints. No I/O; chat completions are openai_chat.c's. */
 #include "api/openai_internal.h"
 #include "base/dynbuf.h"
 #include "base/xalloc.h"

@@ -1,8 +1,6 @@
-/* test_openai.c - the OpenAI backend on the wire against scripted_server.c: opening it (the
- * key as Bearer, organization and project headers), the error envelope and its errnos,
- * a 429's reset header, the create (chat lines uploaded as multipart, the job body, a lost
- * answer that must not make a second job), listing over pages, progress from events and
- * checkpoints, generation and its refusals, rm of a running job. */
+/* test_openai.c - the OpenAI backend on the wire against scripted_server.c: the key and
+ * headers, the error envelope's errnos and a 429's reset, the create (and a lost answer
+ * making no second job), listing pages, progress, generation, rm of a running job. */
 #include "api/backend.h"
 #include "api/openai_internal.h"
 #include "base/clock.h"
