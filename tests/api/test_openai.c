@@ -414,6 +414,48 @@ static void test_progress_generate_remove(void)
 	CHECK_STR(s.seen[8].path, "/v1/files/file-1");
 }
 
+/* A second poll of a job in training reads only the events newer than the first one's. */
+static void test_progress_reads_new_events_only(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 200, NULL, job_queued, 0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"data\": [{\"id\": \"ev-2\", \"type\": \"metrics\", \"data\": {\"step\": 2,"
+	     " \"train_loss\": 1.5, \"total_steps\": 200}}, {\"id\": \"ev-1\", \"type\":"
+	     " \"metrics\", \"data\": {\"step\": 1, \"train_loss\": 2.5}}], \"has_more\": false}",
+	     0},
+	    {SS_REPLY, 200, NULL, job_queued, 0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"data\": [{\"id\": \"ev-3\", \"type\": \"metrics\", \"data\": {\"step\": 3,"
+	     " \"train_loss\": 0.5, \"total_steps\": 200}}, {\"id\": \"ev-2\", \"type\":"
+	     " \"metrics\", \"data\": {\"step\": 2}}], \"has_more\": true}",
+	     0},
+	};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct tuned_model m = {0};
+	struct backend *b;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	CHECK_INT(open_openai(&s, NULL, &b, &err), 0);
+	m.id = strdup("num");
+	m.job = strdup("ftjob-1");
+	CHECK_INT(backend_progress(b, &m, NULL, &err), 0);
+	CHECK_INT(m.n_snapshots, 2);
+	CHECK_INT(backend_progress(b, &m, NULL, &err), 0);
+	CHECK_INT(m.n_snapshots, 3);
+	CHECK_INT(m.completed_steps, 3);
+	CHECK_INT(m.total_steps, 200);
+	CHECK_INT(m.completed_epochs, 0);
+	CHECK(m.percent > 1.49 && m.percent < 1.51);
+	if (m.n_snapshots == 3)
+		CHECK(m.snapshots[0].mean_loss == 2.5 && m.snapshots[1].mean_loss == 1.5);
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK_INT(s.n_seen, 4); /* no page past the events read before */
+}
+
 static void test_durations(void)
 {
 	long ms = 0;
@@ -437,5 +479,6 @@ int main(void)
 	test_create_answer_lost();
 	test_list_pages();
 	test_progress_generate_remove();
+	test_progress_reads_new_events_only();
 	return check_exit("test_openai");
 }

@@ -74,6 +74,13 @@ def draft(mount, name, config, examples=None):
     mount.write(name, "config", data=config)
 
 
+def model_json(mount, name):
+    try:
+        return mount.read(name, "model.json")
+    except OSError:
+        return ""
+
+
 def remove(path):
     """rm -r where rmdir refuses a directory with content, else rmdir."""
     try:
@@ -209,7 +216,8 @@ def test_rm_cancels_a_running_job(mount_factory, server):
     many = "".join(json.dumps({"text_input": str(i), "output": str(i + 1)}) + "\n"
                    for i in range(400))
     draft(m, "long", f"base_model = {BASE}\nepoch_count = 50\nbatch_size = 1\n", many)
-    assert until(lambda: m.read("long", "state") == "CREATING\n"), m.read("long", "error")
+    assert until(lambda: m.read("long", "state") == "CREATING\n" and named(server, "long")
+                 and "ftjob-" in model_json(m, "long")), m.read("long", "error")
     remove(m.p("long"))
     assert "long" not in os.listdir(m.path)
     [job] = named(server, "long")

@@ -52,8 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (openai_parse_job(text, size, &m) == 0) {
 		fz_touch(&m);
-		openai_parse_events(text, size, &m, &more, &last);
+		char *first = NULL;
+		openai_parse_events(text, size, NULL, &m, &more, &last, &first);
 		free(last);
+		free(first);
 		openai_parse_checkpoints(text, size, &m);
 		openai_finish_progress(&m);
 		fz_touch(&m);
