@@ -7,12 +7,41 @@
 #include "base/xalloc.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
-#define BACKEND_MAX_PAGES  100000 /* a service that never stops paging is a broken one */
-#define BACKEND_MAX_MODELS 1000000
+/* A service that never stops paging is a broken one: a listing ends at these, so that its
+ * memory stays bounded whatever the pages say. */
+#define BACKEND_MAX_PAGES     10000
+#define BACKEND_MAX_MODELS    200000
+#define BACKEND_MAX_BYTES     (512UL * 1024 * 1024) /* of the models' JSON kept */
+#define BACKEND_MAX_TOKEN_LEN 8192
+#define BACKEND_LOG_REFUSED   5 /* refused names logged per page; the rest are counted */
+
+static void (*backend_log_fn)(int prio, const char *line);
+
+void backend_set_log(void (*fn)(int prio, const char *line))
+{
+	backend_log_fn = fn;
+}
+
+static void backend_logf(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void backend_logf(int prio, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	if (!backend_log_fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	backend_log_fn(prio, line);
+}
 
 static const struct backend_ops *const backend_all[] = {
     &backend_gemini_ops,
@@ -53,6 +82,7 @@ int backend_open(const struct backend_options *o, struct backend **out, struct b
 			       known);
 		return -EINVAL;
 	}
+	http_set_inflight_limit(o ? o->max_inflight_bytes : 0);
 	rc = ops->open(o, &impl, err);
 	if (rc < 0)
 		return rc;
@@ -105,32 +135,144 @@ int backend_check_request(const struct backend *b, const struct tuning_request *
 	return b->ops->check_request ? b->ops->check_request(r, why, len) : 0;
 }
 
+/* 1 when the model may be shown: its id keeps the backend's rule and no NUL hides in its
+ * JSON (a C string would cut the name there and show another one). */
+static int backend_model_ok(const struct backend *b, const struct tuned_model *m, char *why,
+			    size_t len)
+{
+	if (m->raw_json && strstr(m->raw_json, "\\u0000")) {
+		snprintf(why, len, "its JSON holds a NUL character");
+		return 0;
+	}
+	return backend_check_id(b, m->id, why, len);
+}
+
+/* Drops (and logs) the models whose names cannot be shown as they are. */
+static void backend_filter_page(const struct backend *b, struct model_page *p)
+{
+	size_t kept = 0, refused = 0;
+	char why[160], shown[80];
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (backend_model_ok(b, &p->v[i], why, sizeof(why))) {
+			p->v[kept++] = p->v[i];
+			continue;
+		}
+		if (refused++ < BACKEND_LOG_REFUSED) {
+			http_copy_line(shown, sizeof(shown), p->v[i].id ? p->v[i].id : "");
+			backend_logf(LOG_WARNING, "%s: listed model \"%s\" refused: %s",
+				     b->ops->name, shown, why);
+		}
+		tuned_model_clear(&p->v[i]);
+	}
+	if (refused > BACKEND_LOG_REFUSED)
+		backend_logf(LOG_WARNING, "%s: %zu listed models refused in one page", b->ops->name,
+			     refused);
+	p->n = kept;
+}
+
 int backend_list(struct backend *b, const char *page_token, struct model_page *out,
 		 struct backend_cancel *c, struct backend_error *err)
 {
+	int rc;
+
 	memset(out, 0, sizeof(*out));
-	return b->ops->list(b->impl, page_token, out, c, err);
+	rc = b->ops->list(b->impl, page_token, out, c, err);
+	if (rc == 0)
+		backend_filter_page(b, out);
+	return rc;
 }
 
 /* Appends one page's models to *v (taking them), growing *cap. */
 static void backend_take_page(struct model_page *p, struct tuned_model **v, size_t *n, size_t *cap)
 {
+	if (p->n == 0) {
+		free(p->v);
+		p->v = NULL;
+		return;
+	}
 	if (*n + p->n > *cap) {
 		*cap = (*n + p->n) * 2;
 		*v = xrealloc(*v, *cap * sizeof(**v));
 	}
-	memcpy(*v + *n, p->v, p->n * sizeof(**v));
+	if (p->n)
+		memcpy(*v + *n, p->v, p->n * sizeof(**v));
 	*n += p->n;
 	free(p->v);
 	p->v = NULL;
 	p->n = 0;
 }
 
+/* The tokens a listing was given, as 64-bit hashes in an open-addressing table: a token
+ * seen before means the service pages in a circle. */
+struct backend_seen {
+	uint64_t *slot; /* 0: empty */
+	size_t cap;
+};
+
+static uint64_t backend_token_hash(const char *t)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *t; t++)
+		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* 1 when t was seen already; else remembers it and returns 0. */
+static int backend_seen_add(struct backend_seen *s, const char *t)
+{
+	uint64_t h = backend_token_hash(t);
+	size_t i;
+
+	if (!s->cap) {
+		s->cap = 4 * BACKEND_MAX_PAGES;
+		s->slot = xcalloc(s->cap, sizeof(*s->slot));
+	}
+	for (i = h % s->cap; s->slot[i]; i = (i + 1) % s->cap)
+		if (s->slot[i] == h)
+			return 1;
+	s->slot[i] = h;
+	return 0;
+}
+
+static size_t backend_model_bytes(const struct tuned_model *v, size_t n)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += sizeof(*v) + (v[i].raw_json ? strlen(v[i].raw_json) : 0);
+	return bytes;
+}
+
+/* Whether the listing may go on to next: 0, or -EIO with err said. */
+static int backend_page_check(struct backend_seen *seen, const char *next, int pages, size_t count,
+			      size_t bytes, struct backend_error *err)
+{
+	if (strlen(next) > BACKEND_MAX_TOKEN_LEN)
+		http_error_set(err, 0, "", "the service gave a page token of over %d bytes",
+			       BACKEND_MAX_TOKEN_LEN);
+	else if (backend_seen_add(seen, next))
+		http_error_set(err, 0, "",
+			       "the service gave a page token it had given before (the listing "
+			       "goes in a circle); stopped after %d pages",
+			       pages);
+	else if (pages >= BACKEND_MAX_PAGES || count > BACKEND_MAX_MODELS ||
+		 bytes > BACKEND_MAX_BYTES)
+		http_error_set(err, 0, "",
+			       "the listing goes on past %d pages, %d models or %lu MiB; stopped",
+			       BACKEND_MAX_PAGES, BACKEND_MAX_MODELS, BACKEND_MAX_BYTES >> 20);
+	else
+		return 0;
+	return -EIO;
+}
+
 int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 		     struct backend_cancel *c, struct backend_error *err)
 {
+	struct backend_seen seen = {0};
 	struct tuned_model *v = NULL;
-	size_t cap = 0, count = 0;
+	size_t cap = 0, count = 0, bytes = 0;
 	char *token = NULL;
 	int rc = 0, pages = 0;
 
@@ -139,23 +281,23 @@ int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 		rc = backend_list(b, token, &p, c, err);
 		if (rc < 0)
 			break;
+		bytes += backend_model_bytes(p.v, p.n);
 		backend_take_page(&p, &v, &count, &cap);
-		if (p.next && token && strcmp(p.next, token) == 0) {
-			http_error_set(err, 0, "", "the service gave the same page token twice");
-			rc = -EIO;
-		} else if (p.next && (++pages >= BACKEND_MAX_PAGES || count > BACKEND_MAX_MODELS)) {
-			http_error_set(err, 0, "", "the listing goes on past %d pages or %d models",
-				       BACKEND_MAX_PAGES, BACKEND_MAX_MODELS);
-			rc = -EIO;
-		}
+		pages++;
+		if (p.next)
+			rc = backend_page_check(&seen, p.next, pages, count, bytes, err);
 		free(token);
 		token = p.next;
 		p.next = NULL;
 		model_page_clear(&p);
+		if (rc < 0)
+			backend_logf(LOG_ERR, "%s: listing stopped: %s", b->ops->name,
+				     err->message);
 		if (rc < 0 || !token)
 			break;
 	}
 	free(token);
+	free(seen.slot);
 	if (rc < 0) {
 		tuned_models_free(v, count);
 		return rc;
@@ -168,8 +310,25 @@ int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 int backend_get(struct backend *b, const char *id, struct tuned_model *out,
 		struct backend_cancel *c, struct backend_error *err)
 {
+	char shown[80], why[160];
+	int rc;
+
 	memset(out, 0, sizeof(*out));
-	return b->ops->get(b->impl, id, out, c, err);
+	rc = b->ops->get(b->impl, id, out, c, err);
+	if (rc < 0)
+		return rc;
+	/* An answer about another model (or none) must not become a directory named id. */
+	if (!out->id || strcmp(out->id, id) != 0 || !backend_model_ok(b, out, why, sizeof(why))) {
+		http_copy_line(shown, sizeof(shown), out->id ? out->id : "");
+		if (!out->id || strcmp(out->id, id) != 0)
+			snprintf(why, sizeof(why), "the answer is about \"%s\"", shown);
+		http_error_set(err, 200, "", "asked the service for model %s: %s", id, why);
+		backend_logf(LOG_WARNING, "%s: %s", b->ops->name, err->message);
+		tuned_model_clear(out);
+		memset(out, 0, sizeof(*out));
+		return -EIO;
+	}
+	return 0;
 }
 
 int backend_create(struct backend *b, const struct tuning_request *r, struct tuned_model *out,

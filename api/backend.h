@@ -139,6 +139,8 @@ struct backend_options {
 	int no_credentials; /* the private local server: send none, read none */
 	long timeout_ms;    /* budget of a whole call with its retries */
 	long generate_timeout_ms;
+	size_t max_inflight_bytes; /* answers being received at once, by every backend of the
+				      process (0: 512 MiB); beyond, a request waits or fails */
 };
 
 struct backend;
@@ -168,9 +170,12 @@ int backend_check_request(const struct backend *b, const struct tuning_request *
  * EAGAIN for quota, EIO service down or bad answer, ETIMEDOUT, EINTR cancelled). */
 int backend_list(struct backend *b, const char *page_token, struct model_page *out,
 		 struct backend_cancel *c, struct backend_error *err);
-/* Every page, stopping at a repeated page token or a cap (-EIO, said in err). */
+/* Every page, stopping at a repeated page token or a cap on pages, models or bytes (-EIO,
+ * said in err and in the log). Models whose name breaks the backend's id rule or hides a
+ * NUL are left out of every page (backend_list too) and logged. */
 int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 		     struct backend_cancel *c, struct backend_error *err);
+/* An answer about another model than id, or one whose name is refused, is -EIO. */
 int backend_get(struct backend *b, const char *id, struct tuned_model *out,
 		struct backend_cancel *c, struct backend_error *err);
 /* Starts tuning. Idempotent per id: a retry after a lost answer finds and returns the job
@@ -216,5 +221,9 @@ void tuning_settings_clear(struct tuning_settings *s);
 void tuning_request_clear(struct tuning_request *r);
 void generation_settings_clear(struct generation_settings *gs);
 void generation_answer_clear(struct generation_answer *a);
+
+/* Where the backends' own warnings go (refused names, a listing stopped): one line each,
+ * syslog priority. NULL (the default): nowhere. Set once, before any call. */
+void backend_set_log(void (*fn)(int prio, const char *line));
 
 #endif

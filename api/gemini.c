@@ -128,6 +128,18 @@ static char *gemini_query_escape(const char *s)
 	return out;
 }
 
+/* A 2xx body checked for its kind: 0, or -EIO with err saying why. */
+static int gemini_checked(const struct http_response *resp, enum gemini_answer kind,
+			  struct backend_error *err)
+{
+	char why[400];
+
+	if (gemini_check_answer(resp->body, resp->len, kind, why, sizeof(why)) == 0)
+		return 0;
+	http_error_set(err, resp->status, "", "unusable answer from the service: %s", why);
+	return -EIO;
+}
+
 int gemini_malformed(const struct http_response *resp, const char *what, struct backend_error *err)
 {
 	http_error_set(err, resp->status, "",
@@ -288,6 +300,8 @@ static int gemini_model_call(struct gemini_client *gc, enum http_method method, 
 
 	memset(out, 0, sizeof(*out));
 	rc = http_request(gc->http, method, path, body, 0, cancel, &resp, err);
+	if (rc == 0)
+		rc = gemini_checked(&resp, GEMINI_ANSWER_MODEL, err);
 	if (rc == 0 && gemini_parse_tuned_model(resp.body, resp.len, out) < 0)
 		rc = gemini_malformed(&resp, "the TunedModel", err);
 	http_response_clear(&resp);
@@ -451,6 +465,8 @@ static int gemini_generate_call(struct gemini_client *gc, const char *path, cons
 	int rc;
 
 	rc = http_request(gc->http, HTTP_POST, path, body, 1, cancel, &resp, err);
+	if (rc == 0)
+		rc = gemini_checked(&resp, GEMINI_ANSWER_GENERATION, err);
 	if (rc == 0 && gemini_parse_generation(resp.body, resp.len, out) < 0)
 		rc = gemini_malformed(&resp, "the GenerateContentResponse", err);
 	http_response_clear(&resp);

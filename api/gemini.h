@@ -112,6 +112,11 @@ int gemini_list_base_models(struct gemini_client *gc, struct backend_cancel *can
 int gemini_parse_tuned_model(const char *json, size_t len, struct gemini_tuned_model *out);
 int gemini_parse_operation(const char *json, size_t len, struct gemini_operation *out);
 int gemini_parse_generation(const char *json, size_t len, struct generation_answer *out);
+/* Whether a 2xx body is a well-formed answer of its kind (only such may be used or
+ * cached): 0, or -EINVAL with why (the service's message when the body is an error). */
+enum gemini_answer { GEMINI_ANSWER_MODEL, GEMINI_ANSWER_GENERATION };
+int gemini_check_answer(const char *json, size_t len, enum gemini_answer kind, char *why,
+			size_t cap);
 /* Builds the create body (without the id, which goes in the query). Heap string. */
 char *gemini_tuning_request_json(const struct tuning_request *req);
 /* Builds the generateContent body. Heap string. */

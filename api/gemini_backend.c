@@ -40,7 +40,9 @@ static int gb_open(const struct backend_options *o, void **impl, struct backend_
 	struct http_options ho = {
 	    .endpoint = ep,
 	    .generate_timeout_ms = o->generate_timeout_ms > 0 ? o->generate_timeout_ms : budget,
-	    .max_retry_ms = budget < 120000 ? budget : 120000,
+	    /* retries end before a reader waiting on the call gives up, so it reads their
+	     * last failure rather than a timeout */
+	    .max_retry_ms = budget / 2 < 120000 ? budget / 2 : 120000,
 	    .read_error = google_rpc_read_error,
 	    .client_header = "x-goog-api-client: tunedfs/" TUNEDFS_VERSION,
 	};

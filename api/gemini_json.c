@@ -329,6 +329,39 @@ int gemini_parse_generation(const char *json, size_t len, struct generation_answ
 	return 0;
 }
 
+/* Why root is not what kind asks for, into why; 0 when it is. */
+static int gj_unusable(const cJSON *root, enum gemini_answer kind, char *why, size_t cap)
+{
+	const cJSON *e = gj_get(root, "error"), *cands = gj_get(root, "candidates");
+	const char *msg = gj_str(e, "message");
+
+	if (!cJSON_IsObject(root))
+		snprintf(why, cap, "not a JSON object");
+	else if (e)
+		snprintf(why, cap, "a success that carries an error: %.300s",
+			 msg && *msg ? msg : "(no message)");
+	else if (kind == GEMINI_ANSWER_MODEL && !gj_str(root, "name"))
+		snprintf(why, cap, "a TunedModel without a name");
+	else if (kind == GEMINI_ANSWER_GENERATION && cands && !cJSON_IsArray(cands))
+		snprintf(why, cap, "candidates that are not a list");
+	else if (kind == GEMINI_ANSWER_GENERATION && !cands &&
+		 !cJSON_IsObject(gj_get(root, "promptFeedback")))
+		snprintf(why, cap, "neither candidates nor promptFeedback");
+	else
+		return 0;
+	return -EINVAL;
+}
+
+int gemini_check_answer(const char *json, size_t len, enum gemini_answer kind, char *why,
+			size_t cap)
+{
+	cJSON *root = gemini_json_parse(json, len);
+	int rc = gj_unusable(root, kind, why, cap);
+
+	cJSON_Delete(root);
+	return rc;
+}
+
 static const char *gj_skip_string(const char *p, const char *end)
 {
 	for (p++; p < end; p++) {
@@ -471,6 +504,10 @@ static int gj_model_page_fast(const char *copy, size_t len, struct gemini_tuned_
 	nm = gj_split(copy, copy + len, 1, &mem);
 	for (long i = 0; i < nm && rc == 0; i++) {
 		cJSON *val = NULL;
+		if (gj_key_is(&mem[i], "error")) {
+			rc = -1; /* the slow path refuses it */
+			break;
+		}
 		if (gj_key_is(&mem[i], "tunedModels") && !seen_models++ && mem[i].val[0] == '[') {
 			ne = gj_split(mem[i].val, mem[i].val + mem[i].vlen, 0, &el);
 			if (ne < 0)
@@ -520,7 +557,8 @@ static int gj_model_page_slow(const char *copy, size_t len, struct gemini_tuned_
 	const cJSON *arr, *it;
 	size_t count = 0;
 
-	if (!cJSON_IsObject(root)) {
+	if (!cJSON_IsObject(root) || gj_get(root, "error") ||
+	    (gj_get(root, "tunedModels") && !gj_array(root, "tunedModels"))) {
 		cJSON_Delete(root);
 		return -EINVAL;
 	}

@@ -134,7 +134,7 @@ static void http_defaults(struct http_options *o)
 	if (o->generate_timeout_ms <= 0)
 		o->generate_timeout_ms = 300000;
 	if (o->max_attempts <= 0)
-		o->max_attempts = 5;
+		o->max_attempts = 1000; /* the time budget, max_retry_ms, is what ends retries */
 	if (o->max_retry_ms <= 0)
 		o->max_retry_ms = 120000;
 	if (o->backoff_initial_ms <= 0)
@@ -257,6 +257,8 @@ void http_response_clear(struct http_response *resp)
 		return;
 	free(resp->body);
 	resp->body = NULL;
+	http_budget_give(resp->held);
+	resp->held = 0;
 	free(resp->location);
 	resp->location = NULL;
 	free(resp->headers);

@@ -24,7 +24,7 @@ struct http_options {
 	long connect_timeout_ms;       /* default 10000 */
 	long timeout_ms;	       /* whole transfer, default 60000 */
 	long generate_timeout_ms;      /* for long calls (generation), default 300000 */
-	int max_attempts;	       /* default 5 */
+	int max_attempts;	       /* default 1000: max_retry_ms is what bounds retries */
 	long max_retry_ms;	       /* total budget across retries, default 120000 */
 	long backoff_initial_ms;       /* default 500 */
 	long backoff_max_ms;	       /* default 30000 */
@@ -45,6 +45,7 @@ struct http_response {
 	char *location; /* the Location header when asked for (http_call_options), heap */
 	char *headers;	/* the kept headers (http_options.keep_headers) as "name: value\n"
 			   lines, heap; NULL when none came */
+	size_t held;	/* bytes of the in-flight budget this body holds until cleared */
 };
 
 /* The value of a kept header in resp (name in lower case), copied into buf; 0 or -ENOENT. */
@@ -102,6 +103,13 @@ void http_error_set(struct backend_error *err, long http_status, const char *cod
 		    ...) __attribute__((format(printf, 4, 5)));
 /* Copies text into dst as one printable line: service messages reach logs and files. */
 void http_copy_line(char *dst, size_t cap, const char *src);
+
+/* The budget of answer bodies held in memory at once (received or being received, until
+ * http_response_clear), over every client of the process (default 512 MiB). An answer that would
+ * pass it waits (the attempt is retried within the time budget) or, when it could never fit, fails
+ * at once with a message naming it. */
+void http_set_inflight_limit(size_t bytes);
+size_t http_inflight_limit(void);
 
 /* Counters for tests and benchmarks. */
 struct http_stats {

@@ -42,6 +42,27 @@ int http_read_error_plain(const struct http_response *resp, long *asked_ms,
 	return http_errno(resp->status);
 }
 
+int http_size_error(const char *endpoint, const struct http_attempt *at, struct backend_error *err)
+{
+	size_t mib = http_inflight_limit() >> 20;
+
+	if (at->too_big) {
+		http_error_set(err, 0, "RESOURCE_EXHAUSTED", "the answer from %s is too large: %s",
+			       endpoint, at->errbuf);
+		return -EIO;
+	}
+	if (at->over_budget == 2)
+		http_error_set(err, 0, "RESOURCE_EXHAUSTED",
+			       "the answer from %s is larger than -o max_inflight_mib=%zu",
+			       endpoint, mib);
+	else
+		http_error_set(err, 0, "RESOURCE_EXHAUSTED",
+			       "answers in flight from %s passed -o max_inflight_mib=%zu; gave up "
+			       "waiting for room",
+			       endpoint, mib);
+	return -EIO;
+}
+
 int http_transport_error(const char *endpoint, CURLcode code, int os_errno, const char *errbuf,
 			 struct backend_error *err)
 {
@@ -65,6 +86,18 @@ int http_transport_error(const char *endpoint, CURLcode code, int os_errno, cons
 		http_error_set(err, 0, "UNAVAILABLE",
 			       "cannot reach %s: its TLS certificate did not verify (%s)", endpoint,
 			       why);
+		return -EIO;
+	case CURLE_PARTIAL_FILE:
+		http_error_set(err, 0, "UNAVAILABLE", "the answer from %s was cut short: %s",
+			       endpoint, why);
+		return -EIO;
+	case CURLE_RECV_ERROR:
+		http_error_set(err, 0, "UNAVAILABLE", "the connection to %s broke: %s", endpoint,
+			       why);
+		return -EIO;
+	case CURLE_WRITE_ERROR:
+		http_error_set(err, 0, "UNAVAILABLE", "the answer from %s could not be kept: %s",
+			       endpoint, why);
 		return -EIO;
 	case CURLE_GOT_NOTHING:
 		http_error_set(err, 0, "UNAVAILABLE", "cannot reach %s: empty reply from server",

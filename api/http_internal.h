@@ -49,6 +49,8 @@ struct http_attempt {
 	long status;
 	long retry_after_s; /* Retry-After header, -1 when none */
 	int os_errno;
+	int too_big;	 /* the answer passed the cap on one answer */
+	int over_budget; /* the answers in flight passed theirs: 1 wait, 2 never fits */
 	char errbuf[CURL_ERROR_SIZE];
 	char *token;	/* the bearer token this attempt sent, for creds_invalidate */
 	char *location; /* the Location header, when asked for */
@@ -71,6 +73,12 @@ const char *http_method_name(enum http_method m);
 int http_read_error_plain(const struct http_response *resp, long *asked_ms,
 			  struct backend_error *err);
 
+/* Gives back n bytes of the in-flight budget (a response's held, when it is cleared). */
+void http_budget_give(size_t n);
+
+/* Fills err for an answer cut off by a size cap (one answer's or the in-flight budget)
+ * and returns its errno. */
+int http_size_error(const char *endpoint, const struct http_attempt *at, struct backend_error *err);
 /* Fills err for a transfer that got no answer and returns its errno. */
 int http_transport_error(const char *endpoint, CURLcode code, int os_errno, const char *errbuf,
 			 struct backend_error *err);

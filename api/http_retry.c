@@ -155,6 +155,14 @@ static int http_judge(struct http_client *hc, struct http_call *call,
 	int rc;
 
 	*asked_ms = -1;
+	if (at->too_big || at->over_budget) {
+		/* room in the budget comes back as other answers end: wait for it */
+		*retryable = at->over_budget == 1;
+		*asked_ms = at->over_budget == 1 ? 100 : -1; /* room comes back in moments */
+		if (maybe_done)
+			*maybe_done = 1; /* an answer was on its way: the request arrived */
+		return http_size_error(hc->shown, at, err);
+	}
 	if (at->code != CURLE_OK) {
 		rc = http_transport_error(hc->shown, at->code, at->os_errno, at->errbuf, err);
 		*retryable = rc != -EINTR && http_transport_retryable(at->code);

@@ -18,28 +18,95 @@
 #define HTTP_MAX_HEADERS 8
 #define HTTP_BODY_MAX	 (256L * 1024 * 1024) /* hostile peers must not exhaust memory */
 
+#define HTTP_INFLIGHT_DEFAULT (512UL * 1024 * 1024)
+
+/* Bytes of answers being received right now, by every client of the process. */
+static atomic_size_t http_inflight;
+static atomic_size_t http_inflight_max = HTTP_INFLIGHT_DEFAULT;
+
+void http_set_inflight_limit(size_t bytes)
+{
+	atomic_store(&http_inflight_max, bytes ? bytes : HTTP_INFLIGHT_DEFAULT);
+}
+
+size_t http_inflight_limit(void)
+{
+	return atomic_load(&http_inflight_max);
+}
+
+/* Takes n bytes of the budget: 0, or -1 when they are not there. */
+static int http_budget_take(size_t n)
+{
+	size_t cur = atomic_load(&http_inflight);
+
+	do {
+		if (cur + n > atomic_load(&http_inflight_max))
+			return -1;
+	} while (!atomic_compare_exchange_weak(&http_inflight, &cur, cur + n));
+	return 0;
+}
+
+void http_budget_give(size_t n)
+{
+	atomic_fetch_sub(&http_inflight, n);
+}
+
 struct http_sink {
 	char *buf;
-	size_t len, cap;
+	size_t len, cap; /* cap bytes of the budget are held */
 	int too_big;
+	int over_budget; /* 1: others hold the budget now, 2: this answer could never fit */
+	CURL *easy;
 };
+
+/* Grows the buffer to hold need bytes, within the budget (doubling when there is room,
+ * else just what is needed); -1 when it may not. */
+static int http_sink_grow(struct http_sink *s, size_t need)
+{
+	size_t cap = s->cap ? s->cap * 2 : 4096, limit = http_inflight_limit();
+	curl_off_t whole = -1;
+
+	if (s->easy &&
+	    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+	    whole >= 0 && (size_t)whole + 1 > need && (size_t)whole + 1 <= cap)
+		cap = (size_t)whole + 1; /* said in advance: no more than that */
+	if (whole >= 0 && (size_t)whole + 1 > limit)
+		need = (size_t)whole + 1; /* it will not fit: say so before receiving it */
+	if (cap < need)
+		cap = need;
+	if (cap > (size_t)HTTP_BODY_MAX + 1)
+		cap = (size_t)HTTP_BODY_MAX + 1;
+	if (need > limit || (http_budget_take(cap - s->cap) < 0 &&
+			     (cap = need, http_budget_take(cap - s->cap) < 0))) {
+		s->over_budget = need > limit ? 2 : 1;
+		return -1;
+	}
+	s->buf = xrealloc(s->buf, cap);
+	s->cap = cap;
+	return 0;
+}
+
+/* 1 when the answer says in advance that it is larger than one answer may be. */
+static int http_said_too_big(const struct http_sink *s)
+{
+	curl_off_t whole = -1;
+
+	return s->len == 0 && s->easy &&
+	       curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+	       whole > HTTP_BODY_MAX;
+}
 
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
 {
 	struct http_sink *s = user;
 	size_t n = size * nmemb;
 
-	if (s->len + n > (size_t)HTTP_BODY_MAX) {
+	if (s->len + n > (size_t)HTTP_BODY_MAX || http_said_too_big(s)) {
 		s->too_big = 1;
 		return 0;
 	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		s->buf = xrealloc(s->buf, cap);
-		s->cap = cap;
-	}
+	if (s->len + n + 1 > s->cap && http_sink_grow(s, s->len + n + 1) < 0)
+		return 0;
 	memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	s->buf[s->len] = '\0';
@@ -322,10 +389,13 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	http_set_method(c.easy, method, body,
 			body ? (o->body_len ? o->body_len : strlen(body)) : 0);
 
+	sink.easy = c.easy;
 	at->code = http_perform(c.multi, c.easy, cancel);
 	if (sink.too_big)
-		snprintf(at->errbuf, sizeof(at->errbuf), "answer larger than %ld bytes",
-			 HTTP_BODY_MAX);
+		snprintf(at->errbuf, sizeof(at->errbuf), "larger than %ld MiB",
+			 HTTP_BODY_MAX >> 20);
+	at->too_big = sink.too_big;
+	at->over_budget = sink.over_budget;
 	curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &at->status);
 	if (at->code != CURLE_OK) {
 		curl_easy_getinfo(c.easy, CURLINFO_OS_ERRNO, &oe);
@@ -345,6 +415,7 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	resp->status = at->status;
 	resp->body = sink.buf ? sink.buf : xstrdup("");
 	resp->len = sink.len;
+	resp->held = sink.cap; /* given back by http_response_clear */
 	if (at->location && at->code == CURLE_OK)
 		resp->location = xstrdup(at->location);
 	if (at->kept && at->code == CURLE_OK)

@@ -89,7 +89,9 @@ static int vx_clients(struct vertex_backend *v, const struct backend_options *o,
 	long budget = o->timeout_ms > 0 ? o->timeout_ms : 600000;
 	struct http_options ho = {
 	    .generate_timeout_ms = o->generate_timeout_ms > 0 ? o->generate_timeout_ms : budget,
-	    .max_retry_ms = budget < 120000 ? budget : 120000,
+	    /* retries end before a reader waiting on the call gives up, so it reads their
+	     * last failure rather than a timeout */
+	    .max_retry_ms = budget / 2 < 120000 ? budget / 2 : 120000,
 	    .read_error = google_rpc_read_error,
 	    .client_header = "x-goog-api-client: tunedfs/" TUNEDFS_VERSION,
 	};
@@ -562,7 +564,7 @@ static int vx_generate(void *impl, const struct tuned_model *m, const char *prom
 	struct vertex_backend *v = impl;
 	struct http_call_options o = {.long_timeout = 1};
 	struct http_response resp = {0};
-	char *body, *path;
+	char *body, *path, why[400];
 	int rc;
 
 	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
@@ -573,6 +575,11 @@ static int vx_generate(void *impl, const struct tuned_model *m, const char *prom
 	body = gemini_generate_request_json(prompt, gs);
 	path = xasprintf(VERTEX_API "/%s:generateContent", m->endpoint);
 	rc = http_call(v->api, HTTP_POST, path, body, &o, c, &resp, err);
+	if (rc == 0 && gemini_check_answer(resp.body, resp.len, GEMINI_ANSWER_GENERATION, why,
+					   sizeof(why)) < 0) {
+		http_error_set(err, resp.status, "", "unusable answer from the service: %s", why);
+		rc = -EIO;
+	}
 	if (rc == 0 && gemini_parse_generation(resp.body, resp.len, out) < 0)
 		rc = vx_malformed(&resp, "the GenerateContentResponse", err);
 	http_response_clear(&resp);

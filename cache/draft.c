@@ -1,6 +1,7 @@
 /* draft.c - the draft store: one directory per draft under the store directory, its files
  * replaced atomically (temporary file, fsync, rename, fsync of the directory) so a crash
- * leaves the old or the new content. No parsing here (spec.c), no FUSE. */
+ * leaves the old or the new content; no symlink below the store directory is followed.
+ * No parsing here (spec.c), no FUSE. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -240,17 +241,29 @@ int draft_exists(struct draft_store *ds, const char *name)
 	return fstatat(ds->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The draft's directory, never through a symlink (one put there is as good as absent):
+ * every file of a draft is reached from this fd. */
+static int draft_dir_fd(struct draft_store *ds, const char *name)
+{
+	int fd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? -ENOENT : -errno;
+	return fd;
+}
+
 /* Reads all of name/file; -ENOENT when either is missing. */
 static int draft_read_file(struct draft_store *ds, const char *name, const char *file, char **data,
 			   size_t *len)
 {
-	char path[128];
 	size_t cap = 4096, n = 0;
 	char *buf;
-	int fd;
+	int fd, dfd = draft_dir_fd(ds, name);
 
-	snprintf(path, sizeof(path), "%s/%s", name, file);
-	fd = openat(ds->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
 	if (fd < 0)
 		return errno == ELOOP ? -ENOENT : -errno;
 	buf = xmalloc(cap + 1);
@@ -294,38 +307,21 @@ int draft_read(struct draft_store *ds, const char *name, const char *file, char 
 	return draft_read_file(ds, name, file, data, len);
 }
 
-/* Creates name/.file.tmp.XXXXXX, 0600; returns its fd and fills tmp with its path. */
-static int draft_open_temp(struct draft_store *ds, const char *name, const char *file, char *tmp,
-			   size_t tmp_len)
-{
-	int fd = privdir_open_temp(ds->dirfd, name, file, tmp, tmp_len);
-
-	return fd == -ENOTDIR ? -ENOENT : fd; /* the draft's directory is gone */
-}
-
-/* Makes the entries of the draft's directory durable. */
-static int draft_sync_dir(struct draft_store *ds, const char *name)
-{
-	int rc = 0, dfd = openat(ds->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd < 0)
-		return -errno;
-	if (fsync(dfd) < 0)
-		rc = -errno;
-	close(dfd);
-	return rc;
-}
-
-/* The atomic replacement of name/file with data. */
+/* The atomic replacement of name/file with data: a temporary made, written and synced,
+ * renamed over file, the directory synced, all from the draft directory's fd. */
 static int draft_replace(struct draft_store *ds, const char *name, const char *file,
 			 const char *data, size_t len)
 {
-	char tmp[160], dst[128];
-	int fd, rc;
+	char tmp[160];
+	int fd, rc, dfd = draft_dir_fd(ds, name);
 
-	fd = draft_open_temp(ds, name, file, tmp, sizeof(tmp));
-	if (fd < 0)
+	if (dfd < 0)
+		return dfd;
+	fd = privdir_open_temp(dfd, ".", file, tmp, sizeof(tmp));
+	if (fd < 0) {
+		close(dfd);
 		return fd;
+	}
 	rc = privdir_write_all(fd, data, len);
 	if (rc == 0 && fchmod(fd, 0600) < 0)
 		rc = -errno;
@@ -333,18 +329,18 @@ static int draft_replace(struct draft_store *ds, const char *name, const char *f
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	snprintf(dst, sizeof(dst), "%s/%s", name, file);
 	if (rc == 0) {
 		pthread_mutex_lock(&ds->lock);
-		if (renameat(ds->dirfd, tmp, ds->dirfd, dst) < 0)
+		if (renameat(dfd, tmp, dfd, file) < 0)
 			rc = -errno;
 		pthread_mutex_unlock(&ds->lock);
 	}
-	if (rc < 0) {
-		unlinkat(ds->dirfd, tmp, 0);
-		return rc;
-	}
-	return draft_sync_dir(ds, name);
+	if (rc < 0)
+		unlinkat(dfd, tmp, 0);
+	else if (fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
 }
 
 int draft_write(struct draft_store *ds, const char *name, const char *file, const char *data,
@@ -357,28 +353,34 @@ int draft_write(struct draft_store *ds, const char *name, const char *file, cons
 
 int draft_has(struct draft_store *ds, const char *name, const char *file)
 {
-	char path[128];
 	struct stat st;
+	int dfd, rc;
 
 	if (!draft_valid_name(name) || !draft_valid_file(file))
 		return 0;
-	snprintf(path, sizeof(path), "%s/%s", name, file);
-	return fstatat(ds->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	if ((dfd = draft_dir_fd(ds, name)) < 0)
+		return 0;
+	rc = fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	close(dfd);
+	return rc;
 }
 
 int draft_unlink(struct draft_store *ds, const char *name, const char *file)
 {
-	char path[128];
-	int rc = 0;
+	int rc = 0, dfd;
 
 	if (!draft_valid_name(name) || !draft_valid_file(file))
 		return -EINVAL;
-	snprintf(path, sizeof(path), "%s/%s", name, file);
+	if ((dfd = draft_dir_fd(ds, name)) < 0)
+		return dfd;
 	pthread_mutex_lock(&ds->lock);
-	if (unlinkat(ds->dirfd, path, 0) < 0)
+	if (unlinkat(dfd, file, 0) < 0)
 		rc = -errno;
 	pthread_mutex_unlock(&ds->lock);
-	return rc < 0 ? rc : draft_sync_dir(ds, name);
+	if (rc == 0 && fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
 }
 
 int draft_mark_submitted(struct draft_store *ds, const char *name, const char *op_name)

@@ -364,6 +364,7 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 {
 	struct timespec until;
 	char **v;
+	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 5; /* a down service must not hang the first ls for long */
@@ -381,9 +382,11 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 			fill_attr(t->v[i], &(*attrs)[i]);
 	}
 	*n = t->n;
+	/* an empty root would be a lie when the service could not be listed: say it */
+	rc = t->n == 0 && t->list_tries > 0 ? -EIO : 0;
 	pthread_mutex_unlock(&t->mu);
 	*names = v;
-	return 0;
+	return rc;
 }
 
 void mtab_names_free(char **names, size_t n)

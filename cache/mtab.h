@@ -88,7 +88,8 @@ const char *mtab_file_name(enum mtab_file f);
 
 /* Directory names, sorted, and (when attrs is not NULL) their attributes. Marks interest
  * (a stale listing is refreshed in the background); waits only for the very first
- * listing of the mount. */
+ * listing of the mount. -EIO (names still filled, empty) when nothing is known and the
+ * last listing failed. */
 int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n);
 void mtab_names_free(char **names, size_t n);
 

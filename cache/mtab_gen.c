@@ -114,9 +114,15 @@ static void job_finish(struct mtab *t, struct mtab_job *j, int rc, struct genera
 	} else if (rc != -EINTR) {
 		char msg[800];
 		e = mtab_find(t, j->id);
-		if (err->http_status)
-			snprintf(msg, sizeof msg, "response: the service answered HTTP %d %s: %s",
-				 err->http_status, err->code, err->message);
+		if (strcmp(err->code, "RESOURCE_EXHAUSTED") == 0 && !err->http_status)
+			snprintf(msg, sizeof msg, "response: %s", err->message); /* too large */
+		else if (err->http_status >= 200 && err->http_status < 300)
+			snprintf(msg, sizeof msg, "response: the service's answer is unusable: %s",
+				 err->message);
+		else if (err->http_status)
+			snprintf(msg, sizeof msg, "response: the service answered HTTP %d%s%s: %s",
+				 err->http_status, err->code[0] ? " " : "", err->code,
+				 err->message);
 		else
 			snprintf(msg, sizeof msg, "response: no answer from the service: %s",
 				 err->message[0] ? err->message : strerror(-rc));

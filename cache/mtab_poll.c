@@ -143,7 +143,11 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		e->poll_gap = 0;
 		e->submitted_at = mtab_now();
 		e->state = MTAB_CREATING;
-		mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job ? m->job : "");
+		if (m->job && *m->job)
+			mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job);
+		else /* an earlier create of ours was found and adopted */
+			mtab_logf(t, LOG_INFO, "%s: tuning submitted (an earlier request's model)",
+				  e->id);
 		return;
 	}
 	e->create_sent = 0;
@@ -165,8 +169,9 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 	{
 		char msg[800];
 		if (err->http_status)
-			snprintf(msg, sizeof msg, "the service refused the tuning (HTTP %d %s): %s",
-				 err->http_status, err->code, err->message);
+			snprintf(
+			    msg, sizeof msg, "the service refused the tuning (HTTP %d%s%s): %s",
+			    err->http_status, err->code[0] ? " " : "", err->code, err->message);
 		else
 			snprintf(msg, sizeof msg, "the tuning could not be submitted: %s",
 				 err->message[0] ? err->message : strerror(-rc));

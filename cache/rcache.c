@@ -1,6 +1,7 @@
-/* rcache.c - the on-disk response cache: DIR/ab/abcdef... holds one response's JSON, an
- * in-memory index (open-addressing table of binary keys, LRU list threaded through the
- * entries) tracks sizes and use order. No knowledge of models, FUSE or HTTP. */
+/* rcache.c - the on-disk response cache: DIR/ab/abcdef... holds one response's JSON behind
+ * a header line with its key and checksum, an in-memory index (open-addressing table of
+ * binary keys, LRU list threaded through the entries) tracks sizes and use order. No
+ * symlink is followed below DIR. No knowledge of models, FUSE or HTTP. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,10 @@
 #include "cache/rcache.h"
 
 #define RC_NIL UINT32_MAX
+/* "tunedfs-rcache 1 KEY SHA256\n": an entry says what it answers and what it holds, so a
+ * file renamed, swapped or edited in the directory is dropped, never served */
+#define RC_MAGIC   "tunedfs-rcache 1 "
+#define RC_HDR_LEN (sizeof(RC_MAGIC) - 1 + 64 + 1 + 64 + 1)
 
 struct rc_entry {
 	unsigned char key[32];
@@ -247,15 +252,71 @@ static size_t rc_evict_locked(struct rcache *rc, uint32_t keep, unsigned char (*
 	return n;
 }
 
-static void rc_unlink_keys(struct rcache *rc, unsigned char (*keys)[32], size_t n)
+/* The "ab" directory of a key, opened without following a symlink; made when create. */
+static int rc_open_sub(struct rcache *rc, const unsigned char k[32], int create)
 {
 	char path[68];
+	int fd;
 
-	for (size_t i = 0; i < n; i++) {
-		rc_path(keys[i], path);
-		unlinkat(rc->dirfd, path, 0);
-	}
+	rc_path(k, path);
+	path[2] = '\0';
+	if (create && mkdirat(rc->dirfd, path, 0700) == 0)
+		fchmodat(rc->dirfd, path, 0700, 0);
+	else if (create && errno != EEXIST)
+		return -errno;
+	fd = openat(rc->dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void rc_unlink_key(struct rcache *rc, const unsigned char k[32])
+{
+	char hex[RCACHE_KEY_HEX];
+	int sub = rc_open_sub(rc, k, 0);
+
+	if (sub < 0)
+		return;
+	rc_hex(k, hex);
+	unlinkat(sub, hex, 0);
+	close(sub);
+}
+
+static void rc_unlink_keys(struct rcache *rc, unsigned char (*keys)[32], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rc_unlink_key(rc, keys[i]);
 	free(keys);
+}
+
+static void rc_sha256_hex(const char *data, size_t len, char out[RCACHE_KEY_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+		rc_oom();
+	rc_hex(md, out);
+}
+
+/* The header line of an entry holding json under k. */
+static void rc_header(const unsigned char k[32], const char *json, size_t len,
+		      char out[RC_HDR_LEN + 1])
+{
+	char hex[RCACHE_KEY_HEX], sum[RCACHE_KEY_HEX];
+
+	rc_hex(k, hex);
+	rc_sha256_hex(json, len, sum);
+	snprintf(out, RC_HDR_LEN + 1, "%s%s %s\n", RC_MAGIC, hex, sum);
+}
+
+/* 0 when buf (a whole entry) is k's and its body matches its checksum. */
+static int rc_check_entry(const unsigned char k[32], const char *buf, size_t n)
+{
+	char want[RC_HDR_LEN + 1];
+
+	if (n < RC_HDR_LEN)
+		return -EBADMSG;
+	rc_header(k, buf + RC_HDR_LEN, n - RC_HDR_LEN, want);
+	return memcmp(buf, want, RC_HDR_LEN) == 0 ? 0 : -EBADMSG;
 }
 
 struct rc_found {
@@ -307,7 +368,9 @@ static void rc_scan_sub(struct rcache *rc, const char *sub, struct rc_found **v,
 				rc_oom();
 		}
 		memcpy((*v)[*n].key, key, 32);
-		(*v)[*n].size = (uint64_t)st.st_size;
+		(*v)[*n].size = (uint64_t)st.st_size > RC_HDR_LEN
+				    ? (uint64_t)st.st_size - RC_HDR_LEN
+				    : (uint64_t)st.st_size;
 		(*v)[*n].used = st.st_mtim;
 		(*n)++;
 	}
@@ -406,16 +469,23 @@ void rcache_key(const char *model, const char *update_time, const char *generati
 	rc_hex(md, out);
 }
 
-/* Reads a whole entry file; on success touches its mtime to record the use. */
-static int rc_read_file(struct rcache *rc, const char *path, char **data, size_t *len)
+/* Reads k's entry file, checks its header and returns its body; on success touches the
+ * file's mtime to record the use. -EBADMSG for an entry not k's or not intact. */
+static int rc_read_file(struct rcache *rc, const unsigned char k[32], char **data, size_t *len)
 {
-	int fd = openat(rc->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), err = 0;
+	char hex[RCACHE_KEY_HEX];
+	int sub = rc_open_sub(rc, k, 0), fd, err = 0;
 	struct stat st;
 	size_t n = 0;
 	char *buf;
 
+	if (sub < 0)
+		return sub == -ENOTDIR || sub == -ELOOP ? -EBADMSG : sub;
+	rc_hex(k, hex);
+	fd = openat(sub, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(sub);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? -EBADMSG : -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 30)) {
 		close(fd);
 		return -EIO;
@@ -435,12 +505,16 @@ static int rc_read_file(struct rcache *rc, const char *path, char **data, size_t
 		n += (size_t)r;
 	}
 	if (err == 0)
+		err = rc_check_entry(k, buf, n);
+	if (err == 0)
 		futimens(fd, NULL);
 	close(fd);
 	if (err < 0) {
 		free(buf);
 		return err;
 	}
+	memmove(buf, buf + RC_HDR_LEN, n - RC_HDR_LEN);
+	n -= RC_HDR_LEN;
 	buf[n] = '\0';
 	*data = buf;
 	*len = n;
@@ -459,7 +533,6 @@ static int rc_valid_json(const char *s, size_t n)
 int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 {
 	unsigned char k[32];
-	char path[68];
 	char *data = NULL;
 	size_t n = 0;
 	uint32_t i;
@@ -480,8 +553,7 @@ int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 	rc_lru_front(rc, i);
 	pthread_mutex_unlock(&rc->lock);
 
-	rc_path(k, path);
-	err = rc_read_file(rc, path, &data, &n);
+	err = rc_read_file(rc, k, &data, &n);
 	if (err == 0 && !rc_valid_json(data, n))
 		err = -EBADMSG;
 	pthread_mutex_lock(&rc->lock);
@@ -502,7 +574,7 @@ int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 	if (err < 0) {
 		free(data);
 		if (err != -ENOENT)
-			unlinkat(rc->dirfd, path, 0);
+			rc_unlink_key(rc, k);
 		return -ENOENT;
 	}
 	*json = data;
@@ -510,32 +582,35 @@ int rcache_get(struct rcache *rc, const char *key, char **json, size_t *len)
 	return 0;
 }
 
-/* Writes "ab/.KEY.tmp.XXXXXX" and renames it over "ab/KEY". No fsync: a torn entry after
- * a crash reads as invalid JSON, which rcache_get treats as a miss. */
+/* Writes "ab/.KEY.tmp.XXXXXX" (header, then json) and renames it over "ab/KEY", all from
+ * the fd of "ab" opened without following a symlink. No fsync: a torn entry after a crash
+ * fails its checksum, which rcache_get treats as a miss. */
 static int rc_write_file(struct rcache *rc, const unsigned char k[32], const char *json, size_t len)
 {
-	char path[68], tmp[100], sub[3];
-	int fd, err;
+	char hex[RCACHE_KEY_HEX], tmp[100], hdr[RC_HDR_LEN + 1];
+	int sub = rc_open_sub(rc, k, 1), fd, err;
 
-	rc_path(k, path);
-	memcpy(sub, path, 2);
-	sub[2] = '\0';
-	if (mkdirat(rc->dirfd, sub, 0700) == 0)
-		fchmodat(rc->dirfd, sub, 0700, 0);
-	else if (errno != EEXIST)
-		return -errno;
-	fd = privdir_open_temp(rc->dirfd, sub, path + 3, tmp, sizeof(tmp));
-	if (fd < 0)
+	if (sub < 0)
+		return sub;
+	rc_hex(k, hex);
+	fd = privdir_open_temp(sub, ".", hex, tmp, sizeof(tmp));
+	if (fd < 0) {
+		close(sub);
 		return fd;
-	err = privdir_write_all(fd, json, len);
+	}
+	rc_header(k, json, len, hdr);
+	err = privdir_write_all(fd, hdr, RC_HDR_LEN);
+	if (err == 0)
+		err = privdir_write_all(fd, json, len);
 	if (err == 0 && fchmod(fd, 0600) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
-	if (err == 0 && renameat(rc->dirfd, tmp, rc->dirfd, path) < 0)
+	if (err == 0 && renameat(sub, tmp, sub, hex) < 0)
 		err = -errno;
 	if (err < 0)
-		unlinkat(rc->dirfd, tmp, 0);
+		unlinkat(sub, tmp, 0);
+	close(sub);
 	return err;
 }
 

@@ -73,11 +73,23 @@ static char *make_rundir(void)
 	return tfs_xstrdup(tmpl);
 }
 
-/* The environment the server gets: ours without the keys of the services (it takes no
- * credentials, and a key has no business in another process). Built before fork. */
+/* The server's environment: only what names the place and the language, never a secret
+ * (an API key, a credentials file, a token) that the private server has no use for.
+ * Built before fork. */
+static int env_kept(const char *kv)
+{
+	static const char *const keep[] = {
+	    "PATH=",   "HOME=",		"LANG=",	  "LC_",	   "TZ=",
+	    "TMPDIR=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TSAN_OPTIONS="};
+
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+		if (strncmp(kv, keep[i], strlen(keep[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static char **server_env(void)
 {
-	static const char *const keys[] = {"OPENAI_API_KEY=", "GEMINI_API_KEY=", "GOOGLE_API_KEY="};
 	extern char **environ;
 	size_t n = 0, o = 0;
 	char **env;
@@ -85,13 +97,9 @@ static char **server_env(void)
 	while (environ[n])
 		n++;
 	env = tfs_xmalloc((n + 1) * sizeof *env);
-	for (size_t i = 0; i < n; i++) {
-		int secret = 0;
-		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-			secret |= strncmp(environ[i], keys[k], strlen(keys[k])) == 0;
-		if (!secret)
+	for (size_t i = 0; i < n; i++)
+		if (env_kept(environ[i]))
 			env[o++] = environ[i];
-	}
 	env[o] = NULL;
 	return env;
 }

@@ -64,6 +64,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("timeout=%lf", timeout),
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
+    OPTION("max_inflight_mib=%u", max_inflight_mib),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("help", KEY_HELP),
     FUSE_OPT_END,
@@ -129,6 +130,7 @@ static void set_defaults(struct tfs_options *o)
 	o->timeout = 600;
 	o->cache_size = 256;
 	o->max_threads = 64;
+	o->max_inflight_mib = 512;
 }
 
 static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts *cmd)
@@ -149,6 +151,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "cache_size must be at least 1 (MiB)";
 	else if (o->max_threads < 1 || o->max_threads > 100000)
 		bad = "max_threads must be between 1 and 100000";
+	else if (o->max_inflight_mib < 1 || o->max_inflight_mib > 1048576)
+		bad = "max_inflight_mib must be between 1 and 1048576 (MiB)";
 	if (bad) {
 		fprintf(stderr, "tunedfs: error: %s\nsee 'tunedfs --help'\n", bad);
 		return -1;
@@ -175,6 +179,7 @@ static int connect_backend(const char *endpoint)
 	    .no_credentials = tfs_ctx.opt.local,
 	    .timeout_ms = budget,
 	    .generate_timeout_ms = budget,
+	    .max_inflight_bytes = (size_t)tfs_ctx.opt.max_inflight_mib << 20,
 	};
 	struct backend_error err = {0};
 	int rc;
@@ -185,6 +190,7 @@ static int connect_backend(const char *endpoint)
 		bo.location = bo.location ? bo.location : "us-central1";
 		bo.bucket = bo.bucket ? bo.bucket : LOCAL_BUCKET;
 	}
+	backend_set_log(tfs_log_msg);
 	rc = backend_open(&bo, &parts.backend, &err);
 
 	if (rc < 0) {

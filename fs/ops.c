@@ -193,7 +193,8 @@ static int readdir_root(void *buf, fuse_fill_dir_t filler, off_t off, struct tfs
 {
 	if (off == 0 || !d->names) {
 		dir_drop(d);
-		mtab_names(tfs_ctx.mt, &d->names, &d->attrs, &d->n);
+		if (mtab_names(tfs_ctx.mt, &d->names, &d->attrs, &d->n) < 0 && off == 0)
+			return -EIO; /* the service unreachable, nothing known: not "empty" */
 	}
 	for (size_t i = (size_t)off; i < d->n + 2; i++) {
 		const char *name = i == 0 ? "." : i == 1 ? ".." : d->names[i - 2];

@@ -35,6 +35,7 @@ struct tfs_options {
 	double timeout;
 	unsigned int cache_size; /* MiB */
 	unsigned int max_threads;
+	unsigned int max_inflight_mib; /* answers being received at once */
 	int allow_other;
 };
 

@@ -227,6 +227,44 @@ static void test_parse_tuned_model(void)
 	gemini_tuned_model_clear(&m);
 }
 
+/* A 2xx body is used (and cached) only when it is a well-formed answer of its kind. */
+static void test_check_answer(void)
+{
+	static const char *const bad_gen[] = {
+	    "{\"error\": {\"code\": 429, \"message\": \"quota\"}}",
+	    "{\"candidates\": \"x\"}",
+	    "{\"candidates\": {\"0\": 1}}",
+	    "{}",
+	    "[]",
+	    "{\"candidates\": [], \"error\": {}}",
+	};
+	char why[200];
+
+	for (size_t i = 0; i < sizeof(bad_gen) / sizeof(bad_gen[0]); i++)
+		CHECK_INT(gemini_check_answer(bad_gen[i], strlen(bad_gen[i]),
+					      GEMINI_ANSWER_GENERATION, why, sizeof(why)),
+			  -EINVAL);
+	CHECK_INT(gemini_check_answer(bad_gen[0], strlen(bad_gen[0]), GEMINI_ANSWER_GENERATION, why,
+				      sizeof(why)),
+		  -EINVAL);
+	CHECK(strstr(why, "quota") != NULL);
+	CHECK_INT(gemini_check_answer("{\"candidates\": []}", 18, GEMINI_ANSWER_GENERATION, why,
+				      sizeof(why)),
+		  0);
+	CHECK_INT(gemini_check_answer("{\"promptFeedback\": {\"blockReason\": \"SAFETY\"}}", 45,
+				      GEMINI_ANSWER_GENERATION, why, sizeof(why)),
+		  0);
+	CHECK_INT(gemini_check_answer("{\"name\": \"tunedModels/a\"}", 25, GEMINI_ANSWER_MODEL, why,
+				      sizeof(why)),
+		  0);
+	CHECK_INT(gemini_check_answer("{\"error\": {\"message\": \"no\"}}", 28, GEMINI_ANSWER_MODEL,
+				      why, sizeof(why)),
+		  -EINVAL);
+	CHECK_INT(gemini_check_answer("{\"state\": \"ACTIVE\"}", 19, GEMINI_ANSWER_MODEL, why,
+				      sizeof(why)),
+		  -EINVAL);
+}
+
 static void test_parse_generation(void)
 {
 	const char *tut =
@@ -422,6 +460,7 @@ int main(void)
 	test_parse_running_and_failed_operation();
 	test_parse_tuned_model();
 	test_parse_generation();
+	test_check_answer();
 	test_model_page_keeps_exact_text();
 	test_malformed_input();
 	test_model_ids();

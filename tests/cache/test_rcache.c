@@ -377,6 +377,47 @@ static void test_threads(void)
 	rcache_close(rc);
 }
 
+/* An entry holds its key and checksum: one copied under another key's name, or edited,
+ * is a miss and is removed; a symlinked "ab" directory is neither read nor written. */
+static void test_verified(void)
+{
+	char dir[300], a[400], b[400], k[3][RCACHE_KEY_HEX], cmd[1000];
+	char *b0 = body_of(0, 60), *b1 = body_of(1, 60);
+	struct rcache *rc;
+
+	snprintf(dir, sizeof(dir), "%s/verified", root);
+	CHECK_INT(rcache_open(dir, 1 << 20, &rc), 0);
+	key_of(300, k[0]);
+	key_of(301, k[1]);
+	CHECK_INT(rcache_put(rc, k[0], b0, 60), 0);
+	CHECK_INT(rcache_put(rc, k[1], b1, 60), 0);
+	entry_path(dir, k[0], a, sizeof(a));
+	entry_path(dir, k[1], b, sizeof(b));
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", a, b);
+	CHECK_INT(system(cmd), 0);
+	CHECK(!get_is(rc, k[1], b0));
+	CHECK(!check_exists(b));
+	snprintf(cmd, sizeof(cmd), "sed -i 's/\"i\":0/\"i\":7/' '%s'", a);
+	CHECK_INT(system(cmd), 0);
+	CHECK(!get_is(rc, k[0], b0));
+	CHECK(!check_exists(a));
+	/* a symlink where an "ab" directory goes: the write fails, nothing lands outside */
+	for (int i = 302;; i++) {
+		key_of(i, k[2]);
+		if (strncmp(k[2], k[0], 2) != 0 && strncmp(k[2], k[1], 2) != 0)
+			break;
+	}
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/out' && ln -s '%s/out' '%s/%.2s'", root, root, dir,
+		 k[2]);
+	CHECK_INT(system(cmd), 0);
+	CHECK(rcache_put(rc, k[2], b0, 60) < 0);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s/out')\"", root);
+	CHECK_INT(system(cmd), 0);
+	rcache_close(rc);
+	free(b0);
+	free(b1);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "%s/tunedfs-test-rcache.XXXXXX",
@@ -391,6 +432,7 @@ int main(void)
 	test_reopen();
 	test_many();
 	test_threads();
+	test_verified();
 	{
 		char cmd[400];
 

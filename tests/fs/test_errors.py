@@ -22,7 +22,7 @@ EXAMPLES = "".join(json.dumps(e) + "\n" for e in QUICK_EXAMPLES)
 LONG_EXAMPLES = "".join(json.dumps(e) + "\n" for e in read_examples())
 LONG_CONFIG = "base_model = models/gemini-1.0-pro-001\nepoch_count = 10000\nbatch_size = 1\n"
 # -o timeout bounds the wait for an answer and the budget of retries (the fs's one knob;
-# attempts are capped at 5 anyway, so a service failing for good is given up in seconds).
+# retries stop at half of it, so a service failing for good is given up in 10 s).
 SHORT_RETRIES = ["timeout=20"]
 
 
