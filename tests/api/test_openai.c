@@ -124,14 +124,6 @@ static void test_errors(void)
 	     0},
 	    {SS_REPLY, 200, NULL, job_queued, 0},
 	    {SS_REPLY, 200, NULL, no_events, 0},
-	    {SS_REPLY, 503, NULL, "{\"error\": {\"message\": \"overloaded\"}}", 0},
-	    {SS_REPLY, 500, NULL, "<html>oops</html>", 0},
-	    {SS_REPLY, 502, NULL, "", 0},
-	    {SS_REPLY, 503, NULL, "", 0},
-	    {SS_REPLY, 500, NULL,
-	     "{\"error\": {\"message\": \"The server had an error\", \"type\":"
-	     " \"server_error\"}}",
-	     0},
 	};
 	struct backend_error err = {0};
 	struct scripted_server s;
@@ -157,16 +149,45 @@ static void test_errors(void)
 	CHECK_STR(m.id, "num");
 	CHECK_INT(m.state, BACKEND_CREATING);
 	CHECK_INT(m.settings.epochs, 50);
-	CHECK_INT(backend_progress(b, &m, NULL, &err), -EIO);
-	CHECK_INT(err.http_status, 500);
-	CHECK_STR(err.code, "server_error");
-	CHECK_STR(err.message, "The server had an error");
 	tuned_model_clear(&m);
 	backend_close(b);
 	ss_stop(&s);
 	CHECK_INT(s.n_seen, N(script));
 	CHECK_STR(s.seen[4].path, "/v1/fine_tuning/jobs/ftjob-1");
 	CHECK_STR(s.seen[5].path, "/v1/fine_tuning/jobs/ftjob-1/events?limit=100");
+}
+
+/* 5xx answers are retried within the call's time budget, then the call is EIO with the
+ * last answer's words. */
+static void test_server_errors(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 503, NULL, "{\"error\": {\"message\": \"overloaded\"}}", 0},
+	    {SS_REPLY, 500, NULL, "<html>oops</html>", 0},
+	    {SS_REPLY, 502, NULL, "", 0},
+	};
+	struct backend_options o = {.name = "openai", .endpoint = endpoint, .timeout_ms = 2500};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct tuned_model m = {0};
+	struct backend *b;
+	long t0, ms;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", s.port);
+	CHECK_INT(backend_open(&o, &b, &err), 0);
+	m.id = strdup("num");
+	m.job = strdup("ftjob-1");
+	t0 = (long)clock_now_ms();
+	CHECK_INT(backend_progress(b, &m, NULL, &err), -EIO);
+	ms = (long)clock_now_ms() - t0;
+	CHECK(ms >= 1000 && ms < 10000);
+	CHECK_INT(err.http_status, 500);
+	CHECK_STR(err.message, "script ended"); /* the scripted server's answer past the script */
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK(s.n_seen > N(script));
 }
 
 static const char empty_page[] = "{\"object\": \"list\", \"data\": [], \"has_more\": false}";
@@ -475,6 +496,7 @@ int main(void)
 	test_durations();
 	test_open();
 	test_errors();
+	test_server_errors();
 	test_create();
 	test_create_answer_lost();
 	test_list_pages();

@@ -288,7 +288,8 @@ def test_retried_create_after_a_lost_answer_leaves_one_job(mount_factory, server
     s = server_factory("--port", str(free_port()), "--latency", "1500", "--fault-routes",
                        "fine_tuning.jobs.create")
     opts, env = openai(s)
-    m = mount_factory(server=s, opts=opts, env=env)
+    # timeout bounds the retries of each call: the try meeting the dead server ends soon
+    m = mount_factory(server=s, opts=opts + ["timeout=15"], env=env)
     m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
                 r"tuning failed: training interrupted by a server restart"]
     t = threading.Thread(target=draft, args=(m, "lost", QUICK))
