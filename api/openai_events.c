@@ -106,7 +106,8 @@ static void oe_remember(struct openai_seen *s, const struct tuned_model *m, cons
 		free(e->newest);
 		e->newest = xstrdup(newest);
 		e->snaps = xrealloc(e->snaps, (m->n_snapshots + 1) * sizeof(*e->snaps));
-		memcpy(e->snaps, m->snapshots, m->n_snapshots * sizeof(*e->snaps));
+		if (m->n_snapshots)
+			memcpy(e->snaps, m->snapshots, m->n_snapshots * sizeof(*e->snaps));
 		e->n = m->n_snapshots;
 		e->total_steps = m->total_steps;
 	}
