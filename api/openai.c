@@ -1,7 +1,6 @@
-/* openai.c - OpenAI fine-tuning as backend_openai_ops: opening it (an API key, the base URL,
- * organization and project headers), the calls on fine-tuning jobs, the upload of the
- * training file (openai_files.c) and chat completions on the tuned model. The JSON is
- * openai_json.c's and openai_chat.c's, the error envelope openai_error.c's. */
+/* openai.c - OpenAI fine-tuning as backend_openai_ops: opening it (API key, base URL,
+ * organization and project headers), the calls on fine-tuning jobs, the training file's
+ * upload and chat completions. JSON and the error envelope are the other openai_*.c's. */
 #include "api/backend_impl.h"
 #include "api/creds.h"
 #include "api/http.h"
@@ -32,6 +31,7 @@ struct openai_backend {
 	size_t n_removed;
 	char **checked; /* finished jobs of ours whose model or file was seen to exist */
 	size_t n_checked;
+	struct openai_seen *seen; /* the events read so far of jobs in training */
 };
 
 /* A job id, file id or model name as one path segment. */
@@ -122,6 +122,7 @@ static void oa_close(void *impl)
 
 	http_client_free(a->http);
 	creds_free(a->creds);
+	openai_seen_free(a->seen);
 	for (size_t i = 0; i < a->n_removed; i++)
 		free(a->removed[i]);
 	for (size_t i = 0; i < a->n_checked; i++)
@@ -166,6 +167,7 @@ static int oa_open(const struct backend_options *o, void **impl, struct backend_
 	}
 	a = xcalloc(1, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
+	a->seen = openai_seen_new();
 	a->org_header = oa_header("OpenAI-Organization", o->organization, "organization", err, &rc);
 	a->project_header = oa_header("OpenAI-Project", o->project, "project", err, &rc);
 	if (o->no_credentials && !o->api_key_file) {
@@ -531,43 +533,6 @@ done:
 	return rc;
 }
 
-/* Every metrics event of the job, then its checkpoints once it succeeded. */
-static int oa_events(struct openai_backend *a, struct tuned_model *m, struct backend_cancel *c,
-		     struct backend_error *err)
-{
-	char *after = NULL;
-	int rc = 0, more = 1;
-
-	for (int page = 0; more && page < OPENAI_MAX_PAGES && rc == 0; page++) {
-		struct http_response resp = {0};
-		char *path =
-		    xasprintf("%s/fine_tuning/jobs/%s/events?limit=%d%s%s", a->prefix, m->job,
-			      OPENAI_PAGE_SIZE, after ? "&after=" : "", after ? after : "");
-		free(after);
-		after = NULL;
-		rc = http_request(a->http, HTTP_GET, path, NULL, 0, c, &resp, err);
-		if (rc == 0 && openai_parse_events(resp.body, resp.len, m, &more, &after) < 0)
-			rc = oa_malformed(&resp, "the job's events", err);
-		if (rc == 0 && after && !oa_segment_ok(after))
-			more = 0;
-		http_response_clear(&resp);
-		free(path);
-	}
-	free(after);
-	if (rc == 0 && m->state == BACKEND_ACTIVE) {
-		struct http_response resp = {0};
-		char *path = xasprintf("%s/fine_tuning/jobs/%s/checkpoints?limit=%d", a->prefix,
-				       m->job, OPENAI_PAGE_SIZE);
-		rc = http_request(a->http, HTTP_GET, path, NULL, 0, c, &resp, err);
-		if (rc == 0 && openai_parse_checkpoints(resp.body, resp.len, m) < 0)
-			rc = oa_malformed(&resp, "the job's checkpoints", err);
-		http_response_clear(&resp);
-		free(path);
-	}
-	openai_finish_progress(m);
-	return rc;
-}
-
 /* The job again: state, failure, progress from its events and checkpoints. */
 static int oa_progress(void *impl, struct tuned_model *m, struct backend_cancel *c,
 		       struct backend_error *err)
@@ -586,7 +551,7 @@ static int oa_progress(void *impl, struct tuned_model *m, struct backend_cancel 
 		rc = -ENOENT;
 	}
 	if (rc == 0)
-		rc = oa_events(a, &fresh, c, err);
+		rc = openai_progress_of(a->http, a->prefix, a->seen, &fresh, c, err);
 	if (rc < 0) {
 		tuned_model_clear(&fresh);
 		return rc;

@@ -1,7 +1,6 @@
-/* openai_error.c - how OpenAI says why a call failed: the {"error": {message, type, param,
- * code}} envelope read into a backend_error through the project's one errno table, and the
- * delay a 429 asks for (x-ratelimit-reset-*). The transport calls it as its read_error
- * hook; no I/O here. */
+/* openai_error.c - how OpenAI says why a call failed: the {"error": {message, type, code}}
+ * envelope read through the one errno table, and the delay a 429 asks for
+ * (x-ratelimit-reset-*). The transport calls it as its read_error hook; no I/O here. */
 #include "api/backend.h"
 #include "api/http.h"
 #include "api/openai_internal.h"

@@ -40,15 +40,26 @@ char *openai_create_body(const struct tuning_request *r, const char *file_id, co
  * and passed through: 0, or -EINVAL with the example's number in why. */
 int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len);
-/* Adds the metrics events of one events page to m's snapshots (and total_steps); *more
- * and *last say whether and after what the next page comes (last heap). -EINVAL if
- * malformed. */
-int openai_parse_events(const char *json, size_t len, struct tuned_model *m, int *more,
-			char **last);
+/* Adds the metrics events of one events page (newest first) to m's snapshots (and
+ * total_steps), stopping at the event whose id is known; *more and *last say whether and
+ * after what the next page comes, *first (when NULL so far) gets the newest id read.
+ * Strings are heap. -EINVAL if malformed. */
+int openai_parse_events(const char *json, size_t len, const char *known, struct tuned_model *m,
+			int *more, char **last, char **first);
 /* Adds the checkpoints of one page to m's snapshots, where no event gave that step. */
 int openai_parse_checkpoints(const char *json, size_t len, struct tuned_model *m);
 /* Sorts m's snapshots by step, drops repeats, and fills steps, epochs and percent. */
 void openai_finish_progress(struct tuned_model *m);
+
+/* openai_events.c: what the events of each job in training showed so far, so that a poll
+ * reads only the new ones. */
+struct openai_seen;
+struct openai_seen *openai_seen_new(void);
+void openai_seen_free(struct openai_seen *s);
+/* Fills m's snapshots, steps and percent from the job's events and, once it succeeded,
+ * its checkpoints. */
+int openai_progress_of(struct http_client *hc, const char *prefix, struct openai_seen *seen,
+		       struct tuned_model *m, struct backend_cancel *c, struct backend_error *err);
 
 /* openai_chat.c */
 /* The chat/completions body, or NULL and why naming a setting the service lacks. */

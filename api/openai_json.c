@@ -1,7 +1,6 @@
-/* openai_json.c - OpenAI fine-tuning's JSON for the openai backend: a fine_tuning.job read
- * into the neutral tuned_model (name, status, hyperparameters, error), the create body,
- * the training data as chat lines, and progress from events and checkpoints. No I/O;
- * chat completions are openai_chat.c's. */
+/* openai_json.c - OpenAI fine-tuning's JSON: a fine_tuning.job read into the neutral
+ * tuned_model, the create body, the training data as chat lines, and progress from events
+ * and checkpoints. No I/O; chat completions are openai_chat.c's. */
 #include "api/openai_internal.h"
 #include "base/dynbuf.h"
 #include "base/xalloc.h"
@@ -345,10 +344,12 @@ static void oj_add_snapshot(struct tuned_model *m, int step, double loss, time_t
 	s->at = at;
 }
 
-int openai_parse_events(const char *json, size_t len, struct tuned_model *m, int *more, char **last)
+int openai_parse_events(const char *json, size_t len, const char *known, struct tuned_model *m,
+			int *more, char **last, char **first)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	const cJSON *data = oj_get(root, "data"), *ev, *tail = NULL;
+	int met = 0;
 
 	*more = 0;
 	*last = NULL;
@@ -359,7 +360,13 @@ int openai_parse_events(const char *json, size_t len, struct tuned_model *m, int
 	cJSON_ArrayForEach(ev, data)
 	{
 		const cJSON *d = oj_get(ev, "data");
-		const char *type = oj_str(ev, "type");
+		const char *type = oj_str(ev, "type"), *id = oj_str(ev, "id");
+		if (id && known && !strcmp(id, known)) {
+			met = 1; /* this one and all older were read before */
+			break;
+		}
+		if (id && first && !*first)
+			*first = xstrdup(id);
 		tail = ev;
 		if (!type || strcmp(type, "metrics") || !cJSON_IsNumber(oj_get(d, "step")))
 			continue;
@@ -368,7 +375,7 @@ int openai_parse_events(const char *json, size_t len, struct tuned_model *m, int
 		oj_add_snapshot(m, oj_int(d, "step"), oj_num(d, "train_loss"),
 				(time_t)oj_num(ev, "created_at"));
 	}
-	if (tail && oj_str(tail, "id") && cJSON_IsTrue(oj_get(root, "has_more"))) {
+	if (!met && tail && oj_str(tail, "id") && cJSON_IsTrue(oj_get(root, "has_more"))) {
 		*more = 1;
 		*last = xstrdup(oj_str(tail, "id"));
 	}

@@ -1,8 +1,6 @@
-/* test_openai.c - the OpenAI backend on the wire against scripted_server.c: opening it (the
- * key as Bearer, organization and project headers), the error envelope and its errnos,
- * a 429's reset header, the create (chat lines uploaded as multipart, the job body, a lost
- * answer that must not make a second job), listing over pages, progress from events and
- * checkpoints, generation and its refusals, rm of a running job. */
+/* test_openai.c - the OpenAI backend on the wire against scripted_server.c: the key and
+ * headers, the error envelope's errnos and a 429's reset, the create (and a lost answer
+ * making no second job), listing pages, progress, generation, rm of a running job. */
 #include "api/backend.h"
 #include "api/openai_internal.h"
 #include "base/clock.h"
@@ -126,14 +124,6 @@ static void test_errors(void)
 	     0},
 	    {SS_REPLY, 200, NULL, job_queued, 0},
 	    {SS_REPLY, 200, NULL, no_events, 0},
-	    {SS_REPLY, 503, NULL, "{\"error\": {\"message\": \"overloaded\"}}", 0},
-	    {SS_REPLY, 500, NULL, "<html>oops</html>", 0},
-	    {SS_REPLY, 502, NULL, "", 0},
-	    {SS_REPLY, 503, NULL, "", 0},
-	    {SS_REPLY, 500, NULL,
-	     "{\"error\": {\"message\": \"The server had an error\", \"type\":"
-	     " \"server_error\"}}",
-	     0},
 	};
 	struct backend_error err = {0};
 	struct scripted_server s;
@@ -159,16 +149,45 @@ static void test_errors(void)
 	CHECK_STR(m.id, "num");
 	CHECK_INT(m.state, BACKEND_CREATING);
 	CHECK_INT(m.settings.epochs, 50);
-	CHECK_INT(backend_progress(b, &m, NULL, &err), -EIO);
-	CHECK_INT(err.http_status, 500);
-	CHECK_STR(err.code, "server_error");
-	CHECK_STR(err.message, "The server had an error");
 	tuned_model_clear(&m);
 	backend_close(b);
 	ss_stop(&s);
 	CHECK_INT(s.n_seen, N(script));
 	CHECK_STR(s.seen[4].path, "/v1/fine_tuning/jobs/ftjob-1");
 	CHECK_STR(s.seen[5].path, "/v1/fine_tuning/jobs/ftjob-1/events?limit=100");
+}
+
+/* 5xx answers are retried within the call's time budget, then the call is EIO with the
+ * last answer's words. */
+static void test_server_errors(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 503, NULL, "{\"error\": {\"message\": \"overloaded\"}}", 0},
+	    {SS_REPLY, 500, NULL, "<html>oops</html>", 0},
+	    {SS_REPLY, 502, NULL, "", 0},
+	};
+	struct backend_options o = {.name = "openai", .endpoint = endpoint, .timeout_ms = 2500};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct tuned_model m = {0};
+	struct backend *b;
+	long t0, ms;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", s.port);
+	CHECK_INT(backend_open(&o, &b, &err), 0);
+	m.id = strdup("num");
+	m.job = strdup("ftjob-1");
+	t0 = (long)clock_now_ms();
+	CHECK_INT(backend_progress(b, &m, NULL, &err), -EIO);
+	ms = (long)clock_now_ms() - t0;
+	CHECK(ms >= 1000 && ms < 10000);
+	CHECK_INT(err.http_status, 500);
+	CHECK_STR(err.message, "script ended"); /* the scripted server's answer past the script */
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK(s.n_seen > N(script));
 }
 
 static const char empty_page[] = "{\"object\": \"list\", \"data\": [], \"has_more\": false}";
@@ -416,6 +435,48 @@ static void test_progress_generate_remove(void)
 	CHECK_STR(s.seen[8].path, "/v1/files/file-1");
 }
 
+/* A second poll of a job in training reads only the events newer than the first one's. */
+static void test_progress_reads_new_events_only(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 200, NULL, job_queued, 0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"data\": [{\"id\": \"ev-2\", \"type\": \"metrics\", \"data\": {\"step\": 2,"
+	     " \"train_loss\": 1.5, \"total_steps\": 200}}, {\"id\": \"ev-1\", \"type\":"
+	     " \"metrics\", \"data\": {\"step\": 1, \"train_loss\": 2.5}}], \"has_more\": false}",
+	     0},
+	    {SS_REPLY, 200, NULL, job_queued, 0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"data\": [{\"id\": \"ev-3\", \"type\": \"metrics\", \"data\": {\"step\": 3,"
+	     " \"train_loss\": 0.5, \"total_steps\": 200}}, {\"id\": \"ev-2\", \"type\":"
+	     " \"metrics\", \"data\": {\"step\": 2}}], \"has_more\": true}",
+	     0},
+	};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct tuned_model m = {0};
+	struct backend *b;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	CHECK_INT(open_openai(&s, NULL, &b, &err), 0);
+	m.id = strdup("num");
+	m.job = strdup("ftjob-1");
+	CHECK_INT(backend_progress(b, &m, NULL, &err), 0);
+	CHECK_INT(m.n_snapshots, 2);
+	CHECK_INT(backend_progress(b, &m, NULL, &err), 0);
+	CHECK_INT(m.n_snapshots, 3);
+	CHECK_INT(m.completed_steps, 3);
+	CHECK_INT(m.total_steps, 200);
+	CHECK_INT(m.completed_epochs, 0);
+	CHECK(m.percent > 1.49 && m.percent < 1.51);
+	if (m.n_snapshots == 3)
+		CHECK(m.snapshots[0].mean_loss == 2.5 && m.snapshots[1].mean_loss == 1.5);
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK_INT(s.n_seen, 4); /* no page past the events read before */
+}
+
 static void test_durations(void)
 {
 	long ms = 0;
@@ -435,9 +496,11 @@ int main(void)
 	test_durations();
 	test_open();
 	test_errors();
+	test_server_errors();
 	test_create();
 	test_create_answer_lost();
 	test_list_pages();
 	test_progress_generate_remove();
+	test_progress_reads_new_events_only();
 	return check_exit("test_openai");
 }

@@ -74,6 +74,13 @@ def draft(mount, name, config, examples=None):
     mount.write(name, "config", data=config)
 
 
+def model_json(mount, name):
+    try:
+        return mount.read(name, "model.json")
+    except OSError:
+        return ""
+
+
 def remove(path):
     """rm -r where rmdir refuses a directory with content, else rmdir."""
     try:
@@ -209,9 +216,8 @@ def test_rm_cancels_a_running_job(mount_factory, server):
     many = "".join(json.dumps({"text_input": str(i), "output": str(i + 1)}) + "\n"
                    for i in range(400))
     draft(m, "long", f"base_model = {BASE}\nepoch_count = 50\nbatch_size = 1\n", many)
-    assert until(lambda: m.read("long", "state") == "CREATING\n"), m.read("long", "error")
-    # submitted after the settle time (-o submit_delay): the job is on the service then
-    assert until(lambda: named(server, "long")), m.read("long", "error")
+    assert until(lambda: m.read("long", "state") == "CREATING\n" and named(server, "long")
+                 and "ftjob-" in model_json(m, "long")), m.read("long", "error")
     remove(m.p("long"))
     assert "long" not in os.listdir(m.path)
     [job] = named(server, "long")
@@ -282,7 +288,8 @@ def test_retried_create_after_a_lost_answer_leaves_one_job(mount_factory, server
     s = server_factory("--port", str(free_port()), "--latency", "1500", "--fault-routes",
                        "fine_tuning.jobs.create")
     opts, env = openai(s)
-    m = mount_factory(server=s, opts=opts, env=env)
+    # timeout bounds the retries of each call: the try meeting the dead server ends soon
+    m = mount_factory(server=s, opts=opts + ["timeout=15"], env=env)
     m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
                 r"tuning failed: training interrupted by a server restart"]
     t = threading.Thread(target=draft, args=(m, "lost", QUICK))

@@ -32,8 +32,8 @@ def user_env(tmp_path):
     home.mkdir(exist_ok=True)
     rundir.mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in os.environ.items()
-           if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "TUNEDFS_ENDPOINT",
-                        "TUNEDFS_SERVER", "NOTIFY_SOCKET")}
+           if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY",
+                        "TUNEDFS_ENDPOINT", "TUNEDFS_SERVER", "NOTIFY_SOCKET")}
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
                XDG_CACHE_HOME=str(home / "cache"), XDG_RUNTIME_DIR=str(rundir))
     return env
@@ -150,6 +150,42 @@ def test_source_names_the_backend(tmp_path, source, name):
         assert r.returncode != 0
         assert f"backend={name}: unknown backend" in r.stderr, r.stderr
         assert not is_mounted(mnt)
+
+
+def test_source_openai_needs_its_key(tmp_path):
+    """openai: the real service, which takes an API key; without one nothing mounts and
+    the message says where the key was looked for."""
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    r = subprocess.run([binary("tunedfs"), "-f", "openai", mnt], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode != 0
+    assert "OPENAI_API_KEY" in r.stderr and "api_key_file" in r.stderr, r.stderr
+    assert not is_mounted(mnt)
+
+
+def test_a_backend_not_built_is_refused(tmp_path):
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    r = subprocess.run([binary("tunedfs"), "-f", mnt, "-o", "backend=nonesuch"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode != 0
+    assert "backend=nonesuch: unknown backend (known: gemini, vertex, openai)" in r.stderr, \
+        r.stderr
+    assert not is_mounted(mnt)
+
+
+def test_source_local_openai(tmp_path):
+    """local-openai: the private server, spoken to in OpenAI's protocol."""
+    env = user_env(tmp_path)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    fg = Foreground(tmp_path, mnt, ["local-openai", mnt], env)
+    os.mkdir(os.path.join(mnt, "m1"))
+    assert "state" in os.listdir(os.path.join(mnt, "m1"))
+    assert fg.stop() == 0
 
 
 def test_source_url_is_the_endpoint(tmp_path, server):
