@@ -189,7 +189,8 @@ static void backend_take_page(struct model_page *p, struct tuned_model **v, size
 		*cap = (*n + p->n) * 2;
 		*v = xrealloc(*v, *cap * sizeof(**v));
 	}
-	memcpy(*v + *n, p->v, p->n * sizeof(**v));
+	if (p->n)
+		memcpy(*v + *n, p->v, p->n * sizeof(**v));
 	*n += p->n;
 	free(p->v);
 	p->v = NULL;
