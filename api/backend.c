@@ -46,6 +46,7 @@ static void backend_logf(int prio, const char *fmt, ...)
 static const struct backend_ops *const backend_all[] = {
     &backend_gemini_ops,
     &backend_vertex_ops,
+    &backend_openai_ops,
 };
 #define BACKEND_COUNT (sizeof(backend_all) / sizeof(backend_all[0]))
 
@@ -185,6 +186,11 @@ int backend_list(struct backend *b, const char *page_token, struct model_page *o
 /* Appends one page's models to *v (taking them), growing *cap. */
 static void backend_take_page(struct model_page *p, struct tuned_model **v, size_t *n, size_t *cap)
 {
+	if (p->n == 0) {
+		free(p->v);
+		p->v = NULL;
+		return;
+	}
 	if (*n + p->n > *cap) {
 		*cap = (*n + p->n) * 2;
 		*v = xrealloc(*v, *cap * sizeof(**v));

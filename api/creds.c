@@ -139,6 +139,16 @@ static int creds_from_env(const char *name, char **out)
 	return 1;
 }
 
+/* Puts prefix before the key held in *key, wiping the old copy. */
+static void creds_prefix(char **key, const char *prefix)
+{
+	char *both = xasprintf("%s%s", prefix, *key);
+
+	explicit_bzero(*key, strlen(*key));
+	free(*key);
+	*key = both;
+}
+
 static void creds_note_looked(char *looked, size_t looked_len, const char *path)
 {
 	size_t n = strlen(looked), p = strlen(path);
@@ -260,16 +270,27 @@ int creds_new(const struct creds_options *opt, struct creds **out, struct backen
 		rc = creds_read_key_file(opt->api_key_file, &key, err);
 		if (rc < 0)
 			return rc;
+	} else if (opt->key_only) {
+		if (opt->key_env)
+			creds_from_env(opt->key_env, &key);
 	} else if (!creds_from_env("GEMINI_API_KEY", &key)) {
 		creds_from_env("GOOGLE_API_KEY", &key);
 	}
+	if (key && opt->key_prefix && !opt->fixed_value)
+		creds_prefix(&key, opt->key_prefix);
 	c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->source = key ? CREDS_API_KEY : CREDS_NONE;
 	c->api_key = key;
 	c->key_header = opt->key_header ? opt->key_header : "x-goog-api-key";
-	rc = key ? 0 : creds_find_oauth(c, opt, err, looked, sizeof(looked));
-	if (rc == 0 && !key && !opt->allow_none && opt->oauth_only) {
+	rc = key || opt->key_only ? 0 : creds_find_oauth(c, opt, err, looked, sizeof(looked));
+	if (rc == 0 && !key && !opt->allow_none && opt->key_only) {
+		creds_set_error(err, 0,
+				"no API key found: looked at -o api_key_file and %s; set one of "
+				"them, or mount with -o local to use the built-in server",
+				opt->key_env ? opt->key_env : "nothing else");
+		rc = -EACCES;
+	} else if (rc == 0 && !key && !opt->allow_none && opt->oauth_only) {
 		creds_set_error(err, 0,
 				"no credentials found: looked at -o token_command, %s; run `gcloud "
 				"auth application-default login`, or mount with -o local to use "

@@ -1,6 +1,7 @@
 /* creds.h - where the service client's credentials come from, and the headers they add.
- * Sources, first found wins: API key (file option, GEMINI_API_KEY, GOOGLE_API_KEY),
- * an access-token command, Application Default Credentials. Secrets stay in memory:
+ * Sources, first found wins: API key (file option, GEMINI_API_KEY, GOOGLE_API_KEY, or
+ * the one variable of a key-only service), an access-token command, Application Default
+ * Credentials. Secrets stay in memory:
  * never in argv, logs or anything the mount shows. */
 #ifndef TUNEDFS_CREDS_H
 #define TUNEDFS_CREDS_H
@@ -23,6 +24,12 @@ struct creds_options {
 	/* Sent as "key_header: fixed_value" and nothing else looked at (a private server
 	 * that wants some bearer token: key_header "Authorization", "Bearer x"). */
 	const char *fixed_value;
+	/* A service of API keys only (OpenAI): the key comes from api_key_file or the
+	 * environment variable key_env, nothing else is looked at, and key_prefix goes
+	 * before the key in its header ("Bearer "). */
+	int key_only;
+	const char *key_env;
+	const char *key_prefix;
 };
 
 struct creds;

@@ -105,6 +105,26 @@ static int gb_check_id(const char *id, char *why, size_t len)
 	return 0;
 }
 
+/* The tutorial's lines only: native lines and a system instruction are other services'. */
+static int gb_check_request(const struct tuning_request *r, char *why, size_t len)
+{
+	for (size_t i = 0; i < r->n_examples; i++)
+		if (r->examples[i].native) {
+			snprintf(why, len,
+				 "examples.jsonl: example %zu: the Gemini API tunes from "
+				 "{\"text_input\", \"output\"} lines only",
+				 i + 1);
+			return -EINVAL;
+		}
+	if (r->system_instruction) {
+		snprintf(why, len,
+			 "config: system_instruction: Gemini API tuning has no system "
+			 "instruction; remove the key");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const char *gb_bare_id(const char *name)
 {
 	return name && strncmp(name, "tunedModels/", 12) == 0 ? name + 12 : name;
@@ -344,6 +364,7 @@ const struct backend_ops backend_gemini_ops = {
     .credentials_kind = gb_credentials_kind,
     .identity = gb_identity,
     .check_id = gb_check_id,
+    .check_request = gb_check_request,
     .list = gb_list,
     .get = gb_get,
     .create = gb_create,

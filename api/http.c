@@ -261,8 +261,26 @@ void http_response_clear(struct http_response *resp)
 	resp->held = 0;
 	free(resp->location);
 	resp->location = NULL;
+	free(resp->headers);
+	resp->headers = NULL;
 	resp->len = 0;
 	resp->status = 0;
+}
+
+int http_response_header(const struct http_response *resp, const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = resp ? resp->headers : NULL; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t line = nl ? (size_t)(nl - p) : strlen(p);
+		if (line > n + 1 && strncmp(p, name, n) == 0 && p[n] == ':') {
+			snprintf(buf, len, "%.*s", (int)(line - n - 2), p + n + 2);
+			return 0;
+		}
+		p = nl ? nl + 1 : p + line;
+	}
+	return -ENOENT;
 }
 
 const char *http_client_endpoint(const struct http_client *hc)

@@ -30,6 +30,10 @@ struct http_options {
 	long backoff_max_ms;	       /* default 30000 */
 	http_read_error_fn read_error; /* NULL: the HTTP status alone (http_errno) */
 	const char *client_header;     /* one more header line on every request, or NULL */
+	const char *client_headers[3]; /* more such lines (unused entries NULL) */
+	/* Names of answer headers to keep in http_response.headers (lower case, NULL-ended),
+	 * for a read_error that needs them (a rate limit's reset time). */
+	const char *const *keep_headers;
 };
 
 struct http_client;
@@ -39,8 +43,13 @@ struct http_response {
 	char *body;  /* NUL-terminated, heap */
 	size_t len;
 	char *location; /* the Location header when asked for (http_call_options), heap */
+	char *headers;	/* the kept headers (http_options.keep_headers) as "name: value\n"
+			   lines, heap; NULL when none came */
 	size_t held;	/* bytes of the in-flight budget this body holds until cleared */
 };
+
+/* The value of a kept header in resp (name in lower case), copied into buf; 0 or -ENOENT. */
+int http_response_header(const struct http_response *resp, const char *name, char *buf, size_t len);
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_PATCH, HTTP_DELETE, HTTP_PUT };
 

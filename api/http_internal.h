@@ -54,6 +54,7 @@ struct http_attempt {
 	char errbuf[CURL_ERROR_SIZE];
 	char *token;	/* the bearer token this attempt sent, for creds_invalidate */
 	char *location; /* the Location header, when asked for */
+	char *kept;	/* the kept headers, "name: value\n" lines */
 };
 
 struct http_conn http_pool_get(struct http_client *hc);

@@ -127,20 +127,60 @@ static int http_progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, cu
 	return cancel && atomic_load(&cancel->cancelled) ? 1 : 0;
 }
 
-/* The Location header of an answer, for resumable uploads. */
+/* What the header callback collects: Location (resumable uploads) when asked for, and
+ * the headers the client keeps for its read_error. */
+struct http_header_sink {
+	char **location;
+	const char *const *keep;
+	struct http_attempt *at;
+};
+
+static void http_keep_header(struct http_header_sink *hs, const char *data, size_t n)
+{
+	const char *colon = memchr(data, ':', n), *v, *end = data + n;
+	size_t name_len, old;
+
+	if (!colon)
+		return;
+	name_len = (size_t)(colon - data);
+	for (const char *const *k = hs->keep; *k; k++) {
+		if (strlen(*k) != name_len || strncasecmp(*k, data, name_len) != 0)
+			continue;
+		v = colon + 1;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		old = hs->at->kept ? strlen(hs->at->kept) : 0;
+		if (old > 4096)
+			return;
+		hs->at->kept = xrealloc(hs->at->kept, old + name_len + (size_t)(end - v) + 4);
+		snprintf(hs->at->kept + old, name_len + (size_t)(end - v) + 4, "%s: %.*s\n", *k,
+			 (int)(end - v), v);
+		return;
+	}
+}
+
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *user)
 {
-	char **location = user;
+	struct http_header_sink *hs = user;
 	size_t n = size * nmemb;
 
-	if (n > 9 && strncasecmp(data, "Location:", 9) == 0) {
+	/* a new answer (after a redirect or 100-continue) starts its headers afresh */
+	if (n > 5 && strncmp(data, "HTTP/", 5) == 0 && hs->at->kept) {
+		free(hs->at->kept);
+		hs->at->kept = NULL;
+	}
+	if (hs->keep)
+		http_keep_header(hs, data, n);
+	if (hs->location && n > 9 && strncasecmp(data, "Location:", 9) == 0) {
 		const char *v = data + 9, *end = data + n;
 		while (v < end && (*v == ' ' || *v == '\t'))
 			v++;
 		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 			end--;
-		free(*location);
-		*location = xstrndup(v, (size_t)(end - v));
+		free(*hs->location);
+		*hs->location = xstrndup(v, (size_t)(end - v));
 	}
 	return n;
 }
@@ -172,6 +212,10 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 	HTTP_APPEND("Accept: application/json");
 	if (hc->opt.client_header)
 		HTTP_APPEND(hc->opt.client_header);
+	for (size_t i = 0; i < sizeof(hc->opt.client_headers) / sizeof(hc->opt.client_headers[0]);
+	     i++)
+		if (hc->opt.client_headers[i])
+			HTTP_APPEND(hc->opt.client_headers[i]);
 	if (o->extra_header)
 		HTTP_APPEND(o->extra_header);
 	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small bodies */
@@ -250,6 +294,7 @@ void http_attempt_clear(struct http_attempt *at)
 		free(at->token);
 	}
 	free(at->location);
+	free(at->kept);
 	memset(at, 0, sizeof(*at));
 }
 
@@ -316,6 +361,7 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 		      struct http_attempt *at, struct backend_error *err)
 {
 	struct http_sink sink = {0};
+	struct http_header_sink hsink = {.keep = hc->opt.keep_headers, .at = at};
 	struct curl_slist *hdrs;
 	struct http_conn c;
 	curl_off_t ra = -1;
@@ -334,9 +380,11 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	 * a call that must not be repeated blindly gets a connection of its own */
 	if (o->fresh)
 		curl_easy_setopt(c.easy, CURLOPT_FRESH_CONNECT, 1L);
-	if (o->want_location) {
+	if (o->want_location)
+		hsink.location = &at->location;
+	if (hsink.location || hsink.keep) {
 		curl_easy_setopt(c.easy, CURLOPT_HEADERFUNCTION, http_header_cb);
-		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &at->location);
+		curl_easy_setopt(c.easy, CURLOPT_HEADERDATA, &hsink);
 	}
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c.easy, CURLOPT_XFERINFODATA, cancel);
@@ -373,5 +421,7 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 	resp->held = sink.cap; /* given back by http_response_clear */
 	if (at->location && at->code == CURLE_OK)
 		resp->location = xstrdup(at->location);
+	if (at->kept && at->code == CURLE_OK)
+		resp->headers = xstrdup(at->kept);
 	return 0;
 }

@@ -41,15 +41,14 @@ void dynbuf_puts(struct dynbuf *b, const char *s)
 void dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(dynbuf_reserve(b, (size_t)n), (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	dynbuf_commit(b, (size_t)n);
+		xalloc_die(0);
+	dynbuf_append(b, s, (size_t)n);
+	free(s);
 }
 
 char *dynbuf_take(struct dynbuf *b, size_t *len)

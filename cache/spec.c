@@ -48,6 +48,7 @@ enum {
 	CK_TOP_P,
 	CK_TOP_K,
 	CK_SOURCE_MODEL,
+	CK_SYSTEM_INSTRUCTION,
 	CK_COUNT
 };
 
@@ -64,6 +65,7 @@ static const struct spec_key spec_config_keys[CK_COUNT] = {
     [CK_TOP_P] = {"top_p", "topP", SPEC_REAL, 0, 1, 0, 0},
     [CK_TOP_K] = {"top_k", "topK", SPEC_INT, 1, 2147483647.0, 0, 0},
     [CK_SOURCE_MODEL] = {"source_model", "sourceModel", SPEC_TUNED_MODEL, 0, 0, 0, 0},
+    [CK_SYSTEM_INSTRUCTION] = {"system_instruction", "systemInstruction", SPEC_STR, 0, 0, 0, 16384},
 };
 
 enum { GK_TEMPERATURE, GK_TOP_P, GK_TOP_K, GK_MAX_OUTPUT_TOKENS, GK_STOP_SEQUENCES, GK_COUNT };
@@ -133,6 +135,7 @@ static const struct spec_field spec_config_fields[] = {
     {"top_p", "topP", CK_TOP_P, NULL},
     {"top_k", "topK", CK_TOP_K, NULL},
     {"source_model", "sourceModel", CK_SOURCE_MODEL, NULL},
+    {"system_instruction", "systemInstruction", CK_SYSTEM_INSTRUCTION, NULL},
     {"tuning_task", "tuningTask", SPEC_F_OBJECT, &spec_task_scope},
     {"tuned_model_source", "tunedModelSource", SPEC_F_OBJECT, &spec_source_scope},
     {"name", "name", SPEC_F_IGNORE, NULL},
@@ -601,10 +604,12 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	free(req->description);
 	free(req->base_model);
 	free(req->source_model);
+	free(req->system_instruction);
 	req->display_name = ps.str[CK_DISPLAY_NAME];
 	req->description = ps.str[CK_DESCRIPTION];
 	req->base_model = ps.str[CK_BASE_MODEL];
 	req->source_model = ps.str[CK_SOURCE_MODEL];
+	req->system_instruction = ps.str[CK_SYSTEM_INSTRUCTION];
 	tuning_settings_clear(&req->settings);
 	req->settings.epochs = ps.set[CK_EPOCH_COUNT] ? (int)ps.num[CK_EPOCH_COUNT] : 0;
 	req->settings.batch_size = ps.set[CK_BATCH_SIZE] ? (int)ps.num[CK_BATCH_SIZE] : 0;

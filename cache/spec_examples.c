@@ -1,6 +1,7 @@
 /* spec_examples.c - the parser of examples.jsonl: one {"text_input", "output"} object a
- * line, checked against the service's documented limits. Pure, no I/O; config and
- * generation live in spec.c. */
+ * line, checked against the service's documented limits, or a line in a service's own
+ * format ("messages", "contents"), kept whole for the backend to check. Pure, no I/O;
+ * config and generation live in spec.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static void spec_examples_free(struct tuning_example *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].input);
 		free(v[i].output);
+		free(v[i].native);
 	}
 	free(v);
 }
@@ -45,6 +47,28 @@ static int spec_example_field(struct spec_msg *m, int line, const cJSON *item, c
 				 chars, max_chars);
 	*out = item->valuestring;
 	return 0;
+}
+
+static struct tuning_example *spec_example_new(struct spec_examples *ex)
+{
+	if (ex->n == ex->cap) {
+		struct tuning_example *nv;
+
+		ex->cap = ex->cap ? ex->cap * 2 : 16;
+		nv = realloc(ex->v, ex->cap * sizeof(*ex->v));
+		if (!nv)
+			xalloc_die(0);
+		ex->v = nv;
+	}
+	memset(&ex->v[ex->n], 0, sizeof(ex->v[ex->n]));
+	return &ex->v[ex->n++];
+}
+
+/* A line in a service's own format: the backend that speaks it checks the rest. */
+static int spec_example_native(const cJSON *obj)
+{
+	return cJSON_IsObject(obj) && (cJSON_GetObjectItemCaseSensitive(obj, "messages") ||
+				       cJSON_GetObjectItemCaseSensitive(obj, "contents"));
 }
 
 static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t n,
@@ -70,6 +94,11 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 		rc = spec_fail(m, line,
 			       "expected a JSON object like {\"text_input\": \"...\", \"output\": "
 			       "\"...\"}");
+	else if (spec_example_native(obj)) {
+		spec_example_new(ex)->native = xstrndup(s, n);
+		cJSON_Delete(obj);
+		return 0;
+	}
 	cJSON_ArrayForEach(item, obj)
 	{
 		const char *name = item->string ? item->string : "";
@@ -93,19 +122,9 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 	else if (rc == 0 && !*out)
 		rc = spec_fail(m, line, "\"output\" is empty");
 	if (rc == 0) {
-		if (ex->n == ex->cap) {
-			struct tuning_example *nv;
-
-			ex->cap = ex->cap ? ex->cap * 2 : 16;
-			nv = realloc(ex->v, ex->cap * sizeof(*ex->v));
-			if (!nv)
-				xalloc_die(0);
-			ex->v = nv;
-		}
-		ex->v[ex->n].input = xstrndup(in, strlen(in));
-		ex->v[ex->n].native = NULL;
-		ex->v[ex->n].output = xstrndup(out, strlen(out));
-		ex->n++;
+		struct tuning_example *e = spec_example_new(ex);
+		e->input = xstrndup(in, strlen(in));
+		e->output = xstrndup(out, strlen(out));
 	}
 	cJSON_Delete(obj);
 	return rc;

@@ -73,8 +73,9 @@ static char *make_rundir(void)
 	return tfs_xstrdup(tmpl);
 }
 
-/* The child's environment: only what names the place and the language, never a secret
- * (an API key, a credentials file, a token) that the private server has no use for. */
+/* The server's environment: only what names the place and the language, never a secret
+ * (an API key, a credentials file, a token) that the private server has no use for.
+ * Built before fork. */
 static int env_kept(const char *kv)
 {
 	static const char *const keep[] = {
@@ -87,20 +88,23 @@ static int env_kept(const char *kv)
 	return 0;
 }
 
-/* Drops in place every variable env_kept refuses (the child's copy only). */
-static void clean_environ(void)
+static char **server_env(void)
 {
 	extern char **environ;
-	size_t n = 0;
+	size_t n = 0, o = 0;
+	char **env;
 
-	for (char **e = environ; e && *e; e++)
-		if (env_kept(*e))
-			environ[n++] = *e;
-	if (environ)
-		environ[n] = NULL;
+	while (environ[n])
+		n++;
+	env = tfs_xmalloc((n + 1) * sizeof *env);
+	for (size_t i = 0; i < n; i++)
+		if (env_kept(environ[i]))
+			env[o++] = environ[i];
+	env[o] = NULL;
+	return env;
 }
 
-static void child(const char *bin, const char *sock, const char *data, int out_fd, pid_t parent)
+static void child(const char *bin, char *const argv[], char *const envp[], int out_fd, pid_t parent)
 {
 	int null = open("/dev/null", O_RDWR);
 
@@ -113,8 +117,7 @@ static void child(const char *bin, const char *sock, const char *data, int out_f
 			dup2(null, STDERR_FILENO);
 	}
 	dup2(out_fd, STDOUT_FILENO);
-	clean_environ();
-	execl(bin, "tunedfs-server", "--socket", sock, "--data-dir", data, (char *)NULL);
+	execve(bin, argv, envp);
 	_exit(127);
 }
 
@@ -148,6 +151,8 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 	char line[PATH_MAX + 16];
 	int pipefd[2], rc;
 	pid_t parent = getpid();
+	char *argv[] = {"tunedfs-server", "--socket", NULL, "--data-dir", NULL, NULL};
+	char **envp;
 
 	if (!bin) {
 		tfs_log(LOG_ERR,
@@ -174,11 +179,15 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 	}
 	ls->sock = tfs_xmalloc(strlen(ls->rundir) + sizeof "/server.sock");
 	sprintf(ls->sock, "%s/server.sock", ls->rundir);
+	argv[2] = ls->sock;
+	argv[4] = (char *)server_data;
+	envp = server_env();
 	ls->pid = fork();
 	if (ls->pid == 0)
-		child(bin, ls->sock, server_data, pipefd[1], parent);
+		child(bin, argv, envp, pipefd[1], parent);
 	close(pipefd[1]);
 	free(bin);
+	free(envp);
 	if (ls->pid < 0) {
 		rc = -errno;
 		close(pipefd[0]);

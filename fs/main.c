@@ -54,6 +54,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("api_key_file=%s", api_key_file),
     OPTION("token_command=%s", token_command),
     OPTION("project=%s", project),
+    OPTION("organization=%s", organization),
     OPTION("token_uri=%s", token_uri),
     OPTION("cache_dir=%s", cache_dir),
     OPTION("data_dir=%s", data_dir),
@@ -172,6 +173,7 @@ static int connect_backend(const char *endpoint)
 	    .api_key_file = tfs_ctx.opt.api_key_file,
 	    .token_command = tfs_ctx.opt.token_command,
 	    .token_uri = tfs_ctx.opt.token_uri,
+	    .organization = tfs_ctx.opt.organization,
 	    /* The private server takes no credentials: sending the user's would leak an API
 	     * key to it, or make an ADC refresh reach out to the network for nothing. */
 	    .no_credentials = tfs_ctx.opt.local,

@@ -25,6 +25,7 @@ struct tfs_options {
 	char *api_key_file;
 	char *token_command;
 	char *project;
+	char *organization; /* openai: OpenAI-Organization */
 	char *token_uri;
 	char *cache_dir;
 	char *data_dir;

@@ -10,7 +10,7 @@
 #include "fs/cmdline.h"
 #include "fs/tunedfs.h"
 
-enum { ALL = 0, GEMINI = 1, VERTEX = 2 };
+enum { ALL = 0, GEMINI = 1, VERTEX = 2, OPENAI = 4 };
 
 /* One line per option; a group of 0 is read whatever the backend. */
 static const struct {
@@ -18,7 +18,7 @@ static const struct {
 	const char *opt, *text;
 } options[] = {
     {ALL, "local", "mount a private tunedfs-server (no account needed)"},
-    {ALL, "backend=NAME", "the service's protocol: gemini (the default)\nor vertex"},
+    {ALL, "backend=NAME", "the service's protocol: gemini (the default),\nvertex or openai"},
     {ALL, "endpoint=URL", "service base URL (env TUNEDFS_ENDPOINT)"},
     {ALL, "list_ttl=S", "re-list models older than S seconds (10)"},
     {ALL, "poll_interval=S", "poll training models at most S seconds apart (5)"},
@@ -43,6 +43,9 @@ static const struct {
     {VERTEX, "project=ID", "the Google Cloud project to tune in"},
     {VERTEX, "location=L", "the region (us-central1)"},
     {VERTEX, "bucket=B", "Cloud Storage bucket for the training data\n(needed to tune)"},
+    {OPENAI, "api_key_file=FILE", "read the API key from FILE (else OPENAI_API_KEY)"},
+    {OPENAI, "organization=ID", "sent as the OpenAI-Organization header"},
+    {OPENAI, "project=ID", "sent as the OpenAI-Project header"},
 };
 
 static const struct {
@@ -54,6 +57,9 @@ static const struct {
     {VERTEX, "vertex",
      "Vertex AI tuningJobs, OAuth only (default endpoints\n    "
      "https://LOCATION-aiplatform.googleapis.com and\n    https://storage.googleapis.com)"},
+    {OPENAI, "openai",
+     "OpenAI fine-tuning jobs and chat completions, API key\n    "
+     "(default endpoint https://api.openai.com/v1)"},
 };
 
 static void print_group(unsigned group)

@@ -338,3 +338,34 @@ char *srv_json_pretty(const char *in)
 	out[o] = '\0';
 	return out;
 }
+
+int srv_jsonl_each(const char *text, size_t len, size_t max,
+		   int (*line)(void *ctx, const cJSON *j, char *why, size_t why_len), void *ctx,
+		   char *why, size_t why_len)
+{
+	char inner[200];
+	size_t no = 0, seen = 0;
+	for (const char *p = text, *end = text + len; p < end; no++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *q = p;
+		p += l + 1;
+		size_t blank = 0;
+		while (blank < l && strchr(" \t\r", q[blank]))
+			blank++;
+		if (blank == l)
+			continue;
+		cJSON *j = NULL;
+		int rc = srv_json_parse(q, l, &j, inner, sizeof(inner));
+		if (rc == 0 && seen++ == max)
+			rc = -1, snprintf(inner, sizeof(inner), "more than %zu lines", max);
+		if (rc == 0)
+			rc = line(ctx, j, inner, sizeof(inner));
+		cJSON_Delete(j);
+		if (rc) {
+			snprintf(why, why_len, "line %zu: %s", no + 1, inner);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

@@ -42,6 +42,13 @@ char *srv_json_pretty(const char *compact);
 /* Length of the valid UTF-8 sequence at p (1 to 4 bytes, left > 0), 0 when invalid. */
 size_t srv_utf8_len(const unsigned char *p, size_t left);
 
+/* Calls line(ctx, object, why, why_len) on each non-blank line of JSONL text of len bytes,
+ * in order, up to max lines. 0 when every line parsed and line returned 0; else -EINVAL
+ * and "line N: reason" in why (N counts from 1, blank lines too). */
+int srv_jsonl_each(const char *text, size_t len, size_t max,
+		   int (*line)(void *ctx, const cJSON *j, char *why, size_t why_len), void *ctx,
+		   char *why, size_t why_len);
+
 /* cJSON_PrintUnformatted that aborts on out of memory. */
 char *srv_json_print(const cJSON *item);
 

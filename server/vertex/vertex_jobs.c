@@ -107,6 +107,8 @@ void srv_vertex_create(struct srv *s, const struct srv_request *req, const struc
 	m->state = SRV_STATE_CREATING;
 	m->create_ns = m->update_ns = srv_now_ns();
 	m->n_examples = (long)n_ex;
+	for (size_t i = 0; i < n_ex; i++)
+		m->data_bytes += (long long)(ex[i].input_len + ex[i].output_len);
 	m->batch_size = srv_jobs_default_batch(m->n_examples);
 	m->total_steps = srv_total_steps(m->n_examples, m->epoch_count, m->batch_size);
 	if (insert(s, m, rep))

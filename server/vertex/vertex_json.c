@@ -357,39 +357,33 @@ static int one_line(const cJSON *j, struct srv_example *ex, char *why, size_t wh
 	return 0;
 }
 
+struct examples {
+	struct srv_example *v;
+	size_t n, cap;
+};
+
+static int add_line(void *ctx, const cJSON *j, char *why, size_t why_len)
+{
+	struct examples *e = ctx;
+	if (e->n == e->cap)
+		e->v = xrealloc(e->v, (e->cap = e->cap ? e->cap * 2 : 64) * sizeof(*e->v));
+	int rc = one_line(j, &e->v[e->n], why, why_len);
+	if (rc == 0)
+		e->n++;
+	return rc;
+}
+
 int srv_vertex_dataset(const char *text, size_t len, struct srv_example **out, size_t *n_out,
 		       char *why, size_t why_len)
 {
-	struct srv_example *ex = NULL;
-	size_t n = 0, cap = 0, line = 0;
-	char inner[200];
-	for (const char *p = text, *end = text + len; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *q = p;
-		p += l + 1;
-		if (strspn(q, " \t\r") >= l)
-			continue;
-		cJSON *j = NULL;
-		int rc = srv_json_parse(q, l, &j, inner, sizeof(inner));
-		if (rc == 0 && n == MAX_EXAMPLES)
-			snprintf(inner, sizeof(inner), "more than %d examples", MAX_EXAMPLES),
-			    rc = -1;
-		if (rc == 0) {
-			if (n == cap)
-				ex = xrealloc(ex, (cap = cap ? cap * 2 : 64) * sizeof(*ex));
-			rc = one_line(j, &ex[n], inner, sizeof(inner));
-		}
-		cJSON_Delete(j);
-		if (rc) {
-			srv_examples_free(ex, n);
-			BAD("line %zu: %s", line + 1, inner);
-		}
-		n++;
+	struct examples e = {0};
+	if (srv_jsonl_each(text, len, MAX_EXAMPLES, add_line, &e, why, why_len)) {
+		srv_examples_free(e.v, e.n);
+		return -EINVAL;
 	}
-	if (!n)
+	if (!e.n)
 		BAD("no examples in it");
-	*out = ex;
-	*n_out = n;
+	*out = e.v;
+	*n_out = e.n;
 	return 0;
 }

@@ -130,16 +130,26 @@ def test_source_local_vertex(tmp_path):
     assert fg.stop() == 0
 
 
-@pytest.mark.parametrize("source", ["openai", "local-openai"])
-def test_source_of_a_backend_not_built_is_refused(tmp_path, source):
-    env = user_env(tmp_path)
+@pytest.mark.parametrize("source,name", [("gemini", "gemini"), ("vertex", "vertex"),
+                                         ("openai", "openai"), ("local-vertex", "vertex"),
+                                         ("local-openai", "openai")])
+def test_source_names_the_backend(tmp_path, source, name):
+    """The help after a SOURCE shows its backend's options only; a backend this build does
+    not have is refused by name when mounting."""
+    section = re.compile(r"^backend=(\w+):", re.M)
+    built = section.findall(run("-o", "help").stdout)
+    assert "gemini" in built
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
-    r = subprocess.run([binary("tunedfs"), "-f", source, mnt], capture_output=True, text=True,
-                       env=env, timeout=60)
-    assert r.returncode != 0
-    assert "backend=openai: unknown backend" in r.stderr, r.stderr
-    assert not is_mounted(mnt)
+    r = run(source, mnt, "-o", "help")
+    assert r.returncode == 0
+    assert section.findall(r.stdout) == ([name] if name in built else [])
+    if name not in built:
+        r = subprocess.run([binary("tunedfs"), "-f", source, mnt], capture_output=True,
+                           text=True, env=user_env(tmp_path), timeout=60)
+        assert r.returncode != 0
+        assert f"backend={name}: unknown backend" in r.stderr, r.stderr
+        assert not is_mounted(mnt)
 
 
 def test_source_url_is_the_endpoint(tmp_path, server):

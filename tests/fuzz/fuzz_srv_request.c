@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "server/jobs.h"
+#include "server/family.h"
 #include "server/router.h"
 #include "server/srv.h"
 #include "server/google/oauth.h"
@@ -183,14 +184,21 @@ static void fz_check_no_escape(const struct srv_reply *rep)
 	closedir(d);
 }
 
+/* Each family answers errors in its service's envelope: Google's (gemini, vertex, gcs)
+ * {error: {code, message, status}}, OpenAI's {error: {message, type, param, code}}. */
 static void fz_check_envelope(const struct srv_reply *rep, const cJSON *body)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	int openai = rep->family && !strcmp(rep->family->name, "openai");
 
-	if (!cJSON_IsObject(e) || !cJSON_IsNumber(code) || code->valueint != rep->status ||
-	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "status")) ||
-	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "message")))
+	if (!cJSON_IsObject(e) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "message")))
+		fz_fail("error answer without {error: {message}}", rep);
+	if (openai && (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type")) ||
+		       !cJSON_GetObjectItemCaseSensitive(e, "param") || !code))
+		fz_fail("OpenAI error answer without {error: {message, type, param, code}}", rep);
+	if (!openai && (!cJSON_IsNumber(code) || code->valueint != rep->status ||
+			!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "status"))))
 		fz_fail("error answer without the {error: {code, message, status}} envelope", rep);
 }
 

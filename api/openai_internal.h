@@ -1,0 +1,68 @@
+/* openai_internal.h - what the openai*.c files share inside api/, not a public contract:
+ * the error envelope reader, the fine-tuning job mapping, request bodies, training lines,
+ * events and chat completions (openai_json.c, openai_chat.c) and the Files API calls. */
+#ifndef TUNEDFS_OPENAI_INTERNAL_H
+#define TUNEDFS_OPENAI_INTERNAL_H
+
+#include "api/backend.h"
+
+#include <stddef.h>
+
+struct http_client;
+struct http_response;
+
+/* The metadata keys a job made here carries: its directory name, and a digest of what
+ * it was asked to learn (a retried create knows its own job by both). */
+#define OPENAI_NAME_KEY "tunedfs-name"
+#define OPENAI_DATA_KEY "tunedfs-data"
+
+/* openai_error.c: the read_error hook for {"error": {message, type, param, code}},
+ * honouring x-ratelimit-reset-requests / -tokens on a 429; the headers it reads. */
+int openai_read_error(const struct http_response *resp, long *asked_ms, struct backend_error *err);
+extern const char *const openai_kept_headers[];
+/* "1s", "6m0s", "20ms", "1h2m3.5s" in milliseconds, rounded up; -EINVAL if malformed. */
+int openai_duration_ms(const char *s, long *ms);
+
+/* openai_json.c */
+/* 1 when s can be a directory name and a job's suffix: 1-64 of A-Z a-z 0-9 . _ -, not
+ * starting with '.'. */
+int openai_name_ok(const char *s);
+/* One fine_tuning.job into the neutral model: 0, or -EINVAL when it is not a job. */
+int openai_parse_job(const char *json, size_t len, struct tuned_model *out);
+/* One page of the job list; out->next is the last job's id when the service has more. */
+int openai_parse_page(const char *json, size_t len, struct model_page *out);
+/* A string member of the job's JSON ("training_file", "fine_tuned_model", "status"), or
+ * of its metadata when meta is set; heap, NULL when absent. */
+char *openai_job_string(const char *raw_json, const char *key, int meta);
+/* The fine_tuning/jobs create body. */
+char *openai_create_body(const struct tuning_request *r, const char *file_id, const char *digest);
+/* examples as chat lines ({"messages": [system?, user, assistant]}), native lines checked
+ * and passed through: 0, or -EINVAL with the example's number in why. */
+int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
+			  size_t why_len);
+/* Adds the metrics events of one events page to m's snapshots (and total_steps); *more
+ * and *last say whether and after what the next page comes (last heap). -EINVAL if
+ * malformed. */
+int openai_parse_events(const char *json, size_t len, struct tuned_model *m, int *more,
+			char **last);
+/* Adds the checkpoints of one page to m's snapshots, where no event gave that step. */
+int openai_parse_checkpoints(const char *json, size_t len, struct tuned_model *m);
+/* Sorts m's snapshots by step, drops repeats, and fills steps, epochs and percent. */
+void openai_finish_progress(struct tuned_model *m);
+
+/* openai_chat.c */
+/* The chat/completions body, or NULL and why naming a setting the service lacks. */
+char *openai_chat_body(const char *model, const char *prompt, const struct generation_settings *gs,
+		       char *why, size_t why_len);
+/* A chat.completion: choices[0].message.content, finish_reason, refusal, usage. */
+int openai_parse_completion(const char *json, size_t len, struct generation_answer *out);
+
+/* openai_files.c: the Files API under prefix ("/v1" or ""). */
+int openai_file_upload(struct http_client *hc, const char *prefix, const char *filename,
+		       const char *data, size_t len, char **file_id, struct backend_cancel *c,
+		       struct backend_error *err);
+/* One already gone is not an error. */
+int openai_file_delete(struct http_client *hc, const char *prefix, const char *file_id,
+		       struct backend_cancel *c, struct backend_error *err);
+
+#endif
