@@ -158,7 +158,11 @@ static int http_judge(struct http_client *hc, struct http_call *call,
 	if (at->too_big || at->over_budget) {
 		/* room in the budget comes back as other answers end: wait for it */
 		*retryable = at->over_budget == 1;
-		*asked_ms = at->over_budget == 1 ? 100 : -1; /* room comes back in moments */
+		/* room comes back as answers end: a short random wait, so waiters do not
+		 * all come back at once */
+		*asked_ms = at->over_budget == 1
+				? http_backoff_ms(hc, call->attempt < 3 ? call->attempt : 3)
+				: -1;
 		if (maybe_done)
 			*maybe_done = 1; /* an answer was on its way: the request arrived */
 		return http_size_error(hc->shown, at, err);

@@ -59,25 +59,28 @@ struct http_sink {
 	CURL *easy;
 };
 
-/* Grows the buffer to hold need bytes, within the budget (doubling when there is room,
- * else just what is needed); -1 when it may not. */
+/* Grows the buffer to hold need bytes, within the budget; -1 when it may not. An answer
+ * whose length is said in advance takes all of it at once or nothing (transfers that
+ * each held a part could wait on one another for ever); else the buffer doubles while
+ * there is room, then grows by what is needed. */
 static int http_sink_grow(struct http_sink *s, size_t need)
 {
 	size_t cap = s->cap ? s->cap * 2 : 4096, limit = http_inflight_limit();
 	curl_off_t whole = -1;
+	int said = 0;
 
 	if (s->easy &&
 	    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
-	    whole >= 0 && (size_t)whole + 1 > need && (size_t)whole + 1 <= cap)
-		cap = (size_t)whole + 1; /* said in advance: no more than that */
-	if (whole >= 0 && (size_t)whole + 1 > limit)
-		need = (size_t)whole + 1; /* it will not fit: say so before receiving it */
+	    whole >= 0 && (size_t)whole + 1 >= need) {
+		cap = need = (size_t)whole + 1;
+		said = 1;
+	}
 	if (cap < need)
 		cap = need;
 	if (cap > (size_t)HTTP_BODY_MAX + 1)
 		cap = (size_t)HTTP_BODY_MAX + 1;
 	if (need > limit || (http_budget_take(cap - s->cap) < 0 &&
-			     (cap = need, http_budget_take(cap - s->cap) < 0))) {
+			     (said || (cap = need, http_budget_take(cap - s->cap) < 0)))) {
 		s->over_budget = need > limit ? 2 : 1;
 		return -1;
 	}

@@ -674,15 +674,16 @@ def test_message_clears_when_the_answer_arrives(tmp_path, server_factory, mount_
 
 
 def test_timeout_leaves_a_message(tmp_path, server_factory, mount_factory):
-    """Every answer takes 1.5 s and is a 503: the first try ends at 1.5 s, the retry is
-    still waiting for its answer when the 2 s bound of -o timeout=2 ends the read."""
+    """Every answer takes 2.5 s and is a 503: the first try is still waiting for its
+    answer when the 2 s bound of -o timeout=2 ends the read (retries, bounded by half of
+    it, would end in a 503 of their own before it)."""
     s = socket_server(tmp_path, server_factory)
     m = mount_factory(server=s)
     m.make_active("slowpoke")
     m.opts += ["timeout=2"]
     m.restart()
     m.allow += [r"slowpoke: response: ", r"listing tuned models failed"]
-    s.args += ["--latency", "1500", "--fail-rate", "1"]
+    s.args += ["--latency", "2500", "--fail-rate", "1"]
     s.restart()
     for i in range(2):
         m.write("slowpoke", "prompt", data=f"{i}\n")

@@ -188,7 +188,8 @@ def test_retried_create_after_a_lost_answer_leaves_one_job(mount_factory, server
     next try finds the job by its label instead of making a second one."""
     s = server_factory("--port", str(free_port()), "--latency", "1500", "--fault-routes",
                        "tuningJobs.create")
-    m = mount_factory(server=s, opts=VERTEX)
+    # retries last half of -o timeout: 10 s here, so "stays down past" them is quick
+    m = mount_factory(server=s, opts=VERTEX + ["timeout=20"])
     m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
                 r"tuning failed: training interrupted by a server restart"]
     t = threading.Thread(target=draft, args=(m, "lost", QUICK))

@@ -155,7 +155,8 @@ def test_create_whose_answer_was_lost(server_factory, mount_factory):
     success it was (DESIGN.md, issue 3), not as a refused tuning."""
     import threading
     s = fixed_server(server_factory, "--latency", "1500")
-    m = mount_factory(server=s)
+    # retries last half of -o timeout: 10 s here, so "stays down past" them is quick
+    m = mount_factory(server=s, opts=["timeout=20"])
     m.allow += OUTAGE
     t = threading.Thread(target=m.make_draft, args=("lost",), kwargs={"config": QUICK_CONFIG})
     t.start()
