@@ -148,7 +148,8 @@ static int list_dir(struct spool *sp, const char *sub, char ***names, size_t *n)
 		(*names)[(*n)++] = xstrdup(name);
 	}
 	closedir(dir);
-	qsort(*names, *n, sizeof **names, cmp_str);
+	if (*n > 1)
+		qsort(*names, *n, sizeof **names, cmp_str);
 	return 0;
 }
 
