@@ -170,7 +170,10 @@ def test_concurrent_large_answers_keep_to_the_inflight_budget(hostile, mount_fac
         assert "cannot reach" not in err, err
         assert "unusable answer" in err or "max_inflight_mib=64" in err, err
     print("peak RSS MiB", rss_mib(m))
-    assert rss_mib(m) < 450, rss_mib(m)  # without the budget: over 8 x 64 MiB buffers
+    # without the budget: over 8 x 64 MiB of buffers; ASan's quarantine keeps freed memory
+    with open(f"/proc/{m.proc.pid}/maps") as f:
+        asan = "libasan" in f.read()
+    assert rss_mib(m) < (450 if asan else 250), rss_mib(m)
 
 
 # --- an unreachable first listing ---------------------------------------------------------
