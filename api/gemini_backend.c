@@ -116,6 +116,12 @@ static int gb_check_request(const struct tuning_request *r, char *why, size_t le
 				 i + 1);
 			return -EINVAL;
 		}
+	if (r->settings.adapter_size) {
+		snprintf(why, len,
+			 "config: adapter_size: Gemini API tuning has no adapter size; remove "
+			 "the key");
+		return -EINVAL;
+	}
 	if (r->system_instruction) {
 		snprintf(why, len,
 			 "config: system_instruction: Gemini API tuning has no system "

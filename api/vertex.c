@@ -216,6 +216,9 @@ static int vx_check_request(const struct tuning_request *r, char *why, size_t le
 	} else if (r->source_model) {
 		key = "source_model";
 		what = "cannot tune a tuned model further here";
+	} else if (r->settings.adapter_size && !vertex_adapter_size(r->settings.adapter_size)) {
+		key = "adapter_size";
+		what = "takes an adapter size of 1, 2, 4, 8, 16 or 32 (or ADAPTER_SIZE_FOUR, ...)";
 	} else if (r->generation.has_temperature || r->generation.has_top_p ||
 		   r->generation.has_top_k) {
 		key = r->generation.has_temperature ? "temperature"

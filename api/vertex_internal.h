@@ -29,5 +29,7 @@ int vertex_job_is(const char *raw_json, const char *id, const char *uri);
 /* Whether a name can be a directory: 1-128 bytes, no '/', NUL or control byte, not "." or
  * "..". */
 int vertex_name_ok(const char *s);
+/* "ADAPTER_SIZE_FOUR" for "4" or "ADAPTER_SIZE_FOUR"; NULL for anything else. */
+const char *vertex_adapter_size(const char *v);
 
 #endif

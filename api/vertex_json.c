@@ -261,7 +261,8 @@ char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri
 		vj_check(cJSON_AddNumberToObject(hp, "learningRateMultiplier",
 						 r->settings.learning_rate_multiplier));
 	if (r->settings.adapter_size)
-		vj_check(cJSON_AddStringToObject(hp, "adapterSize", r->settings.adapter_size));
+		vj_check(cJSON_AddStringToObject(hp, "adapterSize",
+						 vertex_adapter_size(r->settings.adapter_size)));
 	s = cJSON_PrintUnformatted(root);
 	vj_check(s);
 	cJSON_Delete(root);
@@ -279,6 +280,21 @@ static void vj_turn(cJSON *contents, const char *role, const char *text)
 	vj_check(cJSON_AddStringToObject(part, "text", text ? text : ""));
 	cJSON_AddItemToArray(parts, part);
 	cJSON_AddItemToArray(contents, turn);
+}
+
+/* The service's name of an adapter size, from either its name or its number (config's
+ * adapter_size = 4 or ADAPTER_SIZE_FOUR); NULL when it is neither. */
+const char *vertex_adapter_size(const char *v)
+{
+	static const char *const names[][2] = {
+	    {"1", "ADAPTER_SIZE_ONE"},	    {"2", "ADAPTER_SIZE_TWO"},
+	    {"4", "ADAPTER_SIZE_FOUR"},	    {"8", "ADAPTER_SIZE_EIGHT"},
+	    {"16", "ADAPTER_SIZE_SIXTEEN"}, {"32", "ADAPTER_SIZE_THIRTY_TWO"}};
+
+	for (size_t i = 0; v && i < sizeof names / sizeof *names; i++)
+		if (strcmp(v, names[i][0]) == 0 || strcmp(v, names[i][1]) == 0)
+			return names[i][1];
+	return NULL;
 }
 
 /* One example as a line: the tutorial's pair converted, a native line checked. */

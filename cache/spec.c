@@ -15,7 +15,7 @@
 #include "base/xalloc.h"
 #include "cache/spec_impl.h"
 
-#define SPEC_MAX_KEYS  12
+#define SPEC_MAX_KEYS  16
 #define SPEC_LABEL_LEN 96
 
 enum spec_kind {
@@ -49,8 +49,11 @@ enum {
 	CK_TOP_K,
 	CK_SOURCE_MODEL,
 	CK_SYSTEM_INSTRUCTION,
+	CK_ADAPTER_SIZE,
 	CK_COUNT
 };
+
+_Static_assert(CK_COUNT <= SPEC_MAX_KEYS, "a config key beyond the parse state's arrays");
 
 static const struct spec_key spec_config_keys[CK_COUNT] = {
     [CK_BASE_MODEL] = {"base_model", "baseModel", SPEC_BASE_MODEL, 0, 0, 0, 0},
@@ -66,6 +69,7 @@ static const struct spec_key spec_config_keys[CK_COUNT] = {
     [CK_TOP_K] = {"top_k", "topK", SPEC_INT, 1, 2147483647.0, 0, 0},
     [CK_SOURCE_MODEL] = {"source_model", "sourceModel", SPEC_TUNED_MODEL, 0, 0, 0, 0},
     [CK_SYSTEM_INSTRUCTION] = {"system_instruction", "systemInstruction", SPEC_STR, 0, 0, 0, 16384},
+    [CK_ADAPTER_SIZE] = {"adapter_size", "adapterSize", SPEC_STR, 0, 0, 0, 40},
 };
 
 enum { GK_TEMPERATURE, GK_TOP_P, GK_TOP_K, GK_MAX_OUTPUT_TOKENS, GK_STOP_SEQUENCES, GK_COUNT };
@@ -136,6 +140,7 @@ static const struct spec_field spec_config_fields[] = {
     {"top_k", "topK", CK_TOP_K, NULL},
     {"source_model", "sourceModel", CK_SOURCE_MODEL, NULL},
     {"system_instruction", "systemInstruction", CK_SYSTEM_INSTRUCTION, NULL},
+    {"adapter_size", "adapterSize", CK_ADAPTER_SIZE, NULL},
     {"tuning_task", "tuningTask", SPEC_F_OBJECT, &spec_task_scope},
     {"tuned_model_source", "tunedModelSource", SPEC_F_OBJECT, &spec_source_scope},
     {"name", "name", SPEC_F_IGNORE, NULL},
@@ -611,6 +616,7 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	req->source_model = ps.str[CK_SOURCE_MODEL];
 	req->system_instruction = ps.str[CK_SYSTEM_INSTRUCTION];
 	tuning_settings_clear(&req->settings);
+	req->settings.adapter_size = ps.str[CK_ADAPTER_SIZE];
 	req->settings.epochs = ps.set[CK_EPOCH_COUNT] ? (int)ps.num[CK_EPOCH_COUNT] : 0;
 	req->settings.batch_size = ps.set[CK_BATCH_SIZE] ? (int)ps.num[CK_BATCH_SIZE] : 0;
 	req->settings.learning_rate = ps.set[CK_LEARNING_RATE] ? ps.num[CK_LEARNING_RATE] : 0;

@@ -136,6 +136,20 @@ def test_config_key_vertex_lacks(mount_factory):
     assert labelled(m.server, "batched") == []
 
 
+def test_adapter_size_reaches_the_job_and_a_bad_one_is_named(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    m.allow += [r"adapter_size: Vertex AI supervised tuning takes an adapter size"]
+    draft(m, "odd", QUICK + "adapter_size = 3\n")
+    assert m.read("odd", "wait") == "DRAFT\n"
+    assert "config: adapter_size: Vertex AI supervised tuning takes an adapter size" in \
+        m.read("odd", "error")
+    draft(m, "four", QUICK + "adapter_size = 4\n")
+    assert until(lambda: labelled(m.server, "four")), m.read("four", "error")
+    [job] = labelled(m.server, "four")
+    assert job["supervisedTuningSpec"]["hyperParameters"]["adapterSize"] == "ADAPTER_SIZE_FOUR"
+    assert labelled(m.server, "odd") == []
+
+
 def test_a_failed_job_shows_failed_with_its_reason(mount_factory):
     m = mount_factory(opts=VERTEX)
     lines = "".join(json.dumps({"contents": [{"role": "user", "parts": [{"text": e["text_input"]}]},
