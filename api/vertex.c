@@ -591,6 +591,32 @@ static int vx_generate(void *impl, const struct tuned_model *m, const char *prom
 	return rc;
 }
 
+/* countTokens on the tuned model's endpoint: what the service will count for text. */
+static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *text, long *n,
+			   struct backend_cancel *c, struct backend_error *err)
+{
+	struct vertex_backend *v = impl;
+	struct http_call_options o = {0};
+	struct http_response resp = {0};
+	char *body, *path;
+	int rc;
+
+	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
+	    strstr(m->endpoint, "..")) {
+		http_error_set(err, 0, "", "%s has no endpoint to count tokens on yet", m->id);
+		return -EINVAL;
+	}
+	body = gemini_generate_request_json(text, NULL);
+	path = xasprintf(VERTEX_API "/%s:countTokens", m->endpoint);
+	rc = http_call(v->api, HTTP_POST, path, body, &o, c, &resp, err);
+	if (rc == 0 && vertex_parse_token_count(resp.body, resp.len, n) < 0)
+		rc = vx_malformed(&resp, "the CountTokensResponse", err);
+	http_response_clear(&resp);
+	free(body);
+	free(path);
+	return rc;
+}
+
 static int vx_read_answer(const char *raw, size_t len, struct generation_answer *out)
 {
 	return gemini_parse_generation(raw, len, out);
@@ -613,7 +639,8 @@ static void vx_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_vertex_ops = {
     .name = "vertex",
-    .caps = BACKEND_CAN_CANCEL | BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_ADAPTER_SIZE,
+    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_COUNT_TOKENS | BACKEND_HAS_LR_MULTIPLIER |
+	    BACKEND_HAS_ADAPTER_SIZE,
     .open = vx_open,
     .close = vx_close,
     .credentials_kind = vx_credentials_kind,
@@ -627,6 +654,7 @@ const struct backend_ops backend_vertex_ops = {
     .cancel = vx_cancel,
     .remove = vx_remove,
     .generate = vx_generate,
+    .count_tokens = vx_count_tokens,
     .read_answer = vx_read_answer,
     .stats = vx_stats,
 };

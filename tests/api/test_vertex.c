@@ -287,6 +287,8 @@ static void test_progress_generate_remove(void)
 	     "{\"candidates\": [{\"content\": {\"role\": \"model\", \"parts\": [{\"text\":"
 	     " \"2\"}]}, \"finishReason\": \"STOP\"}]}",
 	     0},
+	    {SS_REPLY, 200, NULL, "{\"totalTokens\": 7, \"totalBillableCharacters\": 7}", 0},
+	    {SS_REPLY, 200, NULL, "{\"totalTokens\": \"many\"}", 0},
 	    {SS_REPLY, 200, NULL, "{\"deployedModels\": [{\"id\": \"d1\"}]}", 0},
 	    {SS_REPLY, 200, NULL, "{\"done\": true}", 0},
 	    {SS_REPLY, 200, NULL, "{}", 0},
@@ -304,6 +306,7 @@ static void test_progress_generate_remove(void)
 	struct tuned_model *v;
 	struct backend *b;
 	size_t n;
+	long tokens = 0;
 
 	CHECK_INT(ss_start(&s, script, N(script)), 0);
 	CHECK_INT(open_vertex(&s, "bkt", &b, &err), 0);
@@ -314,6 +317,9 @@ static void test_progress_generate_remove(void)
 	CHECK_INT(backend_generate(b, &m, "1", NULL, &a, NULL, &err), 0);
 	CHECK_STR(a.text, "2");
 	generation_answer_clear(&a);
+	CHECK_INT(backend_count_tokens(b, &m, "one two", &tokens, NULL, &err), 0);
+	CHECK_INT(tokens, 7);
+	CHECK_INT(backend_count_tokens(b, &m, "x", &tokens, NULL, &err), -EIO);
 	CHECK_INT(backend_remove(b, &m, NULL, &err), 0);
 	CHECK(strstr(err.message, "model was not deleted (model is deployed)") != NULL);
 	/* the service keeps listing the job: the mount does not show it again */
@@ -323,19 +329,20 @@ static void test_progress_generate_remove(void)
 	tuned_model_clear(&m);
 	backend_close(b);
 	ss_stop(&s);
-	CHECK_INT(s.n_seen, 8);
+	CHECK_INT(s.n_seen, 10);
 	CHECK_STR(s.seen[0].path, "/v1/" JOB1);
 	CHECK_STR(s.seen[1].path,
 		  "/v1/projects/1/locations/us-central1/endpoints/8:generateContent");
 	CHECK(strstr(s.seen[1].body, "\"role\":\"user\"") != NULL);
-	CHECK_STR(s.seen[2].method, "GET");
-	CHECK_STR(s.seen[3].path,
-		  "/v1/projects/1/locations/us-central1/endpoints/8:undeployModel");
-	CHECK(strstr(s.seen[3].body, "\"deployedModelId\": \"d1\"") != NULL);
-	CHECK_STR(s.seen[4].method, "DELETE");
-	CHECK_STR(s.seen[4].path, "/v1/projects/1/locations/us-central1/endpoints/8");
-	CHECK_STR(s.seen[5].path, "/v1/projects/1/locations/us-central1/models/9");
-	CHECK_STR(s.seen[6].path, "/v1/" JOB1);
+	CHECK_STR(s.seen[2].path, "/v1/projects/1/locations/us-central1/endpoints/8:countTokens");
+	CHECK(strstr(s.seen[2].body, "\"text\":\"one two\"") != NULL);
+	CHECK_STR(s.seen[4].method, "GET");
+	CHECK_STR(s.seen[5].path, "/v1/projects/1/locations/us-central1/endpoints/8:undeployModel");
+	CHECK(strstr(s.seen[5].body, "\"deployedModelId\": \"d1\"") != NULL);
+	CHECK_STR(s.seen[6].method, "DELETE");
+	CHECK_STR(s.seen[6].path, "/v1/projects/1/locations/us-central1/endpoints/8");
+	CHECK_STR(s.seen[7].path, "/v1/projects/1/locations/us-central1/models/9");
+	CHECK_STR(s.seen[8].path, "/v1/" JOB1);
 }
 
 int main(void)
