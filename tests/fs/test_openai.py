@@ -280,7 +280,8 @@ def test_retried_create_after_a_lost_answer_leaves_one_job(mount_factory, server
     s = server_factory("--port", str(free_port()), "--latency", "1500", "--fault-routes",
                        "fine_tuning.jobs.create")
     opts, env = openai(s)
-    m = mount_factory(server=s, opts=opts, env=env)
+    # retries last half of -o timeout: 10 s here, so "stays down past" them is quick
+    m = mount_factory(server=s, opts=list(opts) + ["timeout=20"], env=env)
     m.allow += [r"submitting the tuning failed", r"listing tuned models failed",
                 r"tuning failed: training interrupted by a server restart"]
     t = threading.Thread(target=draft, args=(m, "lost", QUICK))
