@@ -1,6 +1,7 @@
 /* mtab.c - the model table itself: entries sorted by name under one lock, what the FUSE
- * handlers ask of it (names, lookup, views, mkdir/rmdir, commits of user-written files,
- * waiting for training). The background thread is in mtab_poll.c, answers in mtab_gen.c. */
+ * handlers ask of it (names, views, mkdir/rmdir, commits of user-written files, waiting
+ * for training). Lookups of unknown names are in mtab_lookup.c, the background thread in
+ * mtab_poll.c, answers in mtab_gen.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,8 +368,6 @@ static void mark_interest(struct mtab *t)
 	}
 }
 
-static void fill_attr(const struct mtab_entry *e, struct mtab_attr *a);
-
 int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n)
 {
 	struct timespec until;
@@ -389,7 +388,7 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 	if (attrs) {
 		*attrs = xcalloc(t->n + 1, sizeof **attrs);
 		for (size_t i = 0; i < t->n; i++)
-			fill_attr(t->v[i], &(*attrs)[i]);
+			mtab_fill_attr(t->v[i], &(*attrs)[i]);
 	}
 	*n = t->n;
 	/* an empty root would be a lie when the service could not be listed: say it */
@@ -406,7 +405,7 @@ void mtab_names_free(char **names, size_t n)
 	free(names);
 }
 
-static void fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
+void mtab_fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
 {
 	a->state = e->state;
 	a->is_draft = e->is_draft;
@@ -425,178 +424,7 @@ int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out)
 	mark_interest(t);
 	e = mtab_find(t, id);
 	if (e) {
-		fill_attr(e, out);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
-static int neg_cached(struct mtab *t, const char *id)
-{
-	double now = mtab_now();
-	for (size_t i = 0; i < t->n_neg;) {
-		if (t->neg[i].until <= now) {
-			free(t->neg[i].id);
-			t->neg[i] = t->neg[--t->n_neg];
-			continue;
-		}
-		if (strcmp(t->neg[i].id, id) == 0)
-			return 1;
-		i++;
-	}
-	return 0;
-}
-
-static void neg_add(struct mtab *t, const char *id)
-{
-	if (neg_cached(t, id) || t->n_neg >= 4096)
-		return;
-	t->neg = xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
-	t->neg[t->n_neg].id = xstrdup(id);
-	t->neg[t->n_neg].until = mtab_now() + t->o.negative_ttl;
-	t->n_neg++;
-}
-
-/* Waits (up to about lookup_timeout) for the first listing that may tell a submitted draft's fate,
- * so a fresh mount does not show CREATING for a model that finished meanwhile. */
-static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
-{
-	struct mtab_entry *e;
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(t->o.lookup_timeout > 0 ? t->o.lookup_timeout + 0.5 : 2);
-	pthread_mutex_lock(&t->mu);
-	while ((e = mtab_find(t, id)) && e->unverified && t->started && !t->stopping) {
-		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
-			break;
-	}
-	if (e)
-		fill_attr(e, out);
-	pthread_mutex_unlock(&t->mu);
-}
-
-/* Asks the service for id and publishes what it says; a lookup's own thread. */
-static void lookup_fetch(struct mtab *t, const char *id)
-{
-	struct tuned_model m = {0};
-	struct backend_error err = {0};
-	int rc;
-
-	rc = backend_get(t->o.backend, id, &m, &t->bg_cancel, &err);
-	pthread_mutex_lock(&t->mu);
-	if (rc == 0) {
-		struct mtab_entry *e = mtab_insert(t, id);
-		e->seq = ++t->seq;
-		mtab_entry_set_model(t, e, &m);
-		if (e->state == MTAB_CREATING)
-			mtab_kick(t);
-	} else if (!mtab_find(t, id)) { /* not made meanwhile (mkdir) */
-		neg_add(t, id);
-	}
-	pthread_mutex_unlock(&t->mu);
-	tuned_model_clear(&m);
-}
-
-struct lookup_arg {
-	struct mtab *t;
-	char *id;
-};
-
-static void *lookup_thread(void *p)
-{
-	struct lookup_arg *a = p;
-	struct mtab *t = a->t;
-
-	lookup_fetch(t, a->id);
-	pthread_mutex_lock(&t->mu);
-	for (size_t i = 0; i < t->n_lookups; i++) {
-		if (strcmp(t->lookups[i], a->id) == 0) {
-			free(t->lookups[i]);
-			t->lookups[i] = t->lookups[--t->n_lookups];
-			break;
-		}
-	}
-	t->lookup_threads--;
-	pthread_cond_broadcast(&t->changed);
-	pthread_mutex_unlock(&t->mu);
-	free(a->id);
-	free(a);
-	return NULL;
-}
-
-static int lookup_going_now(struct mtab *t, const char *id)
-{
-	for (size_t i = 0; i < t->n_lookups; i++)
-		if (strcmp(t->lookups[i], id) == 0)
-			return 1;
-	return 0;
-}
-
-/* Whether a lookup of id is under way; starts one when not (and there is room). Under mu. */
-static int lookup_going(struct mtab *t, const char *id)
-{
-	struct lookup_arg *a;
-	pthread_attr_t attr;
-	pthread_t th;
-	int ok;
-
-	if (lookup_going_now(t, id))
-		return 1;
-	if (t->n_lookups >= 64 || t->stopping)
-		return 0; /* a storm of unknown names: the rest are not known */
-	a = xmalloc(sizeof *a);
-	a->t = t;
-	a->id = xstrdup(id);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ok = pthread_create(&th, &attr, lookup_thread, a) == 0;
-	pthread_attr_destroy(&attr);
-	if (!ok) {
-		free(a->id);
-		free(a);
-		return 0;
-	}
-	t->lookups = xrealloc(t->lookups, (t->n_lookups + 1) * sizeof *t->lookups);
-	t->lookups[t->n_lookups++] = xstrdup(id);
-	t->lookup_threads++;
-	t->stats.lookups++;
-	return 1;
-}
-
-int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
-{
-	double deadline = mtab_now() + (t->o.lookup_timeout > 0 ? t->o.lookup_timeout : 2);
-	struct mtab_entry *e;
-	char why[200];
-	int rc = -ENOENT;
-
-	if (mtab_attr(t, id, out) == 0) {
-		if (out->state == MTAB_CREATING)
-			settle(t, id, out);
-		return 0;
-	}
-	if (!t->o.backend || !backend_check_id(t->o.backend, id, why, sizeof why))
-		return -ENOENT;
-	/* With the service unreachable (the last listing failed) an unknown name is not
-	 * asked for. Else the question goes to a thread of its own, and this waits for its
-	 * answer only up to lookup_timeout: then it answers from what is known, and the
-	 * answer, when it comes, is in the table for the next lookup. */
-	pthread_mutex_lock(&t->mu);
-	if (!neg_cached(t, id) && t->list_tries == 0 && lookup_going(t, id)) {
-		while (!mtab_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
-		       mtab_now() < deadline) {
-			struct timespec ts;
-			double until = mtab_now() + 0.05;
-			ts.tv_sec = (time_t)until;
-			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-			pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-		}
-	}
-	e = mtab_find(t, id);
-	if (e) {
-		fill_attr(e, out);
+		mtab_fill_attr(e, out);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -622,7 +450,7 @@ int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
-	fill_attr(e, &v->attr);
+	mtab_fill_attr(e, &v->attr);
 	v->remote = e->remote;
 	if (e->remote && with_model)
 		tuned_model_copy(&v->model, &e->model);
@@ -755,7 +583,7 @@ int mtab_remove(struct mtab *t, const char *id)
 		pthread_mutex_lock(&t->mu);
 		mtab_erase(t, id);
 		mtab_sess_drop(t, id);
-		neg_add(t, id);
+		mtab_neg_add(t, id);
 		pthread_cond_broadcast(&t->changed);
 		t->listing_stale = 1; /* the listing kept on disk still holds it */
 		mtab_kick(t);

@@ -154,6 +154,10 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id);
 void mtab_erase(struct mtab *t, const char *id);
 /* Erases an entry the service no longer has; options.changed hears of it. */
 void mtab_erase_gone(struct mtab *t, const char *id);
+/* What the FUSE handlers see of an entry (under t->mu). */
+void mtab_fill_attr(const struct mtab_entry *e, struct mtab_attr *a);
+/* Remembers that id is not on the service, for -o negative_ttl (under t->mu). */
+void mtab_neg_add(struct mtab *t, const char *id);
 void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m);
 /* The progress of a tuning (steps, percent, snapshots, job) from m. */
 void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m);

@@ -55,7 +55,7 @@ static int check_failures;
 	do {                                                                                       \
 		const char *check_h_ = (hay);                                                      \
 		if (check_h_ && strstr(check_h_, (needle))) {                                      \
-			fprintf(stderr, "%s:%d: %s holds what it must not\n", __FILE__, __LINE__, \
+			fprintf(stderr, "%s:%d: %s holds what it must not\n", __FILE__, __LINE__,  \
 				#hay);                                                             \
 			check_failures++;                                                          \
 		}                                                                                  \

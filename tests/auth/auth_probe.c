@@ -109,11 +109,10 @@ static int probe_loop(void)
 int main(int argc, char **argv)
 {
 	struct creds_options co = {0};
-	struct http_options ho = {
-	    .max_attempts = 3,
-	    .backoff_initial_ms = 50,
-	    .backoff_max_ms = 200,
-	    .read_error = google_rpc_read_error};
+	struct http_options ho = {.max_attempts = 3,
+				  .backoff_initial_ms = 50,
+				  .backoff_max_ms = 200,
+				  .read_error = google_rpc_read_error};
 	struct backend_error err = {0};
 	int rc;
 
