@@ -434,6 +434,10 @@ void openai_finish_progress(struct tuned_model *m)
 	if (m->state == BACKEND_ACTIVE && m->total_steps > 0)
 		m->completed_steps = m->total_steps;
 	m->completed_epochs = per_epoch ? m->completed_steps / per_epoch : 0;
+	/* a service that reports more steps done than it has in all is believed on the
+	 * steps: progress never above 100 % */
+	if (m->total_steps > 0 && m->completed_steps > m->total_steps)
+		m->total_steps = m->completed_steps;
 	if (m->state == BACKEND_ACTIVE)
 		m->percent = 100;
 	else if (m->total_steps > 0)
