@@ -170,10 +170,12 @@ def test_concurrent_large_answers_keep_to_the_inflight_budget(hostile, mount_fac
         assert "cannot reach" not in err, err
         assert "unusable answer" in err or "max_inflight_mib=64" in err, err
     print("peak RSS MiB", rss_mib(m))
-    # without the budget: over 8 x 64 MiB of buffers; ASan's quarantine keeps freed memory
+    # without the budget: over 8 x 64 MiB of buffers; ASan's quarantine keeps freed memory,
+    # and TSan's shadow of the heap multiplies what is live (455 MiB measured here)
     with open(f"/proc/{m.proc.pid}/maps") as f:
-        asan = "libasan" in f.read()
-    assert rss_mib(m) < (450 if asan else 250), rss_mib(m)
+        maps = f.read()
+    limit = 700 if "libtsan" in maps else 450 if "libasan" in maps else 250
+    assert rss_mib(m) < limit, rss_mib(m)
 
 
 # --- an unreachable first listing ---------------------------------------------------------
