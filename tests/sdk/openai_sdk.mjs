@@ -10,8 +10,10 @@ const client = new OpenAI({apiKey: 'sk-sdk-test', baseURL: `${baseUrl}/v1`, maxR
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = {};
 
+// Bounded by time, not tries: a sanitizer build trains many times slower (the caller's
+// own bound on this script is 600 s).
 async function until(id, done) {
-  for (let i = 0; i < 2400; i++) {
+  for (const end = Date.now() + 540000; Date.now() < end;) {
     const j = await client.fineTuning.jobs.retrieve(id);
     if (done(j)) return j;
     await sleep(50);

@@ -19,8 +19,10 @@ const ai = new GoogleGenAI({
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Bounded by time, not tries: a sanitizer build trains many times slower (the caller's
+// own bound on this script is 600 s).
 async function waitFor(name, states) {
-  for (let i = 0; i < 2400; i++) {
+  for (const until = Date.now() + 540000; Date.now() < until;) {
     const job = await ai.tunings.get({name});
     if (states.includes(job.state)) return job;
     await sleep(50);
