@@ -56,8 +56,9 @@ void sse_answer_text(struct sse_answer *a, const char *text, size_t len)
 		a->on_text(a->arg, at, text, len);
 }
 
-/* Where the event starting at i ends (its separator's length in *sep), or 0 when the
- * body does not hold all of it yet. */
+/* Where the separator after the event goes on from i starts (its length in *sep), or
+ * SSE_NONE when the body does not hold it yet. */
+#define SSE_NONE ((size_t)-1)
 static size_t sse_event_end(const char *b, size_t i, size_t len, size_t *sep)
 {
 	for (; i + 1 < len; i++) {
@@ -71,7 +72,7 @@ static size_t sse_event_end(const char *b, size_t i, size_t len, size_t *sep)
 			return i;
 		}
 	}
-	return 0;
+	return SSE_NONE;
 }
 
 /* The data of one event: its data: lines joined with "\n"; a bare JSON object (an error
@@ -131,10 +132,17 @@ void sse_answer_body(void *arg, const char *body, size_t len)
 		sse_answer_reset(a);
 		return;
 	}
-	while (a->parsed < len && (end = sse_event_end(body, a->parsed, len, &sep)) != 0) {
+	if (a->scanned < a->parsed)
+		a->scanned = a->parsed;
+	/* a separator may straddle what came before and what came now: look 3 bytes back */
+	while (a->parsed < len &&
+	       (end = sse_event_end(body, a->scanned > a->parsed + 3 ? a->scanned - 3 : a->parsed,
+				    len, &sep)) != SSE_NONE) {
 		sse_one(a, body + a->parsed, end - a->parsed);
-		a->parsed = end + sep;
+		a->parsed = a->scanned = end + sep;
 	}
+	if (a->parsed < len)
+		a->scanned = len;
 }
 
 int sse_answer_end(struct sse_answer *a, const char *body, size_t len, long status,
@@ -149,13 +157,15 @@ int sse_answer_end(struct sse_answer *a, const char *body, size_t len, long stat
 	if (i < len) /* the last event without its blank line */
 		sse_one(a, body + i, len - i);
 	if (a->failed) {
-		http_error_set(err, status, "", "the stream carried an error: %s", a->why);
+		http_error_set(err, status, "",
+			       "unusable answer from the service: the stream carried an error: %s",
+			       a->why);
 		return -EIO;
 	}
 	if (!a->finish && !a->block) {
 		http_error_set(err, status, "",
-			       "the stream ended before the answer did (no finish reason after "
-			       "%zu bytes of text)",
+			       "unusable answer from the service: the stream ended before the "
+			       "answer did (no finish reason after %zu bytes of text)",
 			       a->text.len);
 		return -EIO;
 	}

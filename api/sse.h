@@ -21,6 +21,7 @@ struct sse_answer {
 	backend_text_fn on_text;
 	void *arg;
 	size_t parsed;	    /* bytes of this attempt's body read as events */
+	size_t scanned;	    /* where the search for the next event's end goes on */
 	struct dynbuf text; /* this attempt's answer text so far */
 	char *finish, *block;
 	long in_tokens, out_tokens; /* the last event's counts (never summed); -1 unsaid */
