@@ -151,3 +151,10 @@ def test_a_retry_that_answers_differently_is_eio_with_the_reason(mount_factory,
     finally:
         os.close(fd)
     assert "retry answered differently" in m.read("s", "error")
+    # nothing of it was cached: the prompt written again asks again (the next stream is
+    # not cut) and gets a whole answer
+    before = stream_requests(s)
+    m.write("s", "prompt", data=PROMPT + "\n")
+    again = m.read("s", "response")
+    assert stream_requests(s) == before + 1
+    assert again.endswith("\n") and m.read("s", "error") == ""
