@@ -581,9 +581,10 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 		     struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
-	struct tuned_model job = {0};
+	struct tuned_model job = {0}, now = {0};
+	struct backend_error scratch = {0};
 	char said[sizeof(err->message)] = "";
-	char *model;
+	char *model, *path;
 	int rc = 0;
 
 	if (!m->job || !*m->job) {
@@ -592,10 +593,18 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			return rc;
 		m = &job;
 	}
-	/* running, or not known to have ended: stop it first */
-	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED &&
-	    vx_cancel(v, m, c, err) < 0 && err)
-		snprintf(said, sizeof(said), "the job was not cancelled (%.400s)", err->message);
+	/* running, or not known to have ended: stop it first; it may have succeeded meanwhile
+	 * (or does anyway), so what it made is read again */
+	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED) {
+		if (vx_cancel(v, m, c, err) < 0 && err)
+			snprintf(said, sizeof(said), "the job was not cancelled (%.400s)",
+				 err->message);
+		path = vx_resource_ok(m->job) ? xasprintf(VERTEX_API "/%s", m->job) : NULL;
+		if (path && vx_job_call(v, HTTP_GET, path, NULL, NULL, &now, c, &scratch) == 0 &&
+		    now.state == BACKEND_ACTIVE)
+			m = &now;
+		free(path);
+	}
 	model = vertex_job_model(m->raw_json);
 	vx_undeploy(v, m->endpoint, c, said, sizeof(said));
 	vx_delete_part(v, "endpoint", m->endpoint, c, said, sizeof(said));
@@ -609,6 +618,7 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			snprintf(err->message, sizeof(err->message), "rm: %s", said);
 	}
 	tuned_model_clear(&job);
+	tuned_model_clear(&now);
 	return 0;
 }
 

@@ -364,6 +364,46 @@ static void test_progress_generate_remove(void)
 	CHECK_STR(s.seen[9].path, JOBS "?pageSize=100");
 }
 
+/* rm of a job the mount still thought running, which had succeeded: the cancel is refused,
+ * the job read again, and what it made deleted. */
+static void test_remove_of_a_job_just_succeeded(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 400, NULL,
+	     "{\"error\": {\"code\": 400, \"message\": \"job is done\", \"status\":"
+	     " \"FAILED_PRECONDITION\"}}",
+	     0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"name\": \"" JOB1 "\", \"state\": \"JOB_STATE_SUCCEEDED\", \"tunedModel\":"
+	     " {\"endpoint\": \"projects/1/locations/us-central1/endpoints/8\", \"model\":"
+	     " \"projects/1/locations/us-central1/models/9@1\"}}",
+	     0},
+	    {SS_REPLY, 200, NULL, "{\"deployedModels\": [{\"id\": \"d1\"}]}", 0},
+	    {SS_REPLY, 200, NULL, "{\"done\": true}", 0},
+	    {SS_REPLY, 200, NULL, "{}", 0},
+	    {SS_REPLY, 200, NULL, "{}", 0},
+	};
+	struct tuned_model m = {
+	    .id = strdup("num"), .job = strdup(JOB1), .state = BACKEND_CREATING, .percent = -1};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct backend *b;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	CHECK_INT(open_vertex(&s, "bkt", &b, &err), 0);
+	CHECK_INT(backend_remove(b, &m, NULL, &err), 0);
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK_INT(s.n_seen, 6);
+	CHECK_STR(s.seen[0].path, "/v1/" JOB1 ":cancel");
+	CHECK_STR(s.seen[1].path, "/v1/" JOB1);
+	CHECK_STR(s.seen[3].path, "/v1/projects/1/locations/us-central1/endpoints/8:undeployModel");
+	CHECK_STR(s.seen[4].method, "DELETE");
+	CHECK_STR(s.seen[4].path, "/v1/projects/1/locations/us-central1/endpoints/8");
+	CHECK_STR(s.seen[5].path, "/v1/projects/1/locations/us-central1/models/9");
+}
+
 int main(void)
 {
 	test_open_refusals();
@@ -372,5 +412,6 @@ int main(void)
 	test_create_answer_lost();
 	test_list_pages();
 	test_progress_generate_remove();
+	test_remove_of_a_job_just_succeeded();
 	return check_exit("test_vertex");
 }
