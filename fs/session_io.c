@@ -1,10 +1,10 @@
-/* session_io.c - the FUSE session's reads and writes of /dev/fuse, plain but for one
- * thing: the INIT reply says FUSE_PARALLEL_DIROPS when the mount asked for it. libfuse
- * before 3.17.1 keeps that flag from the kernel even when it is wanted (so every lookup
- * in a directory waits for the one before, and readdir for all); nothing else is changed. */
+/* session_io.c - the FUSE session's reads, writes and splices of /dev/fuse: the plain system
+ * calls, but the INIT reply carries FUSE_PARALLEL_DIROPS when wanted, which libfuse before
+ * 3.17.1 never passes on (the kernel then held a directory's lock across every lookup). */
 #include "fs/tunedfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <string.h>
@@ -62,11 +62,20 @@ static ssize_t tfs_session_writev(int fd, struct iovec *iov, int count, void *us
 	return writev(fd, mine, 2);
 }
 
+/* Splicing as libfuse does it without custom I/O, so large writes move as they did. */
+static ssize_t tfs_session_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+				  unsigned int flags, void *userdata)
+{
+	return splice(fdin, (loff_t *)offin, fdout, (loff_t *)offout, len, flags);
+}
+
 int tfs_session_io(struct fuse *fuse)
 {
 	static const struct fuse_custom_io io = {
 	    .read = tfs_session_read,
 	    .writev = tfs_session_writev,
+	    .splice_receive = tfs_session_splice,
+	    .splice_send = tfs_session_splice,
 	};
 	struct fuse_session *se = fuse_get_session(fuse);
 
