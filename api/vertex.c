@@ -593,15 +593,15 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			return rc;
 		m = &job;
 	}
-	/* running, or not known to have ended: stop it first; it may have succeeded meanwhile
-	 * (or does anyway), so what it made is read again */
+	/* running, or not known to have ended: stop it first, then read it again: the mount
+	 * may know it only by name (made here, not listed yet), and it may have succeeded
+	 * meanwhile, so what it made (endpoint, model, data) is read from the job itself */
 	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED) {
 		if (vx_cancel(v, m, c, err) < 0 && err)
 			snprintf(said, sizeof(said), "the job was not cancelled (%.400s)",
 				 err->message);
 		path = vx_resource_ok(m->job) ? xasprintf(VERTEX_API "/%s", m->job) : NULL;
-		if (path && vx_job_call(v, HTTP_GET, path, NULL, NULL, &now, c, &scratch) == 0 &&
-		    now.state == BACKEND_ACTIVE)
+		if (path && vx_job_call(v, HTTP_GET, path, NULL, NULL, &now, c, &scratch) == 0)
 			m = &now;
 		free(path);
 	}
