@@ -383,6 +383,9 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	if (fuse_mount(fuse, cmd->mountpoint) != 0)
 		goto out_destroy;
 	se = fuse_get_session(fuse);
+	if (tfs_session_io(fuse) < 0)
+		tfs_log(LOG_WARNING, "parallel directory operations are off: the session's own "
+				     "I/O could not be set");
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_unmount;
 	if (fuse_daemonize(cmd->foreground) != 0)

@@ -473,6 +473,7 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* lookups of one directory run side by side, and ls does not wait behind them */
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	tfs_session_want_parallel((conn->want & FUSE_CAP_PARALLEL_DIROPS) != 0);
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	__atomic_store_n(&tfs_ctx.fuse, fuse_get_context()->fuse, __ATOMIC_RELEASE);
 	if (mtab_start(tfs_ctx.mt) < 0)

@@ -235,6 +235,13 @@ int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
 int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len);
 
+/* session_io.c */
+/* The session reads and writes /dev/fuse itself (after fuse_mount), so that the INIT reply
+ * can carry FUSE_PARALLEL_DIROPS: 0, or -errno (then libfuse's own I/O stays). */
+int tfs_session_io(struct fuse *fuse);
+/* Whether the INIT reply asks for parallel directory operations; from the init callback. */
+void tfs_session_want_parallel(int on);
+
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tfs_log_msg(int prio, const char *msg);
