@@ -194,16 +194,16 @@ static int snapshot(struct tfs_fh *fh)
 	return rc;
 }
 
-/* pid: the process the content is from (a prompt is kept for it) */
-static int commit_by(int pid, const char *id, enum tfs_kind k, const char *data, size_t len,
-		     int quiet)
+/* w: the process the content is from (a prompt is kept for it) */
+static int commit_as(const struct mtab_writer *w, const char *id, enum tfs_kind k, const char *data,
+		     size_t len, int quiet)
 {
 	int f = tfs_mtab_file(k);
 	int rc;
 
 	if (f < 0)
 		return -EACCES;
-	rc = mtab_commit_by(tfs_ctx.mt, pid, id, (enum mtab_file)f, data ? data : "", len, quiet);
+	rc = mtab_commit_as(tfs_ctx.mt, w, id, (enum mtab_file)f, data ? data : "", len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
@@ -211,14 +211,18 @@ static int commit_by(int pid, const char *id, enum tfs_kind k, const char *data,
 
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
 {
-	return commit_by(fuse_get_context()->pid, id, k, data, len, quiet);
+	struct mtab_writer w = {.n = 0};
+
+	if (k == TFS_PROMPT)
+		mtab_writer_of(fuse_get_context()->pid, &w);
+	return commit_as(&w, id, k, data, len, quiet);
 }
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
 	int rc = fh->kind == TFS_SPOOL_PROMPT
 		     ? tfs_spool_commit(fh, fh->buf, fh->len)
-		     : commit_by(fh->pid, fh->id, fh->kind, fh->buf, fh->len, quiet);
+		     : commit_as(&fh->who, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
 	fh->written = 0;
 	return rc;
@@ -232,7 +236,7 @@ static int commit_shared(struct tfs_fh *fh, int last)
 	int rc = 0;
 
 	if (sh->dirty && last) {
-		rc = commit_by(fh->pid, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
+		rc = commit_as(&fh->who, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
 		sh->dirty = 0;
 		sh->written = 0;
 	}
@@ -257,6 +261,8 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	fh = fh_new(k, p->id, fi->flags);
 	if (acc != O_RDONLY)
 		tfs_unmark(p->id, k); /* written again: there again */
+	if (acc != O_RDONLY && k == TFS_PROMPT)
+		mtab_writer_of(fh->pid, &fh->who); /* now: at its release it may be gone */
 	if (acc != O_RDONLY && !tfs_kind_writable(k, a)) {
 		fh->discard = 1; /* a backup copied back into a draft: taken and dropped */
 		fh->loaded = 1;

@@ -102,7 +102,8 @@ struct tfs_fh {
 	enum tfs_kind kind;
 	char *id;
 	int flags;
-	int pid; /* the opener, as FUSE names it: whose prompt this is */
+	int pid;		/* the opener, as FUSE names it: whose prompt this is */
+	struct mtab_writer who; /* a prompt writer and its parent, read at open */
 	pthread_mutex_t mu;
 	int loaded;		    /* buf holds the content (lazy for wait / response) */
 	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
