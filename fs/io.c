@@ -372,7 +372,7 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (k == TFS_SCRATCH)
 		return open_scratch(&p, 1, mode, fi);
 	if (tfs_kind_visible(k, &a) && (fi->flags & O_EXCL) && !tfs_replaceable(k, &a) &&
-	    !tfs_gone(p.id, k))
+	    !tfs_gone(p.id, k) && !tfs_restore_hides(p.id, k))
 		return -EEXIST; /* a draft's other files take a restore's exclusive creates */
 	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && !tfs_kind_visible(k, &a)) {
 		/* a draft's file that was never written: created now (cp, tar, O_EXCL) */
@@ -386,7 +386,10 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (!tfs_kind_visible(k, &a))
 		return -EACCES;
-	return open_virtual(&p, k, &a, fi);
+	rc = open_virtual(&p, k, &a, fi);
+	if (rc == 0)
+		tfs_restore_made(p.id, k);
+	return rc;
 }
 
 static int load_blocking(struct tfs_fh *fh)
@@ -560,6 +563,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		commit(fh, 0);
 	if (fh->held)
 		mtab_hold(tfs_ctx.mt, fh->id, -1);
+	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
+		tfs_spool_release(fh);
 	fh_free(fh);
 	return 0;
 }

@@ -116,6 +116,9 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		st->st_nlink = 2;
 		return 0;
 	}
+	if (!fi && p.file && (!p.spool || !p.name) &&
+	    tfs_restore_hides(p.id, p.spool ? p.spool : tfs_kind_of(p.file)))
+		return -ENOENT; /* a restore's exclusive create of it gets through */
 	if (p.spool)
 		return tfs_spool_getattr(&p, fi ? (const struct tfs_fh *)(uintptr_t)fi->fh : NULL,
 					 st);
@@ -254,11 +257,18 @@ static int tfs_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (p.root)
 		return -EEXIST;
-	if (p.spool && !p.name) /* always there: made, as far as cp -a and tar care */
-		return mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0 ? -ENOENT : 0;
+	if (p.spool && !p.name) { /* always there: made, as far as cp -a and tar care */
+		if (mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0)
+			return -ENOENT;
+		tfs_restore_made(p.id, p.spool);
+		return 0;
+	}
 	if (p.file)
 		return -EPERM; /* model directories hold files only */
-	return mtab_create_draft(tfs_ctx.mt, p.id);
+	rc = mtab_create_draft(tfs_ctx.mt, p.id);
+	if (rc == 0)
+		tfs_restore_begin(p.id, mode);
+	return rc;
 }
 
 static int tfs_rmdir(const char *path)
@@ -272,7 +282,10 @@ static int tfs_rmdir(const char *path)
 		return -EBUSY;
 	if (p.spool)
 		return tfs_spool_rmdir(&p);
-	return tfs_remove_dir(p.id);
+	rc = tfs_remove_dir(p.id);
+	if (rc == 0)
+		tfs_restore_end(p.id, 1);
+	return rc;
 }
 
 static int tfs_unlink(const char *path)
@@ -392,6 +405,8 @@ static int set_attr(const char *path, const mode_t *mode, const struct timespec 
 	if (p.root)
 		return 0;
 	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc == 0 && !p.file && mode)
+		tfs_restore_end(p.id, 0); /* cp -a sets the mode of a directory it filled */
 	if (rc < 0 || !p.file)
 		return rc;
 	if (tfs_spool_scratch(&p, &q))
