@@ -312,12 +312,25 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		generation_settings_clear(&gs);
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "generation: invalid settings");
+		pthread_mutex_lock(&t->mu);
+		e = mtab_find(t, id);
+		if (e) { /* kept as written, to be fixed; the settings in force stay */
+			free(e->gen_bad);
+			e->gen_bad = xstrndup(data, len);
+		}
+		pthread_mutex_unlock(&t->mu);
 		report(t, id, msg, quiet);
 		return -EINVAL;
 	}
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
+	if (e && e->gen_bad) { /* fixed: its error goes */
+		free(e->gen_bad);
+		e->gen_bad = NULL;
+		if (strncmp(e->error, "generation", 10) == 0)
+			mtab_entry_set_error(e, "");
+	}
 	if (e && e->prompt && !e->prompt_bad && e->state == MTAB_ACTIVE) {
 		prompt = xstrndup(e->prompt, e->prompt_len);
 		prompt_len = e->prompt_len;

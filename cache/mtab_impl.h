@@ -40,6 +40,8 @@ struct mtab_entry {
 	int prompt_nl;	/* the newline dropped from its end: 0, 1 (LF) or 2 (CRLF) */
 	struct generation_settings gs;
 	char *gen_canon;
+	char *gen_bad;	    /* a refused generation as written (read back in its place), or NULL;
+			     * the settings in force stay gs */
 	unsigned long seq;  /* table sequence of its last single-model update */
 	unsigned long seen; /* listing round it was last seen in */
 	double next_poll;
