@@ -354,11 +354,12 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 			tfs_scratch_unlink(id, f); /* the draft store holds it now */
 		return rc;
 	}
-	/* a virtual file renamed away (an editor's backup): copied, the original stays */
+	/* a virtual file renamed away: a draft's own file moves (it is unwritten after);
+	 * prompt and generation, which always exist, are copied (an editor's backup) */
 	if (!tfs_kind_visible(kf, &a))
 		return -ENOENT;
-	if (kf == TFS_WAIT || kf == TFS_RESPONSE || kf == TFS_RESPONSE_JSON)
-		return -EPERM;
+	if (!tfs_kind_writable(kf, &a))
+		return -EPERM; /* the service's, or submitted: it goes only with the model */
 	if (flags & RENAME_NOREPLACE) {
 		size_t sz;
 		mode_t m;
@@ -371,6 +372,14 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 		return rc;
 	tfs_scratch_create_with(id, t, data, len);
 	free(data);
+	if (kf == TFS_CONFIG || kf == TFS_EXAMPLES) {
+		rc = mtab_draft_unlink(tfs_ctx.mt, id, (enum mtab_file)tfs_mtab_file(kf));
+		if (rc < 0) {
+			tfs_scratch_unlink(id, t);
+			return rc == -EACCES ? -EPERM : rc;
+		}
+		tfs_forget_attrs(id);
+	}
 	return 0;
 }
 
