@@ -162,8 +162,11 @@ static int open_shared(struct tfs_fh *fh, int trunc)
 	fh->loaded = 1;
 	if (trunc) {
 		pthread_mutex_lock(&sh->mu);
+		/* truncating is a new content, committed at close; truncating an empty
+		 * file changes nothing (`: > f` in a fresh draft is cp /dev/null's create) */
+		if (sh->len > 0 || sh->dirty)
+			sh->dirty = 1;
 		sh->len = 0;
-		sh->dirty = 1; /* truncating is a new content, committed at close */
 		pthread_mutex_unlock(&sh->mu);
 	}
 	return 0;
