@@ -126,6 +126,25 @@ int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *da
  * prompt is kept for that process too (see mtab_prompt_of), and its answer is started. */
 int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
 		   size_t len, int quiet);
+
+/* A process, told apart from a later one with its pid by its start time. */
+struct mtab_proc {
+	int pid;
+	unsigned long long start;
+};
+/* A writer and its parent as they were when it opened a file: a commit made later (at the
+ * release of a handle, when the process may be gone and /proc no longer names it) still
+ * keeps the prompt under them. n: how many of chain are known (0 for nobody). */
+struct mtab_writer {
+	struct mtab_proc chain[2];
+	int n;
+};
+/* pid and the nearest of its ancestors, up to max, from /proc: how many were read. */
+int mtab_proc_chain(int pid, struct mtab_proc *chain, int max);
+void mtab_writer_of(int pid, struct mtab_writer *w);
+/* mtab_commit_by for a writer taken earlier with mtab_writer_of. */
+int mtab_commit_as(struct mtab *t, const struct mtab_writer *w, const char *id, enum mtab_file f,
+		   const char *data, size_t len, int quiet);
 /* The prompt process pid reads: the one kept under the nearest of itself and its ancestors
  * that wrote one to this model (the writer and the writer's parent keep it), else the
  * last committed. 0 and a heap copy, -ENODATA when there is none. as_written: with the

@@ -102,7 +102,8 @@ struct tfs_fh {
 	enum tfs_kind kind;
 	char *id;
 	int flags;
-	int pid; /* the opener, as FUSE names it: whose prompt this is */
+	int pid;		/* the opener, as FUSE names it: whose prompt this is */
+	struct mtab_writer who; /* a prompt writer and its parent, read at open */
 	pthread_mutex_t mu;
 	int loaded;		    /* buf holds the content (lazy for wait / response) */
 	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
@@ -211,6 +212,16 @@ int tfs_gone(const char *id, enum tfs_kind k);
 /* rmdir: -ENOTEMPTY unless the directory shows nothing (see remove.c), else deletes. */
 int tfs_remove_dir(const char *id);
 
+/* restore.c: a draft made private by mkdir (mode 0700, as cp -a makes a directory it is
+ * about to fill) is empty to the process that made it until that process creates its
+ * files or sets the directory's mode; the mkdir's mode tells (nothing is kept otherwise) */
+void tfs_restore_begin(const char *id, mode_t mode);
+/* 1 when the caller made id for a restore and has not created k in it yet. */
+int tfs_restore_hides(const char *id, enum tfs_kind k);
+void tfs_restore_made(const char *id, enum tfs_kind k);
+/* Its maker set the directory's mode (any: 0), or the draft is gone (any: 1). */
+void tfs_restore_end(const char *id, int any);
+
 /* lock.c: one mount per data directory, and the mount point's checks */
 /* Takes DATA/mount.lock or says (on stderr) who holds it: 0 or -1. */
 int tfs_lock_data_dir(const char *data_dir, const char *mountpoint);
@@ -227,6 +238,8 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 /* Fills fh for prompts/X (create: made when missing) or responses/X[.json]. */
 int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int flags);
 int tfs_spool_unlink(const struct tfs_path *p);
+/* At the release of a spool handle that a restore wrote through. */
+void tfs_spool_release(struct tfs_fh *fh);
 int tfs_spool_rmdir(const struct tfs_path *p);
 int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
