@@ -200,9 +200,15 @@ int backend_generate(struct backend *b, const struct tuned_model *m, const char 
 /* Reads an answer back from raw JSON this backend returned earlier (the response cache). */
 int backend_read_answer(const struct backend *b, const char *raw, size_t len,
 			struct generation_answer *out);
-/* -ENOTSUP unless BACKEND_CAN_COUNT_TOKENS. */
+/* Tokens the service counts for text as one user turn: on the tuned model m, or, when m
+ * has no id, on m->base_model (the estimate before tuning). -ENOTSUP unless
+ * BACKEND_CAN_COUNT_TOKENS (the OpenAI API has no such call). */
 int backend_count_tokens(struct backend *b, const struct tuned_model *m, const char *text, long *n,
 			 struct backend_cancel *c, struct backend_error *err);
+/* The same for many texts in one request (the parts of one turn): *n gets their total. */
+int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
+			      const char *const *texts, size_t n_texts, long *n,
+			      struct backend_cancel *c, struct backend_error *err);
 
 /* Request counters for tests and benchmarks. */
 struct backend_stats {

@@ -32,8 +32,10 @@ struct backend_ops {
 			const struct generation_settings *gs, struct generation_answer *out,
 			struct backend_cancel *c, struct backend_error *err);
 	int (*read_answer)(const char *raw, size_t len, struct generation_answer *out);
-	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *text, long *n,
-			    struct backend_cancel *c, struct backend_error *err);
+	/* the texts are the parts of one user turn; n gets their total */
+	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *const *texts,
+			    size_t n_texts, long *n, struct backend_cancel *c,
+			    struct backend_error *err);
 	void (*stats)(void *impl, struct backend_stats *out);
 };
 

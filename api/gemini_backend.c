@@ -344,6 +344,22 @@ static int gb_generate(void *impl, const struct tuned_model *m, const char *prom
 	return gemini_generate(g->gc, m->id, prompt, gs, c, out, err);
 }
 
+/* On the model's base model when known (the service binds countTokens to models/ only, and
+ * a tuned model counts as its base does), else on the tuned model itself. */
+static int gb_count_tokens(void *impl, const struct tuned_model *m, const char *const *texts,
+			   size_t n_texts, long *n, struct backend_cancel *c,
+			   struct backend_error *err)
+{
+	struct gemini_backend *g = impl;
+	const char *name = m->base_model ? m->base_model : m->id;
+
+	if (!name) {
+		http_error_set(err, 0, "", "no model to count tokens on");
+		return -EINVAL;
+	}
+	return gemini_count_tokens(g->gc, name, texts, n_texts, c, n, err);
+}
+
 static int gb_read_answer(const char *raw, size_t len, struct generation_answer *out)
 {
 	return gemini_parse_generation(raw, len, out);
@@ -363,8 +379,8 @@ static void gb_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_gemini_ops = {
     .name = "gemini",
-    .caps = BACKEND_HAS_SOURCE_MODEL | BACKEND_HAS_LEARNING_RATE | BACKEND_HAS_LR_MULTIPLIER |
-	    BACKEND_HAS_MODEL_GENERATION,
+    .caps = BACKEND_CAN_COUNT_TOKENS | BACKEND_HAS_SOURCE_MODEL | BACKEND_HAS_LEARNING_RATE |
+	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_MODEL_GENERATION,
     .open = gb_open,
     .close = gb_close,
     .credentials_kind = gb_credentials_kind,
@@ -377,6 +393,7 @@ const struct backend_ops backend_gemini_ops = {
     .progress = gb_progress,
     .remove = gb_remove,
     .generate = gb_generate,
+    .count_tokens = gb_count_tokens,
     .read_answer = gb_read_answer,
     .stats = gb_stats,
 };
