@@ -388,6 +388,15 @@ int backend_count_tokens(struct backend *b, const struct tuned_model *m, const c
 	return backend_count_tokens_many(b, m, &text, 1, n, c, err);
 }
 
+void backend_dataset_rules(const struct backend *b, size_t n_examples,
+			   struct backend_dataset_rules *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->limits = "";
+	if (b->ops->dataset_rules)
+		b->ops->dataset_rules(n_examples, out);
+}
+
 void backend_stats(struct backend *b, struct backend_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -210,6 +210,17 @@ int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
 			      const char *const *texts, size_t n_texts, long *n,
 			      struct backend_cancel *c, struct backend_error *err);
 
+/* What a service documents about a tuning dataset, for the estimate a draft shows. */
+struct backend_dataset_rules {
+	int min_examples;	 /* fewer are refused; 0: not documented */
+	long max_example_tokens; /* of one example, input and output; 0: no token limit */
+	int default_epochs;	 /* the epochs of a tuning that sets none, for n examples */
+	int epochs_assumed;	 /* 1: the service picks its own; default_epochs is a guess */
+	const char *limits;	 /* where the figures come from, one short phrase */
+};
+void backend_dataset_rules(const struct backend *b, size_t n_examples,
+			   struct backend_dataset_rules *out);
+
 /* Request counters for tests and benchmarks. */
 struct backend_stats {
 	unsigned long requests, retries, failures;

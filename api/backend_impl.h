@@ -37,6 +37,7 @@ struct backend_ops {
 			    size_t n_texts, long *n, struct backend_cancel *c,
 			    struct backend_error *err);
 	void (*stats)(void *impl, struct backend_stats *out);
+	void (*dataset_rules)(size_t n_examples, struct backend_dataset_rules *out);
 };
 
 extern const struct backend_ops backend_gemini_ops, backend_vertex_ops, backend_openai_ops;

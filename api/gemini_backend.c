@@ -360,6 +360,17 @@ static int gb_count_tokens(void *impl, const struct tuned_model *m, const char *
 	return gemini_count_tokens(g->gc, name, texts, n_texts, c, n, err);
 }
 
+/* Gemini API tuning guide: "as few as 20" examples; epochCount defaults to 5; an
+ * example's limits are characters (40,000 in, 5,000 out), checked when examples.jsonl is
+ * written, so no token limit here. */
+static void gb_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
+{
+	(void)n_examples;
+	out->min_examples = 20;
+	out->default_epochs = 5;
+	out->limits = "Gemini API tuning guide";
+}
+
 static int gb_read_answer(const char *raw, size_t len, struct generation_answer *out)
 {
 	return gemini_parse_generation(raw, len, out);
@@ -396,4 +407,5 @@ const struct backend_ops backend_gemini_ops = {
     .count_tokens = gb_count_tokens,
     .read_answer = gb_read_answer,
     .stats = gb_stats,
+    .dataset_rules = gb_dataset_rules,
 };

@@ -642,6 +642,19 @@ static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *
 	return rc;
 }
 
+/* Vertex AI supervised tuning: at least 16 examples, 131,072 tokens of input and output
+ * per example (Gemini 2.x); an unset epochCount is picked by the service from the dataset,
+ * so the estimate assumes 5, what tunedfs-server picks. */
+static void vx_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
+{
+	(void)n_examples;
+	out->min_examples = 16;
+	out->max_example_tokens = 131072;
+	out->default_epochs = 5;
+	out->epochs_assumed = 1;
+	out->limits = "Vertex AI supervised tuning documentation";
+}
+
 static int vx_read_answer(const char *raw, size_t len, struct generation_answer *out)
 {
 	return gemini_parse_generation(raw, len, out);
@@ -682,4 +695,5 @@ const struct backend_ops backend_vertex_ops = {
     .count_tokens = vx_count_tokens,
     .read_answer = vx_read_answer,
     .stats = vx_stats,
+    .dataset_rules = vx_dataset_rules,
 };
