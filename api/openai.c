@@ -683,6 +683,23 @@ static void oa_stats(void *impl, struct backend_stats *out)
 	out->failures = h.failures;
 }
 
+/* OpenAI fine-tuning: at least 10 examples; 65,536 tokens per example (gpt-4o-mini's
+ * training limit); n_epochs "auto" is OpenAI's own rule: 3, raised so that examples times
+ * epochs reaches 100 (at most 25), lowered so that it stays within 25,000 (at least 1). */
+static void oa_dataset_rules(size_t n, struct backend_dataset_rules *out)
+{
+	int epochs = 3;
+
+	if (n > 0 && n * 3 < 100)
+		epochs = (int)((100 + n - 1) / n) > 25 ? 25 : (int)((100 + n - 1) / n);
+	else if (n * 3 > 25000)
+		epochs = (int)(25000 / n) < 1 ? 1 : (int)(25000 / n);
+	out->min_examples = 10;
+	out->max_example_tokens = 65536;
+	out->default_epochs = epochs;
+	out->limits = "OpenAI fine-tuning guide";
+}
+
 const struct backend_ops backend_openai_ops = {
     .name = "openai",
     .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_STREAM | BACKEND_HAS_LR_MULTIPLIER,
@@ -702,4 +719,5 @@ const struct backend_ops backend_openai_ops = {
     .generate_stream = oa_generate_stream,
     .read_answer = openai_parse_completion,
     .stats = oa_stats,
+    .dataset_rules = oa_dataset_rules,
 };

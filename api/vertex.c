@@ -675,30 +675,68 @@ static int vx_generate_stream(void *impl, const struct tuned_model *m, const cha
 	return rc;
 }
 
-/* countTokens on the tuned model's endpoint: what the service will count for text. */
-static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *text, long *n,
-			   struct backend_cancel *c, struct backend_error *err)
+/* countTokens on the tuned model's endpoint, or, for a model not tuned yet (no id: the
+ * estimate before tuning), on its base model as the publisher's model. */
+static char *vx_count_path(const struct vertex_backend *v, const struct tuned_model *m,
+			   struct backend_error *err)
+{
+	const char *base = m->base_model;
+
+	if (!m->id && base) {
+		base = strncmp(base, "models/", 7) == 0 ? base + 7 : base;
+		for (const char *p = base; p && *p; p++)
+			if (!(*p == '-' || *p == '.' || *p == '_' || (*p >= '0' && *p <= '9') ||
+			      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+				base = NULL;
+		if (base && *base && strlen(base) < 128)
+			return xasprintf(VERTEX_API
+					 "/projects/%s/locations/%s/publishers/google/models/%s",
+					 v->project, v->location, base);
+	}
+	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
+	    strstr(m->endpoint, "..")) {
+		http_error_set(err, 0, "", "%s has no endpoint to count tokens on yet",
+			       m->id ? m->id : "the model");
+		return NULL;
+	}
+	return xasprintf(VERTEX_API "/%s", m->endpoint);
+}
+
+static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *const *texts,
+			   size_t n_texts, long *n, struct backend_cancel *c,
+			   struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
 	struct http_call_options o = {0};
 	struct http_response resp = {0};
-	char *body, *path;
+	char *body, *path, *res = vx_count_path(v, m, err);
 	int rc;
 
-	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
-	    strstr(m->endpoint, "..")) {
-		http_error_set(err, 0, "", "%s has no endpoint to count tokens on yet", m->id);
+	if (!res)
 		return -EINVAL;
-	}
-	body = gemini_generate_request_json(text, NULL);
-	path = xasprintf(VERTEX_API "/%s:countTokens", m->endpoint);
+	body = gemini_count_request_json(texts, n_texts);
+	path = xasprintf("%s:countTokens", res);
 	rc = http_call(v->api, HTTP_POST, path, body, &o, c, &resp, err);
-	if (rc == 0 && vertex_parse_token_count(resp.body, resp.len, n) < 0)
+	if (rc == 0 && gemini_parse_token_count(resp.body, resp.len, n) < 0)
 		rc = vx_malformed(&resp, "the CountTokensResponse", err);
 	http_response_clear(&resp);
 	free(body);
 	free(path);
+	free(res);
 	return rc;
+}
+
+/* Vertex AI supervised tuning: at least 16 examples, 131,072 tokens of input and output
+ * per example (Gemini 2.x); an unset epochCount is picked by the service from the dataset,
+ * so the estimate assumes 5, what tunedfs-server picks. */
+static void vx_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
+{
+	(void)n_examples;
+	out->min_examples = 16;
+	out->max_example_tokens = 131072;
+	out->default_epochs = 5;
+	out->epochs_assumed = 1;
+	out->limits = "Vertex AI supervised tuning documentation";
 }
 
 static int vx_read_answer(const char *raw, size_t len, struct generation_answer *out)
@@ -742,4 +780,5 @@ const struct backend_ops backend_vertex_ops = {
     .count_tokens = vx_count_tokens,
     .read_answer = vx_read_answer,
     .stats = vx_stats,
+    .dataset_rules = vx_dataset_rules,
 };

@@ -37,7 +37,5 @@ int vertex_job_ours(const char *raw_json, char **bucket, char **object);
 int vertex_name_ok(const char *s);
 /* "ADAPTER_SIZE_FOUR" for "4" or "ADAPTER_SIZE_FOUR"; NULL for anything else. */
 const char *vertex_adapter_size(const char *v);
-/* totalTokens of a CountTokensResponse; -EINVAL when absent or not a count. */
-int vertex_parse_token_count(const char *json, size_t len, long *n);
 
 #endif

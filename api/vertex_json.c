@@ -314,21 +314,6 @@ static void vj_turn(cJSON *contents, const char *role, const char *text)
 	cJSON_AddItemToArray(contents, turn);
 }
 
-/* totalTokens of a CountTokensResponse: 0, or -EINVAL when it is missing or not a count. */
-int vertex_parse_token_count(const char *json, size_t len, long *n)
-{
-	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "totalTokens");
-	int rc = -EINVAL;
-
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e15) {
-		*n = (long)t->valuedouble;
-		rc = 0;
-	}
-	cJSON_Delete(root);
-	return rc;
-}
-
 /* The service's name of an adapter size, from either its name or its number (config's
  * adapter_size = 4 or ADAPTER_SIZE_FOUR); NULL when it is neither. */
 const char *vertex_adapter_size(const char *v)

@@ -217,6 +217,14 @@ int mtab_spool_touch(struct mtab *t, const char *id, const char *name);
 int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonblock,
 		      double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
 
+/* A draft's estimate (mtab_estimate.c): 0 when its examples.jsonl parses, else -ENOENT.
+ * Local work only: stat may ask it. */
+int mtab_estimate_ready(struct mtab *t, const char *id);
+/* The text of its `estimate` file: tokens counted by the service on the config's base
+ * model (once per examples content: a count is kept), else estimated locally. May take a
+ * request; only an open of the file itself asks it. price_per_mtok < 0: no cost line
+ * unless the config sets price_per_mtok. -ENOENT as above. */
+int mtab_estimate(struct mtab *t, const char *id, double price_per_mtok, char **out, size_t *len);
 /* mtab_response_partial for responses/X (then read whole with mtab_spool_answer). */
 int mtab_spool_partial(struct mtab *t, const char *id, const char *name, size_t have, int nonblock,
 		       double timeout, mtab_interrupted_fn intr, char **text, size_t *len);

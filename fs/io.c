@@ -255,7 +255,7 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	struct tfs_fh *fh;
 	int rc = 0;
 
-	if (!tfs_kind_visible(k, a))
+	if (!tfs_kind_visible(k, a) || !tfs_estimate_ready(p->id, k))
 		return -ENOENT;
 	/* a file the service fills, written by a restore (into a draft, or in place of
 	 * one it just unlinked): taken and dropped */
@@ -276,7 +276,8 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 		fh->dirty = 1; /* truncating is a new content, committed at close */
 		rc = fh_reserve(fh, 0);
 		fh->loaded = 1;
-	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON) {
+	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON &&
+		   k != TFS_ESTIMATE) {
 		rc = snapshot(fh);
 	}
 	if (rc < 0) {

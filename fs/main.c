@@ -70,6 +70,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     OPTION("max_inflight_mib=%u", max_inflight_mib),
+    OPTION("price_per_mtok=%lf", price_per_mtok),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("help", KEY_HELP),
     FUSE_OPT_END,
@@ -139,6 +140,7 @@ static void set_defaults(struct tfs_options *o)
 	o->cache_size = 256;
 	o->max_threads = 64;
 	o->max_inflight_mib = 512;
+	o->price_per_mtok = -1; /* no cost line */
 }
 
 static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts *cmd)
@@ -167,6 +169,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "max_threads must be between 1 and 100000";
 	else if (o->max_inflight_mib < 1 || o->max_inflight_mib > 1048576)
 		bad = "max_inflight_mib must be between 1 and 1048576 (MiB)";
+	else if (o->price_per_mtok != -1 && !(o->price_per_mtok >= 0 && o->price_per_mtok <= 1e9))
+		bad = "price_per_mtok must be a price per million tokens from 0 to 1e9";
 	if (bad) {
 		fprintf(stderr, "tunedfs: error: %s\nsee 'tunedfs --help'\n", bad);
 		return -1;

@@ -88,7 +88,7 @@ static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, str
 		st->st_size = (off_t)size;
 		return 0;
 	}
-	if (!tfs_kind_visible(k, a))
+	if (!tfs_kind_visible(k, a) || !tfs_estimate_ready(p->id, k))
 		return -ENOENT;
 	if (tfs_gone(p->id, k))
 		return -ENOENT; /* tar unlinks before it creates: let its create through */

@@ -39,6 +39,7 @@ struct tfs_options {
 	unsigned int cache_size;   /* MiB */
 	unsigned int max_threads;
 	unsigned int max_inflight_mib; /* answers being received at once */
+	double price_per_mtok;	       /* the estimate's cost line; -1: none */
 	int allow_other;
 };
 
@@ -68,6 +69,7 @@ enum tfs_kind {
 	TFS_GENERATION,
 	TFS_MODEL_JSON,
 	TFS_ERROR,
+	TFS_ESTIMATE,
 	TFS_NKINDS,
 	TFS_SCRATCH = TFS_NKINDS,
 	TFS_SPOOL_PROMPT,   /* prompts/X (and, for rm -r's marks, prompts/ itself) */
@@ -147,6 +149,8 @@ int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a);
 /* Whether a listing of the directory names it: visible, and not wait (opened by name). */
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_dynamic(enum tfs_kind k);
+/* 0 unless k is a draft's estimate whose examples.jsonl does not parse (local work). */
+int tfs_estimate_ready(const char *id, enum tfs_kind k);
 /* The content now, without blocking (not for TFS_WAIT / TFS_RESPONSE*). */
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len);
 /* Blocking content of wait / response / response.json. */

@@ -35,6 +35,7 @@ static const struct {
      "$XDG_DATA_HOME/tunedfs, one subdirectory per endpoint)"},
     {ALL, "max_threads=N", "FUSE worker threads (64)"},
     {ALL, "max_inflight_mib=MIB", "memory for answers being received at once (512)"},
+    {ALL, "price_per_mtok=X", "a draft's estimate adds its cost at X per million tokens"},
     {ALL, "allow_other", "let other users in (turns on default_permissions)"},
     {ALL, "help", "this list (with backend=NAME: that backend's only)"},
     {GEMINI, "api_key_file=FILE",
