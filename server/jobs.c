@@ -354,7 +354,7 @@ size_t srv_jobs_resume(struct srv_jobs *j)
 	return n;
 }
 
-void srv_jobs_stop(struct srv_jobs *j)
+void srv_jobs_quiesce(struct srv_jobs *j)
 {
 	if (!j)
 		return;
@@ -362,6 +362,13 @@ void srv_jobs_stop(struct srv_jobs *j)
 	atomic_store(&j->stopping, 1);
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
+}
+
+void srv_jobs_stop(struct srv_jobs *j)
+{
+	if (!j)
+		return;
+	srv_jobs_quiesce(j);
 	for (int i = 0; i < j->n_threads; i++)
 		pthread_join(j->threads[i], NULL);
 	/* Jobs still queued with their examples kept start at the next start; the others end

@@ -27,6 +27,9 @@ void srv_jobs_checkpoint_every(struct srv_jobs *j, long ms);
 /* Queues every job the store left CREATING at load, in creation order: each goes on from
  * its checkpoint (or from step 1 without one). Returns how many. */
 size_t srv_jobs_resume(struct srv_jobs *j);
+/* Tells the running jobs to checkpoint and stop, and the workers to take no more from the
+ * queue (a job submitted from now on waits there for srv_jobs_stop), without waiting. */
+void srv_jobs_quiesce(struct srv_jobs *j);
 /* Stops every job and joins the workers: a running job with kept examples writes a last
  * checkpoint and stays CREATING, as do queued ones with kept examples (both resume at the
  * next start); the others end FAILED with the reason. */

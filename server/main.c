@@ -369,6 +369,8 @@ static int run(struct srv *s)
 	int sig = 0;
 	while (sigwait(&set, &sig) != 0)
 		;
+	/* The jobs checkpoint at once, while the HTTP side winds down. */
+	srv_jobs_quiesce(s->jobs);
 	srv_http_stop(http);
 	return 0;
 }

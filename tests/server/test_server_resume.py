@@ -14,15 +14,16 @@ from .conftest import number_examples, tuning_body
 from .test_server_openai import AUTH, chat_lines, upload
 from .test_server_vertex import BEARER, PARENT, contents_lines, put_object
 
-# The tutorial's 15 examples at batch 4: 4 steps an epoch, a few ms each plain.
-EPOCHS = 16
+# The tutorial's 15 examples: 4 epochs at batch 2 are 30 steps, a few ms each plain (a
+# sanitizer build's trainer is 10 to 20 times slower: the kills below are timed by it).
+EPOCHS = 4
 CHECKPOINT = ("--checkpoint-every", "40")
 
 
-def submit(s, family, i, epochs=EPOCHS, seed=None, batch=4):
+def submit(s, family, i, epochs=EPOCHS, seed=None, batch=2):
     """Creates job i of a family; returns (family, the path to GET it)."""
     if family == "gemini":
-        body = tuning_body(number_examples(), epochs=epochs, batch=4)
+        body = tuning_body(number_examples(), epochs=epochs, batch=batch)
         st, op, _ = s.request("POST", f"/v1beta/tunedModels?tunedModelId=g{i}", body)
         assert st == 200, op
         return family, "/v1beta/tunedModels/g%d" % i
@@ -59,7 +60,7 @@ def status_of(s, job):
     return body[ENDED[family][0]]
 
 
-def wait_all(s, jobs, timeout=120):
+def wait_all(s, jobs, timeout=300):
     deadline = time.time() + timeout
     while True:
         states = [status_of(s, j) for j in jobs]
@@ -123,30 +124,37 @@ def assert_all_done(s, jobs):
 def test_kill9_at_random_points(server_factory):
     """20 trainings of the three families, the server killed at random points of them
     over six rounds: after the last restart every one ends in its success state."""
-    rng = random.Random(int(os.environ.get("TUNEDFS_TEST_SEED", "12")))
-    print("TUNEDFS_TEST_SEED", os.environ.get("TUNEDFS_TEST_SEED", "12"))
+    seed = int(os.environ.get("TUNEDFS_TEST_SEED", "12"))
+    print("TUNEDFS_TEST_SEED", seed)
+    rng = random.Random(seed)
     s = server_factory(*CHECKPOINT)
     families = ["gemini", "vertex", "openai"]
-    jobs, kills, resumed_from = [], 0, set()
-    gemini_ids = []
+    jobs, gemini_ids = [], []
+    round_s = None  # how long a round's trainings take on this build, once measured
     for rnd in range(6):
         for _ in range(4 if rnd < 5 else 0):
-            if len(jobs) < 20:
-                i = len(jobs)
-                jobs.append(submit(s, families[i % 3], i))
-                if i % 3 == 0:
-                    gemini_ids.append(f"g{i}")
+            i = len(jobs)
+            jobs.append(submit(s, families[i % 3], i))
+            if i % 3 == 0:
+                gemini_ids.append(f"g{i}")
+        if round_s is None:  # g0 trains first: its pace times the kills
+            until(lambda: gemini_steps(s, ["g0"])["g0"] >= 2)
+            t0 = time.time()
+            until(lambda: gemini_steps(s, ["g0"])["g0"] >= 12)
+            steps = len(number_examples()) * EPOCHS // 2
+            round_s = (time.time() - t0) / 10 * steps * 2  # 4 jobs, 2 workers
+            print(f"a round's trainings take about {round_s:.2f} s")
         seen = gemini_steps(s, gemini_ids)
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(0.02, 1.0) * round_s)
         later = gemini_steps(s, gemini_ids)
         assert all(later[i] >= seen[i] for i in seen), (seen, later)  # monotone in a run
         s.kill9()
-        kills += 1
         s.start()
         gemini_steps(s, gemini_ids)
-    assert kills == 6 and len(jobs) == 20
+    assert len(jobs) == 20
     assert_all_done(s, jobs)
-    resumed_from = {int(n) for n in re.findall(r"resumes at step (\d+) of", s.stderr())}
+    resumed_from = [int(n) for n in re.findall(r"resumes at step (\d+) of", s.stderr())]
+    print("resumed at steps", resumed_from)
     assert any(n > 0 for n in resumed_from), s.stderr()  # some went on from a checkpoint
     assert "FAILED" not in s.stderr()
 
@@ -155,12 +163,12 @@ def test_sigterm_checkpoints_and_resumes(server_factory):
     """SIGTERM stops promptly with a checkpoint at the step reached; the job goes on from
     there and ends with the very weights an uninterrupted run of the same seed makes."""
     plain = server_factory()
-    ref = submit(plain, "openai", 0, epochs=50, seed=7, batch=2)
+    ref = submit(plain, "openai", 0, epochs=20, seed=7)
     assert wait_all(plain, [ref]) == ["succeeded"]
     ref_rec = list(records(plain).values())[0]
 
     s = server_factory(*CHECKPOINT)
-    job = submit(s, "openai", 0, epochs=50, seed=7, batch=2)
+    job = submit(s, "openai", 0, epochs=20, seed=7)
     rec = None
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -204,7 +212,7 @@ def damage(path, how):
         f.write(bytes(data))
 
 
-def stopped_mid_training(server_factory, epochs=40):
+def stopped_mid_training(server_factory, epochs=8):
     s = server_factory(*CHECKPOINT)
     job = submit(s, "gemini", 1, epochs=epochs)
     deadline = time.time() + 60
