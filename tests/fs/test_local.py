@@ -99,7 +99,7 @@ def test_local_training_outlives_the_mount(tmp_path, mount_factory):
     m = mount_factory(local=True, env=env)
     examples = [json.loads(line) for line in open(os.path.join(DATA, "examples.jsonl"))]
     m.make_draft("kept", examples=examples,
-                 config="base_model = models/gemini-1.0-pro-001\nepoch_count = 60\n"
+                 config="base_model = models/gemini-1.0-pro-001\nepoch_count = 40\n"
                         "batch_size = 4\n")
     until(lambda: steps_done(m, "kept")[0] > 0)
     assert m.unmount() == 0
@@ -117,5 +117,5 @@ def test_local_training_outlives_the_mount(tmp_path, mount_factory):
     m.start()
     assert m.read("kept", "wait") == "ACTIVE\n", m.read("kept", "error")
     done, total = steps_done(m, "kept")
-    assert done == total == 225
+    assert done == total == 150
     assert m.read("kept", "error") == ""

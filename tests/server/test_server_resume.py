@@ -163,12 +163,12 @@ def test_sigterm_checkpoints_and_resumes(server_factory):
     """SIGTERM stops promptly with a checkpoint at the step reached; the job goes on from
     there and ends with the very weights an uninterrupted run of the same seed makes."""
     plain = server_factory()
-    ref = submit(plain, "openai", 0, epochs=20, seed=7)
+    ref = submit(plain, "openai", 0, epochs=12, seed=7)
     assert wait_all(plain, [ref]) == ["succeeded"]
     ref_rec = list(records(plain).values())[0]
 
     s = server_factory(*CHECKPOINT)
-    job = submit(s, "openai", 0, epochs=20, seed=7)
+    job = submit(s, "openai", 0, epochs=12, seed=7)
     rec = None
     deadline = time.time() + 60
     while time.time() < deadline:
