@@ -172,7 +172,7 @@ def test_sigterm_checkpoints_and_resumes(server_factory):
     there and ends with the very weights an uninterrupted run of the same seed makes."""
     plain = server_factory()
     ref = submit(plain, "openai", 0, epochs=12, seed=7)
-    assert wait_all(plain, [ref]) == ["succeeded"]
+    assert_all_done(plain, [ref])  # waits for the record on disk too, not only the answer
     ref_rec = list(records(plain).values())[0]
 
     s = server_factory(*CHECKPOINT)
