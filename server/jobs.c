@@ -323,7 +323,9 @@ static void enqueue(struct srv_jobs *j, struct srv_model *m, struct srv_example 
 
 void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example *ex, size_t n)
 {
+	/* Examples first: once job.json says CREATING, a restart finds them to resume from. */
 	int kept = srv_resume_keep_examples(j->st, m, ex, n) == 0;
+	srv_store_persist(j->st, m);
 	enqueue(j, m, ex, n, kept, 0);
 }
 

@@ -18,8 +18,9 @@ int srv_jobs_default_batch(long n_examples);
 
 /* Starts n_workers threads (n_workers >= 1). seed != 0 makes training reproducible. */
 int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct srv_jobs **out);
-/* Queues training of m (CREATING, already persisted) on ex; takes ownership of ex. The
- * examples are kept beside job.json first, so the job outlives a restart. */
+/* Keeps ex beside m's job.json, persists m (CREATING, inserted in the store) and queues
+ * its training; takes ownership of ex. The examples are written before the record, so a
+ * job whose record a restart finds can always resume. */
 void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example *ex, size_t n);
 /* How often a running job writes its checkpoint (default SRV_CHECKPOINT_EVERY_MS). */
 #define SRV_CHECKPOINT_EVERY_MS 3000
