@@ -323,7 +323,8 @@ int srv_store_read_kept(struct srv_store *st, const char *id, const char *name, 
 
 static void drop_kept_files(struct srv_store *st, const char *id)
 {
-	static const char *const kept[] = {SRV_KEPT_EXAMPLES, SRV_KEPT_CHECKPOINT};
+	/* examples last: with them gone, the job's kept files are all gone */
+	static const char *const kept[] = {SRV_KEPT_CHECKPOINT, SRV_KEPT_EXAMPLES};
 	char path[4200];
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/jobs/%s/%s", st->dir, id, kept[i]);
