@@ -18,9 +18,22 @@ int srv_jobs_default_batch(long n_examples);
 
 /* Starts n_workers threads (n_workers >= 1). seed != 0 makes training reproducible. */
 int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct srv_jobs **out);
-/* Queues training of m (CREATING, already persisted) on ex; takes ownership of ex. */
+/* Keeps ex beside m's job.json, persists m (CREATING, inserted in the store) and queues
+ * its training; takes ownership of ex. The examples are written before the record, so a
+ * job whose record a restart finds can always resume. */
 void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example *ex, size_t n);
-/* Stops every job (marking cut ones FAILED with the reason) and joins the workers. */
+/* How often a running job writes its checkpoint (default SRV_CHECKPOINT_EVERY_MS). */
+#define SRV_CHECKPOINT_EVERY_MS 3000
+void srv_jobs_checkpoint_every(struct srv_jobs *j, long ms);
+/* Queues every job the store left CREATING at load, in creation order: each goes on from
+ * its checkpoint (or from step 1 without one). Returns how many. */
+size_t srv_jobs_resume(struct srv_jobs *j);
+/* Tells the running jobs to checkpoint and stop, and the workers to take no more from the
+ * queue (a job submitted from now on waits there for srv_jobs_stop), without waiting. */
+void srv_jobs_quiesce(struct srv_jobs *j);
+/* Stops every job and joins the workers: a running job with kept examples writes a last
+ * checkpoint and stays CREATING, as do queued ones with kept examples (both resume at the
+ * next start); the others end FAILED with the reason. */
 void srv_jobs_stop(struct srv_jobs *j);
 /* Counters for /debug/stats. */
 void srv_jobs_counts(struct srv_jobs *j, unsigned long *queued, unsigned long *running,

@@ -32,6 +32,8 @@ static const char usage[] =
     "  --oauth-clients FILE serve POST /token and accept the Bearer tokens it issues\n"
     "  --token-lifetime S   lifetime of issued access tokens (default 3600)\n"
     "  --workers N          training jobs run at once (default 2)\n"
+    "  --checkpoint-every MS  write a running job's checkpoint every MS milliseconds\n"
+    "                       (default 3000); jobs resume from it at the next start\n"
     "  --max-body MIB       largest request body in MiB (default 8)\n"
     "  --max-loaded N       trained models kept in memory at once (default 256)\n"
     "  --request-log FILE   append one line per request: method, path, status\n"
@@ -59,6 +61,7 @@ enum {
 	OPT_OAUTH,
 	OPT_TOKEN_LIFETIME,
 	OPT_WORKERS,
+	OPT_CHECKPOINT_EVERY,
 	OPT_MAX_BODY,
 	OPT_MAX_LOADED,
 	OPT_REQUEST_LOG,
@@ -84,6 +87,7 @@ static const struct option long_opts[] = {
     {"oauth-clients", required_argument, NULL, OPT_OAUTH},
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"max-loaded", required_argument, NULL, OPT_MAX_LOADED},
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
@@ -177,6 +181,8 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 			return -EINVAL;
 		o->workers = (int)v;
 		return 0;
+	case OPT_CHECKPOINT_EVERY:
+		return parse_long(name, arg, 1, 86400000, &o->checkpoint_ms);
 	case OPT_MAX_BODY:
 		return parse_long(name, arg, 1, 1024, &o->max_body_mib);
 	case OPT_MAX_LOADED:
@@ -218,6 +224,7 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 	*o = (struct srv_options){.port = -1,
 				  .token_lifetime = 3600,
 				  .workers = 2,
+				  .checkpoint_ms = SRV_CHECKPOINT_EVERY_MS,
 				  .retry_delay_s = 1,
 				  .max_body_mib = 8};
 	int c;
@@ -345,8 +352,8 @@ static int run(struct srv *s)
 	}
 	if (s->store->interrupted)
 		fprintf(stderr,
-			"tunedfs-server: %lu tuning job(s) cut off by the last shutdown are now "
-			"FAILED\n",
+			"tunedfs-server: %lu tuning job(s) cut off by the last shutdown had no "
+			"kept examples to resume from and are now FAILED\n",
 			s->store->interrupted);
 	if (s->opt.max_loaded > 0)
 		s->store->max_nets = (size_t)s->opt.max_loaded;
@@ -357,6 +364,13 @@ static int run(struct srv *s)
 		fprintf(stderr, "tunedfs-server: cannot start workers: %s\n", strerror(-rc));
 		return 1;
 	}
+	srv_jobs_checkpoint_every(s->jobs, s->opt.checkpoint_ms);
+	size_t resumed = srv_jobs_resume(s->jobs);
+	if (resumed)
+		fprintf(stderr,
+			"tunedfs-server: resuming %zu tuning job(s) cut off by the last "
+			"shutdown\n",
+			resumed);
 	if (srv_http_start(s, &http, addr, sizeof(addr), why, sizeof(why))) {
 		fprintf(stderr, "tunedfs-server: %s\n", why);
 		return 1;
@@ -366,6 +380,8 @@ static int run(struct srv *s)
 	int sig = 0;
 	while (sigwait(&set, &sig) != 0)
 		;
+	/* The jobs checkpoint at once, while the HTTP side winds down. */
+	srv_jobs_quiesce(s->jobs);
 	srv_http_stop(http);
 	return 0;
 }

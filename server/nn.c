@@ -162,7 +162,7 @@ void nn_model_free(struct nn_model *m)
 	free(m);
 }
 
-static void ensure_train_state(struct nn_model *m)
+void nn_train_prepare(struct nn_model *m)
 {
 	if (m->grads)
 		return;
@@ -213,7 +213,7 @@ static int batch_pass(struct nn_model *m, const struct nn_example *batch, size_t
 {
 	if (!batch_valid(batch, n))
 		return -EINVAL;
-	ensure_train_state(m);
+	nn_train_prepare(m);
 	size_t n_targets = 0;
 	for (size_t i = 0; i < n; i++)
 		n_targets +=

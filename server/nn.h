@@ -69,6 +69,14 @@ int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 int nn_model_save(const struct nn_model *m, const char *path);
 int nn_model_load(const char *path, struct nn_model **out, char *why, size_t why_len);
 
+/* A model's whole training state (shape, weights, Adam's moments and step count) as
+ * bytes, for checkpoints: nn_state_size bytes written by nn_state_encode; decoding gives a
+ * model that trains on exactly as the encoded one would, or -EINVAL with a reason. */
+size_t nn_state_size(const struct nn_model *m);
+void nn_state_encode(const struct nn_model *m, unsigned char *buf);
+int nn_state_decode(const unsigned char *buf, size_t size, struct nn_model **out, char *why,
+		    size_t why_len);
+
 /* For the gradient check in the unit tests: the loss of a batch without updating,
  * the number of parameters, and access to parameter i and its last gradient. */
 double nn_loss(struct nn_model *m, const struct nn_example *batch, size_t n);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "base/xalloc.h"
 #include "server/nn_impl.h"
 
@@ -20,28 +21,6 @@
 /* magic, version, vocab, d_model, n_layers, n_heads, d_ff, ctx, then the count */
 #define HEADER_SIZE  (8 + 7 * 4 + 8)
 #define TRAILER_SIZE 8
-
-static uint64_t fnv1a64(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static unsigned char *encode(const struct nn_model *m, size_t *size)
 {
@@ -54,15 +33,15 @@ static unsigned char *encode(const struct nn_model *m, size_t *size)
 	    FILE_VERSION,	  NN_VOCAB,	     (uint32_t)d->d_model, (uint32_t)d->n_layers,
 	    (uint32_t)d->n_heads, (uint32_t)d->d_ff, (uint32_t)d->ctx};
 	for (int i = 0; i < 7; i++, p += 4)
-		put_le(p, fields[i], 4);
-	put_le(p, m->n_params, 8);
+		bytes_put_le(p, fields[i], 4);
+	bytes_put_le(p, m->n_params, 8);
 	p += 8;
 	for (size_t i = 0; i < m->n_params; i++, p += 4) {
 		uint32_t bits;
 		memcpy(&bits, &m->params[i], 4);
-		put_le(p, bits, 4);
+		bytes_put_le(p, bits, 4);
 	}
-	put_le(p, fnv1a64(buf, (size_t)(p - buf)), 8);
+	bytes_put_le(p, bytes_fnv1a64(buf, (size_t)(p - buf)), 8);
 	return buf;
 }
 
@@ -178,7 +157,7 @@ static int decode(const unsigned char *buf, size_t size, struct nn_model **out, 
 		return bad(why, why_len, "not a tunedfs weight file (bad magic)");
 	uint32_t f[7];
 	for (int i = 0; i < 7; i++)
-		f[i] = (uint32_t)get_le(buf + 8 + 4 * i, 4);
+		f[i] = (uint32_t)bytes_get_le(buf + 8 + 4 * i, 4);
 	if (f[0] != FILE_VERSION)
 		return bad(why, why_len, "weight file version %u, this program reads version %u",
 			   f[0], FILE_VERSION);
@@ -189,7 +168,7 @@ static int decode(const unsigned char *buf, size_t size, struct nn_model **out, 
 	    !nn_dims_valid(&d))
 		return bad(why, why_len, "unsupported shape in header");
 	struct nn_view v;
-	uint64_t count = get_le(buf + 36, 8);
+	uint64_t count = bytes_get_le(buf + 36, 8);
 	if (count != nn_view_map(&d, NULL, &v))
 		return bad(why, why_len, "parameter count %llu does not match the shape",
 			   (unsigned long long)count);
@@ -198,14 +177,14 @@ static int decode(const unsigned char *buf, size_t size, struct nn_model **out, 
 		return bad(why, why_len, "%s: %zu bytes where the header promises %llu",
 			   size < want ? "truncated" : "trailing bytes", size,
 			   (unsigned long long)want);
-	if (fnv1a64(buf, size - TRAILER_SIZE) != get_le(buf + size - TRAILER_SIZE, 8))
+	if (bytes_fnv1a64(buf, size - TRAILER_SIZE) != bytes_get_le(buf + size - TRAILER_SIZE, 8))
 		return bad(why, why_len, "checksum mismatch (corrupt file)");
 	struct nn_model *m;
 	int rc = nn_model_alloc(&d, &m);
 	if (rc < 0)
 		return bad(why, why_len, "unsupported shape in header");
 	for (size_t i = 0; i < m->n_params; i++) {
-		uint32_t bits = (uint32_t)get_le(buf + HEADER_SIZE + 4 * i, 4);
+		uint32_t bits = (uint32_t)bytes_get_le(buf + HEADER_SIZE + 4 * i, 4);
 		memcpy(&m->params[i], &bits, 4);
 		if (!isfinite(m->params[i])) {
 			nn_model_free(m);

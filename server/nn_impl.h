@@ -73,6 +73,8 @@ double nn_rng_uniform(uint64_t *state); /* [0, 1) */
 int nn_dims_valid(const struct nn_dims *d);
 /* A model of that shape with zeroed weights (the file loader fills them). */
 int nn_model_alloc(const struct nn_dims *d, struct nn_model **out);
+/* Allocates the gradients, Adam's moments and the training scratch (once). */
+void nn_train_prepare(struct nn_model *m);
 size_t nn_view_map(const struct nn_dims *d, float *base, struct nn_view *v);
 void nn_acts_alloc(const struct nn_dims *d, struct nn_acts *a);
 void nn_acts_free(struct nn_acts *a);

@@ -25,7 +25,8 @@ struct srv_options {
 	char *fault_routes; /* comma-separated route names faults apply to; NULL = all */
 	long token_lifetime;
 	int workers;
-	long max_loaded; /* 0 = the store's default */
+	long checkpoint_ms; /* how often a running job is checkpointed */
+	long max_loaded;    /* 0 = the store's default */
 	long latency_ms;
 	double fail_rate, throttle_rate, drop_rate;
 	long stream_delay_ms; /* between the events of a streamed answer */

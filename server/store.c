@@ -1,6 +1,7 @@
 /* store.c - the job index of tunedfs-server and its files under the data directory:
- *   DIR/jobs/ID/job.json, DIR/jobs/ID/weights.bin, DIR/trash/ (deleted jobs on their way
- *   out). Reload at start; the file format is job_json.c, weights loading weights.c. */
+ *   DIR/jobs/ID/job.json, DIR/jobs/ID/weights.bin, a running job's kept examples.bin and
+ *   checkpoint.bin, DIR/trash/ (deleted jobs on their way out). Reload at start; the file
+ *   formats are job_json.c and checkpoint.c, weights loading weights.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/xalloc.h"
+#include "server/checkpoint.h"
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/store.h"
@@ -294,6 +296,53 @@ int srv_store_persist(struct srv_store *st, struct srv_model *m)
 	return rc;
 }
 
+int srv_store_keep(struct srv_store *st, struct srv_model *m, const char *name, const void *data,
+		   size_t len)
+{
+	char path[4200];
+	pthread_mutex_lock(&m->persist_lock);
+	pthread_mutex_lock(&st->lock);
+	int deleted = m->deleted;
+	pthread_mutex_unlock(&st->lock);
+	int rc = 0;
+	if (!deleted) {
+		snprintf(path, sizeof(path), "%s/jobs/%s/%s", st->dir, m->id, name);
+		rc = srv_write_atomic(path, data, len);
+	}
+	pthread_mutex_unlock(&m->persist_lock);
+	return rc;
+}
+
+int srv_store_read_kept(struct srv_store *st, const char *id, const char *name, char **out,
+			size_t *len)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/jobs/%s/%s", st->dir, id, name);
+	return srv_read_file(path, (size_t)1 << 31, out, len);
+}
+
+static void drop_kept_files(struct srv_store *st, const char *id)
+{
+	/* examples last: with them gone, the job's kept files are all gone */
+	static const char *const kept[] = {SRV_KEPT_CHECKPOINT, SRV_KEPT_EXAMPLES};
+	char path[4200];
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/jobs/%s/%s", st->dir, id, kept[i]);
+		unlink(path);
+	}
+}
+
+void srv_store_drop_kept(struct srv_store *st, struct srv_model *m)
+{
+	pthread_mutex_lock(&m->persist_lock);
+	pthread_mutex_lock(&st->lock);
+	int deleted = m->deleted;
+	pthread_mutex_unlock(&st->lock);
+	if (!deleted)
+		drop_kept_files(st, m->id);
+	pthread_mutex_unlock(&m->persist_lock);
+}
+
 static cJSON *read_json(const char *path)
 {
 	char *text = NULL, why[160];
@@ -344,12 +393,40 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* A job cut off by a crash or kill cannot resume (its examples are not kept): it ends
- * FAILED with the reason, so no model stays CREATING. */
-static void fail_interrupted(struct srv_store *st, struct srv_model *m)
+/* Removes what a write cut by a crash left: NAME.tmp.XXXXXX files in the job's directory. */
+static void remove_temporaries(struct srv_store *st, const char *id)
 {
-	if (m->state == SRV_STATE_ACTIVE || m->state == SRV_STATE_FAILED)
+	char dir[4200], path[4500];
+	snprintf(dir, sizeof(dir), "%s/jobs/%s", st->dir, id);
+	DIR *d = opendir(dir);
+	if (!d)
 		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".tmp.")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
+/* A job cut off by a crash, kill or shutdown resumes when its examples were kept; one
+ * without them (cut before they were written, or by an older server) cannot: it ends
+ * FAILED with the reason, so no model stays CREATING. A finished job's kept files that
+ * outlived it (a crash between its last write and their removal) go. */
+static void settle_interrupted(struct srv_store *st, struct srv_model *m)
+{
+	char path[4200];
+	remove_temporaries(st, m->id);
+	if (m->state == SRV_STATE_ACTIVE || m->state == SRV_STATE_FAILED) {
+		drop_kept_files(st, m->id);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/jobs/%s/%s", st->dir, m->id, SRV_KEPT_EXAMPLES);
+	if (m->state == SRV_STATE_CREATING && access(path, F_OK) == 0) {
+		st->resumable++;
+		return;
+	}
 	m->state = SRV_STATE_FAILED;
 	m->err_code = 10; /* ABORTED */
 	free(m->err_msg);
@@ -409,7 +486,7 @@ static int load_all(struct srv_store *st)
 			srv_store_persist(st, m);
 			continue;
 		}
-		fail_interrupted(st, m);
+		settle_interrupted(st, m);
 	}
 	return 0;
 }

@@ -98,7 +98,8 @@ struct srv_store {
 	struct srv_model **by_id;  /* ascending id */
 	size_t n, cap;
 	uint64_t next_seq;
-	unsigned long interrupted; /* CREATING models failed at load */
+	unsigned long interrupted; /* CREATING models failed at load: nothing to resume from */
+	unsigned long resumable;   /* CREATING models left so at load, to be resumed */
 	size_t nets_loaded;	   /* models with weights in memory */
 	uint64_t net_clock;
 	size_t max_nets; /* SRV_MAX_LOADED_NETS unless set after open */
@@ -108,8 +109,9 @@ struct srv_store {
 	int warm_stop; /* guarded by lock */
 };
 
-/* Opens (creating) dir and loads every model in it; a model that was CREATING is marked
- * FAILED. On failure returns a negative errno and a reason in why. */
+/* Opens (creating) dir and loads every model in it. A model that was CREATING stays so when
+ * its examples were kept (the job runner resumes it), else it is marked FAILED. On failure
+ * returns a negative errno and a reason in why. */
 int srv_store_open(const char *dir, struct srv_store **out, char *why, size_t why_len);
 /* Calls warm (under the store lock) on every model in a background thread, a few models
  * per lock hold: the families fill their cached wire text so that the first listing after
@@ -139,6 +141,16 @@ int srv_store_insert(struct srv_store *st, struct srv_model *m);
 int srv_store_remove(struct srv_store *st, const char *id);
 /* Writes job.json from the current state. */
 int srv_store_persist(struct srv_store *st, struct srv_model *m);
+/* A file kept beside job.json while the job trains (checkpoint.h names them), written
+ * atomically; nothing is written once m is deleted, so a write never lands in the
+ * directory of a newer job of the same id. */
+int srv_store_keep(struct srv_store *st, struct srv_model *m, const char *name, const void *data,
+		   size_t len);
+/* Reads one back: 0 and a heap buffer, or -errno (-ENOENT when there is none). */
+int srv_store_read_kept(struct srv_store *st, const char *id, const char *name, char **out,
+			size_t *len);
+/* Removes the kept files of a job that will not resume (it ended). */
+void srv_store_drop_kept(struct srv_store *st, struct srv_model *m);
 /* Path of the weights file of a model into buf. */
 void srv_store_weights_path(const struct srv_store *st, const char *id, char *buf, size_t len);
 /* 1 when id can name a stored job: 1 to 47 of [a-z0-9-], not starting with '-'. */

@@ -23,6 +23,17 @@ DATA = os.path.join(ROOT, "examples", "number-generator")
 BAD_LINE = re.compile(r"error|warning|sanitizer|leak|runtime error", re.IGNORECASE)
 
 
+def sanitizer():
+    """The build's b_sanitize ("address,undefined", "thread", ...), "" for a plain build."""
+    try:
+        with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as f:
+            opts = json.load(f)
+    except OSError:
+        return ""
+    return next((o["value"] for o in opts if o["name"] == "b_sanitize"), "none").replace(
+        "none", "")
+
+
 def binary(name):
     for sub in ("server", "fs", ""):
         p = os.path.join(BUILD, sub, name)

@@ -182,8 +182,7 @@ void srv_tuned_create(struct srv *s, const struct srv_request *req, const struct
 	m->create_ns = m->update_ns = srv_now_ns();
 	if (insert_with_id(s, m, has_id == 1 ? wanted : NULL, rep))
 		goto out;
-	srv_store_persist(s->store, m);
-	srv_jobs_submit(s->jobs, m, ex, n_ex);
+	srv_jobs_submit(s->jobs, m, ex, n_ex); /* persists m */
 	ex = NULL;
 	pthread_mutex_lock(&s->store->lock);
 	cJSON *op = srv_json_operation(m);

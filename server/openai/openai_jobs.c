@@ -116,11 +116,12 @@ void srv_openai_job_create(struct srv *s, const struct srv_request *req, const s
 		goto out;
 	if (bad)
 		fail_now(s, m, why);
-	srv_store_persist(s->store, m);
-	if (!bad)
-		srv_jobs_submit(s->jobs, m, ex, n_ex);
-	else
+	if (!bad) {
+		srv_jobs_submit(s->jobs, m, ex, n_ex); /* persists m */
+	} else {
+		srv_store_persist(s->store, m);
 		srv_examples_free(ex, n_ex);
+	}
 	ex = NULL;
 	pthread_mutex_lock(&s->store->lock);
 	cJSON *o = srv_openai_job_json(m);

@@ -115,11 +115,12 @@ void srv_vertex_create(struct srv *s, const struct srv_request *req, const struc
 		goto out;
 	if (bad)
 		fail_now(s, m, why);
-	srv_store_persist(s->store, m);
-	if (!bad)
-		srv_jobs_submit(s->jobs, m, ex, n_ex);
-	else
+	if (!bad) {
+		srv_jobs_submit(s->jobs, m, ex, n_ex); /* persists m */
+	} else {
+		srv_store_persist(s->store, m);
 		srv_examples_free(ex, n_ex);
+	}
 	ex = NULL;
 	pthread_mutex_lock(&s->store->lock);
 	cJSON *o = srv_vertex_job_json(m);

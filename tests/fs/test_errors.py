@@ -430,7 +430,9 @@ def test_prompt_to_a_failed_model(tmp_path, server_factory, mount_factory):
     assert m.read("doomed", "state") == "CREATING\n"
     until_training(m, "doomed")
     s.kill9()  # the server dies in the middle of the training
-    s.restart()  # and marks the interrupted job FAILED
+    # and its kept examples are lost with it: nothing to resume from
+    os.unlink(os.path.join(s.data_dir, "jobs", "doomed", "examples.bin"))
+    s.restart()  # so it marks the interrupted job FAILED
     status, model = get(s, "/v1beta/tunedModels/doomed")
     assert status == 200 and model["state"] == "FAILED", model
     assert m.read("doomed", "wait") == "FAILED\n"

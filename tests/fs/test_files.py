@@ -203,8 +203,10 @@ def test_failed_elsewhere_shows_the_reason(server_factory, mount_factory):
                                {"textInput": "c", "output": "d"}]}}}}
     status, op, _ = s.request("POST", "/v1beta/tunedModels?tunedModelId=cut-short", body=body)
     assert status == 200, op
-    s.kill9()  # the training is cut off: the restarted server marks it FAILED
-    s.start()  # (on another port: the mount is made afterwards)
+    s.kill9()  # the training is cut off and, its kept examples lost, cannot resume:
+    os.unlink(os.path.join(s.data_dir, "jobs", "cut-short", "examples.bin"))
+    s.start()  # the restarted server marks it FAILED (on another port: the mount is
+    # made afterwards)
     _, model, _ = s.request("GET", "/v1beta/tunedModels/cut-short")
     assert model["state"] == "FAILED", model
     m = mount_factory(server=s)

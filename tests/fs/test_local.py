@@ -2,7 +2,12 @@
 everything under the user's XDG directories (here in tmp)."""
 import json
 import os
+import re
 import time
+
+from tests.conftest import sanitizer
+
+from .conftest import DATA
 
 
 def servers_under(path):
@@ -61,6 +66,65 @@ def test_local_mount_ignores_the_users_credentials(tmp_path, mount_factory):
     assert m.read("nocreds", "error") == ""
     assert "credentials:" not in m.stderr()
     assert m.unmount() == 0
+
+
+def local_env(tmp_path):
+    home = tmp_path / "home"
+    run = tmp_path / "run"
+    home.mkdir()
+    run.mkdir(mode=0o700)
+    return home, dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+                      XDG_CACHE_HOME=str(home / "cache"), XDG_RUNTIME_DIR=str(run))
+
+
+def steps_done(m, name):
+    """(done, total) from the progress file, (0, 0) before the first step."""
+    try:
+        found = re.search(r"step (\d+)/(\d+)", m.read(name, "progress"))
+    except OSError:
+        return 0, 0
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
+def until(what, timeout=60):
+    deadline = time.time() + timeout
+    while not what():
+        assert time.time() < deadline
+        time.sleep(0.02)
+
+
+def test_local_training_outlives_the_mount(tmp_path, mount_factory):
+    """A model training under `-o local` is not lost when the mount goes away, by unmount
+    or by kill -9: its private server stops with a checkpoint, and the next mount of the
+    same data directory goes on with it to ACTIVE."""
+    home, env = local_env(tmp_path)
+    m = mount_factory(local=True, env=env)
+    examples = [json.loads(line) for line in open(os.path.join(DATA, "examples.jsonl"))]
+    # 150 steps: the tutorial's 15 examples, 40 epochs at batch 4; a sanitizer build's
+    # slower trainer gets 3 of them, 50 epochs at batch 1
+    small = bool(sanitizer())
+    m.make_draft("kept", examples=examples[:3] if small else examples,
+                 config="base_model = models/gemini-1.0-pro-001\n"
+                        + ("epoch_count = 50\nbatch_size = 1\n" if small
+                           else "epoch_count = 40\nbatch_size = 4\n"))
+    until(lambda: steps_done(m, "kept")[0] > 0)
+    assert m.unmount() == 0
+    assert servers_under(str(home)) == []
+    record = os.path.join(home, "data", "tunedfs", "local", "jobs", "kept", "job.json")
+    with open(record) as f:
+        job = json.load(f)
+    done = job["progress"]["completedSteps"]
+    assert job["state"] == "CREATING" and 0 < done < job["progress"]["totalSteps"], job
+    m.start()
+    assert m.read("kept", "state") == "CREATING\n"
+    until(lambda: steps_done(m, "kept")[0] > done)
+    m.kill9()  # the mount dies; its server gets SIGTERM and checkpoints
+    until(lambda: servers_under(str(home)) == [])
+    m.start()
+    assert m.read("kept", "wait") == "ACTIVE\n", m.read("kept", "error")
+    done, total = steps_done(m, "kept")
+    assert done == total == 150
+    assert m.read("kept", "error") == ""
 
 
 def test_kill9_leaves_no_run_directory_behind(tmp_path, mount_factory):

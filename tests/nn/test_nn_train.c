@@ -1,7 +1,7 @@
 /* test_nn_train.c - the trainer end to end: the step count formula, the step/epoch
  * numbering of the callback, cancelling, bad parameters, a short run that lowers the
  * loss and reproduces its examples greedily, seeded determinism, long inputs and the
- * decoding limits. */
+ * decoding limits, and a training stopped, encoded and resumed. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -202,6 +202,47 @@ static void test_long_inputs(void)
 	free(outb);
 }
 
+/* A training encoded at step 7, decoded and run on ends with the very weights of the run
+ * never stopped; bytes that do not fit the examples, parameters or size are refused. */
+static void test_resume(void)
+{
+	struct srv_train_params p = {5, 4, 0.001, 3};
+	struct nn_model *whole = NULL;
+	CHECK(srv_train_run(fifteen, 15, &p, NULL, NULL, &whole) == 0);
+	struct srv_train *t = NULL, *back = NULL;
+	struct srv_train_step s;
+	CHECK(srv_train_new(fifteen, 15, &p, &t) == 0);
+	for (int i = 0; i < 7; i++)
+		CHECK(srv_train_next(t, &s) == 0);
+	size_t len;
+	unsigned char *buf = srv_train_encode(t, &len);
+	srv_train_free(t);
+	char why[160] = "";
+	struct srv_train_params other = p;
+	other.batch_size = 3;
+	CHECK(srv_train_decode(buf, len, fifteen, 15, &other, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(srv_train_decode(buf, len, fifteen, 14, &p, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(srv_train_decode(buf, len - 1, fifteen, 15, &p, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(srv_train_decode(buf, 40, fifteen, 15, &p, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(srv_train_decode(buf, len, fifteen, 15, &p, &back, why, sizeof(why)) == 0);
+	free(buf);
+	if (!back || !whole)
+		return;
+	CHECK(srv_train_steps_done(back) == 7 && srv_train_total_of(back) == 19);
+	int rc, last = 7;
+	while ((rc = srv_train_next(back, &s)) == 0)
+		CHECK(s.step == ++last);
+	CHECK(rc == 1 && last == 19 && s.epoch == 5);
+	struct nn_model *resumed = srv_train_take_model(back);
+	srv_train_free(back);
+	size_t same = 0, n = nn_param_count(whole);
+	for (size_t i = 0; i < n; i++)
+		same += *nn_param(whole, i) == *nn_param(resumed, i);
+	CHECK(same == n);
+	nn_model_free(whole);
+	nn_model_free(resumed);
+}
+
 int main(void)
 {
 	test_total_steps();
@@ -210,6 +251,7 @@ int main(void)
 	test_deterministic();
 	test_long_inputs();
 	test_learns();
+	test_resume();
 	printf("ok\n");
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "server/checkpoint.h"
 #include "server/store.h"
 
 static char root[256];
@@ -175,6 +176,48 @@ static void rm_rf(const char *path)
 	CHECK(system(cmd) == 0);
 }
 
+/* The kept examples and checkpoint formats: both ways, and every cut or flipped byte
+ * refused rather than read. */
+static void test_kept_formats(void)
+{
+	struct srv_example ex[2] = {{"1", 1, "2", 1}, {"abc", 3, "", 0}};
+	size_t len, n = 0;
+	unsigned char *buf = srv_examples_encode(ex, 2, &len);
+	struct srv_example *back = NULL;
+	char why[160];
+	CHECK(srv_examples_decode(buf, len, &back, &n, why, sizeof(why)) == 0);
+	CHECK(n == 2 && back && back[1].input_len == 3 && !memcmp(back[1].input, "abc", 3) &&
+	      back[1].output_len == 0 && back[0].output[0] == '2');
+	srv_examples_free(back, n);
+	for (size_t cut = 0; cut < len; cut++)
+		CHECK(srv_examples_decode(buf, cut, &back, &n, why, sizeof(why)) == -EINVAL);
+	for (size_t i = 0; i < len; i++) {
+		buf[i] ^= 0x10;
+		CHECK(srv_examples_decode(buf, len, &back, &n, why, sizeof(why)) == -EINVAL);
+		buf[i] ^= 0x10;
+	}
+	free(buf);
+
+	struct srv_snapshot snaps[2] = {{1, 1, 0.5, 100}, {2, 1, 0.25, 200}};
+	const unsigned char state[5] = "state";
+	buf = srv_ckpt_encode(state, 5, snaps, 2, &len);
+	const unsigned char *train = NULL;
+	size_t train_len = 0, n_snaps = 0;
+	struct srv_snapshot *s = NULL;
+	CHECK(srv_ckpt_decode(buf, len, &train, &train_len, &s, &n_snaps, why, sizeof(why)) == 0);
+	CHECK(train_len == 5 && train && !memcmp(train, "state", 5) && n_snaps == 2 && s &&
+	      s[1].step == 2 && s[1].mean_loss == 0.25 && s[1].compute_ns == 200);
+	free(s);
+	for (size_t cut = 0; cut < len; cut++)
+		CHECK(srv_ckpt_decode(buf, cut, &train, &train_len, &s, &n_snaps, why,
+				      sizeof(why)) == -EINVAL);
+	buf[len / 2] ^= 1;
+	CHECK(srv_ckpt_decode(buf, len, &train, &train_len, &s, &n_snaps, why, sizeof(why)) ==
+	      -EINVAL);
+	CHECK(strstr(why, "checksum") != NULL);
+	free(buf);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/test_server_store.XXXXXX");
@@ -183,6 +226,7 @@ int main(void)
 	test_atomic();
 	test_reload();
 	test_duplicate_seq();
+	test_kept_formats();
 	rm_rf(root);
 	return check_exit(__FILE__);
 }
