@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 #define TFS_MAX_FILE ((size_t)256 << 20)
@@ -72,10 +73,10 @@ static struct tfs_fh *fh_of(struct fuse_file_info *fi)
 
 static struct tfs_fh *fh_new(enum tfs_kind kind, const char *id, int flags)
 {
-	struct tfs_fh *fh = tfs_xmalloc(sizeof *fh);
+	struct tfs_fh *fh = xmalloc(sizeof *fh);
 	memset(fh, 0, sizeof *fh);
 	fh->kind = kind;
-	fh->id = tfs_xstrdup(id);
+	fh->id = xstrdup(id);
 	fh->flags = flags;
 	fh->pid = fuse_get_context()->pid;
 	pthread_mutex_init(&fh->mu, NULL);
@@ -101,7 +102,7 @@ static int reserve(char **buf, size_t *cap, size_t len)
 		return -EFBIG;
 	if (len + 1 > *cap) {
 		*cap = len + 1 < 4096 ? 4096 : (len + 1) * 2;
-		*buf = tfs_xrealloc(*buf, *cap);
+		*buf = xrealloc(*buf, *cap);
 	}
 	return 0;
 }
@@ -129,7 +130,7 @@ static int load_raw(struct tfs_fh *fh, char **data, size_t *len)
 		return tfs_render(fh->kind, fh->id, data, len);
 	rc = mtab_prompt_of(tfs_ctx.mt, fh->pid, fh->id, 1, data, len);
 	if (rc == -ENODATA) {
-		*data = tfs_xstrdup("");
+		*data = xstrdup("");
 		*len = 0;
 		rc = 0;
 	}
@@ -183,7 +184,7 @@ static int snapshot(struct tfs_fh *fh)
 	sh = shares(fh->kind, 0) ? tfs_shared_ref(fh->id, fh->kind) : NULL;
 	if (sh) {
 		pthread_mutex_lock(&sh->mu);
-		fh->buf = tfs_xmalloc(sh->len + 1);
+		fh->buf = xmalloc(sh->len + 1);
 		memcpy(fh->buf, sh->buf, sh->len);
 		fh->len = sh->len;
 		pthread_mutex_unlock(&sh->mu);
@@ -643,7 +644,7 @@ static int truncate_path(const struct tfs_path *p, off_t size)
 	rc = tfs_render(k, p->id, &data, &len);
 	if (rc < 0)
 		return rc;
-	data = tfs_xrealloc(data, (size_t)size + 1);
+	data = xrealloc(data, (size_t)size + 1);
 	if ((size_t)size > len)
 		memset(data + len, 0, (size_t)size - len);
 	rc = tfs_commit_file(p->id, k, data, (size_t)size, 0);

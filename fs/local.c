@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "config.h"
 #include "fs/tunedfs.h"
 
@@ -40,24 +41,24 @@ static char *find_server(void)
 	ssize_t n;
 
 	if (env && *env)
-		return tfs_xstrdup(env);
+		return xstrdup(env);
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
 	self[n > 0 ? n : 0] = 0;
 	if (strrchr(self, '/')) {
 		*strrchr(self, '/') = 0;
 		snprintf(cand, sizeof cand, "%s/tunedfs-server", self);
 		if (executable(cand))
-			return tfs_xstrdup(cand);
+			return xstrdup(cand);
 		snprintf(cand, sizeof cand, "%s/../build.ninja", self);
 		if (access(cand, F_OK) == 0) {
 			snprintf(cand, sizeof cand, "%s/../server/tunedfs-server", self);
 			if (executable(cand))
-				return tfs_xstrdup(cand);
+				return xstrdup(cand);
 		}
 	}
 	snprintf(cand, sizeof cand, "%s/tunedfs-server", TUNEDFS_BINDIR);
 	if (executable(cand))
-		return tfs_xstrdup(cand);
+		return xstrdup(cand);
 	return NULL;
 }
 
@@ -136,7 +137,7 @@ static char *make_rundir(void)
 		return NULL;
 	}
 	close(fd);
-	return tfs_xstrdup(tmpl);
+	return xstrdup(tmpl);
 }
 
 /* The server's environment: only what names the place and the language, never a secret
@@ -162,7 +163,7 @@ static char **server_env(void)
 
 	while (environ[n])
 		n++;
-	env = tfs_xmalloc((n + 1) * sizeof *env);
+	env = xmalloc((n + 1) * sizeof *env);
 	for (size_t i = 0; i < n; i++)
 		if (env_kept(environ[i]))
 			env[o++] = environ[i];
@@ -233,7 +234,7 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 		free(bin);
 		return rc;
 	}
-	ls = tfs_xmalloc(sizeof *ls);
+	ls = xmalloc(sizeof *ls);
 	memset(ls, 0, sizeof *ls);
 	ls->rundir = make_rundir();
 	if (!ls->rundir || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -243,7 +244,7 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 		tfs_local_stop(ls);
 		return rc;
 	}
-	ls->sock = tfs_xmalloc(strlen(ls->rundir) + sizeof "/server.sock");
+	ls->sock = xmalloc(strlen(ls->rundir) + sizeof "/server.sock");
 	sprintf(ls->sock, "%s/server.sock", ls->rundir);
 	argv[2] = ls->sock;
 	argv[4] = (char *)server_data;
@@ -269,7 +270,7 @@ int tfs_local_start(const char *server_data, struct tfs_local **out, char **url)
 		tfs_local_stop(ls);
 		return rc < 0 ? rc : -EPROTO;
 	}
-	*url = tfs_xstrdup(line);
+	*url = xstrdup(line);
 	*out = ls;
 	return 0;
 }

@@ -42,33 +42,3 @@ void tfs_log(int prio, const char *fmt, ...)
 	va_end(ap);
 	tfs_log_msg(prio, buf);
 }
-
-static void oom(size_t n)
-{
-	fprintf(stderr, "tunedfs: out of memory (%zu bytes)\n", n);
-	abort();
-}
-
-void *tfs_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom(n);
-	return p;
-}
-
-void *tfs_xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		oom(n);
-	return p;
-}
-
-char *tfs_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		oom(strlen(s) + 1);
-	return p;
-}

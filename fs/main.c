@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "api/backend.h"
 #include "cache/draft.h"
 #include "cache/privdir.h"
@@ -99,7 +100,7 @@ static char *env_dir(const char *xdg, const char *home_sub)
 		snprintf(buf, sizeof buf, "%s/tunedfs", x);
 	else
 		snprintf(buf, sizeof buf, "%s/%s/tunedfs", home && *home ? home : "/tmp", home_sub);
-	return tfs_xstrdup(buf);
+	return xstrdup(buf);
 }
 
 /* Absolute, since daemonizing changes to /. */
@@ -111,7 +112,7 @@ static char *absolute(char *p)
 		return p;
 	snprintf(buf, sizeof buf, "%s/%s", cwd, p);
 	free(p);
-	return tfs_xstrdup(buf);
+	return xstrdup(buf);
 }
 
 /* DIR/<16 hex of SHA-256(key)>: drafts and answers of one endpoint stay apart. */
@@ -125,7 +126,7 @@ static char *per_endpoint(const char *dir, const char *key)
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	snprintf(buf, sizeof buf, "%s/%s", dir, hex);
-	return tfs_xstrdup(buf);
+	return xstrdup(buf);
 }
 
 static void set_defaults(struct tfs_options *o)
@@ -229,8 +230,8 @@ static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
-	char *prompts = tfs_xmalloc(strlen(drafts) + sizeof ".prompts");
-	char *spool = tfs_xmalloc(strlen(drafts) + sizeof ".spool");
+	char *prompts = xmalloc(strlen(drafts) + sizeof ".prompts");
+	char *spool = xmalloc(strlen(drafts) + sizeof ".spool");
 	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
 	sprintf(prompts, "%s.prompts", drafts);
@@ -256,7 +257,7 @@ static int open_stores(const char *key)
 	}
 	free(drafts);
 	free(listing_path);
-	listing_path = tfs_xmalloc(strlen(cache) + sizeof ".listing.json");
+	listing_path = xmalloc(strlen(cache) + sizeof ".listing.json");
 	sprintf(listing_path, "%s.listing.json", cache);
 	free(cache);
 	return rc;
@@ -367,7 +368,7 @@ static int parse(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	if (!tfs_ctx.opt.endpoint) {
 		const char *env = getenv("TUNEDFS_ENDPOINT");
 		if (env && *env)
-			tfs_ctx.opt.endpoint = tfs_xstrdup(env);
+			tfs_ctx.opt.endpoint = xstrdup(env);
 	}
 	tfs_ctx.opt.cache_dir = tfs_ctx.opt.cache_dir ? absolute(tfs_ctx.opt.cache_dir)
 						      : env_dir("XDG_CACHE_HOME", ".cache");

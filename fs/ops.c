@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <syslog.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 int tfs_path_parse(const char *path, struct tfs_path *out)
@@ -191,7 +192,7 @@ static int tfs_opendir(const char *path, struct fuse_file_info *fi)
 		return rc;
 	fi->fh = 0;
 	if (p.root) {
-		struct tfs_dir *d = tfs_xmalloc(sizeof *d);
+		struct tfs_dir *d = xmalloc(sizeof *d);
 		memset(d, 0, sizeof *d);
 		fi->fh = (uintptr_t)d;
 	}

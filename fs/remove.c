@@ -7,6 +7,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 /* Unlinks count toward an rmdir for this long after the last one in the directory. */
@@ -73,9 +74,9 @@ void tfs_mark_unlinked(const char *id, enum tfs_kind k)
 	pthread_mutex_lock(&hidden_mu);
 	h = find(id);
 	if (!h) {
-		hidden = tfs_xrealloc(hidden, (n_hidden + 1) * sizeof *hidden);
+		hidden = xrealloc(hidden, (n_hidden + 1) * sizeof *hidden);
 		h = &hidden[n_hidden++];
-		h->id = tfs_xstrdup(id);
+		h->id = xstrdup(id);
 		h->mask = 0;
 		memset(h->gone, 0, sizeof h->gone);
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "base/rfc3339.h"
 #include "fs/tunedfs.h"
 
@@ -148,7 +149,7 @@ static void text_add(struct text *t, const char *fmt, ...)
 			return;
 		}
 		t->cap = (t->cap + (size_t)n + 1) * 2;
-		t->s = tfs_xrealloc(t->s, t->cap);
+		t->s = xrealloc(t->s, t->cap);
 	}
 }
 
@@ -156,7 +157,7 @@ static void text_bytes(struct text *t, const char *s, size_t n)
 {
 	if (t->len + n + 1 > t->cap) {
 		t->cap = (t->len + n + 1) * 2;
-		t->s = tfs_xrealloc(t->s, t->cap);
+		t->s = xrealloc(t->s, t->cap);
 	}
 	memcpy(t->s + t->len, s, n);
 	t->len += n;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 /* Restores remembered at once; past this the oldest is forgotten. */
@@ -45,7 +46,7 @@ void tfs_restore_begin(const char *id, mode_t mode)
 		drop((size_t)(find(id) - restores));
 	if (n_restores == RESTORES_MAX)
 		drop(0);
-	restores[n_restores].id = tfs_xstrdup(id);
+	restores[n_restores].id = xstrdup(id);
 	restores[n_restores].maker = me;
 	restores[n_restores].made = 0;
 	n_restores++;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 static pthread_mutex_t scratch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -45,14 +46,14 @@ static void detach(size_t pos)
 
 static struct tfs_scratch_file *add(const char *dir, const char *name, mode_t mode)
 {
-	struct tfs_scratch_file *f = tfs_xmalloc(sizeof *f);
+	struct tfs_scratch_file *f = xmalloc(sizeof *f);
 	memset(f, 0, sizeof *f);
-	f->dir = tfs_xstrdup(dir);
-	f->name = tfs_xstrdup(name);
+	f->dir = xstrdup(dir);
+	f->name = xstrdup(name);
 	f->mode = mode & 07777;
 	clock_gettime(CLOCK_REALTIME, &f->mtime);
 	f->refs = 1;
-	files = tfs_xrealloc(files, (n_files + 1) * sizeof *files);
+	files = xrealloc(files, (n_files + 1) * sizeof *files);
 	files[n_files++] = f;
 	return f;
 }
@@ -129,7 +130,7 @@ int tfs_scratch_rename(const char *dir, const char *from, const char *to, int no
 		}
 		if (rc == 0) {
 			free(f->name);
-			f->name = tfs_xstrdup(to);
+			f->name = xstrdup(to);
 		}
 	}
 	pthread_mutex_unlock(&scratch_mu);
@@ -144,7 +145,7 @@ int tfs_scratch_read_all(const char *dir, const char *name, char **data, size_t 
 	pthread_mutex_lock(&scratch_mu);
 	f = find(dir, name, NULL);
 	if (f) {
-		*data = tfs_xmalloc(f->len + 1);
+		*data = xmalloc(f->len + 1);
 		if (f->len)
 			memcpy(*data, f->data, f->len);
 		(*data)[f->len] = 0;
@@ -164,7 +165,7 @@ int tfs_scratch_create_with(const char *dir, const char *name, const char *data,
 	if (find(dir, name, &pos))
 		detach(pos);
 	f = add(dir, name, 0644);
-	f->data = tfs_xmalloc(len + 1);
+	f->data = xmalloc(len + 1);
 	memcpy(f->data, data, len);
 	f->len = f->cap = len;
 	pthread_mutex_unlock(&scratch_mu);
@@ -177,10 +178,10 @@ int tfs_scratch_list(const char *dir, char ***names, size_t *n)
 	size_t k = 0;
 
 	pthread_mutex_lock(&scratch_mu);
-	v = tfs_xmalloc((n_files + 1) * sizeof *v);
+	v = xmalloc((n_files + 1) * sizeof *v);
 	for (size_t i = 0; i < n_files; i++)
 		if (strcmp(files[i]->dir, dir) == 0)
-			v[k++] = tfs_xstrdup(files[i]->name);
+			v[k++] = xstrdup(files[i]->name);
 	pthread_mutex_unlock(&scratch_mu);
 	*names = v;
 	*n = k;
@@ -219,7 +220,7 @@ static void grow(struct tfs_scratch_file *f, size_t len)
 	if (len <= f->cap)
 		return;
 	f->cap = len < 4096 ? 4096 : len + len / 2;
-	f->data = tfs_xrealloc(f->data, f->cap);
+	f->data = xrealloc(f->data, f->cap);
 }
 
 int tfs_scratch_pwrite(struct tfs_scratch_file *f, const char *buf, size_t size, off_t off)

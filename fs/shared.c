@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -42,9 +43,9 @@ struct tfs_shared *tfs_shared_make(const char *id, enum tfs_kind k, char *data, 
 		free(data);
 		return s;
 	}
-	s = tfs_xmalloc(sizeof *s);
+	s = xmalloc(sizeof *s);
 	memset(s, 0, sizeof *s);
-	s->id = tfs_xstrdup(id);
+	s->id = xstrdup(id);
 	s->kind = k;
 	s->buf = data;
 	s->len = len;

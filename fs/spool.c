@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
 /* "X.json" -> 1 and X in out; else 0. */
@@ -181,7 +182,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 			fh->kind = TFS_SPOOL_RESPONSE;
 			fh->discard = 1; /* a restore's copy of an answer: dropped */
 			fh->loaded = 1;
-			fh->name = tfs_xstrdup(p->name);
+			fh->name = xstrdup(p->name);
 			restoring_add(fh);
 			return 0;
 		}
@@ -195,17 +196,17 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 		rc = prompt_exists(p->id, name, &len);
 		if (rc < 0)
 			return rc == -EINVAL ? -ENOENT : rc;
-		fh->name = tfs_xstrdup(name);
+		fh->name = xstrdup(name);
 		return 0; /* loaded at the first read, which may wait */
 	}
 	fh->kind = TFS_SPOOL_PROMPT;
-	fh->name = tfs_xstrdup(p->name);
+	fh->name = xstrdup(p->name);
 	fh->loaded = 1;
 	rc = mtab_spool_read(tfs_ctx.mt, p->id, p->name, &fh->buf, &fh->len);
 	if (rc == -ENOENT && create) {
 		/* it exists from now on (stat through a path, futimens), sent at its close */
 		rc = mtab_spool_touch(tfs_ctx.mt, p->id, p->name);
-		fh->buf = tfs_xstrdup("");
+		fh->buf = xstrdup("");
 		fh->len = 0;
 		fh->dirty = 1;
 	}
@@ -238,11 +239,11 @@ int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
 		return rc;
 	if (fh->kind == TFS_SPOOL_JSON) {
 		n = a.len;
-		*data = tfs_xmalloc(n + 2);
+		*data = xmalloc(n + 2);
 		memcpy(*data, a.json, n);
 	} else {
 		n = strlen(a.text);
-		*data = tfs_xmalloc(n + 2);
+		*data = xmalloc(n + 2);
 		memcpy(*data, a.text, n);
 	}
 	(*data)[n] = '\n';

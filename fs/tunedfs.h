@@ -262,9 +262,6 @@ void tfs_session_want_parallel(int on);
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tfs_log_msg(int prio, const char *msg);
-void *tfs_xmalloc(size_t n);
-void *tfs_xrealloc(void *p, size_t n);
-char *tfs_xstrdup(const char *s);
 
 /* local.c: -o local */
 /* Starts tunedfs-server on a unix socket in a private 0700 directory, its data in
