@@ -1,4 +1,4 @@
-/* ops.c - the FUSE operations on names: paths, stat, listings, mkdir/rmdir of models,
+/* ops.c - the FUSE operations on names: stat, listings, mkdir/rmdir of models,
  * scratch files' unlink and rename (a rename onto a virtual file is an atomic write of
  * it), attribute changes, and the mount's init/destroy. Open files: io.c. */
 #include <errno.h>
@@ -10,40 +10,6 @@
 
 #include "base/xalloc.h"
 #include "fs/tunedfs.h"
-
-int tfs_path_parse(const char *path, struct tfs_path *out)
-{
-	const char *s = path, *slash;
-	size_t n;
-
-	memset(out, 0, sizeof *out);
-	while (*s == '/')
-		s++;
-	if (!*s) {
-		out->root = 1;
-		return 0;
-	}
-	slash = strchr(s, '/');
-	n = slash ? (size_t)(slash - s) : strlen(s);
-	if (n >= sizeof out->id)
-		return -ENAMETOOLONG;
-	memcpy(out->id, s, n);
-	out->id[n] = 0;
-	if (!slash || !slash[1])
-		return 0;
-	out->file = slash + 1;
-	slash = strchr(out->file, '/');
-	if (strncmp(out->file, "prompts", 7) == 0 && (!out->file[7] || out->file[7] == '/'))
-		out->spool = TFS_SPOOL_PROMPT;
-	else if (strncmp(out->file, "responses", 9) == 0 && (!out->file[9] || out->file[9] == '/'))
-		out->spool = TFS_SPOOL_RESPONSE;
-	if (slash) {
-		if (!out->spool || !slash[1] || strchr(slash + 1, '/'))
-			return -ENOENT;
-		out->name = slash + 1;
-	}
-	return 0;
-}
 
 /* A path that must name a directory (the root or a model): -ENOTDIR for a file. */
 static int parse_dir(const char *path, struct tfs_path *p)
@@ -464,21 +430,6 @@ static int tfs_statfs(const char *path, struct statvfs *st)
 	st->f_frsize = 4096;
 	st->f_namemax = 255;
 	return 0;
-}
-
-void tfs_forget_attrs(const char *id)
-{
-	struct fuse *f = __atomic_load_n(&tfs_ctx.fuse, __ATOMIC_ACQUIRE);
-	char path[128];
-
-	if (!f)
-		return;
-	snprintf(path, sizeof path, "/%s", id);
-	fuse_invalidate_path(f, path);
-	for (int k = 0; k < TFS_NKINDS; k++) {
-		snprintf(path, sizeof path, "/%s/%s", id, tfs_kind_name((enum tfs_kind)k));
-		fuse_invalidate_path(f, path);
-	}
 }
 
 static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

@@ -202,7 +202,7 @@ int tfs_pending_size(const char *id, enum tfs_kind k, size_t *len);
 /* Commits a whole content of a writable virtual file (rename onto it, truncate). */
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet);
 
-/* ops.c: drops the kernel's cached attributes of a model's files (their sizes and
+/* path.c: drops the kernel's cached attributes of a model's files (their sizes and
  * modes follow the model's state); the model table's change callback. */
 void tfs_forget_attrs(const char *id);
 
