@@ -9,6 +9,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "base/clock.h"
+#include "cache/answer_log.h"
 #include "cache/mtab_impl.h"
 #include "cache/rcache.h"
 
@@ -54,6 +56,41 @@ static int answer_from_json(const struct mtab *t, const char *json, size_t len,
 	out->block_reason = r.block_reason ? xstrdup(r.block_reason) : NULL;
 	generation_answer_clear(&r);
 	return 0;
+}
+
+/* A line in the model's log.jsonl for an answer given (no lock held). */
+static void log_answer(struct mtab *t, const char *id, const char *prompt, size_t len,
+		       const struct generation_answer *a, long latency_ms, int cached)
+{
+	struct answer_log_record r = {0};
+	int rc;
+
+	if (!t->o.answer_log)
+		return;
+	clock_gettime(CLOCK_REALTIME, &r.at);
+	r.prompt = prompt;
+	r.prompt_len = len;
+	r.answer_len = a->text ? strlen(a->text) : 0;
+	r.finish_reason = a->finish_reason;
+	r.prompt_tokens = a->in_tokens;
+	r.output_tokens = a->out_tokens;
+	r.total_tokens = a->total_tokens;
+	r.latency_ms = latency_ms;
+	r.cached = cached;
+	rc = answer_log_add(t->o.answer_log, id, &r);
+	if (rc < 0)
+		mtab_logf(t, LOG_WARNING, "%s: log.jsonl: cannot append: %s", id, strerror(-rc));
+}
+
+/* The same for an answer found kept (in memory or the response cache). */
+static void log_cached(struct mtab *t, const char *id, const char *prompt, size_t len,
+		       const char *json, size_t jlen, long latency_ms)
+{
+	struct generation_answer r = {0};
+
+	if (t->o.answer_log && read_answer(t, json, jlen, &r) == 0)
+		log_answer(t, id, prompt, len, &r, latency_ms, 1);
+	generation_answer_clear(&r);
 }
 
 void mtab_answer_clear(struct mtab_answer *a)
@@ -196,16 +233,21 @@ static void *worker(void *arg)
 	while (!t->stopping && (j = job_next(t))) {
 		struct generation_answer res = {0};
 		struct backend_error err = {0};
+		int64_t start;
 		int rc;
 		j->started = 1;
 		t->stats.generations++;
 		pthread_mutex_unlock(&t->mu);
+		start = clock_now_ms();
 		rc = backend_generate(t->o.backend, &j->model, j->prompt, &j->gs, &res, &j->cancel,
 				      &err);
 		if (rc == 0 && !res.raw_json)
 			rc = -EIO;
 		if (rc == 0 && t->o.rcache)
 			rcache_put(t->o.rcache, j->key, res.raw_json, strlen(res.raw_json));
+		if (rc == 0)
+			log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
+				   (long)(clock_now_ms() - start), 0);
 		pthread_mutex_lock(&t->mu);
 		job_finish(t, j, rc, &res, &err);
 		job_unref(j);
@@ -285,12 +327,13 @@ static int job_wait(struct mtab *t, struct mtab_job *j, double deadline, mtab_in
 	return 0;
 }
 
-void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len)
+void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len, int by_user)
 {
 	char key[RCACHE_KEY_HEX], *json = NULL, *p = xstrndup(prompt, len);
+	int64_t start = clock_now_ms();
 	struct mtab_entry *e;
 	size_t jlen = 0;
-	int known;
+	int known, running = 0;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
@@ -299,8 +342,15 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 		struct mtab_result *r;
 		key_for(t, e, p, key);
 		r = result_find(t, key);
-		known = (e->resp_json && strcmp(e->resp_key, key) == 0) || job_find(t, key) ||
-			(r && r->rc == 0);
+		running = job_find(t, key) != NULL;
+		if (e->resp_json && strcmp(e->resp_key, key) == 0) {
+			json = xstrndup(e->resp_json, e->resp_len);
+			jlen = e->resp_len;
+		} else if (!running && r && r->rc == 0) {
+			json = xstrndup(r->json, r->len);
+			jlen = r->len;
+		}
+		known = json || running;
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (!known && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -312,6 +362,9 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 			job_start(t, e, p, key);
 		pthread_mutex_unlock(&t->mu);
 	}
+	/* asked again and answered from what is kept: a line of its own, marked cached */
+	if (json && by_user)
+		log_cached(t, id, prompt, len, json, jlen, (long)(clock_now_ms() - start));
 	free(json);
 	free(p);
 }

@@ -180,7 +180,7 @@ void mtab_kick(struct mtab *t); /* under t->mu */
 void mtab_gen_stop(struct mtab *t);
 void mtab_gen_free(struct mtab *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
-void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len);
+void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len, int by_user);
 /* Whether the answer to prompt on id is done (memory or response cache). Not under mu. */
 int mtab_gen_done(struct mtab *t, const char *id, const char *prompt, size_t len);
 /* The answer to prompt on id: waits (bounded) while the model is not yet ACTIVE or the
