@@ -242,13 +242,7 @@ static void adam_update(struct nn_model *m, double lr)
 	double c1 = 1.0 - pow(b1, (double)m->adam_t), c2 = 1.0 - pow(b2, (double)m->adam_t);
 	float step = (float)(lr * sqrt(c2) / c1);
 	float eps_hat = (float)(eps * sqrt(c2));
-	float *restrict p = m->params, *restrict g = m->grads;
-	float *restrict mm = m->adam_m, *restrict vv = m->adam_v;
-	for (size_t i = 0; i < m->n_params; i++) {
-		mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];
-		vv[i] = b2 * vv[i] + (1.0f - b2) * g[i] * g[i];
-		p[i] -= step * mm[i] / (sqrtf(vv[i]) + eps_hat);
-	}
+	nn_adam_step(m->params, m->adam_m, m->adam_v, m->grads, m->n_params, b1, b2, step, eps_hat);
 }
 
 int nn_train_step(struct nn_model *m, const struct nn_example *batch, size_t n, double lr,

@@ -246,3 +246,13 @@ void nn_attend_row_backward(float *restrict dqkv, float *restrict dp, const floa
 		axpy(dqkv + ko, ds, q, hd);
 	}
 }
+
+void nn_adam_step(float *restrict p, float *restrict m, float *restrict v, const float *restrict g,
+		  size_t n, float b1, float b2, float step, float eps_hat)
+{
+	for (size_t i = 0; i < n; i++) {
+		m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+		v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+		p[i] -= step * m[i] / (sqrtf(v[i]) + eps_hat);
+	}
+}

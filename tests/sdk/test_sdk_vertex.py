@@ -4,22 +4,12 @@ tunedfs-server's Vertex AI routes, with the API version v1 and with the SDK's de
 tunings.list in pages, tunings.cancel, models.generateContent and generateContentStream on
 the tuned endpoint."""
 import json
-import os
 import urllib.parse
 
 import pytest
 
-from ..conftest import BUILD
 from ..server.conftest import number_examples
 from .conftest import run_node
-
-
-def built_with_tsan():
-    try:
-        with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as f:
-            return any(o["name"] == "b_sanitize" and o["value"] == "thread" for o in json.load(f))
-    except (OSError, ValueError):
-        return False
 
 BEARER = {"Authorization": "Bearer sdk-test-token"}
 
@@ -38,9 +28,6 @@ def put(server, name, text):
     return f"gs://sdk-bucket/{name}"
 
 
-# The 300-epoch training this needs runs many minutes under ThreadSanitizer, past what the
-# SDK script may wait; the plain and ASan runs check the protocol, tests/server the routes.
-@pytest.mark.skipif(built_with_tsan(), reason="300 epochs of training take too long under TSan")
 @pytest.mark.parametrize("version", ["v1", None])
 def test_genai_sdk_tunes_and_prompts(server_factory, tmp_path, node, version):
     log = tmp_path / "requests.log"
