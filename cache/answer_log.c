@@ -1,7 +1,7 @@
 /* answer_log.c - the per-model answer logs: JSON lines appended (O_APPEND, one write each)
  * under one lock, rotated to log.jsonl.1 past the size limit, read at offsets for the
  * mount's log.jsonl. Which answers get a line is the model table's business. */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>

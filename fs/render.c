@@ -86,10 +86,10 @@ int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a)
 
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
 {
+	if (k == TFS_PROGRESS_SVG)
+		return a->has_snapshots; /* a draft's empty one is there for restores only */
 	/* wait is opened by name, never listed: tools that walk a tree (grep -r, cp -a,
 	 * tar, head * / *) would otherwise block on it while a model trains */
-	if (k == TFS_PROGRESS_SVG)
-		return a->has_snapshots;
 	return k != TFS_WAIT && tfs_kind_visible(k, a);
 }
 

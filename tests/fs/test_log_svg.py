@@ -188,3 +188,52 @@ def test_log_jsonl_hashed_prompts_and_rotation(mount_factory):
     assert [x["prompt_sha256"] for x in old + lines] == \
         [hashlib.sha256(p.encode()).hexdigest() for p in ("1", "3", "5", "7", "9")][
             5 - len(old) - len(lines):]
+
+
+@pytest.mark.parametrize("backend,base", [("openai", "gpt-4.1-mini-2025-04-14"),
+                                          ("vertex", "gemini-2.5-flash")])
+def test_log_jsonl_usage_on_other_backends(mount_factory, tmp_path, backend, base):
+    home = tmp_path / "home"
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CACHE_HOME=str(home / "cache"))
+    env.pop("OPENAI_API_KEY", None)
+    m = mount_factory(local=True, opts=["backend=" + backend], env=env)
+    m.make_active("other", config=f"base_model = {base}\nepoch_count = 2\n")
+    m.ask("other", "1")
+    answer = json.loads(m.read("other", "response.json"))
+    if backend == "openai":
+        u = answer["usage"]
+        want = {"prompt_tokens": u["prompt_tokens"], "output_tokens": u["completion_tokens"],
+                "total_tokens": u["total_tokens"]}
+        finish = answer["choices"][0]["finish_reason"]
+    else:
+        u = answer["usageMetadata"]
+        want = {"prompt_tokens": u["promptTokenCount"],
+                "output_tokens": u.get("candidatesTokenCount"),
+                "total_tokens": u["totalTokenCount"]}
+        finish = answer["candidates"][0]["finishReason"]
+    lines = log_lines(m, "other")
+    assert len(lines) == 1 and lines[0]["usage"] == want and lines[0]["cached"] is False
+    assert lines[0]["finish_reason"] == finish
+    # the picture comes with snapshots (the Vertex backend reports none)
+    if snapshots(m, "other"):
+        assert "progress.svg" in os.listdir(m.p("other"))
+        ET.fromstring(m.read("other", "progress.svg").encode())
+    else:
+        assert backend == "vertex"
+        assert err_of(os.stat, m.p("other", "progress.svg")) == errno.ENOENT
+
+
+@pytest.mark.skipif(shutil.which("tail") is None, reason="no tail")
+def test_tail_f_follows_log_jsonl(mount):
+    mount.make_active("tailed")
+    mount.ask("tailed", "1")
+    tail = subprocess.Popen(["tail", "-n", "+1", "-f", mount.p("tailed", "log.jsonl")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(tail.stdout.readline())["prompt"] == "1"
+        mount.ask("tailed", "3")
+        assert json.loads(tail.stdout.readline())["prompt"] == "3"  # came as it was written
+    finally:
+        tail.kill()
+        tail.wait()
