@@ -129,7 +129,7 @@ def test_prompts_when_the_retry_budget_runs_out(server_factory, mount_factory):
     budget, with a clear errno and a message naming the service's answer, never with an
     answer; the mount keeps listing meanwhile."""
     s = server_factory("--port", str(free_port()), "--seed", "3")
-    m = mount_factory(server=s)
+    m = mount_factory(server=s, opts=["timeout=20"])  # a retry budget of 10 s
     m.allow += [r"gone: response: the service answered HTTP (503|429)"]
     m.make_active("gone")
     m.write("gone", "generation", data="temperature = 0\n")
