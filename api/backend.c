@@ -366,6 +366,22 @@ int backend_generate(struct backend *b, const struct tuned_model *m, const char 
 	return b->ops->generate(b->impl, m, prompt, gs, out, c, err);
 }
 
+int backend_generate_stream(struct backend *b, const struct tuned_model *m, const char *prompt,
+			    const struct generation_settings *gs, backend_text_fn on_text,
+			    void *arg, struct generation_answer *out, struct backend_cancel *c,
+			    struct backend_error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (b->ops->generate_stream && (b->ops->caps & BACKEND_CAN_STREAM))
+		return b->ops->generate_stream(b->impl, m, prompt, gs, on_text, arg, out, c, err);
+	rc = b->ops->generate(b->impl, m, prompt, gs, out, c, err);
+	if (rc == 0 && on_text && out->text && *out->text)
+		on_text(arg, 0, out->text, strlen(out->text));
+	return rc;
+}
+
 int backend_read_answer(const struct backend *b, const char *raw, size_t len,
 			struct generation_answer *out)
 {

@@ -197,6 +197,17 @@ int backend_remove(struct backend *b, const struct tuned_model *m, struct backen
 int backend_generate(struct backend *b, const struct tuned_model *m, const char *prompt,
 		     const struct generation_settings *gs, struct generation_answer *out,
 		     struct backend_cancel *c, struct backend_error *err);
+/* Called as an answer's text arrives: text[0..len) is the answer's bytes from offset at.
+ * A stream cut and tried again starts over at 0, so the same bytes may come twice. */
+typedef void (*backend_text_fn)(void *arg, size_t at, const char *text, size_t len);
+/* backend_generate with the text passed to on_text as it is generated (a backend without
+ * BACKEND_CAN_STREAM calls it once with the whole text). out is what backend_generate
+ * gives, its raw_json the answer as the service gives it unstreamed; a stream that ends
+ * without its finish reason, or with an error event, is -EIO. */
+int backend_generate_stream(struct backend *b, const struct tuned_model *m, const char *prompt,
+			    const struct generation_settings *gs, backend_text_fn on_text,
+			    void *arg, struct generation_answer *out, struct backend_cancel *c,
+			    struct backend_error *err);
 /* Reads an answer back from raw JSON this backend returned earlier (the response cache). */
 int backend_read_answer(const struct backend *b, const char *raw, size_t len,
 			struct generation_answer *out);

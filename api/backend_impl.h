@@ -31,6 +31,10 @@ struct backend_ops {
 	int (*generate)(void *impl, const struct tuned_model *m, const char *prompt,
 			const struct generation_settings *gs, struct generation_answer *out,
 			struct backend_cancel *c, struct backend_error *err);
+	int (*generate_stream)(void *impl, const struct tuned_model *m, const char *prompt,
+			       const struct generation_settings *gs, backend_text_fn on_text,
+			       void *arg, struct generation_answer *out, struct backend_cancel *c,
+			       struct backend_error *err);
 	int (*read_answer)(const char *raw, size_t len, struct generation_answer *out);
 	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *text, long *n,
 			    struct backend_cancel *c, struct backend_error *err);

@@ -491,3 +491,23 @@ int gemini_generate(struct gemini_client *gc, const char *model_name, const char
 	free(body);
 	return rc;
 }
+
+int gemini_generate_stream(struct gemini_client *gc, const char *model_name, const char *prompt,
+			   const struct generation_settings *gs, backend_text_fn on_text, void *arg,
+			   struct backend_cancel *cancel, struct generation_answer *out,
+			   struct backend_error *err)
+{
+	char res[160], path[220];
+	char *body;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = gemini_any_model_name(model_name, res, sizeof(res), err);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/v1beta/%s:streamGenerateContent?alt=sse", res);
+	body = gemini_generate_request_json(prompt, gs);
+	rc = gemini_stream_call(gc->http, path, body, on_text, arg, cancel, out, err);
+	free(body);
+	return rc;
+}

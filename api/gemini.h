@@ -105,6 +105,15 @@ int gemini_find_operation(struct gemini_client *gc, const char *model_name,
 int gemini_generate(struct gemini_client *gc, const char *model_name, const char *prompt,
 		    const struct generation_settings *gs, struct backend_cancel *cancel,
 		    struct generation_answer *out, struct backend_error *err);
+/* streamGenerateContent: path is the whole one (":streamGenerateContent?alt=sse"), on_text
+ * sees the text as it comes; out as gemini_generate's (see backend_generate_stream). */
+int gemini_generate_stream(struct gemini_client *gc, const char *model_name, const char *prompt,
+			   const struct generation_settings *gs, backend_text_fn on_text, void *arg,
+			   struct backend_cancel *cancel, struct generation_answer *out,
+			   struct backend_error *err);
+int gemini_stream_call(struct http_client *hc, const char *path, const char *body,
+		       backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
+		       struct generation_answer *out, struct backend_error *err);
 int gemini_list_base_models(struct gemini_client *gc, struct backend_cancel *cancel,
 			    struct base_model **out, size_t *n_out, struct backend_error *err);
 

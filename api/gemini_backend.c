@@ -344,6 +344,16 @@ static int gb_generate(void *impl, const struct tuned_model *m, const char *prom
 	return gemini_generate(g->gc, m->id, prompt, gs, c, out, err);
 }
 
+static int gb_generate_stream(void *impl, const struct tuned_model *m, const char *prompt,
+			      const struct generation_settings *gs, backend_text_fn on_text,
+			      void *arg, struct generation_answer *out, struct backend_cancel *c,
+			      struct backend_error *err)
+{
+	struct gemini_backend *g = impl;
+
+	return gemini_generate_stream(g->gc, m->id, prompt, gs, on_text, arg, c, out, err);
+}
+
 static int gb_read_answer(const char *raw, size_t len, struct generation_answer *out)
 {
 	return gemini_parse_generation(raw, len, out);
@@ -363,8 +373,8 @@ static void gb_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_gemini_ops = {
     .name = "gemini",
-    .caps = BACKEND_HAS_SOURCE_MODEL | BACKEND_HAS_LEARNING_RATE | BACKEND_HAS_LR_MULTIPLIER |
-	    BACKEND_HAS_MODEL_GENERATION,
+    .caps = BACKEND_CAN_STREAM | BACKEND_HAS_SOURCE_MODEL | BACKEND_HAS_LEARNING_RATE |
+	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_MODEL_GENERATION,
     .open = gb_open,
     .close = gb_close,
     .credentials_kind = gb_credentials_kind,
@@ -377,6 +387,7 @@ const struct backend_ops backend_gemini_ops = {
     .progress = gb_progress,
     .remove = gb_remove,
     .generate = gb_generate,
+    .generate_stream = gb_generate_stream,
     .read_answer = gb_read_answer,
     .stats = gb_stats,
 };

@@ -62,6 +62,10 @@ struct http_call_options {
 	int once;		  /* a single attempt, no retries */
 	int fresh;		  /* a new connection: libcurl resends nothing on its own */
 	int want_location;	  /* keep the Location header in resp->location */
+	/* Called as a 2xx answer's body arrives, with all of this attempt's body so far;
+	 * (NULL, 0) opens every attempt, so that a retry starts its reader afresh. */
+	void (*on_body)(void *arg, const char *body, size_t len);
+	void *on_body_arg;
 	int *maybe_done; /* set when an earlier attempt may have been carried out (a transfer
 			    cut short, a 5xx): a create meeting 409 may be its own work */
 };

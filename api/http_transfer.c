@@ -57,6 +57,7 @@ struct http_sink {
 	int too_big;
 	int over_budget; /* 1: others hold the budget now, 2: this answer could never fit */
 	CURL *easy;
+	const struct http_call_options *o; /* its on_body, for answers read as they come */
 };
 
 /* Grows the buffer to hold need bytes, within the budget; -1 when it may not. An answer
@@ -113,6 +114,12 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *user)
 	memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	s->buf[s->len] = '\0';
+	if (s->o->on_body) {
+		long status = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			s->o->on_body(s->o->on_body_arg, s->buf, s->len);
+	}
 	return n;
 }
 
@@ -393,6 +400,9 @@ int http_attempt_once(struct http_client *hc, enum http_method method, const cha
 			body ? (o->body_len ? o->body_len : strlen(body)) : 0);
 
 	sink.easy = c.easy;
+	sink.o = o;
+	if (o->on_body)
+		o->on_body(o->on_body_arg, NULL, 0);
 	at->code = http_perform(c.multi, c.easy, cancel);
 	if (sink.too_big)
 		snprintf(at->errbuf, sizeof(at->errbuf), "larger than %ld MiB",

@@ -664,6 +664,31 @@ static int oa_generate(void *impl, const struct tuned_model *m, const char *prom
 	return rc;
 }
 
+static int oa_generate_stream(void *impl, const struct tuned_model *m, const char *prompt,
+			      const struct generation_settings *gs, backend_text_fn on_text,
+			      void *arg, struct generation_answer *out, struct backend_cancel *c,
+			      struct backend_error *err)
+{
+	struct openai_backend *a = impl;
+	char why[300] = "", *body, *path;
+	int rc;
+
+	if (!m->endpoint || !*m->endpoint) {
+		http_error_set(err, 0, "", "%s has no fine-tuned model to answer from yet", m->id);
+		return -EINVAL;
+	}
+	body = openai_chat_body(m->endpoint, prompt, gs, why, sizeof(why));
+	if (!body) {
+		http_error_set(err, 0, "invalid_request_error", "%s", why);
+		return -EINVAL;
+	}
+	path = xasprintf("%s/chat/completions", a->prefix);
+	rc = openai_chat_stream(a->http, path, body, on_text, arg, c, out, err);
+	free(body);
+	free(path);
+	return rc;
+}
+
 static void oa_stats(void *impl, struct backend_stats *out)
 {
 	struct openai_backend *a = impl;
@@ -677,7 +702,7 @@ static void oa_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_openai_ops = {
     .name = "openai",
-    .caps = BACKEND_CAN_CANCEL | BACKEND_HAS_LR_MULTIPLIER,
+    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_STREAM | BACKEND_HAS_LR_MULTIPLIER,
     .open = oa_open,
     .close = oa_close,
     .credentials_kind = oa_credentials_kind,
@@ -691,6 +716,7 @@ const struct backend_ops backend_openai_ops = {
     .cancel = oa_cancel,
     .remove = oa_remove,
     .generate = oa_generate,
+    .generate_stream = oa_generate_stream,
     .read_answer = openai_parse_completion,
     .stats = oa_stats,
 };

@@ -67,6 +67,11 @@ char *openai_chat_body(const char *model, const char *prompt, const struct gener
 		       char *why, size_t why_len);
 /* A chat.completion: choices[0].message.content, finish_reason, refusal, usage. */
 int openai_parse_completion(const char *json, size_t len, struct generation_answer *out);
+/* POSTs body (openai_chat_body's) to path with "stream": true; on_text sees the text as it
+ * comes, out is the chat.completion the chunks add up to (see backend_generate_stream). */
+int openai_chat_stream(struct http_client *hc, const char *path, const char *body,
+		       backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
+		       struct generation_answer *out, struct backend_error *err);
 
 /* openai_files.c: the Files API under prefix ("/v1" or ""). */
 int openai_file_upload(struct http_client *hc, const char *prefix, const char *filename,

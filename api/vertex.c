@@ -591,6 +591,28 @@ static int vx_generate(void *impl, const struct tuned_model *m, const char *prom
 	return rc;
 }
 
+static int vx_generate_stream(void *impl, const struct tuned_model *m, const char *prompt,
+			      const struct generation_settings *gs, backend_text_fn on_text,
+			      void *arg, struct generation_answer *out, struct backend_cancel *c,
+			      struct backend_error *err)
+{
+	struct vertex_backend *v = impl;
+	char *body, *path;
+	int rc;
+
+	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
+	    strstr(m->endpoint, "..")) {
+		http_error_set(err, 0, "", "%s has no endpoint to answer from yet", m->id);
+		return -EINVAL;
+	}
+	body = gemini_generate_request_json(prompt, gs);
+	path = xasprintf(VERTEX_API "/%s:streamGenerateContent?alt=sse", m->endpoint);
+	rc = gemini_stream_call(v->api, path, body, on_text, arg, c, out, err);
+	free(body);
+	free(path);
+	return rc;
+}
+
 /* countTokens on the tuned model's endpoint: what the service will count for text. */
 static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *text, long *n,
 			   struct backend_cancel *c, struct backend_error *err)
@@ -639,8 +661,8 @@ static void vx_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_vertex_ops = {
     .name = "vertex",
-    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_COUNT_TOKENS | BACKEND_HAS_LR_MULTIPLIER |
-	    BACKEND_HAS_ADAPTER_SIZE,
+    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_COUNT_TOKENS | BACKEND_CAN_STREAM |
+	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_ADAPTER_SIZE,
     .open = vx_open,
     .close = vx_close,
     .credentials_kind = vx_credentials_kind,
@@ -654,6 +676,7 @@ const struct backend_ops backend_vertex_ops = {
     .cancel = vx_cancel,
     .remove = vx_remove,
     .generate = vx_generate,
+    .generate_stream = vx_generate_stream,
     .count_tokens = vx_count_tokens,
     .read_answer = vx_read_answer,
     .stats = vx_stats,

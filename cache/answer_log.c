@@ -154,6 +154,24 @@ out:
 	return rc;
 }
 
+int answer_log_answer(struct answer_log *l, const char *id, const char *prompt, size_t len,
+		      const struct generation_answer *a, long latency_ms, int cached)
+{
+	struct answer_log_record r = {0};
+
+	clock_gettime(CLOCK_REALTIME, &r.at);
+	r.prompt = prompt;
+	r.prompt_len = len;
+	r.answer_len = a->text ? strlen(a->text) : 0;
+	r.finish_reason = a->finish_reason;
+	r.prompt_tokens = a->in_tokens;
+	r.output_tokens = a->out_tokens;
+	r.total_tokens = a->total_tokens;
+	r.latency_ms = latency_ms;
+	r.cached = cached;
+	return answer_log_add(l, id, &r);
+}
+
 int answer_log_size(struct answer_log *l, const char *id, size_t *size)
 {
 	char *path = log_path(l, id, "", 0);

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "api/backend.h"
+
 #define ANSWER_LOG_DEFAULT_SIZE ((size_t)16 << 20)
 
 /* One answer. Token counts are -1 when the service did not say them. */
@@ -34,6 +36,10 @@ char *answer_log_line(const struct answer_log_record *r, int hash_prompts, size_
 
 /* Appends r's line to id's log (rotating first when it would pass the size). */
 int answer_log_add(struct answer_log *l, const char *id, const struct answer_log_record *r);
+
+/* The same for a generated answer a (its text's length, finish reason and usage), now. */
+int answer_log_answer(struct answer_log *l, const char *id, const char *prompt, size_t len,
+		      const struct generation_answer *a, long latency_ms, int cached);
 
 /* The current log of id: its size (0 when none yet), and up to size bytes from off (the
  * count; 0 at or past the end). */

@@ -171,6 +171,13 @@ int mtab_response(struct mtab *t, const char *id, int nonblock, double timeout,
  * set or its answer was never asked for. */
 int mtab_response_by(struct mtab *t, int pid, const char *id, int nonblock, double timeout,
 		     mtab_interrupted_fn intr, struct mtab_answer *out);
+/* For a reader of an answer being generated: while the request for the prompt pid reads
+ * streams in, waits until its text is longer than have bytes, then 1 with a copy of the
+ * text so far (no trailing newline) in *text; 0 when no request is under way (the answer
+ * is done or failed: read it with mtab_response_by). -EAGAIN (nonblock, nothing new),
+ * -EINTR, -ETIMEDOUT (the message in error) and key_by's errors otherwise. */
+int mtab_response_partial(struct mtab *t, int pid, const char *id, size_t have, int nonblock,
+			  double timeout, mtab_interrupted_fn intr, char **text, size_t *len);
 /* Size of the current answer when already known (no I/O), else -ENODATA. */
 int mtab_response_size(struct mtab *t, const char *id, size_t *text_len, size_t *json_len);
 void mtab_answer_clear(struct mtab_answer *a);
@@ -193,6 +200,10 @@ int mtab_spool_touch(struct mtab *t, const char *id, const char *name);
  * prompt, -EINVAL for one that cannot be sent or a model that failed. */
 int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonblock,
 		      double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
+
+/* mtab_response_partial for responses/X (then read whole with mtab_spool_answer). */
+int mtab_spool_partial(struct mtab *t, const char *id, const char *name, size_t have, int nonblock,
+		       double timeout, mtab_interrupted_fn intr, char **text, size_t *len);
 
 /* Sets the model's error text (and logs it); "" clears it. */
 void mtab_set_error(struct mtab *t, const char *id, const char *msg);

@@ -10,7 +10,6 @@
 #include <syslog.h>
 
 #include "base/clock.h"
-#include "cache/answer_log.h"
 #include "cache/mtab_impl.h"
 #include "cache/rcache.h"
 
@@ -58,41 +57,6 @@ static int answer_from_json(const struct mtab *t, const char *json, size_t len,
 	return 0;
 }
 
-/* A line in the model's log.jsonl for an answer given (no lock held). */
-static void log_answer(struct mtab *t, const char *id, const char *prompt, size_t len,
-		       const struct generation_answer *a, long latency_ms, int cached)
-{
-	struct answer_log_record r = {0};
-	int rc;
-
-	if (!t->o.answer_log)
-		return;
-	clock_gettime(CLOCK_REALTIME, &r.at);
-	r.prompt = prompt;
-	r.prompt_len = len;
-	r.answer_len = a->text ? strlen(a->text) : 0;
-	r.finish_reason = a->finish_reason;
-	r.prompt_tokens = a->in_tokens;
-	r.output_tokens = a->out_tokens;
-	r.total_tokens = a->total_tokens;
-	r.latency_ms = latency_ms;
-	r.cached = cached;
-	rc = answer_log_add(t->o.answer_log, id, &r);
-	if (rc < 0)
-		mtab_logf(t, LOG_WARNING, "%s: log.jsonl: cannot append: %s", id, strerror(-rc));
-}
-
-/* The same for an answer found kept (in memory or the response cache). */
-static void log_cached(struct mtab *t, const char *id, const char *prompt, size_t len,
-		       const char *json, size_t jlen, long latency_ms)
-{
-	struct generation_answer r = {0};
-
-	if (t->o.answer_log && read_answer(t, json, jlen, &r) == 0)
-		log_answer(t, id, prompt, len, &r, latency_ms, 1);
-	generation_answer_clear(&r);
-}
-
 void mtab_answer_clear(struct mtab_answer *a)
 {
 	free(a->json);
@@ -133,6 +97,7 @@ static void job_unref(struct mtab_job *j)
 	free(j->prompt);
 	generation_settings_clear(&j->gs);
 	free(j->json);
+	free(j->partial);
 	free(j);
 }
 
@@ -195,8 +160,9 @@ static void job_finish(struct mtab *t, struct mtab_job *j, int rc, struct genera
 	} else if (rc != -EINTR) {
 		char msg[800];
 		e = mtab_find(t, j->id);
-		if (strcmp(err->code, "RESOURCE_EXHAUSTED") == 0 && !err->http_status)
-			snprintf(msg, sizeof msg, "response: %s", err->message); /* too large */
+		if ((strcmp(err->code, "RESOURCE_EXHAUSTED") == 0 && !err->http_status) ||
+		    strcmp(err->code, "DIVERGED") == 0)
+			snprintf(msg, sizeof msg, "response: %s", err->message); /* ours */
 		else if (err->http_status >= 200 && err->http_status < 300)
 			snprintf(msg, sizeof msg, "response: the service's answer is unusable: %s",
 				 err->message);
@@ -223,6 +189,60 @@ static struct mtab_job *job_next(struct mtab *t)
 	return NULL;
 }
 
+/* What the stream callback of a job needs. */
+struct gen_stream {
+	struct mtab *t;
+	struct mtab_job *j;
+};
+
+/* Text of the answer arriving at byte at: appended to what readers may see. A retry
+ * starts again at 0: what no reader was given yet is dropped, what was given must come
+ * again the same, else the job is marked diverged (and fails at its end). */
+static void gen_text(void *arg, size_t at, const char *text, size_t len)
+{
+	struct gen_stream *g = arg;
+	struct mtab_job *j = g->j;
+	size_t same = 0;
+
+	pthread_mutex_lock(&g->t->mu);
+	if (at == 0 && j->partial_len > j->delivered)
+		j->partial_len = j->delivered;
+	if (at < j->partial_len) {
+		same = j->partial_len - at < len ? j->partial_len - at : len;
+		if (memcmp(j->partial + at, text, same) != 0)
+			j->diverged = 1;
+	}
+	if (!j->diverged && at + same == j->partial_len && len > same) {
+		if (j->partial_len + len - same + 1 > j->partial_cap) {
+			j->partial_cap = (j->partial_len + len - same + 1) * 2;
+			j->partial = xrealloc(j->partial, j->partial_cap);
+		}
+		memcpy(j->partial + j->partial_len, text + same, len - same);
+		j->partial_len += len - same;
+		pthread_cond_broadcast(&g->t->changed);
+	}
+	pthread_mutex_unlock(&g->t->mu);
+}
+
+/* A finished answer whose text does not go on from what readers were given: -EIO. Under
+ * t->mu. */
+static int gen_check_given(struct mtab_job *j, const struct generation_answer *res,
+			   struct backend_error *err)
+{
+	const char *text = res->text ? res->text : "";
+
+	if (!j->diverged && (!j->delivered || (strlen(text) >= j->delivered &&
+					       memcmp(text, j->partial, j->delivered) == 0)))
+		return 0;
+	memset(err, 0, sizeof *err);
+	snprintf(err->code, sizeof err->code, "DIVERGED");
+	snprintf(err->message, sizeof err->message,
+		 "the answer's stream was cut and its retry answered differently from the %zu "
+		 "bytes already read; write the prompt again to ask anew",
+		 j->delivered);
+	return -EIO;
+}
+
 /* One of at most max_requests workers: takes queued jobs, oldest first, until none. */
 static void *worker(void *arg)
 {
@@ -233,21 +253,26 @@ static void *worker(void *arg)
 	while (!t->stopping && (j = job_next(t))) {
 		struct generation_answer res = {0};
 		struct backend_error err = {0};
+		struct gen_stream g = {t, j};
 		int64_t start;
 		int rc;
 		j->started = 1;
 		t->stats.generations++;
 		pthread_mutex_unlock(&t->mu);
 		start = clock_now_ms();
-		rc = backend_generate(t->o.backend, &j->model, j->prompt, &j->gs, &res, &j->cancel,
-				      &err);
+		rc = backend_generate_stream(t->o.backend, &j->model, j->prompt, &j->gs, gen_text,
+					     &g, &res, &j->cancel, &err);
 		if (rc == 0 && !res.raw_json)
 			rc = -EIO;
+		pthread_mutex_lock(&t->mu);
+		if (rc == 0)
+			rc = gen_check_given(j, &res, &err);
+		pthread_mutex_unlock(&t->mu);
 		if (rc == 0 && t->o.rcache)
 			rcache_put(t->o.rcache, j->key, res.raw_json, strlen(res.raw_json));
 		if (rc == 0)
-			log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
-				   (long)(clock_now_ms() - start), 0);
+			mtab_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
+					(long)(clock_now_ms() - start), 0);
 		pthread_mutex_lock(&t->mu);
 		job_finish(t, j, rc, &res, &err);
 		job_unref(j);
@@ -364,7 +389,7 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 	}
 	/* asked again and answered from what is kept: a line of its own, marked cached */
 	if (json && by_user)
-		log_cached(t, id, prompt, len, json, jlen, (long)(clock_now_ms() - start));
+		mtab_log_kept(t, id, prompt, len, json, jlen, (long)(clock_now_ms() - start));
 	free(json);
 	free(p);
 }
@@ -442,11 +467,26 @@ static int key_by(struct mtab *t, const char *id, const struct mtab_proc *chain,
 	return 0;
 }
 
+/* Says in id's error that no answer came within timeout. Under t->mu. */
+static void note_timeout(struct mtab *t, const char *id, double timeout)
+{
+	struct mtab_entry *e = mtab_find(t, id);
+	char msg[200];
+
+	if (!e)
+		return;
+	snprintf(msg, sizeof msg,
+		 "response: no answer within %g s (-o timeout); the service is slow "
+		 "or failing, write the prompt again to retry",
+		 timeout);
+	mtab_entry_set_error(e, msg);
+	mtab_logf(t, LOG_WARNING, "%s: %s", id, msg);
+}
+
 /* Waits for the job of key; *json gets its answer. Under t->mu. */
 static int wait_for(struct mtab *t, const char *id, struct mtab_job *j, int nonblock,
 		    double timeout, mtab_interrupted_fn intr, char **json, size_t *len)
 {
-	struct mtab_entry *e;
 	int rc;
 
 	if (nonblock)
@@ -455,15 +495,8 @@ static int wait_for(struct mtab *t, const char *id, struct mtab_job *j, int nonb
 	j->refs++;
 	rc = job_wait(t, j, mtab_now() + timeout, intr);
 	j->waiters--;
-	if (rc == -ETIMEDOUT && (e = mtab_find(t, id))) {
-		char msg[200];
-		snprintf(msg, sizeof msg,
-			 "response: no answer within %g s (-o timeout); the service is slow "
-			 "or failing, write the prompt again to retry",
-			 timeout);
-		mtab_entry_set_error(e, msg);
-		mtab_logf(t, LOG_WARNING, "%s: %s", id, msg);
-	}
+	if (rc == -ETIMEDOUT)
+		note_timeout(t, id, timeout);
 	if (rc == 0 && j->rc < 0)
 		rc = j->rc;
 	if (rc == 0) {
@@ -471,6 +504,86 @@ static int wait_for(struct mtab *t, const char *id, struct mtab_job *j, int nonb
 		*len = j->len;
 	}
 	job_unref(j);
+	return rc;
+}
+
+/* Waits until the job of key holds more than have bytes of text (1, a copy in *text) or
+ * is done (0; also when there is no job). Under t->mu. */
+static int partial_wait(struct mtab *t, const char *id, const char *key, size_t have, int nonblock,
+			double timeout, mtab_interrupted_fn intr, char **text, size_t *len)
+{
+	struct mtab_job *j = job_find(t, key);
+	double deadline = mtab_now() + timeout;
+	int rc;
+
+	if (!j)
+		return 0;
+	j->refs++;
+	for (;;) {
+		struct timespec ts;
+		double until;
+		if (j->done) {
+			rc = 0;
+			break;
+		}
+		if (!j->diverged && j->partial_len > have) {
+			*text = xstrndup(j->partial ? j->partial : "", j->partial_len);
+			*len = j->partial_len;
+			if (j->delivered < j->partial_len)
+				j->delivered = j->partial_len;
+			rc = 1;
+			break;
+		}
+		rc = nonblock			       ? -EAGAIN
+		     : (intr && intr()) || t->stopping ? -EINTR
+		     : mtab_now() >= deadline	       ? -ETIMEDOUT
+						       : 0;
+		if (rc < 0)
+			break;
+		until = mtab_now() + 0.1;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+	}
+	if (rc == -ETIMEDOUT)
+		note_timeout(t, id, timeout);
+	job_unref(j);
+	return rc;
+}
+
+int mtab_response_partial(struct mtab *t, int pid, const char *id, size_t have, int nonblock,
+			  double timeout, mtab_interrupted_fn intr, char **text, size_t *len)
+{
+	struct mtab_proc chain[MTAB_CHAIN];
+	int n = pid > 0 ? mtab_proc_chain(pid, chain, MTAB_CHAIN) : 0;
+	char key[RCACHE_KEY_HEX];
+	struct mtab_entry *e;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	rc = key_by(t, id, chain, n, key, &e);
+	if (rc == 0)
+		rc = partial_wait(t, id, key, have, nonblock, timeout, intr, text, len);
+	pthread_mutex_unlock(&t->mu);
+	return rc == -ENODATA || rc == -EILSEQ || rc == -EINVAL ? 0 : rc;
+}
+
+int mtab_gen_partial(struct mtab *t, const char *id, const char *prompt, size_t len, size_t have,
+		     int nonblock, double timeout, mtab_interrupted_fn intr, char **text,
+		     size_t *text_len)
+{
+	char key[RCACHE_KEY_HEX], *p = xstrndup(prompt, len);
+	struct mtab_entry *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->mu);
+	e = mtab_find(t, id);
+	if (e && e->state == MTAB_ACTIVE) {
+		key_for(t, e, p, key);
+		rc = partial_wait(t, id, key, have, nonblock, timeout, intr, text, text_len);
+	}
+	pthread_mutex_unlock(&t->mu);
+	free(p);
 	return rc;
 }
 

@@ -65,6 +65,11 @@ struct mtab_job {
 	int waiters, refs, started, done, rc;
 	char *json;
 	size_t len;
+	/* the answer's text as it streams in, shown to readers before it is done */
+	char *partial;
+	size_t partial_len, partial_cap;
+	size_t delivered; /* bytes of partial some reader was given */
+	int diverged;	  /* a retried stream's text differs from bytes given */
 };
 
 /* A finished answer (or failure) kept a while beside the response cache. */
@@ -176,6 +181,13 @@ int mtab_poll_start(struct mtab *t);
 void mtab_poll_stop(struct mtab *t);
 void mtab_kick(struct mtab *t); /* under t->mu */
 
+/* mtab_log.c: lines of log.jsonl (no lock held) for an answer generated, and for one
+ * answered again from what is kept (json, as cached) */
+void mtab_log_answer(struct mtab *t, const char *id, const char *prompt, size_t len,
+		     const struct generation_answer *a, long latency_ms, int cached);
+void mtab_log_kept(struct mtab *t, const char *id, const char *prompt, size_t len, const char *json,
+		   size_t jlen, long latency_ms);
+
 /* mtab_gen.c */
 void mtab_gen_stop(struct mtab *t);
 void mtab_gen_free(struct mtab *t);
@@ -185,6 +197,10 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 int mtab_gen_done(struct mtab *t, const char *id, const char *prompt, size_t len);
 /* The answer to prompt on id: waits (bounded) while the model is not yet ACTIVE or the
  * answer not yet asked for or under way. Not under mu. */
+/* mtab_response_partial for the answer to prompt on id. */
+int mtab_gen_partial(struct mtab *t, const char *id, const char *prompt, size_t len, size_t have,
+		     int nonblock, double timeout, mtab_interrupted_fn intr, char **text,
+		     size_t *text_len);
 int mtab_gen_answer(struct mtab *t, const char *id, const char *prompt, size_t len, int nonblock,
 		    double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
 

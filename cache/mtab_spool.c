@@ -122,6 +122,21 @@ int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonb
 	return rc;
 }
 
+int mtab_spool_partial(struct mtab *t, const char *id, const char *name, size_t have, int nonblock,
+		       double timeout, mtab_interrupted_fn intr, char **text, size_t *len)
+{
+	char *data = NULL, why[100];
+	size_t plen = 0;
+	int rc = mtab_spool_read(t, id, name, &data, &plen);
+
+	if (rc == 0 && spool_prompt(data, &plen, why, sizeof why) == 0)
+		rc = mtab_gen_partial(t, id, data, plen, have, nonblock, timeout, intr, text, len);
+	else
+		rc = 0; /* the whole read says what is wrong */
+	free(data);
+	return rc;
+}
+
 int mtab_spool_done(struct mtab *t, const char *id, char ***names, size_t *n)
 {
 	char **all;

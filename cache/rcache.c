@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "base/xalloc.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
 
@@ -43,19 +44,11 @@ struct rcache {
 	size_t entries, bytes, hits, misses, evictions;
 };
 
-__attribute__((noreturn)) static void rc_oom(void)
+/* A digest that cannot be made means OpenSSL could not allocate its context. */
+__attribute__((noreturn)) static void rc_digest_failed(void)
 {
-	fputs("tunedfs: out of memory\n", stderr);
+	fputs("tunedfs: response cache: SHA-256 failed (out of memory)\n", stderr);
 	abort();
-}
-
-static void *rc_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p)
-		rc_oom();
-	return p;
 }
 
 static int rc_unhex(const char *hex, unsigned char out[32])
@@ -133,7 +126,7 @@ static void rc_table_grow(struct rcache *rc)
 	if ((uint64_t)(rc->entries + 1) * 2 <= old_cap)
 		return;
 	rc->table_cap = old_cap * 2;
-	rc->table = rc_xcalloc(rc->table_cap, sizeof(*rc->table));
+	rc->table = xcalloc(rc->table_cap, sizeof(*rc->table));
 	for (uint32_t s = 0; s < old_cap; s++)
 		if (old[s])
 			rc_table_put(rc, old[s] - 1);
@@ -199,9 +192,7 @@ static uint32_t rc_insert(struct rcache *rc, const unsigned char key[32], uint64
 			struct rc_entry *n;
 
 			rc->cap_ents = rc->cap_ents ? rc->cap_ents * 2 : 256;
-			n = realloc(rc->ents, (size_t)rc->cap_ents * sizeof(*n));
-			if (!n)
-				rc_oom();
+			n = xrealloc(rc->ents, (size_t)rc->cap_ents * sizeof(*n));
 			rc->ents = n;
 		}
 		i = rc->n_ents++;
@@ -241,9 +232,7 @@ static size_t rc_evict_locked(struct rcache *rc, uint32_t keep, unsigned char (*
 		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
-			*keys = realloc(*keys, cap * 32);
-			if (!*keys)
-				rc_oom();
+			*keys = xrealloc(*keys, cap * 32);
 		}
 		memcpy((*keys)[n++], rc->ents[i].key, 32);
 		rc_remove(rc, i);
@@ -293,7 +282,7 @@ static void rc_sha256_hex(const char *data, size_t len, char out[RCACHE_KEY_HEX]
 	unsigned int md_len = 0;
 
 	if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-		rc_oom();
+		rc_digest_failed();
 	rc_hex(md, out);
 }
 
@@ -363,9 +352,7 @@ static void rc_scan_sub(struct rcache *rc, const char *sub, struct rc_found **v,
 			continue;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 256;
-			*v = realloc(*v, *cap * sizeof(**v));
-			if (!*v)
-				rc_oom();
+			*v = xrealloc(*v, *cap * sizeof(**v));
 		}
 		memcpy((*v)[*n].key, key, 32);
 		(*v)[*n].size = (uint64_t)st.st_size > RC_HDR_LEN
@@ -411,12 +398,12 @@ int rcache_open(const char *dir, size_t max_bytes, struct rcache **out)
 		return -EINVAL;
 	if ((fd = privdir_open(dir)) < 0)
 		return fd;
-	rc = rc_xcalloc(1, sizeof(*rc));
+	rc = xcalloc(1, sizeof(*rc));
 	rc->dirfd = fd;
 	rc->max_bytes = max_bytes;
 	pthread_mutex_init(&rc->lock, NULL);
 	rc->table_cap = 1024;
-	rc->table = rc_xcalloc(rc->table_cap, sizeof(*rc->table));
+	rc->table = xcalloc(rc->table_cap, sizeof(*rc->table));
 	rc->free_head = rc->mru = rc->lru = RC_NIL;
 	rc_scan(rc);
 	*out = rc;
@@ -457,14 +444,14 @@ void rcache_key(const char *model, const char *update_time, const char *generati
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		rc_oom();
+		rc_digest_failed();
 	EVP_DigestUpdate(ctx, domain, sizeof(domain));
 	rc_hash_field(ctx, model);
 	rc_hash_field(ctx, update_time);
 	rc_hash_field(ctx, generation);
 	rc_hash_field(ctx, prompt);
 	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)
-		rc_oom();
+		rc_digest_failed();
 	EVP_MD_CTX_free(ctx);
 	rc_hex(md, out);
 }
@@ -490,9 +477,7 @@ static int rc_read_file(struct rcache *rc, const unsigned char k[32], char **dat
 		close(fd);
 		return -EIO;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		rc_oom();
+	buf = xmalloc((size_t)st.st_size + 1);
 	while (n < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
 

@@ -1,5 +1,6 @@
 /* io.c - open files: a handle per open, content snapshotted at open (or at the first
- * read for wait and response, which may block), writes buffered in the handle (or in the
+ * read for wait and response, which may block; response grows while its answer streams
+ * in), writes buffered in the handle (or in the
  * content its file's handles share, shared.c) and committed to the model table on
  * flush/release. Directory-level operations: ops.c. */
 #include <errno.h>
@@ -404,6 +405,38 @@ static int load_blocking(struct tfs_fh *fh)
 	return 0;
 }
 
+/* response and responses/X: while the answer streams in, the handle holds its text so
+ * far (loaded unset), and a read at the end of it waits for more. */
+static int streams(const struct tfs_fh *fh)
+{
+	return fh->kind == TFS_RESPONSE || fh->kind == TFS_SPOOL_RESPONSE;
+}
+
+/* More of a streaming answer than off bytes, or the whole answer once it is done. */
+static int load_stream(struct tfs_fh *fh, size_t off)
+{
+	int nonblock = (fh->flags & O_NONBLOCK) != 0, rc;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (fh->name)
+		rc = mtab_spool_partial(tfs_ctx.mt, fh->id, fh->name, off, nonblock,
+					tfs_ctx.opt.timeout, fuse_interrupted, &text, &len);
+	else
+		rc = mtab_response_partial(tfs_ctx.mt, fuse_get_context()->pid, fh->id, off,
+					   nonblock, tfs_ctx.opt.timeout, fuse_interrupted, &text,
+					   &len);
+	if (rc == 0)
+		return load_blocking(fh); /* done (or never streamed): the whole answer */
+	if (rc < 0)
+		return rc;
+	free(fh->buf);
+	fh->buf = text;
+	fh->len = len;
+	fh->cap = len + 1;
+	return 0;
+}
+
 /* Files that change under an open handle, so a read at the end takes a fresh content. */
 static int grows(enum tfs_kind k)
 {
@@ -446,7 +479,9 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 		return (int)n;
 	}
 	pthread_mutex_lock(&fh->mu);
-	if (!fh->loaded)
+	if (!fh->loaded && streams(fh) && (off < 0 || (size_t)off >= fh->len))
+		rc = load_stream(fh, off < 0 ? 0 : (size_t)off);
+	else if (!fh->loaded && !streams(fh))
 		rc = load_blocking(fh);
 	else if (off > 0 && (size_t)off >= fh->len && grows(fh->kind))
 		rc = reload(fh); /* tail -f: a read past the end sees what came since */

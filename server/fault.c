@@ -70,3 +70,12 @@ int srv_fault_inject(struct srv *s, struct srv_reply *rep, char *fault)
 	}
 	return 0;
 }
+
+int srv_fault_cut(struct srv *s, const struct srv_reply *rep)
+{
+	const struct srv_options *o = &s->opt;
+	if (o->cut_rate <= 0 ||
+	    (o->fault_routes && rep->route && !route_listed(o->fault_routes, rep->route)))
+		return 0;
+	return srv_fault_draw(s) < o->cut_rate;
+}

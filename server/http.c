@@ -1,6 +1,7 @@
 /* http.c - the libmicrohttpd side of tunedfs-server: listening, collecting bodies up to
  * --max-body, the raw URI and the headers, then srv_handle; latency, dropped connections,
- * Retry-After and the reply's own headers are applied here. Routing is router.c. */
+ * Retry-After, the reply's own headers and streamed answers (event by event, with
+ * --stream-delay and --cut-rate) are applied here. Routing is router.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 
 #include <microhttpd.h>
 
+#include "server/fault.h"
 #include "server/http.h"
 #include "server/router.h"
 #include "server/srv.h"
@@ -61,10 +63,87 @@ static void sleep_ms(long ms)
 		;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *rep)
+/* A streamed answer going out one event at a time: --stream-delay before every event
+ * but the first, and cut (the connection closed mid-answer) at cut_at when drawn so. */
+struct sse_out {
+	char *body;
+	size_t len, pos, cut_at;
+	long delay_ms;
+	int mid; /* pos is inside an event that did not fit the last buffer */
+};
+
+/* Where the event starting at i ends: after its blank line, or at the end. */
+static size_t event_end(const char *b, size_t i, size_t len)
 {
+	for (; i + 1 < len; i++) {
+		if (b[i] == '\n' && b[i + 1] == '\n')
+			return i + 2;
+		if (b[i] == '\r' && b[i + 1] == '\r')
+			return i + 2;
+		if (i + 3 < len && !memcmp(b + i, "\r\n\r\n", 4))
+			return i + 4;
+	}
+	return len;
+}
+
+static ssize_t sse_next(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse_out *o = cls;
+	(void)pos;
+	if (o->pos >= o->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (o->pos >= o->cut_at)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (o->pos > 0 && !o->mid && o->delay_ms > 0)
+		sleep_ms(o->delay_ms);
+	size_t end = event_end(o->body, o->pos, o->len), n = end - o->pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, o->body + o->pos, n);
+	o->pos += n;
+	o->mid = o->pos < end;
+	return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct sse_out *o = cls;
+	free(o->body);
+	free(o);
+}
+
+/* The response of a text/event-stream reply: sent as its events are, never whole. */
+static struct MHD_Response *sse_response(struct srv *s, struct srv_reply *rep)
+{
+	struct sse_out *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < rep->body_len; i = event_end(rep->body, i, rep->body_len))
+		n++;
+	o->body = rep->body;
+	o->len = rep->body_len;
+	o->cut_at = (size_t)-1;
+	o->delay_ms = s->opt.stream_delay_ms;
+	if (n > 1 && srv_fault_cut(s, rep)) {
+		o->cut_at = 0;
+		for (size_t k = 0; k < n / 2; k++)
+			o->cut_at = event_end(rep->body, o->cut_at, rep->body_len);
+	}
 	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_next, o, sse_free);
+	if (!r)
+		free(o);
+	return r;
+}
+
+static enum MHD_Result send_reply(struct srv *s, struct MHD_Connection *c, struct srv_reply *rep)
+{
+	int sse = rep->status == 200 && rep->content_type &&
+		  !strcmp(rep->content_type, "text/event-stream");
+	struct MHD_Response *r =
+	    sse ? sse_response(s, rep)
+		: MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
 	if (!r)
 		return MHD_NO;
 	rep->body = NULL; /* the response owns it now */
@@ -171,7 +250,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		srv_reply_free(&rep);
 		return MHD_NO;
 	}
-	enum MHD_Result ret = send_reply(c, &rep);
+	enum MHD_Result ret = send_reply(s, c, &rep);
 	srv_reply_free(&rep);
 	return ret;
 }

@@ -40,8 +40,11 @@ static const char usage[] =
     "  --throttle-rate P    answer 429 RESOURCE_EXHAUSTED with probability P\n"
     "  --retry-delay S      retryDelay and Retry-After of those 429s (default 1)\n"
     "  --drop-rate P        close the connection without an answer with probability P\n"
-    "  --fault-routes LIST  apply the four above only to these routes (names as in\n"
-    "                       /debug/stats, comma-separated; 'tunedModels.' = a prefix)\n"
+    "  --stream-delay MS    wait MS milliseconds between the events of a streamed answer\n"
+    "  --cut-rate P         cut a streamed answer half-way with probability P\n"
+    "  --fault-routes LIST  apply --latency and the four rates only to these routes\n"
+    "                       (names as in /debug/stats, comma-separated; 'tunedModels.'\n"
+    "                       = a prefix)\n"
     "  --seed N             make fault draws and training reproducible\n"
     "  --verbose            log libmicrohttpd's own messages\n"
     "  --help, --version\n"
@@ -64,6 +67,8 @@ enum {
 	OPT_THROTTLE,
 	OPT_RETRY_DELAY,
 	OPT_DROP,
+	OPT_STREAM_DELAY,
+	OPT_CUT,
 	OPT_SEED,
 	OPT_FAULT_ROUTES,
 	OPT_VERBOSE,
@@ -87,6 +92,8 @@ static const struct option long_opts[] = {
     {"throttle-rate", required_argument, NULL, OPT_THROTTLE},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"drop-rate", required_argument, NULL, OPT_DROP},
+    {"stream-delay", required_argument, NULL, OPT_STREAM_DELAY},
+    {"cut-rate", required_argument, NULL, OPT_CUT},
     {"seed", required_argument, NULL, OPT_SEED},
     {"fault-routes", required_argument, NULL, OPT_FAULT_ROUTES},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -184,6 +191,10 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return parse_rate(name, arg, &o->throttle_rate);
 	case OPT_DROP:
 		return parse_rate(name, arg, &o->drop_rate);
+	case OPT_STREAM_DELAY:
+		return parse_long(name, arg, 0, 60000, &o->stream_delay_ms);
+	case OPT_CUT:
+		return parse_rate(name, arg, &o->cut_rate);
 	case OPT_SEED: {
 		char *end;
 		errno = 0;

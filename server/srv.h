@@ -28,6 +28,8 @@ struct srv_options {
 	long max_loaded; /* 0 = the store's default */
 	long latency_ms;
 	double fail_rate, throttle_rate, drop_rate;
+	long stream_delay_ms; /* between the events of a streamed answer */
+	double cut_rate;      /* a streamed answer cut half-way, with this probability */
 	long retry_delay_s;
 	uint64_t seed;
 	int have_seed;

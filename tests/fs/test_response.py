@@ -4,12 +4,16 @@ import errno
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
 
 import pytest
+
+# a generation request in the server log, streamed (as the mount asks) or not
+GENERATION = re.compile(r":(stream)?[gG]enerateContent")
 
 
 def slow_setup(tmp_path, server_factory, mount_factory, latency_ms=4000, drafts=()):
@@ -31,7 +35,7 @@ def generations(log_path, at_least=1):
     answer is out, so this waits (bounded) for at_least of them first."""
     for _ in range(30):
         with open(log_path) as f:
-            n = sum(1 for line in f if ":generateContent" in line)
+            n = sum(1 for line in f if GENERATION.search(line))
         if n >= at_least:
             return n
         time.sleep(0.05)

@@ -5,6 +5,7 @@ Each test checks the effect the tool was run for: the bytes read back, the model
 state, and what the service holds (`GET /v1beta/tunedModels/NAME` on the server)."""
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -31,6 +32,9 @@ SPOOL_DIRS = {"prompts", "responses"}
 FRESH_FILES = MODEL_FILES - {"config", "examples.jsonl"}
 ONLY_EXAMPLES = MODEL_FILES - {"config"}
 ONLY_CONFIG = MODEL_FILES - {"examples.jsonl"}
+
+# a generation request in the server log, streamed (as the mount asks) or not
+GENERATION = re.compile(r":(stream)?[gG]enerateContent")
 
 
 def needs(*tools):
@@ -129,7 +133,7 @@ def test_echo_prompt_is_sent_without_its_newline(tmp_path, server_factory, mount
     sh(f"printf '3' > {q(d)}/prompt")
     assert sh(f"cat {q(d)}/response").stdout == a
     with open(log) as f:
-        gens = [line for line in f if ":generateContent" in line]
+        gens = [line for line in f if GENERATION.search(line)]
     assert len(gens) == 1, gens  # one key: "3" both times
 
 

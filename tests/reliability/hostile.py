@@ -1,5 +1,5 @@
 """A small hostile HTTP server for the reliability tests: just enough of the Gemini API for a
-mount (list, get, generateContent, operations), on 127.0.0.1 only, whose answers a test
+mount (list, get, generateContent and its stream, operations), on 127.0.0.1 only, whose answers a test
 scripts. It misbehaves in ways tunedfs-server never does: page tokens in a circle, endless
 listings, 200s that carry errors, answers about another model, names with a NUL, huge or
 truncated bodies. It does not train anything and keeps no state on disk.
@@ -30,6 +30,11 @@ def answer_json(text):
     return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
                             "finishReason": "STOP", "index": 0}],
             "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1}}
+
+
+def generates(path):
+    """Whether path asks a model for an answer, streamed (as the mount asks) or not."""
+    return path.endswith(":generateContent") or path.endswith(":streamGenerateContent")
 
 
 def rpc_error(code, status, message, retry_delay=None):
@@ -94,11 +99,15 @@ class Hostile:
                     self.close_connection = True
                     return
                 data = r.body if isinstance(r.body, bytes) else json.dumps(r.body).encode()
+                ctype = "application/json"
+                if r.status == 200 and u.path.endswith(":streamGenerateContent"):
+                    # a stream of one event: the answer (or whatever the hook gave)
+                    data, ctype = b"data: " + data + b"\r\n\r\n", "text/event-stream"
                 try:
                     self.send_response(r.status)
                     for k, v in r.headers.items():
                         self.send_header(k, v)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     for i in range(0, len(data), 1 << 20):
@@ -126,8 +135,8 @@ class Hostile:
         p = req.path
         if req.method == "GET" and p == "/v1beta/tunedModels":
             return Reply(body={"tunedModels": list(self.models.values())})
-        if p.startswith("/v1beta/tunedModels/") and p.endswith(":generateContent"):
-            mid = p[len("/v1beta/tunedModels/"):-len(":generateContent")]
+        if p.startswith("/v1beta/tunedModels/") and generates(p):
+            mid = p[len("/v1beta/tunedModels/"):p.rindex(":")]
             if mid not in self.models:
                 return Reply(404, rpc_error(404, "NOT_FOUND", f"no model {mid}"))
             return Reply(body=answer_json(self.answer(mid, req.prompt())))

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.reliability.hostile import (Hostile, Reply, answer_json, model_json, rpc_error,
-                                       wait_for)
+from tests.reliability.hostile import (Hostile, Reply, answer_json, generates, model_json,
+                                       rpc_error, wait_for)
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_a_200_error_body_is_an_error_and_not_cached(hostile, mount_factory, bad
     hostile.add_model("alpha")
     broken = [True]
     hostile.hook = lambda req: (Reply(body=bad) if broken[0] and
-                                req.path.endswith(":generateContent") else None)
+                                generates(req.path) else None)
     m = mount_factory(server=hostile)
     m.allow = [r"alpha: response: the service's answer is unusable"]
     m.write("alpha", "prompt", data="hi\n")
@@ -130,7 +130,7 @@ def test_a_200_error_body_is_an_error_and_not_cached(hostile, mount_factory, bad
 def test_an_answer_larger_than_the_inflight_budget_fails_clearly(hostile, mount_factory):
     hostile.add_model("alpha")
     big = json.dumps(answer_json("x" * (40 << 20))).encode()
-    hostile.hook = lambda req: Reply(body=big) if req.path.endswith(":generateContent") else None
+    hostile.hook = lambda req: Reply(body=big) if generates(req.path) else None
     m = mount_factory(server=hostile, opts=["max_inflight_mib=16", "timeout=20"])
     m.allow = [r"alpha: response: "]
     m.write("alpha", "prompt", data="hi\n")
@@ -148,7 +148,7 @@ def test_concurrent_large_answers_keep_to_the_inflight_budget(hostile, mount_fac
     for n in names:
         hostile.add_model(n)
     junk = b"#" * (40 << 20)
-    hostile.hook = lambda req: (Reply(body=junk) if req.path.endswith(":generateContent")
+    hostile.hook = lambda req: (Reply(body=junk) if generates(req.path)
                                 else None)
     m = mount_factory(server=hostile, opts=["max_inflight_mib=64", "timeout=180",
                                             "max_threads=16"])
@@ -248,14 +248,14 @@ def test_retries_last_as_long_as_the_time_budget(hostile, mount_factory):
     left = [12]
 
     def hook(req):
-        if req.path.endswith(":generateContent") and left[0] > 0:
+        if generates(req.path) and left[0] > 0:
             left[0] -= 1
             return Reply(503, rpc_error(503, "UNAVAILABLE", "busy", retry_delay="0.02s"))
     hostile.hook = hook
     m = mount_factory(server=hostile)
     m.write("alpha", "prompt", data="hi\n")
     assert m.read("alpha", "response") == "alpha says hi\n"
-    assert hostile.count("POST", "/v1beta/tunedModels/alpha:generateContent") == 13
+    assert hostile.count("POST", "/v1beta/tunedModels/alpha:streamGenerateContent") == 13
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def test_an_answer_cut_short_is_not_called_unreachable(hostile, mount_factory):
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                             b"Content-Length: 1000\r\n\r\n{\"candidates\": [")
         handler.wfile.flush()
-    hostile.hook = lambda req: Reply(raw=cut) if req.path.endswith(":generateContent") else None
+    hostile.hook = lambda req: Reply(raw=cut) if generates(req.path) else None
     m = mount_factory(server=hostile, opts=["timeout=2"])
     m.allow = [r"alpha: response: "]
     m.write("alpha", "prompt", data="hi\n")
