@@ -389,12 +389,28 @@ int backend_read_answer(const struct backend *b, const char *raw, size_t len,
 	return b->ops->read_answer ? b->ops->read_answer(raw, len, out) : -ENOTSUP;
 }
 
-int backend_count_tokens(struct backend *b, const struct tuned_model *m, const char *text, long *n,
-			 struct backend_cancel *c, struct backend_error *err)
+int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
+			      const char *const *texts, size_t n_texts, long *n,
+			      struct backend_cancel *c, struct backend_error *err)
 {
 	if (!b->ops->count_tokens || !(b->ops->caps & BACKEND_CAN_COUNT_TOKENS))
 		return backend_unsupported(b, "count tokens", err);
-	return b->ops->count_tokens(b->impl, m, text, n, c, err);
+	return b->ops->count_tokens(b->impl, m, texts, n_texts, n, c, err);
+}
+
+int backend_count_tokens(struct backend *b, const struct tuned_model *m, const char *text, long *n,
+			 struct backend_cancel *c, struct backend_error *err)
+{
+	return backend_count_tokens_many(b, m, &text, 1, n, c, err);
+}
+
+void backend_dataset_rules(const struct backend *b, size_t n_examples,
+			   struct backend_dataset_rules *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->limits = "";
+	if (b->ops->dataset_rules)
+		b->ops->dataset_rules(n_examples, out);
 }
 
 void backend_stats(struct backend *b, struct backend_stats *out)

@@ -211,9 +211,26 @@ int backend_generate_stream(struct backend *b, const struct tuned_model *m, cons
 /* Reads an answer back from raw JSON this backend returned earlier (the response cache). */
 int backend_read_answer(const struct backend *b, const char *raw, size_t len,
 			struct generation_answer *out);
-/* -ENOTSUP unless BACKEND_CAN_COUNT_TOKENS. */
+/* Tokens the service counts for text as one user turn: on the tuned model m, or, when m
+ * has no id, on m->base_model (the estimate before tuning). -ENOTSUP unless
+ * BACKEND_CAN_COUNT_TOKENS (the OpenAI API has no such call). */
 int backend_count_tokens(struct backend *b, const struct tuned_model *m, const char *text, long *n,
 			 struct backend_cancel *c, struct backend_error *err);
+/* The same for many texts in one request (the parts of one turn): *n gets their total. */
+int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
+			      const char *const *texts, size_t n_texts, long *n,
+			      struct backend_cancel *c, struct backend_error *err);
+
+/* What a service documents about a tuning dataset, for the estimate a draft shows. */
+struct backend_dataset_rules {
+	int min_examples;	 /* fewer are refused; 0: not documented */
+	long max_example_tokens; /* of one example, input and output; 0: no token limit */
+	int default_epochs;	 /* the epochs of a tuning that sets none, for n examples */
+	int epochs_assumed;	 /* 1: the service picks its own; default_epochs is a guess */
+	const char *limits;	 /* where the figures come from, one short phrase */
+};
+void backend_dataset_rules(const struct backend *b, size_t n_examples,
+			   struct backend_dataset_rules *out);
 
 /* Request counters for tests and benchmarks. */
 struct backend_stats {

@@ -36,9 +36,12 @@ struct backend_ops {
 			       void *arg, struct generation_answer *out, struct backend_cancel *c,
 			       struct backend_error *err);
 	int (*read_answer)(const char *raw, size_t len, struct generation_answer *out);
-	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *text, long *n,
-			    struct backend_cancel *c, struct backend_error *err);
+	/* the texts are the parts of one user turn; n gets their total */
+	int (*count_tokens)(void *impl, const struct tuned_model *m, const char *const *texts,
+			    size_t n_texts, long *n, struct backend_cancel *c,
+			    struct backend_error *err);
 	void (*stats)(void *impl, struct backend_stats *out);
+	void (*dataset_rules)(size_t n_examples, struct backend_dataset_rules *out);
 };
 
 extern const struct backend_ops backend_gemini_ops, backend_vertex_ops, backend_openai_ops;

@@ -1,6 +1,6 @@
-/* gcs.c - Cloud Storage uploads and deletes of gcs.h: uploadType=media for small data, a
- * resumable session (POST for the session URI, then one PUT of the bytes) for large. No
- * JSON is read: a 2xx answer is the success. */
+/* gcs.c - Cloud Storage uploads, deletes and existence checks of gcs.h: uploadType=media
+ * for small data, a resumable session (POST for the session URI, then one PUT of the bytes)
+ * for large. No JSON is read: a 2xx answer is the success. */
 #include "api/gcs.h"
 #include "api/backend.h"
 #include "api/http.h"
@@ -106,4 +106,18 @@ int gcs_delete(struct http_client *hc, const char *bucket, const char *object,
 	free(name);
 	free(b);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+int gcs_stat(struct http_client *hc, const char *bucket, const char *object,
+	     struct backend_cancel *c, struct backend_error *err)
+{
+	struct http_call_options o = {.once = 1};
+	char *name = gcs_escape(object), *b = gcs_escape(bucket);
+	char *path = xasprintf("/storage/v1/b/%s/o/%s", b, name);
+	int rc = http_call(hc, HTTP_GET, path, NULL, &o, c, NULL, err);
+
+	free(path);
+	free(name);
+	free(b);
+	return rc;
 }

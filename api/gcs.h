@@ -1,6 +1,7 @@
 /* gcs.h - the little of Cloud Storage's JSON API the Vertex backend needs: putting the
- * training data in a bucket (one media upload, or a resumable session for big files) and
- * deleting it. Over the shared transport; credentials are the client's. */
+ * training data in a bucket (one media upload, or a resumable session for big files),
+ * asking whether it is still there and deleting it. Over the shared transport; credentials
+ * are the client's. */
 #ifndef TUNEDFS_GCS_H
 #define TUNEDFS_GCS_H
 
@@ -19,6 +20,10 @@ int gcs_upload(struct http_client *hc, const char *bucket, const char *object, c
 /* Deletes gs://bucket/object; one already gone is not an error. */
 int gcs_delete(struct http_client *hc, const char *bucket, const char *object,
 	       struct backend_cancel *c, struct backend_error *err);
+/* Whether gs://bucket/object exists, asked once (no retries): 0, -ENOENT, or another
+ * -errno with err filled. */
+int gcs_stat(struct http_client *hc, const char *bucket, const char *object,
+	     struct backend_cancel *c, struct backend_error *err);
 /* Percent-encodes everything outside RFC 3986's unreserved set (object names in a query). */
 char *gcs_escape(const char *s);
 

@@ -492,6 +492,27 @@ int gemini_generate(struct gemini_client *gc, const char *model_name, const char
 	return rc;
 }
 
+int gemini_count_tokens(struct gemini_client *gc, const char *model_name, const char *const *texts,
+			size_t n_texts, struct backend_cancel *cancel, long *n,
+			struct backend_error *err)
+{
+	struct http_response resp = {0};
+	char res[160], path[200];
+	char *body;
+	int rc = gemini_any_model_name(model_name, res, sizeof(res), err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/v1beta/%s:countTokens", res);
+	body = gemini_count_request_json(texts, n_texts);
+	rc = http_request(gc->http, HTTP_POST, path, body, 0, cancel, &resp, err);
+	if (rc == 0 && gemini_parse_token_count(resp.body, resp.len, n) < 0)
+		rc = gemini_malformed(&resp, "the CountTokensResponse", err);
+	http_response_clear(&resp);
+	free(body);
+	return rc;
+}
+
 int gemini_generate_stream(struct gemini_client *gc, const char *model_name, const char *prompt,
 			   const struct generation_settings *gs, backend_text_fn on_text, void *arg,
 			   struct backend_cancel *cancel, struct generation_answer *out,

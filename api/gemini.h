@@ -102,6 +102,11 @@ int gemini_get_operation(struct gemini_client *gc, const char *op_name,
 int gemini_find_operation(struct gemini_client *gc, const char *model_name,
 			  struct backend_cancel *cancel, struct gemini_operation *out,
 			  struct backend_error *err);
+/* countTokens of texts, the parts of one user turn, on model_name ("models/x" or a tuned
+ * model id). */
+int gemini_count_tokens(struct gemini_client *gc, const char *model_name, const char *const *texts,
+			size_t n_texts, struct backend_cancel *cancel, long *n,
+			struct backend_error *err);
 int gemini_generate(struct gemini_client *gc, const char *model_name, const char *prompt,
 		    const struct generation_settings *gs, struct backend_cancel *cancel,
 		    struct generation_answer *out, struct backend_error *err);
@@ -121,6 +126,9 @@ int gemini_list_base_models(struct gemini_client *gc, struct backend_cancel *can
 int gemini_parse_tuned_model(const char *json, size_t len, struct gemini_tuned_model *out);
 int gemini_parse_operation(const char *json, size_t len, struct gemini_operation *out);
 int gemini_parse_generation(const char *json, size_t len, struct generation_answer *out);
+/* totalTokens of a CountTokensResponse (Gemini API and Vertex AI alike): 0, or -EINVAL
+ * when it is missing or not a count. */
+int gemini_parse_token_count(const char *json, size_t len, long *n);
 /* Whether a 2xx body is a well-formed answer of its kind (only such may be used or
  * cached): 0, or -EINVAL with why (the service's message when the body is an error). */
 enum gemini_answer { GEMINI_ANSWER_MODEL, GEMINI_ANSWER_GENERATION };
@@ -130,6 +138,8 @@ int gemini_check_answer(const char *json, size_t len, enum gemini_answer kind, c
 char *gemini_tuning_request_json(const struct tuning_request *req);
 /* Builds the generateContent body. Heap string. */
 char *gemini_generate_request_json(const char *prompt, const struct generation_settings *gs);
+/* A CountTokensRequest: one user turn whose parts are texts. */
+char *gemini_count_request_json(const char *const *texts, size_t n);
 
 void gemini_tuned_model_clear(struct gemini_tuned_model *m);
 void gemini_tuned_model_copy(struct gemini_tuned_model *dst, const struct gemini_tuned_model *src);

@@ -344,6 +344,33 @@ static int gb_generate(void *impl, const struct tuned_model *m, const char *prom
 	return gemini_generate(g->gc, m->id, prompt, gs, c, out, err);
 }
 
+/* On the model's base model when known (the service binds countTokens to models/ only, and
+ * a tuned model counts as its base does), else on the tuned model itself. */
+static int gb_count_tokens(void *impl, const struct tuned_model *m, const char *const *texts,
+			   size_t n_texts, long *n, struct backend_cancel *c,
+			   struct backend_error *err)
+{
+	struct gemini_backend *g = impl;
+	const char *name = m->base_model ? m->base_model : m->id;
+
+	if (!name) {
+		http_error_set(err, 0, "", "no model to count tokens on");
+		return -EINVAL;
+	}
+	return gemini_count_tokens(g->gc, name, texts, n_texts, c, n, err);
+}
+
+/* Gemini API tuning guide: "as few as 20" examples; epochCount defaults to 5; an
+ * example's limits are characters (40,000 in, 5,000 out), checked when examples.jsonl is
+ * written, so no token limit here. */
+static void gb_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
+{
+	(void)n_examples;
+	out->min_examples = 20;
+	out->default_epochs = 5;
+	out->limits = "Gemini API tuning guide";
+}
+
 static int gb_generate_stream(void *impl, const struct tuned_model *m, const char *prompt,
 			      const struct generation_settings *gs, backend_text_fn on_text,
 			      void *arg, struct generation_answer *out, struct backend_cancel *c,
@@ -373,8 +400,8 @@ static void gb_stats(void *impl, struct backend_stats *out)
 
 const struct backend_ops backend_gemini_ops = {
     .name = "gemini",
-    .caps = BACKEND_CAN_STREAM | BACKEND_HAS_SOURCE_MODEL | BACKEND_HAS_LEARNING_RATE |
-	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_MODEL_GENERATION,
+    .caps = BACKEND_CAN_COUNT_TOKENS | BACKEND_CAN_STREAM | BACKEND_HAS_SOURCE_MODEL |
+	    BACKEND_HAS_LEARNING_RATE | BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_MODEL_GENERATION,
     .open = gb_open,
     .close = gb_close,
     .credentials_kind = gb_credentials_kind,
@@ -387,7 +414,9 @@ const struct backend_ops backend_gemini_ops = {
     .progress = gb_progress,
     .remove = gb_remove,
     .generate = gb_generate,
+    .count_tokens = gb_count_tokens,
     .generate_stream = gb_generate_stream,
     .read_answer = gb_read_answer,
     .stats = gb_stats,
+    .dataset_rules = gb_dataset_rules,
 };

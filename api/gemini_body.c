@@ -109,6 +109,28 @@ char *gemini_tuning_request_json(const struct tuning_request *req)
 	return gb_finish(root);
 }
 
+char *gemini_count_request_json(const char *const *texts, size_t n)
+{
+	cJSON *root = cJSON_CreateObject(), *contents, *content, *parts, *part;
+
+	gb_oom(root);
+	contents = cJSON_AddArrayToObject(root, "contents");
+	gb_oom(contents);
+	content = cJSON_CreateObject();
+	gb_oom(content);
+	cJSON_AddItemToArray(contents, content);
+	gb_string(content, "role", "user");
+	parts = cJSON_AddArrayToObject(content, "parts");
+	gb_oom(parts);
+	for (size_t i = 0; i < n; i++) {
+		part = cJSON_CreateObject();
+		gb_oom(part);
+		cJSON_AddItemToArray(parts, part);
+		gb_string(part, "text", texts[i] ? texts[i] : "");
+	}
+	return gb_finish(root);
+}
+
 char *gemini_generate_request_json(const char *prompt, const struct generation_settings *gs)
 {
 	cJSON *root = cJSON_CreateObject(), *contents, *content, *parts, *part, *cfg;

@@ -678,3 +678,18 @@ int gemini_parse_operation_page(const char *json, size_t len, struct gemini_oper
 	cJSON_Delete(root);
 	return 0;
 }
+
+/* totalTokens of a CountTokensResponse: 0, or -EINVAL when it is missing or not a count. */
+int gemini_parse_token_count(const char *json, size_t len, long *n)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "totalTokens");
+	int rc = -EINVAL;
+
+	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e15) {
+		*n = (long)t->valuedouble;
+		rc = 0;
+	}
+	cJSON_Delete(root);
+	return rc;
+}

@@ -5,6 +5,7 @@
 #include "api/creds.h"
 #include "api/http.h"
 #include "api/openai_internal.h"
+#include "base/strset.h"
 #include "base/xalloc.h"
 #include "config.h"
 
@@ -26,11 +27,9 @@ struct openai_backend {
 	char *prefix; /* "/v1" when the endpoint names no path, else "" */
 	char *identity;
 	char *org_header, *project_header;
-	pthread_mutex_t lock; /* guards removed and checked */
-	char **removed;	      /* jobs removed: the service keeps listing them */
-	size_t n_removed;
-	char **checked; /* finished jobs of ours whose model or file was seen to exist */
-	size_t n_checked;
+	pthread_mutex_t lock;	  /* guards removed and checked */
+	struct strset removed;	  /* jobs removed: the service keeps listing them */
+	struct strset checked;	  /* finished jobs of ours whose model or file was seen to exist */
 	struct openai_seen *seen; /* the events read so far of jobs in training */
 };
 
@@ -46,37 +45,25 @@ static int oa_segment_ok(const char *s)
 	return 1;
 }
 
-/* Finds s in a list, adding it when add. Under a->lock. */
-static int oa_list_has(char ***v, size_t *n, const char *s, int add)
+/* Whether job was in the set, adding it when add. */
+static int oa_set_has(struct openai_backend *a, struct strset *set, const char *job, int add)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 1;
-	if (add) {
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-		(*v)[(*n)++] = xstrdup(s);
-	}
-	return 0;
+	int had;
+
+	pthread_mutex_lock(&a->lock);
+	had = add ? !strset_add(set, job) : strset_has(set, job);
+	pthread_mutex_unlock(&a->lock);
+	return had;
 }
 
 static int oa_removed(struct openai_backend *a, const char *job, int add)
 {
-	int had;
-
-	pthread_mutex_lock(&a->lock);
-	had = oa_list_has(&a->removed, &a->n_removed, job, add);
-	pthread_mutex_unlock(&a->lock);
-	return had;
+	return oa_set_has(a, &a->removed, job, add);
 }
 
 static int oa_checked(struct openai_backend *a, const char *job, int add)
 {
-	int had;
-
-	pthread_mutex_lock(&a->lock);
-	had = oa_list_has(&a->checked, &a->n_checked, job, add);
-	pthread_mutex_unlock(&a->lock);
-	return had;
+	return oa_set_has(a, &a->checked, job, add);
 }
 
 /* A header value given by the user: printable, no spaces (it would split the request). */
@@ -123,12 +110,8 @@ static void oa_close(void *impl)
 	http_client_free(a->http);
 	creds_free(a->creds);
 	openai_seen_free(a->seen);
-	for (size_t i = 0; i < a->n_removed; i++)
-		free(a->removed[i]);
-	for (size_t i = 0; i < a->n_checked; i++)
-		free(a->checked[i]);
-	free(a->removed);
-	free(a->checked);
+	strset_free(&a->removed);
+	strset_free(&a->checked);
 	free(a->prefix);
 	free(a->identity);
 	free(a->org_header);
@@ -700,6 +683,23 @@ static void oa_stats(void *impl, struct backend_stats *out)
 	out->failures = h.failures;
 }
 
+/* OpenAI fine-tuning: at least 10 examples; 65,536 tokens per example (gpt-4o-mini's
+ * training limit); n_epochs "auto" is OpenAI's own rule: 3, raised so that examples times
+ * epochs reaches 100 (at most 25), lowered so that it stays within 25,000 (at least 1). */
+static void oa_dataset_rules(size_t n, struct backend_dataset_rules *out)
+{
+	int epochs = 3;
+
+	if (n > 0 && n * 3 < 100)
+		epochs = (int)((100 + n - 1) / n) > 25 ? 25 : (int)((100 + n - 1) / n);
+	else if (n * 3 > 25000)
+		epochs = (int)(25000 / n) < 1 ? 1 : (int)(25000 / n);
+	out->min_examples = 10;
+	out->max_example_tokens = 65536;
+	out->default_epochs = epochs;
+	out->limits = "OpenAI fine-tuning guide";
+}
+
 const struct backend_ops backend_openai_ops = {
     .name = "openai",
     .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_STREAM | BACKEND_HAS_LR_MULTIPLIER,
@@ -719,4 +719,5 @@ const struct backend_ops backend_openai_ops = {
     .generate_stream = oa_generate_stream,
     .read_answer = openai_parse_completion,
     .stats = oa_stats,
+    .dataset_rules = oa_dataset_rules,
 };

@@ -8,6 +8,7 @@
 #include "api/google_rpc.h"
 #include "api/http.h"
 #include "api/vertex_internal.h"
+#include "base/strset.h"
 #include "base/xalloc.h"
 #include "config.h"
 
@@ -26,12 +27,13 @@ struct vertex_backend {
 	struct creds *creds;
 	struct http_client *api, *gcs;
 	char *project, *location, *bucket, *identity;
-	pthread_mutex_t lock; /* guards the two lists below */
-	char **removed;	      /* jobs removed here: the service keeps listing them */
-	size_t n_removed;
-	char **tried; /* ids whose create ended without a known outcome */
-	size_t n_tried;
+	pthread_mutex_t lock;  /* guards the three sets below */
+	struct strset removed; /* jobs seen removed (here, or by rm before this mount) */
+	struct strset kept;    /* finished jobs of ours seen not removed: not asked again */
+	struct strset tried;   /* ids whose create ended without a known outcome */
 };
+
+enum vx_set_op { VX_HAS, VX_ADD, VX_DROP };
 
 /* A project or location goes into URL paths: letters, digits, '-' only. */
 static int vx_word_ok(const char *s)
@@ -44,41 +46,17 @@ static int vx_word_ok(const char *s)
 	return 1;
 }
 
-/* Finds s in a list; adds it (add) or drops it (drop). Under v->lock. */
-static int vx_list_has(char ***v, size_t *n, const char *s, int add, int drop)
-{
-	for (size_t i = 0; i < *n; i++) {
-		if (strcmp((*v)[i], s) != 0)
-			continue;
-		if (drop) {
-			free((*v)[i]);
-			(*v)[i] = (*v)[--*n];
-		}
-		return 1;
-	}
-	if (add) {
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-		(*v)[(*n)++] = xstrdup(s);
-	}
-	return 0;
-}
-
-static int vx_removed(struct vertex_backend *v, const char *job, int add)
+/* Whether key was in the set, which op then adds it to or drops it from. */
+static int vx_set(struct vertex_backend *v, struct strset *set, const char *key, enum vx_set_op op)
 {
 	int had;
 
 	pthread_mutex_lock(&v->lock);
-	had = vx_list_has(&v->removed, &v->n_removed, job, add, 0);
-	pthread_mutex_unlock(&v->lock);
-	return had;
-}
-
-static int vx_tried(struct vertex_backend *v, const char *id, int add, int drop)
-{
-	int had;
-
-	pthread_mutex_lock(&v->lock);
-	had = vx_list_has(&v->tried, &v->n_tried, id, add, drop);
+	had = strset_has(set, key);
+	if (op == VX_ADD && !had)
+		strset_add(set, key);
+	else if (op == VX_DROP && had)
+		strset_drop(set, key);
 	pthread_mutex_unlock(&v->lock);
 	return had;
 }
@@ -121,12 +99,9 @@ static void vx_close(void *impl)
 		http_client_free(v->gcs);
 	http_client_free(v->api);
 	creds_free(v->creds);
-	for (size_t i = 0; i < v->n_removed; i++)
-		free(v->removed[i]);
-	for (size_t i = 0; i < v->n_tried; i++)
-		free(v->tried[i]);
-	free(v->removed);
-	free(v->tried);
+	strset_free(&v->removed);
+	strset_free(&v->kept);
+	strset_free(&v->tried);
 	free(v->project);
 	free(v->location);
 	free(v->bucket);
@@ -250,13 +225,70 @@ static int vx_malformed(const struct http_response *resp, const char *what,
 	return -EIO;
 }
 
+/* A resource path under /v1 as the service names it ("projects/..."). */
+static int vx_resource_ok(const char *name)
+{
+	return name && strncmp(name, "projects/", 9) == 0 && !strstr(name, "..") &&
+	       !strpbrk(name, "?#%");
+}
+
+/* Whether the finished job m is one rm removed: 1 if so, 0 if not or not known now. */
+static int vx_look(struct vertex_backend *v, const struct tuned_model *m, struct backend_cancel *c)
+{
+	struct http_call_options o = {.once = 1};
+	struct backend_error e = {0};
+	char *bucket, *object, *path;
+	int rc = 0;
+
+	if (!vertex_job_ours(m->raw_json, &bucket, &object))
+		rc = 0; /* not made by tunedfs: nothing of ours marks it */
+	else if (m->state == BACKEND_ACTIVE && vx_resource_ok(m->endpoint)) {
+		path = xasprintf(VERTEX_API "/%s", m->endpoint);
+		rc = http_call(v->api, HTTP_GET, path, NULL, &o, c, NULL, &e);
+		free(path);
+	} else if (m->state != BACKEND_ACTIVE && object)
+		rc = gcs_stat(v->gcs, bucket, object, c, &e);
+	free(bucket);
+	free(object);
+	return rc;
+}
+
+/* Whether a listed job was removed. Vertex AI has no delete for tuning jobs and lists them
+ * for good, so rm leaves its mark on what the job made: the endpoint of a succeeded job,
+ * the training data tunedfs uploaded for any other. A finished job labelled by tunedfs
+ * is looked at once per mount (only rm changes the answer, and rm records it); one look
+ * that fails for want of an answer leaves the job shown, and the rest of the page unasked
+ * (*later), to the next listing. */
+static int vx_gone(struct vertex_backend *v, const struct tuned_model *m, int *later,
+		   struct backend_cancel *c)
+{
+	int rc;
+
+	if (vx_set(v, &v->removed, m->job, VX_HAS))
+		return 1;
+	if (m->state == BACKEND_CREATING || m->state == BACKEND_STATE_UNKNOWN || *later ||
+	    vx_set(v, &v->kept, m->job, VX_HAS))
+		return 0;
+	rc = vx_look(v, m, c);
+	if (rc == -ENOENT) {
+		vx_set(v, &v->removed, m->job, VX_ADD);
+		return 1;
+	}
+	/* there, or an answer that will not change by asking again (403, 400) */
+	if (rc == 0 || rc == -EACCES || rc == -EPERM || rc == -EINVAL || rc == -ENOSYS)
+		vx_set(v, &v->kept, m->job, VX_ADD);
+	else
+		*later = 1;
+	return 0;
+}
+
 static int vx_list(void *impl, const char *token, struct model_page *out, struct backend_cancel *c,
 		   struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
 	struct http_response resp = {0};
 	char *esc = token ? gcs_escape(token) : NULL, *tail, *path;
-	int rc;
+	int rc, later = 0;
 
 	memset(out, 0, sizeof(*out));
 	tail = esc ? xasprintf("?pageSize=%d&pageToken=%s", VERTEX_PAGE_SIZE, esc)
@@ -269,9 +301,9 @@ static int vx_list(void *impl, const char *token, struct model_page *out, struct
 	free(path);
 	free(tail);
 	free(esc);
-	/* removed here, still listed there: not shown again */
+	/* removed, still listed: not shown again */
 	for (size_t i = 0; rc == 0 && i < out->n;) {
-		if (out->v[i].job && vx_removed(v, out->v[i].job, 0)) {
+		if (out->v[i].job && vx_gone(v, &out->v[i], &later, c)) {
 			tuned_model_clear(&out->v[i]);
 			out->v[i] = out->v[--out->n];
 			continue;
@@ -349,7 +381,7 @@ static char *vx_object_name(const char *id, const char *data, size_t len)
 	EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return xasprintf("tunedfs/%s/train-%s.jsonl", id, hex);
+	return xasprintf(VERTEX_DATA_DIR "%s/train-%s.jsonl", id, hex);
 }
 
 /* tuningJobs.create is not idempotent (the service picks the job's id), so the transport
@@ -409,16 +441,16 @@ static int vx_create(void *impl, const struct tuning_request *r, struct tuned_mo
 	object = vx_object_name(r->id, data, len);
 	uri = xasprintf("gs://%s/%s", v->bucket, object);
 	/* a retry of a create whose answer never came: its job, if it was made */
-	if (vx_tried(v, r->id, 0, 0) && vx_find(v, r->id, uri, out, c, err) == 0)
+	if (vx_set(v, &v->tried, r->id, VX_HAS) && vx_find(v, r->id, uri, out, c, err) == 0)
 		goto done;
 	rc = gcs_upload(v->gcs, v->bucket, object, data, len, c, err);
 	if (rc == 0)
 		rc = vx_submit(v, r, uri, out, c, err);
 done:
 	if (rc < 0 && rc != -EINVAL && rc != -EACCES)
-		vx_tried(v, r->id, 1, 0);
+		vx_set(v, &v->tried, r->id, VX_ADD);
 	else
-		vx_tried(v, r->id, 0, 1);
+		vx_set(v, &v->tried, r->id, VX_DROP);
 	free(data);
 	free(object);
 	free(uri);
@@ -491,6 +523,27 @@ static void vx_delete_part(struct vertex_backend *v, const char *what, const cha
 			 e.message[0] ? e.message : strerror(-rc));
 }
 
+/* The training data tunedfs uploaded for the job: without it a job that did not succeed
+ * is known as removed at the next mount (the job itself cannot be deleted). */
+static void vx_delete_data(struct vertex_backend *v, const struct tuned_model *m,
+			   struct backend_cancel *c, char *said, size_t len)
+{
+	struct backend_error e = {0};
+	char *bucket, *object;
+	int rc = 0;
+
+	vertex_job_ours(m->raw_json, &bucket, &object);
+	if (object)
+		rc = gcs_delete(v->gcs, bucket, object, c, &e);
+	if (rc < 0)
+		snprintf(said + strlen(said), len - strlen(said),
+			 "%sthe training data gs://%s/%s was not deleted (%.200s)",
+			 said[0] ? "; " : "", bucket, object,
+			 e.message[0] ? e.message : strerror(-rc));
+	free(bucket);
+	free(object);
+}
+
 /* A tuned model stays deployed on its endpoint; neither goes while it is: undeploy. */
 static void vx_undeploy(struct vertex_backend *v, const char *endpoint, struct backend_cancel *c,
 			char *said, size_t len)
@@ -528,9 +581,10 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 		     struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
-	struct tuned_model job = {0};
+	struct tuned_model job = {0}, now = {0};
+	struct backend_error scratch = {0};
 	char said[sizeof(err->message)] = "";
-	char *model;
+	char *model, *path;
 	int rc = 0;
 
 	if (!m->job || !*m->job) {
@@ -539,24 +593,32 @@ static int vx_remove(void *impl, const struct tuned_model *m, struct backend_can
 			return rc;
 		m = &job;
 	}
-	/* running, or not known to have ended: stop it first */
-	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED &&
-	    vx_cancel(v, m, c, err) < 0 && err)
-		snprintf(said, sizeof(said), "the job was not cancelled (%.400s)", err->message);
+	/* running, or not known to have ended: stop it first, then read it again: the mount
+	 * may know it only by name (made here, not listed yet), and it may have succeeded
+	 * meanwhile, so what it made (endpoint, model, data) is read from the job itself */
+	if (m->state != BACKEND_ACTIVE && m->state != BACKEND_FAILED) {
+		if (vx_cancel(v, m, c, err) < 0 && err)
+			snprintf(said, sizeof(said), "the job was not cancelled (%.400s)",
+				 err->message);
+		path = vx_resource_ok(m->job) ? xasprintf(VERTEX_API "/%s", m->job) : NULL;
+		if (path && vx_job_call(v, HTTP_GET, path, NULL, NULL, &now, c, &scratch) == 0)
+			m = &now;
+		free(path);
+	}
 	model = vertex_job_model(m->raw_json);
 	vx_undeploy(v, m->endpoint, c, said, sizeof(said));
 	vx_delete_part(v, "endpoint", m->endpoint, c, said, sizeof(said));
 	vx_delete_part(v, "model", model, c, said, sizeof(said));
-	vx_delete_part(v, "tuning job (Vertex AI keeps finished jobs listed)", m->job, c, said,
-		       sizeof(said));
+	vx_delete_data(v, m, c, said, sizeof(said));
 	free(model);
-	vx_removed(v, m->job, 1);
+	vx_set(v, &v->removed, m->job, VX_ADD);
 	if (err) {
 		memset(err, 0, sizeof(*err));
 		if (said[0])
 			snprintf(err->message, sizeof(err->message), "rm: %s", said);
 	}
 	tuned_model_clear(&job);
+	tuned_model_clear(&now);
 	return 0;
 }
 
@@ -613,30 +675,68 @@ static int vx_generate_stream(void *impl, const struct tuned_model *m, const cha
 	return rc;
 }
 
-/* countTokens on the tuned model's endpoint: what the service will count for text. */
-static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *text, long *n,
-			   struct backend_cancel *c, struct backend_error *err)
+/* countTokens on the tuned model's endpoint, or, for a model not tuned yet (no id: the
+ * estimate before tuning), on its base model as the publisher's model. */
+static char *vx_count_path(const struct vertex_backend *v, const struct tuned_model *m,
+			   struct backend_error *err)
+{
+	const char *base = m->base_model;
+
+	if (!m->id && base) {
+		base = strncmp(base, "models/", 7) == 0 ? base + 7 : base;
+		for (const char *p = base; p && *p; p++)
+			if (!(*p == '-' || *p == '.' || *p == '_' || (*p >= '0' && *p <= '9') ||
+			      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+				base = NULL;
+		if (base && *base && strlen(base) < 128)
+			return xasprintf(VERTEX_API
+					 "/projects/%s/locations/%s/publishers/google/models/%s",
+					 v->project, v->location, base);
+	}
+	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
+	    strstr(m->endpoint, "..")) {
+		http_error_set(err, 0, "", "%s has no endpoint to count tokens on yet",
+			       m->id ? m->id : "the model");
+		return NULL;
+	}
+	return xasprintf(VERTEX_API "/%s", m->endpoint);
+}
+
+static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *const *texts,
+			   size_t n_texts, long *n, struct backend_cancel *c,
+			   struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
 	struct http_call_options o = {0};
 	struct http_response resp = {0};
-	char *body, *path;
+	char *body, *path, *res = vx_count_path(v, m, err);
 	int rc;
 
-	if (!m->endpoint || strncmp(m->endpoint, "projects/", 9) != 0 ||
-	    strstr(m->endpoint, "..")) {
-		http_error_set(err, 0, "", "%s has no endpoint to count tokens on yet", m->id);
+	if (!res)
 		return -EINVAL;
-	}
-	body = gemini_generate_request_json(text, NULL);
-	path = xasprintf(VERTEX_API "/%s:countTokens", m->endpoint);
+	body = gemini_count_request_json(texts, n_texts);
+	path = xasprintf("%s:countTokens", res);
 	rc = http_call(v->api, HTTP_POST, path, body, &o, c, &resp, err);
-	if (rc == 0 && vertex_parse_token_count(resp.body, resp.len, n) < 0)
+	if (rc == 0 && gemini_parse_token_count(resp.body, resp.len, n) < 0)
 		rc = vx_malformed(&resp, "the CountTokensResponse", err);
 	http_response_clear(&resp);
 	free(body);
 	free(path);
+	free(res);
 	return rc;
+}
+
+/* Vertex AI supervised tuning: at least 16 examples, 131,072 tokens of input and output
+ * per example (Gemini 2.x); an unset epochCount is picked by the service from the dataset,
+ * so the estimate assumes 5, what tunedfs-server picks. */
+static void vx_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
+{
+	(void)n_examples;
+	out->min_examples = 16;
+	out->max_example_tokens = 131072;
+	out->default_epochs = 5;
+	out->epochs_assumed = 1;
+	out->limits = "Vertex AI supervised tuning documentation";
 }
 
 static int vx_read_answer(const char *raw, size_t len, struct generation_answer *out)
@@ -680,4 +780,5 @@ const struct backend_ops backend_vertex_ops = {
     .count_tokens = vx_count_tokens,
     .read_answer = vx_read_answer,
     .stats = vx_stats,
+    .dataset_rules = vx_dataset_rules,
 };

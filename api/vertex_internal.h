@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #define VERTEX_LABEL "tunedfs-name"
+/* Where in the bucket the training data goes: VERTEX_DATA_DIR "NAME/train-<hash>.jsonl". */
+#define VERTEX_DATA_DIR "tunedfs/"
 
 /* One TuningJob's text into the neutral model: 0, or -EINVAL when it is not a job. */
 int vertex_parse_job(const char *json, size_t len, struct tuned_model *out);
@@ -26,12 +28,14 @@ int vertex_training_lines(const struct tuning_request *r, char **out, size_t *le
 char *vertex_deployed_model(const char *json, size_t len);
 /* The job's supervisedTuningSpec.trainingDatasetUri is uri, and its label is id. */
 int vertex_job_is(const char *raw_json, const char *id, const char *uri);
+/* Whether a job carries tunedfs's label (1) or not (0); with the label, and training data
+ * uploaded by tunedfs under VERTEX_DATA_DIR of the label, its bucket and object (heap),
+ * else both NULL. */
+int vertex_job_ours(const char *raw_json, char **bucket, char **object);
 /* Whether a name can be a directory: 1-128 bytes, no '/', NUL or control byte, not "." or
  * "..". */
 int vertex_name_ok(const char *s);
 /* "ADAPTER_SIZE_FOUR" for "4" or "ADAPTER_SIZE_FOUR"; NULL for anything else. */
 const char *vertex_adapter_size(const char *v);
-/* totalTokens of a CountTokensResponse; -EINVAL when absent or not a count. */
-int vertex_parse_token_count(const char *json, size_t len, long *n);
 
 #endif

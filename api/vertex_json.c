@@ -220,6 +220,38 @@ int vertex_job_is(const char *raw_json, const char *id, const char *uri)
 	return is;
 }
 
+/* object is "tunedfs/LABEL/train-<16 hex>.jsonl": what vertex.c names its uploads. */
+static int vj_own_object(const char *object, const char *label)
+{
+	size_t n = strlen(VERTEX_DATA_DIR), l = strlen(label);
+	const char *p = object + n + l;
+
+	if (strncmp(object, VERTEX_DATA_DIR, n) != 0 || strncmp(object + n, label, l) != 0 ||
+	    strncmp(p, "/train-", 7) != 0)
+		return 0;
+	p += 7;
+	for (int i = 0; i < 16; i++, p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return strcmp(p, ".jsonl") == 0;
+}
+
+int vertex_job_ours(const char *raw_json, char **bucket, char **object)
+{
+	cJSON *root = raw_json ? cJSON_Parse(raw_json) : NULL;
+	const char *label = vj_str(vj_get(root, "labels"), VERTEX_LABEL);
+	const char *data = vj_str(vj_get(root, "supervisedTuningSpec"), "trainingDatasetUri");
+	const char *slash = data && !strncmp(data, "gs://", 5) ? strchr(data + 5, '/') : NULL;
+
+	*bucket = *object = NULL;
+	if (label && slash && slash > data + 5 && vj_own_object(slash + 1, label)) {
+		*bucket = xstrndup(data + 5, (size_t)(slash - data - 5));
+		*object = xstrdup(slash + 1);
+	}
+	cJSON_Delete(root);
+	return label != NULL;
+}
+
 char *vertex_deployed_model(const char *json, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
@@ -280,21 +312,6 @@ static void vj_turn(cJSON *contents, const char *role, const char *text)
 	vj_check(cJSON_AddStringToObject(part, "text", text ? text : ""));
 	cJSON_AddItemToArray(parts, part);
 	cJSON_AddItemToArray(contents, turn);
-}
-
-/* totalTokens of a CountTokensResponse: 0, or -EINVAL when it is missing or not a count. */
-int vertex_parse_token_count(const char *json, size_t len, long *n)
-{
-	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "totalTokens");
-	int rc = -EINVAL;
-
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e15) {
-		*n = (long)t->valuedouble;
-		rc = 0;
-	}
-	cJSON_Delete(root);
-	return rc;
 }
 
 /* The service's name of an adapter size, from either its name or its number (config's

@@ -143,6 +143,7 @@ static void entry_free(struct mtab_entry *e)
 	free(e->prompt);
 	generation_settings_clear(&e->gs);
 	free(e->gen_canon);
+	free(e->gen_bad);
 	free(e->resp_json);
 	free(e);
 }
@@ -467,7 +468,7 @@ int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *
 	v->error = xstrdup(e->error);
 	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
 	v->prompt_len = e->prompt_len;
-	v->generation = xstrdup(e->gen_canon);
+	v->generation = xstrdup(e->gen_bad ? e->gen_bad : e->gen_canon);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }

@@ -129,6 +129,25 @@ int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *da
  * prompt is kept for that process too (see mtab_prompt_of), and its answer is started. */
 int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
 		   size_t len, int quiet);
+
+/* A process, told apart from a later one with its pid by its start time. */
+struct mtab_proc {
+	int pid;
+	unsigned long long start;
+};
+/* A writer and its parent as they were when it opened a file: a commit made later (at the
+ * release of a handle, when the process may be gone and /proc no longer names it) still
+ * keeps the prompt under them. n: how many of chain are known (0 for nobody). */
+struct mtab_writer {
+	struct mtab_proc chain[2];
+	int n;
+};
+/* pid and the nearest of its ancestors, up to max, from /proc: how many were read. */
+int mtab_proc_chain(int pid, struct mtab_proc *chain, int max);
+void mtab_writer_of(int pid, struct mtab_writer *w);
+/* mtab_commit_by for a writer taken earlier with mtab_writer_of. */
+int mtab_commit_as(struct mtab *t, const struct mtab_writer *w, const char *id, enum mtab_file f,
+		   const char *data, size_t len, int quiet);
 /* The prompt process pid reads: the one kept under the nearest of itself and its ancestors
  * that wrote one to this model (the writer and the writer's parent keep it), else the
  * last committed. 0 and a heap copy, -ENODATA when there is none. as_written: with the
@@ -201,6 +220,14 @@ int mtab_spool_touch(struct mtab *t, const char *id, const char *name);
 int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonblock,
 		      double timeout, mtab_interrupted_fn intr, struct mtab_answer *out);
 
+/* A draft's estimate (mtab_estimate.c): 0 when its examples.jsonl parses, else -ENOENT.
+ * Local work only: stat may ask it. */
+int mtab_estimate_ready(struct mtab *t, const char *id);
+/* The text of its `estimate` file: tokens counted by the service on the config's base
+ * model (once per examples content: a count is kept), else estimated locally. May take a
+ * request; only an open of the file itself asks it. price_per_mtok < 0: no cost line
+ * unless the config sets price_per_mtok. -ENOENT as above. */
+int mtab_estimate(struct mtab *t, const char *id, double price_per_mtok, char **out, size_t *len);
 /* mtab_response_partial for responses/X (then read whole with mtab_spool_answer). */
 int mtab_spool_partial(struct mtab *t, const char *id, const char *name, size_t have, int nonblock,
 		       double timeout, mtab_interrupted_fn intr, char **text, size_t *len);

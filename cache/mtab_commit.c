@@ -312,12 +312,25 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		generation_settings_clear(&gs);
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "generation: invalid settings");
+		pthread_mutex_lock(&t->mu);
+		e = mtab_find(t, id);
+		if (e) { /* kept as written, to be fixed; the settings in force stay */
+			free(e->gen_bad);
+			e->gen_bad = xstrndup(data, len);
+		}
+		pthread_mutex_unlock(&t->mu);
 		report(t, id, msg, quiet);
 		return -EINVAL;
 	}
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
+	if (e && e->gen_bad) { /* fixed: its error goes */
+		free(e->gen_bad);
+		e->gen_bad = NULL;
+		if (strncmp(e->error, "generation", 10) == 0)
+			mtab_entry_set_error(e, "");
+	}
 	if (e && e->prompt && !e->prompt_bad && e->state == MTAB_ACTIVE) {
 		prompt = xstrndup(e->prompt, e->prompt_len);
 		prompt_len = e->prompt_len;
@@ -347,19 +360,30 @@ int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *da
 	return mtab_commit_by(t, 0, id, f, data, len, quiet);
 }
 
+void mtab_writer_of(int pid, struct mtab_writer *w)
+{
+	w->n = pid > 0 ? mtab_proc_chain(pid, w->chain, 2) : 0;
+}
+
 int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
 		   size_t len, int quiet)
 {
-	struct mtab_proc chain[2];
-	int n;
+	struct mtab_writer w = {.n = 0};
 
+	if (f == MTAB_PROMPT)
+		mtab_writer_of(pid, &w); /* the others do not ask whose they are */
+	return mtab_commit_as(t, &w, id, f, data, len, quiet);
+}
+
+int mtab_commit_as(struct mtab *t, const struct mtab_writer *w, const char *id, enum mtab_file f,
+		   const char *data, size_t len, int quiet)
+{
 	switch (f) {
 	case MTAB_CONFIG:
 	case MTAB_EXAMPLES:
 		return commit_draft_file(t, id, f, data, len, quiet);
 	case MTAB_PROMPT:
-		n = pid > 0 ? mtab_proc_chain(pid, chain, 2) : 0;
-		return commit_prompt(t, chain, n, id, data, len, quiet);
+		return commit_prompt(t, w->chain, w->n, id, data, len, quiet);
 	case MTAB_GENERATION:
 		return commit_generation(t, id, data, len, quiet);
 	}

@@ -40,6 +40,8 @@ struct mtab_entry {
 	int prompt_nl;	/* the newline dropped from its end: 0, 1 (LF) or 2 (CRLF) */
 	struct generation_settings gs;
 	char *gen_canon;
+	char *gen_bad;	    /* a refused generation as written (read back in its place), or NULL;
+			     * the settings in force stay gs */
 	unsigned long seq;  /* table sequence of its last single-model update */
 	unsigned long seen; /* listing round it was last seen in */
 	double next_poll;
@@ -78,12 +80,6 @@ struct mtab_result {
 	int rc;
 	char *json;
 	size_t len;
-};
-
-/* A process, told apart from a later one with its pid by its start time. */
-struct mtab_proc {
-	int pid;
-	unsigned long long start;
 };
 
 /* A prompt kept under the process that wrote it (sessions.c). */
@@ -211,7 +207,6 @@ void mtab_spool_resume(struct mtab *t);		      /* asks what spools miss; not und
 /* sessions.c: whose prompt a reader sees */
 #define MTAB_CHAIN 8
 /* pid (as FUSE names the caller) and up to max-1 of its ancestors: how many were found. */
-int mtab_proc_chain(int pid, struct mtab_proc *chain, int max);
 void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
 		      const char *prompt, size_t len, int nl); /* under mu */
 const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,

@@ -50,6 +50,7 @@ enum {
 	CK_SOURCE_MODEL,
 	CK_SYSTEM_INSTRUCTION,
 	CK_ADAPTER_SIZE,
+	CK_PRICE_PER_MTOK,
 	CK_COUNT
 };
 
@@ -70,6 +71,8 @@ static const struct spec_key spec_config_keys[CK_COUNT] = {
     [CK_SOURCE_MODEL] = {"source_model", "sourceModel", SPEC_TUNED_MODEL, 0, 0, 0, 0},
     [CK_SYSTEM_INSTRUCTION] = {"system_instruction", "systemInstruction", SPEC_STR, 0, 0, 0, 16384},
     [CK_ADAPTER_SIZE] = {"adapter_size", "adapterSize", SPEC_STR, 0, 0, 0, 40},
+    /* not sent: the estimate's cost line */
+    [CK_PRICE_PER_MTOK] = {"price_per_mtok", "pricePerMtok", SPEC_REAL, 0, 1e9, 0, 0},
 };
 
 enum { GK_TEMPERATURE, GK_TOP_P, GK_TOP_K, GK_MAX_OUTPUT_TOKENS, GK_STOP_SEQUENCES, GK_COUNT };
@@ -629,6 +632,23 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	req->generation.has_top_k = ps.set[CK_TOP_K];
 	req->generation.top_k = ps.set[CK_TOP_K] ? (int)ps.num[CK_TOP_K] : 0;
 	return 0;
+}
+
+int spec_config_number(const char *text, size_t len, const char *key, double *out)
+{
+	struct spec_parse ps = {.m = {"config", NULL, 0}};
+	int rc, k;
+
+	ps.keys = spec_config_keys;
+	ps.n_keys = CK_COUNT;
+	k = spec_find_key(&ps, key, strlen(key));
+	rc = k < 0 ? -EINVAL : spec_parse_text(&ps, &spec_config_scope, text, len);
+	if (rc == 0 && !ps.set[k])
+		rc = -ENOENT;
+	if (rc == 0)
+		*out = ps.num[k];
+	spec_parse_free(&ps);
+	return rc;
 }
 
 int spec_parse_generation(const char *text, size_t len, struct generation_settings *gs, char *msg,

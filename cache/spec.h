@@ -18,6 +18,11 @@
 int spec_parse_config(const char *text, size_t len, struct tuning_request *req, char *msg,
 		      size_t msg_len);
 
+/* A number key of a config that reads (the checks between keys aside, so a config without
+ * its base_model yet still says its epoch_count): 0 and *out, -ENOENT when it is not set,
+ * -EINVAL when the text does not read. Used by the estimate: epoch_count, price_per_mtok. */
+int spec_config_number(const char *text, size_t len, const char *key, double *out);
+
 /* Parses examples.jsonl into req->examples (replacing and freeing any earlier ones; left
  * alone on error). Blank lines are skipped; each other line is
  * one JSON object with "text_input" (or "textInput") and "output". On error -EINVAL and

@@ -164,8 +164,11 @@ static int open_shared(struct tfs_fh *fh, int trunc)
 	fh->loaded = 1;
 	if (trunc) {
 		pthread_mutex_lock(&sh->mu);
+		/* truncating is a new content, committed at close; truncating an empty
+		 * file changes nothing (`: > f` in a fresh draft is cp /dev/null's create) */
+		if (sh->len > 0 || sh->dirty)
+			sh->dirty = 1;
 		sh->len = 0;
-		sh->dirty = 1; /* truncating is a new content, committed at close */
 		pthread_mutex_unlock(&sh->mu);
 	}
 	return 0;
@@ -196,16 +199,16 @@ static int snapshot(struct tfs_fh *fh)
 	return rc;
 }
 
-/* pid: the process the content is from (a prompt is kept for it) */
-static int commit_by(int pid, const char *id, enum tfs_kind k, const char *data, size_t len,
-		     int quiet)
+/* w: the process the content is from (a prompt is kept for it) */
+static int commit_as(const struct mtab_writer *w, const char *id, enum tfs_kind k, const char *data,
+		     size_t len, int quiet)
 {
 	int f = tfs_mtab_file(k);
 	int rc;
 
 	if (f < 0)
 		return -EACCES;
-	rc = mtab_commit_by(tfs_ctx.mt, pid, id, (enum mtab_file)f, data ? data : "", len, quiet);
+	rc = mtab_commit_as(tfs_ctx.mt, w, id, (enum mtab_file)f, data ? data : "", len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
@@ -213,14 +216,18 @@ static int commit_by(int pid, const char *id, enum tfs_kind k, const char *data,
 
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
 {
-	return commit_by(fuse_get_context()->pid, id, k, data, len, quiet);
+	struct mtab_writer w = {.n = 0};
+
+	if (k == TFS_PROMPT)
+		mtab_writer_of(fuse_get_context()->pid, &w);
+	return commit_as(&w, id, k, data, len, quiet);
 }
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
 	int rc = fh->kind == TFS_SPOOL_PROMPT
 		     ? tfs_spool_commit(fh, fh->buf, fh->len)
-		     : commit_by(fh->pid, fh->id, fh->kind, fh->buf, fh->len, quiet);
+		     : commit_as(&fh->who, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
 	fh->written = 0;
 	return rc;
@@ -234,7 +241,7 @@ static int commit_shared(struct tfs_fh *fh, int last)
 	int rc = 0;
 
 	if (sh->dirty && last) {
-		rc = commit_by(fh->pid, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
+		rc = commit_as(&fh->who, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
 		sh->dirty = 0;
 		sh->written = 0;
 	}
@@ -249,7 +256,7 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	struct tfs_fh *fh;
 	int rc = 0;
 
-	if (!tfs_kind_visible(k, a))
+	if (!tfs_kind_visible(k, a) || !tfs_estimate_ready(p->id, k))
 		return -ENOENT;
 	/* a file the service fills, written by a restore (into a draft, or in place of
 	 * one it just unlinked): taken and dropped */
@@ -259,6 +266,8 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	fh = fh_new(k, p->id, fi->flags);
 	if (acc != O_RDONLY)
 		tfs_unmark(p->id, k); /* written again: there again */
+	if (acc != O_RDONLY && k == TFS_PROMPT)
+		mtab_writer_of(fh->pid, &fh->who); /* now: at its release it may be gone */
 	if (acc != O_RDONLY && !tfs_kind_writable(k, a)) {
 		fh->discard = 1; /* a backup copied back into a draft: taken and dropped */
 		fh->loaded = 1;
@@ -270,7 +279,8 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 		fh->loaded = 1;
 	} else if (k == TFS_LOG) {
 		fh->loaded = 1; /* read from the data directory at each offset */
-	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON) {
+	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON &&
+		   k != TFS_ESTIMATE) {
 		rc = snapshot(fh);
 	}
 	if (rc < 0) {
@@ -370,7 +380,7 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (k == TFS_SCRATCH)
 		return open_scratch(&p, 1, mode, fi);
 	if (tfs_kind_visible(k, &a) && (fi->flags & O_EXCL) && !tfs_replaceable(k, &a) &&
-	    !tfs_gone(p.id, k))
+	    !tfs_gone(p.id, k) && !tfs_restore_hides(p.id, k))
 		return -EEXIST; /* a draft's other files take a restore's exclusive creates */
 	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && !tfs_kind_visible(k, &a)) {
 		/* a draft's file that was never written: created now (cp, tar, O_EXCL) */
@@ -384,7 +394,10 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (!tfs_kind_visible(k, &a))
 		return -EACCES;
-	return open_virtual(&p, k, &a, fi);
+	rc = open_virtual(&p, k, &a, fi);
+	if (rc == 0)
+		tfs_restore_made(p.id, k);
+	return rc;
 }
 
 static int load_blocking(struct tfs_fh *fh)
@@ -594,6 +607,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		commit(fh, 0);
 	if (fh->held)
 		mtab_hold(tfs_ctx.mt, fh->id, -1);
+	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
+		tfs_spool_release(fh);
 	fh_free(fh);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* local.c - `-o local`: a private tunedfs-server on a unix socket in a 0700 directory,
  * started after daemonizing (its parent-death signal follows the process that made it)
  * and stopped with the mount. Finding the binary and reading its address live here. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,16 +61,81 @@ static char *find_server(void)
 	return NULL;
 }
 
+/* A run directory holds "owner" (the pid of the tunedfs that made it) and the server's
+ * socket. One whose owner is gone (a tunedfs killed with -9 cleans up nothing) is removed
+ * by the next start; one without an owner file only once it is a minute old (it may be
+ * another start's, between its mkdtemp and its owner file). */
+static void sweep_one(const char *dir, uid_t uid)
+{
+	char path[PATH_MAX + 16], buf[32] = "";
+	struct stat st;
+	ssize_t n;
+	int fd;
+	long pid;
+
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid)
+		return;
+	snprintf(path, sizeof path, "%s/owner", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (time(NULL) - st.st_mtime > 60)
+			rmdir(dir); /* only when empty */
+		return;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
+		snprintf(path, sizeof path, "%s/server.sock", dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/owner", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+}
+
+static void sweep_rundirs(const char *base)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(base);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "tunedfs.", 8) != 0 || strlen(de->d_name) != 14)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", base, de->d_name);
+		sweep_one(path, getuid());
+	}
+	closedir(d);
+}
+
 static char *make_rundir(void)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
-	char tmpl[PATH_MAX];
+	char tmpl[PATH_MAX], owner[PATH_MAX + 8], pid[32];
+	int fd, n;
 
 	if (!base || !*base || access(base, W_OK) != 0)
 		base = "/tmp";
+	sweep_rundirs(base);
 	snprintf(tmpl, sizeof tmpl, "%s/tunedfs.XXXXXX", base);
 	if (!mkdtemp(tmpl)) /* mkdtemp makes it 0700 */
 		return NULL;
+	snprintf(owner, sizeof owner, "%s/owner", tmpl);
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, pid, (size_t)n) != n) {
+		int e = fd < 0 ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+		unlink(owner);
+		rmdir(tmpl);
+		errno = e;
+		return NULL;
+	}
+	close(fd);
 	return tfs_xstrdup(tmpl);
 }
 
@@ -225,8 +291,12 @@ void tfs_local_stop(struct tfs_local *ls)
 	}
 	if (ls->sock)
 		unlink(ls->sock);
-	if (ls->rundir)
+	if (ls->rundir) {
+		char owner[PATH_MAX + 8];
+		snprintf(owner, sizeof owner, "%s/owner", ls->rundir);
+		unlink(owner);
 		rmdir(ls->rundir);
+	}
 	free(ls->sock);
 	free(ls->rundir);
 	free(ls);

@@ -73,6 +73,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("max_inflight_mib=%u", max_inflight_mib),
     OPTION("log_size=%s", log_size),
     OPTION("log_prompts=%s", log_prompts),
+    OPTION("price_per_mtok=%lf", price_per_mtok),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("help", KEY_HELP),
     FUSE_OPT_END,
@@ -142,6 +143,7 @@ static void set_defaults(struct tfs_options *o)
 	o->cache_size = 256;
 	o->max_threads = 64;
 	o->max_inflight_mib = 512;
+	o->price_per_mtok = -1; /* no cost line */
 }
 
 /* -o log_size: bytes, or with a K or M suffix; 0 when not a size. */
@@ -190,6 +192,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 	else if (o->log_prompts && strcmp(o->log_prompts, "hash") != 0 &&
 		 strcmp(o->log_prompts, "text") != 0)
 		bad = "log_prompts must be hash or text";
+	else if (o->price_per_mtok != -1 && !(o->price_per_mtok >= 0 && o->price_per_mtok <= 1e9))
+		bad = "price_per_mtok must be a price per million tokens from 0 to 1e9";
 	if (bad) {
 		fprintf(stderr, "tunedfs: error: %s\nsee 'tunedfs --help'\n", bad);
 		return -1;
@@ -426,6 +430,9 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	if (fuse_mount(fuse, cmd->mountpoint) != 0)
 		goto out_destroy;
 	se = fuse_get_session(fuse);
+	if (tfs_session_io(fuse) < 0)
+		tfs_log(LOG_WARNING, "parallel directory operations are off: the session's own "
+				     "I/O could not be set");
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_unmount;
 	if (fuse_daemonize(cmd->foreground) != 0)

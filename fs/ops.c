@@ -88,7 +88,7 @@ static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, str
 		st->st_size = (off_t)size;
 		return 0;
 	}
-	if (!tfs_kind_visible(k, a))
+	if (!tfs_kind_visible(k, a) || !tfs_estimate_ready(p->id, k))
 		return -ENOENT;
 	if (tfs_gone(p->id, k))
 		return -ENOENT; /* tar unlinks before it creates: let its create through */
@@ -116,6 +116,9 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		st->st_nlink = 2;
 		return 0;
 	}
+	if (!fi && p.file && (!p.spool || !p.name) &&
+	    tfs_restore_hides(p.id, p.spool ? p.spool : tfs_kind_of(p.file)))
+		return -ENOENT; /* a restore's exclusive create of it gets through */
 	if (p.spool)
 		return tfs_spool_getattr(&p, fi ? (const struct tfs_fh *)(uintptr_t)fi->fh : NULL,
 					 st);
@@ -254,11 +257,18 @@ static int tfs_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (p.root)
 		return -EEXIST;
-	if (p.spool && !p.name) /* always there: made, as far as cp -a and tar care */
-		return mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0 ? -ENOENT : 0;
+	if (p.spool && !p.name) { /* always there: made, as far as cp -a and tar care */
+		if (mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0)
+			return -ENOENT;
+		tfs_restore_made(p.id, p.spool);
+		return 0;
+	}
 	if (p.file)
 		return -EPERM; /* model directories hold files only */
-	return mtab_create_draft(tfs_ctx.mt, p.id);
+	rc = mtab_create_draft(tfs_ctx.mt, p.id);
+	if (rc == 0)
+		tfs_restore_begin(p.id, mode);
+	return rc;
 }
 
 static int tfs_rmdir(const char *path)
@@ -272,7 +282,10 @@ static int tfs_rmdir(const char *path)
 		return -EBUSY;
 	if (p.spool)
 		return tfs_spool_rmdir(&p);
-	return tfs_remove_dir(p.id);
+	rc = tfs_remove_dir(p.id);
+	if (rc == 0)
+		tfs_restore_end(p.id, 1);
+	return rc;
 }
 
 static int tfs_unlink(const char *path)
@@ -341,11 +354,12 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 			tfs_scratch_unlink(id, f); /* the draft store holds it now */
 		return rc;
 	}
-	/* a virtual file renamed away (an editor's backup): copied, the original stays */
+	/* a virtual file renamed away: a draft's own file moves (it is unwritten after);
+	 * prompt and generation, which always exist, are copied (an editor's backup) */
 	if (!tfs_kind_visible(kf, &a))
 		return -ENOENT;
-	if (kf == TFS_WAIT || kf == TFS_RESPONSE || kf == TFS_RESPONSE_JSON)
-		return -EPERM;
+	if (!tfs_kind_writable(kf, &a))
+		return -EPERM; /* the service's, or submitted: it goes only with the model */
 	if (flags & RENAME_NOREPLACE) {
 		size_t sz;
 		mode_t m;
@@ -358,6 +372,14 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 		return rc;
 	tfs_scratch_create_with(id, t, data, len);
 	free(data);
+	if (kf == TFS_CONFIG || kf == TFS_EXAMPLES) {
+		rc = mtab_draft_unlink(tfs_ctx.mt, id, (enum mtab_file)tfs_mtab_file(kf));
+		if (rc < 0) {
+			tfs_scratch_unlink(id, t);
+			return rc == -EACCES ? -EPERM : rc;
+		}
+		tfs_forget_attrs(id);
+	}
 	return 0;
 }
 
@@ -392,6 +414,8 @@ static int set_attr(const char *path, const mode_t *mode, const struct timespec 
 	if (p.root)
 		return 0;
 	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	if (rc == 0 && !p.file && mode)
+		tfs_restore_end(p.id, 0); /* cp -a sets the mode of a directory it filled */
 	if (rc < 0 || !p.file)
 		return rc;
 	if (tfs_spool_scratch(&p, &q))
@@ -473,6 +497,7 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* lookups of one directory run side by side, and ls does not wait behind them */
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	tfs_session_want_parallel((conn->want & FUSE_CAP_PARALLEL_DIROPS) != 0);
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	__atomic_store_n(&tfs_ctx.fuse, fuse_get_context()->fuse, __ATOMIC_RELEASE);
 	if (mtab_start(tfs_ctx.mt) < 0)

@@ -26,6 +26,7 @@ static const char *const kind_names[TFS_NKINDS] = {
     [TFS_ERROR] = "error",
     [TFS_PROGRESS_SVG] = "progress.svg",
     [TFS_LOG] = "log.jsonl",
+    [TFS_ESTIMATE] = "estimate",
 };
 
 const char *tfs_kind_name(enum tfs_kind k)
@@ -69,6 +70,8 @@ int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 	 * restore's copy of it is taken (and dropped) as progress's is */
 	if (k == TFS_PROGRESS_SVG)
 		return a->has_snapshots || tfs_replaceable(k, a);
+	if (k == TFS_ESTIMATE) /* and its examples parse: tfs_estimate_ready */
+		return a->is_draft && (a->draft_files & MTAB_FILE_BIT(MTAB_EXAMPLES)) != 0;
 	return k < TFS_NKINDS;
 }
 
@@ -88,9 +91,10 @@ int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
 {
 	if (k == TFS_PROGRESS_SVG)
 		return a->has_snapshots; /* a draft's empty one is there for restores only */
-	/* wait is opened by name, never listed: tools that walk a tree (grep -r, cp -a,
-	 * tar, head * / *) would otherwise block on it while a model trains */
-	return k != TFS_WAIT && tfs_kind_visible(k, a);
+	/* wait and estimate are opened by name, never listed: tools that walk a tree
+	 * (grep -r, cp -a, tar, head * / *) would otherwise block on wait while a model
+	 * trains, and have the service count tokens on every estimate they pass */
+	return k != TFS_WAIT && k != TFS_ESTIMATE && tfs_kind_visible(k, a);
 }
 
 int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
@@ -120,10 +124,16 @@ int tfs_kind_dynamic(enum tfs_kind k)
 	case TFS_MODEL_JSON:
 	case TFS_PROGRESS_SVG:
 	case TFS_LOG:
+	case TFS_ESTIMATE:
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+int tfs_estimate_ready(const char *id, enum tfs_kind k)
+{
+	return k != TFS_ESTIMATE || mtab_estimate_ready(tfs_ctx.mt, id) == 0;
 }
 
 /* A growing text buffer. */
@@ -373,6 +383,10 @@ int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **da
 	int rc;
 
 	text_bytes(&t, "", 0);
+	if (k == TFS_ESTIMATE) {
+		free(t.s);
+		return mtab_estimate(tfs_ctx.mt, id, tfs_ctx.opt.price_per_mtok, data, len);
+	}
 	if (k == TFS_WAIT) {
 		struct mtab_attr at;
 		rc = mtab_attr(tfs_ctx.mt, id, &at);
@@ -427,6 +441,8 @@ size_t tfs_size_guess(enum tfs_kind k, const char *id)
 		if (mtab_response_size(tfs_ctx.mt, id, &text_len, &json_len) < 0)
 			return 0;
 		return k == TFS_RESPONSE ? text_len + 1 : json_len + 1;
+	case TFS_ESTIMATE:
+		return 0; /* never counted for a stat: only reading it asks the service */
 	case TFS_WAIT: {
 		struct mtab_attr a;
 		if (mtab_attr(tfs_ctx.mt, id, &a) < 0 || a.state == MTAB_CREATING)

@@ -22,6 +22,43 @@ static int json_name(const char *name, char *out, size_t size)
 	return 1;
 }
 
+/* Handles a restore holds open on answers it copies into a draft: each such answer exists
+ * until its handle is released (cp -a sets its times through its path meanwhile). */
+static pthread_mutex_t restoring_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tfs_fh *restoring[64];
+static size_t n_restoring;
+
+static void restoring_add(struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&restoring_mu);
+	if (n_restoring < sizeof restoring / sizeof *restoring)
+		restoring[n_restoring++] = fh;
+	pthread_mutex_unlock(&restoring_mu);
+}
+
+void tfs_spool_release(struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&restoring_mu);
+	for (size_t i = 0; i < n_restoring; i++) {
+		if (restoring[i] == fh) {
+			restoring[i] = restoring[--n_restoring];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&restoring_mu);
+}
+
+static int being_restored(const char *id, const char *name)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&restoring_mu);
+	for (size_t i = 0; i < n_restoring && !found; i++)
+		found = strcmp(restoring[i]->id, id) == 0 && strcmp(restoring[i]->name, name) == 0;
+	pthread_mutex_unlock(&restoring_mu);
+	return found;
+}
+
 static int prompt_exists(const char *id, const char *name, size_t *len)
 {
 	char *data = NULL;
@@ -95,7 +132,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		/* answers exist once the model can give them: a restore (tar, cp -a) into a
 		 * draft finds none in its way */
 		rc = a.state == MTAB_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
-		if (fh && fh->discard)
+		if ((fh && fh->discard) || being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
 		len = 0;	/* the answer's size is not known before it is read */
 		st->st_mode = S_IFREG | 0444;
@@ -144,6 +181,8 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 			fh->kind = TFS_SPOOL_RESPONSE;
 			fh->discard = 1; /* a restore's copy of an answer: dropped */
 			fh->loaded = 1;
+			fh->name = tfs_xstrdup(p->name);
+			restoring_add(fh);
 			return 0;
 		}
 		if (acc != O_RDONLY)

@@ -42,6 +42,7 @@ struct tfs_options {
 	unsigned int max_inflight_mib; /* answers being received at once */
 	char *log_size;		       /* -o log_size: a log.jsonl past it starts again */
 	char *log_prompts;	       /* -o log_prompts=hash|text */
+	double price_per_mtok;	       /* the estimate's cost line; -1: none */
 	int allow_other;
 };
 
@@ -74,6 +75,7 @@ enum tfs_kind {
 	TFS_ERROR,
 	TFS_PROGRESS_SVG, /* only with snapshots */
 	TFS_LOG,	  /* log.jsonl, read from the data directory at offsets */
+	TFS_ESTIMATE,
 	TFS_NKINDS,
 	TFS_SCRATCH = TFS_NKINDS,
 	TFS_SPOOL_PROMPT,   /* prompts/X (and, for rm -r's marks, prompts/ itself) */
@@ -108,7 +110,8 @@ struct tfs_fh {
 	enum tfs_kind kind;
 	char *id;
 	int flags;
-	int pid; /* the opener, as FUSE names it: whose prompt this is */
+	int pid;		/* the opener, as FUSE names it: whose prompt this is */
+	struct mtab_writer who; /* a prompt writer and its parent, read at open */
 	pthread_mutex_t mu;
 	int loaded;		    /* buf holds the content (lazy for wait / response) */
 	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
@@ -152,6 +155,8 @@ int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a);
 /* Whether a listing of the directory names it: visible, and not wait (opened by name). */
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a);
 int tfs_kind_dynamic(enum tfs_kind k);
+/* 0 unless k is a draft's estimate whose examples.jsonl does not parse (local work). */
+int tfs_estimate_ready(const char *id, enum tfs_kind k);
 /* The content now, without blocking (not for TFS_WAIT / TFS_RESPONSE*). */
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len);
 /* Blocking content of wait / response / response.json. */
@@ -217,6 +222,16 @@ int tfs_gone(const char *id, enum tfs_kind k);
 /* rmdir: -ENOTEMPTY unless the directory shows nothing (see remove.c), else deletes. */
 int tfs_remove_dir(const char *id);
 
+/* restore.c: a draft made private by mkdir (mode 0700, as cp -a makes a directory it is
+ * about to fill) is empty to the process that made it until that process creates its
+ * files or sets the directory's mode; the mkdir's mode tells (nothing is kept otherwise) */
+void tfs_restore_begin(const char *id, mode_t mode);
+/* 1 when the caller made id for a restore and has not created k in it yet. */
+int tfs_restore_hides(const char *id, enum tfs_kind k);
+void tfs_restore_made(const char *id, enum tfs_kind k);
+/* Its maker set the directory's mode (any: 0), or the draft is gone (any: 1). */
+void tfs_restore_end(const char *id, int any);
+
 /* lock.c: one mount per data directory, and the mount point's checks */
 /* Takes DATA/mount.lock or says (on stderr) who holds it: 0 or -1. */
 int tfs_lock_data_dir(const char *data_dir, const char *mountpoint);
@@ -233,6 +248,8 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 /* Fills fh for prompts/X (create: made when missing) or responses/X[.json]. */
 int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int flags);
 int tfs_spool_unlink(const struct tfs_path *p);
+/* At the release of a spool handle that a restore wrote through. */
+void tfs_spool_release(struct tfs_fh *fh);
 int tfs_spool_rmdir(const struct tfs_path *p);
 int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
@@ -240,6 +257,13 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
 int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len);
+
+/* session_io.c */
+/* The session reads and writes /dev/fuse itself (after fuse_mount), so that the INIT reply
+ * can carry FUSE_PARALLEL_DIROPS: 0, or -errno (then libfuse's own I/O stays). */
+int tfs_session_io(struct fuse *fuse);
+/* Whether the INIT reply asks for parallel directory operations; from the init callback. */
+void tfs_session_want_parallel(int on);
 
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

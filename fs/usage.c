@@ -38,6 +38,7 @@ static const struct {
     {ALL, "log_size=BYTES",
      "start each log.jsonl again past this size, the\nold one kept as log.jsonl.1 (16M)"},
     {ALL, "log_prompts=hash", "log.jsonl holds each prompt's SHA-256, not the\nprompt (text)"},
+    {ALL, "price_per_mtok=X", "a draft's estimate adds its cost at X per million tokens"},
     {ALL, "allow_other", "let other users in (turns on default_permissions)"},
     {ALL, "help", "this list (with backend=NAME: that backend's only)"},
     {GEMINI, "api_key_file=FILE",

@@ -43,6 +43,11 @@ void srv_models_list(struct srv *s, const struct srv_request *req, const struct 
 		     struct srv_reply *rep);
 void srv_models_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 		    struct srv_reply *rep);
+/* countTokens (the byte tokenizer, server/tokens.h) on a base or a tuned model */
+void srv_models_count_tokens(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_tuned_count_tokens(struct srv *s, const struct srv_request *req,
+			    const struct srv_params *p, struct srv_reply *rep);
 void srv_models_generate(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 			 struct srv_reply *rep);
 

@@ -161,3 +161,39 @@ void srv_tuned_stream(struct srv *s, const struct srv_request *req, const struct
 {
 	generate(s, srv_param(p, "id"), 1, req, rep);
 }
+
+/* countTokens on a base model (the estimate before tuning) or on a tuned one of this
+ * family, in whatever state: counting runs no model. */
+void srv_models_count_tokens(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep)
+{
+	char full[128];
+	cJSON *body;
+	snprintf(full, sizeof(full), "models/%.100s", srv_param(p, "id"));
+	if (!srv_base_model_known(full)) {
+		srv_reply_error(rep, 404, "NOT_FOUND", "Model %.100s is not found.", full);
+		return;
+	}
+	if (srv_body_json(req, 0, &body, rep))
+		return;
+	srv_google_count_tokens(body, rep);
+	cJSON_Delete(body);
+}
+
+void srv_tuned_count_tokens(struct srv *s, const struct srv_request *req,
+			    const struct srv_params *p, struct srv_reply *rep)
+{
+	struct srv_model *m = srv_gemini_find(s, srv_param(p, "id"));
+	cJSON *body;
+	if (!m) {
+		srv_reply_error(rep, 404, "NOT_FOUND",
+				"Tuned model tunedModels/%.64s does not exist.",
+				srv_param(p, "id"));
+		return;
+	}
+	srv_model_put(s->store, m);
+	if (srv_body_json(req, 0, &body, rep))
+		return;
+	srv_google_count_tokens(body, rep);
+	cJSON_Delete(body);
+}

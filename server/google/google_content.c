@@ -11,6 +11,7 @@
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/reply.h"
+#include "server/tokens.h"
 
 #define BAD(...)                                                                                   \
 	do {                                                                                       \
@@ -258,7 +259,7 @@ void srv_google_gen_answer(const struct srv_request *req, int stream, const char
 {
 	char rid[24], alt[16] = "";
 	srv_id_random(rid, 20);
-	size_t out = text ? strlen(text) : 0;
+	size_t out = srv_tokens_of(text);
 	if (!stream) {
 		srv_reply_json(rep, 200,
 			       response_json(version, text, finish, prompt_bytes, out, rid));
@@ -278,8 +279,8 @@ void srv_google_gen_answer(const struct srv_request *req, int stream, const char
 	srv_reply_raw(rep, 200, "application/json; charset=UTF-8", text_arr, strlen(text_arr));
 }
 
-/* Bytes of the text parts of a contents array. */
-static size_t contents_bytes(const cJSON *contents)
+/* Tokens of the text parts of a contents array. */
+static size_t contents_tokens(const cJSON *contents)
 {
 	size_t n = 0;
 	const cJSON *c, *p;
@@ -289,7 +290,7 @@ static size_t contents_bytes(const cJSON *contents)
 		{
 			const cJSON *t = srv_json_field(p, "text");
 			if (cJSON_IsString(t))
-				n += strlen(t->valuestring);
+				n += srv_tokens_of(t->valuestring);
 		}
 	}
 	return n;
@@ -306,12 +307,12 @@ void srv_google_count_tokens(const cJSON *body, struct srv_reply *rep)
 				"Invalid value at 'contents': a list of Content is required.");
 		return;
 	}
-	size_t n = contents_bytes(contents);
+	size_t n = contents_tokens(contents);
 	const cJSON *si = srv_json_field(body, "systemInstruction");
 	if (cJSON_IsObject(si)) {
 		cJSON *one = cJSON_CreateArray();
 		cJSON_AddItemReferenceToArray(one, (cJSON *)si);
-		n += contents_bytes(one);
+		n += contents_tokens(one);
 		cJSON_Delete(one);
 	}
 	cJSON *o = cJSON_CreateObject();

@@ -12,6 +12,7 @@
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/openai/openai.h"
+#include "server/tokens.h"
 
 #define MAX_PROMPT  40000
 #define MAX_OUT	    8192
@@ -143,7 +144,7 @@ static void whole(const char *id, int64_t created, const char *model, const char
 	cJSON_AddNullToObject(choice, "logprobs");
 	cJSON_AddStringToObject(choice, "finish_reason", finish);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), choice);
-	cJSON_AddItemToObject(o, "usage", usage(in, strlen(text)));
+	cJSON_AddItemToObject(o, "usage", usage(in, srv_tokens_of(text)));
 	srv_reply_json(rep, 200, o);
 }
 
@@ -189,7 +190,7 @@ static void streamed(const cJSON *body, const char *id, int64_t created, const c
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))) {
 		cJSON *o = completion(id, created, model, 1);
 		cJSON_AddArrayToObject(o, "choices");
-		cJSON_AddItemToObject(o, "usage", usage(in, len));
+		cJSON_AddItemToObject(o, "usage", usage(in, srv_tokens_count(text, len)));
 		srv_sse_event(&b, o);
 		cJSON_Delete(o);
 	}

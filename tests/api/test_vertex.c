@@ -237,6 +237,12 @@ static void test_list_pages(void)
 {
 	const struct ss_reply script[] = {
 	    {SS_REPLY, 200, NULL, page1, 0},
+	    /* the finished job of tunedfs's: is its endpoint still there (not removed)? */
+	    {SS_REPLY, 200, NULL, "{\"name\": \"projects/1/locations/l/endpoints/5\"}", 0},
+	    {SS_REPLY, 200, NULL, page2, 0},
+	    {SS_REPLY, 200, NULL, page3, 0},
+	    /* listed again: the answer was kept, not asked for again */
+	    {SS_REPLY, 200, NULL, page1, 0},
 	    {SS_REPLY, 200, NULL, page2, 0},
 	    {SS_REPLY, 200, NULL, page3, 0},
 	};
@@ -267,11 +273,18 @@ static void test_list_pages(void)
 		CHECK(v[4].raw_json && strstr(v[4].raw_json, "tuningJobs/7"));
 	}
 	tuned_models_free(v, n);
+	CHECK_INT(backend_list_all(b, &v, &n, NULL, &err), 0);
+	CHECK_INT(n, 5);
+	tuned_models_free(v, n);
 	backend_close(b);
 	ss_stop(&s);
-	CHECK_INT(s.n_seen, 3);
+	CHECK_INT(s.n_seen, 7);
 	CHECK_STR(s.seen[0].path, JOBS "?pageSize=100");
-	CHECK_STR(s.seen[1].path, JOBS "?pageSize=100&pageToken=t2");
+	CHECK_STR(s.seen[1].method, "GET");
+	CHECK_STR(s.seen[1].path, "/v1/projects/1/locations/l/endpoints/5");
+	CHECK_STR(s.seen[2].path, JOBS "?pageSize=100&pageToken=t2");
+	CHECK_STR(s.seen[4].path, JOBS "?pageSize=100");
+	CHECK_STR(s.seen[5].path, JOBS "?pageSize=100&pageToken=t2");
 }
 
 static void test_progress_generate_remove(void)
@@ -279,7 +292,9 @@ static void test_progress_generate_remove(void)
 	const struct ss_reply script[] = {
 	    {SS_REPLY, 200, NULL,
 	     "{\"name\": \"" JOB1 "\", \"state\": \"JOB_STATE_SUCCEEDED\", \"labels\":"
-	     " {\"tunedfs-name\": \"num\"}, \"tunedModel\": {\"endpoint\":"
+	     " {\"tunedfs-name\": \"num\"}, \"supervisedTuningSpec\": {\"trainingDatasetUri\":"
+	     " \"gs://bkt/tunedfs/num/train-0123456789abcdef.jsonl\"}, \"tunedModel\": "
+	     "{\"endpoint\":"
 	     " \"projects/1/locations/us-central1/endpoints/8\", \"model\":"
 	     " \"projects/1/locations/us-central1/models/9@1\"}}",
 	     0},
@@ -296,7 +311,7 @@ static void test_progress_generate_remove(void)
 	     "{\"error\": {\"code\": 400, \"message\": \"model is deployed\", \"status\":"
 	     " \"FAILED_PRECONDITION\"}}",
 	     0},
-	    {SS_REPLY, 404, NULL, "{\"error\": {\"code\": 404, \"status\": \"NOT_FOUND\"}}", 0},
+	    {SS_REPLY, 204, NULL, "", 0}, /* the training data tunedfs uploaded */
 	    {SS_REPLY, 200, NULL, "{\"tuningJobs\": [{\"name\": \"" JOB1 "\"}]}", 0},
 	};
 	struct tuned_model m = {.id = strdup("num"), .job = strdup(JOB1), .percent = -1};
@@ -342,7 +357,51 @@ static void test_progress_generate_remove(void)
 	CHECK_STR(s.seen[6].method, "DELETE");
 	CHECK_STR(s.seen[6].path, "/v1/projects/1/locations/us-central1/endpoints/8");
 	CHECK_STR(s.seen[7].path, "/v1/projects/1/locations/us-central1/models/9");
-	CHECK_STR(s.seen[8].path, "/v1/" JOB1);
+	/* no DELETE of the job: Vertex AI has none */
+	CHECK_STR(s.seen[8].method, "DELETE");
+	CHECK_STR(s.seen[8].path,
+		  "/storage/v1/b/bkt/o/tunedfs%2Fnum%2Ftrain-0123456789abcdef.jsonl");
+	CHECK_STR(s.seen[9].path, JOBS "?pageSize=100");
+}
+
+/* rm of a job the mount still thought running, which had succeeded: the cancel is refused,
+ * the job read again, and what it made deleted. */
+static void test_remove_of_a_job_just_succeeded(void)
+{
+	const struct ss_reply script[] = {
+	    {SS_REPLY, 400, NULL,
+	     "{\"error\": {\"code\": 400, \"message\": \"job is done\", \"status\":"
+	     " \"FAILED_PRECONDITION\"}}",
+	     0},
+	    {SS_REPLY, 200, NULL,
+	     "{\"name\": \"" JOB1 "\", \"state\": \"JOB_STATE_SUCCEEDED\", \"tunedModel\":"
+	     " {\"endpoint\": \"projects/1/locations/us-central1/endpoints/8\", \"model\":"
+	     " \"projects/1/locations/us-central1/models/9@1\"}}",
+	     0},
+	    {SS_REPLY, 200, NULL, "{\"deployedModels\": [{\"id\": \"d1\"}]}", 0},
+	    {SS_REPLY, 200, NULL, "{\"done\": true}", 0},
+	    {SS_REPLY, 200, NULL, "{}", 0},
+	    {SS_REPLY, 200, NULL, "{}", 0},
+	};
+	struct tuned_model m = {
+	    .id = strdup("num"), .job = strdup(JOB1), .state = BACKEND_CREATING, .percent = -1};
+	struct backend_error err = {0};
+	struct scripted_server s;
+	struct backend *b;
+
+	CHECK_INT(ss_start(&s, script, N(script)), 0);
+	CHECK_INT(open_vertex(&s, "bkt", &b, &err), 0);
+	CHECK_INT(backend_remove(b, &m, NULL, &err), 0);
+	tuned_model_clear(&m);
+	backend_close(b);
+	ss_stop(&s);
+	CHECK_INT(s.n_seen, 6);
+	CHECK_STR(s.seen[0].path, "/v1/" JOB1 ":cancel");
+	CHECK_STR(s.seen[1].path, "/v1/" JOB1);
+	CHECK_STR(s.seen[3].path, "/v1/projects/1/locations/us-central1/endpoints/8:undeployModel");
+	CHECK_STR(s.seen[4].method, "DELETE");
+	CHECK_STR(s.seen[4].path, "/v1/projects/1/locations/us-central1/endpoints/8");
+	CHECK_STR(s.seen[5].path, "/v1/projects/1/locations/us-central1/models/9");
 }
 
 int main(void)
@@ -353,5 +412,6 @@ int main(void)
 	test_create_answer_lost();
 	test_list_pages();
 	test_progress_generate_remove();
+	test_remove_of_a_job_just_succeeded();
 	return check_exit("test_vertex");
 }

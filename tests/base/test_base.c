@@ -1,4 +1,5 @@
-/* test_base.c - the leaf helpers of base/: buffers, timestamps, the loopback rule, deadlines. */
+/* test_base.c - the leaf helpers of base/: buffers, timestamps, the loopback rule, deadlines,
+ * the string set. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +7,7 @@
 #include "base/dynbuf.h"
 #include "base/loopback.h"
 #include "base/rfc3339.h"
+#include "base/strset.h"
 #include "base/xalloc.h"
 #include "../check.h"
 
@@ -72,11 +74,47 @@ static void test_clock(void)
 	CHECK_INT(d.tv_nsec, 345000000);
 }
 
+static void test_strset(void)
+{
+	struct strset s = STRSET_INIT;
+	char k[32];
+
+	CHECK(!strset_has(&s, "a"));
+	CHECK(!strset_drop(&s, "a"));
+	for (int i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "job-%d", i);
+		CHECK_INT(strset_add(&s, k), 1);
+	}
+	CHECK_INT(strset_add(&s, "job-17"), 0);
+	CHECK_INT(s.n, 5000);
+	/* drop and add again, many times over: dropped slots are swept, never fill the table */
+	for (int round = 0; round < 20; round++)
+		for (int i = 0; i < 5000; i += 2) {
+			snprintf(k, sizeof(k), "job-%d", i);
+			CHECK_INT(strset_drop(&s, k), 1);
+			CHECK(!strset_has(&s, k));
+			CHECK_INT(strset_add(&s, k), 1);
+		}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "job-%d", i);
+		CHECK(strset_has(&s, k));
+		if (i % 3 == 0)
+			CHECK_INT(strset_drop(&s, k), 1);
+	}
+	CHECK_INT(s.n, 5000 - 1667);
+	CHECK(!strset_has(&s, "job-3") && strset_has(&s, "job-4") && !strset_has(&s, "job-"));
+	CHECK(s.cap <= 32768); /* 4 slots a key at most: re-adds swept, not grown */
+	strset_free(&s);
+	CHECK(!strset_has(&s, "job-4"));
+	strset_free(&s);
+}
+
 int main(void)
 {
 	test_dynbuf();
 	test_rfc3339();
 	test_loopback();
 	test_clock();
+	test_strset();
 	return check_exit("test_base");
 }

@@ -251,7 +251,8 @@ static void test_config_errors(void)
 	    "base_model = m\n\nbatchsize = 4\n",
 	    "config: line 3: unknown key \"batchsize\" (known: base_model, display_name, "
 	    "description, epoch_count, batch_size, learning_rate, learning_rate_multiplier, "
-	    "temperature, top_p, top_k, source_model, system_instruction, adapter_size)");
+	    "temperature, top_p, top_k, source_model, system_instruction, adapter_size, "
+	    "price_per_mtok)");
 	config_error("base_model = m\n#\n\nbatch_size = four\n",
 		     "config: line 4: batch_size: \"four\" is not a whole number");
 	config_error("base_model = m\n#\n\nbatch_size = 0\n",

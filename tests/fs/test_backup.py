@@ -42,8 +42,7 @@ def test_cp_a_out_and_back_in(tmp_path, mount):
     bak.mkdir()
     sh(f"cp -a {mount.p('src-draft')} {mount.p('src-active')} {bak}/")
     assert (bak / "src-active" / "config").read_text() == QUICK_CONFIG
-    # cp -a into a name it makes itself opens every file O_EXCL, which the files a draft
-    # always has refuse: make the directory first, then copy its content
+    # into a directory made first: cp opens the files a draft shows without O_EXCL
     sh(f"mkdir {mount.p('new-draft')} && cp -a {bak}/src-draft/. {mount.p('new-draft')}/")
     sh(f"mkdir {mount.p('new-active')} && cp -a {bak}/src-active/. {mount.p('new-active')}/")
     check_restored(mount, "new-draft", False)
@@ -69,3 +68,61 @@ def test_tar_out_and_back_in(tmp_path, mount):
     sh(f"tar xf {tar} -C {mount.path} --transform 's/^src-/tar-/'")
     check_restored(mount, "tar-draft", False)
     check_restored(mount, "tar-active", True)
+
+
+def spool_source(m, name):
+    m.make_active(name)
+    m.write(name, "generation", data=GEN)
+    for i in range(3):
+        m.write(name, "prompts", f"q{i}", data=f"{i}\n")
+    for i in range(3):  # answered, so responses/ holds them too
+        m.read(name, "responses", f"q{i}")
+
+
+def test_cp_a_into_a_name_it_makes(tmp_path, mount):
+    """cp -a makes the new directory itself and opens every file O_EXCL|O_CREAT: the files
+    a fresh draft shows but that were never written take the create."""
+    sources(mount)
+    spool_source(mount, "src-spool")
+    bak = tmp_path / "bak"
+    bak.mkdir()
+    sh(f"cp -a {mount.p('src-draft')} {mount.p('src-active')} {mount.p('src-spool')} {bak}/")
+    assert sorted(os.listdir(bak / "src-spool" / "prompts")) == ["q0", "q1", "q2"]
+    sh(f"cp -a {bak}/src-draft {mount.p('cpa-draft')}")
+    sh(f"cp -a {bak}/src-active {mount.p('cpa-active')}")
+    sh(f"cp -a {bak}/src-spool {mount.p('cpa-spool')}")
+    check_restored(mount, "cpa-draft", False)
+    check_restored(mount, "cpa-active", True)
+    # the spool's prompts come back
+    assert mount.read("cpa-spool", "wait") == "ACTIVE\n", mount.read("cpa-spool", "error")
+    assert sorted(os.listdir(mount.p("cpa-spool", "prompts"))) == ["q0", "q1", "q2"]
+    assert mount.read("cpa-spool", "prompts", "q1") == "1\n"
+
+
+def test_tar_x_of_a_model_with_a_spool(tmp_path, mount):
+    spool_source(mount, "tsrc")
+    tar = tmp_path / "m.tar"
+    sh(f"tar cf {tar} -C {mount.path} tsrc")
+    r = subprocess.run(["tar", "xf", str(tar), "-C", mount.path, "--transform", "s/^tsrc/tnew/"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert mount.read("tnew", "wait") == "ACTIVE\n", mount.read("tnew", "error")
+    assert sorted(os.listdir(mount.p("tnew", "prompts"))) == ["q0", "q1", "q2"]
+
+
+def test_a_private_mkdir_is_empty_to_its_maker_only(mount):
+    os.mkdir(mount.p("priv"), 0o700)
+    # to this process (its maker) the draft is empty; to any other it is a draft
+    assert not os.path.exists(mount.p("priv", "state"))
+    assert sh(f"cat {mount.p('priv', 'state')}").stdout == "DRAFT\n"
+    fd = os.open(mount.p("priv", "generation"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, GEN.encode())
+    os.close(fd)
+    assert os.path.exists(mount.p("priv", "generation"))
+    assert not os.path.exists(mount.p("priv", "progress"))
+    os.chmod(mount.p("priv"), 0o755)  # as cp -a does last: the draft as usual again
+    assert mount.read("priv", "state") == "DRAFT\n"
+    assert mount.read("priv", "generation") == mount.read("priv", "generation") != ""
+    # any other mode: an ordinary draft at once
+    os.mkdir(mount.p("open"), 0o755)
+    assert mount.read("open", "state") == "DRAFT\n"

@@ -237,6 +237,36 @@ def test_examples_file_emptied(mount):
     assert remote_status(mount, "emptied") == 404
 
 
+def test_an_empty_examples_file_is_refused_the_same_every_way(tmp_path, mount):
+    """An empty examples.jsonl comes the same whichever way it is written: `: > f` (an
+    O_TRUNC open closed unwritten), `cp /dev/null f`, `cp empty f`. Over examples it is
+    refused with EINVAL and "no examples" (the file then reads empty); in a fresh draft it
+    replaces nothing and is a create, as `touch` is: 0, an empty file, no error."""
+    mount.allow += [r"examples\.jsonl: "]
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    ways = {
+        "truncate": lambda f: write_and_close(f, b"")[0],
+        "cp /dev/null": lambda f: subprocess.run(["cp", "/dev/null", f]).returncode,
+        "cp empty": lambda f: subprocess.run(["cp", str(empty), f]).returncode,
+    }
+    for i, (how, do) in enumerate(ways.items()):
+        for before in (None, EXAMPLES):
+            name = f"empty{i}{'g' if before else 'f'}"
+            os.mkdir(mount.p(name))
+            if before:
+                mount.write(name, "examples.jsonl", data=before)
+            got = do(mount.p(name, "examples.jsonl"))
+            if before:
+                assert got in (errno.EINVAL, 1), (how, got)
+                assert "examples.jsonl: no examples" in mount.read(name, "error"), how
+            else:
+                assert got == 0, (how, got)
+                assert mount.read(name, "error") == "", how
+            assert read_bytes(mount.p(name, "examples.jsonl")) == b"", (how, before)
+            assert mount.read(name, "state") == "DRAFT\n"
+
+
 def test_bad_examples_renamed_into_place(mount):
     """A rename onto examples.jsonl is its write: EINVAL from rename(), the text kept."""
     mount.allow += [r"examples\.jsonl: line 2: "]

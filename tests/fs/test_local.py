@@ -2,6 +2,7 @@
 everything under the user's XDG directories (here in tmp)."""
 import json
 import os
+import time
 
 
 def servers_under(path):
@@ -60,3 +61,31 @@ def test_local_mount_ignores_the_users_credentials(tmp_path, mount_factory):
     assert m.read("nocreds", "error") == ""
     assert "credentials:" not in m.stderr()
     assert m.unmount() == 0
+
+
+def test_kill9_leaves_no_run_directory_behind(tmp_path, mount_factory):
+    """A tunedfs killed with -9 cleans up nothing: the next start removes the run
+    directory it left (its owner is gone), and leaves those of live mounts alone."""
+    home = tmp_path / "home"
+    run = tmp_path / "run"
+    home.mkdir()
+    run.mkdir(mode=0o700)
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CACHE_HOME=str(home / "cache"), XDG_RUNTIME_DIR=str(run))
+    m = mount_factory(local=True, env=env)
+    os.mkdir(m.p("d"))
+    first = os.listdir(run)
+    assert len(first) == 1 and first[0].startswith("tunedfs."), first
+    m.kill9()
+    # another mount's, alive (this test's pid), and an empty one an hour old
+    (run / "tunedfs.live00").mkdir(mode=0o700)
+    (run / "tunedfs.live00" / "owner").write_text(f"{os.getpid()}\n")
+    (run / "tunedfs.old000").mkdir(mode=0o700)
+    os.utime(run / "tunedfs.old000", (time.time() - 3600, time.time() - 3600))
+    m.start()
+    assert m.read("d", "state") == "DRAFT\n"
+    left = sorted(os.listdir(run))
+    assert first[0] not in left and "tunedfs.old000" not in left, left
+    assert "tunedfs.live00" in left and len(left) == 2, left
+    assert m.unmount() == 0
+    assert os.listdir(run) == ["tunedfs.live00"]

@@ -1,6 +1,7 @@
 """Unknown names never stall the mount: a lookup asks the service in the background and
 answers from what is known after -o lookup_timeout (2 s by default), so with a service
-that never answers `stat`, `mkdir` and `ls` return within the bound."""
+that never answers `stat`, `mkdir` and `ls` return within the bound; and lookups of one
+directory run side by side (parallel directory operations), with `ls` beside them."""
 import os
 import socket
 import subprocess
@@ -92,3 +93,24 @@ def test_unknown_names_against_a_server_that_never_answers(mount_factory, silent
     assert err is None and took < bound + 1.5, (took, err)
     assert m.read("fresh", "state") == "DRAFT\n"
     assert "fresh" in os.listdir(m.path)
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_parallel_lookups_take_one_bound_not_n(mount_factory, server_factory, n):
+    """With a service that answers a model's GET 5 s late, n `stat`s of unknown names at
+    once end in about one lookup bound, not n of them, and `ls` meanwhile at once: the
+    kernel holds no directory lock across a lookup."""
+    bound = 1.0
+    s = server_factory("--latency", "5000", "--fault-routes", "tunedModels.get")
+    m = mount_factory(server=s, opts=[f"lookup_timeout={bound:g}"])
+    os.listdir(m.path)  # the first listing (not delayed) is in
+    t0 = time.monotonic()
+    ps = [subprocess.Popen(["stat", m.p(f"unknown{i}")], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) for i in range(n)]
+    time.sleep(0.2)
+    took, err = timed(lambda: os.listdir(m.path))
+    assert err is None and took < 0.5, (took, err)
+    for p in ps:
+        assert p.wait(timeout=60) == 1  # ENOENT
+    took = time.monotonic() - t0
+    assert took < bound + 1.0, (n, took)

@@ -1,7 +1,8 @@
 """The mount on the Vertex AI backend, against tunedfs-server's Vertex and Cloud Storage
 routes: the tutorial end to end (-o local,backend=vertex), bad input (no bucket, an API
-key, a config key Vertex lacks), a job that fails, rm -r of a running job, a listing of
-2,500 jobs over pages, and a create whose answer was lost leaving one job."""
+key, a config key Vertex lacks), a job that fails, rm -r of a running job and of a tuned
+model (each still gone after a remount, while a model not removed stays), a listing of 2,500
+jobs over pages, and a create whose answer was lost leaving one job."""
 import json
 import os
 import shutil
@@ -64,6 +65,22 @@ def create_job(server, uri, label):
     st, job, _ = server.request("POST", f"/v1/{PARENT}/tuningJobs", body, headers=BEARER)
     assert st == 200, job
     return job
+
+
+def requests(server, route):
+    st, stats, _ = server.request("GET", "/debug/stats")
+    assert st == 200, stats
+    return stats["routes"].get(route, {}).get("requests", 0)
+
+
+def status(server, path):
+    return server.request("GET", path, headers=BEARER)[0]
+
+
+def data_object(job):
+    """The Cloud Storage path of a job's training data, as the JSON API names it."""
+    bucket, _, name = job["supervisedTuningSpec"]["trainingDatasetUri"][5:].partition("/")
+    return f"/storage/v1/b/{bucket}/o/" + urllib.parse.quote(name, safe="")
 
 
 def draft(mount, name, config):
@@ -173,9 +190,45 @@ def test_rm_r_cancels_a_running_job(mount_factory):
     [job] = labelled(m.server, "long")
     assert until(lambda: labelled(m.server, "long")[0]["state"] == "JOB_STATE_CANCELLED",
                  timeout=30), labelled(m.server, "long")
-    # the service keeps the job listed; the mount does not bring the directory back
+    assert status(m.server, data_object(job)) == 404  # its training data went with it
+    # the service keeps the job listed; the mount does not bring the directory back,
+    # nor does the next mount
     time.sleep(0.5)
     assert "long" not in os.listdir(m.path)
+    m.restart()
+    assert "long" not in os.listdir(m.path)
+    assert [j["state"] for j in labelled(m.server, "long")] == ["JOB_STATE_CANCELLED"]
+
+
+def test_rm_r_of_a_tuned_model_holds_after_a_remount(mount_factory):
+    """rm -r deletes the endpoint, model and training data; Vertex AI keeps listing the
+    job, and the next mount hides it by its endpoint's 404, asked once per job, while a
+    model not removed stays."""
+    m = mount_factory(opts=VERTEX + ["list_ttl=0.2"])
+    draft(m, "gone", QUICK)
+    draft(m, "kept", QUICK)
+    assert m.read("gone", "wait") == "ACTIVE\n", m.read("gone", "error")
+    assert m.read("kept", "wait") == "ACTIVE\n", m.read("kept", "error")
+    [job] = labelled(m.server, "gone")
+    endpoint, model = job["tunedModel"]["endpoint"], job["tunedModel"]["model"].split("@")[0]
+    shutil.rmtree(m.p("gone"))
+    assert "gone" not in os.listdir(m.path)
+    assert m.read("kept", "state") == "ACTIVE\n"
+    for path in (f"/v1/{endpoint}", f"/v1/{model}", data_object(job)):
+        assert status(m.server, path) == 404, path
+    assert [j["state"] for j in labelled(m.server, "gone")] == ["JOB_STATE_SUCCEEDED"]
+    m.restart()
+    asked = requests(m.server, "endpoints.get")
+    assert sorted(os.listdir(m.path)) == ["kept"]
+    assert m.read("kept", "state") == "ACTIVE\n"
+    m.ask("kept", "1")  # its endpoint answers (2 epochs teach nothing exact)
+    assert m.read("kept", "error") == ""
+    # each finished job's endpoint looked at once by this mount, not at every listing
+    lists = requests(m.server, "tuningJobs.list")
+    assert until(lambda: os.listdir(m.path) and
+                 requests(m.server, "tuningJobs.list") >= lists + 3, timeout=30)
+    assert sorted(os.listdir(m.path)) == ["kept"]
+    assert requests(m.server, "endpoints.get") - asked <= 2
 
 
 def test_listing_of_2500_jobs_over_pages(mount_factory, server_factory):
@@ -188,6 +241,8 @@ def test_listing_of_2500_jobs_over_pages(mount_factory, server_factory):
     names = until(lambda: len(os.listdir(m.path)) == 2500 and os.listdir(m.path), timeout=300)
     assert names and len(names) == 2500, len(os.listdir(m.path))
     assert sorted(names) == [f"j{i:04d}" for i in range(2500)]
+    # their data is not tunedfs's upload: nothing of theirs for rm to have removed, no look
+    assert requests(s, "objects.get") == 0 and requests(s, "endpoints.get") == 0
 
 
 def free_port():

@@ -28,20 +28,22 @@ def test_16_parallel_appenders_keep_every_line(mount):
     assert mount.read("app", "error") == ""
 
 
-@pytest.mark.xfail(reason="one line in about 30 is still lost now and then when 16 "
-                          "appenders share a prompt", strict=False)
 def test_parallel_appenders_to_a_prompt(mount):
+    """16 parallel `>>` appenders of 100 lines keep every line, round after round (a lost
+    line shows up in about one round in a few)."""
     mount.make_active("papp")
     d = mount.p("papp")
-    subprocess.run(["sh", "-c", f"printf 'start\\n' > {d}/prompt"], check=True)
-    r = subprocess.run(
-        ["sh", "-c", f"seq 1 32 | xargs -P 16 -I{{}} sh -c 'echo l{{}} >> {d}/prompt'"],
-        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    # read by a process of no relation to the writers (setsid forks it off to init)
-    got = subprocess.run(["setsid", "cat", f"{d}/prompt"], capture_output=True, text=True,
-                         start_new_session=True).stdout.splitlines()
-    assert got[0] == "start" and sorted(got[1:]) == sorted(f"l{i}" for i in range(1, 33)), got
+    for rnd in range(3):
+        subprocess.run(["sh", "-c", f"printf 'start{rnd}\\n' > {d}/prompt"], check=True)
+        r = subprocess.run(
+            ["sh", "-c", f"seq 1 100 | xargs -P 16 -I{{}} sh -c 'echo l{{}} >> {d}/prompt'"],
+            capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        # read by a process of no relation to the writers (setsid forks it off to init)
+        got = subprocess.run(["setsid", "cat", f"{d}/prompt"], capture_output=True, text=True,
+                             start_new_session=True).stdout.splitlines()
+        assert got[0] == f"start{rnd}", got
+        assert sorted(got[1:]) == sorted(f"l{i}" for i in range(1, 101)), (rnd, len(got), got)
 
 
 def test_append_adds_to_the_prompt_as_written(mount):
