@@ -110,7 +110,7 @@ struct generation_answer {
 	char *finish_reason; /* the service's word ("STOP", "stop", "MAX_TOKENS"); NULL if absent */
 	char *block_reason;  /* set when the service refused the prompt (safety) */
 	char *raw_json;	     /* the whole response as received: response.json */
-	long in_tokens, out_tokens; /* -1 when not said */
+	long in_tokens, out_tokens, total_tokens; /* usage as the service says it; -1 when not */
 };
 
 struct model_page {

@@ -304,6 +304,8 @@ static void gj_tokens(const cJSON *usage, struct generation_answer *out)
 		out->in_tokens = (long)v;
 	if (gj_num(usage, "candidatesTokenCount", &v))
 		out->out_tokens = (long)v;
+	if (gj_num(usage, "totalTokenCount", &v))
+		out->total_tokens = (long)v;
 }
 
 int gemini_parse_generation(const char *json, size_t len, struct generation_answer *out)
@@ -323,7 +325,7 @@ int gemini_parse_generation(const char *json, size_t len, struct generation_answ
 	out->finish_reason = gj_dup(first, "finishReason");
 	out->block_reason = gj_dup(gj_get(root, "promptFeedback"), "blockReason");
 	out->raw_json = gj_raw_or_print(root, json, len);
-	out->in_tokens = out->out_tokens = -1;
+	out->in_tokens = out->out_tokens = out->total_tokens = -1;
 	gj_tokens(gj_get(root, "usageMetadata"), out);
 	cJSON_Delete(root);
 	return 0;

@@ -115,6 +115,7 @@ int openai_parse_completion(const char *json, size_t len, struct generation_answ
 		out->block_reason = xstrdup(refusal->valuestring);
 	out->in_tokens = oc_tokens(usage, "prompt_tokens");
 	out->out_tokens = oc_tokens(usage, "completion_tokens");
+	out->total_tokens = oc_tokens(usage, "total_tokens");
 	out->raw_json = xstrndup(json, len);
 	cJSON_Delete(root);
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "cache/answer_log.h"
 #include "cache/draft.h"
 #include "cache/mtab_impl.h"
 
@@ -412,6 +413,7 @@ void mtab_fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
 	a->is_draft = e->is_draft;
 	a->draft_files = e->draft_files;
 	a->locked = e->locked;
+	a->has_snapshots = e->n_snaps > 0 || (e->remote && e->model.n_snapshots > 0);
 	a->mtime = e->mtime;
 	a->ctime = e->ctime;
 }
@@ -591,6 +593,8 @@ int mtab_remove(struct mtab *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		mtab_user_forget(t, id);
 		mtab_spool_drop(t, id);
+		if (t->o.answer_log)
+			answer_log_remove(t->o.answer_log, id);
 	}
 	tuned_model_clear(&m);
 	return rc;

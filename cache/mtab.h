@@ -13,6 +13,7 @@
 struct draft_store;
 struct rcache;
 struct spool;
+struct answer_log;
 
 enum mtab_state { MTAB_DRAFT, MTAB_CREATING, MTAB_ACTIVE, MTAB_FAILED };
 
@@ -21,17 +22,18 @@ enum mtab_file { MTAB_CONFIG, MTAB_EXAMPLES, MTAB_PROMPT, MTAB_GENERATION };
 #define MTAB_FILE_BIT(f) (1u << (f))
 
 struct mtab_options {
-	struct backend *backend;     /* not owned; NULL: no service (tests) */
-	struct draft_store *drafts;  /* not owned */
-	struct draft_store *prompts; /* not owned, may be NULL: prompt and generation kept */
-	struct rcache *rcache;	     /* not owned */
-	struct spool *spool;	     /* not owned, may be NULL: the prompt spools */
-	double list_ttl;	     /* seconds a listing stays fresh */
-	double poll_interval;	     /* seconds between polls of a CREATING model */
-	double negative_ttl;	     /* seconds a failed lookup is remembered */
-	unsigned max_requests;	     /* answers generated at once; more wait in a queue (8) */
-	double submit_delay;	     /* seconds a draft stays unwritten before its submit */
-	double lookup_timeout;	     /* seconds a lookup of an unknown name may take (2) */
+	struct backend *backend;       /* not owned; NULL: no service (tests) */
+	struct draft_store *drafts;    /* not owned */
+	struct draft_store *prompts;   /* not owned, may be NULL: prompt and generation kept */
+	struct rcache *rcache;	       /* not owned */
+	struct spool *spool;	       /* not owned, may be NULL: the prompt spools */
+	struct answer_log *answer_log; /* not owned, may be NULL: each answer gets a line */
+	double list_ttl;	       /* seconds a listing stays fresh */
+	double poll_interval;	       /* seconds between polls of a CREATING model */
+	double negative_ttl;	       /* seconds a failed lookup is remembered */
+	unsigned max_requests;	       /* answers generated at once; more wait in a queue (8) */
+	double submit_delay;	       /* seconds a draft stays unwritten before its submit */
+	double lookup_timeout;	       /* seconds a lookup of an unknown name may take (2) */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 	/* where the last listing is kept for mounts made offline; may be NULL */
@@ -47,6 +49,7 @@ struct mtab_attr {
 	int is_draft;	      /* made here: config and examples.jsonl are draft data */
 	unsigned draft_files; /* of those, the ones written or created: MTAB_FILE_BIT */
 	int locked;	      /* tuning submitted: config and examples.jsonl read-only */
+	int has_snapshots;    /* the tuning's progress has at least one snapshot */
 	time_t mtime;
 	time_t ctime;
 };

@@ -294,7 +294,7 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 		report(t, id, msg, quiet);
 		return rc;
 	}
-	mtab_gen_ask(t, id, data, len); /* the answer is generated now, not when read */
+	mtab_gen_ask(t, id, data, len, 1); /* the answer is generated now, not when read */
 	return 0;
 }
 
@@ -349,7 +349,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	generation_settings_clear(&gs);
 	free(canon);
 	if (prompt) /* the current prompt under the new settings is a new answer to start */
-		mtab_gen_ask(t, id, prompt, prompt_len);
+		mtab_gen_ask(t, id, prompt, prompt_len, 0);
 	free(prompt);
 	return e ? 0 : -ENOENT;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "base/clock.h"
 #include "cache/mtab_impl.h"
 #include "cache/rcache.h"
 
@@ -253,10 +254,12 @@ static void *worker(void *arg)
 		struct generation_answer res = {0};
 		struct backend_error err = {0};
 		struct gen_stream g = {t, j};
+		int64_t start;
 		int rc;
 		j->started = 1;
 		t->stats.generations++;
 		pthread_mutex_unlock(&t->mu);
+		start = clock_now_ms();
 		rc = backend_generate_stream(t->o.backend, &j->model, j->prompt, &j->gs, gen_text,
 					     &g, &res, &j->cancel, &err);
 		if (rc == 0 && !res.raw_json)
@@ -267,6 +270,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&t->mu);
 		if (rc == 0 && t->o.rcache)
 			rcache_put(t->o.rcache, j->key, res.raw_json, strlen(res.raw_json));
+		if (rc == 0)
+			mtab_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
+					(long)(clock_now_ms() - start), 0);
 		pthread_mutex_lock(&t->mu);
 		job_finish(t, j, rc, &res, &err);
 		job_unref(j);
@@ -346,12 +352,13 @@ static int job_wait(struct mtab *t, struct mtab_job *j, double deadline, mtab_in
 	return 0;
 }
 
-void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len)
+void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len, int by_user)
 {
 	char key[RCACHE_KEY_HEX], *json = NULL, *p = xstrndup(prompt, len);
+	int64_t start = clock_now_ms();
 	struct mtab_entry *e;
 	size_t jlen = 0;
-	int known;
+	int known, running = 0;
 
 	pthread_mutex_lock(&t->mu);
 	e = mtab_find(t, id);
@@ -360,8 +367,15 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 		struct mtab_result *r;
 		key_for(t, e, p, key);
 		r = result_find(t, key);
-		known = (e->resp_json && strcmp(e->resp_key, key) == 0) || job_find(t, key) ||
-			(r && r->rc == 0);
+		running = job_find(t, key) != NULL;
+		if (e->resp_json && strcmp(e->resp_key, key) == 0) {
+			json = xstrndup(e->resp_json, e->resp_len);
+			jlen = e->resp_len;
+		} else if (!running && r && r->rc == 0) {
+			json = xstrndup(r->json, r->len);
+			jlen = r->len;
+		}
+		known = json || running;
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (!known && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -373,6 +387,9 @@ void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len
 			job_start(t, e, p, key);
 		pthread_mutex_unlock(&t->mu);
 	}
+	/* asked again and answered from what is kept: a line of its own, marked cached */
+	if (json && by_user)
+		mtab_log_kept(t, id, prompt, len, json, jlen, (long)(clock_now_ms() - start));
 	free(json);
 	free(p);
 }

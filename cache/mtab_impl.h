@@ -177,11 +177,18 @@ int mtab_poll_start(struct mtab *t);
 void mtab_poll_stop(struct mtab *t);
 void mtab_kick(struct mtab *t); /* under t->mu */
 
+/* mtab_log.c: lines of log.jsonl (no lock held) for an answer generated, and for one
+ * answered again from what is kept (json, as cached) */
+void mtab_log_answer(struct mtab *t, const char *id, const char *prompt, size_t len,
+		     const struct generation_answer *a, long latency_ms, int cached);
+void mtab_log_kept(struct mtab *t, const char *id, const char *prompt, size_t len, const char *json,
+		   size_t jlen, long latency_ms);
+
 /* mtab_gen.c */
 void mtab_gen_stop(struct mtab *t);
 void mtab_gen_free(struct mtab *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
-void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len);
+void mtab_gen_ask(struct mtab *t, const char *id, const char *prompt, size_t len, int by_user);
 /* Whether the answer to prompt on id is done (memory or response cache). Not under mu. */
 int mtab_gen_done(struct mtab *t, const char *id, const char *prompt, size_t len);
 /* The answer to prompt on id: waits (bounded) while the model is not yet ACTIVE or the

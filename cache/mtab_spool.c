@@ -58,7 +58,7 @@ static void ask_one(struct mtab *t, const char *id, const char *name)
 
 	if (spool_read(t->o.spool, id, name, &data, &len) == 0 &&
 	    spool_prompt(data, &len, msg, sizeof msg) == 0)
-		mtab_gen_ask(t, id, data, len);
+		mtab_gen_ask(t, id, data, len, 0);
 	free(data);
 }
 
@@ -85,7 +85,7 @@ int mtab_spool_commit(struct mtab *t, const char *id, const char *name, const ch
 		mtab_set_error(t, id, msg);
 		return -EINVAL;
 	}
-	mtab_gen_ask(t, id, data, plen); /* nothing when the model is not ACTIVE yet */
+	mtab_gen_ask(t, id, data, plen, 1); /* nothing when the model is not ACTIVE yet */
 	return 0;
 }
 

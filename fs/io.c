@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "cache/answer_log.h"
 #include "fs/tunedfs.h"
 
 #define TFS_MAX_FILE ((size_t)256 << 20)
@@ -277,6 +278,8 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 		fh->dirty = 1; /* truncating is a new content, committed at close */
 		rc = fh_reserve(fh, 0);
 		fh->loaded = 1;
+	} else if (k == TFS_LOG) {
+		fh->loaded = 1; /* read from the data directory at each offset */
 	} else if (k != TFS_WAIT && k != TFS_RESPONSE && k != TFS_RESPONSE_JSON &&
 		   k != TFS_ESTIMATE) {
 		rc = snapshot(fh);
@@ -477,6 +480,8 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 
 	if (fh->sf)
 		return tfs_scratch_pread(fh->sf, buf, size, off);
+	if (fh->kind == TFS_LOG) /* appended to as answers come: tail -f reads on */
+		return (int)answer_log_read(tfs_ctx.answer_log, fh->id, buf, size, off);
 	if (fh->sh) {
 		pthread_mutex_lock(&fh->sh->mu);
 		if (off >= 0 && (size_t)off < fh->sh->len) {

@@ -16,6 +16,7 @@
 
 #include "base/xalloc.h"
 #include "api/backend.h"
+#include "cache/answer_log.h"
 #include "cache/draft.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
@@ -71,6 +72,8 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     OPTION("max_inflight_mib=%u", max_inflight_mib),
+    OPTION("log_size=%s", log_size),
+    OPTION("log_prompts=%s", log_prompts),
     OPTION("price_per_mtok=%lf", price_per_mtok),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("help", KEY_HELP),
@@ -144,6 +147,21 @@ static void set_defaults(struct tfs_options *o)
 	o->price_per_mtok = -1; /* no cost line */
 }
 
+/* -o log_size: bytes, or with a K or M suffix; 0 when not a size. */
+static size_t log_size_of(const char *s)
+{
+	char *end;
+	unsigned long long n = strtoull(s, &end, 10);
+
+	if (end == s || *s == '-')
+		return 0;
+	if (*end == 'K' || *end == 'k')
+		n <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20, end++;
+	return *end || n > ((size_t)1 << 40) ? 0 : (size_t)n;
+}
+
 static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts *cmd)
 {
 	const char *bad = NULL;
@@ -170,6 +188,11 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "max_threads must be between 1 and 100000";
 	else if (o->max_inflight_mib < 1 || o->max_inflight_mib > 1048576)
 		bad = "max_inflight_mib must be between 1 and 1048576 (MiB)";
+	else if (o->log_size && log_size_of(o->log_size) == 0)
+		bad = "log_size must be a size in bytes > 0 (suffix K or M: 64K, 16M)";
+	else if (o->log_prompts && strcmp(o->log_prompts, "hash") != 0 &&
+		 strcmp(o->log_prompts, "text") != 0)
+		bad = "log_prompts must be hash or text";
 	else if (o->price_per_mtok != -1 && !(o->price_per_mtok >= 0 && o->price_per_mtok <= 1e9))
 		bad = "price_per_mtok must be a price per million tokens from 0 to 1e9";
 	if (bad) {
@@ -226,6 +249,21 @@ static int connect_backend(const char *endpoint)
 	return 0;
 }
 
+/* DRAFTS.logs/ID/log.jsonl: each model's answers, beside its drafts. */
+static int open_logs(const char *drafts)
+{
+	const char *size = tfs_ctx.opt.log_size;
+	const char *how = tfs_ctx.opt.log_prompts;
+	char *dir = xmalloc(strlen(drafts) + sizeof ".logs");
+	int rc;
+
+	sprintf(dir, "%s.logs", drafts);
+	rc = answer_log_open(dir, size ? log_size_of(size) : 0, how && strcmp(how, "hash") == 0,
+			     &tfs_ctx.answer_log);
+	free(dir);
+	return rc;
+}
+
 static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
@@ -238,6 +276,8 @@ static int open_stores(const char *key)
 	sprintf(spool, "%s.spool", drafts);
 	if (rc == 0)
 		rc = draft_store_open(drafts, &parts.drafts);
+	if (rc == 0)
+		rc = open_logs(drafts);
 	if (rc == 0)
 		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc == 0)
@@ -272,6 +312,7 @@ static int start_table(void)
 	    .prompts = parts.prompts,
 	    .rcache = parts.rcache,
 	    .spool = parts.spool,
+	    .answer_log = tfs_ctx.answer_log,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
@@ -333,6 +374,8 @@ static void teardown(void)
 	if (parts.prompts)
 		draft_store_close(parts.prompts);
 	spool_close(parts.spool);
+	answer_log_close(tfs_ctx.answer_log);
+	tfs_ctx.answer_log = NULL;
 	memset(&parts, 0, sizeof parts);
 	free(listing_path);
 	listing_path = NULL;

@@ -9,6 +9,8 @@
 
 #include "base/xalloc.h"
 #include "base/rfc3339.h"
+#include "cache/answer_log.h"
+#include "cache/loss_svg.h"
 #include "fs/tunedfs.h"
 
 static const char *const kind_names[TFS_NKINDS] = {
@@ -23,6 +25,8 @@ static const char *const kind_names[TFS_NKINDS] = {
     [TFS_GENERATION] = "generation",
     [TFS_MODEL_JSON] = "model.json",
     [TFS_ERROR] = "error",
+    [TFS_PROGRESS_SVG] = "progress.svg",
+    [TFS_LOG] = "log.jsonl",
     [TFS_ESTIMATE] = "estimate",
 };
 
@@ -63,6 +67,10 @@ int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
 		return a->is_draft
 			   ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
 			   : k == TFS_CONFIG;
+	/* the picture needs a point; a draft of this mount has it empty before that, so a
+	 * restore's copy of it is taken (and dropped) as progress's is */
+	if (k == TFS_PROGRESS_SVG)
+		return a->has_snapshots || tfs_replaceable(k, a);
 	if (k == TFS_ESTIMATE) /* and its examples parse: tfs_estimate_ready */
 		return a->is_draft && (a->draft_files & MTAB_FILE_BIT(MTAB_EXAMPLES)) != 0;
 	return k < TFS_NKINDS;
@@ -82,6 +90,8 @@ int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a)
 
 int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
 {
+	if (k == TFS_PROGRESS_SVG)
+		return a->has_snapshots; /* a draft's empty one is there for restores only */
 	/* wait and estimate are opened by name, never listed: tools that walk a tree
 	 * (grep -r, cp -a, tar, head * / *) would otherwise block on wait while a model
 	 * trains, and have the service count tokens on every estimate they pass */
@@ -113,6 +123,8 @@ int tfs_kind_dynamic(enum tfs_kind k)
 	case TFS_RESPONSE_JSON:
 	case TFS_ERROR:
 	case TFS_MODEL_JSON:
+	case TFS_PROGRESS_SVG:
+	case TFS_LOG:
 	case TFS_ESTIMATE:
 		return 1;
 	default:
@@ -252,6 +264,29 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	}
 }
 
+static int render_svg(const char *id, const struct mtab_view *v, struct text *t)
+{
+	char *svg;
+	size_t len;
+
+	if (loss_svg_render(id, mtab_state_name(v->attr.state), v->snapshots, v->n_snapshots, &svg,
+			    &len) < 0)
+		return 0; /* no snapshot yet: empty (shown so only in a draft) */
+	text_bytes(t, svg, len);
+	free(svg);
+	return 0;
+}
+
+static int render_log(const char *id, struct text *t)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = answer_log_read(tfs_ctx.answer_log, id, buf, sizeof buf, (off_t)t->len)) > 0)
+		text_bytes(t, buf, (size_t)n);
+	return n < 0 ? (int)n : 0;
+}
+
 static int render_draft_file(enum tfs_kind k, const char *id, struct text *t)
 {
 	char *data = NULL;
@@ -285,6 +320,10 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 	case TFS_PROGRESS:
 		render_progress(t, v);
 		return 0;
+	case TFS_PROGRESS_SVG:
+		return render_svg(id, v, t);
+	case TFS_LOG:
+		return render_log(id, t);
 	case TFS_PROMPT: {
 		char *p = NULL;
 		size_t n = 0;
@@ -411,6 +450,10 @@ size_t tfs_size_guess(enum tfs_kind k, const char *id)
 			return 0;
 		return strlen(mtab_state_name(a.state)) + 1;
 	}
+	case TFS_LOG:
+		if (answer_log_size(tfs_ctx.answer_log, id, &len) < 0)
+			return 0;
+		return len;
 	default:
 		if (tfs_render(k, id, &data, &len) < 0)
 			return 0;

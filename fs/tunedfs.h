@@ -16,6 +16,7 @@
 #include "cache/mtab.h"
 
 struct tfs_local;
+struct answer_log;
 
 struct tfs_options {
 	char *backend; /* -o backend=NAME; NULL: gemini */
@@ -39,6 +40,8 @@ struct tfs_options {
 	unsigned int cache_size;   /* MiB */
 	unsigned int max_threads;
 	unsigned int max_inflight_mib; /* answers being received at once */
+	char *log_size;		       /* -o log_size: a log.jsonl past it starts again */
+	char *log_prompts;	       /* -o log_prompts=hash|text */
 	double price_per_mtok;	       /* the estimate's cost line; -1: none */
 	int allow_other;
 };
@@ -52,7 +55,8 @@ struct tfs {
 	time_t mounted; /* the root directory's times */
 	struct mtab *mt;
 	struct tfs_local *local;
-	struct fuse *fuse; /* set in init, cleared when the mount goes */
+	struct answer_log *answer_log; /* log.jsonl of each model */
+	struct fuse *fuse;	       /* set in init, cleared when the mount goes */
 };
 
 extern struct tfs tfs_ctx;
@@ -69,6 +73,8 @@ enum tfs_kind {
 	TFS_GENERATION,
 	TFS_MODEL_JSON,
 	TFS_ERROR,
+	TFS_PROGRESS_SVG, /* only with snapshots */
+	TFS_LOG,	  /* log.jsonl, read from the data directory at offsets */
 	TFS_ESTIMATE,
 	TFS_NKINDS,
 	TFS_SCRATCH = TFS_NKINDS,

@@ -11,7 +11,8 @@ from .conftest import binary
 
 OPTIONS = ["local", "backend=", "location=", "bucket=", "endpoint=", "api_key_file=",
            "token_command=", "project=", "list_ttl=", "poll_interval=", "timeout=",
-           "cache_dir=", "cache_size=", "data_dir=", "max_threads=", "allow_other"]
+           "cache_dir=", "cache_size=", "data_dir=", "max_threads=", "log_size=",
+           "log_prompts=", "allow_other"]
 
 
 def run(*args, env=None):
@@ -39,6 +40,9 @@ def test_version():
                                       ("poll_interval=-1", "poll_interval"),
                                       ("timeout=0", "timeout"),
                                       ("max_threads=0", "max_threads"),
+                                      ("log_size=0", "log_size"),
+                                      ("log_size=12X", "log_size"),
+                                      ("log_prompts=sha1", "log_prompts"),
                                       ("local,endpoint=http://127.0.0.1:1", "local")])
 def test_bad_options_point_to_help(tmp_path, opt, word):
     r = run(str(tmp_path), "-o", opt)

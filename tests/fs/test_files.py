@@ -26,7 +26,8 @@ def test_draft_directory(mount):
     # config and examples.jsonl come into being when written, as files in a new folder do
     # wait is opened by name, not listed (tools walking the tree would block on it)
     assert names == sorted(["state", "progress", "prompt", "prompts", "responses",
-                            "response", "response.json", "generation", "model.json", "error"])
+                            "response", "response.json", "generation", "model.json", "error",
+                            "log.jsonl"])
     assert "fresh" in os.listdir(mount.path)
     assert mount.read("fresh", "state") == "DRAFT\n"
     assert mount.read("fresh", "wait") == "DRAFT\n"

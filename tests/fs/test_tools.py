@@ -22,8 +22,11 @@ EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
 EXAMPLES = "".join(EXAMPLE_LINES)
 # listed; wait is opened by name and never listed, so tree walkers do not block on it;
 # prompts/ and responses/ are the spool's directories
+# (progress.svg comes with a tuning's first snapshot, at a moment these tests do not pin
+# down: settled() leaves it out; tests/fs/test_log_svg.py is about it)
 MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "prompt", "response",
-               "response.json", "generation", "model.json", "error", "prompts", "responses"}
+               "response.json", "generation", "model.json", "error", "log.jsonl", "prompts",
+               "responses"}
 SPOOL_DIRS = {"prompts", "responses"}
 # a draft shows config and examples.jsonl once they are written (or created)
 FRESH_FILES = MODEL_FILES - {"config", "examples.jsonl"}
@@ -78,8 +81,12 @@ def read_bytes(path):
         return f.read()
 
 
+def settled(names):
+    return set(names) - {"progress.svg"}
+
+
 def listing(mount, name):
-    return set(os.listdir(mount.p(name)))
+    return settled(os.listdir(mount.p(name)))
 
 
 # --- shell redirection and cat --------------------------------------------------------
@@ -652,7 +659,7 @@ def test_ls_l_draft_and_submitted(mount):
     os.mkdir(mount.p("listed"))
     mount.write("listed", "examples.jsonl", data=EXAMPLES)
     rows = ls_l(mount.p("listed"))
-    assert set(rows) == ONLY_EXAMPLES
+    assert settled(rows) == ONLY_EXAMPLES
     for name in ("examples.jsonl", "prompt", "generation"):
         assert rows[name][0].startswith("-rw-r--r--"), (name, rows[name])
     for name in ("state", "progress", "response", "response.json", "model.json",
@@ -665,7 +672,7 @@ def test_ls_l_draft_and_submitted(mount):
     assert top["listed"][0].startswith("d")
     mount.make_active("listed-active")
     rows = ls_l(mount.p("listed-active"))
-    assert set(rows) == MODEL_FILES
+    assert settled(rows) == MODEL_FILES
     for name in ("config", "examples.jsonl"):
         assert rows[name][0].startswith("-r--r--r--"), (name, rows[name])
     for name in ("prompt", "generation"):
@@ -774,7 +781,7 @@ def test_find_lists_the_files(mount):
     out = sh(f"find {q(mount.path)} -type f").stdout.split()
     files = {os.path.relpath(p, mount.path) for p in out}
     assert files == ({f"found-draft/{f}" for f in FRESH_FILES - SPOOL_DIRS}
-                     | {f"found-model/{f}" for f in MODEL_FILES - SPOOL_DIRS})
+                     | {f"found-model/{f}" for f in MODEL_FILES - SPOOL_DIRS | {"progress.svg"}})
     dirs = sh(f"find {q(mount.path)} -mindepth 1 -type d").stdout.split()
     assert sorted(os.path.relpath(p, mount.path) for p in dirs) == [
         "found-draft", "found-draft/prompts", "found-draft/responses",
@@ -800,7 +807,7 @@ def test_tar_and_rsync_copy_a_model_out(tmp_path, mount):
     sh(f"tar -xf {q(tar)} -C {q(str(out))}")
     for model in ("archived", "archived-draft"):
         files = MODEL_FILES if model == "archived" else ONLY_EXAMPLES
-        assert set(os.listdir(out / model)) == files
+        assert settled(os.listdir(out / model)) == files
         for f in files - SPOOL_DIRS:
             assert (out / model / f).read_bytes() == read_bytes(mount.p(model, f)), (model, f)
     assert (out / "archived" / "response").read_text() == answer_text(mount, "archived") + "\n"
@@ -837,14 +844,14 @@ def test_ls_and_stat_of_a_model_in_training(mount):
                      "batch_size = 1\n")
     time.sleep(0.3)  # submitted after the tests' submit_delay of 0.05 s: read-only then
     rows = ls_l(mount.p("training"))
-    assert set(rows) == MODEL_FILES
+    assert settled(rows) == MODEL_FILES
     assert rows["config"][0].startswith("-r--r--r--")
     out = sh(f"stat -c '%n %s' {q(mount.p('training', 'wait'))} "
              f"{q(mount.p('training', 'state'))}").stdout
     assert out.endswith(f"state {len('CREATING') + 1}\n"), out
     assert sh(f"cat {q(mount.p('training', 'state'))}").stdout == "CREATING\n"
-    assert sh(f"find {q(mount.p('training'))} -type f").stdout.count("\n") == \
-        len(MODEL_FILES - SPOOL_DIRS)
+    found = sh(f"find {q(mount.p('training'))} -type f").stdout.split()
+    assert settled(os.path.basename(p) for p in found) == MODEL_FILES - SPOOL_DIRS
     sh(f"rm -rf {q(mount.p('training'))}")
     assert remote(mount, "training")[0] == 404
 
