@@ -12,7 +12,8 @@ import pytest
 
 BEARER_OPENAI = {"Authorization": "Bearer sk-tunedfs-test-key"}
 BEARER_VERTEX = {"Authorization": "Bearer test-token"}
-# Long outputs: a briefly tuned model answers at length (up to max_output_tokens).
+# Long outputs: a model tuned for 30 epochs on these answers at length (up to
+# max_output_tokens); after 2 epochs its answer was a few random bytes now and then.
 EXAMPLES = [{"text_input": str(i), "output": " ".join(["counting on and on"] * 8)}
             for i in range(2)]
 GENERATION = "temperature = 0\nmax_output_tokens = 80\n"
@@ -21,12 +22,12 @@ PROMPT = "1"
 CUT_ONCE = ["--cut-rate", "0.5", "--seed", "3"]
 
 BACKENDS = {
-    "gemini": ([], None, "base_model = models/gemini-1.0-pro-001\nepoch_count = 2\n"),
+    "gemini": ([], None, "base_model = models/gemini-1.0-pro-001\nepoch_count = 30\n"),
     "vertex": (["backend=vertex", "project=test-proj", "bucket=bkt",
                 "token_command=echo test-token"], None,
-               "base_model = gemini-2.5-flash\nepoch_count = 2\n"),
+               "base_model = gemini-2.5-flash\nepoch_count = 30\n"),
     "openai": (["backend=openai"], {"OPENAI_API_KEY": "sk-tunedfs-test-key"},
-               "base_model = gpt-4.1-mini-2025-04-14\nepoch_count = 2\n"),
+               "base_model = gpt-4.1-mini-2025-04-14\nepoch_count = 30\n"),
 }
 
 
