@@ -343,6 +343,8 @@ static int vx_find(struct vertex_backend *v, const char *id, const char *match,
 			break;
 	}
 	free(token);
+	if (rc < 0 && found) /* a later page failed: the caller gets the error, not the job */
+		tuned_model_clear(out);
 	if (rc == 0 && !found) {
 		http_error_set(err, 404, "NOT_FOUND", "no tuning job named %.200s", id);
 		rc = -ENOENT;
