@@ -129,7 +129,9 @@ int gemini_create_tuned_model(struct gemini_client *gc, const struct tuning_requ
 	char res[64], path[128];
 	char *body;
 	int rc, maybe_done = 0;
-	struct http_call_options o = {.maybe_done = &maybe_done};
+	/* a new connection each attempt: on a kept one that died, libcurl would send the
+	 * request again by itself and hide that the first copy may have arrived */
+	struct http_call_options o = {.maybe_done = &maybe_done, .fresh = 1};
 
 	memset(out, 0, sizeof(*out));
 	rc = gemini_check_request(req, err);
