@@ -473,20 +473,35 @@ static int gemini_generate_call(struct gemini_client *gc, const char *path, cons
 	return rc;
 }
 
+/* The model's path with the route's suffix, and the request body. */
+static int gemini_generate_request(const char *model_name, const char *prompt,
+				   const struct generation_settings *gs, const char *suffix,
+				   char *path, size_t path_len, char **body,
+				   struct backend_error *err)
+{
+	char res[160];
+	int rc = gemini_any_model_name(model_name, res, sizeof(res), err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(path, path_len, "/v1beta/%s:%s", res, suffix);
+	*body = gemini_generate_request_json(prompt, gs);
+	return 0;
+}
+
 int gemini_generate(struct gemini_client *gc, const char *model_name, const char *prompt,
 		    const struct generation_settings *gs, struct backend_cancel *cancel,
 		    struct generation_answer *out, struct backend_error *err)
 {
-	char res[160], path[200];
+	char path[220];
 	char *body;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = gemini_any_model_name(model_name, res, sizeof(res), err);
+	rc = gemini_generate_request(model_name, prompt, gs, "generateContent", path, sizeof(path),
+				     &body, err);
 	if (rc < 0)
 		return rc;
-	snprintf(path, sizeof(path), "/v1beta/%s:generateContent", res);
-	body = gemini_generate_request_json(prompt, gs);
 	rc = gemini_generate_call(gc, path, body, cancel, out, err);
 	free(body);
 	return rc;
@@ -518,16 +533,15 @@ int gemini_generate_stream(struct gemini_client *gc, const char *model_name, con
 			   struct backend_cancel *cancel, struct generation_answer *out,
 			   struct backend_error *err)
 {
-	char res[160], path[220];
+	char path[220];
 	char *body;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = gemini_any_model_name(model_name, res, sizeof(res), err);
+	rc = gemini_generate_request(model_name, prompt, gs, "streamGenerateContent?alt=sse", path,
+				     sizeof(path), &body, err);
 	if (rc < 0)
 		return rc;
-	snprintf(path, sizeof(path), "/v1beta/%s:streamGenerateContent?alt=sse", res);
-	body = gemini_generate_request_json(prompt, gs);
 	rc = gemini_stream_call(gc->http, path, body, on_text, arg, cancel, out, err);
 	free(body);
 	return rc;

@@ -618,6 +618,26 @@ static int oa_remove(void *impl, const struct tuned_model *m, struct backend_can
 	return 0;
 }
 
+/* The chat request of a prompt to m: 0 with *body and *path, or -EINVAL with the reason. */
+static int oa_chat_request(struct openai_backend *a, const struct tuned_model *m,
+			   const char *prompt, const struct generation_settings *gs, char **body,
+			   char **path, struct backend_error *err)
+{
+	char why[300] = "";
+
+	if (!m->endpoint || !*m->endpoint) {
+		http_error_set(err, 0, "", "%s has no fine-tuned model to answer from yet", m->id);
+		return -EINVAL;
+	}
+	*body = openai_chat_body(m->endpoint, prompt, gs, why, sizeof(why));
+	if (!*body) {
+		http_error_set(err, 0, "invalid_request_error", "%s", why);
+		return -EINVAL;
+	}
+	*path = xasprintf("%s/chat/completions", a->prefix);
+	return 0;
+}
+
 static int oa_generate(void *impl, const struct tuned_model *m, const char *prompt,
 		       const struct generation_settings *gs, struct generation_answer *out,
 		       struct backend_cancel *c, struct backend_error *err)
@@ -625,19 +645,11 @@ static int oa_generate(void *impl, const struct tuned_model *m, const char *prom
 	struct openai_backend *a = impl;
 	struct http_call_options o = {.long_timeout = 1};
 	struct http_response resp = {0};
-	char why[300] = "", *body, *path;
-	int rc;
+	char *body, *path;
+	int rc = oa_chat_request(a, m, prompt, gs, &body, &path, err);
 
-	if (!m->endpoint || !*m->endpoint) {
-		http_error_set(err, 0, "", "%s has no fine-tuned model to answer from yet", m->id);
-		return -EINVAL;
-	}
-	body = openai_chat_body(m->endpoint, prompt, gs, why, sizeof(why));
-	if (!body) {
-		http_error_set(err, 0, "invalid_request_error", "%s", why);
-		return -EINVAL;
-	}
-	path = xasprintf("%s/chat/completions", a->prefix);
+	if (rc < 0)
+		return rc;
 	rc = http_call(a->http, HTTP_POST, path, body, &o, c, &resp, err);
 	if (rc == 0 && openai_parse_completion(resp.body, resp.len, out) < 0)
 		rc = oa_malformed(&resp, "the chat completion", err);
@@ -653,19 +665,11 @@ static int oa_generate_stream(void *impl, const struct tuned_model *m, const cha
 			      struct backend_error *err)
 {
 	struct openai_backend *a = impl;
-	char why[300] = "", *body, *path;
-	int rc;
+	char *body, *path;
+	int rc = oa_chat_request(a, m, prompt, gs, &body, &path, err);
 
-	if (!m->endpoint || !*m->endpoint) {
-		http_error_set(err, 0, "", "%s has no fine-tuned model to answer from yet", m->id);
-		return -EINVAL;
-	}
-	body = openai_chat_body(m->endpoint, prompt, gs, why, sizeof(why));
-	if (!body) {
-		http_error_set(err, 0, "invalid_request_error", "%s", why);
-		return -EINVAL;
-	}
-	path = xasprintf("%s/chat/completions", a->prefix);
+	if (rc < 0)
+		return rc;
 	rc = openai_chat_stream(a->http, path, body, on_text, arg, c, out, err);
 	free(body);
 	free(path);

@@ -401,6 +401,15 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return rc;
 }
 
+/* The handle's content becomes data (len bytes, malloc'd with room for a NUL). */
+static void fh_take(struct tfs_fh *fh, char *data, size_t len)
+{
+	free(fh->buf);
+	fh->buf = data;
+	fh->len = len;
+	fh->cap = len + 1;
+}
+
 static int load_blocking(struct tfs_fh *fh)
 {
 	int nonblock = (fh->flags & O_NONBLOCK) != 0;
@@ -411,10 +420,7 @@ static int load_blocking(struct tfs_fh *fh)
 
 	if (rc < 0)
 		return rc;
-	free(fh->buf);
-	fh->buf = data;
-	fh->len = len;
-	fh->cap = len + 1;
+	fh_take(fh, data, len);
 	fh->loaded = 1;
 	return 0;
 }
@@ -444,10 +450,7 @@ static int load_stream(struct tfs_fh *fh, size_t off)
 		return load_blocking(fh); /* done (or never streamed): the whole answer */
 	if (rc < 0)
 		return rc;
-	free(fh->buf);
-	fh->buf = text;
-	fh->len = len;
-	fh->cap = len + 1;
+	fh_take(fh, text, len);
 	return 0;
 }
 
@@ -465,10 +468,7 @@ static int reload(struct tfs_fh *fh)
 
 	if (rc < 0)
 		return rc;
-	free(fh->buf);
-	fh->buf = data;
-	fh->len = len;
-	fh->cap = len + 1;
+	fh_take(fh, data, len);
 	return 0;
 }
 
