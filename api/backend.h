@@ -221,10 +221,13 @@ int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
 			      const char *const *texts, size_t n_texts, long *n,
 			      struct backend_cancel *c, struct backend_error *err);
 
-/* What a service documents about a tuning dataset, for the estimate a draft shows. */
+/* What a service documents about a tuning dataset: its character limits are checked when
+ * examples.jsonl is written, the rest feeds the estimate a draft shows. */
 struct backend_dataset_rules {
 	int min_examples;	 /* fewer are refused; 0: not documented */
 	long max_example_tokens; /* of one example, input and output; 0: no token limit */
+	size_t max_input_chars;	 /* of one example's text_input; 0: no character limit */
+	size_t max_output_chars; /* of one example's output; 0: no character limit */
 	int default_epochs;	 /* the epochs of a tuning that sets none, for n examples */
 	int epochs_assumed;	 /* 1: the service picks its own; default_epochs is a guess */
 	const char *limits;	 /* where the figures come from, one short phrase */

@@ -361,12 +361,14 @@ static int gb_count_tokens(void *impl, const struct tuned_model *m, const char *
 }
 
 /* Gemini API tuning guide: "as few as 20" examples; epochCount defaults to 5; an
- * example's limits are characters (40,000 in, 5,000 out), checked when examples.jsonl is
- * written, so no token limit here. */
+ * example's limits are characters (40,000 in, 5,000 out), which the examples parser checks
+ * when examples.jsonl is written, so no token limit here. */
 static void gb_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
 {
 	(void)n_examples;
 	out->min_examples = 20;
+	out->max_input_chars = 40000;
+	out->max_output_chars = 5000;
 	out->default_epochs = 5;
 	out->limits = "Gemini API tuning guide";
 }

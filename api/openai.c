@@ -688,8 +688,9 @@ static void oa_stats(void *impl, struct backend_stats *out)
 }
 
 /* OpenAI fine-tuning: at least 10 examples; 65,536 tokens per example (gpt-4o-mini's
- * training limit); n_epochs "auto" is OpenAI's own rule: 3, raised so that examples times
- * epochs reaches 100 (at most 25), lowered so that it stays within 25,000 (at least 1). */
+ * training limit; none in characters); n_epochs "auto" is OpenAI's own rule: 3, raised so that
+ * examples times epochs reaches 100 (at most 25), lowered so that it stays within 25,000 (at least
+ * 1). */
 static void oa_dataset_rules(size_t n, struct backend_dataset_rules *out)
 {
 	int epochs = 3;

@@ -729,8 +729,8 @@ static int vx_count_tokens(void *impl, const struct tuned_model *m, const char *
 }
 
 /* Vertex AI supervised tuning: at least 16 examples, 131,072 tokens of input and output
- * per example (Gemini 2.x); an unset epochCount is picked by the service from the dataset,
- * so the estimate assumes 5, what tunedfs-server picks. */
+ * per example (Gemini 2.x; no limit in characters); an unset epochCount is picked by the service
+ * from the dataset, so the estimate assumes 5, what tunedfs-server picks. */
 static void vx_dataset_rules(size_t n_examples, struct backend_dataset_rules *out)
 {
 	(void)n_examples;

@@ -23,6 +23,19 @@ int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **dat
 	return rc;
 }
 
+int mtab_parse_examples(struct mtab *t, const char *data, size_t len, struct tuning_request *req,
+			char *msg, size_t msg_len)
+{
+	struct backend_dataset_rules rules = {0};
+	struct spec_example_limits lim;
+
+	if (t->o.backend)
+		backend_dataset_rules(t->o.backend, 0, &rules);
+	lim.max_input_chars = rules.max_input_chars;
+	lim.max_output_chars = rules.max_output_chars;
+	return spec_parse_examples(data, len, &lim, req, msg, msg_len);
+}
+
 /* The message goes to the model's error, and to the log unless quiet. */
 static void report(struct mtab *t, const char *id, const char *msg, int quiet)
 {
@@ -57,7 +70,7 @@ static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
 	if (f == MTAB_CONFIG)
 		rc = spec_parse_config(data, len, req, msg, msg_len);
 	else
-		rc = spec_parse_examples(data, len, req, msg, msg_len);
+		rc = mtab_parse_examples(t, data, len, req, msg, msg_len);
 	free(data);
 	return rc < 0 ? rc : 1;
 }

@@ -153,7 +153,7 @@ static int est_read(struct mtab *t, const char *id, struct tuning_request *req, 
 	*cfg_len = 0;
 	if (mtab_read_draft(t, id, MTAB_EXAMPLES, ex, len) < 0)
 		return -ENOENT;
-	if (spec_parse_examples(*ex, *len, req, msg, sizeof msg) < 0) {
+	if (mtab_parse_examples(t, *ex, *len, req, msg, sizeof msg) < 0) {
 		free(*ex);
 		*ex = NULL;
 		return -ENOENT;

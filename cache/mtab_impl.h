@@ -149,6 +149,10 @@ double mtab_now(void);
 /* A name as it may appear in a log line: control bytes escaped as \xNN, cut short. */
 void mtab_printable(const char *s, char *out, size_t size);
 
+/* spec_parse_examples with the character limits of the mount's backend (none without one). */
+int mtab_parse_examples(struct mtab *t, const char *data, size_t len, struct tuning_request *req,
+			char *msg, size_t msg_len);
+
 /* Under t->mu. */
 struct mtab_entry *mtab_find(struct mtab *t, const char *id);
 struct mtab_entry *mtab_insert(struct mtab *t, const char *id);

@@ -119,7 +119,7 @@ static int build_request(struct mtab *t, const char *id, struct tuning_request *
 			return rc;
 		}
 		rc = files[i] == MTAB_CONFIG ? spec_parse_config(data, len, req, msg, msg_len)
-					     : spec_parse_examples(data, len, req, msg, msg_len);
+					     : mtab_parse_examples(t, data, len, req, msg, msg_len);
 		free(data);
 		if (rc < 0)
 			return rc;

@@ -23,13 +23,22 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
  * -EINVAL when the text does not read. Used by the estimate: epoch_count, price_per_mtok. */
 int spec_config_number(const char *text, size_t len, const char *key, double *out);
 
+/* The character limits of one example, as the backend's dataset rules give them (the
+ * Gemini API: 40000 and 5000); 0 is no limit. NULL for the struct: no limits either. */
+struct spec_example_limits {
+	size_t max_input_chars;
+	size_t max_output_chars;
+};
+
 /* Parses examples.jsonl into req->examples (replacing and freeing any earlier ones; left
  * alone on error). Blank lines are skipped; each other line is
- * one JSON object with "text_input" (or "textInput") and "output". On error -EINVAL and
+ * one JSON object with "text_input" (or "textInput") and "output", whose lengths in
+ * characters lim bounds. On error -EINVAL and
  * msg gets e.g. "examples.jsonl: line 4: not valid JSON" or "...: line 2: missing \"output\"",
- * "...: line 7: not valid UTF-8", "examples.jsonl: no examples". */
-int spec_parse_examples(const char *text, size_t len, struct tuning_request *req, char *msg,
-			size_t msg_len);
+ * "...: line 7: not valid UTF-8", "...: line 3: \"output\" is 5001 characters long (at most
+ * 5000)", "examples.jsonl: no examples". */
+int spec_parse_examples(const char *text, size_t len, const struct spec_example_limits *lim,
+			struct tuning_request *req, char *msg, size_t msg_len);
 
 /* Parses `generation` (key = value lines or JSON: temperature, top_p, top_k,
  * max_output_tokens, stop_sequences) into gs. Empty text means no settings. On success gs

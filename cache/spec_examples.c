@@ -1,7 +1,7 @@
 /* spec_examples.c - the parser of examples.jsonl: one {"text_input", "output"} object a
- * line, checked against the service's documented limits, or a line in a service's own
- * format ("messages", "contents"), kept whole for the backend to check. Pure, no I/O;
- * config and generation live in spec.c. */
+ * line, within the character limits its caller passes (the backend's), or a line in a
+ * service's own format ("messages", "contents"), kept whole for the backend to check.
+ * Pure, no I/O, no service's figures; config and generation live in spec.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,9 +12,6 @@
 #include "cache/spec.h"
 #include "base/xalloc.h"
 #include "cache/spec_impl.h"
-
-#define SPEC_MAX_INPUT_CHARS  40000
-#define SPEC_MAX_OUTPUT_CHARS 5000
 
 struct spec_examples {
 	struct tuning_example *v;
@@ -31,7 +28,7 @@ static void spec_examples_free(struct tuning_example *v, size_t n)
 	free(v);
 }
 
-/* Checks one decoded example string: a string, and within the reference's limits. */
+/* Checks one decoded example string: a string, and at most max_chars long (0: any). */
 static int spec_example_field(struct spec_msg *m, int line, const cJSON *item, const char *name,
 			      size_t max_chars, const char **out)
 {
@@ -42,7 +39,7 @@ static int spec_example_field(struct spec_msg *m, int line, const cJSON *item, c
 	if (!cJSON_IsString(item))
 		return spec_fail(m, line, "\"%s\" must be a string", name);
 	chars = spec_utf8_chars(item->valuestring);
-	if (chars > max_chars)
+	if (max_chars && chars > max_chars)
 		return spec_fail(m, line, "\"%s\" is %zu characters long (at most %zu)", name,
 				 chars, max_chars);
 	*out = item->valuestring;
@@ -72,7 +69,7 @@ static int spec_example_native(const cJSON *obj)
 }
 
 static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t n,
-			     struct spec_examples *ex)
+			     const struct spec_example_limits *lim, struct spec_examples *ex)
 {
 	const char *end = NULL, *in = NULL, *out = NULL;
 	cJSON *obj, *item;
@@ -106,10 +103,10 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 		if (rc < 0)
 			break;
 		if (!strcmp(name, "text_input") || !strcmp(name, "textInput"))
-			rc = spec_example_field(m, line, item, "text_input", SPEC_MAX_INPUT_CHARS,
+			rc = spec_example_field(m, line, item, "text_input", lim->max_input_chars,
 						&in);
 		else if (!strcmp(name, "output"))
-			rc = spec_example_field(m, line, item, "output", SPEC_MAX_OUTPUT_CHARS,
+			rc = spec_example_field(m, line, item, "output", lim->max_output_chars,
 						&out);
 		else
 			rc = spec_fail(m, line, "unknown field %s (known: text_input, output)",
@@ -130,9 +127,10 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 	return rc;
 }
 
-int spec_parse_examples(const char *text, size_t len, struct tuning_request *req, char *msg,
-			size_t msg_len)
+int spec_parse_examples(const char *text, size_t len, const struct spec_example_limits *lim,
+			struct tuning_request *req, char *msg, size_t msg_len)
 {
+	static const struct spec_example_limits none = {0, 0};
 	struct spec_msg m = {"examples.jsonl", msg, msg_len};
 	struct spec_examples ex = {0};
 	const char *p = text, *end = text ? text + len : text;
@@ -151,7 +149,8 @@ int spec_parse_examples(const char *text, size_t len, struct tuning_request *req
 		spec_trim(&s, &le);
 		if (s == le)
 			continue;
-		if ((rc = spec_example_line(&m, line, s, (size_t)(le - s), &ex)) < 0) {
+		if ((rc = spec_example_line(&m, line, s, (size_t)(le - s), lim ? lim : &none,
+					    &ex)) < 0) {
 			spec_examples_free(ex.v, ex.n);
 			return rc;
 		}

@@ -23,7 +23,7 @@ static void test_items_and_tokens(void)
 	char msg[200];
 	size_t n;
 
-	CHECK_INT(spec_parse_examples(EXAMPLES, strlen(EXAMPLES), &req, msg, sizeof msg), 0);
+	CHECK_INT(spec_parse_examples(EXAMPLES, strlen(EXAMPLES), NULL, &req, msg, sizeof msg), 0);
 	CHECK_INT(estimate_items(EXAMPLES, strlen(EXAMPLES), &req, &v, &n), 0);
 	CHECK_INT(n, 4);
 	CHECK_INT(v[0].line, 1);
@@ -59,7 +59,7 @@ static void test_render(void)
 	f.rules.min_examples = 16;
 	f.rules.max_example_tokens = 3;
 	f.rules.limits = "docs";
-	spec_parse_examples(EXAMPLES, strlen(EXAMPLES), &req, msg, sizeof msg);
+	spec_parse_examples(EXAMPLES, strlen(EXAMPLES), NULL, &req, msg, sizeof msg);
 	estimate_items(EXAMPLES, strlen(EXAMPLES), &req, &v, &n);
 	estimate_share(v, n, 14);
 	text = estimate_render(v, n, &f, &len);

@@ -1,6 +1,7 @@
 /* test_spec.c - unit tests of cache/spec.c: every config key in every form (key = value,
  * flat JSON, nested REST JSON, snake and camel case), the tutorial's files, each error
- * message, examples.jsonl rules and the generation settings' canonical round trip. */
+ * message, examples.jsonl rules (under Gemini's character limits and under none) and the
+ * generation settings' canonical round trip. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "../check.h"
 
 static const char *data_dir = "examples/number-generator";
+/* The Gemini API's limits of one example, as its backend's dataset rules give them. */
+static const struct spec_example_limits gemini = {40000, 5000};
 
 /* Frees what the parsers allocate (kept local so the test does not depend on api/). */
 static void req_free(struct tuning_request *req)
@@ -80,7 +83,7 @@ static void examples_error(const char *text, const char *want)
 {
 	struct tuning_request req = {0};
 	char msg[512] = "";
-	int rc = spec_parse_examples(text, strlen(text), &req, msg, sizeof(msg));
+	int rc = spec_parse_examples(text, strlen(text), &gemini, &req, msg, sizeof(msg));
 
 	CHECK_INT(rc, -EINVAL);
 	CHECK_STR(msg, want);
@@ -117,7 +120,7 @@ static void test_tutorial_files(void)
 	free(text);
 
 	text = read_data("examples.jsonl", &len);
-	CHECK_INT(spec_parse_examples(text, len, &req, msg, sizeof(msg)), 0);
+	CHECK_INT(spec_parse_examples(text, len, &gemini, &req, msg, sizeof(msg)), 0);
 	CHECK_INT(req.n_examples, 15);
 	CHECK_STR(req.examples[0].input, "1");
 	CHECK_STR(req.examples[0].output, "2");
@@ -374,7 +377,8 @@ static void test_config_errors(void)
 		CHECK_INT(spec_parse_config("base_model = m\nx\0y", 18, &req, msg, sizeof(msg)),
 			  -EINVAL);
 		CHECK_STR(msg, "config: line 2: contains a NUL byte");
-		CHECK_INT(spec_parse_examples("\n\n{\0}", 5, &req, msg, sizeof(msg)), -EINVAL);
+		CHECK_INT(spec_parse_examples("\n\n{\0}", 5, &gemini, &req, msg, sizeof(msg)),
+			  -EINVAL);
 		CHECK_STR(msg, "examples.jsonl: line 3: contains a NUL byte");
 	}
 }
@@ -390,8 +394,28 @@ static void test_message_truncation(void)
 	CHECK_INT(spec_parse_config("batch_size = four", 17, &req, NULL, 0), -EINVAL);
 	CHECK_INT(spec_parse_config(NULL, 0, &req, small, 1), -EINVAL);
 	CHECK_STR(small, "");
-	CHECK_INT(spec_parse_examples("x", 1, &req, small, 3), -EINVAL);
+	CHECK_INT(spec_parse_examples("x", 1, &gemini, &req, small, 3), -EINVAL);
 	CHECK_STR(small, "ex");
+	req_free(&req);
+}
+
+/* A backend without character limits (Vertex, OpenAI: 0) takes a line Gemini's refuse. */
+static void no_char_limits(const char *text, size_t in_len, size_t out_len)
+{
+	static const struct spec_example_limits none = {0, 0};
+	struct tuning_request req = {0};
+	char msg[512] = "";
+
+	CHECK_INT(spec_parse_examples(text, strlen(text), &none, &req, msg, sizeof(msg)), 0);
+	CHECK_STR(msg, "");
+	CHECK_INT(req.n_examples, 1);
+	if (req.n_examples == 1) {
+		CHECK_INT(strlen(req.examples[0].input), in_len);
+		CHECK_INT(strlen(req.examples[0].output), out_len);
+	}
+	req_free(&req);
+	CHECK_INT(spec_parse_examples(text, strlen(text), NULL, &req, msg, sizeof(msg)), 0);
+	CHECK_INT(req.n_examples, 1);
 	req_free(&req);
 }
 
@@ -402,13 +426,13 @@ static void test_examples(void)
 	const char *text = "{\"text_input\": \"a\", \"output\": \"b\"}\r\n\r\n   \n"
 			   "{\"textInput\": \"caf\\u00e9 \\ud83d\\ude00\", \"output\": \"x\\ny\"}";
 
-	CHECK_INT(spec_parse_examples(text, strlen(text), &req, msg, sizeof(msg)), 0);
+	CHECK_INT(spec_parse_examples(text, strlen(text), &gemini, &req, msg, sizeof(msg)), 0);
 	CHECK_INT(req.n_examples, 2);
 	CHECK_STR(req.examples[0].input, "a");
 	CHECK_STR(req.examples[1].input, "caf\xc3\xa9 \xf0\x9f\x98\x80");
 	CHECK_STR(req.examples[1].output, "x\ny");
 	/* A failed parse leaves the earlier examples alone. */
-	CHECK_INT(spec_parse_examples("{", 1, &req, msg, sizeof(msg)), -EINVAL);
+	CHECK_INT(spec_parse_examples("{", 1, &gemini, &req, msg, sizeof(msg)), -EINVAL);
 	CHECK_INT(req.n_examples, 2);
 	req_free(&req);
 
@@ -451,6 +475,7 @@ static void test_examples(void)
 		examples_error(big,
 			       "examples.jsonl: line 1: \"text_input\" is 40001 characters long "
 			       "(at most 40000)");
+		no_char_limits(big, 40001, 1);
 		strcpy(big + o + 40000, "\", \"output\": \"");
 		o = strlen(big);
 		memset(big + o, 'o', 5001);
@@ -458,6 +483,7 @@ static void test_examples(void)
 		examples_error(big,
 			       "examples.jsonl: line 1: \"output\" is 5001 characters long (at "
 			       "most 5000)");
+		no_char_limits(big, 40000, 5001);
 		free(big);
 	}
 }

@@ -1,8 +1,9 @@
 """The mount on the Vertex AI backend, against tunedfs-server's Vertex and Cloud Storage
 routes: the tutorial end to end (-o local,backend=vertex), bad input (no bucket, an API
-key, a config key Vertex lacks), a job that fails, rm -r of a running job and of a tuned
-model (each still gone after a remount, while a model not removed stays), a listing of 2,500
-jobs over pages, and a create whose answer was lost leaving one job."""
+key, a config key Vertex lacks), an example over the Gemini API's character limits taken,
+a job that fails, rm -r of a running job and of a tuned model (each still gone after a
+remount, while a model not removed stays), a listing of 2,500 jobs over pages, and a
+create whose answer was lost leaving one job."""
 import json
 import os
 import shutil
@@ -151,6 +152,20 @@ def test_config_key_vertex_lacks(mount_factory):
     err = m.read("batched", "error")
     assert "config: batch_size: Vertex AI supervised tuning has no batch size" in err, err
     assert labelled(m.server, "batched") == []
+
+
+def test_an_input_over_the_gemini_apis_character_limit_is_taken(mount_factory):
+    """Vertex AI limits an example in tokens, not in the Gemini API's 40,000 characters."""
+    m = mount_factory(opts=VERTEX)
+    os.mkdir(m.p("long"))
+    line = json.dumps({"text_input": "i" * 40001, "output": "o" * 5001}) + "\n"
+    with open(os.path.join(DATA, "examples.jsonl")) as f:
+        data = f.read() + line
+    with open(m.p("long", "examples.jsonl"), "w") as f:
+        f.write(data)  # close() would fail with EINVAL if the line were refused
+    assert m.read("long", "error") == ""
+    assert m.read("long", "state") == "DRAFT\n"
+    assert m.read("long", "examples.jsonl") == data
 
 
 def test_adapter_size_reaches_the_job_and_a_bad_one_is_named(mount_factory):

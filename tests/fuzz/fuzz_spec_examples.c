@@ -15,6 +15,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The Gemini API's character limits of one example, as its backend gives them. */
+static const struct spec_example_limits fz_gemini = {40000, 5000};
+
 static void fz_fail(const char *why)
 {
 	fprintf(stderr, "fuzz_spec_examples: contract broken: %s\n", why);
@@ -119,7 +122,7 @@ static void fz_parse(const uint8_t *data, size_t size, size_t msg_len)
 		abort();
 	memset(msg, 'x', msg_len);
 	memset(&req, 0, sizeof(req));
-	rc = spec_parse_examples((const char *)data, size, &req, msg, msg_len);
+	rc = spec_parse_examples((const char *)data, size, &fz_gemini, &req, msg, msg_len);
 	if (rc == 0) {
 		fz_check_examples(&req);
 		if (msg_len > 16)
