@@ -5,8 +5,6 @@ import os
 import re
 import time
 
-from tests.conftest import sanitizer
-
 from .conftest import DATA
 
 
@@ -100,13 +98,11 @@ def test_local_training_outlives_the_mount(tmp_path, mount_factory):
     home, env = local_env(tmp_path)
     m = mount_factory(local=True, env=env)
     examples = [json.loads(line) for line in open(os.path.join(DATA, "examples.jsonl"))]
-    # 150 steps: the tutorial's 15 examples, 40 epochs at batch 4; a sanitizer build's
-    # slower trainer gets 3 of them, 50 epochs at batch 1
-    small = bool(sanitizer())
-    m.make_draft("kept", examples=examples[:3] if small else examples,
+    # 1,500 steps: the tutorial's 15 examples, 400 epochs at batch 4, long enough (5 s
+    # plain, more under the sanitizers) that the unmounts below come mid-training
+    m.make_draft("kept", examples=examples,
                  config="base_model = models/gemini-1.0-pro-001\n"
-                        + ("epoch_count = 50\nbatch_size = 1\n" if small
-                           else "epoch_count = 40\nbatch_size = 4\n"))
+                        "epoch_count = 400\nbatch_size = 4\n")
     until(lambda: steps_done(m, "kept")[0] > 0)
     assert m.unmount() == 0
     assert servers_under(str(home)) == []
@@ -123,7 +119,7 @@ def test_local_training_outlives_the_mount(tmp_path, mount_factory):
     m.start()
     assert m.read("kept", "wait") == "ACTIVE\n", m.read("kept", "error")
     done, total = steps_done(m, "kept")
-    assert done == total == 150
+    assert done == total == 1500
     assert m.read("kept", "error") == ""
 
 
