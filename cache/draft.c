@@ -27,7 +27,7 @@ struct draft_store {
 
 static int draft_valid_file(const char *file)
 {
-	/* prompt and generation: the same format serves the prompt store (mtab_user.c) */
+	/* prompt and generation: the same format serves the prompt store (model_table_user.c) */
 	return file && (!strcmp(file, "config") || !strcmp(file, "examples.jsonl") ||
 			!strcmp(file, "prompt") || !strcmp(file, "generation"));
 }

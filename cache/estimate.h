@@ -1,6 +1,6 @@
 /* estimate.h - the figures and warnings of a draft's `estimate` file, from its parsed
  * examples and the token counts: pure functions, no I/O. Reading the drafts, counting
- * with the service and caching the counts is mtab_estimate.c's. */
+ * with the service and caching the counts is model_table_estimate.c's. */
 #ifndef TUNEDFS_ESTIMATE_H
 #define TUNEDFS_ESTIMATE_H
 

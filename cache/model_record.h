@@ -1,6 +1,6 @@
 /* model_record.h - tunedfs's own record of a tuned model on disk (the kept listing): the
  * neutral tuned_model of backend.h as a small JSON object, whatever service it came from.
- * No file I/O here: mtab_store.c reads and writes the file. */
+ * No file I/O here: model_table_store.c reads and writes the file. */
 #ifndef TUNEDFS_MODEL_RECORD_H
 #define TUNEDFS_MODEL_RECORD_H
 

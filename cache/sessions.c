@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 
 /* Prompts kept per mount; past this the oldest goes (its writer has long moved on). */
 #define SESS_MAX 4096
 
 /* pid, parent and start time of a process or thread id: 0, or -1 when it is gone. */
-static int proc_read(int pid, struct mtab_proc *self, int *ppid)
+static int proc_read(int pid, struct model_table_proc *self, int *ppid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -50,7 +50,7 @@ static int proc_read(int pid, struct mtab_proc *self, int *ppid)
 	return 0;
 }
 
-int mtab_proc_chain(int pid, struct mtab_proc *chain, int max)
+int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
 {
 	int n = 0;
 
@@ -64,21 +64,22 @@ int mtab_proc_chain(int pid, struct mtab_proc *chain, int max)
 	return n;
 }
 
-static int same_proc(const struct mtab_proc *a, const struct mtab_proc *b)
+static int same_proc(const struct model_table_proc *a, const struct model_table_proc *b)
 {
 	return a->pid != 0 && a->pid == b->pid && a->start == b->start;
 }
 
-static void sess_free_one(struct mtab_sess *s)
+static void sess_free_one(struct model_table_sess *s)
 {
 	free(s->id);
 	free(s->prompt);
 }
 
-void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *chain, int n,
-		      const char *prompt, size_t len, int nl)
+void model_table_sess_record(struct model_table *t, const char *id,
+			     const struct model_table_proc *chain, int n, const char *prompt,
+			     size_t len, int nl)
 {
-	struct mtab_sess *s = NULL;
+	struct model_table_sess *s = NULL;
 
 	if (n < 1)
 		return;
@@ -109,13 +110,13 @@ void mtab_sess_record(struct mtab *t, const char *id, const struct mtab_proc *ch
 	s->seq = ++t->sess_seq;
 }
 
-const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,
-				       const struct mtab_proc *chain, int n)
+const struct model_table_sess *model_table_sess_find(struct model_table *t, const char *id,
+						     const struct model_table_proc *chain, int n)
 {
 	for (int d = 0; d < n; d++) {
-		const struct mtab_sess *best = NULL;
+		const struct model_table_sess *best = NULL;
 		for (size_t i = 0; i < t->n_sess; i++) {
-			const struct mtab_sess *s = &t->sess[i];
+			const struct model_table_sess *s = &t->sess[i];
 			if ((same_proc(&s->writer, &chain[d]) ||
 			     same_proc(&s->parent, &chain[d])) &&
 			    (!best || s->seq > best->seq) && strcmp(s->id, id) == 0)
@@ -127,7 +128,7 @@ const struct mtab_sess *mtab_sess_find(struct mtab *t, const char *id,
 	return NULL;
 }
 
-void mtab_sess_drop(struct mtab *t, const char *id)
+void model_table_sess_drop(struct model_table *t, const char *id)
 {
 	size_t o = 0;
 
@@ -140,7 +141,7 @@ void mtab_sess_drop(struct mtab *t, const char *id)
 	t->n_sess = o;
 }
 
-void mtab_sess_free(struct mtab *t)
+void model_table_sess_free(struct model_table *t)
 {
 	for (size_t i = 0; i < t->n_sess; i++)
 		sess_free_one(&t->sess[i]);

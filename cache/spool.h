@@ -1,7 +1,7 @@
 /* spool.h - the prompt spool store: per model, the prompts written into MODEL/prompts/,
  * kept as user data in the data directory (atomic, durable, 0700/0600, never evicted,
  * surviving unmount and kill -9). Only storage: answers are the response cache's, and
- * what a prompt's closing starts is the model table's (mtab.h). */
+ * what a prompt's closing starts is the model table's (model_table.h). */
 #ifndef TUNEDFS_SPOOL_H
 #define TUNEDFS_SPOOL_H
 

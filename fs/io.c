@@ -129,7 +129,7 @@ static int load_raw(struct tfs_fh *fh, char **data, size_t *len)
 
 	if (fh->kind != TFS_PROMPT)
 		return tfs_render(fh->kind, fh->id, data, len);
-	rc = mtab_prompt_of(tfs_ctx.mt, fh->pid, fh->id, 1, data, len);
+	rc = model_table_prompt_of(tfs_ctx.mt, fh->pid, fh->id, 1, data, len);
 	if (rc == -ENODATA) {
 		*data = xstrdup("");
 		*len = 0;
@@ -201,15 +201,16 @@ static int snapshot(struct tfs_fh *fh)
 }
 
 /* w: the process the content is from (a prompt is kept for it) */
-static int commit_as(const struct mtab_writer *w, const char *id, enum tfs_kind k, const char *data,
-		     size_t len, int quiet)
+static int commit_as(const struct model_table_writer *w, const char *id, enum tfs_kind k,
+		     const char *data, size_t len, int quiet)
 {
-	int f = tfs_mtab_file(k);
+	int f = tfs_table_file(k);
 	int rc;
 
 	if (f < 0)
 		return -EACCES;
-	rc = mtab_commit_as(tfs_ctx.mt, w, id, (enum mtab_file)f, data ? data : "", len, quiet);
+	rc = model_table_commit_as(tfs_ctx.mt, w, id, (enum model_table_file)f, data ? data : "",
+				   len, quiet);
 	/* modes (submitted: read-only), state and error may differ now */
 	tfs_forget_attrs(id);
 	return rc;
@@ -217,10 +218,10 @@ static int commit_as(const struct mtab_writer *w, const char *id, enum tfs_kind 
 
 int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t len, int quiet)
 {
-	struct mtab_writer w = {.n = 0};
+	struct model_table_writer w = {.n = 0};
 
 	if (k == TFS_PROMPT)
-		mtab_writer_of(fuse_get_context()->pid, &w);
+		model_table_writer_of(fuse_get_context()->pid, &w);
 	return commit_as(&w, id, k, data, len, quiet);
 }
 
@@ -250,7 +251,7 @@ static int commit_shared(struct tfs_fh *fh, int last)
 }
 
 /* Opens a virtual file; a is the model's attributes. */
-static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct mtab_attr *a,
+static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct model_table_attr *a,
 			struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
@@ -268,7 +269,7 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	if (acc != O_RDONLY)
 		tfs_unmark(p->id, k); /* written again: there again */
 	if (acc != O_RDONLY && k == TFS_PROMPT)
-		mtab_writer_of(fh->pid, &fh->who); /* now: at its release it may be gone */
+		model_table_writer_of(fh->pid, &fh->who); /* now: at its release it may be gone */
 	if (acc != O_RDONLY && !tfs_kind_writable(k, a)) {
 		fh->discard = 1; /* a backup copied back into a draft: taken and dropped */
 		fh->loaded = 1;
@@ -291,7 +292,7 @@ static int open_virtual(const struct tfs_path *p, enum tfs_kind k, const struct 
 	if (acc != O_RDONLY)
 		writers_add(fh);
 	if (acc != O_RDONLY && (k == TFS_CONFIG || k == TFS_EXAMPLES)) {
-		mtab_hold(tfs_ctx.mt, p->id, 1);
+		model_table_hold(tfs_ctx.mt, p->id, 1);
 		fh->held = 1;
 	}
 	/* Every virtual file bypasses the page cache: the kernel's idea of a file's size
@@ -338,7 +339,7 @@ static int open_spool(const struct tfs_path *p, int create, struct fuse_file_inf
 int tfs_op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct tfs_path p, q;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
@@ -346,7 +347,7 @@ int tfs_op_open(const char *path, struct fuse_file_info *fi)
 		return rc;
 	if (p.root || !p.file || (p.spool && !p.name))
 		return -EISDIR;
-	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	rc = model_table_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
 	if (tfs_spool_scratch(&p, &q))
@@ -362,7 +363,7 @@ int tfs_op_open(const char *path, struct fuse_file_info *fi)
 int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct tfs_path p, q;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
@@ -370,7 +371,7 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return rc;
 	if (p.root || !p.file || (p.spool && !p.name))
 		return -EPERM; /* the root holds model directories only */
-	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	rc = model_table_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
 	if (tfs_spool_scratch(&p, &q))
@@ -385,10 +386,11 @@ int tfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return -EEXIST; /* a draft's other files take a restore's exclusive creates */
 	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && !tfs_kind_visible(k, &a)) {
 		/* a draft's file that was never written: created now (cp, tar, O_EXCL) */
-		rc = mtab_draft_touch(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
+		rc = model_table_draft_touch(tfs_ctx.mt, p.id,
+					     (enum model_table_file)tfs_table_file(k));
 		if (rc == 0) {
 			tfs_forget_attrs(p.id);
-			rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+			rc = model_table_attr(tfs_ctx.mt, p.id, &a);
 		}
 		if (rc < 0)
 			return rc;
@@ -440,12 +442,12 @@ static int load_stream(struct tfs_fh *fh, size_t off)
 	size_t len = 0;
 
 	if (fh->name)
-		rc = mtab_spool_partial(tfs_ctx.mt, fh->id, fh->name, off, nonblock,
-					tfs_ctx.opt.timeout, fuse_interrupted, &text, &len);
+		rc = model_table_spool_partial(tfs_ctx.mt, fh->id, fh->name, off, nonblock,
+					       tfs_ctx.opt.timeout, fuse_interrupted, &text, &len);
 	else
-		rc = mtab_response_partial(tfs_ctx.mt, fuse_get_context()->pid, fh->id, off,
-					   nonblock, tfs_ctx.opt.timeout, fuse_interrupted, &text,
-					   &len);
+		rc = model_table_response_partial(tfs_ctx.mt, fuse_get_context()->pid, fh->id, off,
+						  nonblock, tfs_ctx.opt.timeout, fuse_interrupted,
+						  &text, &len);
 	if (rc == 0)
 		return load_blocking(fh); /* done (or never streamed): the whole answer */
 	if (rc < 0)
@@ -607,7 +609,7 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 	if (fh->dirty)
 		commit(fh, 0);
 	if (fh->held)
-		mtab_hold(tfs_ctx.mt, fh->id, -1);
+		model_table_hold(tfs_ctx.mt, fh->id, -1);
 	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
 		tfs_spool_release(fh);
 	fh_free(fh);
@@ -624,11 +626,11 @@ int tfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 static int truncate_path(const struct tfs_path *p, off_t size)
 {
 	struct tfs_scratch_file *sf;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	enum tfs_kind k = tfs_kind_of(p->file);
 	char *data = NULL;
 	size_t len = 0;
-	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+	int rc = model_table_attr(tfs_ctx.mt, p->id, &a);
 
 	if (rc < 0)
 		return rc;

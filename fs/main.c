@@ -305,7 +305,7 @@ static int open_stores(const char *key)
 
 static int start_table(void)
 {
-	struct mtab_options mo = {
+	struct model_table_options mo = {
 	    .listing_path = listing_path,
 	    .backend = parts.backend,
 	    .drafts = parts.drafts,
@@ -322,7 +322,7 @@ static int start_table(void)
 	    .log = tfs_log_msg,
 	    .changed = tfs_forget_attrs,
 	};
-	return mtab_new(&mo, &tfs_ctx.mt);
+	return model_table_new(&mo, &tfs_ctx.mt);
 }
 
 /* After daemonizing: the private server and the connection to it. */
@@ -361,7 +361,7 @@ static int run_loop(struct fuse *fuse, const struct fuse_cmdline_opts *cmd)
 static void teardown(void)
 {
 	if (tfs_ctx.mt)
-		mtab_free(tfs_ctx.mt);
+		model_table_free(tfs_ctx.mt);
 	tfs_ctx.mt = NULL;
 	if (tfs_ctx.local)
 		tfs_local_stop(tfs_ctx.local);
@@ -453,7 +453,7 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
 	 * callback runs. */
 	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
-	mtab_stop(tfs_ctx.mt);
+	model_table_stop(tfs_ctx.mt);
 	/* a signal ends the loop with its number: that is a clean stop too */
 	rc = rc < 0 ? 1 : 0;
 out_signals:

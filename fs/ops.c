@@ -30,7 +30,7 @@ static void stat_common(struct stat *st, time_t mtime, time_t ctime)
 	st->st_atime = st->st_mtime;
 }
 
-static void dir_stat(struct stat *st, const struct mtab_attr *a)
+static void dir_stat(struct stat *st, const struct model_table_attr *a)
 {
 	memset(st, 0, sizeof *st);
 	stat_common(st, a->mtime, a->ctime);
@@ -38,7 +38,7 @@ static void dir_stat(struct stat *st, const struct mtab_attr *a)
 	st->st_nlink = 2;
 }
 
-static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, struct stat *st)
+static int getattr_file(const struct tfs_path *p, const struct model_table_attr *a, struct stat *st)
 {
 	enum tfs_kind k = tfs_kind_of(p->file);
 	struct timespec mt;
@@ -71,7 +71,7 @@ static int getattr_file(const struct tfs_path *p, const struct mtab_attr *a, str
 static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct tfs_path p;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
@@ -90,7 +90,8 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		return tfs_spool_getattr(&p, fi ? (const struct tfs_fh *)(uintptr_t)fi->fh : NULL,
 					 st);
 	/* a directory lookup may fetch an unknown name; its files never go remote */
-	rc = p.file ? mtab_attr(tfs_ctx.mt, p.id, &a) : mtab_lookup(tfs_ctx.mt, p.id, &a);
+	rc = p.file ? model_table_attr(tfs_ctx.mt, p.id, &a)
+		    : model_table_lookup(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
 	if (p.file) {
@@ -108,10 +109,10 @@ static int tfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 
 static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler)
 {
-	struct mtab_attr a;
+	struct model_table_attr a;
 	char **names;
 	size_t n;
-	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+	int rc = model_table_attr(tfs_ctx.mt, p->id, &a);
 
 	if (rc < 0)
 		return rc;
@@ -137,14 +138,14 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
  * names[i] 3 + i. */
 struct tfs_dir {
 	char **names;
-	struct mtab_attr *attrs;
+	struct model_table_attr *attrs;
 	size_t n;
 };
 
 static void dir_drop(struct tfs_dir *d)
 {
 	if (d->names)
-		mtab_names_free(d->names, d->n);
+		model_table_names_free(d->names, d->n);
 	free(d->attrs);
 	memset(d, 0, sizeof *d);
 }
@@ -180,7 +181,7 @@ static int readdir_root(void *buf, fuse_fill_dir_t filler, off_t off, struct tfs
 {
 	if (off == 0 || !d->names) {
 		dir_drop(d);
-		if (mtab_names(tfs_ctx.mt, &d->names, &d->attrs, &d->n) < 0 && off == 0)
+		if (model_table_names(tfs_ctx.mt, &d->names, &d->attrs, &d->n) < 0 && off == 0)
 			return -EIO; /* the service unreachable, nothing known: not "empty" */
 	}
 	for (size_t i = (size_t)off; i < d->n + 2; i++) {
@@ -225,14 +226,14 @@ static int tfs_mkdir(const char *path, mode_t mode)
 	if (p.root)
 		return -EEXIST;
 	if (p.spool && !p.name) { /* always there: made, as far as cp -a and tar care */
-		if (mtab_attr(tfs_ctx.mt, p.id, &(struct mtab_attr){0}) < 0)
+		if (model_table_attr(tfs_ctx.mt, p.id, &(struct model_table_attr){0}) < 0)
 			return -ENOENT;
 		tfs_restore_made(p.id, p.spool);
 		return 0;
 	}
 	if (p.file)
 		return -EPERM; /* model directories hold files only */
-	rc = mtab_create_draft(tfs_ctx.mt, p.id);
+	rc = model_table_create_draft(tfs_ctx.mt, p.id);
 	if (rc == 0)
 		tfs_restore_begin(p.id, mode);
 	return rc;
@@ -258,7 +259,7 @@ static int tfs_rmdir(const char *path)
 static int tfs_unlink(const char *path)
 {
 	struct tfs_path p;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	enum tfs_kind k;
 	int rc = tfs_path_parse(path, &p);
 
@@ -271,14 +272,15 @@ static int tfs_unlink(const char *path)
 	k = tfs_kind_of(p.file);
 	if (k == TFS_SCRATCH)
 		return tfs_scratch_unlink(p.id, p.file);
-	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	rc = model_table_attr(tfs_ctx.mt, p.id, &a);
 	if (rc < 0)
 		return rc;
 	if (!tfs_kind_visible(k, &a))
 		return -ENOENT;
 	if ((k == TFS_CONFIG || k == TFS_EXAMPLES) && tfs_kind_writable(k, &a)) {
 		/* a draft's own files may go (tar replaces a file by unlinking it first) */
-		rc = mtab_draft_unlink(tfs_ctx.mt, p.id, (enum mtab_file)tfs_mtab_file(k));
+		rc = model_table_draft_unlink(tfs_ctx.mt, p.id,
+					      (enum model_table_file)tfs_table_file(k));
 		if (rc == 0)
 			tfs_forget_attrs(p.id);
 		return rc == -EACCES ? -EPERM : rc;
@@ -293,10 +295,10 @@ static int tfs_unlink(const char *path)
 static int rename_in_dir(const char *id, const char *f, const char *t, unsigned int flags)
 {
 	enum tfs_kind kf = tfs_kind_of(f), kt = tfs_kind_of(t);
-	struct mtab_attr a;
+	struct model_table_attr a;
 	char *data = NULL;
 	size_t len = 0;
-	int rc = mtab_attr(tfs_ctx.mt, id, &a);
+	int rc = model_table_attr(tfs_ctx.mt, id, &a);
 
 	if (rc < 0)
 		return rc;
@@ -340,7 +342,8 @@ static int rename_in_dir(const char *id, const char *f, const char *t, unsigned 
 	tfs_scratch_create_with(id, t, data, len);
 	free(data);
 	if (kf == TFS_CONFIG || kf == TFS_EXAMPLES) {
-		rc = mtab_draft_unlink(tfs_ctx.mt, id, (enum mtab_file)tfs_mtab_file(kf));
+		rc = model_table_draft_unlink(tfs_ctx.mt, id,
+					      (enum model_table_file)tfs_table_file(kf));
 		if (rc < 0) {
 			tfs_scratch_unlink(id, t);
 			return rc == -EACCES ? -EPERM : rc;
@@ -373,14 +376,14 @@ static int tfs_rename(const char *from, const char *to, unsigned int flags)
 static int set_attr(const char *path, const mode_t *mode, const struct timespec *mtime)
 {
 	struct tfs_path p, q;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	int rc = tfs_path_parse(path, &p);
 
 	if (rc < 0)
 		return rc;
 	if (p.root)
 		return 0;
-	rc = mtab_attr(tfs_ctx.mt, p.id, &a);
+	rc = model_table_attr(tfs_ctx.mt, p.id, &a);
 	if (rc == 0 && !p.file && mode)
 		tfs_restore_end(p.id, 0); /* cp -a sets the mode of a directory it filled */
 	if (rc < 0 || !p.file)
@@ -452,7 +455,7 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	tfs_session_want_parallel((conn->want & FUSE_CAP_PARALLEL_DIROPS) != 0);
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	__atomic_store_n(&tfs_ctx.fuse, fuse_get_context()->fuse, __ATOMIC_RELEASE);
-	if (mtab_start(tfs_ctx.mt) < 0)
+	if (model_table_start(tfs_ctx.mt) < 0)
 		tfs_log(LOG_ERR, "cannot start the background thread");
 	return &tfs_ctx;
 }
@@ -461,7 +464,7 @@ static void tfs_destroy(void *priv)
 {
 	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
 	if (tfs_ctx.mt)
-		mtab_stop(tfs_ctx.mt);
+		model_table_stop(tfs_ctx.mt);
 	if (tfs_ctx.local) {
 		tfs_local_stop(tfs_ctx.local);
 		tfs_ctx.local = NULL;

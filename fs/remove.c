@@ -1,7 +1,7 @@
 /* remove.c - removing model directories as on any filesystem: rmdir deletes only an empty
  * directory (a draft with nothing written, or one whose every file was just unlinked), so
  * `rmdir *` deletes nothing of value while `rm -r` (unlink every file, then rmdir) does.
- * Unlinking a model's own file only marks it; the model itself is deleted by mtab. */
+ * Unlinking a model's own file only marks it; the model itself is deleted by model_table. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +129,7 @@ static void unhide_all(const char *id)
 
 /* Whether the directory of id holds nothing of value: every listed file unlinked a moment
  * ago and no scratch file; or a draft in which nothing was ever written. */
-static int dir_empty(const char *id, const struct mtab_attr *a)
+static int dir_empty(const char *id, const struct model_table_attr *a)
 {
 	char **names;
 	size_t n;
@@ -141,11 +141,11 @@ static int dir_empty(const char *id, const struct mtab_attr *a)
 	free(names);
 	if (n)
 		return 0;
-	mtab_spool_names(tfs_ctx.mt, id, &names, &n);
-	mtab_names_free(names, n);
+	model_table_spool_names(tfs_ctx.mt, id, &names, &n);
+	model_table_names_free(names, n);
 	if (n)
 		return 0; /* prompts are the user's: rm -r removes them first */
-	if (a->is_draft && a->state == MTAB_DRAFT && !a->draft_files && !a->locked)
+	if (a->is_draft && a->state == MODEL_TABLE_DRAFT && !a->draft_files && !a->locked)
 		return 1;
 	if (!tfs_unlinked(id, TFS_SPOOL_PROMPT) || !tfs_unlinked(id, TFS_SPOOL_RESPONSE))
 		return 0;
@@ -160,14 +160,14 @@ static int dir_empty(const char *id, const struct mtab_attr *a)
 
 int tfs_remove_dir(const char *id)
 {
-	struct mtab_attr a;
-	int rc = mtab_attr(tfs_ctx.mt, id, &a);
+	struct model_table_attr a;
+	int rc = model_table_attr(tfs_ctx.mt, id, &a);
 
 	if (rc < 0)
 		return rc;
 	if (!dir_empty(id, &a))
 		return -ENOTEMPTY;
-	rc = mtab_remove(tfs_ctx.mt, id);
+	rc = model_table_remove(tfs_ctx.mt, id);
 	if (rc == 0) {
 		tfs_scratch_drop_dir(id);
 		unhide_all(id);

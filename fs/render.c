@@ -35,17 +35,17 @@ const char *tfs_kind_name(enum tfs_kind k)
 	return k < TFS_NKINDS ? kind_names[k] : "scratch";
 }
 
-int tfs_mtab_file(enum tfs_kind k)
+int tfs_table_file(enum tfs_kind k)
 {
 	switch (k) {
 	case TFS_CONFIG:
-		return MTAB_CONFIG;
+		return MODEL_TABLE_CONFIG;
 	case TFS_EXAMPLES:
-		return MTAB_EXAMPLES;
+		return MODEL_TABLE_EXAMPLES;
 	case TFS_PROMPT:
-		return MTAB_PROMPT;
+		return MODEL_TABLE_PROMPT;
 	case TFS_GENERATION:
-		return MTAB_GENERATION;
+		return MODEL_TABLE_GENERATION;
 	default:
 		return -1;
 	}
@@ -59,36 +59,38 @@ enum tfs_kind tfs_kind_of(const char *name)
 	return TFS_SCRATCH;
 }
 
-int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a)
+int tfs_kind_visible(enum tfs_kind k, const struct model_table_attr *a)
 {
 	/* a draft's own two files exist once written or created (so cp, tar and
 	 * O_EXCL creates work in a fresh draft); a remote model shows its config only */
 	if (k == TFS_CONFIG || k == TFS_EXAMPLES)
-		return a->is_draft
-			   ? (a->draft_files & MTAB_FILE_BIT((unsigned)tfs_mtab_file(k))) != 0
-			   : k == TFS_CONFIG;
+		return a->is_draft ? (a->draft_files &
+				      MODEL_TABLE_FILE_BIT((unsigned)tfs_table_file(k))) != 0
+				   : k == TFS_CONFIG;
 	/* the picture needs a point; a draft of this mount has it empty before that, so a
 	 * restore's copy of it is taken (and dropped) as progress's is */
 	if (k == TFS_PROGRESS_SVG)
 		return a->has_snapshots || tfs_replaceable(k, a);
 	if (k == TFS_ESTIMATE) /* and its examples parse: tfs_estimate_ready */
-		return a->is_draft && (a->draft_files & MTAB_FILE_BIT(MTAB_EXAMPLES)) != 0;
+		return a->is_draft &&
+		       (a->draft_files & MODEL_TABLE_FILE_BIT(MODEL_TABLE_EXAMPLES)) != 0;
 	return k < TFS_NKINDS;
 }
 
-int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a)
+int tfs_replaceable(enum tfs_kind k, const struct model_table_attr *a)
 {
 	/* made here and not ACTIVE yet: a restore's config and examples may have been
 	 * submitted before it copies the rest */
-	return a->is_draft && a->state != MTAB_ACTIVE && k != TFS_CONFIG && k != TFS_EXAMPLES;
+	return a->is_draft && a->state != MODEL_TABLE_ACTIVE && k != TFS_CONFIG &&
+	       k != TFS_EXAMPLES;
 }
 
-int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a)
+int tfs_restorable(enum tfs_kind k, const struct model_table_attr *a)
 {
 	return tfs_replaceable(k, a) && !tfs_kind_writable(k, a);
 }
 
-int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
+int tfs_kind_listed(enum tfs_kind k, const struct model_table_attr *a)
 {
 	if (k == TFS_PROGRESS_SVG)
 		return a->has_snapshots; /* a draft's empty one is there for restores only */
@@ -98,7 +100,7 @@ int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a)
 	return k != TFS_WAIT && k != TFS_ESTIMATE && tfs_kind_visible(k, a);
 }
 
-int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a)
+int tfs_kind_writable(enum tfs_kind k, const struct model_table_attr *a)
 {
 	switch (k) {
 	case TFS_CONFIG:
@@ -134,7 +136,7 @@ int tfs_kind_dynamic(enum tfs_kind k)
 
 int tfs_estimate_ready(const char *id, enum tfs_kind k)
 {
-	return k != TFS_ESTIMATE || mtab_estimate_ready(tfs_ctx.mt, id) == 0;
+	return k != TFS_ESTIMATE || model_table_estimate_ready(tfs_ctx.mt, id) == 0;
 }
 
 /* A growing text buffer. */
@@ -221,7 +223,7 @@ static void render_remote_config(struct text *t, const struct tuned_model *m)
 /* The width of progress's first line, newline included. */
 #define PROGRESS_HEAD 64
 
-static void render_progress(struct text *t, const struct mtab_view *v)
+static void render_progress(struct text *t, const struct model_table_view *v)
 {
 	const struct tuning_snapshot *last =
 	    v->n_snapshots ? &v->snapshots[v->n_snapshots - 1] : NULL;
@@ -230,15 +232,15 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	char loss[32] = "-";
 	size_t head;
 
-	if (v->attr.state == MTAB_DRAFT)
+	if (v->attr.state == MODEL_TABLE_DRAFT)
 		return;
 	/* never behind the last snapshot (an operation cut by a server restart may report
 	 * no steps done) */
 	if (last && last->step > done)
 		done = last->step;
-	if (total == 0 && last && v->attr.state != MTAB_CREATING)
+	if (total == 0 && last && v->attr.state != MODEL_TABLE_CREATING)
 		total = last->step;
-	if (v->attr.state == MTAB_ACTIVE) {
+	if (v->attr.state == MODEL_TABLE_ACTIVE) {
 		pct = 100.0;
 		if (total)
 			done = total;
@@ -264,13 +266,13 @@ static void render_progress(struct text *t, const struct mtab_view *v)
 	}
 }
 
-static int render_svg(const char *id, const struct mtab_view *v, struct text *t)
+static int render_svg(const char *id, const struct model_table_view *v, struct text *t)
 {
 	char *svg;
 	size_t len;
 
-	if (loss_svg_render(id, mtab_state_name(v->attr.state), v->snapshots, v->n_snapshots, &svg,
-			    &len) < 0)
+	if (loss_svg_render(id, model_table_state_name(v->attr.state), v->snapshots, v->n_snapshots,
+			    &svg, &len) < 0)
 		return 0; /* no snapshot yet: empty (shown so only in a draft) */
 	text_bytes(t, svg, len);
 	free(svg);
@@ -291,8 +293,9 @@ static int render_draft_file(enum tfs_kind k, const char *id, struct text *t)
 {
 	char *data = NULL;
 	size_t len = 0;
-	int rc = mtab_read_draft(tfs_ctx.mt, id, k == TFS_CONFIG ? MTAB_CONFIG : MTAB_EXAMPLES,
-				 &data, &len);
+	int rc = model_table_read_draft(tfs_ctx.mt, id,
+					k == TFS_CONFIG ? MODEL_TABLE_CONFIG : MODEL_TABLE_EXAMPLES,
+					&data, &len);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
@@ -302,7 +305,8 @@ static int render_draft_file(enum tfs_kind k, const char *id, struct text *t)
 	return 0;
 }
 
-static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *v, struct text *t)
+static int render_view(enum tfs_kind k, const char *id, const struct model_table_view *v,
+		       struct text *t)
 {
 	switch (k) {
 	case TFS_CONFIG:
@@ -315,7 +319,7 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 	case TFS_EXAMPLES:
 		return v->attr.is_draft ? render_draft_file(k, id, t) : -ENOENT;
 	case TFS_STATE:
-		text_add(t, "%s\n", mtab_state_name(v->attr.state));
+		text_add(t, "%s\n", model_table_state_name(v->attr.state));
 		return 0;
 	case TFS_PROGRESS:
 		render_progress(t, v);
@@ -328,7 +332,8 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 		char *p = NULL;
 		size_t n = 0;
 		/* the reader's own prompt (or its shell's), else the last committed */
-		if (mtab_prompt_of(tfs_ctx.mt, fuse_get_context()->pid, id, 0, &p, &n) == 0) {
+		if (model_table_prompt_of(tfs_ctx.mt, fuse_get_context()->pid, id, 0, &p, &n) ==
+		    0) {
 			text_bytes(t, p, n);
 			text_bytes(t, "\n", 1);
 			free(p);
@@ -353,15 +358,15 @@ static int render_view(enum tfs_kind k, const char *id, const struct mtab_view *
 
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len)
 {
-	struct mtab_view v;
+	struct model_table_view v;
 	struct text t = {0};
-	int rc = mtab_view(tfs_ctx.mt, id, k == TFS_CONFIG || k == TFS_MODEL_JSON, &v);
+	int rc = model_table_view(tfs_ctx.mt, id, k == TFS_CONFIG || k == TFS_MODEL_JSON, &v);
 
 	if (rc < 0)
 		return rc;
 	text_bytes(&t, "", 0);
 	rc = render_view(k, id, &v, &t);
-	mtab_view_clear(&v);
+	model_table_view_clear(&v);
 	if (rc < 0) {
 		free(t.s);
 		return rc;
@@ -378,28 +383,29 @@ static int interrupted(void)
 
 int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data, size_t *len)
 {
-	struct mtab_answer a;
+	struct model_table_answer a;
 	struct text t = {0};
-	enum mtab_state st;
+	enum model_table_state st;
 	int rc;
 
 	text_bytes(&t, "", 0);
 	if (k == TFS_ESTIMATE) {
 		free(t.s);
-		return mtab_estimate(tfs_ctx.mt, id, tfs_ctx.opt.price_per_mtok, data, len);
+		return model_table_estimate(tfs_ctx.mt, id, tfs_ctx.opt.price_per_mtok, data, len);
 	}
 	if (k == TFS_WAIT) {
-		struct mtab_attr at;
-		rc = mtab_attr(tfs_ctx.mt, id, &at);
-		if (rc == 0 && nonblock && at.state == MTAB_CREATING)
+		struct model_table_attr at;
+		rc = model_table_attr(tfs_ctx.mt, id, &at);
+		if (rc == 0 && nonblock && at.state == MODEL_TABLE_CREATING)
 			rc = -EAGAIN;
 		if (rc == 0)
-			rc = mtab_wait(tfs_ctx.mt, id, tfs_ctx.opt.timeout, interrupted, &st);
+			rc =
+			    model_table_wait(tfs_ctx.mt, id, tfs_ctx.opt.timeout, interrupted, &st);
 		if (rc == 0)
-			text_add(&t, "%s\n", mtab_state_name(st));
+			text_add(&t, "%s\n", model_table_state_name(st));
 	} else {
-		rc = mtab_response_by(tfs_ctx.mt, fuse_get_context()->pid, id, nonblock,
-				      tfs_ctx.opt.timeout, interrupted, &a);
+		rc = model_table_response_by(tfs_ctx.mt, fuse_get_context()->pid, id, nonblock,
+					     tfs_ctx.opt.timeout, interrupted, &a);
 		if (rc == -EILSEQ) {
 			rc = -EINVAL; /* the prompt was refused; error says why */
 		} else if (rc == -ENODATA) {
@@ -413,13 +419,13 @@ int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **da
 				snprintf(msg, sizeof msg,
 					 "prompt blocked by the safety filter (blockReason %s)",
 					 a.block_reason);
-				mtab_set_error(tfs_ctx.mt, id, msg);
+				model_table_set_error(tfs_ctx.mt, id, msg);
 				rc = -EACCES;
 			} else {
 				text_bytes(&t, a.text, strlen(a.text));
 				text_bytes(&t, "\n", 1);
 			}
-			mtab_answer_clear(&a);
+			model_table_answer_clear(&a);
 		}
 	}
 	if (rc < 0) {
@@ -439,16 +445,16 @@ size_t tfs_size_guess(enum tfs_kind k, const char *id)
 	switch (k) {
 	case TFS_RESPONSE:
 	case TFS_RESPONSE_JSON:
-		if (mtab_response_size(tfs_ctx.mt, id, &text_len, &json_len) < 0)
+		if (model_table_response_size(tfs_ctx.mt, id, &text_len, &json_len) < 0)
 			return 0;
 		return k == TFS_RESPONSE ? text_len + 1 : json_len + 1;
 	case TFS_ESTIMATE:
 		return 0; /* never counted for a stat: only reading it asks the service */
 	case TFS_WAIT: {
-		struct mtab_attr a;
-		if (mtab_attr(tfs_ctx.mt, id, &a) < 0 || a.state == MTAB_CREATING)
+		struct model_table_attr a;
+		if (model_table_attr(tfs_ctx.mt, id, &a) < 0 || a.state == MODEL_TABLE_CREATING)
 			return 0;
-		return strlen(mtab_state_name(a.state)) + 1;
+		return strlen(model_table_state_name(a.state)) + 1;
 	}
 	case TFS_LOG:
 		if (answer_log_size(tfs_ctx.answer_log, id, &len) < 0)

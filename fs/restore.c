@@ -13,7 +13,7 @@
 
 struct restore {
 	char *id;
-	struct mtab_proc maker;
+	struct model_table_proc maker;
 	unsigned made; /* 1 << tfs_kind: created by the maker since */
 };
 
@@ -37,9 +37,9 @@ static struct restore *find(const char *id)
 
 void tfs_restore_begin(const char *id, mode_t mode)
 {
-	struct mtab_proc me;
+	struct model_table_proc me;
 
-	if ((mode & 077) != 0 || mtab_proc_chain(fuse_get_context()->pid, &me, 1) != 1)
+	if ((mode & 077) != 0 || model_table_proc_chain(fuse_get_context()->pid, &me, 1) != 1)
 		return;
 	pthread_mutex_lock(&restores_mu);
 	if (find(id))
@@ -58,11 +58,11 @@ void tfs_restore_begin(const char *id, mode_t mode)
 static struct restore *mine(const char *id)
 {
 	struct restore *r = n_restores ? find(id) : NULL;
-	struct mtab_proc me;
+	struct model_table_proc me;
 
 	if (!r || r->maker.pid != fuse_get_context()->pid)
 		return NULL;
-	if (mtab_proc_chain(r->maker.pid, &me, 1) != 1 || me.start != r->maker.start) {
+	if (model_table_proc_chain(r->maker.pid, &me, 1) != 1 || me.start != r->maker.start) {
 		drop((size_t)(r - restores));
 		return NULL;
 	}

@@ -1,7 +1,7 @@
 /* spool.c - the two spool directories of a model: prompts/ (any file written there is a
  * prompt; closing it stores it and starts its answer) and responses/ (responses/X is the
  * answer to prompts/X, X.json the whole response; listed once done). The store and the
- * queue are cache/'s (mtab_spool_*); the handles themselves are io.c's. */
+ * queue are cache/'s (model_table_spool_*); the handles themselves are io.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -63,7 +63,7 @@ static int being_restored(const char *id, const char *name)
 static int prompt_exists(const char *id, const char *name, size_t *len)
 {
 	char *data = NULL;
-	int rc = mtab_spool_read(tfs_ctx.mt, id, name, &data, len);
+	int rc = model_table_spool_read(tfs_ctx.mt, id, name, &data, len);
 
 	free(data);
 	return rc;
@@ -87,12 +87,12 @@ int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
 int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct stat *st)
 {
 	struct tfs_path q;
-	struct mtab_attr a;
+	struct model_table_attr a;
 	struct timespec mt;
 	char base[256];
 	size_t len = 0;
 	mode_t mode;
-	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+	int rc = model_table_attr(tfs_ctx.mt, p->id, &a);
 
 	if (rc < 0)
 		return rc;
@@ -132,7 +132,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		const char *name = json_name(p->name, base, sizeof base) ? base : p->name;
 		/* answers exist once the model can give them: a restore (tar, cp -a) into a
 		 * draft finds none in its way */
-		rc = a.state == MTAB_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
+		rc = a.state == MODEL_TABLE_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
 		if ((fh && fh->discard) || being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
 		len = 0;	/* the answer's size is not known before it is read */
@@ -147,23 +147,23 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 
 int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler)
 {
-	struct mtab_attr a;
+	struct model_table_attr a;
 	char **names;
 	size_t n;
-	int rc = mtab_attr(tfs_ctx.mt, p->id, &a);
+	int rc = model_table_attr(tfs_ctx.mt, p->id, &a);
 
 	if (rc < 0)
 		return rc;
 	/* responses/ lists the answers that are done: reading one never waits */
-	rc = p->spool == TFS_SPOOL_PROMPT ? mtab_spool_names(tfs_ctx.mt, p->id, &names, &n)
-					  : mtab_spool_done(tfs_ctx.mt, p->id, &names, &n);
+	rc = p->spool == TFS_SPOOL_PROMPT ? model_table_spool_names(tfs_ctx.mt, p->id, &names, &n)
+					  : model_table_spool_done(tfs_ctx.mt, p->id, &names, &n);
 	if (rc < 0)
 		return rc;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	for (size_t i = 0; i < n; i++)
 		filler(buf, names[i], NULL, 0, 0);
-	mtab_names_free(names, n);
+	model_table_names_free(names, n);
 	return 0;
 }
 
@@ -176,8 +176,8 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		const char *name = p->name;
-		struct mtab_attr a;
-		if (acc != O_RDONLY && mtab_attr(tfs_ctx.mt, p->id, &a) == 0 &&
+		struct model_table_attr a;
+		if (acc != O_RDONLY && model_table_attr(tfs_ctx.mt, p->id, &a) == 0 &&
 		    tfs_restorable(TFS_SPOOL_RESPONSE, &a)) {
 			fh->kind = TFS_SPOOL_RESPONSE;
 			fh->discard = 1; /* a restore's copy of an answer: dropped */
@@ -202,10 +202,10 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 	fh->kind = TFS_SPOOL_PROMPT;
 	fh->name = xstrdup(p->name);
 	fh->loaded = 1;
-	rc = mtab_spool_read(tfs_ctx.mt, p->id, p->name, &fh->buf, &fh->len);
+	rc = model_table_spool_read(tfs_ctx.mt, p->id, p->name, &fh->buf, &fh->len);
 	if (rc == -ENOENT && create) {
 		/* it exists from now on (stat through a path, futimens), sent at its close */
-		rc = mtab_spool_touch(tfs_ctx.mt, p->id, p->name);
+		rc = model_table_spool_touch(tfs_ctx.mt, p->id, p->name);
 		fh->buf = xstrdup("");
 		fh->len = 0;
 		fh->dirty = 1;
@@ -222,7 +222,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 {
-	int rc = mtab_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
+	int rc = model_table_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
 
 	tfs_forget_attrs(fh->id);
 	return rc;
@@ -230,9 +230,9 @@ int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 
 int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
 {
-	struct mtab_answer a;
-	int rc = mtab_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock, tfs_ctx.opt.timeout,
-				   fuse_interrupted, &a);
+	struct model_table_answer a;
+	int rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock,
+					  tfs_ctx.opt.timeout, fuse_interrupted, &a);
 	size_t n;
 
 	if (rc < 0)
@@ -249,7 +249,7 @@ int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
 	(*data)[n] = '\n';
 	(*data)[n + 1] = 0;
 	*len = n + 1;
-	mtab_answer_clear(&a);
+	model_table_answer_clear(&a);
 	return 0;
 }
 
@@ -270,7 +270,7 @@ int tfs_spool_unlink(const struct tfs_path *p)
 		rc = prompt_exists(p->id, name, &len);
 		return rc == -EINVAL ? -ENOENT : rc;
 	}
-	rc = mtab_spool_unlink(tfs_ctx.mt, p->id, p->name);
+	rc = model_table_spool_unlink(tfs_ctx.mt, p->id, p->name);
 	return rc == -EINVAL ? -ENOENT : rc;
 }
 
@@ -282,10 +282,10 @@ int tfs_spool_rmdir(const struct tfs_path *p)
 
 	if (p->name)
 		return -ENOTDIR;
-	rc = mtab_spool_names(tfs_ctx.mt, p->id, &names, &n);
+	rc = model_table_spool_names(tfs_ctx.mt, p->id, &names, &n);
 	if (rc < 0)
 		return rc;
-	mtab_names_free(names, n);
+	model_table_names_free(names, n);
 	if (n && p->spool == TFS_SPOOL_PROMPT)
 		return -ENOTEMPTY;
 	/* the directory itself goes with the model: noted for the rmdir of rm -r */
@@ -299,28 +299,28 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 	size_t len = 0;
 	int rc;
 
-	struct mtab_attr a;
+	struct model_table_attr a;
 	struct tfs_path q;
 
 	if (tfs_spool_scratch(from, &q) && from->spool == to->spool && to->name &&
 	    to->name[0] != '.' && strcmp(from->id, to->id) == 0) {
 		/* a tool's temporary renamed into place: a write of the file */
 		if (to->spool == TFS_SPOOL_RESPONSE) {
-			if (mtab_attr(tfs_ctx.mt, to->id, &a) < 0 ||
+			if (model_table_attr(tfs_ctx.mt, to->id, &a) < 0 ||
 			    !tfs_restorable(TFS_SPOOL_RESPONSE, &a))
 				return -EACCES;
 			return tfs_scratch_unlink(q.id, q.file); /* a restore's: dropped */
 		}
 		rc = tfs_scratch_read_all(q.id, q.file, &data, &len);
 		if (rc == 0)
-			rc = mtab_spool_commit(tfs_ctx.mt, to->id, to->name, data, len);
+			rc = model_table_spool_commit(tfs_ctx.mt, to->id, to->name, data, len);
 		free(data);
 		if (rc == 0 || rc == -EINVAL)
 			tfs_scratch_unlink(q.id, q.file);
 		return rc;
 	}
 	if (from->spool == TFS_SPOOL_RESPONSE && to->spool == TFS_SPOOL_RESPONSE &&
-	    mtab_attr(tfs_ctx.mt, to->id, &a) == 0 && tfs_restorable(TFS_SPOOL_RESPONSE, &a))
+	    model_table_attr(tfs_ctx.mt, to->id, &a) == 0 && tfs_restorable(TFS_SPOOL_RESPONSE, &a))
 		return 0; /* a restore's temporary answer renamed: dropped with it */
 	if (from->spool != TFS_SPOOL_PROMPT || to->spool != TFS_SPOOL_PROMPT || !from->name ||
 	    !to->name || strcmp(from->id, to->id) != 0)
@@ -330,11 +330,11 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 		if (rc == 0)
 			return -EEXIST;
 	}
-	rc = mtab_spool_read(tfs_ctx.mt, from->id, from->name, &data, &len);
+	rc = model_table_spool_read(tfs_ctx.mt, from->id, from->name, &data, &len);
 	if (rc == 0)
-		rc = mtab_spool_commit(tfs_ctx.mt, to->id, to->name, data, len);
+		rc = model_table_spool_commit(tfs_ctx.mt, to->id, to->name, data, len);
 	free(data);
 	if (rc == 0 || rc == -EINVAL)
-		mtab_spool_unlink(tfs_ctx.mt, from->id, from->name);
+		model_table_spool_unlink(tfs_ctx.mt, from->id, from->name);
 	return rc == -EINVAL ? -ENOENT : rc;
 }

@@ -1,6 +1,6 @@
 /* tunedfs.h - what the files of the FUSE driver share: the mount's context, the kinds of
  * file in a model directory, open file handles, scratch files, logging and the private
- * local server. Only fs/ includes this; the model table's contract is cache/mtab.h. */
+ * local server. Only fs/ includes this; the model table's contract is cache/model_table.h. */
 #ifndef TUNEDFS_FS_H
 #define TUNEDFS_FS_H
 
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "cache/mtab.h"
+#include "cache/model_table.h"
 
 struct tfs_local;
 struct answer_log;
@@ -53,7 +53,7 @@ struct tfs {
 	uid_t uid;
 	gid_t gid;
 	time_t mounted; /* the root directory's times */
-	struct mtab *mt;
+	struct model_table *mt;
 	struct tfs_local *local;
 	struct answer_log *answer_log; /* log.jsonl of each model */
 	struct fuse *fuse;	       /* set in init, cleared when the mount goes */
@@ -110,13 +110,13 @@ struct tfs_fh {
 	enum tfs_kind kind;
 	char *id;
 	int flags;
-	int pid;		/* the opener, as FUSE names it: whose prompt this is */
-	struct mtab_writer who; /* a prompt writer and its parent, read at open */
+	int pid;		       /* the opener, as FUSE names it: whose prompt this is */
+	struct model_table_writer who; /* a prompt writer and its parent, read at open */
 	pthread_mutex_t mu;
 	int loaded;		    /* buf holds the content (lazy for wait / response) */
 	int dirty;		    /* changed since the last commit (O_TRUNC counts) */
 	int written;		    /* write()/ftruncate since the last commit */
-	int held;		    /* counted in mtab_hold() */
+	int held;		    /* counted in model_table_hold() */
 	struct tfs_fh *next_writer; /* in io.c's list of handles open for writing */
 	char *buf;
 	size_t len, cap;
@@ -139,21 +139,21 @@ int tfs_path_parse(const char *path, struct tfs_path *out);
 
 /* render.c: the virtual files */
 const char *tfs_kind_name(enum tfs_kind k);
-/* The model table's name of a user-written file (enum mtab_file), -1 for the others. */
-int tfs_mtab_file(enum tfs_kind k);
+/* The model table's name of a user-written file (enum model_table_file), -1 for the others. */
+int tfs_table_file(enum tfs_kind k);
 /* The kind of a file name, or TFS_SCRATCH when it is not a virtual name. */
 enum tfs_kind tfs_kind_of(const char *name);
 /* Whether the file shows in the directory of a model in this state. */
-int tfs_kind_visible(enum tfs_kind k, const struct mtab_attr *a);
-int tfs_kind_writable(enum tfs_kind k, const struct mtab_attr *a);
+int tfs_kind_visible(enum tfs_kind k, const struct model_table_attr *a);
+int tfs_kind_writable(enum tfs_kind k, const struct model_table_attr *a);
 /* Whether writing k, which the service fills, is taken and dropped: in a draft, so that
  * a backup of a model (cp -a, rsync -a, tar) copies back in with exit 0. */
-int tfs_restorable(enum tfs_kind k, const struct mtab_attr *a);
+int tfs_restorable(enum tfs_kind k, const struct model_table_attr *a);
 /* Whether k takes a restore's exclusive create (and, unlinked a moment ago, reads as
  * absent so that tar's unlink-and-create goes through): a draft's files but its own two. */
-int tfs_replaceable(enum tfs_kind k, const struct mtab_attr *a);
+int tfs_replaceable(enum tfs_kind k, const struct model_table_attr *a);
 /* Whether a listing of the directory names it: visible, and not wait (opened by name). */
-int tfs_kind_listed(enum tfs_kind k, const struct mtab_attr *a);
+int tfs_kind_listed(enum tfs_kind k, const struct model_table_attr *a);
 int tfs_kind_dynamic(enum tfs_kind k);
 /* 0 unless k is a draft's estimate whose examples.jsonl does not parse (local work). */
 int tfs_estimate_ready(const char *id, enum tfs_kind k);

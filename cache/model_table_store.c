@@ -1,4 +1,4 @@
-/* mtab_store.c - the last listing on disk, so a mount made while the service is
+/* model_table_store.c - the last listing on disk, so a mount made while the service is
  * unreachable still shows the models it knew (and their cached answers read), as
  * tunedfs's own records (model_record.h), not the service's JSON. Written to a temporary
  * file and renamed, only when the listing changed. Not the drafts
@@ -16,7 +16,7 @@
 
 #include "cache/draft.h"
 #include "cache/model_record.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/privdir.h"
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -26,7 +26,7 @@ static uint64_t fnv(uint64_t h, const char *s)
 	return (h ^ 0xff) * 1099511628211ULL;
 }
 
-static uint64_t signature(struct mtab *t)
+static uint64_t signature(struct model_table *t)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < t->n; i++) {
@@ -76,7 +76,7 @@ static int write_file(const char *path, const char *data, size_t len)
 /* Under t->mu, from the background thread: the models the table knows from the service,
  * as the service gave them, when that changed since the last save. Drops the lock for
  * the write. */
-void mtab_listing_save(struct mtab *t)
+void model_table_listing_save(struct model_table *t)
 {
 	uint64_t sig;
 	char *buf = NULL;
@@ -141,7 +141,7 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* At start, before any thread: the models of the last listing, marked as known. */
-void mtab_listing_load(struct mtab *t)
+void model_table_listing_load(struct model_table *t)
 {
 	size_t len = 0, count = 0;
 	char *text = t->o.listing_path ? slurp(t->o.listing_path, &len) : NULL;
@@ -161,11 +161,11 @@ void mtab_listing_load(struct mtab *t)
 		if (model_record_from_json(item, &m) == 0 && (id = m.id) &&
 		    (t->o.backend ? backend_check_id(t->o.backend, id, why, sizeof why)
 				  : draft_valid_name(id))) {
-			struct mtab_entry *e = mtab_insert(t, id);
+			struct model_table_entry *e = model_table_insert(t, id);
 			/* a draft not yet submitted is a new model of an old name: the
 			 * listing kept from before is stale about it */
-			if (!e->remote && !(e->is_draft && e->state == MTAB_DRAFT)) {
-				mtab_entry_set_model(t, e, &m);
+			if (!e->remote && !(e->is_draft && e->state == MODEL_TABLE_DRAFT)) {
+				model_table_entry_set_model(t, e, &m);
 				e->changed = 0;
 				count++;
 			}
@@ -174,6 +174,6 @@ void mtab_listing_load(struct mtab *t)
 	}
 	cJSON_Delete(arr);
 	if (count)
-		mtab_logf(t, LOG_INFO, "%zu models from the last listing, until the next one",
-			  count);
+		model_table_logf(t, LOG_INFO,
+				 "%zu models from the last listing, until the next one", count);
 }

@@ -1,15 +1,15 @@
-/* mtab_user.c - the prompt and generation settings of each model, kept across mounts in
+/* model_table_user.c - the prompt and generation settings of each model, kept across mounts in
  * a store of their own (the draft store's format: DIR/NAME/{prompt,generation}), so what
  * a user wrote is there after an unmount and its cached answer reads without a request.
  * A commit marks the entry; the background thread writes it (atomic, durable) off the
- * path of the write, within about a second, and mtab_stop writes what is left. */
+ * path of the write, within about a second, and model_table_stop writes what is left. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "cache/draft.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
 /* A round of saves starts this long after the change that made it due, so a burst of
@@ -23,7 +23,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void mtab_user_load_names(struct mtab *t)
+void model_table_user_load_names(struct model_table *t)
 {
 	if (!t->o.prompts)
 		return;
@@ -35,7 +35,7 @@ void mtab_user_load_names(struct mtab *t)
 }
 
 /* Takes id out of the names not yet applied: 1 when it was there. */
-static int take_pending(struct mtab *t, const char *id)
+static int take_pending(struct model_table *t, const char *id)
 {
 	char **hit;
 
@@ -51,7 +51,7 @@ static int take_pending(struct mtab *t, const char *id)
 	return 1;
 }
 
-void mtab_user_apply(struct mtab *t, struct mtab_entry *e)
+void model_table_user_apply(struct model_table *t, struct model_table_entry *e)
 {
 	struct generation_settings gs = {0};
 	char *data = NULL, msg[200];
@@ -82,7 +82,7 @@ void mtab_user_apply(struct mtab *t, struct mtab_entry *e)
 	e->user_rev = e->user_saved_rev = 0;
 }
 
-void mtab_user_reset(struct mtab *t, struct mtab_entry *e)
+void model_table_user_reset(struct model_table *t, struct model_table_entry *e)
 {
 	if (!e->prompt && !e->gen_canon[0])
 		return;
@@ -94,22 +94,22 @@ void mtab_user_reset(struct mtab *t, struct mtab_entry *e)
 	memset(&e->gs, 0, sizeof e->gs);
 	free(e->gen_canon);
 	e->gen_canon = xstrdup("");
-	mtab_user_mark(t, e);
+	model_table_user_mark(t, e);
 }
 
-void mtab_user_mark(struct mtab *t, struct mtab_entry *e)
+void model_table_user_mark(struct model_table *t, struct model_table_entry *e)
 {
 	if (!t->o.prompts)
 		return;
 	e->user_rev = ++t->user_seq;
 	if (!t->user_dirty) {
 		t->user_dirty = 1;
-		t->user_due = mtab_now() + USER_SAVE_DELAY;
-		mtab_kick(t); /* the background thread sleeps until then at most */
+		t->user_due = model_table_now() + USER_SAVE_DELAY;
+		model_table_kick(t); /* the background thread sleeps until then at most */
 	}
 }
 
-void mtab_user_drop(struct mtab *t, const char *id)
+void model_table_user_drop(struct model_table *t, const char *id)
 {
 	if (!t->o.prompts)
 		return;
@@ -118,12 +118,13 @@ void mtab_user_drop(struct mtab *t, const char *id)
 	t->user_drops[t->n_user_drops++] = xstrdup(id);
 	if (!t->user_dirty) {
 		t->user_dirty = 1;
-		t->user_due = mtab_now() + USER_SAVE_DELAY;
+		t->user_due = model_table_now() + USER_SAVE_DELAY;
 	}
 }
 
 /* Writes one file of id, or removes it when data is NULL. */
-static int put(struct mtab *t, const char *id, const char *file, const char *data, size_t len)
+static int put(struct model_table *t, const char *id, const char *file, const char *data,
+	       size_t len)
 {
 	int rc;
 
@@ -141,14 +142,14 @@ static int put(struct mtab *t, const char *id, const char *file, const char *dat
 }
 
 /* Saves one entry's copy, unless it changed or went meanwhile. Under user_mu, not mu. */
-static void save_one(struct mtab *t, const char *id, unsigned long rev, const char *prompt,
+static void save_one(struct model_table *t, const char *id, unsigned long rev, const char *prompt,
 		     size_t prompt_len, const char *gen)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	int rc, live, report;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	live = e && e->user_rev == rev;
 	pthread_mutex_unlock(&t->mu);
 	if (!live)
@@ -160,7 +161,7 @@ static void save_one(struct mtab *t, const char *id, unsigned long rev, const ch
 	} else if ((rc = put(t, id, "prompt", prompt, prompt_len)) == 0)
 		rc = put(t, id, "generation", gen[0] ? gen : NULL, strlen(gen));
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (rc == 0 && e && e->user_rev == rev)
 		e->user_saved_rev = rev;
 	/* said once, not at every retry; a success after a failure is said too */
@@ -171,14 +172,14 @@ static void save_one(struct mtab *t, const char *id, unsigned long rev, const ch
 		t->user_failures++;
 	pthread_mutex_unlock(&t->mu);
 	if (report && rc < 0)
-		mtab_logf(t, LOG_WARNING,
-			  "%s: cannot keep the prompt on disk: %s (retried every %d s)", id,
-			  strerror(-rc), (int)USER_RETRY_DELAY);
+		model_table_logf(t, LOG_WARNING,
+				 "%s: cannot keep the prompt on disk: %s (retried every %d s)", id,
+				 strerror(-rc), (int)USER_RETRY_DELAY);
 	else if (report)
-		mtab_logf(t, LOG_NOTICE, "%s: the prompt is kept on disk again", id);
+		model_table_logf(t, LOG_NOTICE, "%s: the prompt is kept on disk again", id);
 }
 
-int mtab_user_save(struct mtab *t, int force)
+int model_table_user_save(struct model_table *t, int force)
 {
 	char **drops = t->user_drops;
 	size_t n_drops = t->n_user_drops;
@@ -186,7 +187,7 @@ int mtab_user_save(struct mtab *t, int force)
 	if (!t->o.prompts || !t->user_dirty)
 		return 0;
 	if (!t->user_in_round) {
-		if (!force && mtab_now() < t->user_due)
+		if (!force && model_table_now() < t->user_due)
 			return 0;
 		t->user_in_round = 1;
 		t->user_round++;
@@ -206,7 +207,7 @@ int mtab_user_save(struct mtab *t, int force)
 		return 1;
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		struct mtab_entry *e = t->v[i];
+		struct model_table_entry *e = t->v[i];
 		char *id, *prompt, *gen;
 		size_t prompt_len = e->prompt_len;
 		unsigned long rev = e->user_rev;
@@ -232,12 +233,12 @@ int mtab_user_save(struct mtab *t, int force)
 	t->user_dirty = t->n_user_drops > 0;
 	for (size_t i = 0; i < t->n && !t->user_dirty; i++)
 		t->user_dirty = t->v[i]->user_rev != t->v[i]->user_saved_rev;
-	t->user_due = mtab_now() + (t->user_failures ? USER_RETRY_DELAY : USER_SAVE_DELAY);
+	t->user_due = model_table_now() + (t->user_failures ? USER_RETRY_DELAY : USER_SAVE_DELAY);
 	t->user_failures = 0;
 	return 0;
 }
 
-void mtab_user_forget(struct mtab *t, const char *id)
+void model_table_user_forget(struct model_table *t, const char *id)
 {
 	if (!t->o.prompts)
 		return;
@@ -246,7 +247,7 @@ void mtab_user_forget(struct mtab *t, const char *id)
 	pthread_mutex_unlock(&t->user_mu);
 }
 
-void mtab_user_free(struct mtab *t)
+void model_table_user_free(struct model_table *t)
 {
 	for (size_t i = 0; i < t->n_user_pending; i++)
 		free(t->user_pending[i]);

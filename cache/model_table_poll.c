@@ -1,7 +1,7 @@
-/* mtab_poll.c - the model table's background thread: submits the creates of drafts,
+/* model_table_poll.c - the model table's background thread: submits the creates of drafts,
  * re-lists when someone looked at a stale table, polls CREATING models through the
  * backend's progress. Network calls run without the lock; results are published under it.
- * Answers (generateContent) are not here: mtab_gen.c. */
+ * Answers (generateContent) are not here: model_table_gen.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,10 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
-void mtab_kick(struct mtab *t)
+void model_table_kick(struct model_table *t)
 {
 	pthread_cond_signal(&t->wake);
 }
@@ -29,20 +29,21 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
-static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, unsigned long seq0)
+static void publish_listing(struct model_table *t, struct tuned_model *v, size_t n,
+			    unsigned long seq0)
 {
 	unsigned long round = ++t->round;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *id = v[i].id;
-		struct mtab_entry *e;
+		struct model_table_entry *e;
 		char why[200];
 		int fresh;
 		if (!id || !backend_check_id(t->o.backend, id, why, sizeof why))
 			continue;
-		fresh = !mtab_find(t, id);
-		e = mtab_insert(t, id);
-		mtab_entry_set_model(t, e, &v[i]);
+		fresh = !model_table_find(t, id);
+		e = model_table_insert(t, id);
+		model_table_entry_set_model(t, e, &v[i]);
 		e->seen = round;
 		if (fresh)
 			e->changed = 0; /* the kernel has nothing of it to forget */
@@ -50,21 +51,21 @@ static void publish_listing(struct mtab *t, struct tuned_model *v, size_t n, uns
 	/* Gone from the service: deleted elsewhere. Entries changed after the listing
 	 * started (a create, a lookup) are newer than it and stay. */
 	for (size_t i = 0; i < t->n;) {
-		struct mtab_entry *e = t->v[i];
+		struct model_table_entry *e = t->v[i];
 		if (e->remote && e->seen != round && !e->submitting && e->seq <= seq0) {
 			if (e->is_draft) {
 				pthread_mutex_lock(&t->draft_mu);
 				draft_remove(t->o.drafts, e->id);
 				pthread_mutex_unlock(&t->draft_mu);
 			}
-			mtab_erase_gone(t, e->id);
+			model_table_erase_gone(t, e->id);
 			continue;
 		}
 		i++;
 	}
 }
 
-static void do_list(struct mtab *t)
+static void do_list(struct model_table *t)
 {
 	struct tuned_model *v = NULL;
 	struct backend_error err = {0};
@@ -81,7 +82,7 @@ static void do_list(struct mtab *t)
 	if (rc == 0 && n > 1)
 		qsort(v, n, sizeof *v, by_name);
 	pthread_mutex_lock(&t->mu);
-	t->last_list = mtab_now();
+	t->last_list = model_table_now();
 	t->interest = 0;
 	if (rc == 0) {
 		publish_listing(t, v, n, seq0);
@@ -89,10 +90,10 @@ static void do_list(struct mtab *t)
 	} else if (!t->stopping) {
 		t->list_tries++;
 		/* retried at the next look; what was known keeps being served */
-		mtab_logf(t, LOG_NOTICE,
-			  "listing tuned models failed (%s): %s; serving the last "
-			  "listing",
-			  strerror(-rc), err.message[0] ? err.message : "no answer");
+		model_table_logf(t, LOG_NOTICE,
+				 "listing tuned models failed (%s): %s; serving the last "
+				 "listing",
+				 strerror(-rc), err.message[0] ? err.message : "no answer");
 	}
 	t->listed = 1;
 	for (size_t i = 0; i < t->n; i++)
@@ -104,22 +105,23 @@ static void do_list(struct mtab *t)
 }
 
 /* Builds the create request from the stored draft: 0, or -EINVAL with msg. */
-static int build_request(struct mtab *t, const char *id, struct tuning_request *req, char *msg,
-			 size_t msg_len)
+static int build_request(struct model_table *t, const char *id, struct tuning_request *req,
+			 char *msg, size_t msg_len)
 {
-	static const enum mtab_file files[] = {MTAB_CONFIG, MTAB_EXAMPLES};
+	static const enum model_table_file files[] = {MODEL_TABLE_CONFIG, MODEL_TABLE_EXAMPLES};
 
 	for (size_t i = 0; i < 2; i++) {
 		char *data = NULL;
 		size_t len = 0;
-		int rc = mtab_read_draft(t, id, files[i], &data, &len);
+		int rc = model_table_read_draft(t, id, files[i], &data, &len);
 		if (rc < 0) {
 			snprintf(msg, msg_len, "%s: cannot read the draft: %s",
-				 mtab_file_name(files[i]), strerror(-rc));
+				 model_table_file_name(files[i]), strerror(-rc));
 			return rc;
 		}
-		rc = files[i] == MTAB_CONFIG ? spec_parse_config(data, len, req, msg, msg_len)
-					     : mtab_parse_examples(t, data, len, req, msg, msg_len);
+		rc = files[i] == MODEL_TABLE_CONFIG
+			 ? spec_parse_config(data, len, req, msg, msg_len)
+			 : model_table_parse_examples(t, data, len, req, msg, msg_len);
 		free(data);
 		if (rc < 0)
 			return rc;
@@ -128,8 +130,8 @@ static int build_request(struct mtab *t, const char *id, struct tuning_request *
 	return 0;
 }
 
-static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tuned_model *m,
-			const struct backend_error *err)
+static void create_done(struct model_table *t, struct model_table_entry *e, int rc,
+			struct tuned_model *m, const struct backend_error *err)
 {
 	double backoff;
 
@@ -138,18 +140,19 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		pthread_cond_broadcast(&t->changed);
 		e->submitting = 0;
 		e->seq = ++t->seq;
-		mtab_entry_set_progress(e, m);
+		model_table_entry_set_progress(e, m);
 		e->next_poll = 0;
 		e->poll_gap = 0;
-		e->submitted_at = mtab_now();
-		e->state = MTAB_CREATING;
+		e->submitted_at = model_table_now();
+		e->state = MODEL_TABLE_CREATING;
 		if (strncmp(e->error, "tuning: submitting failed", 25) == 0)
-			mtab_entry_set_error(e, "");
+			model_table_entry_set_error(e, "");
 		if (m->job && *m->job)
-			mtab_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job);
+			model_table_logf(t, LOG_INFO, "%s: tuning submitted (%s)", e->id, m->job);
 		else /* an earlier create of ours was found and adopted */
-			mtab_logf(t, LOG_INFO, "%s: tuning submitted (an earlier request's model)",
-				  e->id);
+			model_table_logf(t, LOG_INFO,
+					 "%s: tuning submitted (an earlier request's model)",
+					 e->id);
 		return;
 	}
 	e->create_sent = 0;
@@ -157,17 +160,18 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 	if (transient(rc) && !t->stopping) {
 		e->create_tries++;
 		backoff = t->o.poll_interval * (1 << (e->create_tries < 6 ? e->create_tries : 6));
-		e->next_submit = mtab_now() + (backoff < 60 ? backoff : 60);
+		e->next_submit = model_table_now() + (backoff < 60 ? backoff : 60);
 		{
 			char msg[700];
 			snprintf(msg, sizeof msg,
 				 "tuning: submitting failed (%s), retrying in %.0f s: %s",
 				 strerror(-rc), backoff < 60 ? backoff : 60,
 				 err->message[0] ? err->message : "no answer");
-			mtab_entry_set_error(e, msg);
+			model_table_entry_set_error(e, msg);
 		}
-		mtab_logf(t, LOG_NOTICE, "%s: submitting the tuning failed (%s), retrying: %s",
-			  e->id, strerror(-rc), err->message[0] ? err->message : "no answer");
+		model_table_logf(t, LOG_NOTICE,
+				 "%s: submitting the tuning failed (%s), retrying: %s", e->id,
+				 strerror(-rc), err->message[0] ? err->message : "no answer");
 		return;
 	}
 	if (t->stopping)
@@ -175,7 +179,7 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 			 */
 	e->submitting = 0;
 	e->locked = 0;
-	e->state = MTAB_DRAFT;
+	e->state = MODEL_TABLE_DRAFT;
 	{
 		char msg[800];
 		if (err->http_status)
@@ -185,13 +189,13 @@ static void create_done(struct mtab *t, struct mtab_entry *e, int rc, struct tun
 		else
 			snprintf(msg, sizeof msg, "the tuning could not be submitted: %s",
 				 err->message[0] ? err->message : strerror(-rc));
-		mtab_entry_set_error(e, msg);
-		mtab_logf(t, LOG_ERR, "%s: %s (%s)", e->id, msg, strerror(-rc));
+		model_table_entry_set_error(e, msg);
+		model_table_logf(t, LOG_ERR, "%s: %s (%s)", e->id, msg, strerror(-rc));
 	}
 	pthread_cond_broadcast(&t->changed);
 }
 
-static void do_create(struct mtab *t, struct mtab_entry *e)
+static void do_create(struct model_table *t, struct model_table_entry *e)
 {
 	struct tuning_request req = {0};
 	struct tuned_model m = {0};
@@ -201,7 +205,7 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	int rc;
 
 	t->stats.creates++;
-	e->next_submit = mtab_now() + 1e9; /* not picked again while in flight */
+	e->next_submit = model_table_now() + 1e9; /* not picked again while in flight */
 	e->create_sent = 1;
 	e->locked = 1; /* its inputs are final now */
 	pthread_mutex_unlock(&t->mu);
@@ -220,14 +224,15 @@ static void do_create(struct mtab *t, struct mtab_entry *e)
 	}
 	tuning_request_clear(&req);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e)
 		create_done(t, e, rc, &m, &err);
 	tuned_model_clear(&m);
 	free(id);
 }
 
-double mtab_poll_gap(double interval, double prev_gap, int completed, int total, double elapsed)
+double model_table_poll_gap(double interval, double prev_gap, int completed, int total,
+			    double elapsed)
 {
 	double least = interval < 0.25 ? interval : 0.25;
 	double gap = prev_gap > 0 ? prev_gap * 2 : least;
@@ -241,24 +246,24 @@ double mtab_poll_gap(double interval, double prev_gap, int completed, int total,
 
 /* The next poll of e. A job submitted by this mount is polled when its progress says
  * it ends (within [0.25 s, poll_interval]); others, found training, every interval. */
-static void schedule_poll(struct mtab *t, struct mtab_entry *e)
+static void schedule_poll(struct model_table *t, struct model_table_entry *e)
 {
-	double now = mtab_now();
+	double now = model_table_now();
 	double elapsed = now - e->submitted_at;
 
 	if (e->submitted_at <= 0) {
 		e->next_poll = now + t->o.poll_interval;
 		return;
 	}
-	e->poll_gap = mtab_poll_gap(t->o.poll_interval, e->poll_gap, e->completed_steps,
-				    e->total_steps, elapsed);
+	e->poll_gap = model_table_poll_gap(t->o.poll_interval, e->poll_gap, e->completed_steps,
+					   e->total_steps, elapsed);
 	e->next_poll = now + e->poll_gap;
 }
 
 /* The model gone from the service: its entry (and draft) go. Under t->mu. */
-static void model_gone(struct mtab *t, const char *id)
+static void model_gone(struct model_table *t, const char *id)
 {
-	struct mtab_entry *e = mtab_find(t, id);
+	struct model_table_entry *e = model_table_find(t, id);
 
 	if (!e || e->submitting)
 		return;
@@ -267,23 +272,23 @@ static void model_gone(struct mtab *t, const char *id)
 		draft_remove(t->o.drafts, id);
 		pthread_mutex_unlock(&t->draft_mu);
 	}
-	mtab_logf(t, LOG_INFO, "%s: deleted on the service", id);
-	mtab_erase_gone(t, id);
+	model_table_logf(t, LOG_INFO, "%s: deleted on the service", id);
+	model_table_erase_gone(t, id);
 	pthread_cond_broadcast(&t->changed);
 }
 
 /* What the backend needs to follow e's tuning: its id, job and what it knows. */
-static void progress_arg(const struct mtab_entry *e, struct tuned_model *m)
+static void progress_arg(const struct model_table_entry *e, struct tuned_model *m)
 {
 	memset(m, 0, sizeof *m);
 	m->id = xstrdup(e->id);
 	m->job = e->job ? xstrdup(e->job) : NULL;
 	m->endpoint = e->model.endpoint ? xstrdup(e->model.endpoint) : NULL;
-	m->state = e->state == MTAB_FAILED ? BACKEND_FAILED : BACKEND_CREATING;
+	m->state = e->state == MODEL_TABLE_FAILED ? BACKEND_FAILED : BACKEND_CREATING;
 	m->percent = -1;
 }
 
-static void do_poll(struct mtab *t, struct mtab_entry *e)
+static void do_poll(struct model_table *t, struct model_table_entry *e)
 {
 	struct tuned_model m;
 	struct backend_error err = {0};
@@ -291,30 +296,30 @@ static void do_poll(struct mtab *t, struct mtab_entry *e)
 	int rc;
 
 	t->stats.polls++;
-	e->next_poll = mtab_now() + t->o.poll_interval;
+	e->next_poll = model_table_now() + t->o.poll_interval;
 	progress_arg(e, &m);
 	pthread_mutex_unlock(&t->mu);
 	rc = backend_progress(t->o.backend, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (!e)
 		goto out;
 	if (rc == 0) {
 		if (m.job && *m.job)
-			mtab_entry_set_progress(e, &m);
+			model_table_entry_set_progress(e, &m);
 		else if (m.job && !e->job)
 			e->job = xstrdup(""); /* none to follow: the model alone says */
 		schedule_poll(t, e);
 		if (m.failure)
-			mtab_entry_set_error(e, m.failure);
+			model_table_entry_set_error(e, m.failure);
 		pthread_cond_broadcast(&t->changed);
 		/* the model itself was fetched again: the tuning ended, or there is none */
 		if (m.raw_json && !e->submitting) {
 			e->seq = ++t->seq;
-			mtab_entry_set_model(t, e, &m);
+			model_table_entry_set_model(t, e, &m);
 		}
-		if (e->state == MTAB_FAILED && e->error[0])
-			mtab_logf(t, LOG_WARNING, "%s: tuning failed: %s", id, e->error);
+		if (e->state == MODEL_TABLE_FAILED && e->error[0])
+			model_table_logf(t, LOG_WARNING, "%s: tuning failed: %s", id, e->error);
 	} else if (rc == -ENOENT) {
 		model_gone(t, id);
 	}
@@ -324,7 +329,7 @@ out:
 }
 
 /* A model seen FAILED without having been watched here: the backend says why. */
-static void do_why(struct mtab *t, struct mtab_entry *e)
+static void do_why(struct model_table *t, struct model_table_entry *e)
 {
 	struct tuned_model m;
 	struct backend_error err = {0};
@@ -336,26 +341,26 @@ static void do_why(struct mtab *t, struct mtab_entry *e)
 	pthread_mutex_unlock(&t->mu);
 	rc = backend_progress(t->o.backend, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e && rc == 0 && m.failure && !e->error[0])
-		mtab_entry_set_error(e, m.failure);
+		model_table_entry_set_error(e, m.failure);
 	tuned_model_clear(&m);
 	free(id);
 }
 
 /* One unit of work, or 0 and *next the time something is due. Under t->mu. */
-static int work_once(struct mtab *t, double *next)
+static int work_once(struct model_table *t, double *next)
 {
-	double now = mtab_now();
+	double now = model_table_now();
 	double due_list = t->last_list + t->o.list_ttl;
 
 	*next = now + 3600;
-	if (mtab_user_save(t, 0))
+	if (model_table_user_save(t, 0))
 		return 1;
 	if (t->user_dirty && t->user_due < *next)
 		*next = t->user_due;
 	for (size_t i = 0; i < t->n; i++) {
-		struct mtab_entry *e = t->v[i];
+		struct model_table_entry *e = t->v[i];
 		if (e->submitting && e->writers > 0)
 			continue; /* still being written: submitted at the last release */
 		if (e->submitting && e->next_submit <= now) {
@@ -372,15 +377,15 @@ static int work_once(struct mtab *t, double *next)
 	if (t->spool_due) {
 		t->spool_due = 0;
 		pthread_mutex_unlock(&t->mu);
-		mtab_spool_resume(t);
+		model_table_spool_resume(t);
 		pthread_mutex_lock(&t->mu);
 		return 1;
 	}
 	if (t->interest && due_list < *next)
 		*next = due_list;
 	for (size_t i = 0; i < t->n; i++) {
-		struct mtab_entry *e = t->v[i];
-		if (e->state != MTAB_CREATING || e->submitting)
+		struct model_table_entry *e = t->v[i];
+		if (e->state != MODEL_TABLE_CREATING || e->submitting)
 			continue;
 		if (e->next_poll <= now) {
 			do_poll(t, e);
@@ -390,8 +395,8 @@ static int work_once(struct mtab *t, double *next)
 			*next = e->next_poll;
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		struct mtab_entry *e = t->v[i];
-		if (e->state == MTAB_FAILED && e->remote && !e->why_asked && !e->error[0]) {
+		struct model_table_entry *e = t->v[i];
+		if (e->state == MODEL_TABLE_FAILED && e->remote && !e->why_asked && !e->error[0]) {
 			do_why(t, e);
 			return 1;
 		}
@@ -401,20 +406,20 @@ static int work_once(struct mtab *t, double *next)
 
 static void *poll_main(void *arg)
 {
-	struct mtab *t = arg;
+	struct model_table *t = arg;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
 		double next;
 		struct timespec ts;
 		if (work_once(t, &next)) {
-			mtab_drain_changes(t);
-			mtab_listing_save(t);
+			model_table_drain_changes(t);
+			model_table_listing_save(t);
 			continue;
 		}
 		if (t->listing_stale) { /* an rmdir: the kept listing still has the model */
 			t->listing_stale = 0;
-			mtab_listing_save(t);
+			model_table_listing_save(t);
 		}
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
@@ -424,7 +429,7 @@ static void *poll_main(void *arg)
 	return NULL;
 }
 
-int mtab_poll_start(struct mtab *t)
+int model_table_poll_start(struct model_table *t)
 {
 	int rc;
 
@@ -445,7 +450,7 @@ int mtab_poll_start(struct mtab *t)
 	return 0;
 }
 
-void mtab_poll_stop(struct mtab *t)
+void model_table_poll_stop(struct model_table *t)
 {
 	int join;
 

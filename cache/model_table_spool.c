@@ -1,5 +1,5 @@
-/* mtab_spool.c - the prompt spool of each model: closing prompts/X stores X (spool.h) and
- * queues its answer with the others (mtab_gen.c, at most max_requests at once);
+/* model_table_spool.c - the prompt spool of each model: closing prompts/X stores X (spool.h) and
+ * queues its answer with the others (model_table_gen.c, at most max_requests at once);
  * responses/X waits for that answer. Prompts written before their model was ACTIVE, or
  * whose request an unmount cut, are asked for by the background thread, never by a read. */
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/spec.h"
 #include "cache/spool.h"
 
@@ -36,7 +36,7 @@ static int spool_prompt(const char *data, size_t *len, char *msg, size_t msg_len
 	return 0;
 }
 
-int mtab_spool_names(struct mtab *t, const char *id, char ***names, size_t *n)
+int model_table_spool_names(struct model_table *t, const char *id, char ***names, size_t *n)
 {
 	*names = NULL;
 	*n = 0;
@@ -45,25 +45,26 @@ int mtab_spool_names(struct mtab *t, const char *id, char ***names, size_t *n)
 	return spool_list(t->o.spool, id, names, n);
 }
 
-int mtab_spool_read(struct mtab *t, const char *id, const char *name, char **data, size_t *len)
+int model_table_spool_read(struct model_table *t, const char *id, const char *name, char **data,
+			   size_t *len)
 {
 	return t->o.spool ? spool_read(t->o.spool, id, name, data, len) : -ENOENT;
 }
 
 /* Asks for the answer of one stored prompt, when its model is ACTIVE. */
-static void ask_one(struct mtab *t, const char *id, const char *name)
+static void ask_one(struct model_table *t, const char *id, const char *name)
 {
 	char *data = NULL, msg[100];
 	size_t len = 0;
 
 	if (spool_read(t->o.spool, id, name, &data, &len) == 0 &&
 	    spool_prompt(data, &len, msg, sizeof msg) == 0)
-		mtab_gen_ask(t, id, data, len, 0);
+		model_table_gen_ask(t, id, data, len, 0);
 	free(data);
 }
 
-int mtab_spool_commit(struct mtab *t, const char *id, const char *name, const char *data,
-		      size_t len)
+int model_table_spool_commit(struct model_table *t, const char *id, const char *name,
+			     const char *data, size_t len)
 {
 	char msg[300], why[100];
 	size_t plen = len;
@@ -77,71 +78,74 @@ int mtab_spool_commit(struct mtab *t, const char *id, const char *name, const ch
 	if (rc < 0) {
 		snprintf(msg, sizeof msg, "prompts/%s: cannot keep it on disk: %s", name,
 			 strerror(-rc));
-		mtab_set_error(t, id, msg);
+		model_table_set_error(t, id, msg);
 		return rc;
 	}
 	if (spool_prompt(data, &plen, why, sizeof why) < 0) {
 		snprintf(msg, sizeof msg, "prompts/%s: %s; it is kept but not sent", name, why);
-		mtab_set_error(t, id, msg);
+		model_table_set_error(t, id, msg);
 		return -EINVAL;
 	}
-	mtab_gen_ask(t, id, data, plen, 1); /* nothing when the model is not ACTIVE yet */
+	model_table_gen_ask(t, id, data, plen, 1); /* nothing when the model is not ACTIVE yet */
 	return 0;
 }
 
-int mtab_spool_touch(struct mtab *t, const char *id, const char *name)
+int model_table_spool_touch(struct model_table *t, const char *id, const char *name)
 {
 	return t->o.spool ? spool_write(t->o.spool, id, name, "", 0) : -EROFS;
 }
 
-int mtab_spool_unlink(struct mtab *t, const char *id, const char *name)
+int model_table_spool_unlink(struct model_table *t, const char *id, const char *name)
 {
 	return t->o.spool ? spool_unlink(t->o.spool, id, name) : -ENOENT;
 }
 
-void mtab_spool_drop(struct mtab *t, const char *id)
+void model_table_spool_drop(struct model_table *t, const char *id)
 {
 	if (t->o.spool)
 		spool_drop(t->o.spool, id);
 }
 
-int mtab_spool_answer(struct mtab *t, const char *id, const char *name, int nonblock,
-		      double timeout, mtab_interrupted_fn intr, struct mtab_answer *out)
+int model_table_spool_answer(struct model_table *t, const char *id, const char *name, int nonblock,
+			     double timeout, model_table_interrupted_fn intr,
+			     struct model_table_answer *out)
 {
 	char *data = NULL, why[100];
 	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	rc = mtab_spool_read(t, id, name, &data, &len);
+	rc = model_table_spool_read(t, id, name, &data, &len);
 	if (rc == 0 && spool_prompt(data, &len, why, sizeof why) < 0)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = mtab_gen_answer(t, id, data, len, nonblock, timeout, intr, out);
+		rc = model_table_gen_answer(t, id, data, len, nonblock, timeout, intr, out);
 	free(data);
 	return rc;
 }
 
-int mtab_spool_partial(struct mtab *t, const char *id, const char *name, size_t have, int nonblock,
-		       double timeout, mtab_interrupted_fn intr, char **text, size_t *len)
+int model_table_spool_partial(struct model_table *t, const char *id, const char *name, size_t have,
+			      int nonblock, double timeout, model_table_interrupted_fn intr,
+			      char **text, size_t *len)
 {
 	char *data = NULL, why[100];
 	size_t plen = 0;
-	int rc = mtab_spool_read(t, id, name, &data, &plen);
+	int rc = model_table_spool_read(t, id, name, &data, &plen);
 
 	if (rc == 0 && spool_prompt(data, &plen, why, sizeof why) == 0)
-		rc = mtab_gen_partial(t, id, data, plen, have, nonblock, timeout, intr, text, len);
+		rc = model_table_gen_partial(t, id, data, plen, have, nonblock, timeout, intr, text,
+					     len);
 	else
 		rc = 0; /* the whole read says what is wrong */
 	free(data);
 	return rc;
 }
 
-int mtab_spool_done(struct mtab *t, const char *id, char ***names, size_t *n)
+int model_table_spool_done(struct model_table *t, const char *id, char ***names, size_t *n)
 {
 	char **all;
 	size_t m, o = 0;
-	int rc = mtab_spool_names(t, id, &all, &m);
+	int rc = model_table_spool_names(t, id, &all, &m);
 
 	*names = all;
 	*n = 0;
@@ -152,7 +156,7 @@ int mtab_spool_done(struct mtab *t, const char *id, char ***names, size_t *n)
 		size_t len = 0;
 		int done = spool_read(t->o.spool, id, all[i], &data, &len) == 0 &&
 			   spool_prompt(data, &len, why, sizeof why) == 0 &&
-			   mtab_gen_done(t, id, data, len);
+			   model_table_gen_done(t, id, data, len);
 		free(data);
 		if (done)
 			all[o++] = all[i];
@@ -163,7 +167,7 @@ int mtab_spool_done(struct mtab *t, const char *id, char ***names, size_t *n)
 	return 0;
 }
 
-void mtab_spool_resume(struct mtab *t)
+void model_table_spool_resume(struct model_table *t)
 {
 	char **models = NULL, **names;
 	size_t nm = 0, n;
@@ -171,8 +175,8 @@ void mtab_spool_resume(struct mtab *t)
 	if (!t->o.spool || spool_models(t->o.spool, &models, &nm) < 0)
 		return;
 	for (size_t i = 0; i < nm; i++) {
-		struct mtab_attr a;
-		if (mtab_attr(t, models[i], &a) < 0 || a.state != MTAB_ACTIVE)
+		struct model_table_attr a;
+		if (model_table_attr(t, models[i], &a) < 0 || a.state != MODEL_TABLE_ACTIVE)
 			continue;
 		if (spool_list(t->o.spool, models[i], &names, &n) < 0)
 			continue;

@@ -1,7 +1,7 @@
-/* mtab.c - the model table itself: entries sorted by name under one lock, what the FUSE
+/* model_table.c - the model table itself: entries sorted by name under one lock, what the FUSE
  * handlers ask of it (names, views, mkdir/rmdir, commits of user-written files, waiting
- * for training). Lookups of unknown names are in mtab_lookup.c, the background thread in
- * mtab_poll.c, answers in mtab_gen.c. */
+ * for training). Lookups of unknown names are in model_table_lookup.c, the background thread in
+ * model_table_poll.c, answers in model_table_gen.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +10,9 @@
 
 #include "cache/answer_log.h"
 #include "cache/draft.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 
-void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
+void model_table_logf(struct model_table *t, int prio, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -25,7 +25,7 @@ void mtab_logf(struct mtab *t, int prio, const char *fmt, ...)
 	t->o.log(prio, buf);
 }
 
-void mtab_printable(const char *s, char *out, size_t size)
+void model_table_printable(const char *s, char *out, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -48,36 +48,45 @@ void mtab_printable(const char *s, char *out, size_t size)
 	out[o] = 0;
 }
 
-double mtab_now(void)
+double model_table_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-const char *mtab_state_name(enum mtab_state s)
+void model_table_tick(struct model_table *t)
+{
+	double until = model_table_now() + 0.1;
+	struct timespec ts;
+	ts.tv_sec = (time_t)until;
+	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+	pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+}
+
+const char *model_table_state_name(enum model_table_state s)
 {
 	switch (s) {
-	case MTAB_DRAFT:
+	case MODEL_TABLE_DRAFT:
 		return "DRAFT";
-	case MTAB_CREATING:
+	case MODEL_TABLE_CREATING:
 		return "CREATING";
-	case MTAB_ACTIVE:
+	case MODEL_TABLE_ACTIVE:
 		return "ACTIVE";
-	case MTAB_FAILED:
+	case MODEL_TABLE_FAILED:
 		return "FAILED";
 	}
 	return "UNKNOWN";
 }
 
-const char *mtab_file_name(enum mtab_file f)
+const char *model_table_file_name(enum model_table_file f)
 {
 	static const char *const names[] = {"config", "examples.jsonl", "prompt", "generation"};
 	return names[f];
 }
 
 /* Binary search; *pos gets the insertion point when absent. */
-static struct mtab_entry *find_pos(struct mtab *t, const char *id, size_t *pos)
+static struct model_table_entry *find_pos(struct model_table *t, const char *id, size_t *pos)
 {
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
@@ -96,16 +105,16 @@ static struct mtab_entry *find_pos(struct mtab *t, const char *id, size_t *pos)
 	return NULL;
 }
 
-struct mtab_entry *mtab_find(struct mtab *t, const char *id)
+struct model_table_entry *model_table_find(struct model_table *t, const char *id)
 {
 	size_t pos;
 	return find_pos(t, id, &pos);
 }
 
-struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
+struct model_table_entry *model_table_insert(struct model_table *t, const char *id)
 {
 	size_t pos;
-	struct mtab_entry *e = find_pos(t, id, &pos);
+	struct model_table_entry *e = find_pos(t, id, &pos);
 
 	if (e)
 		return e;
@@ -121,7 +130,7 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
 	e->mtime = e->ctime = time(NULL);
 	t->v[pos] = e;
 	t->n++;
-	mtab_user_apply(t, e); /* what was written into it before an unmount */
+	model_table_user_apply(t, e); /* what was written into it before an unmount */
 	/* a name that exists now is no longer a remembered miss */
 	for (size_t i = 0; i < t->n_neg; i++) {
 		if (strcmp(t->neg[i].id, id) == 0) {
@@ -133,7 +142,7 @@ struct mtab_entry *mtab_insert(struct mtab *t, const char *id)
 	return e;
 }
 
-static void entry_free(struct mtab_entry *e)
+static void entry_free(struct model_table_entry *e)
 {
 	free(e->id);
 	tuned_model_clear(&e->model);
@@ -148,10 +157,10 @@ static void entry_free(struct mtab_entry *e)
 	free(e);
 }
 
-void mtab_erase(struct mtab *t, const char *id)
+void model_table_erase(struct model_table *t, const char *id)
 {
 	size_t pos;
-	struct mtab_entry *e = find_pos(t, id, &pos);
+	struct model_table_entry *e = find_pos(t, id, &pos);
 	if (!e)
 		return;
 	memmove(t->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof *t->v);
@@ -159,31 +168,32 @@ void mtab_erase(struct mtab *t, const char *id)
 	entry_free(e);
 }
 
-void mtab_erase_gone(struct mtab *t, const char *id)
+void model_table_erase_gone(struct model_table *t, const char *id)
 {
 	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
 	t->gone[t->n_gone++] = xstrdup(id);
-	mtab_user_drop(t, id);
-	mtab_sess_drop(t, id);
-	mtab_erase(t, id);
+	model_table_user_drop(t, id);
+	model_table_sess_drop(t, id);
+	model_table_erase(t, id);
 }
 
-static enum mtab_state state_of(const struct tuned_model *m)
+static enum model_table_state state_of(const struct tuned_model *m)
 {
 	switch (m->state) {
 	case BACKEND_ACTIVE:
-		return MTAB_ACTIVE;
+		return MODEL_TABLE_ACTIVE;
 	case BACKEND_FAILED:
-		return MTAB_FAILED;
+		return MODEL_TABLE_FAILED;
 	default:
-		return MTAB_CREATING;
+		return MODEL_TABLE_CREATING;
 	}
 }
 
 /* Takes the contents of *m (left cleared). */
-void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_model *m)
+void model_table_entry_set_model(struct model_table *t, struct model_table_entry *e,
+				 struct tuned_model *m)
 {
-	enum mtab_state old = e->state;
+	enum model_table_state old = e->state;
 	int same_version =
 	    e->model.version && m->version && strcmp(e->model.version, m->version) == 0;
 	time_t ct = m->created, ut = m->updated;
@@ -201,9 +211,9 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 		e->ctime = ct;
 	if (ut)
 		e->mtime = ut;
-	if (e->state == MTAB_CREATING && old != MTAB_CREATING)
+	if (e->state == MODEL_TABLE_CREATING && old != MODEL_TABLE_CREATING)
 		e->next_poll = 0;
-	if (e->state == MTAB_ACTIVE && old != MTAB_ACTIVE)
+	if (e->state == MODEL_TABLE_ACTIVE && old != MODEL_TABLE_ACTIVE)
 		t->spool_due = 1; /* prompts spooled while it trained are asked for now */
 	if (e->state != old)
 		pthread_cond_broadcast(&t->changed);
@@ -211,7 +221,7 @@ void mtab_entry_set_model(struct mtab *t, struct mtab_entry *e, struct tuned_mod
 		e->changed = 1;
 }
 
-void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m)
+void model_table_entry_set_progress(struct model_table_entry *e, const struct tuned_model *m)
 {
 	e->has_progress = 1;
 	e->changed = 1;
@@ -231,14 +241,14 @@ void mtab_entry_set_progress(struct mtab_entry *e, const struct tuned_model *m)
 	}
 }
 
-void mtab_entry_set_error(struct mtab_entry *e, const char *msg)
+void model_table_entry_set_error(struct model_table_entry *e, const char *msg)
 {
 	e->changed = 1;
 	free(e->error);
 	e->error = xstrdup(msg ? msg : "");
 }
 
-void mtab_gs_copy(struct generation_settings *dst, const struct generation_settings *src)
+void model_table_gs_copy(struct generation_settings *dst, const struct generation_settings *src)
 {
 	*dst = *src;
 	for (size_t i = 0; i < src->n_stop_sequences; i++)
@@ -246,18 +256,18 @@ void mtab_gs_copy(struct generation_settings *dst, const struct generation_setti
 }
 
 /* Which of the draft's two files exist in the draft store. Under draft_mu or alone. */
-static unsigned draft_files_stored(struct mtab *t, const char *id)
+static unsigned draft_files_stored(struct model_table *t, const char *id)
 {
 	unsigned bits = 0;
 
-	if (draft_has(t->o.drafts, id, mtab_file_name(MTAB_CONFIG)))
-		bits |= MTAB_FILE_BIT(MTAB_CONFIG);
-	if (draft_has(t->o.drafts, id, mtab_file_name(MTAB_EXAMPLES)))
-		bits |= MTAB_FILE_BIT(MTAB_EXAMPLES);
+	if (draft_has(t->o.drafts, id, model_table_file_name(MODEL_TABLE_CONFIG)))
+		bits |= MODEL_TABLE_FILE_BIT(MODEL_TABLE_CONFIG);
+	if (draft_has(t->o.drafts, id, model_table_file_name(MODEL_TABLE_EXAMPLES)))
+		bits |= MODEL_TABLE_FILE_BIT(MODEL_TABLE_EXAMPLES);
 	return bits;
 }
 
-static void load_drafts(struct mtab *t)
+static void load_drafts(struct model_table *t)
 {
 	char **names = NULL;
 	size_t n = 0;
@@ -265,13 +275,13 @@ static void load_drafts(struct mtab *t)
 	if (draft_list(t->o.drafts, &names, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct mtab_entry *e = mtab_insert(t, names[i]);
+		struct model_table_entry *e = model_table_insert(t, names[i]);
 		char *op = NULL;
 		e->is_draft = 1;
 		e->draft_files = draft_files_stored(t, names[i]);
-		e->state = MTAB_DRAFT;
+		e->state = MODEL_TABLE_DRAFT;
 		if (draft_submitted(t->o.drafts, names[i], &op) == 1) {
-			e->state = MTAB_CREATING;
+			e->state = MODEL_TABLE_CREATING;
 			e->locked = 1;
 			e->unverified = 1;
 			if (op && *op)
@@ -284,9 +294,9 @@ static void load_drafts(struct mtab *t)
 	free(names);
 }
 
-int mtab_new(const struct mtab_options *opt, struct mtab **out)
+int model_table_new(const struct model_table_options *opt, struct model_table **out)
 {
-	struct mtab *t = xcalloc(1, sizeof *t);
+	struct model_table *t = xcalloc(1, sizeof *t);
 	pthread_condattr_t ca;
 
 	t->o = *opt;
@@ -306,40 +316,40 @@ int mtab_new(const struct mtab_options *opt, struct mtab **out)
 	pthread_condattr_destroy(&ca);
 	if (t->o.listing_path)
 		t->o.listing_path = xstrdup(t->o.listing_path);
-	mtab_user_load_names(t);
+	model_table_user_load_names(t);
 	t->spool_due = 1; /* the spools' prompts whose answers an unmount cut */
 	if (t->o.drafts)
 		load_drafts(t);
-	mtab_listing_load(t);
+	model_table_listing_load(t);
 	*out = t;
 	return 0;
 }
 
-int mtab_start(struct mtab *t)
+int model_table_start(struct model_table *t)
 {
-	return mtab_poll_start(t);
+	return model_table_poll_start(t);
 }
 
-void mtab_stop(struct mtab *t)
+void model_table_stop(struct model_table *t)
 {
-	mtab_poll_stop(t);
-	mtab_gen_stop(t);
+	model_table_poll_stop(t);
+	model_table_gen_stop(t);
 	pthread_mutex_lock(&t->mu);
 	while (t->lookup_threads > 0) /* their requests were cancelled with the poller's */
 		pthread_cond_wait(&t->changed, &t->mu);
 	/* what the background thread had not written yet: the round under way, then one
 	 * for what changed after its turn in that round */
 	for (int round = 0; round < 2; round++)
-		while (mtab_user_save(t, 1))
+		while (model_table_user_save(t, 1))
 			;
 	pthread_mutex_unlock(&t->mu);
 }
 
-void mtab_free(struct mtab *t)
+void model_table_free(struct model_table *t)
 {
 	if (!t)
 		return;
-	mtab_stop(t);
+	model_table_stop(t);
 	for (size_t i = 0; i < t->n; i++)
 		entry_free(t->v[i]);
 	free(t->v);
@@ -350,27 +360,28 @@ void mtab_free(struct mtab *t)
 		free(t->gone[i]);
 	free(t->gone);
 	free((char *)t->o.listing_path);
-	mtab_gen_free(t);
-	mtab_sess_free(t);
+	model_table_gen_free(t);
+	model_table_sess_free(t);
 	free(t->lookups);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
 	pthread_mutex_destroy(&t->user_mu);
-	mtab_user_free(t);
+	model_table_user_free(t);
 	pthread_cond_destroy(&t->wake);
 	pthread_cond_destroy(&t->changed);
 	free(t);
 }
 
-static void mark_interest(struct mtab *t)
+static void mark_interest(struct model_table *t)
 {
 	if (!t->interest) {
 		t->interest = 1;
-		mtab_kick(t); /* it may sleep past the listing's due time otherwise */
+		model_table_kick(t); /* it may sleep past the listing's due time otherwise */
 	}
 }
 
-int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *n)
+int model_table_names(struct model_table *t, char ***names, struct model_table_attr **attrs,
+		      size_t *n)
 {
 	struct timespec until;
 	char **v;
@@ -390,7 +401,7 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 	if (attrs) {
 		*attrs = xcalloc(t->n + 1, sizeof **attrs);
 		for (size_t i = 0; i < t->n; i++)
-			mtab_fill_attr(t->v[i], &(*attrs)[i]);
+			model_table_fill_attr(t->v[i], &(*attrs)[i]);
 	}
 	*n = t->n;
 	/* an empty root would be a lie when the service could not be listed: say it */
@@ -400,14 +411,14 @@ int mtab_names(struct mtab *t, char ***names, struct mtab_attr **attrs, size_t *
 	return rc;
 }
 
-void mtab_names_free(char **names, size_t n)
+void model_table_names_free(char **names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
 }
 
-void mtab_fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
+void model_table_fill_attr(const struct model_table_entry *e, struct model_table_attr *a)
 {
 	a->state = e->state;
 	a->is_draft = e->is_draft;
@@ -418,23 +429,23 @@ void mtab_fill_attr(const struct mtab_entry *e, struct mtab_attr *a)
 	a->ctime = e->ctime;
 }
 
-int mtab_attr(struct mtab *t, const char *id, struct mtab_attr *out)
+int model_table_attr(struct model_table *t, const char *id, struct model_table_attr *out)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&t->mu);
 	mark_interest(t);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e) {
-		mtab_fill_attr(e, out);
+		model_table_fill_attr(e, out);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
 
-static void snaps_copy(struct mtab_view *v, const struct tuning_snapshot *s, size_t n)
+static void snaps_copy(struct model_table_view *v, const struct tuning_snapshot *s, size_t n)
 {
 	v->snapshots = xcalloc(n ? n : 1, sizeof *s);
 	if (n)
@@ -442,18 +453,19 @@ static void snaps_copy(struct mtab_view *v, const struct tuning_snapshot *s, siz
 	v->n_snapshots = n;
 }
 
-int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *v)
+int model_table_view(struct model_table *t, const char *id, int with_model,
+		     struct model_table_view *v)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 
 	memset(v, 0, sizeof *v);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (!e) {
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
-	mtab_fill_attr(e, &v->attr);
+	model_table_fill_attr(e, &v->attr);
 	v->remote = e->remote;
 	if (e->remote && with_model)
 		tuned_model_copy(&v->model, &e->model);
@@ -473,7 +485,7 @@ int mtab_view(struct mtab *t, const char *id, int with_model, struct mtab_view *
 	return 0;
 }
 
-void mtab_view_clear(struct mtab_view *v)
+void model_table_view_clear(struct model_table_view *v)
 {
 	tuned_model_clear(&v->model);
 	free(v->snapshots);
@@ -483,7 +495,7 @@ void mtab_view_clear(struct mtab_view *v)
 	memset(v, 0, sizeof *v);
 }
 
-int mtab_create_draft(struct mtab *t, const char *id)
+int model_table_create_draft(struct model_table *t, const char *id)
 {
 	unsigned bits;
 	char why[200] = "";
@@ -492,13 +504,13 @@ int mtab_create_draft(struct mtab *t, const char *id)
 	if (t->o.backend ? !backend_check_id(t->o.backend, id, why, sizeof why)
 			 : !draft_valid_name(id)) {
 		char shown[200];
-		mtab_printable(id, shown, sizeof shown);
-		mtab_logf(t, LOG_WARNING, "mkdir %s: %s", shown,
-			  why[0] ? why : "not a valid model name");
+		model_table_printable(id, shown, sizeof shown);
+		model_table_logf(t, LOG_WARNING, "mkdir %s: %s", shown,
+				 why[0] ? why : "not a valid model name");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->mu);
-	if (mtab_find(t, id)) {
+	if (model_table_find(t, id)) {
 		pthread_mutex_unlock(&t->mu);
 		return -EEXIST;
 	}
@@ -507,44 +519,45 @@ int mtab_create_draft(struct mtab *t, const char *id)
 	bits = rc == -EEXIST ? draft_files_stored(t, id) : 0;
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0 || rc == -EEXIST) {
-		struct mtab_entry *e = mtab_insert(t, id);
-		mtab_user_reset(t, e); /* a new model: nothing of an old one of that name */
+		struct model_table_entry *e = model_table_insert(t, id);
+		model_table_user_reset(t, e); /* a new model: nothing of an old one of that name */
 		e->is_draft = 1;
 		e->draft_files = bits;
-		e->state = MTAB_DRAFT;
+		e->state = MODEL_TABLE_DRAFT;
 		e->seq = ++t->seq;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
-		mtab_logf(t, LOG_ERR, "mkdir %s: cannot create the draft: %s", id, strerror(-rc));
+		model_table_logf(t, LOG_ERR, "mkdir %s: cannot create the draft: %s", id,
+				 strerror(-rc));
 	return rc;
 }
 
-int mtab_remove(struct mtab *t, const char *id)
+int model_table_remove(struct model_table *t, const char *id)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	struct backend_error err = {0};
 	struct tuned_model m = {0};
 	int remote, is_draft, rc = 0, tried = 0;
-	double deadline = mtab_now() + 60;
+	double deadline = model_table_now() + 60;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	/* a create still queued is dropped; one in flight is waited for */
 	if (e && e->submitting && !e->create_sent) {
 		tried = e->create_tries > 0; /* an earlier attempt may have reached it */
 		e->submitting = 0;
 		e->locked = 0;
-		e->state = MTAB_DRAFT;
+		e->state = MODEL_TABLE_DRAFT;
 	}
-	while (e && e->submitting && !t->stopping && mtab_now() < deadline) {
+	while (e && e->submitting && !t->stopping && model_table_now() < deadline) {
 		struct timespec ts;
-		double until = mtab_now() + 0.1;
+		double until = model_table_now() + 0.1;
 		ts.tv_sec = (time_t)until;
 		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-		e = mtab_find(t, id);
+		e = model_table_find(t, id);
 	}
 	if (!e || e->submitting) {
 		pthread_mutex_unlock(&t->mu);
@@ -558,7 +571,7 @@ int mtab_remove(struct mtab *t, const char *id)
 	m.id = xstrdup(id);
 	if (e->job && !m.job)
 		m.job = xstrdup(e->job);
-	if (!e->remote && e->state == MTAB_CREATING)
+	if (!e->remote && e->state == MODEL_TABLE_CREATING)
 		m.state = BACKEND_CREATING;
 	pthread_mutex_unlock(&t->mu);
 
@@ -567,12 +580,12 @@ int mtab_remove(struct mtab *t, const char *id)
 		if (rc == -ENOENT)
 			rc = 0; /* gone already: what rmdir wanted */
 		if (rc == 0 && err.message[0])
-			mtab_logf(t, LOG_NOTICE, "%s: %s", id, err.message);
+			model_table_logf(t, LOG_NOTICE, "%s: %s", id, err.message);
 		if (rc < 0) {
 			char msg[700];
 			snprintf(msg, sizeof msg, "rmdir: the service refused to delete %s: %s", id,
 				 err.message[0] ? err.message : strerror(-rc));
-			mtab_set_error(t, id, msg);
+			model_table_set_error(t, id, msg);
 		}
 	}
 	if (rc == 0 && is_draft) {
@@ -584,15 +597,15 @@ int mtab_remove(struct mtab *t, const char *id)
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
-		mtab_erase(t, id);
-		mtab_sess_drop(t, id);
-		mtab_neg_add(t, id);
+		model_table_erase(t, id);
+		model_table_sess_drop(t, id);
+		model_table_neg_add(t, id);
 		pthread_cond_broadcast(&t->changed);
 		t->listing_stale = 1; /* the listing kept on disk still holds it */
-		mtab_kick(t);
+		model_table_kick(t);
 		pthread_mutex_unlock(&t->mu);
-		mtab_user_forget(t, id);
-		mtab_spool_drop(t, id);
+		model_table_user_forget(t, id);
+		model_table_spool_drop(t, id);
 		if (t->o.answer_log)
 			answer_log_remove(t->o.answer_log, id);
 	}
@@ -600,36 +613,36 @@ int mtab_remove(struct mtab *t, const char *id)
 	return rc;
 }
 
-void mtab_set_error(struct mtab *t, const char *id, const char *msg)
+void model_table_set_error(struct model_table *t, const char *id, const char *msg)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e)
-		mtab_entry_set_error(e, msg);
+		model_table_entry_set_error(e, msg);
 	pthread_mutex_unlock(&t->mu);
 	if (msg && *msg)
-		mtab_logf(t, LOG_WARNING, "%s: %s", id, msg);
+		model_table_logf(t, LOG_WARNING, "%s: %s", id, msg);
 }
 
-int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_fn intr,
-	      enum mtab_state *out)
+int model_table_wait(struct model_table *t, const char *id, double timeout,
+		     model_table_interrupted_fn intr, enum model_table_state *out)
 {
-	double deadline = mtab_now() + timeout;
-	struct mtab_entry *e;
+	double deadline = model_table_now() + timeout;
+	struct model_table_entry *e;
 	int rc = 0;
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		struct timespec ts;
 		double until;
-		e = mtab_find(t, id);
+		e = model_table_find(t, id);
 		if (!e) {
 			rc = -ENOENT;
 			break;
 		}
-		if (e->state != MTAB_CREATING) {
+		if (e->state != MODEL_TABLE_CREATING) {
 			*out = e->state;
 			break;
 		}
@@ -637,7 +650,7 @@ int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_f
 			rc = -EINTR;
 			break;
 		}
-		if (mtab_now() >= deadline) {
+		if (model_table_now() >= deadline) {
 			rc = -ETIMEDOUT;
 			break;
 		}
@@ -652,7 +665,7 @@ int mtab_wait(struct mtab *t, const char *id, double timeout, mtab_interrupted_f
 	return rc;
 }
 
-void mtab_drain_changes(struct mtab *t)
+void model_table_drain_changes(struct model_table *t)
 {
 	char **ids = t->gone;
 	size_t n = t->n_gone;
@@ -683,7 +696,7 @@ void mtab_drain_changes(struct mtab *t)
 	pthread_mutex_lock(&t->mu);
 }
 
-void mtab_stats(struct mtab *t, struct mtab_stats *out)
+void model_table_stats(struct model_table *t, struct model_table_stats *out)
 {
 	pthread_mutex_lock(&t->mu);
 	*out = t->stats;

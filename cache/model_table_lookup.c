@@ -1,6 +1,6 @@
-/* mtab_lookup.c - a name not in the model table: asked of the service from a thread of its
+/* model_table_lookup.c - a name not in the model table: asked of the service from a thread of its
  * own and waited for no longer than -o lookup_timeout, misses remembered for a while
- * (the negative cache). Holds no state of its own beyond struct mtab's lookup fields. */
+ * (the negative cache). Holds no state of its own beyond struct model_table's lookup fields. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,11 +8,11 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 
-static int neg_cached(struct mtab *t, const char *id)
+static int neg_cached(struct model_table *t, const char *id)
 {
-	double now = mtab_now();
+	double now = model_table_now();
 	for (size_t i = 0; i < t->n_neg;) {
 		if (t->neg[i].until <= now) {
 			free(t->neg[i].id);
@@ -26,37 +26,37 @@ static int neg_cached(struct mtab *t, const char *id)
 	return 0;
 }
 
-void mtab_neg_add(struct mtab *t, const char *id)
+void model_table_neg_add(struct model_table *t, const char *id)
 {
 	if (neg_cached(t, id) || t->n_neg >= 4096)
 		return;
 	t->neg = xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
 	t->neg[t->n_neg].id = xstrdup(id);
-	t->neg[t->n_neg].until = mtab_now() + t->o.negative_ttl;
+	t->neg[t->n_neg].until = model_table_now() + t->o.negative_ttl;
 	t->n_neg++;
 }
 
 /* Waits (up to about lookup_timeout) for the first listing that may tell a submitted draft's fate,
  * so a fresh mount does not show CREATING for a model that finished meanwhile. */
-static void settle(struct mtab *t, const char *id, struct mtab_attr *out)
+static void settle(struct model_table *t, const char *id, struct model_table_attr *out)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	struct timespec until;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(t->o.lookup_timeout > 0 ? t->o.lookup_timeout + 0.5 : 2);
 	pthread_mutex_lock(&t->mu);
-	while ((e = mtab_find(t, id)) && e->unverified && t->started && !t->stopping) {
+	while ((e = model_table_find(t, id)) && e->unverified && t->started && !t->stopping) {
 		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
 			break;
 	}
 	if (e)
-		mtab_fill_attr(e, out);
+		model_table_fill_attr(e, out);
 	pthread_mutex_unlock(&t->mu);
 }
 
 /* Asks the service for id and publishes what it says; a lookup's own thread. */
-static void lookup_fetch(struct mtab *t, const char *id)
+static void lookup_fetch(struct model_table *t, const char *id)
 {
 	struct tuned_model m = {0};
 	struct backend_error err = {0};
@@ -65,27 +65,27 @@ static void lookup_fetch(struct mtab *t, const char *id)
 	rc = backend_get(t->o.backend, id, &m, &t->bg_cancel, &err);
 	pthread_mutex_lock(&t->mu);
 	if (rc == 0) {
-		struct mtab_entry *e = mtab_insert(t, id);
+		struct model_table_entry *e = model_table_insert(t, id);
 		e->seq = ++t->seq;
-		mtab_entry_set_model(t, e, &m);
-		if (e->state == MTAB_CREATING)
-			mtab_kick(t);
-	} else if (!mtab_find(t, id)) { /* not made meanwhile (mkdir) */
-		mtab_neg_add(t, id);
+		model_table_entry_set_model(t, e, &m);
+		if (e->state == MODEL_TABLE_CREATING)
+			model_table_kick(t);
+	} else if (!model_table_find(t, id)) { /* not made meanwhile (mkdir) */
+		model_table_neg_add(t, id);
 	}
 	pthread_mutex_unlock(&t->mu);
 	tuned_model_clear(&m);
 }
 
 struct lookup_arg {
-	struct mtab *t;
+	struct model_table *t;
 	char *id;
 };
 
 static void *lookup_thread(void *p)
 {
 	struct lookup_arg *a = p;
-	struct mtab *t = a->t;
+	struct model_table *t = a->t;
 
 	lookup_fetch(t, a->id);
 	pthread_mutex_lock(&t->mu);
@@ -104,7 +104,7 @@ static void *lookup_thread(void *p)
 	return NULL;
 }
 
-static int lookup_going_now(struct mtab *t, const char *id)
+static int lookup_going_now(struct model_table *t, const char *id)
 {
 	for (size_t i = 0; i < t->n_lookups; i++)
 		if (strcmp(t->lookups[i], id) == 0)
@@ -113,7 +113,7 @@ static int lookup_going_now(struct mtab *t, const char *id)
 }
 
 /* Whether a lookup of id is under way; starts one when not (and there is room). Under mu. */
-static int lookup_going(struct mtab *t, const char *id)
+static int lookup_going(struct model_table *t, const char *id)
 {
 	struct lookup_arg *a;
 	pthread_attr_t attr;
@@ -143,15 +143,15 @@ static int lookup_going(struct mtab *t, const char *id)
 	return 1;
 }
 
-int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
+int model_table_lookup(struct model_table *t, const char *id, struct model_table_attr *out)
 {
-	double deadline = mtab_now() + (t->o.lookup_timeout > 0 ? t->o.lookup_timeout : 2);
-	struct mtab_entry *e;
+	double deadline = model_table_now() + (t->o.lookup_timeout > 0 ? t->o.lookup_timeout : 2);
+	struct model_table_entry *e;
 	char why[200];
 	int rc = -ENOENT;
 
-	if (mtab_attr(t, id, out) == 0) {
-		if (out->state == MTAB_CREATING)
+	if (model_table_attr(t, id, out) == 0) {
+		if (out->state == MODEL_TABLE_CREATING)
 			settle(t, id, out);
 		return 0;
 	}
@@ -163,18 +163,18 @@ int mtab_lookup(struct mtab *t, const char *id, struct mtab_attr *out)
 	 * answer, when it comes, is in the table for the next lookup. */
 	pthread_mutex_lock(&t->mu);
 	if (!neg_cached(t, id) && t->list_tries == 0 && lookup_going(t, id)) {
-		while (!mtab_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
-		       mtab_now() < deadline) {
+		while (!model_table_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
+		       model_table_now() < deadline) {
 			struct timespec ts;
-			double until = mtab_now() + 0.05;
+			double until = model_table_now() + 0.05;
 			ts.tv_sec = (time_t)until;
 			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
 			pthread_cond_timedwait(&t->changed, &t->mu, &ts);
 		}
 	}
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e) {
-		mtab_fill_attr(e, out);
+		model_table_fill_attr(e, out);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);

@@ -1,7 +1,7 @@
-/* mtab_commit.c - what closing a user-written file does to the model table: config and
+/* model_table_commit.c - what closing a user-written file does to the model table: config and
  * examples.jsonl saved to the draft store, then validated, then a create queued once both
  * are valid; prompt and generation validated and made current. The create itself is sent
- * by the background thread (mtab_poll.c). */
+ * by the background thread (model_table_poll.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,22 +9,23 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
-int mtab_read_draft(struct mtab *t, const char *id, enum mtab_file f, char **data, size_t *len)
+int model_table_read_draft(struct model_table *t, const char *id, enum model_table_file f,
+			   char **data, size_t *len)
 {
 	int rc;
-	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+	if (f != MODEL_TABLE_CONFIG && f != MODEL_TABLE_EXAMPLES)
 		return -EINVAL;
 	pthread_mutex_lock(&t->draft_mu);
-	rc = draft_read(t->o.drafts, id, mtab_file_name(f), data, len);
+	rc = draft_read(t->o.drafts, id, model_table_file_name(f), data, len);
 	pthread_mutex_unlock(&t->draft_mu);
 	return rc;
 }
 
-int mtab_parse_examples(struct mtab *t, const char *data, size_t len, struct tuning_request *req,
-			char *msg, size_t msg_len)
+int model_table_parse_examples(struct model_table *t, const char *data, size_t len,
+			       struct tuning_request *req, char *msg, size_t msg_len)
 {
 	struct backend_dataset_rules rules = {0};
 	struct spec_example_limits lim;
@@ -37,59 +38,60 @@ int mtab_parse_examples(struct mtab *t, const char *data, size_t len, struct tun
 }
 
 /* The message goes to the model's error, and to the log unless quiet. */
-static void report(struct mtab *t, const char *id, const char *msg, int quiet)
+static void report(struct model_table *t, const char *id, const char *msg, int quiet)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 
 	if (!quiet) {
-		mtab_set_error(t, id, msg);
+		model_table_set_error(t, id, msg);
 		return;
 	}
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e)
-		mtab_entry_set_error(e, msg);
+		model_table_entry_set_error(e, msg);
 	pthread_mutex_unlock(&t->mu);
 }
 
 /* Parses the draft's stored file f into req: 1 valid, 0 never written, -EINVAL (msg). */
-static int parse_draft_file(struct mtab *t, const char *id, enum mtab_file f,
+static int parse_draft_file(struct model_table *t, const char *id, enum model_table_file f,
 			    struct tuning_request *req, char *msg, size_t msg_len)
 {
 	char *data = NULL;
 	size_t len = 0;
-	int rc = mtab_read_draft(t, id, f, &data, &len);
+	int rc = model_table_read_draft(t, id, f, &data, &len);
 
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0) {
-		snprintf(msg, msg_len, "%s: cannot read the draft: %s", mtab_file_name(f),
+		snprintf(msg, msg_len, "%s: cannot read the draft: %s", model_table_file_name(f),
 			 strerror(-rc));
 		return rc;
 	}
-	if (f == MTAB_CONFIG)
+	if (f == MODEL_TABLE_CONFIG)
 		rc = spec_parse_config(data, len, req, msg, msg_len);
 	else
-		rc = mtab_parse_examples(t, data, len, req, msg, msg_len);
+		rc = model_table_parse_examples(t, data, len, req, msg, msg_len);
 	free(data);
 	return rc < 0 ? rc : 1;
 }
 
 /* Records that the draft's file f exists, or is gone: then a complaint about it, which
  * starts with its name, is no longer the news either. */
-static void set_draft_file(struct mtab *t, const char *id, enum mtab_file f, int exists)
+static void set_draft_file(struct model_table *t, const char *id, enum model_table_file f,
+			   int exists)
 {
-	const char *name = mtab_file_name(f);
-	struct mtab_entry *e;
+	const char *name = model_table_file_name(f);
+	struct model_table_entry *e;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e && exists) {
-		e->draft_files |= MTAB_FILE_BIT(f);
+		e->draft_files |= MODEL_TABLE_FILE_BIT(f);
 	} else if (e) {
-		e->draft_files &= ~MTAB_FILE_BIT(f);
+		e->draft_files &= ~MODEL_TABLE_FILE_BIT(f);
 		if (strncmp(e->error, name, strlen(name)) == 0 && e->error[strlen(name)] == ':')
-			mtab_entry_set_error(e, "");
+			model_table_entry_set_error(e, "");
 	}
 	if (e)
 		e->mtime = time(NULL);
@@ -97,9 +99,9 @@ static void set_draft_file(struct mtab *t, const char *id, enum mtab_file f, int
 }
 
 /* 0 when id is a draft whose config and examples.jsonl still take writes. Under t->mu. */
-static int draft_open_for_writes(struct mtab *t, const char *id)
+static int draft_open_for_writes(struct model_table *t, const char *id)
 {
-	struct mtab_entry *e = mtab_find(t, id);
+	struct model_table_entry *e = model_table_find(t, id);
 
 	if (!e)
 		return -ENOENT;
@@ -111,53 +113,53 @@ static int draft_open_for_writes(struct mtab *t, const char *id)
 	return 0;
 }
 
-int mtab_draft_touch(struct mtab *t, const char *id, enum mtab_file f)
+int model_table_draft_touch(struct model_table *t, const char *id, enum model_table_file f)
 {
 	int rc;
 
-	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+	if (f != MODEL_TABLE_CONFIG && f != MODEL_TABLE_EXAMPLES)
 		return -EINVAL;
 	pthread_mutex_lock(&t->mu);
 	rc = draft_open_for_writes(t, id);
-	if (rc == 0 && (mtab_find(t, id)->draft_files & MTAB_FILE_BIT(f)))
+	if (rc == 0 && (model_table_find(t, id)->draft_files & MODEL_TABLE_FILE_BIT(f)))
 		rc = 1;
 	pthread_mutex_unlock(&t->mu);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	pthread_mutex_lock(&t->draft_mu);
-	rc = draft_has(t->o.drafts, id, mtab_file_name(f))
+	rc = draft_has(t->o.drafts, id, model_table_file_name(f))
 		 ? 0
-		 : draft_write(t->o.drafts, id, mtab_file_name(f), "", 0);
+		 : draft_write(t->o.drafts, id, model_table_file_name(f), "", 0);
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0)
 		set_draft_file(t, id, f, 1);
 	return rc;
 }
 
-int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f)
+int model_table_draft_unlink(struct model_table *t, const char *id, enum model_table_file f)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	int rc;
 
-	if (f != MTAB_CONFIG && f != MTAB_EXAMPLES)
+	if (f != MODEL_TABLE_CONFIG && f != MODEL_TABLE_EXAMPLES)
 		return -EINVAL;
 	pthread_mutex_lock(&t->mu);
 	rc = draft_open_for_writes(t, id);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (rc == 0 && e->locked)
 		rc = -EACCES; /* the create went out with these files */
-	if (rc == 0 && !(e->draft_files & MTAB_FILE_BIT(f)))
+	if (rc == 0 && !(e->draft_files & MODEL_TABLE_FILE_BIT(f)))
 		rc = -ENOENT;
 	if (rc == 0 && e->submitting) { /* still settling: not both files any more */
 		e->submitting = 0;
-		e->state = MTAB_DRAFT;
+		e->state = MODEL_TABLE_DRAFT;
 		pthread_cond_broadcast(&t->changed);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&t->draft_mu);
-	rc = draft_unlink(t->o.drafts, id, mtab_file_name(f));
+	rc = draft_unlink(t->o.drafts, id, model_table_file_name(f));
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0 || rc == -ENOENT)
 		set_draft_file(t, id, f, 0);
@@ -165,12 +167,13 @@ int mtab_draft_unlink(struct mtab *t, const char *id, enum mtab_file f)
 }
 
 /* config / examples.jsonl: durable first, then validated, then maybe submitted. */
-static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, const char *data,
-			     size_t len, int quiet)
+static int commit_draft_file(struct model_table *t, const char *id, enum model_table_file f,
+			     const char *data, size_t len, int quiet)
 {
 	struct tuning_request req = {0};
-	struct mtab_entry *e;
-	enum mtab_file other = f == MTAB_CONFIG ? MTAB_EXAMPLES : MTAB_CONFIG;
+	struct model_table_entry *e;
+	enum model_table_file other =
+	    f == MODEL_TABLE_CONFIG ? MODEL_TABLE_EXAMPLES : MODEL_TABLE_CONFIG;
 	char msg[600] = "";
 	int rc, rc_other;
 
@@ -181,12 +184,12 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 		return rc;
 
 	pthread_mutex_lock(&t->draft_mu);
-	rc = draft_write(t->o.drafts, id, mtab_file_name(f), data, len);
+	rc = draft_write(t->o.drafts, id, model_table_file_name(f), data, len);
 	pthread_mutex_unlock(&t->draft_mu);
 	if (rc == 0)
 		set_draft_file(t, id, f, 1);
 	if (rc < 0) {
-		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", mtab_file_name(f),
+		snprintf(msg, sizeof msg, "%s: cannot save the draft: %s", model_table_file_name(f),
 			 strerror(-rc));
 		report(t, id, msg, quiet);
 		return rc;
@@ -195,11 +198,11 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	if (rc < 0) {
 		tuning_request_clear(&req);
 		pthread_mutex_lock(&t->mu);
-		e = mtab_find(t, id);
+		e = model_table_find(t, id);
 		if (e && e->submitting && !e->create_sent) {
 			e->submitting = 0; /* the content changed under a pending create */
 			e->locked = 0;
-			e->state = MTAB_DRAFT;
+			e->state = MODEL_TABLE_DRAFT;
 			pthread_cond_broadcast(&t->changed);
 		}
 		pthread_mutex_unlock(&t->mu);
@@ -210,27 +213,27 @@ static int commit_draft_file(struct mtab *t, const char *id, enum mtab_file f, c
 	tuning_request_clear(&req);
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e && rc_other == 1 && e->submitting && !e->create_sent) {
 		/* pending create: it reads the new content, a settle time after this write */
-		mtab_entry_set_error(e, "");
-		e->next_submit = mtab_now() + t->o.submit_delay;
-		mtab_kick(t);
+		model_table_entry_set_error(e, "");
+		e->next_submit = model_table_now() + t->o.submit_delay;
+		model_table_kick(t);
 	} else if (e && rc_other == 1 && !e->locked && !e->submitting) {
 		/* submitted once nothing was written for submit_delay: a config written first
 		 * and examples appended after it make one tuning; the files stay writable
 		 * until the create goes out */
-		e->state = MTAB_CREATING;
+		e->state = MODEL_TABLE_CREATING;
 		e->submitting = 1;
 		e->create_tries = 0;
-		e->next_submit = mtab_now() + t->o.submit_delay;
+		e->next_submit = model_table_now() + t->o.submit_delay;
 		e->has_progress = 0;
-		mtab_entry_set_error(e, "");
+		model_table_entry_set_error(e, "");
 		pthread_cond_broadcast(&t->changed);
-		mtab_kick(t);
+		model_table_kick(t);
 	} else if (e && rc_other <= 0) {
 		/* this file is fine: what is left to fix is the other one, if anything */
-		mtab_entry_set_error(e, rc_other == 0 ? "" : msg);
+		model_table_entry_set_error(e, rc_other == 0 ? "" : msg);
 	}
 	if (e)
 		e->mtime = time(NULL);
@@ -261,10 +264,10 @@ static int prompt_refused(const char *data, size_t len, char *msg, size_t msg_le
 }
 
 /* A refused prompt leaves the previous one current (and error says why). */
-static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, const char *id,
-			 const char *data, size_t len, int quiet)
+static int commit_prompt(struct model_table *t, const struct model_table_proc *chain, int n,
+			 const char *id, const char *data, size_t len, int quiet)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	char msg[300];
 	int rc, nl = 0;
 
@@ -274,7 +277,7 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 		len--, nl++; /* a CRLF ending is one newline too */
 	rc = prompt_refused(data, len, msg, sizeof msg);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (!e) {
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
@@ -285,10 +288,10 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 		pthread_mutex_unlock(&t->mu);
 		return 0;
 	}
-	if (rc == 0 && e->state != MTAB_ACTIVE) {
+	if (rc == 0 && e->state != MODEL_TABLE_ACTIVE) {
 		snprintf(msg, sizeof msg,
 			 "prompt: %s is %s; prompts need an ACTIVE model (read wait first)", id,
-			 mtab_state_name(e->state));
+			 model_table_state_name(e->state));
 		rc = -EINVAL;
 	}
 	if (rc == 0) {
@@ -297,25 +300,25 @@ static int commit_prompt(struct mtab *t, const struct mtab_proc *chain, int n, c
 		e->prompt_len = len;
 		e->prompt_bad = 0;
 		e->prompt_nl = nl;
-		mtab_entry_set_error(e, "");
+		model_table_entry_set_error(e, "");
 		e->mtime = time(NULL);
-		mtab_user_mark(t, e);
-		mtab_sess_record(t, id, chain, n, data, len, nl);
+		model_table_user_mark(t, e);
+		model_table_sess_record(t, id, chain, n, data, len, nl);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0) {
 		report(t, id, msg, quiet);
 		return rc;
 	}
-	mtab_gen_ask(t, id, data, len, 1); /* the answer is generated now, not when read */
+	model_table_gen_ask(t, id, data, len, 1); /* the answer is generated now, not when read */
 	return 0;
 }
 
-static int commit_generation(struct mtab *t, const char *id, const char *data, size_t len,
+static int commit_generation(struct model_table *t, const char *id, const char *data, size_t len,
 			     int quiet)
 {
 	struct generation_settings gs = {0};
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 	char msg[600] = "", *prompt = NULL;
 	size_t prompt_len = 0;
 	char *canon;
@@ -326,7 +329,7 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "generation: invalid settings");
 		pthread_mutex_lock(&t->mu);
-		e = mtab_find(t, id);
+		e = model_table_find(t, id);
 		if (e) { /* kept as written, to be fixed; the settings in force stay */
 			free(e->gen_bad);
 			e->gen_bad = xstrndup(data, len);
@@ -337,14 +340,14 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 	}
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e && e->gen_bad) { /* fixed: its error goes */
 		free(e->gen_bad);
 		e->gen_bad = NULL;
 		if (strncmp(e->error, "generation", 10) == 0)
-			mtab_entry_set_error(e, "");
+			model_table_entry_set_error(e, "");
 	}
-	if (e && e->prompt && !e->prompt_bad && e->state == MTAB_ACTIVE) {
+	if (e && e->prompt && !e->prompt_bad && e->state == MODEL_TABLE_ACTIVE) {
 		prompt = xstrndup(e->prompt, e->prompt_len);
 		prompt_len = e->prompt_len;
 	}
@@ -356,68 +359,68 @@ static int commit_generation(struct mtab *t, const char *id, const char *data, s
 		e->gen_canon = canon ? canon : xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
-		mtab_user_mark(t, e);
+		model_table_user_mark(t, e);
 	}
 	pthread_mutex_unlock(&t->mu);
 	generation_settings_clear(&gs);
 	free(canon);
 	if (prompt) /* the current prompt under the new settings is a new answer to start */
-		mtab_gen_ask(t, id, prompt, prompt_len, 0);
+		model_table_gen_ask(t, id, prompt, prompt_len, 0);
 	free(prompt);
 	return e ? 0 : -ENOENT;
 }
 
-int mtab_commit(struct mtab *t, const char *id, enum mtab_file f, const char *data, size_t len,
-		int quiet)
+int model_table_commit(struct model_table *t, const char *id, enum model_table_file f,
+		       const char *data, size_t len, int quiet)
 {
-	return mtab_commit_by(t, 0, id, f, data, len, quiet);
+	return model_table_commit_by(t, 0, id, f, data, len, quiet);
 }
 
-void mtab_writer_of(int pid, struct mtab_writer *w)
+void model_table_writer_of(int pid, struct model_table_writer *w)
 {
-	w->n = pid > 0 ? mtab_proc_chain(pid, w->chain, 2) : 0;
+	w->n = pid > 0 ? model_table_proc_chain(pid, w->chain, 2) : 0;
 }
 
-int mtab_commit_by(struct mtab *t, int pid, const char *id, enum mtab_file f, const char *data,
-		   size_t len, int quiet)
+int model_table_commit_by(struct model_table *t, int pid, const char *id, enum model_table_file f,
+			  const char *data, size_t len, int quiet)
 {
-	struct mtab_writer w = {.n = 0};
+	struct model_table_writer w = {.n = 0};
 
-	if (f == MTAB_PROMPT)
-		mtab_writer_of(pid, &w); /* the others do not ask whose they are */
-	return mtab_commit_as(t, &w, id, f, data, len, quiet);
+	if (f == MODEL_TABLE_PROMPT)
+		model_table_writer_of(pid, &w); /* the others do not ask whose they are */
+	return model_table_commit_as(t, &w, id, f, data, len, quiet);
 }
 
-int mtab_commit_as(struct mtab *t, const struct mtab_writer *w, const char *id, enum mtab_file f,
-		   const char *data, size_t len, int quiet)
+int model_table_commit_as(struct model_table *t, const struct model_table_writer *w, const char *id,
+			  enum model_table_file f, const char *data, size_t len, int quiet)
 {
 	switch (f) {
-	case MTAB_CONFIG:
-	case MTAB_EXAMPLES:
+	case MODEL_TABLE_CONFIG:
+	case MODEL_TABLE_EXAMPLES:
 		return commit_draft_file(t, id, f, data, len, quiet);
-	case MTAB_PROMPT:
+	case MODEL_TABLE_PROMPT:
 		return commit_prompt(t, w->chain, w->n, id, data, len, quiet);
-	case MTAB_GENERATION:
+	case MODEL_TABLE_GENERATION:
 		return commit_generation(t, id, data, len, quiet);
 	}
 	return -EINVAL;
 }
 
-void mtab_hold(struct mtab *t, const char *id, int delta)
+void model_table_hold(struct model_table *t, const char *id, int delta)
 {
-	struct mtab_entry *e;
+	struct model_table_entry *e;
 
 	pthread_mutex_lock(&t->mu);
-	e = mtab_find(t, id);
+	e = model_table_find(t, id);
 	if (e) {
 		e->writers += delta;
 		if (e->writers < 0)
 			e->writers = 0;
 		if (e->writers == 0 && e->submitting && !e->create_sent) {
-			double settle = mtab_now() + t->o.submit_delay;
+			double settle = model_table_now() + t->o.submit_delay;
 			if (e->next_submit < settle)
 				e->next_submit = settle;
-			mtab_kick(t);
+			model_table_kick(t);
 		}
 	}
 	pthread_mutex_unlock(&t->mu);

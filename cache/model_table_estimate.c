@@ -1,4 +1,4 @@
-/* mtab_estimate.c - a draft's `estimate`: its examples and config read from the draft
+/* model_table_estimate.c - a draft's `estimate`: its examples and config read from the draft
  * store, the tokens counted by the service on the base model (in as few requests as the
  * size allows) or estimated locally, the count kept per examples content so that reading
  * the file again asks nothing. The figures and warnings are estimate.c's. */
@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 
 #include "cache/estimate.h"
-#include "cache/mtab_impl.h"
+#include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
 #define EST_CACHED	  32	     /* counts kept, the oldest replaced first */
@@ -71,8 +71,8 @@ static void est_store(const unsigned char key[32], long total)
 
 /* The service's count of every item's texts: requests of at most EST_REQUEST_BYTES of
  * text each (one for most datasets), summed. */
-static int est_ask(struct mtab *t, const char *model, const struct estimate_item *v, size_t n,
-		   long *total, char *why, size_t why_len)
+static int est_ask(struct model_table *t, const char *model, const struct estimate_item *v,
+		   size_t n, long *total, char *why, size_t why_len)
 {
 	struct tuned_model m = {0};
 	const char **texts = xcalloc(2 * n + 1, sizeof(*texts));
@@ -109,9 +109,9 @@ static int est_ask(struct mtab *t, const char *model, const struct estimate_item
 
 /* Where the tokens come from: the service's count on the config's base model, else the
  * local rule with the reason in facts. */
-static void est_tokens(struct mtab *t, const struct tuning_request *req, const char *ex, size_t len,
-		       struct estimate_item *v, size_t n, struct estimate_facts *f, char *why,
-		       size_t why_len)
+static void est_tokens(struct model_table *t, const struct tuning_request *req, const char *ex,
+		       size_t len, struct estimate_item *v, size_t n, struct estimate_facts *f,
+		       char *why, size_t why_len)
 {
 	unsigned char key[32];
 	long total = 0;
@@ -144,26 +144,26 @@ static void est_tokens(struct mtab *t, const struct tuning_request *req, const c
 
 /* The examples and config of a draft, parsed: 0, or -ENOENT when examples.jsonl is not
  * there or does not parse. cfg/cfg_len get the config text (NULL when none). */
-static int est_read(struct mtab *t, const char *id, struct tuning_request *req, char **ex,
+static int est_read(struct model_table *t, const char *id, struct tuning_request *req, char **ex,
 		    size_t *len, char **cfg, size_t *cfg_len)
 {
 	char msg[600];
 
 	*cfg = NULL;
 	*cfg_len = 0;
-	if (mtab_read_draft(t, id, MTAB_EXAMPLES, ex, len) < 0)
+	if (model_table_read_draft(t, id, MODEL_TABLE_EXAMPLES, ex, len) < 0)
 		return -ENOENT;
-	if (mtab_parse_examples(t, *ex, *len, req, msg, sizeof msg) < 0) {
+	if (model_table_parse_examples(t, *ex, *len, req, msg, sizeof msg) < 0) {
 		free(*ex);
 		*ex = NULL;
 		return -ENOENT;
 	}
-	if (mtab_read_draft(t, id, MTAB_CONFIG, cfg, cfg_len) == 0)
+	if (model_table_read_draft(t, id, MODEL_TABLE_CONFIG, cfg, cfg_len) == 0)
 		spec_parse_config(*cfg, *cfg_len, req, msg, sizeof msg);
 	return 0;
 }
 
-int mtab_estimate_ready(struct mtab *t, const char *id)
+int model_table_estimate_ready(struct model_table *t, const char *id)
 {
 	struct tuning_request req = {0};
 	char *ex = NULL, *cfg = NULL;
@@ -176,7 +176,7 @@ int mtab_estimate_ready(struct mtab *t, const char *id)
 	return rc;
 }
 
-static void est_epochs(struct mtab *t, const char *cfg, size_t cfg_len, size_t n,
+static void est_epochs(struct model_table *t, const char *cfg, size_t cfg_len, size_t n,
 		       struct estimate_facts *f, char *buf, size_t buf_len)
 {
 	double v;
@@ -195,7 +195,8 @@ static void est_epochs(struct mtab *t, const char *cfg, size_t cfg_len, size_t n
 	f->epochs_from = buf;
 }
 
-int mtab_estimate(struct mtab *t, const char *id, double price_per_mtok, char **out, size_t *len)
+int model_table_estimate(struct model_table *t, const char *id, double price_per_mtok, char **out,
+			 size_t *len)
 {
 	struct tuning_request req = {0};
 	struct estimate_facts f = {0};
