@@ -13,9 +13,6 @@
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
-/* Finished answers and failures kept in memory beside the response cache. */
-#define MODEL_TABLE_RESULTS 64
-
 void model_table_gen_key(const struct model_table *t, const struct model_table_entry *e,
 			 const char *prompt, char key[RCACHE_KEY_HEX])
 {
@@ -104,40 +101,6 @@ void model_table_job_unref(struct model_table_job *j)
 	free(j);
 }
 
-/* Keeps a finished answer or failure among the latest. Under t->mu. */
-static void result_keep(struct model_table *t, const char *key, int rc, const char *json,
-			size_t len)
-{
-	struct model_table_result *r;
-
-	if (!t->results)
-		t->results = xcalloc(MODEL_TABLE_RESULTS, sizeof *t->results);
-	r = &t->results[t->next_result];
-	t->next_result = (t->next_result + 1) % MODEL_TABLE_RESULTS;
-	if (t->n_results < MODEL_TABLE_RESULTS)
-		t->n_results++;
-	free(r->json);
-	memcpy(r->key, key, RCACHE_KEY_HEX);
-	r->rc = rc;
-	r->json = json ? xstrndup(json, len) : NULL;
-	r->len = len;
-}
-
-static struct model_table_result *result_find(struct model_table *t, const char *key)
-{
-	for (size_t i = 0; i < t->n_results; i++)
-		if (strcmp(t->results[i].key, key) == 0)
-			return &t->results[i];
-	return NULL;
-}
-
-static void result_forget(struct model_table *t, const char *key)
-{
-	struct model_table_result *r = result_find(t, key);
-	if (r)
-		r->key[0] = 0;
-}
-
 void model_table_job_finish(struct model_table *t, struct model_table_job *j, int rc,
 			    struct generation_answer *res, const struct backend_error *err)
 {
@@ -156,7 +119,7 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		j->len = strlen(res->raw_json);
 		res->raw_json = NULL;
 		remember(t, j->id, j->key, j->json, j->len);
-		result_keep(t, j->key, 0, j->json, j->len);
+		model_table_result_keep(t, j->key, 0, j->json, j->len);
 		e = model_table_find(t, j->id);
 		/* an answer came: an earlier failure to get one is no longer the news */
 		if (e && strncmp(e->error, "response:", 9) == 0)
@@ -179,7 +142,7 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 				 err->message[0] ? err->message : strerror(-rc));
 		if (e)
 			model_table_entry_set_error(e, msg);
-		result_keep(t, j->key, rc, NULL, 0);
+		model_table_result_keep(t, j->key, rc, NULL, 0);
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
 	pthread_cond_broadcast(&t->changed);
@@ -318,7 +281,7 @@ struct model_table_job *model_table_job_add(struct model_table *t, struct model_
 	while (*tail)
 		tail = &(*tail)->next;
 	*tail = j;
-	result_forget(t, key);
+	model_table_result_forget(t, key);
 	return j;
 }
 
@@ -405,7 +368,7 @@ void model_table_gen_ask_spool(struct model_table *t, const char *id, const char
 	if (!known) {
 		struct model_table_result *r;
 		model_table_gen_key(t, e, p, key);
-		r = result_find(t, key);
+		r = model_table_result_find(t, key);
 		running = model_table_job_find(t, key) != NULL;
 		if (e->resp_json && strcmp(e->resp_key, key) == 0) {
 			json = xstrndup(e->resp_json, e->resp_len);
@@ -646,7 +609,8 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 		json = xstrndup(e->resp_json, e->resp_len);
 		len = e->resp_len;
 	}
-	if (rc == 0 && !json && !(j = model_table_job_find(t, key)) && (r = result_find(t, key))) {
+	if (rc == 0 && !json && !(j = model_table_job_find(t, key)) &&
+	    (r = model_table_result_find(t, key))) {
 		rc = r->rc;
 		if (rc == 0) {
 			json = xstrndup(r->json, r->len);
@@ -737,7 +701,7 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	known = e && e->state == MODEL_TABLE_ACTIVE;
 	if (known) {
 		model_table_gen_key(t, e, p, key);
-		r = result_find(t, key);
+		r = model_table_result_find(t, key);
 		done = (r && r->rc == 0) || (e->resp_json && strcmp(e->resp_key, key) == 0);
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -775,7 +739,7 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 		rc = wait_for(t, id, j, nonblock, timeout, intr, json, len);
 		return rc < 0 ? rc : 1;
 	}
-	if ((r = result_find(t, key)) && r->rc < 0)
+	if ((r = model_table_result_find(t, key)) && r->rc < 0)
 		return r->rc;
 	if (r) {
 		*json = xstrndup(r->json, r->len);

@@ -197,6 +197,12 @@ void model_table_log_answer(struct model_table *t, const char *id, const char *p
 void model_table_log_kept(struct model_table *t, const char *id, const char *prompt, size_t len,
 			  const char *json, size_t jlen, long latency_ms);
 
+/* model_table_results.c: the latest finished answers and failures, by key (under t->mu) */
+void model_table_result_keep(struct model_table *t, const char *key, int rc, const char *json,
+			     size_t len);
+struct model_table_result *model_table_result_find(struct model_table *t, const char *key);
+void model_table_result_forget(struct model_table *t, const char *key);
+
 /* model_table_gen.c */
 /* The rcache key of prompt on e. */
 void model_table_gen_key(const struct model_table *t, const struct model_table_entry *e,
