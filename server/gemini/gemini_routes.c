@@ -41,12 +41,12 @@ static const struct srv_route routes[] = {
     {"POST", "/{v}/batches/{id}:cancel", BETA, "batches.cancel", srv_gemini_batch_cancel, 0},
     {"DELETE", "/{v}/batches/{id}", BETA, "batches.delete", srv_gemini_batch_delete, 0},
     {"POST", "/upload/{v}/files", BETA, "media.upload", srv_gemini_file_upload, 0},
-    {"GET", "/{v}/files", BETA, "files.list", srv_gemini_file_list, 0},
-    {"GET", "/{v}/files/{id}", BETA, "files.get", srv_gemini_file_get, 0},
-    {"DELETE", "/{v}/files/{id}", BETA, "files.delete", srv_gemini_file_delete, 0},
-    {"GET", "/{v}/files/{id}:download", BETA, "files.download", srv_gemini_file_download, 0},
-    {"GET", "/download/{v}/files/{id}:download", BETA, "files.download", srv_gemini_file_download,
-     0},
+    {"GET", "/{v}/files", BETA, "gemini.files.list", srv_gemini_file_list, 0},
+    {"GET", "/{v}/files/{id}", BETA, "gemini.files.get", srv_gemini_file_get, 0},
+    {"DELETE", "/{v}/files/{id}", BETA, "gemini.files.delete", srv_gemini_file_delete, 0},
+    {"GET", "/{v}/files/{id}:download", BETA, "gemini.files.download", srv_gemini_file_download, 0},
+    {"GET", "/download/{v}/files/{id}:download", BETA, "gemini.files.download",
+     srv_gemini_file_download, 0},
 };
 
 static const char *const prefixes[] = {"/v1beta/", "/v1alpha/", "/upload/v1beta/",

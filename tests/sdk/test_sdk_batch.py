@@ -53,3 +53,42 @@ def test_gemini_batch_sdk(server_factory, tmp_path, node):
         got = "".join(x["text"] for x in r["response"]["candidates"][0]["content"]["parts"])
         assert got == online_text(server, model, p)
     assert len(out["listed"]) == 2 and len(set(out["listed"])) == 2
+
+
+def oa_tuned(server, tmp_path):
+    from ..server.conftest import number_examples
+    from ..server.test_server_openai import chat_lines, upload, wait_job
+    auth = {"Authorization": "Bearer sk-sdk-test"}
+    st, f, _ = upload(server, chat_lines(number_examples()[:10]), headers=auth)
+    assert st == 200, f
+    st, job, _ = server.request("POST", "/v1/fine_tuning/jobs", {
+        "model": "gpt-4o-mini-2024-07-18", "training_file": f["id"],
+        "hyperparameters": {"n_epochs": 1}}, headers=auth)
+    assert st == 200, job
+    return wait_job(server, job["id"])["fine_tuned_model"]
+
+
+def test_openai_batch_sdk(server_factory, tmp_path, node):
+    server = server_factory()
+    model = oa_tuned(server, tmp_path)
+    prompts = ["1", "2", "3"]
+    bodies = [{"model": model, "temperature": 0, "max_tokens": 16,
+               "messages": [{"role": "user", "content": p}]} for p in prompts]
+    src = tmp_path / "batch.jsonl"
+    src.write_text("".join(json.dumps({"custom_id": f"q{i}", "method": "POST",
+                                       "url": "/v1/chat/completions", "body": b}) + "\n"
+                           for i, b in enumerate(bodies)))
+    out = json.loads(run_node(node, "openai_batch_sdk.mjs", server.url, str(src)))
+    assert out["file"]["purpose"] == "batch"
+    assert out["created"]["id"].startswith("batch_")
+    assert out["created"]["metadata"] == {"run": "sdk"}
+    assert out["done"] == {"status": "completed",
+                           "counts": {"total": 3, "completed": 3, "failed": 0}}
+    assert [x["custom_id"] for x in out["lines"]] == ["q0", "q1", "q2"]
+    auth = {"Authorization": "Bearer sk-sdk-test"}
+    for line, body in zip(out["lines"], bodies):
+        st, want, _ = server.request("POST", "/v1/chat/completions", body, headers=auth)
+        assert st == 200
+        got = line["response"]["body"]["choices"][0]["message"]
+        assert got == want["choices"][0]["message"]
+    assert out["listed"] == [out["created"]["id"]]

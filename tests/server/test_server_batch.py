@@ -212,3 +212,143 @@ def test_gemini_restart_mid_batch(server_factory, make_model):
     got = done["response"]["inlinedResponses"]["inlinedResponses"]
     assert [g["metadata"]["key"] for g in got] == [str(i) for i in range(30)]
     assert all("response" in g for g in got)
+
+
+# --- OpenAI ------------------------------------------------------------------
+
+OA = {"Authorization": "Bearer sk-batch"}
+
+
+def oa_model(server):
+    from .test_server_openai import chat_lines, upload, wait_job
+    from .conftest import number_examples
+    st, f, _ = upload(server, chat_lines(number_examples()[:10]), headers=OA)
+    assert st == 200, f
+    st, job, _ = server.request("POST", "/v1/fine_tuning/jobs", {
+        "model": "gpt-4o-mini-2024-07-18", "training_file": f["id"],
+        "hyperparameters": {"n_epochs": 1}}, headers=OA)
+    assert st == 200, job
+    done = wait_job(server, job["id"])
+    assert done["status"] == "succeeded", done
+    return done["fine_tuned_model"]
+
+
+def chat_body(model, text):
+    return {"model": model, "temperature": 0, "max_tokens": 16,
+            "messages": [{"role": "user", "content": text}]}
+
+
+def oa_batch_file(server, lines):
+    from .test_server_openai import upload
+    text = "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines)
+    st, f, _ = upload(server, text, purpose="batch", filename="batch.jsonl", headers=OA)
+    assert st == 200, f
+    return f["id"]
+
+
+def oa_wait(server, bid, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st, b, _ = server.request("GET", "/v1/batches/" + bid, headers=OA)
+        assert st == 200, b
+        if b["status"] in ("completed", "failed", "expired", "cancelled"):
+            return b
+        time.sleep(0.05)
+    raise AssertionError(f"{bid} did not end")
+
+
+def oa_content(server, file_id):
+    import urllib.request
+    req = urllib.request.Request(server.url + f"/v1/files/{file_id}/content", headers=OA)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return [json.loads(x) for x in r.read().decode().splitlines()]
+
+
+def test_openai_batch_equals_online(server):
+    model = oa_model(server)
+    lines = [{"custom_id": f"c{i}", "method": "POST", "url": "/v1/chat/completions",
+              "body": chat_body(model, p)} for i, p in enumerate(PROMPTS)]
+    lines.append({"custom_id": "nomodel", "method": "POST", "url": "/v1/chat/completions",
+                  "body": chat_body("ft:nope", "1")})
+    fid = oa_batch_file(server, lines)
+    st, b, _ = server.request("POST", "/v1/batches", {
+        "input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+        "metadata": {"job": "t"}}, headers=OA)
+    assert st == 200, b
+    assert b["id"].startswith("batch_") and b["object"] == "batch"
+    assert b["status"] in ("validating", "in_progress", "completed")
+    assert b["input_file_id"] == fid and b["metadata"] == {"job": "t"}
+    done = oa_wait(server, b["id"])
+    assert done["status"] == "completed", done
+    assert done["request_counts"] == {"total": 7, "completed": 6, "failed": 1}
+    assert done["completed_at"] and done["in_progress_at"] and done["errors"] is None
+    assert done["model"] == model and done["usage"]["total_tokens"] > 0
+    out = oa_content(server, done["output_file_id"])
+    assert [o["custom_id"] for o in out] == [f"c{i}" for i in range(6)]
+    for o, p in zip(out, PROMPTS):
+        assert o["error"] is None and o["response"]["status_code"] == 200
+        st, want, _ = server.request("POST", "/v1/chat/completions", chat_body(model, p),
+                                     headers=OA)
+        assert o["response"]["body"]["choices"][0]["message"] == want["choices"][0]["message"]
+    err = oa_content(server, done["error_file_id"])
+    assert err[0]["custom_id"] == "nomodel" and err[0]["response"]["status_code"] == 404
+    st, lst, _ = server.request("GET", "/v1/batches?limit=1", headers=OA)
+    assert lst["data"][0]["id"] == b["id"] and lst["has_more"] is False
+    assert stats(server)["batches"]["created"]["openai"] == 1
+    st, _, _ = server.request("POST", f"/v1/batches/{b['id']}/cancel", headers=OA)
+    assert st == 409
+
+
+def test_openai_batch_validation(server):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+    ok = {"method": "POST", "url": "/v1/chat/completions", "body": body}
+    fid = oa_batch_file(server, [dict(ok, custom_id="a"), "{not json",
+                                 dict(ok, custom_id="a"),
+                                 dict(ok, custom_id="b", url="/v1/embeddings")])
+    st, b, _ = server.request("POST", "/v1/batches", {
+        "input_file_id": fid, "endpoint": "/v1/chat/completions",
+        "completion_window": "24h"}, headers=OA)
+    assert st == 200, b
+    done = oa_wait(server, b["id"])
+    assert done["status"] == "failed" and done["failed_at"]
+    errs = done["errors"]["data"]
+    assert [(e["code"], e["line"]) for e in errs] == [
+        ("invalid_json_line", 2), ("duplicate_custom_id", 3), ("invalid_url", 4)]
+    assert done["request_counts"]["total"] == 0
+    st, e, _ = server.request("POST", "/v1/batches", {
+        "input_file_id": fid, "endpoint": "/v1/completions", "completion_window": "24h"},
+        headers=OA)
+    assert st == 400 and e["error"]["param"] == "endpoint"
+    st, e, _ = server.request("POST", "/v1/batches", {
+        "input_file_id": "file-nope", "endpoint": "/v1/chat/completions",
+        "completion_window": "24h"}, headers=OA)
+    assert st == 404
+
+
+def test_openai_batch_fail_half_way_and_cancel(server_factory):
+    server = server_factory("--fail-batch-after", "2", "--batch-workers", "1")
+    model = oa_model(server)
+    lines = [{"custom_id": f"c{i}", "method": "POST", "url": "/v1/chat/completions",
+              "body": chat_body(model, p)} for i, p in enumerate(PROMPTS)]
+    fid = oa_batch_file(server, lines)
+    st, b, _ = server.request("POST", "/v1/batches", {
+        "input_file_id": fid, "endpoint": "/v1/chat/completions",
+        "completion_window": "24h"}, headers=OA)
+    done = oa_wait(server, b["id"])
+    assert done["status"] == "failed"
+    assert done["request_counts"] == {"total": 6, "completed": 2, "failed": 0}
+    assert [o["custom_id"] for o in oa_content(server, done["output_file_id"])] == ["c0", "c1"]
+    err = oa_content(server, done["error_file_id"])
+    assert [o["error"]["code"] for o in err] == ["batch_failed"] * 4
+
+    slow = server_factory("--latency", "100", "--batch-workers", "1")
+    model = oa_model(slow)
+    fid = oa_batch_file(slow, [dict(x, body=chat_body(model, "1")) for x in lines] * 1)
+    st, b, _ = slow.request("POST", "/v1/batches", {
+        "input_file_id": fid, "endpoint": "/v1/chat/completions",
+        "completion_window": "24h"}, headers=OA)
+    st, c, _ = slow.request("POST", f"/v1/batches/{b['id']}/cancel", headers=OA)
+    assert st == 200 and c["status"] in ("cancelling", "cancelled")
+    done = oa_wait(slow, b["id"])
+    assert done["status"] == "cancelled" and done["cancelled_at"]
+    assert done["request_counts"]["completed"] < 6
