@@ -19,5 +19,6 @@ const struct srv_family *const srv_all_families[] = {
 const struct srv_batch_kind *const srv_batch_kinds[] = {
     &srv_gemini_batch_kind,
     &srv_openai_batch_kind,
+    &srv_vertex_batch_kind,
     NULL,
 };

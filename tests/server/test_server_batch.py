@@ -5,6 +5,8 @@ of the server in the middle of a batch."""
 import json
 import time
 
+import pytest
+
 PROMPTS = ["1", "2", "3", "4", "5", "6"]
 
 
@@ -352,3 +354,129 @@ def test_openai_batch_fail_half_way_and_cancel(server_factory):
     done = oa_wait(slow, b["id"])
     assert done["status"] == "cancelled" and done["cancelled_at"]
     assert done["request_counts"]["completed"] < 6
+
+
+# --- Vertex ------------------------------------------------------------------
+
+BEARER = {"Authorization": "Bearer any-token"}
+PARENT = "projects/test-proj/locations/us-central1"
+
+
+def vx_model(server):
+    from .test_server_vertex import contents_lines, job_body, put_object
+    from .test_server_vertex import wait_job as vx_wait_job
+    from .conftest import number_examples
+    uri = put_object(server, "train.jsonl", contents_lines(number_examples()[:4]))
+    st, job, _ = server.request("POST", f"/v1/{PARENT}/tuningJobs", job_body(uri, epochs=1),
+                                headers=BEARER)
+    assert st == 200, job
+    done = vx_wait_job(server, job["name"])
+    assert done["state"] == "JOB_STATE_SUCCEEDED", done
+    return done["tunedModel"]["model"], done["tunedModel"]["endpoint"]
+
+
+def vx_batch_body(model, uris, prefix="gs://bkt/out"):
+    return {"displayName": "vb", "model": model,
+            "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": uris}},
+            "outputConfig": {"predictionsFormat": "jsonl",
+                             "gcsDestination": {"outputUriPrefix": prefix}}}
+
+
+def vx_wait(server, name, version="v1", timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st, j, _ = server.request("GET", f"/{version}/{name}", headers=BEARER)
+        assert st == 200, j
+        if j["state"] in ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
+                          "JOB_STATE_EXPIRED"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError(f"{name} did not end")
+
+
+def gcs_read(server, gs_uri):
+    import urllib.parse
+    import urllib.request
+    bucket, name = gs_uri[5:].split("/", 1)
+    path = f"/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}?alt=media"
+    req = urllib.request.Request(server.url + path, headers=BEARER)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read().decode()
+
+
+def vx_lines(server, prompts):
+    from .test_server_vertex import put_object
+    lines = [{"id": i, "request": gen_request(p)} for i, p in enumerate(prompts)]
+    return put_object(server, "batch/in.jsonl",
+                      "".join(json.dumps(x) + "\n" for x in lines))
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta1"])
+def test_vertex_batch_equals_online(server, version):
+    model, endpoint = vx_model(server)
+    uri = vx_lines(server, PROMPTS)
+    st, job, _ = server.request("POST", f"/{version}/{PARENT}/batchPredictionJobs",
+                                vx_batch_body(model, [uri]), headers=BEARER)
+    assert st == 200, job
+    assert job["name"].startswith(PARENT + "/batchPredictionJobs/")
+    assert job["model"] == model and job["displayName"] == "vb"
+    assert job["state"] in ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED")
+    done = vx_wait(server, job["name"], version)
+    assert done["state"] == "JOB_STATE_SUCCEEDED", done
+    assert done["completionStats"] == {"successfulCount": "6", "failedCount": "0",
+                                       "incompleteCount": "0"}
+    assert done["endTime"] and done["createTime"] and "error" not in done
+    out_dir = done["outputInfo"]["gcsOutputDirectory"]
+    assert out_dir.startswith("gs://bkt/out/prediction-model-")
+    rows = [json.loads(x) for x in gcs_read(server, out_dir + "/predictions.jsonl").splitlines()]
+    assert [r["id"] for r in rows] == list(range(6))
+    for r, p in zip(rows, PROMPTS):
+        assert r["request"] == gen_request(p)
+        st, want, _ = server.request("POST", f"/v1/{endpoint}:generateContent",
+                                     gen_request(p), headers=BEARER)
+        assert r["response"]["candidates"][0]["content"] == want["candidates"][0]["content"]
+    st, lst, _ = server.request(
+        "GET", f"/{version}/{PARENT}/batchPredictionJobs?filter=state%3DJOB_STATE_SUCCEEDED",
+        headers=BEARER)
+    assert [j["name"] for j in lst["batchPredictionJobs"]] == [job["name"]]
+    st, lst, _ = server.request("GET", f"/v1/projects/other/locations/x/batchPredictionJobs",
+                                headers=BEARER)
+    assert lst.get("batchPredictionJobs", []) == []
+    assert stats(server)["batches"]["created"]["vertex"] == 1
+    st, op, _ = server.request("DELETE", f"/{version}/{job['name']}", headers=BEARER)
+    assert st == 200 and op["done"] is True
+    st, _, _ = server.request("GET", f"/{version}/{job['name']}", headers=BEARER)
+    assert st == 404
+
+
+def test_vertex_batch_errors_fail_and_cancel(server_factory):
+    server = server_factory("--fail-batch-after", "2", "--batch-workers", "1")
+    model, _ = vx_model(server)
+    uri = vx_lines(server, PROMPTS)
+    st, e, _ = server.request("POST", f"/v1/{PARENT}/batchPredictionJobs",
+                              vx_batch_body(PARENT + "/models/nope", [uri]), headers=BEARER)
+    assert st == 404, e
+    st, e, _ = server.request("POST", f"/v1/{PARENT}/batchPredictionJobs",
+                              vx_batch_body(model, ["gs://bkt/missing.jsonl"]), headers=BEARER)
+    assert st == 400, e
+    st, job, _ = server.request("POST", f"/v1/{PARENT}/batchPredictionJobs",
+                                vx_batch_body(model, [uri]), headers=BEARER)
+    done = vx_wait(server, job["name"])
+    assert done["state"] == "JOB_STATE_FAILED" and done["error"]["message"]
+    assert done["completionStats"]["successfulCount"] == "2"
+    assert done["completionStats"]["incompleteCount"] == "4"
+    rows = gcs_read(server, done["outputInfo"]["gcsOutputDirectory"] + "/predictions.jsonl")
+    rows = [json.loads(x) for x in rows.splitlines()]
+    assert sum("response" in r for r in rows) == 2 and len(rows) == 6
+    assert all(r["status"] for r in rows if "response" not in r)
+
+    slow = server_factory("--latency", "100", "--batch-workers", "1")
+    model, _ = vx_model(slow)
+    uri = vx_lines(slow, PROMPTS * 3)
+    st, job, _ = slow.request("POST", f"/v1/{PARENT}/batchPredictionJobs",
+                              vx_batch_body(model, [uri]), headers=BEARER)
+    st, r, _ = slow.request("POST", f"/v1/{job['name']}:cancel", {}, headers=BEARER)
+    assert st == 200 and r == {}
+    done = vx_wait(slow, job["name"])
+    assert done["state"] == "JOB_STATE_CANCELLED"
+    assert int(done["completionStats"]["incompleteCount"]) > 0
