@@ -247,7 +247,8 @@ int srv_batches_start(struct srv *s, int n_workers, struct srv_batches **out)
 		return rc;
 	}
 	bs->cap = bs->n;
-	qsort(bs->all, bs->n, sizeof(*bs->all), by_seq);
+	if (bs->n)
+		qsort(bs->all, bs->n, sizeof(*bs->all), by_seq);
 	for (size_t i = 0; i < bs->n; i++)
 		if (bs->all[i]->seq >= bs->next_seq)
 			bs->next_seq = bs->all[i]->seq + 1;
