@@ -135,10 +135,10 @@ static void upload_start(struct srv *s, const struct srv_request *req, struct sr
 	int rc =
 	    srv_object_put_note(s->opt.data_dir, SRV_GEMINI_FILES, id, mime, note, "", 0, NULL);
 	free(note);
-	cJSON_Delete(body);
 	if (!rc)
 		rc = srv_upload_start(s->opt.data_dir, SRV_GEMINI_FILES, id, mime, session,
 				      sizeof(session));
+	cJSON_Delete(body); /* mime may point into it */
 	if (rc) {
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot start the upload: %s.",
 				strerror(-rc));
