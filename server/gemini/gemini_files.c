@@ -264,8 +264,11 @@ void srv_gemini_file_download(struct srv *s, const struct srv_request *req,
 	free(name);
 	if (rc)
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot read the file: %s.", strerror(-rc));
-	else
-		srv_reply_raw(rep, 200, o.content_type, data, len);
+	else {
+		/* The type as a header: rep keeps the pointer, and o is gone on return. */
+		srv_reply_raw(rep, 200, NULL, data, len);
+		srv_reply_header(rep, "Content-Type", o.content_type);
+	}
 }
 
 void srv_gemini_file_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
