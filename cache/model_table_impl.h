@@ -107,6 +107,7 @@ struct model_table {
 	size_t n, cap;
 	uint64_t listing_sig; /* of the listing last saved (model_table_store.c) */
 	int listing_stale;    /* changed outside the background thread's work: save it */
+	double listing_due;   /* when the background thread's work is to be saved; 0: none */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct model_table_neg *neg;
