@@ -606,6 +606,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		model_table_user_forget(t, id);
 		model_table_spool_drop(t, id);
+		model_table_eval_drop(t, id);
 		if (t->o.answer_log)
 			answer_log_remove(t->o.answer_log, id);
 	}

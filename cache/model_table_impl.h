@@ -196,6 +196,10 @@ void model_table_log_kept(struct model_table *t, const char *id, const char *pro
 void model_table_gen_stop(struct model_table *t);
 void model_table_gen_free(struct model_table *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
+/* model_table_eval.c: the eval files of every ACTIVE model, or of one, asked for. */
+void model_table_eval_resume(struct model_table *t);
+void model_table_eval_ask_model(struct model_table *t, const char *id);
+void model_table_eval_drop(struct model_table *t, const char *id);
 void model_table_gen_ask(struct model_table *t, const char *id, const char *prompt, size_t len,
 			 int by_user);
 /* Whether the answer to prompt on id is done (memory or response cache). Not under mu. */

@@ -378,6 +378,7 @@ static int work_once(struct model_table *t, double *next)
 		t->spool_due = 0;
 		pthread_mutex_unlock(&t->mu);
 		model_table_spool_resume(t);
+		model_table_eval_resume(t);
 		pthread_mutex_lock(&t->mu);
 		return 1;
 	}

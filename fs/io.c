@@ -227,7 +227,7 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = fh->kind == TFS_SPOOL_PROMPT
+	int rc = fh->kind == TFS_SPOOL_PROMPT || fh->kind == TFS_SPOOL_EVAL
 		     ? tfs_spool_commit(fh, fh->buf, fh->len)
 		     : commit_as(&fh->who, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
@@ -664,7 +664,7 @@ static int truncate_spool(const struct tfs_path *p, off_t size)
 	struct tfs_fh *fh;
 	int rc;
 
-	if (p->spool != TFS_SPOOL_PROMPT)
+	if (p->spool == TFS_SPOOL_RESPONSE)
 		return -EACCES;
 	if ((size_t)size > TFS_MAX_FILE)
 		return -EFBIG;

@@ -71,7 +71,9 @@ static int prompt_exists(const char *id, const char *name, size_t *len)
 
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
 {
-	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts" : "/responses";
+	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts"
+			  : p->spool == TFS_SPOOL_EVAL ? "/eval"
+						       : "/responses";
 	size_t n = strlen(p->id);
 
 	if (!p->name || p->name[0] != '.' || n + strlen(sub) >= sizeof q->id)
@@ -109,6 +111,8 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		st->st_size = (off_t)len;
 		return 0;
 	}
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_getattr(p, fh, a.mtime, st);
 	memset(st, 0, sizeof *st);
 	st->st_uid = tfs_ctx.uid;
 	st->st_gid = tfs_ctx.gid;
@@ -154,6 +158,8 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 
 	if (rc < 0)
 		return rc;
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_readdir(p, buf, filler);
 	/* responses/ lists the answers that are done: reading one never waits */
 	rc = p->spool == TFS_SPOOL_PROMPT ? model_table_spool_names(tfs_ctx.mt, p->id, &names, &n)
 					  : model_table_spool_done(tfs_ctx.mt, p->id, &names, &n);
@@ -174,6 +180,8 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 	size_t len = 0;
 	int rc;
 
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_open(p, create, fh, flags);
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		const char *name = p->name;
 		struct model_table_attr a;
@@ -222,8 +230,11 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 {
-	int rc = model_table_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
+	int rc;
 
+	if (fh->kind == TFS_SPOOL_EVAL)
+		return tfs_eval_commit(fh, data, len);
+	rc = model_table_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
 	tfs_forget_attrs(fh->id);
 	return rc;
 }
@@ -231,10 +242,13 @@ int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
 {
 	struct model_table_answer a;
-	int rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock,
-					  tfs_ctx.opt.timeout, fuse_interrupted, &a);
 	size_t n;
+	int rc;
 
+	if (fh->kind == TFS_EVAL_RESULT || fh->kind == TFS_EVAL_LINES)
+		return tfs_eval_render(fh, nonblock, data, len);
+	rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock, tfs_ctx.opt.timeout,
+				      fuse_interrupted, &a);
 	if (rc < 0)
 		return rc;
 	if (fh->kind == TFS_SPOOL_JSON) {
@@ -263,6 +277,8 @@ int tfs_spool_unlink(const struct tfs_path *p)
 		return -EISDIR;
 	if (tfs_spool_scratch(p, &q))
 		return tfs_scratch_unlink(q.id, q.file);
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_unlink(p);
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		/* an answer goes with its prompt; rm -r passes here on its way */
 		char base[256];
@@ -280,6 +296,8 @@ int tfs_spool_rmdir(const struct tfs_path *p)
 	size_t n;
 	int rc;
 
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_rmdir(p);
 	if (p->name)
 		return -ENOTDIR;
 	rc = model_table_spool_names(tfs_ctx.mt, p->id, &names, &n);
@@ -302,6 +320,8 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 	struct model_table_attr a;
 	struct tfs_path q;
 
+	if (from->spool == TFS_SPOOL_EVAL || to->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_rename(from, to, flags);
 	if (tfs_spool_scratch(from, &q) && from->spool == to->spool && to->name &&
 	    to->name[0] != '.' && strcmp(from->id, to->id) == 0) {
 		/* a tool's temporary renamed into place: a write of the file */

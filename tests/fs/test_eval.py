@@ -1,0 +1,162 @@
+"""eval/: held-out examples in MODEL/eval/NAME.jsonl are answered at close (through the
+answer queue and the response cache) and scored in NAME.result and NAME.out.jsonl; bad
+lines fail the close with EINVAL and the line in `error`; a model still training makes a
+reader wait (or EAGAIN); the scores survive a remount without a request, and a tree walker
+starts none."""
+import errno
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import DATA
+from tests.fs.test_tutorial import tutorial_config
+
+
+def generations(server):
+    st, body, _ = server.request("GET", "/debug/stats")
+    assert st == 200
+    return sum(v["requests"] for k, v in body.get("routes", {}).items()
+               if "gen" in k.lower())
+
+
+def tutorial_model(m, name="number-generator"):
+    d = m.p(name)
+    os.mkdir(d)
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), os.path.join(d, "examples.jsonl"))
+    m.write(name, "config", data=tutorial_config())
+    assert m.read(name, "wait") == "ACTIVE\n", m.read(name, "error")
+    return d
+
+
+def result_fields(text):
+    head, _, _ = text.partition("worst:")
+    out = {}
+    for line in head.splitlines():
+        k, _, v = line.partition(": ")
+        out[k] = float(v) if "." in v else int(v)
+    out["worst"] = int(text.split("worst: ")[1].split("\n")[0])
+    return out
+
+
+def check_consistent(result, lines, examples):
+    """The two files agree with each other and with the examples they score."""
+    f = result_fields(result)
+    rows = [json.loads(x) for x in lines.splitlines()]
+    assert f["examples"] == len(rows) == len(examples)
+    assert [r["input"] for r in rows] == [e["text_input"] for e in examples]
+    assert [r["expected"] for r in rows] == [e["output"] for e in examples]
+    assert f["exact_match"] == sum(r["match"] for r in rows)
+    assert f["normalised_match"] == sum(r["normalised_match"] for r in rows)
+    assert f["exact_match"] <= f["normalised_match"] <= f["examples"]
+    assert abs(f["exact_match_rate"] - f["exact_match"] / len(rows)) < 1e-4
+    assert abs(f["normalised_match_rate"] - f["normalised_match"] / len(rows)) < 1e-4
+    mean = sum(r["similarity"] for r in rows) / len(rows)
+    assert abs(f["mean_similarity"] - mean) < 1e-3
+    for r in rows:
+        assert r["match"] == (r["got"] == r["expected"])
+        assert 0 <= r["similarity"] <= 1
+        assert (r["similarity"] == 1) == r["match"]
+    assert f["worst"] == min(10, len(rows) - f["exact_match"])
+    return f, rows
+
+
+def test_tutorial_eval_training_and_held_out(tmp_path, mount_factory, server_factory):
+    s = server_factory()
+    m = mount_factory(server=s, sub="a")
+    d = tutorial_model(m)
+    assert "eval" in os.listdir(d)
+    train = [json.loads(x) for x in open(os.path.join(DATA, "examples.jsonl")) if x.strip()]
+    assert len(train) == 15
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), os.path.join(d, "eval", "train.jsonl"))
+    held = [{"text_input": str(n), "output": str(n + 1)}
+            for n in (21, 37, 48, 56, 63, 75, 88, 94, 250, -7)]
+    with open(os.path.join(d, "eval", "held.jsonl"), "w") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in held))
+    result = m.read("number-generator", "eval", "train.result")
+    f, rows = check_consistent(result, m.read("number-generator", "eval", "train.out.jsonl"),
+                               train)
+    assert f["exact_match"] == 15 and f["exact_match_rate"] == 1.0, result
+    assert [r["line"] for r in rows] == list(range(1, 16))
+    f, rows = check_consistent(m.read("number-generator", "eval", "held.result"),
+                               m.read("number-generator", "eval", "held.out.jsonl"), held)
+    assert f["examples"] == 10
+    assert sorted(os.listdir(os.path.join(d, "eval"))) == [
+        "held.jsonl", "held.out.jsonl", "held.result",
+        "train.jsonl", "train.out.jsonl", "train.result"]
+    assert m.read("number-generator", "error") == ""
+
+    # a tree walker over the mount reads what is kept and asks nothing
+    with open(os.path.join(d, "eval", "later.jsonl"), "w") as f:
+        f.write('{"text_input": "1000", "output": "1001"}\n')
+    before = generations(s)
+    r = subprocess.run(["grep", "-r", "-c", "xyzzy", m.path], capture_output=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    subprocess.run(["find", m.path], capture_output=True, check=True, timeout=60)
+    assert generations(s) == before
+
+    # the scores survive a remount and are served without a request
+    kept = {n: m.read("number-generator", "eval", n)
+            for n in ("train.result", "train.out.jsonl", "held.result")}
+    m.restart()
+    before = generations(s)
+    for n, text in kept.items():
+        assert m.read("number-generator", "eval", n) == text
+    assert generations(s) == before
+
+    # rm of the file takes its scores; its answers stay in the response cache
+    os.unlink(os.path.join(d, "eval", "held.jsonl"))
+    assert "held.result" not in os.listdir(os.path.join(d, "eval"))
+    with pytest.raises(FileNotFoundError):
+        open(os.path.join(d, "eval", "held.result")).read()
+
+
+def test_eval_bad_line_fails_the_close(mount):
+    d = mount.make_active("bad")
+    text = '{"text_input": "1", "output": "2"}\n{"text_input": "3"\n'
+    fd = os.open(os.path.join(d, "eval", "broken.jsonl"), os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, text.encode())
+    with pytest.raises(OSError) as e:
+        os.close(fd)
+    assert e.value.errno == errno.EINVAL
+    err = mount.read("bad", "error")
+    assert "eval/broken.jsonl: line 2:" in err, err
+    assert mount.read("bad", "eval", "broken.jsonl") == text  # kept byte for byte
+    with pytest.raises(OSError) as e:
+        mount.read("bad", "eval", "broken.result")
+    assert e.value.errno == errno.EINVAL
+    mount.allow.append("eval/broken.jsonl")
+
+
+def test_eval_waits_for_a_model_in_training(mount):
+    mount.allow.append("eval/q.jsonl: slow is a draft")
+    os.mkdir(mount.p("slow"))
+    ev = mount.p("slow", "eval", "q.jsonl")
+    with open(ev, "w") as f:
+        f.write('{"text_input": "1", "output": "2"}\n{"text_input": "3", "output": "4"}\n')
+    # a draft: nothing to answer with yet, and it says so
+    fd = os.open(mount.p("slow", "eval", "q.result"), os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    assert e.value.errno == errno.EAGAIN
+    assert "draft" in mount.read("slow", "error")
+    mount.write("slow", "examples.jsonl",
+                data='{"text_input": "1", "output": "2"}\n{"text_input": "3", "output": "4"}\n')
+    mount.write("slow", "config", data="base_model = models/gemini-1.0-pro-001\n"
+                "epoch_count = 40\nbatch_size = 1\n")
+    fd = os.open(mount.p("slow", "eval", "q.result"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(BlockingIOError):
+            os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    assert mount.read("slow", "state") in ("DRAFT\n", "CREATING\n")
+    # a blocking read waits for ACTIVE, then for the answers
+    text = mount.read("slow", "eval", "q.result")
+    assert mount.read("slow", "state") == "ACTIVE\n"
+    assert text.startswith("examples: 2\n"), text
