@@ -76,8 +76,9 @@ struct model_table_view {
 	double percent;
 	struct tuning_snapshot *snapshots; /* the tuning's progress, else the model's */
 	size_t n_snapshots;
-	char *error;  /* "" when none */
-	char *prompt; /* NULL when none; may hold NUL bytes */
+	char *error;	  /* "" when none */
+	char *evaluation; /* the service's evaluation lines (tuned_model), NULL when none */
+	char *prompt;	  /* NULL when none; may hold NUL bytes */
 	size_t prompt_len;
 	char *generation; /* canonical text, "" for defaults */
 };

@@ -269,3 +269,53 @@ done:
 	free(data);
 	return rc;
 }
+
+/* "eval/NAME.jsonl", "NAME.jsonl" or "NAME": the file's name in eval/ (heap). */
+static char *validation_name(const char *v)
+{
+	size_t n;
+
+	if (strncmp(v, "eval/", 5) == 0)
+		v += 5;
+	n = strlen(v);
+	return n > 6 && strcmp(v + n - 6, ".jsonl") == 0 ? xstrdup(v) : xasprintf("%s.jsonl", v);
+}
+
+int model_table_eval_validation(struct model_table *t, const char *id, struct tuning_request *req,
+				char *msg, size_t msg_len)
+{
+	struct tuning_request set = {0};
+	char *file, *data = NULL, why[400];
+	size_t len = 0;
+	int rc;
+
+	if (!req->validation_file)
+		return 0;
+	if (!t->o.backend || !(backend_caps(t->o.backend) & BACKEND_HAS_VALIDATION)) {
+		snprintf(msg, msg_len,
+			 "config: validation_examples: the %s backend takes no validation set "
+			 "(Vertex AI does); evaluate with eval/ once the model is ACTIVE",
+			 t->o.backend ? backend_name(t->o.backend) : "local");
+		return -EINVAL;
+	}
+	file = validation_name(req->validation_file);
+	rc = eval_valid_name(file) ? model_table_eval_read(t, id, file, &data, &len) : -EINVAL;
+	if (rc < 0) {
+		snprintf(msg, msg_len,
+			 "config: validation_examples: eval/%s is not there (write the examples "
+			 "into %s/eval/%s before the config)",
+			 file, id, file);
+	} else if ((rc = model_table_parse_examples(t, data, len, &set, why, sizeof why)) < 0) {
+		snprintf(msg, msg_len, "config: validation_examples: eval/%s%s", file,
+			 strncmp(why, "examples.jsonl", 14) == 0 ? why + 14 : why);
+	} else {
+		req->validation = set.examples;
+		req->n_validation = set.n_examples;
+		set.examples = NULL;
+		set.n_examples = 0;
+	}
+	tuning_request_clear(&set);
+	free(data);
+	free(file);
+	return rc < 0 ? -EINVAL : 0;
+}

@@ -160,3 +160,58 @@ def test_eval_waits_for_a_model_in_training(mount):
     text = mount.read("slow", "eval", "q.result")
     assert mount.read("slow", "state") == "ACTIVE\n"
     assert text.startswith("examples: 2\n"), text
+
+
+VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
+PARENT = "projects/test-proj/locations/us-central1"
+
+
+def test_vertex_validation_examples_reach_the_job_and_its_loss_shows(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    os.mkdir(m.p("val"))
+    held = [{"text_input": str(n), "output": str(n + 1)} for n in (21, 37, 48)]
+    m.write("val", "eval", "held.jsonl", data="".join(json.dumps(e) + "\n" for e in held))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("val", "examples.jsonl"))
+    m.write("val", "config", data="base_model = gemini-2.5-flash\nepoch_count = 3\n"
+            "validation_examples = eval/held.jsonl\n")
+    assert m.read("val", "wait") == "ACTIVE\n", m.read("val", "error")
+    st, page, _ = m.server.request("GET", f"/v1/{PARENT}/tuningJobs",
+                                   headers={"Authorization": "Bearer test-token"})
+    [job] = [j for j in page["tuningJobs"] if j["labels"].get("tunedfs-name") == "val"]
+    uri = job["supervisedTuningSpec"]["validationDatasetUri"]
+    assert uri.startswith("gs://bkt/tunedfs/val/validation-"), uri
+    runs = job["evaluateDatasetRuns"]
+    assert [r["checkpointId"] for r in runs] == ["1", "2", "3"]
+    losses = [r["evaluateDatasetResponse"]["aggregationOutput"]["aggregationResults"][0]
+              ["pointwiseMetricResult"]["score"] for r in runs]
+    progress = m.read("val", "progress").splitlines()
+    shown = [line for line in progress if line.startswith("evaluation checkpoint ")]
+    assert len(shown) == 3, progress
+    for i, line in enumerate(shown):
+        _, _, ckpt, metric, value = line.split()
+        assert (ckpt, metric) == (str(i + 1), "validation_loss")
+        assert abs(float(value) - losses[i]) < 1e-4
+
+
+def test_validation_examples_elsewhere_is_a_config_error(mount_factory):
+    m = mount_factory()
+    m.allow.append("validation_examples")
+    os.mkdir(m.p("nov"))
+    m.write("nov", "eval", "held.jsonl", data='{"text_input": "1", "output": "2"}\n')
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("nov", "examples.jsonl"))
+    m.write("nov", "config", data="base_model = models/gemini-1.0-pro-001\nepoch_count = 1\n"
+            "validation_examples = held.jsonl\n")
+    assert m.read("nov", "wait") == "DRAFT\n"
+    err = m.read("nov", "error")
+    assert "config: validation_examples: the gemini backend takes no validation set" in err, err
+
+
+def test_vertex_validation_examples_must_be_there(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    m.allow.append("validation_examples")
+    os.mkdir(m.p("miss"))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("miss", "examples.jsonl"))
+    m.write("miss", "config", data="base_model = gemini-2.5-flash\nepoch_count = 1\n"
+            "validation_examples = nothere\n")
+    assert m.read("miss", "wait") == "DRAFT\n"
+    assert "validation_examples: eval/nothere.jsonl is not there" in m.read("miss", "error")
