@@ -34,6 +34,15 @@ static enum eval_name classify(const char *name, char *file, size_t size)
 	return EVAL_INPUT;
 }
 
+/* Whether scores written into id are a restore's copy (cp -a, tar, rsync of a backup into
+ * a new draft), taken and dropped like the answers in responses/. */
+static int restoring(const char *id)
+{
+	struct model_table_attr a;
+
+	return model_table_attr(tfs_ctx.mt, id, &a) == 0 && tfs_restorable(TFS_SPOOL_RESPONSE, &a);
+}
+
 static int file_exists(const char *id, const char *file, size_t *len)
 {
 	char *data = NULL;
@@ -41,6 +50,23 @@ static int file_exists(const char *id, const char *file, size_t *len)
 
 	free(data);
 	return rc == -EINVAL ? -ENOENT : rc;
+}
+
+static int regular(struct stat *st, mode_t mode, size_t size)
+{
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	return 0;
+}
+
+static int being_restored(const char *id, const char *name)
+{
+	char *n = xasprintf("eval/%s", name);
+	int r = tfs_spool_being_restored(id, n);
+
+	free(n);
+	return r;
 }
 
 int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t mtime,
@@ -63,6 +89,13 @@ int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t m
 	what = classify(p->name, file, sizeof file);
 	if (what == EVAL_BAD)
 		return -ENOENT;
+	if (what != EVAL_INPUT && being_restored(p->id, p->name))
+		return regular(st, 0444, 0);
+	/* a restore into a new draft finds no scores in the way of its exclusive creates */
+	if (what != EVAL_INPUT && !fh &&
+	    (tfs_restore_hides(p->id, TFS_EVAL_RESULT) ||
+	     (tfs_gone(p->id, TFS_EVAL_RESULT) && restoring(p->id))))
+		return -ENOENT;
 	rc = file_exists(p->id, file, &len);
 	if (what == EVAL_INPUT && fh && fh->kind == TFS_SPOOL_EVAL) {
 		struct tfs_fh *h = (struct tfs_fh *)fh;
@@ -73,10 +106,8 @@ int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t m
 	}
 	if (rc < 0)
 		return rc;
-	st->st_mode = S_IFREG | (what == EVAL_INPUT ? 0644 : 0444);
-	st->st_nlink = 1;
-	st->st_size = what == EVAL_INPUT ? (off_t)len : 0; /* scores: sized when read */
-	return 0;
+	/* scores: sized when read */
+	return regular(st, what == EVAL_INPUT ? 0644 : 0444, what == EVAL_INPUT ? len : 0);
 }
 
 int tfs_eval_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler)
@@ -117,8 +148,16 @@ int tfs_eval_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int f
 	if (what == EVAL_BAD)
 		return create ? -EINVAL : -ENOENT;
 	if (what != EVAL_INPUT) {
-		if ((flags & O_ACCMODE) != O_RDONLY)
+		if ((flags & O_ACCMODE) != O_RDONLY && !restoring(p->id))
 			return -EACCES;
+		if ((flags & O_ACCMODE) != O_RDONLY) { /* a restore's copy: dropped */
+			fh->kind = what == EVAL_RESULT ? TFS_EVAL_RESULT : TFS_EVAL_LINES;
+			fh->discard = 1;
+			fh->loaded = 1;
+			fh->name = xasprintf("eval/%s", p->name);
+			tfs_spool_restoring(fh); /* there until released: cp -a sets its times */
+			return 0;
+		}
 		rc = file_exists(p->id, file, &len);
 		if (rc < 0)
 			return rc;
@@ -164,15 +203,19 @@ int tfs_eval_unlink(const struct tfs_path *p)
 {
 	enum eval_name what;
 	char file[256];
-	size_t len;
 
 	if (!p->name)
 		return -EISDIR;
 	what = classify(p->name, file, sizeof file);
 	if (what == EVAL_BAD)
 		return -ENOENT;
-	if (what != EVAL_INPUT) /* scores go with their file; rm -r passes here on its way */
-		return file_exists(p->id, file, &len);
+	/* scores go with their file, which rm -r may have removed a moment ago on its way;
+	 * a restore's unlink before its create (tar) makes them absent for a moment */
+	if (what != EVAL_INPUT) {
+		if (restoring(p->id))
+			tfs_mark_unlinked(p->id, TFS_EVAL_RESULT);
+		return 0;
+	}
 	return model_table_eval_unlink(tfs_ctx.mt, p->id, file);
 }
 
@@ -206,8 +249,11 @@ int tfs_eval_rename(const struct tfs_path *from, const struct tfs_path *to, unsi
 	if (from->spool != TFS_SPOOL_EVAL || to->spool != TFS_SPOOL_EVAL || !from->name ||
 	    !to->name || strcmp(from->id, to->id) != 0)
 		return -EXDEV;
-	if (classify(to->name, dst, sizeof dst) != EVAL_INPUT)
-		return -EACCES;
+	if (classify(to->name, dst, sizeof dst) != EVAL_INPUT) {
+		if (!scratch || !restoring(to->id))
+			return -EACCES;
+		return tfs_scratch_unlink(q.id, q.file); /* a restore's scores: dropped */
+	}
 	if (!scratch && classify(from->name, src, sizeof src) != EVAL_INPUT)
 		return -EACCES;
 	if ((flags & RENAME_NOREPLACE) && file_exists(to->id, dst, &len) == 0)

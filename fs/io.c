@@ -610,7 +610,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		commit(fh, 0);
 	if (fh->held)
 		model_table_hold(tfs_ctx.mt, fh->id, -1);
-	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
+	if (fh->discard && (fh->kind == TFS_SPOOL_RESPONSE || fh->kind == TFS_EVAL_RESULT ||
+			    fh->kind == TFS_EVAL_LINES))
 		tfs_spool_release(fh);
 	fh_free(fh);
 	return 0;

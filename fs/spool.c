@@ -29,7 +29,7 @@ static pthread_mutex_t restoring_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tfs_fh *restoring[64];
 static size_t n_restoring;
 
-static void restoring_add(struct tfs_fh *fh)
+void tfs_spool_restoring(struct tfs_fh *fh)
 {
 	pthread_mutex_lock(&restoring_mu);
 	if (n_restoring < sizeof restoring / sizeof *restoring)
@@ -49,7 +49,7 @@ void tfs_spool_release(struct tfs_fh *fh)
 	pthread_mutex_unlock(&restoring_mu);
 }
 
-static int being_restored(const char *id, const char *name)
+int tfs_spool_being_restored(const char *id, const char *name)
 {
 	int found = 0;
 
@@ -137,7 +137,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		/* answers exist once the model can give them: a restore (tar, cp -a) into a
 		 * draft finds none in its way */
 		rc = a.state == MODEL_TABLE_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
-		if ((fh && fh->discard) || being_restored(p->id, p->name))
+		if ((fh && fh->discard) || tfs_spool_being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
 		len = 0;	/* the answer's size is not known before it is read */
 		st->st_mode = S_IFREG | 0444;
@@ -191,7 +191,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 			fh->discard = 1; /* a restore's copy of an answer: dropped */
 			fh->loaded = 1;
 			fh->name = xstrdup(p->name);
-			restoring_add(fh);
+			tfs_spool_restoring(fh);
 			return 0;
 		}
 		if (acc != O_RDONLY)

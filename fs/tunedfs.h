@@ -254,6 +254,10 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 int tfs_spool_unlink(const struct tfs_path *p);
 /* At the release of a spool handle that a restore wrote through. */
 void tfs_spool_release(struct tfs_fh *fh);
+/* A restore's handle (fh->id, fh->name) whose file exists until its release, and whether
+ * one is open on name in id (eval.c names its own "eval/NAME"). */
+void tfs_spool_restoring(struct tfs_fh *fh);
+int tfs_spool_being_restored(const char *id, const char *name);
 int tfs_spool_rmdir(const struct tfs_path *p);
 int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a

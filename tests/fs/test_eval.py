@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.parse
 
 import pytest
 
@@ -88,13 +90,18 @@ def test_tutorial_eval_training_and_held_out(tmp_path, mount_factory, server_fac
         "train.jsonl", "train.out.jsonl", "train.result"]
     assert m.read("number-generator", "error") == ""
 
-    # a tree walker over the mount reads what is kept and asks nothing
-    with open(os.path.join(d, "eval", "later.jsonl"), "w") as f:
-        f.write('{"text_input": "1000", "output": "1001"}\n')
+    # a tree walker over the mount reads what is kept and asks nothing, and does not wait
+    # for a file whose answers cannot come yet (a draft's)
+    os.mkdir(m.p("later"))
+    m.write("later", "eval", "q.jsonl", data='{"text_input": "1000", "output": "1001"}\n')
     before = generations(s)
     r = subprocess.run(["grep", "-r", "-c", "xyzzy", m.path], capture_output=True, timeout=60)
     assert r.returncode == 1, r.stderr
-    subprocess.run(["find", m.path], capture_output=True, check=True, timeout=60)
+    found = subprocess.run(["find", m.path], capture_output=True, text=True, check=True,
+                           timeout=60).stdout.split()
+    assert os.path.join(d, "eval", "held.result") in found
+    assert m.p("later", "eval", "q.jsonl") in found
+    assert m.p("later", "eval", "q.result") not in found
     assert generations(s) == before
 
     # the scores survive a remount and are served without a request
@@ -106,11 +113,35 @@ def test_tutorial_eval_training_and_held_out(tmp_path, mount_factory, server_fac
         assert m.read("number-generator", "eval", n) == text
     assert generations(s) == before
 
+    # a backup copied out and back in under a new name: the examples come back, the
+    # scores are the service's to make again
+    backup = tmp_path / "backup"
+    subprocess.run(["cp", "-a", d, str(backup)], check=True)
+    assert sorted(os.listdir(backup / "eval")) == [
+        "held.jsonl", "held.out.jsonl", "held.result",
+        "train.jsonl", "train.out.jsonl", "train.result"]
+    r = subprocess.run(["cp", "-a", str(backup), m.p("restored")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(m.p("restored", "eval"))) == ["held.jsonl", "train.jsonl"]
+    assert m.read("restored", "eval", "held.jsonl") == m.read("number-generator", "eval",
+                                                              "held.jsonl")
+    tar = tmp_path / "backup.tar"
+    subprocess.run(["tar", "-C", d, "-cf", str(tar), "."], check=True)
+    os.mkdir(m.p("untarred"))
+    r = subprocess.run(["tar", "-C", m.p("untarred"), "-xf", str(tar)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(m.p("untarred", "eval"))) == ["held.jsonl", "train.jsonl"]
+
     # rm of the file takes its scores; its answers stay in the response cache
     os.unlink(os.path.join(d, "eval", "held.jsonl"))
     assert "held.result" not in os.listdir(os.path.join(d, "eval"))
     with pytest.raises(FileNotFoundError):
         open(os.path.join(d, "eval", "held.result")).read()
+    # rm -r of the model passes through eval/ and removes it all
+    r = subprocess.run(["rm", "-r", d], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "number-generator" not in os.listdir(m.path)
 
 
 def test_eval_bad_line_fails_the_close(mount):
@@ -204,6 +235,33 @@ def test_validation_examples_elsewhere_is_a_config_error(mount_factory):
     assert m.read("nov", "wait") == "DRAFT\n"
     err = m.read("nov", "error")
     assert "config: validation_examples: the gemini backend takes no validation set" in err, err
+
+
+def test_eval_on_a_failed_model_names_the_failure(mount_factory):
+    m = mount_factory(opts=VERTEX)
+    m.allow.append("eval/q.jsonl: broken failed")
+    lines = json.dumps({"contents": [{"role": "user", "parts": [{"text": "1"}]},
+                                     {"role": "model", "parts": [{"text": "2"}]}]}) + \
+        '\n{"contents": [{"role": "user"}]}\n'
+    q = urllib.parse.urlencode({"uploadType": "media", "name": "bad.jsonl"})
+    bearer = {"Authorization": "Bearer test-token"}
+    st, _, _ = m.server.request("POST", f"/upload/storage/v1/b/bkt/o?{q}", raw=lines.encode(),
+                                headers=bearer)
+    assert st == 200
+    body = {"baseModel": "gemini-2.5-flash", "labels": {"tunedfs-name": "broken"},
+            "supervisedTuningSpec": {"trainingDatasetUri": "gs://bkt/bad.jsonl"}}
+    st, job, _ = m.server.request("POST", f"/v1/{PARENT}/tuningJobs", body, headers=bearer)
+    assert st == 200, job
+    deadline = time.time() + 60
+    while not ("broken" in os.listdir(m.path) and m.read("broken", "state") == "FAILED\n"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    m.write("broken", "eval", "q.jsonl", data='{"text_input": "1", "output": "2"}\n')
+    with pytest.raises(OSError) as e:
+        m.read("broken", "eval", "q.result")
+    assert e.value.errno == errno.EINVAL
+    err = m.read("broken", "error")
+    assert "eval/q.jsonl: broken failed" in err and "line 2" in err, err
 
 
 def test_vertex_validation_examples_must_be_there(mount_factory):
