@@ -127,7 +127,7 @@ static int build_request(struct model_table *t, const char *id, struct tuning_re
 			return rc;
 	}
 	req->id = xstrdup(id);
-	return 0;
+	return model_table_eval_validation(t, id, req, msg, msg_len);
 }
 
 static void create_done(struct model_table *t, struct model_table_entry *e, int rc,
@@ -378,6 +378,7 @@ static int work_once(struct model_table *t, double *next)
 		t->spool_due = 0;
 		pthread_mutex_unlock(&t->mu);
 		model_table_spool_resume(t);
+		model_table_eval_resume(t);
 		pthread_mutex_lock(&t->mu);
 		return 1;
 	}
