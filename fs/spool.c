@@ -228,11 +228,11 @@ int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 	return rc;
 }
 
-int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
+int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len)
 {
 	struct model_table_answer a;
-	int rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock,
-					  tfs_ctx.opt.timeout, fuse_interrupted, &a);
+	int rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, w->nonblock, w->timeout,
+					  w->intr, &a);
 	size_t n;
 
 	if (rc < 0)
