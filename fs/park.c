@@ -53,11 +53,20 @@ static void reply(const struct parked *p, int rc, const char *data)
 		tfs_log(LOG_WARNING, "replying to a waiting read: %s", strerror(errno));
 }
 
-/* Reads p without waiting (expired: with no time left, so that a timeout is noted as a
- * blocking read notes it). -EAGAIN while it would wait. */
+/* What tells the reading functions to give up at once instead of waiting. */
+static int give_up(void)
+{
+	return 1;
+}
+
+/* Reads p without waiting: -EINTR while it would wait (a read's own -EAGAIN, a quota's,
+ * is its answer). Expired: with no time left, so that the timeout is noted as a blocking
+ * read notes it. */
 static int attempt(struct parked *p, int expired, char **data)
 {
-	struct tfs_wait w = {.pid = p->pid, .nonblock = !expired, .timeout = 0, .intr = NULL};
+	struct tfs_wait w = {.pid = p->pid,
+			     .timeout = expired ? 0 : tfs_ctx.opt.timeout,
+			     .intr = expired ? NULL : give_up};
 
 	*data = xmalloc(p->size ? p->size : 1);
 	return tfs_read_with(p->fh, &w, *data, p->size, (off_t)p->off);
@@ -75,16 +84,15 @@ static void unlink_parked(struct parked *p)
 	}
 }
 
-/* After an attempt at p (busy): replies and frees it when its read is over. */
-static void settle(struct parked *p, int rc, char *data)
+/* After an attempt at p (busy): replies and frees it when its read is over (whatever an
+ * expired attempt gave is its end). */
+static void settle(struct parked *p, int expired, int rc, char *data)
 {
 	int over;
 
 	pthread_mutex_lock(&park_mu);
 	p->busy = 0;
-	if (rc == -EAGAIN && (p->interrupted || stopping))
-		rc = -EINTR;
-	over = rc != -EAGAIN;
+	over = rc != -EINTR || expired || p->interrupted || stopping;
 	if (over)
 		unlink_parked(p);
 	pthread_mutex_unlock(&park_mu);
@@ -132,8 +140,9 @@ static void *notify_main(void *arg)
 		pthread_mutex_unlock(&park_mu);
 		for (size_t i = 0; i < n; i++) {
 			char *data = NULL;
-			int rc = attempt(v[i], clock_now_ms() >= v[i]->deadline_ms, &data);
-			settle(v[i], rc, data);
+			int expired = clock_now_ms() >= v[i]->deadline_ms;
+			int rc = attempt(v[i], expired, &data);
+			settle(v[i], expired, rc, data);
 		}
 		free(v);
 		before = seen;
@@ -222,8 +231,8 @@ int tfs_park_take(int fd, const void *buf, size_t n)
 	start_notifier();
 	pthread_mutex_unlock(&park_mu);
 	rc = attempt(p, 0, &data);
-	settle(p, rc, data);
-	if (rc == -EAGAIN) {
+	settle(p, 0, rc, data);
+	if (rc == -EINTR) {
 		pthread_mutex_lock(&park_mu);
 		pthread_cond_signal(&park_more);
 		pthread_mutex_unlock(&park_mu);
