@@ -102,6 +102,7 @@ struct model_table {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;	/* the background thread's */
 	pthread_cond_t changed; /* state changes, answers, listings */
+	unsigned long answers;	/* +1 with each answer or more of one (model_table_await) */
 	pthread_mutex_t draft_mu;
 	struct model_table_entry **v; /* sorted by id */
 	size_t n, cap;
