@@ -5,13 +5,15 @@ batch the service fails part-way leaves the rest to online calls (the reason in 
 mount killed during a batch follows it again after a remount instead of sending it anew.
 Small spools here (CI time); the 1,000-prompt form is tests/bench/batch.py and the
 TUNEDFS_SLOW_TESTS=1 parameter below."""
+import json
 import os
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from tests.conftest import binary
+from tests.conftest import DATA, binary
 
 
 def routes(server):
@@ -163,3 +165,37 @@ def test_batch_min_1_is_refused(tmp_path):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert "batch_min must be from 2" in r.stderr
+
+
+OPENAI_KEY = "sk-tunedfs-test-key"
+
+
+def openai_direct(server, model, prompt):
+    st, out, _ = server.request(
+        "POST", "/v1/chat/completions", headers={"Authorization": "Bearer " + OPENAI_KEY},
+        body={"model": model, "messages": [{"role": "user", "content": prompt}]})
+    assert st == 200, out
+    return out["choices"][0]["message"]["content"]
+
+
+def test_an_openai_spool_goes_as_one_batch(tmp_path, mount_factory, server_factory):
+    s = batch_server(server_factory)
+    env = dict(os.environ, OPENAI_API_KEY=OPENAI_KEY)
+    m = mount_factory(server=s, env=env,
+                      opts=["backend=openai", "endpoint=" + s.url + "/v1", "batch_min=30"])
+    os.mkdir(m.p("oa"))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("oa", "examples.jsonl"))
+    m.write("oa", "config", data="base_model = gpt-4.1-mini-2025-04-14\nepoch_count = 2\n")
+    assert m.read("oa", "wait") == "ACTIVE\n", m.read("oa", "error")
+    model = json.loads(m.read("oa", "model.json"))["fine_tuned_model"]
+    chats = count(s, "chat")
+    names = spool_in(tmp_path, m, "oa", 60)
+    got = read_all(m, "oa", names)
+    assert count(s, "batches.create") == 1
+    assert count(s, "chat") == chats  # none went online
+    wrong = [k for k in names if got[k] != openai_direct(s, model, str(int(k[1:]))) + "\n"]
+    assert wrong == []
+    st = fields(m.read("oa", "responses", "batch"))
+    assert st["state"] == "SUCCEEDED"
+    assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
+    assert int(st["tokens"]) > 0
