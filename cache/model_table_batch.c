@@ -60,10 +60,12 @@ static struct model_table_batch *batch_new(struct model_table *t, const char *id
 					   size_t n)
 {
 	struct model_table_batch *bt = xcalloc(1, sizeof *bt);
+	struct model_table_entry *e = model_table_find(t, id);
 
 	bt->t = t;
 	bt->id = xstrdup(id);
-	tuned_model_copy(&bt->model, m);
+	/* the model as listed, with its resource (a Vertex batch names the tuned model) */
+	tuned_model_copy(&bt->model, e && e->model.id ? &e->model : m);
 	bt->jobs = v;
 	bt->n = n;
 	bt->total = (long)n;

@@ -199,3 +199,36 @@ def test_an_openai_spool_goes_as_one_batch(tmp_path, mount_factory, server_facto
     assert st["state"] == "SUCCEEDED"
     assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
     assert int(st["tokens"]) > 0
+
+
+VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
+
+
+def vertex_direct(server, endpoint, prompt):
+    st, out, _ = server.request(
+        "POST", f"/v1/{endpoint}:generateContent", headers={"Authorization": "Bearer test-token"},
+        body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
+    assert st == 200, out
+    return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
+
+
+def test_a_vertex_spool_goes_as_one_batch(tmp_path, mount_factory, server_factory):
+    s = batch_server(server_factory)
+    m = mount_factory(server=s, opts=VERTEX + ["batch_min=30"])
+    os.mkdir(m.p("vx"))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("vx", "examples.jsonl"))
+    m.write("vx", "config", data="base_model = gemini-2.5-flash\nepoch_count = 2\n")
+    assert m.read("vx", "wait") == "ACTIVE\n", m.read("vx", "error")
+    endpoint = json.loads(m.read("vx", "model.json"))["tunedModel"]["endpoint"]
+    before = online(s)
+    names = spool_in(tmp_path, m, "vx", 60)
+    got = read_all(m, "vx", names)
+    assert count(s, "batchPredictionJobs.create") == 1
+    assert online(s) == before  # none went online
+    wrong = [k for k in names if got[k] != vertex_direct(s, endpoint, str(int(k[1:]))) + "\n"]
+    assert wrong == []
+    st = fields(m.read("vx", "responses", "batch"))
+    assert st["job"].startswith("projects/test-proj/locations/us-central1/batchPredictionJobs/")
+    assert st["state"] == "SUCCEEDED"
+    assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
+    assert int(st["tokens"]) > 0
