@@ -138,6 +138,14 @@ def test_tutorial_eval_training_and_held_out(tmp_path, mount_factory, server_fac
     assert "held.result" not in os.listdir(os.path.join(d, "eval"))
     with pytest.raises(FileNotFoundError):
         open(os.path.join(d, "eval", "held.result")).read()
+    # rm of everything in eval/ (the shell's order: a file before its scores)
+    subprocess.run(["cp", os.path.join(d, "eval", "train.jsonl"), str(tmp_path / "t.jsonl")],
+                   check=True)
+    r = subprocess.run(f"rm {d}/eval/*", shell=True, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(os.path.join(d, "eval")) == []
+    shutil.copyfile(tmp_path / "t.jsonl", os.path.join(d, "eval", "train.jsonl"))
+    assert result_fields(m.read("number-generator", "eval", "train.result"))["exact_match"] == 15
     # rm -r of the model passes through eval/ and removes it all
     r = subprocess.run(["rm", "-r", d], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
