@@ -230,6 +230,12 @@ def test_vertex_validation_examples_reach_the_job_and_its_loss_shows(mount_facto
         _, _, ckpt, metric, value = line.split()
         assert (ckpt, metric) == (str(i + 1), "validation_loss")
         assert abs(float(value) - losses[i]) < 1e-4
+    # the set is in the bucket until the model goes, and goes with it
+    obj = "/storage/v1/b/bkt/o/" + urllib.parse.quote(uri[len("gs://bkt/"):], safe="")
+    bearer = {"Authorization": "Bearer test-token"}
+    assert m.server.request("GET", obj, headers=bearer)[0] == 200
+    subprocess.run(["rm", "-r", m.p("val")], check=True)
+    assert m.server.request("GET", obj, headers=bearer)[0] == 404
 
 
 def test_validation_examples_elsewhere_is_a_config_error(mount_factory):
