@@ -181,6 +181,7 @@ static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
 		result_keep(t, j->key, rc, NULL, 0);
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
+	t->answers++;
 	pthread_cond_broadcast(&t->changed);
 }
 
@@ -222,6 +223,7 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 		}
 		memcpy(j->partial + j->partial_len, text + same, len - same);
 		j->partial_len += len - same;
+		g->t->answers++;
 		pthread_cond_broadcast(&g->t->changed);
 	}
 	pthread_mutex_unlock(&g->t->mu);

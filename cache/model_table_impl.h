@@ -102,11 +102,13 @@ struct model_table {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;	/* the background thread's */
 	pthread_cond_t changed; /* state changes, answers, listings */
+	unsigned long answers;	/* +1 with each answer or more of one (model_table_await) */
 	pthread_mutex_t draft_mu;
 	struct model_table_entry **v; /* sorted by id */
 	size_t n, cap;
 	uint64_t listing_sig; /* of the listing last saved (model_table_store.c) */
 	int listing_stale;    /* changed outside the background thread's work: save it */
+	double listing_due;   /* when the background thread's work is to be saved; 0: none */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct model_table_neg *neg;

@@ -232,10 +232,10 @@ int tfs_eval_commit(struct tfs_fh *fh, const char *data, size_t len)
 	return rc;
 }
 
-int tfs_eval_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
+int tfs_eval_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len)
 {
 	return model_table_eval_result(tfs_ctx.mt, fh->id, fh->name, fh->kind == TFS_EVAL_LINES,
-				       nonblock, tfs_ctx.opt.timeout, fuse_interrupted, data, len);
+				       w->nonblock, w->timeout, w->intr, data, len);
 }
 
 int tfs_eval_unlink(const struct tfs_path *p)

@@ -459,6 +459,7 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
 	 * callback runs. */
 	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
+	tfs_park_stop();
 	model_table_stop(tfs_ctx.mt);
 	/* a signal ends the loop with its number: that is a clean stop too */
 	rc = rc < 0 ? 1 : 0;

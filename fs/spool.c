@@ -239,16 +239,16 @@ int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 	return rc;
 }
 
-int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
+int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len)
 {
 	struct model_table_answer a;
 	size_t n;
 	int rc;
 
 	if (fh->kind == TFS_EVAL_RESULT || fh->kind == TFS_EVAL_LINES)
-		return tfs_eval_render(fh, nonblock, data, len);
-	rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock, tfs_ctx.opt.timeout,
-				      fuse_interrupted, &a);
+		return tfs_eval_render(fh, w, data, len);
+	rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, w->nonblock, w->timeout,
+				      w->intr, &a);
 	if (rc < 0)
 		return rc;
 	if (fh->kind == TFS_SPOOL_JSON) {

@@ -48,7 +48,7 @@ static const char usage[] =
     "  --fault-routes LIST  apply --latency and the four rates only to these routes\n"
     "                       (names as in /debug/stats, comma-separated; 'tunedModels.'\n"
     "                       = a prefix)\n"
-    "  --batch-workers N    batch requests answered at once (default 4)\n"
+    "  --batch-workers N    batch requests answered at once (default 8)\n"
     "  --fail-batch-after N a batch ends FAILED after N of its requests (tests)\n"
     "  --batch-expire MS    a batch not done MS ms after creation ends EXPIRED (tests)\n"
     "  --seed N             make fault draws and training reproducible\n"
@@ -243,7 +243,7 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 	*o = (struct srv_options){.port = -1,
 				  .token_lifetime = 3600,
 				  .workers = 2,
-				  .batch_workers = 4,
+				  .batch_workers = 8,
 				  .checkpoint_ms = SRV_CHECKPOINT_EVERY_MS,
 				  .retry_delay_s = 1,
 				  .max_body_mib = 8};
