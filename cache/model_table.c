@@ -492,6 +492,7 @@ int model_table_view(struct model_table *t, const char *id, int with_model,
 	else if (e->remote)
 		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
 	v->error = xstrdup(e->error);
+	v->evaluation = e->remote && e->model.evaluation ? xstrdup(e->model.evaluation) : NULL;
 	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
 	v->prompt_len = e->prompt_len;
 	v->generation = xstrdup(e->gen_bad ? e->gen_bad : e->gen_canon);
@@ -504,6 +505,7 @@ void model_table_view_clear(struct model_table_view *v)
 	tuned_model_clear(&v->model);
 	free(v->snapshots);
 	free(v->error);
+	free(v->evaluation);
 	free(v->prompt);
 	free(v->generation);
 	memset(v, 0, sizeof *v);
@@ -620,6 +622,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		model_table_user_forget(t, id);
 		model_table_spool_drop(t, id);
+		model_table_eval_drop(t, id);
 		if (t->o.answer_log)
 			answer_log_remove(t->o.answer_log, id);
 	}

@@ -227,7 +227,7 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = fh->kind == TFS_SPOOL_PROMPT
+	int rc = fh->kind == TFS_SPOOL_PROMPT || fh->kind == TFS_SPOOL_EVAL
 		     ? tfs_spool_commit(fh, fh->buf, fh->len)
 		     : commit_as(&fh->who, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
@@ -476,7 +476,8 @@ static int reload(struct tfs_fh *fh)
 static int waits(enum tfs_kind k)
 {
 	return k == TFS_WAIT || k == TFS_RESPONSE || k == TFS_RESPONSE_JSON ||
-	       k == TFS_SPOOL_RESPONSE || k == TFS_SPOOL_JSON;
+	       k == TFS_SPOOL_RESPONSE || k == TFS_SPOOL_JSON || k == TFS_EVAL_RESULT ||
+	       k == TFS_EVAL_LINES;
 }
 
 int tfs_read_may_wait(struct tfs_fh *fh)
@@ -639,7 +640,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		commit(fh, 0);
 	if (fh->held)
 		model_table_hold(tfs_ctx.mt, fh->id, -1);
-	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
+	if (fh->discard && (fh->kind == TFS_SPOOL_RESPONSE || fh->kind == TFS_EVAL_RESULT ||
+			    fh->kind == TFS_EVAL_LINES))
 		tfs_spool_release(fh);
 	fh_free(fh);
 	return 0;
@@ -693,7 +695,7 @@ static int truncate_spool(const struct tfs_path *p, off_t size)
 	struct tfs_fh *fh;
 	int rc;
 
-	if (p->spool != TFS_SPOOL_PROMPT)
+	if (p->spool == TFS_SPOOL_RESPONSE)
 		return -EACCES;
 	if ((size_t)size > TFS_MAX_FILE)
 		return -EFBIG;

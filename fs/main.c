@@ -18,6 +18,7 @@
 #include "api/backend.h"
 #include "cache/answer_log.h"
 #include "cache/draft.h"
+#include "cache/eval.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
 #include "cache/spool.h"
@@ -40,7 +41,8 @@ static struct mount_parts {
 	struct draft_store *drafts;
 	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
-	struct spool *spool; /* the prompt spools, beside the drafts */
+	struct spool *spool;	 /* the prompt spools, beside the drafts */
+	struct eval_store *eval; /* eval/ files and their scores, beside them too */
 } parts;
 static char *listing_path; /* the last listing, beside the response cache */
 
@@ -282,6 +284,9 @@ static int open_stores(const char *key)
 		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc == 0)
 		rc = spool_open(spool, &parts.spool);
+	sprintf(spool, "%s.eval", drafts);
+	if (rc == 0)
+		rc = eval_store_open(spool, &parts.eval);
 	free(spool);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
@@ -312,6 +317,7 @@ static int start_table(void)
 	    .prompts = parts.prompts,
 	    .rcache = parts.rcache,
 	    .spool = parts.spool,
+	    .eval = parts.eval,
 	    .answer_log = tfs_ctx.answer_log,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
@@ -374,6 +380,7 @@ static void teardown(void)
 	if (parts.prompts)
 		draft_store_close(parts.prompts);
 	spool_close(parts.spool);
+	eval_store_close(parts.eval);
 	answer_log_close(tfs_ctx.answer_log);
 	tfs_ctx.answer_log = NULL;
 	memset(&parts, 0, sizeof parts);

@@ -123,6 +123,7 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
 			filler(buf, tfs_kind_name((enum tfs_kind)k), NULL, 0, 0);
 	filler(buf, "prompts", NULL, 0, 0);
 	filler(buf, "responses", NULL, 0, 0);
+	filler(buf, "eval", NULL, 0, 0);
 	tfs_scratch_list(p->id, &names, &n);
 	for (size_t i = 0; i < n; i++) {
 		filler(buf, names[i], NULL, 0, 0);

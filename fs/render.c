@@ -264,6 +264,8 @@ static void render_progress(struct text *t, const struct model_table_view *v)
 			rfc3339_format(s->at, 0, at, sizeof at);
 		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss, at);
 	}
+	if (v->evaluation) /* the service's own evaluation, after the snapshots */
+		text_add(t, "%s", v->evaluation);
 }
 
 static int render_svg(const char *id, const struct model_table_view *v, struct text *t)

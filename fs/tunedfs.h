@@ -81,6 +81,9 @@ enum tfs_kind {
 	TFS_SPOOL_PROMPT,   /* prompts/X (and, for rm -r's marks, prompts/ itself) */
 	TFS_SPOOL_RESPONSE, /* responses/X (and responses/ itself) */
 	TFS_SPOOL_JSON,	    /* responses/X.json */
+	TFS_SPOOL_EVAL,	    /* eval/NAME.jsonl (and eval/ itself) */
+	TFS_EVAL_RESULT,    /* eval/NAME.result */
+	TFS_EVAL_LINES,	    /* eval/NAME.out.jsonl */
 };
 
 struct tfs_scratch_file;
@@ -127,12 +130,13 @@ struct tfs_fh {
 };
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE", and in the spool directories
- * "/ID/prompts/NAME", "/ID/responses/NAME". -ENOENT for other deeper ones. */
+ * "/ID/prompts/NAME", "/ID/responses/NAME", "/ID/eval/NAME". -ENOENT for other deeper ones. */
 struct tfs_path {
 	char id[256];
 	const char *file; /* points into the path; NULL for a directory */
 	int root;
-	enum tfs_kind spool; /* TFS_SPOOL_PROMPT or _RESPONSE in prompts/ or responses/, else 0 */
+	enum tfs_kind spool; /* TFS_SPOOL_PROMPT, _RESPONSE or _EVAL in prompts/, responses/,
+				eval/, else 0 */
 	const char *name;    /* the file in that directory; NULL for the directory itself */
 };
 int tfs_path_parse(const char *path, struct tfs_path *out);
@@ -264,6 +268,10 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 int tfs_spool_unlink(const struct tfs_path *p);
 /* At the release of a spool handle that a restore wrote through. */
 void tfs_spool_release(struct tfs_fh *fh);
+/* A restore's handle (fh->id, fh->name) whose file exists until its release, and whether
+ * one is open on name in id (eval.c names its own "eval/NAME"). */
+void tfs_spool_restoring(struct tfs_fh *fh);
+int tfs_spool_being_restored(const char *id, const char *name);
 int tfs_spool_rmdir(const struct tfs_path *p);
 int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
@@ -271,6 +279,17 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
 int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
+
+/* eval.c: eval/ of a model, handed over by spool.c's functions (same contracts) */
+int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t mtime,
+		     struct stat *st);
+int tfs_eval_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler);
+int tfs_eval_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int flags);
+int tfs_eval_commit(struct tfs_fh *fh, const char *data, size_t len);
+int tfs_eval_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
+int tfs_eval_unlink(const struct tfs_path *p);
+int tfs_eval_rmdir(const struct tfs_path *p);
+int tfs_eval_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 
 /* session_io.c */
 /* The session reads and writes /dev/fuse itself (after fuse_mount), so that the INIT reply
