@@ -64,6 +64,22 @@ void model_table_tick(struct model_table *t)
 	pthread_cond_timedwait(&t->changed, &t->mu, &ts);
 }
 
+int model_table_await(struct model_table *t, unsigned long *seen, double max_s)
+{
+	double until = model_table_now() + max_s;
+	struct timespec ts;
+	int woken = 1;
+
+	ts.tv_sec = (time_t)until;
+	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+	pthread_mutex_lock(&t->mu);
+	if (t->answers == *seen && !t->stopping)
+		woken = pthread_cond_timedwait(&t->changed, &t->mu, &ts) == 0;
+	*seen = t->answers;
+	pthread_mutex_unlock(&t->mu);
+	return woken;
+}
+
 const char *model_table_state_name(enum model_table_state s)
 {
 	switch (s) {
@@ -478,6 +494,7 @@ int model_table_view(struct model_table *t, const char *id, int with_model,
 	else if (e->remote)
 		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
 	v->error = xstrdup(e->error);
+	v->evaluation = e->remote && e->model.evaluation ? xstrdup(e->model.evaluation) : NULL;
 	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
 	v->prompt_len = e->prompt_len;
 	v->generation = xstrdup(e->gen_bad ? e->gen_bad : e->gen_canon);
@@ -490,6 +507,7 @@ void model_table_view_clear(struct model_table_view *v)
 	tuned_model_clear(&v->model);
 	free(v->snapshots);
 	free(v->error);
+	free(v->evaluation);
 	free(v->prompt);
 	free(v->generation);
 	memset(v, 0, sizeof *v);
@@ -606,6 +624,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		model_table_user_forget(t, id);
 		model_table_spool_drop(t, id);
+		model_table_eval_drop(t, id);
 		if (t->o.answer_log)
 			answer_log_remove(t->o.answer_log, id);
 	}

@@ -367,6 +367,8 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 	if (prompt) /* the current prompt under the new settings is a new answer to start */
 		model_table_gen_ask(t, id, prompt, prompt_len, 0);
 	free(prompt);
+	if (e) /* and so are the eval files' examples */
+		model_table_eval_ask_model(t, id);
 	return e ? 0 : -ENOENT;
 }
 

@@ -102,11 +102,13 @@ struct model_table {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;	/* the background thread's */
 	pthread_cond_t changed; /* state changes, answers, listings */
+	unsigned long answers;	/* +1 with each answer or more of one (model_table_await) */
 	pthread_mutex_t draft_mu;
 	struct model_table_entry **v; /* sorted by id */
 	size_t n, cap;
 	uint64_t listing_sig; /* of the listing last saved (model_table_store.c) */
 	int listing_stale;    /* changed outside the background thread's work: save it */
+	double listing_due;   /* when the background thread's work is to be saved; 0: none */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct model_table_neg *neg;
@@ -196,6 +198,14 @@ void model_table_log_kept(struct model_table *t, const char *id, const char *pro
 void model_table_gen_stop(struct model_table *t);
 void model_table_gen_free(struct model_table *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
+/* model_table_eval.c: the eval files of every ACTIVE model, or of one, asked for. */
+void model_table_eval_resume(struct model_table *t);
+void model_table_eval_ask_model(struct model_table *t, const char *id);
+void model_table_eval_drop(struct model_table *t, const char *id);
+/* The config's validation_examples read into req->validation from the draft's eval/ (0
+ * when the config names none); -EINVAL with "config: validation_examples: ..." in msg. */
+int model_table_eval_validation(struct model_table *t, const char *id, struct tuning_request *req,
+				char *msg, size_t msg_len);
 void model_table_gen_ask(struct model_table *t, const char *id, const char *prompt, size_t len,
 			 int by_user);
 /* Whether the answer to prompt on id is done (memory or response cache). Not under mu. */
