@@ -534,6 +534,11 @@ static void vx_delete_data(struct vertex_backend *v, const struct tuned_model *m
 			 e.message[0] ? e.message : strerror(-rc));
 	free(bucket);
 	free(object);
+	vertex_job_validation(m->raw_json, &bucket, &object);
+	if (object) /* the validation set too, as far as it goes */
+		gcs_delete(v->gcs, bucket, object, c, &e);
+	free(bucket);
+	free(object);
 }
 
 /* A tuned model stays deployed on its endpoint; neither goes while it is: undeploy. */

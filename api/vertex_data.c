@@ -1,9 +1,12 @@
 /* vertex_data.c - the data a Vertex AI tuning job reads from Cloud Storage: the names of
  * the objects tunedfs uploads (by content, so that a retry reuses its object) and the
- * upload of a validation set. The training data's upload and the job itself: vertex.c. */
+ * upload of a validation set, and which one a job names. The training data's upload and
+ * the job itself: vertex.c. */
+#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/gcs.h"
 #include "api/http.h"
@@ -45,4 +48,39 @@ int vertex_upload_validation(struct http_client *gcs, const char *bucket,
 	free(object);
 	free(data);
 	return rc;
+}
+
+/* Whether object is tunedfs/LABEL/validation-<16 hex>.jsonl. */
+static int own_validation(const char *object, const char *label)
+{
+	size_t n = strlen(VERTEX_DATA_DIR), l = strlen(label);
+	const char *p = object + n + l;
+
+	if (strncmp(object, VERTEX_DATA_DIR, n) != 0 || strncmp(object + n, label, l) != 0 ||
+	    strncmp(p, "/validation-", 12) != 0)
+		return 0;
+	p += 12;
+	for (int i = 0; i < 16; i++, p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return strcmp(p, ".jsonl") == 0;
+}
+
+void vertex_job_validation(const char *raw_json, char **bucket, char **object)
+{
+	cJSON *root = raw_json ? cJSON_Parse(raw_json) : NULL;
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "supervisedTuningSpec");
+	const cJSON *label = cJSON_GetObjectItemCaseSensitive(labels, VERTEX_LABEL);
+	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(spec, "validationDatasetUri");
+	const char *u = cJSON_IsString(uri) ? uri->valuestring : "";
+	const char *slash = strncmp(u, "gs://", 5) == 0 ? strchr(u + 5, '/') : NULL;
+
+	*bucket = *object = NULL;
+	if (cJSON_IsString(label) && slash && slash > u + 5 &&
+	    own_validation(slash + 1, label->valuestring)) {
+		*bucket = xstrndup(u + 5, (size_t)(slash - u - 5));
+		*object = xstrdup(slash + 1);
+	}
+	cJSON_Delete(root);
 }

@@ -35,6 +35,9 @@ struct http_client;
 int vertex_upload_validation(struct http_client *gcs, const char *bucket,
 			     const struct tuning_request *r, char **uri, struct backend_cancel *c,
 			     struct backend_error *err);
+/* The validation set tunedfs uploaded for a job (under VERTEX_DATA_DIR of its label): its
+ * bucket and object (heap), else both NULL. */
+void vertex_job_validation(const char *raw_json, char **bucket, char **object);
 /* The id of the first model deployed on an Endpoint resource; heap, or NULL. */
 char *vertex_deployed_model(const char *json, size_t len);
 /* The job's supervisedTuningSpec.trainingDatasetUri is uri, and its label is id. */

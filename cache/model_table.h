@@ -192,10 +192,11 @@ void model_table_hold(struct model_table *t, const char *id, int delta);
 double model_table_poll_gap(double interval, double prev_gap, int completed, int total,
 			    double elapsed);
 
-/* Returns when an answer (or more of one) came since *seen, the table changed otherwise,
- * or max_s seconds passed; *seen gets the count of answers now (start from 0). For a
- * thread that checks on waiting readers: what came while it checked is not missed. */
-void model_table_await(struct model_table *t, unsigned long *seen, double max_s);
+/* Returns when an answer (or more of one) came since *seen, the table changed otherwise
+ * (a state, a listing), or max_s seconds passed: 1 for a change, 0 for the time; *seen gets
+ * the count of answers now (start from 0). For a thread that checks on waiting readers:
+ * an answer that came while it checked is not missed. */
+int model_table_await(struct model_table *t, unsigned long *seen, double max_s);
 
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */

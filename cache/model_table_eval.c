@@ -95,7 +95,7 @@ static void ask_file(struct model_table *t, const char *id, const char *file, co
 int model_table_eval_commit(struct model_table *t, const char *id, const char *file,
 			    const char *data, size_t len)
 {
-	char msg[400];
+	char msg[400], *text;
 	struct eval_item *v;
 	size_t n;
 	int rc;
@@ -122,7 +122,9 @@ int model_table_eval_commit(struct model_table *t, const char *id, const char *f
 		return -EINVAL;
 	}
 	eval_items_free(v, n);
-	ask_file(t, id, file, data, len); /* nothing when the model is not ACTIVE yet */
+	text = xstrndup(data, len);	  /* the key hashes it as a string */
+	ask_file(t, id, file, text, len); /* nothing when the model is not ACTIVE yet */
+	free(text);
 	return 0;
 }
 

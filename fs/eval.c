@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/xalloc.h"
 #include "fs/tunedfs.h"
@@ -50,6 +51,41 @@ static int file_exists(const char *id, const char *file, size_t *len)
 
 	free(data);
 	return rc == -EINVAL ? -ENOENT : rc;
+}
+
+/* Example files removed a moment ago: their scores' names still stat for a short while,
+ * so rm of eval/ with a glob, and rm -r, which name them after the file went, remove
+ * them too. */
+#define EVAL_GONE_MAX	  16
+#define EVAL_GONE_SECONDS 2
+static pthread_mutex_t gone_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char id[256], file[256];
+	time_t until;
+} gone[EVAL_GONE_MAX];
+static unsigned next_gone;
+
+static void gone_add(const char *id, const char *file)
+{
+	pthread_mutex_lock(&gone_mu);
+	snprintf(gone[next_gone].id, sizeof gone[0].id, "%s", id);
+	snprintf(gone[next_gone].file, sizeof gone[0].file, "%s", file);
+	gone[next_gone].until = time(NULL) + EVAL_GONE_SECONDS;
+	next_gone = (next_gone + 1) % EVAL_GONE_MAX;
+	pthread_mutex_unlock(&gone_mu);
+}
+
+static int gone_lately(const char *id, const char *file)
+{
+	time_t now = time(NULL);
+	int found = 0;
+
+	pthread_mutex_lock(&gone_mu);
+	for (unsigned i = 0; i < EVAL_GONE_MAX && !found; i++)
+		found = gone[i].until >= now && strcmp(gone[i].id, id) == 0 &&
+			strcmp(gone[i].file, file) == 0;
+	pthread_mutex_unlock(&gone_mu);
+	return found;
 }
 
 static int regular(struct stat *st, mode_t mode, size_t size)
@@ -104,6 +140,8 @@ int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t m
 		pthread_mutex_unlock(&h->mu);
 		rc = 0;
 	}
+	if (rc == -ENOENT && what != EVAL_INPUT && gone_lately(p->id, file))
+		rc = 0;
 	if (rc < 0)
 		return rc;
 	/* scores: sized when read */
@@ -122,16 +160,17 @@ int tfs_eval_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler
 	filler(buf, "..", NULL, 0, 0);
 	for (size_t i = 0; i < n; i++) {
 		size_t base = strlen(names[i]) - 6;
+		/* the scores are listed once kept: a tree walker never waits on them; and
+		 * before their file, which rm -r then removes after them */
+		if (model_table_eval_done(tfs_ctx.mt, p->id, names[i])) {
+			other = xasprintf("%.*s.result", (int)base, names[i]);
+			filler(buf, other, NULL, 0, 0);
+			free(other);
+			other = xasprintf("%.*s.out.jsonl", (int)base, names[i]);
+			filler(buf, other, NULL, 0, 0);
+			free(other);
+		}
 		filler(buf, names[i], NULL, 0, 0);
-		/* the scores are listed once kept: a tree walker never waits on them */
-		if (!model_table_eval_done(tfs_ctx.mt, p->id, names[i]))
-			continue;
-		other = xasprintf("%.*s.result", (int)base, names[i]);
-		filler(buf, other, NULL, 0, 0);
-		free(other);
-		other = xasprintf("%.*s.out.jsonl", (int)base, names[i]);
-		filler(buf, other, NULL, 0, 0);
-		free(other);
 	}
 	model_table_names_free(names, n);
 	return 0;
@@ -203,6 +242,7 @@ int tfs_eval_unlink(const struct tfs_path *p)
 {
 	enum eval_name what;
 	char file[256];
+	int rc;
 
 	if (!p->name)
 		return -EISDIR;
@@ -216,7 +256,10 @@ int tfs_eval_unlink(const struct tfs_path *p)
 			tfs_mark_unlinked(p->id, TFS_EVAL_RESULT);
 		return 0;
 	}
-	return model_table_eval_unlink(tfs_ctx.mt, p->id, file);
+	rc = model_table_eval_unlink(tfs_ctx.mt, p->id, file);
+	if (rc == 0)
+		gone_add(p->id, file);
+	return rc;
 }
 
 int tfs_eval_rmdir(const struct tfs_path *p)

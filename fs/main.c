@@ -278,12 +278,11 @@ static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
-	char *prompts = xmalloc(strlen(drafts) + sizeof ".prompts");
-	char *spool = xmalloc(strlen(drafts) + sizeof ".spool");
+	char *prompts = xasprintf("%s.prompts", drafts);
+	char *spool = xasprintf("%s.spool", drafts);
+	char *eval = xasprintf("%s.eval", drafts);
 	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
-	sprintf(prompts, "%s.prompts", drafts);
-	sprintf(spool, "%s.spool", drafts);
 	if (rc == 0)
 		rc = draft_store_open(drafts, &parts.drafts);
 	if (rc == 0)
@@ -292,10 +291,10 @@ static int open_stores(const char *key)
 		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc == 0)
 		rc = spool_open(spool, &parts.spool);
-	sprintf(spool, "%s.eval", drafts);
 	if (rc == 0)
-		rc = eval_store_open(spool, &parts.eval);
+		rc = eval_store_open(eval, &parts.eval);
 	free(spool);
+	free(eval);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
 	free(prompts);

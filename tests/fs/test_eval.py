@@ -138,6 +138,14 @@ def test_tutorial_eval_training_and_held_out(tmp_path, mount_factory, server_fac
     assert "held.result" not in os.listdir(os.path.join(d, "eval"))
     with pytest.raises(FileNotFoundError):
         open(os.path.join(d, "eval", "held.result")).read()
+    # rm of everything in eval/ (the shell's order: a file before its scores)
+    subprocess.run(["cp", os.path.join(d, "eval", "train.jsonl"), str(tmp_path / "t.jsonl")],
+                   check=True)
+    r = subprocess.run(f"rm {d}/eval/*", shell=True, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(os.path.join(d, "eval")) == []
+    shutil.copyfile(tmp_path / "t.jsonl", os.path.join(d, "eval", "train.jsonl"))
+    assert result_fields(m.read("number-generator", "eval", "train.result"))["exact_match"] == 15
     # rm -r of the model passes through eval/ and removes it all
     r = subprocess.run(["rm", "-r", d], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -222,6 +230,12 @@ def test_vertex_validation_examples_reach_the_job_and_its_loss_shows(mount_facto
         _, _, ckpt, metric, value = line.split()
         assert (ckpt, metric) == (str(i + 1), "validation_loss")
         assert abs(float(value) - losses[i]) < 1e-4
+    # the set is in the bucket until the model goes, and goes with it
+    obj = "/storage/v1/b/bkt/o/" + urllib.parse.quote(uri[len("gs://bkt/"):], safe="")
+    bearer = {"Authorization": "Bearer test-token"}
+    assert m.server.request("GET", obj, headers=bearer)[0] == 200
+    subprocess.run(["rm", "-r", m.p("val")], check=True)
+    assert m.server.request("GET", obj, headers=bearer)[0] == 404
 
 
 def test_validation_examples_elsewhere_is_a_config_error(mount_factory):
