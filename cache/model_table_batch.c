@@ -18,7 +18,7 @@
 /* Seconds a spool prompt waits for others to join it in a batch, and at most while more
  * keep coming. */
 #define BATCH_GATHER	 1.0
-#define BATCH_GATHER_MAX 10.0
+#define BATCH_GATHER_MAX 60.0
 /* Polls of a batch: from this gap, doubling, up to the mount's poll interval. */
 #define BATCH_FIRST_GAP 0.2
 /* Failed looks at a batch in a row before its prompts go online. */
