@@ -64,18 +64,20 @@ void model_table_tick(struct model_table *t)
 	pthread_cond_timedwait(&t->changed, &t->mu, &ts);
 }
 
-void model_table_await(struct model_table *t, unsigned long *seen, double max_s)
+int model_table_await(struct model_table *t, unsigned long *seen, double max_s)
 {
 	double until = model_table_now() + max_s;
 	struct timespec ts;
+	int woken = 1;
 
 	ts.tv_sec = (time_t)until;
 	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&t->mu);
 	if (t->answers == *seen && !t->stopping)
-		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+		woken = pthread_cond_timedwait(&t->changed, &t->mu, &ts) == 0;
 	*seen = t->answers;
 	pthread_mutex_unlock(&t->mu);
+	return woken;
 }
 
 const char *model_table_state_name(enum model_table_state s)

@@ -44,8 +44,9 @@ struct model_table_options {
 	double poll_interval;	       /* seconds between polls of a CREATING model */
 	double negative_ttl;	       /* seconds a failed lookup is remembered */
 	unsigned max_requests;	       /* answers generated at once; more wait in a queue (8) */
-	double submit_delay;	       /* seconds a draft stays unwritten before its submit */
-	double lookup_timeout;	       /* seconds a lookup of an unknown name may take (2) */
+	unsigned batch_min;    /* spool prompts waiting at once that go as one batch; 0: never */
+	double submit_delay;   /* seconds a draft stays unwritten before its submit */
+	double lookup_timeout; /* seconds a lookup of an unknown name may take (2) */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 	/* where the last listing is kept for mounts made offline; may be NULL */
@@ -191,10 +192,11 @@ void model_table_hold(struct model_table *t, const char *id, int delta);
 double model_table_poll_gap(double interval, double prev_gap, int completed, int total,
 			    double elapsed);
 
-/* Returns when an answer (or more of one) came since *seen, the table changed otherwise,
- * or max_s seconds passed; *seen gets the count of answers now (start from 0). For a
- * thread that checks on waiting readers: what came while it checked is not missed. */
-void model_table_await(struct model_table *t, unsigned long *seen, double max_s);
+/* Returns when an answer (or more of one) came since *seen, the table changed otherwise
+ * (a state, a listing), or max_s seconds passed: 1 for a change, 0 for the time; *seen gets
+ * the count of answers now (start from 0). For a thread that checks on waiting readers:
+ * an answer that came while it checked is not missed. */
+int model_table_await(struct model_table *t, unsigned long *seen, double max_s);
 
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */
@@ -246,6 +248,10 @@ int model_table_spool_touch(struct model_table *t, const char *id, const char *n
 int model_table_spool_answer(struct model_table *t, const char *id, const char *name, int nonblock,
 			     double timeout, model_table_interrupted_fn intr,
 			     struct model_table_answer *out);
+
+/* The `batch` file of id: the latest batch job of its spool (name, state, counts, cost in
+ * tokens); -ENOENT when none ran since the mount. */
+int model_table_batch_text(struct model_table *t, const char *id, char **text, size_t *len);
 
 /* A draft's estimate (model_table_estimate.c): 0 when its examples.jsonl parses, else -ENOENT.
  * Local work only: stat may ask it. */

@@ -70,8 +70,11 @@ struct model_table_job {
 	/* the answer's text as it streams in, shown to readers before it is done */
 	char *partial;
 	size_t partial_len, partial_cap;
-	size_t delivered; /* bytes of partial some reader was given */
-	int diverged;	  /* a retried stream's text differs from bytes given */
+	size_t delivered;		 /* bytes of partial some reader was given */
+	int diverged;			 /* a retried stream's text differs from bytes given */
+	char *spool_name;		 /* prompts/NAME it answers, NULL for `prompt` */
+	double held_at, hold_until;	 /* gathering for a batch: no worker takes it before */
+	struct model_table_batch *batch; /* the batch that answers it, NULL: online */
 };
 
 /* A finished answer (or failure) kept a while beside the response cache. */
@@ -134,6 +137,8 @@ struct model_table {
 	size_t n_sess;
 	unsigned long sess_seq;
 	struct model_table_stats stats;
+	struct model_table_batch *batches; /* model_table_batch.c: the latest of each model */
+	int batch_threads;
 	/* prompts and generation kept across mounts (model_table_user.c) */
 	pthread_mutex_t user_mu; /* the prompt store's writes; taken before mu */
 	char **user_pending;	 /* stored names not yet applied to an entry, sorted */
@@ -194,7 +199,30 @@ void model_table_log_answer(struct model_table *t, const char *id, const char *p
 void model_table_log_kept(struct model_table *t, const char *id, const char *prompt, size_t len,
 			  const char *json, size_t jlen, long latency_ms);
 
+/* model_table_results.c: the latest finished answers and failures, by key (under t->mu) */
+void model_table_result_keep(struct model_table *t, const char *key, int rc, const char *json,
+			     size_t len);
+struct model_table_result *model_table_result_find(struct model_table *t, const char *key);
+void model_table_result_forget(struct model_table *t, const char *key);
+
 /* model_table_gen.c */
+/* The rcache key of prompt on e. */
+void model_table_gen_key(const struct model_table *t, const struct model_table_entry *e,
+			 const char *prompt, char key[RCACHE_KEY_HEX]);
+/* model_table_gen_ask for prompts/NAME of the spool (may be gathered into a batch). */
+void model_table_gen_ask_spool(struct model_table *t, const char *id, const char *name,
+			       const char *prompt, size_t len, int by_user);
+/* Jobs, under t->mu: the queued or running one of key; its end (res's raw_json taken, the
+ * readers woken); a reference dropped; workers started up to max_requests. */
+struct model_table_job *model_table_job_find(struct model_table *t, const char *key);
+/* A new job queued for prompt on e (no worker started). */
+struct model_table_job *model_table_job_add(struct model_table *t, struct model_table_entry *e,
+					    const char *prompt, const char *key,
+					    const char *spool_name);
+void model_table_job_finish(struct model_table *t, struct model_table_job *j, int rc,
+			    struct generation_answer *res, const struct backend_error *err);
+void model_table_job_unref(struct model_table_job *j);
+void model_table_job_workers(struct model_table *t);
 void model_table_gen_stop(struct model_table *t);
 void model_table_gen_free(struct model_table *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */
@@ -220,7 +248,24 @@ int model_table_gen_answer(struct model_table *t, const char *id, const char *pr
 			   int nonblock, double timeout, model_table_interrupted_fn intr,
 			   struct model_table_answer *out);
 
+/* model_table_batch.c: spool prompts gathered into batches of the service (-o batch_min) */
+/* A new queued spool job j: held a moment for others to join (0: it waits in the queue).
+ * Under t->mu. */
+int model_table_batch_gather(struct model_table *t, struct model_table_job *j);
+/* Spools whose gathering ended: batch_min or more prompts go as one batch, fewer are
+ * left to the workers. Under t->mu, before a worker picks a job. */
+void model_table_batch_due(struct model_table *t);
+/* Whether some job waits to be gathered (workers wait for it). Under t->mu. */
+int model_table_batch_held(struct model_table *t);
+/* Batches of id a killed mount left: their jobs are made and followed again. Not under mu. */
+void model_table_batch_resume(struct model_table *t, const char *id);
+void model_table_batch_stop(struct model_table *t); /* not under mu */
+void model_table_batch_free(struct model_table *t);
+
 /* model_table_spool.c */
+/* The prompt a spool file holds (one trailing newline off: *len shortened); -EINVAL with
+ * the reason in msg when it cannot be sent. */
+int model_table_spool_prompt(const char *data, size_t *len, char *msg, size_t msg_len);
 void model_table_spool_drop(struct model_table *t, const char *id); /* rmdir; not under mu */
 void model_table_spool_resume(struct model_table *t); /* asks what spools miss; not under mu */
 

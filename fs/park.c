@@ -123,7 +123,7 @@ static struct parked **pick(int all, size_t *n)
 static void *notify_main(void *arg)
 {
 	unsigned long seen = 0, before;
-	int all = 1, ticks = 0;
+	int all = 1, ticks = 0, woken, few;
 
 	for (;;) {
 		struct parked **v;
@@ -137,6 +137,7 @@ static void *notify_main(void *arg)
 			return NULL;
 		}
 		v = pick(all, &n);
+		few = n_parked <= 64;
 		pthread_mutex_unlock(&park_mu);
 		for (size_t i = 0; i < n; i++) {
 			char *data = NULL;
@@ -146,9 +147,11 @@ static void *notify_main(void *arg)
 		}
 		free(v);
 		before = seen;
-		model_table_await(tfs_ctx.mt, &seen, 0.1);
-		/* and every second all of them, for what no answer announces (a model gone) */
-		all = seen != before || ++ticks % 10 == 0;
+		woken = model_table_await(tfs_ctx.mt, &seen, 0.1);
+		/* all after an answer or another change (a state); with few parked at every
+		 * tick, as a blocked read looked; with many every second (a change that came
+		 * while they were tried is seen then) */
+		all = seen != before || woken || few || ++ticks % 10 == 0;
 	}
 }
 
