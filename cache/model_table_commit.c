@@ -9,6 +9,11 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_commit.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_user.h"
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 

@@ -10,6 +10,10 @@
 #include <syslog.h>
 
 #include "base/clock.h"
+#include "cache/model_index.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_log.h"
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 

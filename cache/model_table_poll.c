@@ -9,12 +9,24 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_commit.h"
+#include "cache/model_table_poll.h"
+#include "cache/model_table_spool.h"
+#include "cache/model_table_store.h"
+#include "cache/model_table_user.h"
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
-void model_table_kick(struct model_table *t)
+/* Erases an entry the service no longer has; options.changed hears of it. Under t->mu. */
+static void erase_gone(struct model_table *t, const char *id)
 {
-	pthread_cond_signal(&t->wake);
+	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
+	t->gone[t->n_gone++] = xstrdup(id);
+	model_table_user_drop(t, id);
+	model_table_sess_drop(t, id);
+	model_table_erase(t, id);
 }
 
 static int transient(int rc)
@@ -58,7 +70,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 				draft_remove(t->o.drafts, e->id);
 				pthread_mutex_unlock(&t->draft_mu);
 			}
-			model_table_erase_gone(t, e->id);
+			erase_gone(t, e->id);
 			continue;
 		}
 		i++;
@@ -273,7 +285,7 @@ static void model_gone(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->draft_mu);
 	}
 	model_table_logf(t, LOG_INFO, "%s: deleted on the service", id);
-	model_table_erase_gone(t, id);
+	erase_gone(t, id);
 	pthread_cond_broadcast(&t->changed);
 }
 

@@ -16,6 +16,8 @@
 
 #include "cache/draft.h"
 #include "cache/model_record.h"
+#include "cache/model_index.h"
+#include "cache/model_table_store.h"
 #include "cache/model_table_impl.h"
 #include "cache/privdir.h"
 

@@ -9,6 +9,8 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_user.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
 
 /* Prompts kept per mount; past this the oldest goes (its writer has long moved on). */
