@@ -8,6 +8,10 @@
 
 #include "cache/model_index.h"
 #include "cache/model_table_impl.h"
+#include "cache/model_text.h"
+
+/* The error of every model without one: shared, never freed. */
+static char no_error[] = "";
 
 /* Binary search; *pos gets the insertion point when absent. */
 static struct model_table_entry *find_pos(struct model_table *t, const char *id, size_t *pos)
@@ -49,8 +53,7 @@ struct model_table_entry *model_table_insert(struct model_table *t, const char *
 	memmove(t->v + pos + 1, t->v + pos, (t->n - pos) * sizeof *t->v);
 	e = xcalloc(1, sizeof *e);
 	e->id = xstrdup(id);
-	e->error = xstrdup("");
-	e->gen_canon = xstrdup("");
+	e->error = no_error;
 	e->mtime = e->ctime = time(NULL);
 	t->v[pos] = e;
 	t->n++;
@@ -67,12 +70,16 @@ void model_index_entry_free(struct model_table_entry *e)
 	tuned_model_clear(&e->model);
 	free(e->job);
 	free(e->snaps);
-	free(e->error);
-	free(e->prompt);
-	generation_settings_clear(&e->gs);
-	free(e->gen_canon);
-	free(e->gen_bad);
-	free(e->resp_json);
+	if (e->error != no_error)
+		free(e->error);
+	if (e->p) {
+		free(e->p->prompt);
+		generation_settings_clear(&e->p->gs);
+		free(e->p->gen_canon);
+		free(e->p->gen_bad);
+		free(e->p->resp_json);
+		free(e->p);
+	}
 	free(e);
 }
 
@@ -84,6 +91,7 @@ void model_table_erase(struct model_table *t, const char *id)
 		return;
 	memmove(t->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof *t->v);
 	t->n--;
+	model_text_drop(t->texts, &e->raw);
 	model_index_entry_free(e);
 }
 
@@ -99,6 +107,70 @@ static enum model_table_state state_of(const struct tuned_model *m)
 	}
 }
 
+/* Rewrites the text file without its dead slots, all or nothing. */
+static void texts_compact(struct model_table *t)
+{
+	uint64_t *off = xcalloc(t->n + 1, sizeof *off);
+	int ok = model_text_begin(t->texts) == 0;
+
+	if (!ok) {
+		free(off);
+		return;
+	}
+	for (size_t i = 0; i < t->n && ok; i++)
+		ok = model_text_move(t->texts, &t->v[i]->raw, &off[i]) == 0;
+	if (ok)
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i]->raw.cap)
+				t->v[i]->raw.off = off[i];
+	model_text_end(t->texts, ok);
+	free(off);
+}
+
+/* The resource's text goes to the text file (kept in memory when that fails). The same
+ * version of the same length is the same text: not written again at every listing. */
+static void keep_text(struct model_table *t, struct model_table_entry *e, int same_version)
+{
+	const char *raw = e->model.raw_json;
+	size_t len = raw ? strlen(raw) : 0;
+
+	if (!t->texts || !raw) {
+		model_text_drop(t->texts, &e->raw);
+		return;
+	}
+	if (!(same_version && e->raw.cap && e->raw.len == len) &&
+	    model_text_put(t->texts, &e->raw, raw, len) < 0) {
+		model_text_drop(t->texts, &e->raw);
+		return;
+	}
+	free(e->model.raw_json);
+	e->model.raw_json = NULL;
+	if (model_text_wants_compaction(t->texts))
+		texts_compact(t);
+}
+
+int model_index_has_text(const struct model_table_entry *e)
+{
+	return e->model.raw_json || e->raw.cap;
+}
+
+char *model_index_text(struct model_table *t, const struct model_table_entry *e)
+{
+	if (e->model.raw_json)
+		return xstrdup(e->model.raw_json);
+	return model_text_get(t->texts, &e->raw);
+}
+
+void model_index_copy_model(struct model_table *t, const struct model_table_entry *e,
+			    struct tuned_model *out)
+{
+	tuned_model_copy(out, &e->model);
+	if (!out->id)
+		out->id = xstrdup(e->id);
+	if (!out->raw_json)
+		out->raw_json = model_index_text(t, e);
+}
+
 /* Takes the contents of *m (left cleared). */
 void model_table_entry_set_model(struct model_table *t, struct model_table_entry *e,
 				 struct tuned_model *m)
@@ -111,6 +183,11 @@ void model_table_entry_set_model(struct model_table *t, struct model_table_entry
 	tuned_model_clear(&e->model);
 	e->model = *m;
 	memset(m, 0, sizeof *m);
+	if (e->model.id && strcmp(e->model.id, e->id) == 0) {
+		free(e->model.id); /* the entry's name says it: one copy */
+		e->model.id = NULL;
+	}
+	keep_text(t, e, same_version);
 	e->remote = 1;
 	e->unverified = 0;
 	if (!e->submitting)
@@ -154,8 +231,25 @@ void model_table_entry_set_progress(struct model_table_entry *e, const struct tu
 void model_table_entry_set_error(struct model_table_entry *e, const char *msg)
 {
 	e->changed = 1;
-	free(e->error);
-	e->error = xstrdup(msg ? msg : "");
+	if (e->error != no_error)
+		free(e->error);
+	e->error = msg && *msg ? xstrdup(msg) : no_error;
+}
+
+static const struct model_table_prompt no_prompt = {.gen_canon = (char *)""};
+
+struct model_table_prompt *model_table_prompt_part(struct model_table_entry *e)
+{
+	if (!e->p) {
+		e->p = xcalloc(1, sizeof *e->p);
+		e->p->gen_canon = xstrdup("");
+	}
+	return e->p;
+}
+
+const struct model_table_prompt *model_table_prompt_get(const struct model_table_entry *e)
+{
+	return e->p ? e->p : &no_prompt;
 }
 
 void model_table_gs_copy(struct generation_settings *dst, const struct generation_settings *src)

@@ -19,6 +19,7 @@
 #include "cache/negcache.h"
 #include "cache/sessions.h"
 #include "cache/model_table_impl.h"
+#include "cache/model_text.h"
 
 /* Which of the draft's two files exist in the draft store. Under draft_mu or alone. */
 static unsigned draft_files_stored(struct model_table *t, const char *id)
@@ -59,6 +60,21 @@ static void load_drafts(struct model_table *t)
 	free(names);
 }
 
+/* The text file beside the kept listing (the cache's directory), else in the
+ * temporary directory. */
+static struct model_text *open_texts(const char *listing_path)
+{
+	char *dir = listing_path ? xstrdup(listing_path) : NULL;
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	struct model_text *s;
+
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = 0;
+	s = model_text_open(slash ? dir : NULL);
+	free(dir);
+	return s;
+}
+
 int model_table_new(const struct model_table_options *opt, struct model_table **out)
 {
 	struct model_table *t = xcalloc(1, sizeof *t);
@@ -83,6 +99,7 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 	pthread_condattr_destroy(&ca);
 	if (t->o.listing_path)
 		t->o.listing_path = xstrdup(t->o.listing_path);
+	t->texts = open_texts(t->o.listing_path);
 	model_table_user_load_names(t);
 	t->spool_due = 1; /* the spools' prompts whose answers an unmount cut */
 	if (t->o.drafts)
@@ -125,6 +142,7 @@ void model_table_free(struct model_table *t)
 		free(t->gone[i]);
 	free(t->gone);
 	free((char *)t->o.listing_path);
+	model_text_close(t->texts);
 	model_table_gen_free(t);
 	model_table_sess_free(t);
 	free(t->lookups);
@@ -187,6 +205,7 @@ int model_table_view(struct model_table *t, const char *id, int with_model,
 		     struct model_table_view *v)
 {
 	struct model_table_entry *e;
+	const struct model_table_prompt *pp;
 
 	memset(v, 0, sizeof *v);
 	pthread_mutex_lock(&t->mu);
@@ -198,7 +217,7 @@ int model_table_view(struct model_table *t, const char *id, int with_model,
 	model_table_fill_attr(e, &v->attr);
 	v->remote = e->remote;
 	if (e->remote && with_model)
-		tuned_model_copy(&v->model, &e->model);
+		model_index_copy_model(t, e, &v->model);
 	v->has_progress = e->has_progress;
 	v->total_steps = e->total_steps;
 	v->completed_steps = e->completed_steps;
@@ -208,9 +227,10 @@ int model_table_view(struct model_table *t, const char *id, int with_model,
 	else if (e->remote)
 		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
 	v->error = xstrdup(e->error);
-	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
-	v->prompt_len = e->prompt_len;
-	v->generation = xstrdup(e->gen_bad ? e->gen_bad : e->gen_canon);
+	pp = model_table_prompt_get(e);
+	v->prompt = pp->prompt ? xstrndup(pp->prompt, pp->prompt_len) : NULL;
+	v->prompt_len = pp->prompt_len;
+	v->generation = xstrdup(pp->gen_bad ? pp->gen_bad : pp->gen_canon);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -296,7 +316,7 @@ int model_table_remove(struct model_table *t, const char *id)
 	remote = e->remote || e->job || tried;
 	is_draft = e->is_draft;
 	if (e->remote)
-		tuned_model_copy(&m, &e->model);
+		model_index_copy_model(t, e, &m);
 	free(m.id);
 	m.id = xstrdup(id);
 	if (e->job && !m.job)

@@ -287,7 +287,7 @@ static int commit_prompt(struct model_table *t, const struct model_table_proc *c
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
-	if (len == 0 && nl == 0 && !e->prompt) {
+	if (len == 0 && nl == 0 && !model_table_prompt_get(e)->prompt) {
 		/* nothing written over no prompt (a restore copying an empty prompt file, a
 		 * shell's first close): the file stays as it reads, empty */
 		pthread_mutex_unlock(&t->mu);
@@ -300,11 +300,12 @@ static int commit_prompt(struct model_table *t, const struct model_table_proc *c
 		rc = -EINVAL;
 	}
 	if (rc == 0) {
-		free(e->prompt);
-		e->prompt = xstrndup(data, len);
-		e->prompt_len = len;
-		e->prompt_bad = 0;
-		e->prompt_nl = nl;
+		model_table_prompt_part(e);
+		free(e->p->prompt);
+		e->p->prompt = xstrndup(data, len);
+		e->p->prompt_len = len;
+		e->p->prompt_bad = 0;
+		e->p->prompt_nl = nl;
 		model_table_entry_set_error(e, "");
 		e->mtime = time(NULL);
 		model_table_user_mark(t, e);
@@ -336,8 +337,9 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 		pthread_mutex_lock(&t->mu);
 		e = model_table_find(t, id);
 		if (e) { /* kept as written, to be fixed; the settings in force stay */
-			free(e->gen_bad);
-			e->gen_bad = xstrndup(data, len);
+			model_table_prompt_part(e);
+			free(e->p->gen_bad);
+			e->p->gen_bad = xstrndup(data, len);
 		}
 		pthread_mutex_unlock(&t->mu);
 		report(t, id, msg, quiet);
@@ -346,22 +348,24 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
-	if (e && e->gen_bad) { /* fixed: its error goes */
-		free(e->gen_bad);
-		e->gen_bad = NULL;
+	if (e)
+		model_table_prompt_part(e); /* written below */
+	if (e && e->p->gen_bad) {	    /* fixed: its error goes */
+		free(e->p->gen_bad);
+		e->p->gen_bad = NULL;
 		if (strncmp(e->error, "generation", 10) == 0)
 			model_table_entry_set_error(e, "");
 	}
-	if (e && e->prompt && !e->prompt_bad && e->state == MODEL_TABLE_ACTIVE) {
-		prompt = xstrndup(e->prompt, e->prompt_len);
-		prompt_len = e->prompt_len;
+	if (e && e->p->prompt && !e->p->prompt_bad && e->state == MODEL_TABLE_ACTIVE) {
+		prompt = xstrndup(e->p->prompt, e->p->prompt_len);
+		prompt_len = e->p->prompt_len;
 	}
 	if (e) {
-		generation_settings_clear(&e->gs);
-		e->gs = gs;
+		generation_settings_clear(&e->p->gs);
+		e->p->gs = gs;
 		memset(&gs, 0, sizeof gs);
-		free(e->gen_canon);
-		e->gen_canon = canon ? canon : xstrdup("");
+		free(e->p->gen_canon);
+		e->p->gen_canon = canon ? canon : xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
 		model_table_user_mark(t, e);

@@ -25,14 +25,15 @@ static void key_for(const struct model_table *t, const struct model_table_entry 
 {
 	char *model = xasprintf("%s:%s", t->o.backend ? backend_name(t->o.backend) : "none", e->id);
 
-	rcache_key(model, e->model.version ? e->model.version : "", e->gen_canon, prompt, key);
+	rcache_key(model, e->model.version ? e->model.version : "",
+		   model_table_prompt_get(e)->gen_canon, prompt, key);
 	free(model);
 }
 
 static void current_key(const struct model_table *t, const struct model_table_entry *e,
 			char key[RCACHE_KEY_HEX])
 {
-	key_for(t, e, e->prompt, key);
+	key_for(t, e, model_table_prompt_get(e)->prompt, key);
 }
 
 static int read_answer(const struct model_table *t, const char *json, size_t len,
@@ -78,19 +79,19 @@ static void remember(struct model_table *t, const char *id, const char *key, con
 	struct generation_answer r = {0};
 	char now_key[RCACHE_KEY_HEX];
 
-	if (!e || !e->prompt)
+	if (!e || !model_table_prompt_get(e)->prompt)
 		return;
 	current_key(t, e, now_key);
 	if (strcmp(now_key, key) != 0)
 		return;
-	free(e->resp_json);
-	e->resp_json = xstrndup(json, len);
-	e->resp_len = len;
-	e->resp_text_len = 0;
+	free(e->p->resp_json);
+	e->p->resp_json = xstrndup(json, len);
+	e->p->resp_len = len;
+	e->p->resp_text_len = 0;
 	if (read_answer(t, json, len, &r) == 0 && r.text)
-		e->resp_text_len = strlen(r.text);
+		e->p->resp_text_len = strlen(r.text);
 	generation_answer_clear(&r);
-	memcpy(e->resp_key, key, RCACHE_KEY_HEX);
+	memcpy(e->p->resp_key, key, RCACHE_KEY_HEX);
 	e->changed = 1;
 }
 
@@ -308,7 +309,7 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 	if (!j->model.id)
 		j->model.id = xstrdup(e->id);
 	j->prompt = xstrdup(prompt);
-	model_table_gs_copy(&j->gs, &e->gs);
+	model_table_gs_copy(&j->gs, &model_table_prompt_get(e)->gs);
 	j->refs = 1; /* the queue's, then the worker's */
 	while (*tail)
 		tail = &(*tail)->next;
@@ -372,9 +373,11 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 		key_for(t, e, p, key);
 		r = result_find(t, key);
 		running = job_find(t, key) != NULL;
-		if (e->resp_json && strcmp(e->resp_key, key) == 0) {
-			json = xstrndup(e->resp_json, e->resp_len);
-			jlen = e->resp_len;
+		if (model_table_prompt_get(e)->resp_json &&
+		    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
+			json = xstrndup(model_table_prompt_get(e)->resp_json,
+					model_table_prompt_get(e)->resp_len);
+			jlen = model_table_prompt_get(e)->resp_len;
 		} else if (!running && r && r->rc == 0) {
 			json = xstrndup(r->json, r->len);
 			jlen = r->len;
@@ -412,10 +415,10 @@ static const char *prompt_sel(struct model_table *t, struct model_table_entry *e
 		*nl = s->nl;
 		return s->prompt;
 	}
-	*len = e->prompt_len;
-	*bad = e->prompt_bad;
-	*nl = e->prompt_nl;
-	return e->prompt;
+	*len = model_table_prompt_get(e)->prompt_len;
+	*bad = model_table_prompt_get(e)->prompt_bad;
+	*nl = model_table_prompt_get(e)->prompt_nl;
+	return model_table_prompt_get(e)->prompt;
 }
 
 int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as_written,
@@ -607,9 +610,11 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, chain, n, key, &e);
-	if (rc == 0 && e->resp_json && strcmp(e->resp_key, key) == 0) {
-		json = xstrndup(e->resp_json, e->resp_len);
-		len = e->resp_len;
+	if (rc == 0 && model_table_prompt_get(e)->resp_json &&
+	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
+		json = xstrndup(model_table_prompt_get(e)->resp_json,
+				model_table_prompt_get(e)->resp_len);
+		len = model_table_prompt_get(e)->resp_len;
 	}
 	if (rc == 0 && !json && !(j = job_find(t, key)) && (r = result_find(t, key))) {
 		rc = r->rc;
@@ -648,9 +653,10 @@ int model_table_response_size(struct model_table *t, const char *id, size_t *tex
 
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, NULL, 0, key, &e);
-	if (rc == 0 && e->resp_json && strcmp(e->resp_key, key) == 0) {
-		*text_len = e->resp_text_len;
-		*json_len = e->resp_len;
+	if (rc == 0 && model_table_prompt_get(e)->resp_json &&
+	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
+		*text_len = model_table_prompt_get(e)->resp_text_len;
+		*json_len = model_table_prompt_get(e)->resp_len;
 	} else {
 		rc = -ENODATA;
 	}
@@ -701,7 +707,8 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	if (known) {
 		key_for(t, e, p, key);
 		r = result_find(t, key);
-		done = (r && r->rc == 0) || (e->resp_json && strcmp(e->resp_key, key) == 0);
+		done = (r && r->rc == 0) || (model_table_prompt_get(e)->resp_json &&
+					     strcmp(model_table_prompt_get(e)->resp_key, key) == 0);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (known && !done && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -729,9 +736,11 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 	if (e->state != MODEL_TABLE_ACTIVE)
 		return 0;
 	key_for(t, e, p, key);
-	if (e->resp_json && strcmp(e->resp_key, key) == 0) {
-		*json = xstrndup(e->resp_json, e->resp_len);
-		*len = e->resp_len;
+	if (model_table_prompt_get(e)->resp_json &&
+	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
+		*json = xstrndup(model_table_prompt_get(e)->resp_json,
+				 model_table_prompt_get(e)->resp_len);
+		*len = model_table_prompt_get(e)->resp_len;
 		return 1;
 	}
 	if ((j = job_find(t, key))) {

@@ -18,6 +18,7 @@ struct model_table_entry;
 struct model_table_job;
 struct model_table_result;
 struct model_table_sess;
+struct model_text;
 
 struct model_table {
 	struct model_table_options o;
@@ -31,7 +32,8 @@ struct model_table {
 	int listing_stale;    /* changed outside the background thread's work: save it */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
-	struct negcache neg; /* remembered misses, its own lock */
+	struct negcache neg;	  /* remembered misses, its own lock */
+	struct model_text *texts; /* the resources' texts on disk; NULL: kept in memory */
 	/* told of every new entry, under mu: the prompt store's model_table_user_apply */
 	void (*entry_added)(struct model_table *t, struct model_table_entry *e);
 	char **lookups; /* unknown names being asked for, each by a thread of its own */
