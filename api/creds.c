@@ -4,8 +4,9 @@
  * oauth.c's; this file does no HTTP of its own and never prints a secret. */
 #include "api/creds.h"
 #include "api/backend.h"
-#include "base/xalloc.h"
+#include "api/http.h"
 #include "api/oauth.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ struct creds {
 	char *project;		/* x-goog-user-project, OAuth sources only */
 	const char *key_header; /* the header an API key goes in */
 	struct oauth_source *oauth;
+	struct http_auth auth; /* creds_auth's answer */
 	pthread_mutex_t lock;
 };
 
@@ -247,6 +249,16 @@ static int creds_find_oauth(struct creds *c, const struct creds_options *opt,
 	return rc < 0 ? -EACCES : 1;
 }
 
+static int creds_auth_headers(void *ctx, char **headers, size_t max, struct backend_error *err)
+{
+	return creds_headers(ctx, headers, max, err);
+}
+
+static void creds_auth_invalidate(void *ctx, const char *token_seen)
+{
+	creds_invalidate(ctx, token_seen);
+}
+
 int creds_new(const struct creds_options *opt, struct creds **out, struct backend_error *err)
 {
 	struct creds_options none = {0};
@@ -283,6 +295,7 @@ int creds_new(const struct creds_options *opt, struct creds **out, struct backen
 	c->source = key ? CREDS_API_KEY : CREDS_NONE;
 	c->api_key = key;
 	c->key_header = opt->key_header ? opt->key_header : "x-goog-api-key";
+	c->auth = (struct http_auth){creds_auth_headers, creds_auth_invalidate, c};
 	rc = key || opt->key_only ? 0 : creds_find_oauth(c, opt, err, looked, sizeof(looked));
 	if (rc == 0 && !key && !opt->allow_none && opt->key_only) {
 		creds_set_error(err, 0,
@@ -404,4 +417,9 @@ void creds_stats(struct creds *c, unsigned long *refreshes, unsigned long *failu
 		*refreshes = st.refreshes;
 	if (failures)
 		*failures = st.failures;
+}
+
+const struct http_auth *creds_auth(struct creds *c)
+{
+	return c ? &c->auth : NULL;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct backend_error;
+struct http_auth;
 
 struct creds_options {
 	const char *api_key_file;  /* -o api_key_file */
@@ -49,6 +50,10 @@ int creds_headers(struct creds *c, char **headers, size_t max, struct backend_er
 
 /* Told after a 401: the next creds_headers() refreshes (once, however many report it). */
 void creds_invalidate(struct creds *c, const char *token_seen);
+
+/* The two calls above as the hooks http_client_new takes; NULL when c is NULL. The
+ * struct lives as long as c. */
+const struct http_auth *creds_auth(struct creds *c);
 
 /* Token fetches so far (token command runs or token endpoint POSTs) and how many failed;
  * both 0 for an API key. For tests and benchmarks. */

@@ -60,7 +60,7 @@ static int gb_open(const struct backend_options *o, void **impl, struct backend_
 	if (rc == 0 && !o->no_credentials)
 		rc = creds_new(&co, &g->creds, err);
 	if (rc == 0)
-		rc = http_client_new(&ho, g->creds, &g->http, err);
+		rc = http_client_new(&ho, creds_auth(g->creds), &g->http, err);
 	if (rc == 0)
 		rc = gemini_client_new(g->http, &g->gc);
 	if (rc < 0) {

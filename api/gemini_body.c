@@ -109,12 +109,11 @@ char *gemini_tuning_request_json(const struct tuning_request *req)
 	return gb_finish(root);
 }
 
-char *gemini_count_request_json(const char *const *texts, size_t n)
+/* root's "contents": one user turn whose parts are the n texts. */
+static void gb_user_turn(cJSON *root, const char *const *texts, size_t n)
 {
-	cJSON *root = cJSON_CreateObject(), *contents, *content, *parts, *part;
+	cJSON *contents = cJSON_AddArrayToObject(root, "contents"), *content, *parts, *part;
 
-	gb_oom(root);
-	contents = cJSON_AddArrayToObject(root, "contents");
 	gb_oom(contents);
 	content = cJSON_CreateObject();
 	gb_oom(content);
@@ -128,26 +127,23 @@ char *gemini_count_request_json(const char *const *texts, size_t n)
 		cJSON_AddItemToArray(parts, part);
 		gb_string(part, "text", texts[i] ? texts[i] : "");
 	}
+}
+
+char *gemini_count_request_json(const char *const *texts, size_t n)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	gb_oom(root);
+	gb_user_turn(root, texts, n);
 	return gb_finish(root);
 }
 
 char *gemini_generate_request_json(const char *prompt, const struct generation_settings *gs)
 {
-	cJSON *root = cJSON_CreateObject(), *contents, *content, *parts, *part, *cfg;
+	cJSON *root = cJSON_CreateObject(), *cfg;
 
 	gb_oom(root);
-	contents = cJSON_AddArrayToObject(root, "contents");
-	gb_oom(contents);
-	content = cJSON_CreateObject();
-	gb_oom(content);
-	cJSON_AddItemToArray(contents, content);
-	gb_string(content, "role", "user");
-	parts = cJSON_AddArrayToObject(content, "parts");
-	gb_oom(parts);
-	part = cJSON_CreateObject();
-	gb_oom(part);
-	cJSON_AddItemToArray(parts, part);
-	gb_string(part, "text", prompt ? prompt : "");
+	gb_user_turn(root, &prompt, 1);
 	if (!gs || !(gs->has_temperature || gs->has_top_p || gs->has_top_k ||
 		     gs->has_max_output_tokens || gs->n_stop_sequences))
 		return gb_finish(root);

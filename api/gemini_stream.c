@@ -85,37 +85,23 @@ static char *gs_whole(const struct sse_answer *a)
 	return s;
 }
 
+/* The answer as generateContent gives it, whose text must be what the events carried. */
+static int gs_read_whole(const struct sse_answer *a, struct generation_answer *out)
+{
+	char *whole = gs_whole(a);
+	int rc = gemini_parse_generation(whole, strlen(whole), out);
+
+	free(whole);
+	if (rc < 0 || strcmp(out->text ? out->text : "", a->text.data ? a->text.data : "") != 0)
+		return -EIO;
+	out->in_tokens = a->in_tokens;
+	out->out_tokens = a->out_tokens;
+	return 0;
+}
+
 int gemini_stream_call(struct http_client *hc, const char *path, const char *body,
 		       backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
 		       struct generation_answer *out, struct backend_error *err)
 {
-	struct sse_answer a;
-	struct http_call_options o = {.long_timeout = 1, .on_body = sse_answer_body};
-	struct http_response resp = {0};
-	char *whole;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	sse_answer_init(&a, gs_event, on_text, arg);
-	o.on_body_arg = &a;
-	rc = http_call(hc, HTTP_POST, path, body, &o, cancel, &resp, err);
-	if (rc == 0)
-		rc = sse_answer_end(&a, resp.body, resp.len, resp.status, err);
-	if (rc == 0) {
-		whole = gs_whole(&a);
-		if (gemini_parse_generation(whole, strlen(whole), out) < 0 ||
-		    strcmp(out->text ? out->text : "", a.text.data ? a.text.data : "") != 0) {
-			generation_answer_clear(out);
-			http_error_set(err, resp.status, "", "the streamed answer does not add up");
-			rc = -EIO;
-		}
-		free(whole);
-	}
-	if (rc == 0) {
-		out->in_tokens = a.in_tokens;
-		out->out_tokens = a.out_tokens;
-	}
-	http_response_clear(&resp);
-	sse_answer_clear(&a);
-	return rc;
+	return sse_call(hc, path, body, gs_event, gs_read_whole, on_text, arg, cancel, out, err);
 }

@@ -143,8 +143,8 @@ static void http_defaults(struct http_options *o)
 		o->backoff_max_ms = 30000;
 }
 
-int http_client_new(const struct http_options *opt, struct creds *creds, struct http_client **out,
-		    struct backend_error *err)
+int http_client_new(const struct http_options *opt, const struct http_auth *auth,
+		    struct http_client **out, struct backend_error *err)
 {
 	struct http_client *hc;
 	const char *dbg;
@@ -175,7 +175,8 @@ int http_client_new(const struct http_options *opt, struct creds *creds, struct 
 		hc->opt.read_error = http_read_error_plain;
 	hc->shown = xstrdup(opt->endpoint);
 	hc->opt.endpoint = hc->shown;
-	hc->creds = creds;
+	if (auth)
+		hc->auth = *auth;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&hc->share_locks[i], NULL);
 	pthread_mutex_init(&hc->pool_lock, NULL);

@@ -2,7 +2,8 @@
  * Connection reuse across threads, timeouts, retries with backoff and jitter, the delay
  * the service asks for, cancellation, and the HTTP status -> errno table. Knows no service:
  * how a service words its errors comes in through the read_error hook (google_rpc.h, ...),
- * its credentials through creds.h; what the calls mean is the backends'. */
+ * its credentials through an http_auth the caller hands in (creds.h makes one); what the
+ * calls mean is the backends'. */
 #ifndef TUNEDFS_HTTP_H
 #define TUNEDFS_HTTP_H
 
@@ -10,7 +11,6 @@
 
 struct backend_error;
 struct backend_cancel;
-struct creds;
 struct http_response;
 
 /* Reads an error answer: fills err (code: the service's word for it) and returns its
@@ -34,6 +34,17 @@ struct http_options {
 	/* Names of answer headers to keep in http_response.headers (lower case, NULL-ended),
 	 * for a read_error that needs them (a rate limit's reset time). */
 	const char *const *keep_headers;
+};
+
+/* Where a client's credential headers come from. The transport knows no credential
+ * source: it asks these hooks on every attempt and tells them of a 401. */
+struct http_auth {
+	/* Fills up to max header lines (heap strings the transport wipes and frees); returns
+	 * the count or a negative errno with err filled. */
+	int (*headers)(void *ctx, char **headers, size_t max, struct backend_error *err);
+	/* A 401 came back for the bearer token token_seen (NULL: none was sent). */
+	void (*invalidate)(void *ctx, const char *token_seen);
+	void *ctx;
 };
 
 struct http_client;
@@ -71,9 +82,10 @@ struct http_call_options {
 };
 
 /* Validates the endpoint: https always, plain http only to loopback or a unix socket.
- * creds may be NULL (no credentials sent); the client does not own it. */
-int http_client_new(const struct http_options *opt, struct creds *creds, struct http_client **out,
-		    struct backend_error *err);
+ * auth may be NULL (no credentials sent); the client copies the struct, and its ctx must
+ * outlive the client. */
+int http_client_new(const struct http_options *opt, const struct http_auth *auth,
+		    struct http_client **out, struct backend_error *err);
 void http_client_free(struct http_client *hc);
 /* The endpoint as given, for messages. */
 const char *http_client_endpoint(const struct http_client *hc);
@@ -81,7 +93,7 @@ const char *http_client_endpoint(const struct http_client *hc);
 /* path starts with "/" and may carry a query string. body may be NULL. Retries inside:
  * 429, 500, 502, 503, 504, a 409 that read_error calls EAGAIN, and transfers that got no
  * answer, waiting the Retry-After header or the delay read_error found, else full-jitter
- * backoff, within max_attempts and max_retry_ms; a 401 invalidates the credentials and is
+ * backoff, within max_attempts and max_retry_ms; a 401 is told to the auth hooks and is
  * tried once more. A cancel is seen within 50 ms, in flight or while waiting: -EINTR.
  * Returns 0 with a 2xx response in *resp; else a negative errno, err filled, and *resp
  * (if non-NULL status) still filled for the caller to free. Transport failures have the

@@ -1,6 +1,6 @@
 /* http_internal.h - what the http*.c files share inside api/, not a public contract:
- * the client's state, one attempt of a transfer, the plain error reader and the
- * transport-error wording. */
+ * the client's state, one attempt of a transfer, the in-flight budget, the plain error
+ * reader and the transport-error wording. */
 #ifndef TUNEDFS_HTTP_INTERNAL_H
 #define TUNEDFS_HTTP_INTERNAL_H
 
@@ -14,7 +14,6 @@
 
 struct backend_error;
 struct backend_cancel;
-struct creds;
 
 #define HTTP_POOL_MAX 32
 
@@ -27,11 +26,11 @@ struct http_conn {
 
 struct http_client {
 	struct http_options opt;
-	char *base_url;	 /* scheme://host[:port] without a trailing slash */
-	char *unix_path; /* set for unix: endpoints */
-	char *shown;	 /* the endpoint as messages show it */
-	int tls;	 /* https: nothing may ever go out in plain text */
-	struct creds *creds;
+	char *base_url;	       /* scheme://host[:port] without a trailing slash */
+	char *unix_path;       /* set for unix: endpoints */
+	char *shown;	       /* the endpoint as messages show it */
+	int tls;	       /* https: nothing may ever go out in plain text */
+	struct http_auth auth; /* headers NULL: no credentials */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
@@ -52,7 +51,7 @@ struct http_attempt {
 	int too_big;	 /* the answer passed the cap on one answer */
 	int over_budget; /* the answers in flight passed theirs: 1 wait, 2 never fits */
 	char errbuf[CURL_ERROR_SIZE];
-	char *token;	/* the bearer token this attempt sent, for creds_invalidate */
+	char *token;	/* the bearer token this attempt sent, for auth.invalidate */
 	char *location; /* the Location header, when asked for */
 	char *kept;	/* the kept headers, "name: value\n" lines */
 };
@@ -73,6 +72,8 @@ const char *http_method_name(enum http_method m);
 int http_read_error_plain(const struct http_response *resp, long *asked_ms,
 			  struct backend_error *err);
 
+/* Takes n bytes of the in-flight budget (http_budget.c): 0, or -1 when they are not there. */
+int http_budget_take(size_t n);
 /* Gives back n bytes of the in-flight budget (a response's held, when it is cleared). */
 void http_budget_give(size_t n);
 

@@ -2,7 +2,6 @@
  * or the time budget; full-jitter backoff or the delay the service asked for, one credential
  * refresh after a 401, cancellable sleeps, the debug log and the counters' updates. */
 #include "api/backend.h"
-#include "api/creds.h"
 #include "api/http.h"
 #include "api/http_internal.h"
 #include "base/clock.h"
@@ -113,7 +112,7 @@ static int http_transport_retryable(CURLcode c)
 struct http_call {
 	long start_ms;
 	int attempt;
-	int refreshed; /* creds_invalidate already used once */
+	int refreshed; /* the auth hooks were told of a 401 once */
 	struct http_attempt at;
 };
 
@@ -178,9 +177,10 @@ static int http_judge(struct http_client *hc, struct http_call *call,
 	}
 	rc = hc->opt.read_error(resp, asked_ms, err);
 	*retryable = http_status_retryable(at->status, rc);
-	if (at->status == 401 && hc->creds && !call->refreshed) {
+	if (at->status == 401 && hc->auth.headers && !call->refreshed) {
 		call->refreshed = 1;
-		creds_invalidate(hc->creds, at->token);
+		if (hc->auth.invalidate)
+			hc->auth.invalidate(hc->auth.ctx, at->token);
 		*retryable = 1;
 		*asked_ms = 0;
 	}

@@ -2,7 +2,6 @@
  * method and body, the answer collected with a size cap, and a wait that notices a
  * cancel within 50 ms. Whether to try again is http_retry.c's business. */
 #include "api/backend.h"
-#include "api/creds.h"
 #include "api/http.h"
 #include "api/http_internal.h"
 #include "base/xalloc.h"
@@ -17,39 +16,6 @@
 
 #define HTTP_MAX_HEADERS 8
 #define HTTP_BODY_MAX	 (256L * 1024 * 1024) /* hostile peers must not exhaust memory */
-
-#define HTTP_INFLIGHT_DEFAULT (512UL * 1024 * 1024)
-
-/* Bytes of answers being received right now, by every client of the process. */
-static atomic_size_t http_inflight;
-static atomic_size_t http_inflight_max = HTTP_INFLIGHT_DEFAULT;
-
-void http_set_inflight_limit(size_t bytes)
-{
-	atomic_store(&http_inflight_max, bytes ? bytes : HTTP_INFLIGHT_DEFAULT);
-}
-
-size_t http_inflight_limit(void)
-{
-	return atomic_load(&http_inflight_max);
-}
-
-/* Takes n bytes of the budget: 0, or -1 when they are not there. */
-static int http_budget_take(size_t n)
-{
-	size_t cur = atomic_load(&http_inflight);
-
-	do {
-		if (cur + n > atomic_load(&http_inflight_max))
-			return -1;
-	} while (!atomic_compare_exchange_weak(&http_inflight, &cur, cur + n));
-	return 0;
-}
-
-void http_budget_give(size_t n)
-{
-	atomic_fetch_sub(&http_inflight, n);
-}
 
 struct http_sink {
 	char *buf;
@@ -226,8 +192,8 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 	if (o->extra_header)
 		HTTP_APPEND(o->extra_header);
 	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small bodies */
-	if (hc->creds) {
-		n = creds_headers(hc->creds, cred, HTTP_MAX_HEADERS, err);
+	if (hc->auth.headers) {
+		n = hc->auth.headers(hc->auth.ctx, cred, HTTP_MAX_HEADERS, err);
 		if (n < 0) {
 			*rc = n;
 			curl_slist_free_all(list);

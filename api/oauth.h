@@ -71,7 +71,8 @@ void oauth_token_clear(struct oauth_token *t);
 
 /* https, or plain http to a loopback address only. */
 int oauth_uri_allowed(const char *uri);
-/* POSTs a form body to token_uri with libcurl (no retries: the cache above paces them).
+/* POSTs a form body to token_uri through the shared transport (http_post_form: one
+ * attempt, no credentials; the cache above paces the retries).
  * A refusal gives -EACCES and the endpoint's error_description in err->message. */
 int oauth_token_post(const char *token_uri, const char *form, long timeout_ms,
 		     struct oauth_token *out, struct backend_error *err);

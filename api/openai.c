@@ -165,7 +165,7 @@ static int oa_open(const struct backend_options *o, void **impl, struct backend_
 	ho.client_headers[0] = a->org_header;
 	ho.client_headers[1] = a->project_header;
 	if (rc == 0)
-		rc = http_client_new(&ho, a->creds, &a->http, err);
+		rc = http_client_new(&ho, creds_auth(a->creds), &a->http, err);
 	if (rc == 0)
 		a->identity = xasprintf("openai %s%s %s %s", base, a->prefix,
 					o->organization ? o->organization : "-",

@@ -122,32 +122,22 @@ static char *os_body(const char *body)
 	return s;
 }
 
+static int os_read_whole(const struct sse_answer *a, struct generation_answer *out)
+{
+	char *whole = os_whole(a);
+	int rc = openai_parse_completion(whole, strlen(whole), out);
+
+	free(whole);
+	return rc < 0 ? -EIO : 0;
+}
+
 int openai_chat_stream(struct http_client *hc, const char *path, const char *body,
 		       backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
 		       struct generation_answer *out, struct backend_error *err)
 {
-	struct http_call_options o = {.long_timeout = 1, .on_body = sse_answer_body};
-	struct http_response resp = {0};
-	char *sbody = os_body(body), *whole;
-	struct sse_answer a;
-	int rc;
+	char *sbody = os_body(body);
+	int rc = sse_call(hc, path, sbody, os_event, os_read_whole, on_text, arg, cancel, out, err);
 
-	memset(out, 0, sizeof(*out));
-	sse_answer_init(&a, os_event, on_text, arg);
-	o.on_body_arg = &a;
-	rc = http_call(hc, HTTP_POST, path, sbody, &o, cancel, &resp, err);
-	if (rc == 0)
-		rc = sse_answer_end(&a, resp.body, resp.len, resp.status, err);
-	if (rc == 0) {
-		whole = os_whole(&a);
-		if (openai_parse_completion(whole, strlen(whole), out) < 0) {
-			http_error_set(err, resp.status, "", "the streamed answer does not add up");
-			rc = -EIO;
-		}
-		free(whole);
-	}
-	http_response_clear(&resp);
-	sse_answer_clear(&a);
 	free(sbody);
 	return rc;
 }

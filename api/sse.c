@@ -1,7 +1,7 @@
 /* sse.c - reading a streamed answer (see sse.h): events found in the body as it grows,
  * their data handed to the backend's reader, the text passed on, and the end checked: a
  * complete answer has its finish reason; what is left unread, an error event, or a body
- * that stopped early make it -EIO. */
+ * that stopped early make it -EIO. sse_call runs the one POST that brings them. */
 #include "api/sse.h"
 #include "api/http.h"
 #include "base/xalloc.h"
@@ -170,4 +170,29 @@ int sse_answer_end(struct sse_answer *a, const char *body, size_t len, long stat
 		return -EIO;
 	}
 	return 0;
+}
+
+int sse_call(struct http_client *hc, const char *path, const char *body, sse_event_fn event,
+	     sse_whole_fn whole, backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
+	     struct generation_answer *out, struct backend_error *err)
+{
+	struct http_call_options o = {.long_timeout = 1, .on_body = sse_answer_body};
+	struct http_response resp = {0};
+	struct sse_answer a;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sse_answer_init(&a, event, on_text, arg);
+	o.on_body_arg = &a;
+	rc = http_call(hc, HTTP_POST, path, body, &o, cancel, &resp, err);
+	if (rc == 0)
+		rc = sse_answer_end(&a, resp.body, resp.len, resp.status, err);
+	if (rc == 0 && whole(&a, out) < 0) {
+		generation_answer_clear(out);
+		http_error_set(err, resp.status, "", "the streamed answer does not add up");
+		rc = -EIO;
+	}
+	http_response_clear(&resp);
+	sse_answer_clear(&a);
+	return rc;
 }

@@ -1,7 +1,8 @@
 /* sse.h - an answer that arrives as server-sent events, for the backends that stream: the
  * framing (events end at "\n\n", "\r\r" or "\r\n\r\n"; the data: lines of one event joined
- * with "\n"), the answer's text handed on as it grows, and the checks at its end. What one
- * event means is the backend's (sse_event_fn); no HTTP here (it reads http.h's on_body). */
+ * with "\n"), the answer's text handed on as it grows, the checks at its end, and the one
+ * streamed call (sse_call). What one event means, and the whole answer put back together,
+ * are the backend's (sse_event_fn, sse_whole_fn). */
 #ifndef TUNEDFS_SSE_H
 #define TUNEDFS_SSE_H
 
@@ -11,6 +12,7 @@
 #include <stddef.h>
 
 struct sse_answer;
+struct http_client;
 
 /* Reads one event's data (a NUL-terminated copy of len bytes): adds text with
  * sse_answer_text, sets finish / block / tokens / last. 0, or -EIO with why filled. */
@@ -43,5 +45,15 @@ void sse_answer_set(char **slot, const char *s);
  * is complete (finish reason seen), else -EIO with err filled (status is the answer's). */
 int sse_answer_end(struct sse_answer *a, const char *body, size_t len, long status,
 		   struct backend_error *err);
+
+/* Reads the answer the events made (a complete one: sse_answer_end passed) into out;
+ * 0, or -EIO when it does not add up. */
+typedef int (*sse_whole_fn)(const struct sse_answer *a, struct generation_answer *out);
+
+/* POSTs body to path on hc with the long timeout, reads the events as they come with event
+ * (text to on_text), and fills out through whole. 0, or -errno with err filled. */
+int sse_call(struct http_client *hc, const char *path, const char *body, sse_event_fn event,
+	     sse_whole_fn whole, backend_text_fn on_text, void *arg, struct backend_cancel *cancel,
+	     struct generation_answer *out, struct backend_error *err);
 
 #endif

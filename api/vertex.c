@@ -78,13 +78,13 @@ static int vx_clients(struct vertex_backend *v, const struct backend_options *o,
 	int rc;
 
 	ho.endpoint = api;
-	rc = http_client_new(&ho, v->creds, &v->api, err);
+	rc = http_client_new(&ho, creds_auth(v->creds), &v->api, err);
 	ho.endpoint = "https://storage.googleapis.com";
 	/* -o endpoint: both on one base, so one client and its connections serve both */
 	if (rc == 0 && o->endpoint)
 		v->gcs = v->api;
 	else if (rc == 0)
-		rc = http_client_new(&ho, v->creds, &v->gcs, err);
+		rc = http_client_new(&ho, creds_auth(v->creds), &v->gcs, err);
 	if (rc == 0)
 		v->identity = xasprintf("vertex %s %s %s", api, v->project, v->location);
 	free(api);

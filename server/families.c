@@ -2,6 +2,7 @@
  * list router.c serves when main.c picks none). The one place that knows them all. */
 #include <stddef.h>
 
+#include "server/batch.h"
 #include "server/gcs/gcs.h"
 #include "server/gemini/gemini.h"
 #include "server/google/oauth.h"
@@ -13,4 +14,11 @@
 const struct srv_family *const srv_all_families[] = {
     &srv_family_google_token, &srv_family_openai, &srv_family_gemini,
     &srv_family_vertex,	      &srv_family_gcs,	  NULL,
+};
+
+const struct srv_batch_kind *const srv_batch_kinds[] = {
+    &srv_gemini_batch_kind,
+    &srv_openai_batch_kind,
+    &srv_vertex_batch_kind,
+    NULL,
 };

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "base/xalloc.h"
+#include "server/batch.h"
 #include "server/http.h"
 #include "server/ids.h"
 #include "server/srv.h"
@@ -47,6 +48,9 @@ static const char usage[] =
     "  --fault-routes LIST  apply --latency and the four rates only to these routes\n"
     "                       (names as in /debug/stats, comma-separated; 'tunedModels.'\n"
     "                       = a prefix)\n"
+    "  --batch-workers N    batch requests answered at once (default 4)\n"
+    "  --fail-batch-after N a batch ends FAILED after N of its requests (tests)\n"
+    "  --batch-expire MS    a batch not done MS ms after creation ends EXPIRED (tests)\n"
     "  --seed N             make fault draws and training reproducible\n"
     "  --verbose            log libmicrohttpd's own messages\n"
     "  --help, --version\n"
@@ -73,6 +77,9 @@ enum {
 	OPT_STREAM_DELAY,
 	OPT_CUT,
 	OPT_SEED,
+	OPT_BATCH_WORKERS,
+	OPT_FAIL_BATCH,
+	OPT_BATCH_EXPIRE,
 	OPT_FAULT_ROUTES,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -99,6 +106,9 @@ static const struct option long_opts[] = {
     {"stream-delay", required_argument, NULL, OPT_STREAM_DELAY},
     {"cut-rate", required_argument, NULL, OPT_CUT},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"batch-workers", required_argument, NULL, OPT_BATCH_WORKERS},
+    {"fail-batch-after", required_argument, NULL, OPT_FAIL_BATCH},
+    {"batch-expire", required_argument, NULL, OPT_BATCH_EXPIRE},
     {"fault-routes", required_argument, NULL, OPT_FAULT_ROUTES},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -201,6 +211,15 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return parse_long(name, arg, 0, 60000, &o->stream_delay_ms);
 	case OPT_CUT:
 		return parse_rate(name, arg, &o->cut_rate);
+	case OPT_BATCH_WORKERS:
+		if (parse_long(name, arg, 1, 256, &v))
+			return -EINVAL;
+		o->batch_workers = (int)v;
+		return 0;
+	case OPT_FAIL_BATCH:
+		return parse_long(name, arg, 1, 100000000, &o->batch_fail_after);
+	case OPT_BATCH_EXPIRE:
+		return parse_long(name, arg, 1, 86400000L * 30, &o->batch_expire_ms);
 	case OPT_SEED: {
 		char *end;
 		errno = 0;
@@ -224,6 +243,7 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 	*o = (struct srv_options){.port = -1,
 				  .token_lifetime = 3600,
 				  .workers = 2,
+				  .batch_workers = 4,
 				  .checkpoint_ms = SRV_CHECKPOINT_EVERY_MS,
 				  .retry_delay_s = 1,
 				  .max_body_mib = 8};
@@ -323,6 +343,7 @@ static int setup_credentials(struct srv *s)
 
 static void teardown(struct srv *s)
 {
+	srv_batches_stop(s->batches);
 	srv_jobs_stop(s->jobs);
 	srv_store_close(s->store);
 	srv_oauth_free(s->oauth);
@@ -371,6 +392,12 @@ static int run(struct srv *s)
 			"tunedfs-server: resuming %zu tuning job(s) cut off by the last "
 			"shutdown\n",
 			resumed);
+	rc = srv_batches_start(s, s->opt.batch_workers, &s->batches);
+	if (rc) {
+		fprintf(stderr, "tunedfs-server: cannot start the batch runners: %s\n",
+			strerror(-rc));
+		return 1;
+	}
 	if (srv_http_start(s, &http, addr, sizeof(addr), why, sizeof(why))) {
 		fprintf(stderr, "tunedfs-server: %s\n", why);
 		return 1;

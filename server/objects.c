@@ -182,6 +182,19 @@ static void meta_read(const cJSON *j, const char *bucket, struct srv_object *out
 	}
 }
 
+int srv_object_set_note(const char *data_dir, const char *bucket, const char *name,
+			const char *note)
+{
+	char meta[4400];
+	struct srv_object o;
+	int rc = srv_object_stat(data_dir, bucket, name, &o);
+	if (rc)
+		return rc;
+	object_path(data_dir, bucket, name, ".json", 0, meta, sizeof(meta));
+	snprintf(o.note, sizeof(o.note), "%s", note ? note : "");
+	return write_json(meta, meta_json(&o));
+}
+
 int srv_object_read(const char *data_dir, const char *bucket, const char *name, size_t max,
 		    char **data, size_t *len)
 {
@@ -333,6 +346,19 @@ int srv_upload_finish(const char *data_dir, const char *id, struct srv_object *o
 	if (!rc)
 		srv_upload_cancel(data_dir, id);
 	return rc;
+}
+
+int srv_upload_stat_name(const char *data_dir, const char *id, char *name, size_t len)
+{
+	char path[4400];
+	if (upload_path(data_dir, id, ".json", path, sizeof(path)))
+		return -ENOENT;
+	cJSON *j = read_json(path);
+	if (!j)
+		return -ENOENT;
+	snprintf(name, len, "%s", str_of(j, "name"));
+	cJSON_Delete(j);
+	return 0;
 }
 
 int srv_upload_cancel(const char *data_dir, const char *id)

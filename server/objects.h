@@ -34,6 +34,9 @@ int srv_object_put_note(const char *data_dir, const char *bucket, const char *na
 /* The same without a note. -errno. */
 int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 		   const char *content_type, const void *data, size_t len, struct srv_object *out);
+/* Replaces the note of bucket/name (its bytes stay). -ENOENT when absent. */
+int srv_object_set_note(const char *data_dir, const char *bucket, const char *name,
+			const char *note);
 /* Every object of bucket (heap array, *n of them), newest first. */
 int srv_object_list(const char *data_dir, const char *bucket, struct srv_object **out, size_t *n);
 /* The object's description; -ENOENT when absent. */
@@ -55,5 +58,7 @@ int srv_upload_append(const char *data_dir, const char *id, size_t offset, const
 /* Stores the received bytes as the object and ends the session. */
 int srv_upload_finish(const char *data_dir, const char *id, struct srv_object *out);
 int srv_upload_cancel(const char *data_dir, const char *id);
+/* The object name a session will store into; -ENOENT for an unknown session. */
+int srv_upload_stat_name(const char *data_dir, const char *id, char *name, size_t len);
 
 #endif

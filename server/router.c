@@ -1,10 +1,12 @@
 /* router.c - the one path every request of tunedfs-server takes (see router.h): route
  * tables matched in family order, the family's credential check, faults, counters, the
  * handler; and GET /debug/stats, which belongs to no family. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/batch.h"
 #include "server/fault.h"
 #include "server/router.h"
 #include "server/srv.h"
@@ -115,10 +117,34 @@ static void debug_stats(struct srv *s, struct srv_reply *rep)
 	cJSON_AddNumberToObject(o, "tunedModels", (double)s->store->n);
 	cJSON_AddNumberToObject(o, "loadedModels", (double)s->store->nets_loaded);
 	pthread_mutex_unlock(&s->store->lock);
+	if (s->batches)
+		srv_batches_stats(s->batches, o);
 	for (const struct srv_family *const *f = families_of(s); *f; f++)
 		if ((*f)->stats)
 			(*f)->stats(s, o);
 	srv_reply_json(rep, 200, o);
+}
+
+int srv_route_run(struct srv *s, const char *method, const char *path, const char *body, size_t len,
+		  struct srv_reply *rep)
+{
+	struct srv_params *p = calloc(1, sizeof(*p));
+	const struct srv_family *fam = NULL;
+	struct srv_request req = {.method = method, .path = path, .body = body, .body_len = len};
+	memset(rep, 0, sizeof(*rep));
+	const struct srv_route *r = p ? find(s, method, path, p, &fam) : NULL;
+	if (r) {
+		rep->family = fam;
+		rep->route = r->name;
+		r->handle(s, &req, p, rep);
+	} else {
+		rep->family = claimant(s, path);
+		srv_reply_error(rep, 404, "NOT_FOUND", "No route for %s %.200s.", method, path);
+	}
+	free(p);
+	if (!rep->body)
+		srv_reply_error(rep, 500, "INTERNAL", "No answer was produced.");
+	return r ? 0 : -ENOENT;
 }
 
 int srv_handle(struct srv *s, const struct srv_request *req, struct srv_reply *rep)

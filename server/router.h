@@ -10,6 +10,11 @@
 /* Answers req into rep (always filled, also on error). Returns 0. */
 int srv_handle(struct srv *s, const struct srv_request *req, struct srv_reply *rep);
 
+/* Runs one request as route method+path would answer it, without the credential check,
+ * faults or counters (a batch's items): 0, or -ENOENT (rep holds a 404) without a route. */
+int srv_route_run(struct srv *s, const char *method, const char *path, const char *body, size_t len,
+		  struct srv_reply *rep);
+
 /* Every family built in, in matching order, NULL-terminated (families.c); a server whose
  * families list is NULL serves these. */
 extern const struct srv_family *const srv_all_families[];

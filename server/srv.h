@@ -14,6 +14,7 @@
 
 struct srv_oauth;
 struct srv_family;
+struct srv_batches;
 
 struct srv_options {
 	int port; /* -1 = unset */
@@ -35,6 +36,9 @@ struct srv_options {
 	uint64_t seed;
 	int have_seed;
 	long max_body_mib;
+	int batch_workers;     /* batch runner threads */
+	long batch_fail_after; /* > 0: a batch ends FAILED after this many items */
+	long batch_expire_ms;  /* > 0: a batch not done this long after creation expires */
 	int verbose;
 };
 
@@ -42,7 +46,8 @@ struct srv {
 	struct srv_options opt;
 	struct srv_store *store;
 	struct srv_jobs *jobs;
-	struct srv_oauth *oauth; /* the token endpoint's clients and tokens; NULL = none */
+	struct srv_batches *batches; /* NULL when none run (unit tests) */
+	struct srv_oauth *oauth;     /* the token endpoint's clients and tokens; NULL = none */
 	const struct srv_family *const *families; /* served, NULL-terminated; NULL = all */
 	char *api_key;				  /* NULL: any credentials accepted */
 	struct srv_stats stats;

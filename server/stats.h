@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#define SRV_STATS_MAX_ROUTES 48
+#define SRV_STATS_MAX_ROUTES 96
 
 struct srv_stats {
 	pthread_mutex_t lock;

@@ -4,6 +4,7 @@
 #ifndef TUNEDFS_SERVER_GEMINI_H
 #define TUNEDFS_SERVER_GEMINI_H
 
+#include "server/batch.h"
 #include "server/family.h"
 #include "server/srv.h"
 
@@ -50,5 +51,38 @@ void srv_tuned_count_tokens(struct srv *s, const struct srv_request *req,
 			    const struct srv_params *p, struct srv_reply *rep);
 void srv_models_generate(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 			 struct srv_reply *rep);
+
+/* The stored objects' bucket of the Files API. */
+#define SRV_GEMINI_FILES "gemini-files"
+
+/* Stores data as a new ACTIVE file; its name ("files/ID") into name. -errno. */
+int srv_gemini_file_put(struct srv *s, const char *display, const char *mime, const void *data,
+			size_t len, char *name, size_t name_len);
+/* The bytes (heap) of ACTIVE file name ("files/ID"); -ENOENT. */
+int srv_gemini_file_read(struct srv *s, const char *name, char **data, size_t *len);
+
+void srv_gemini_file_upload(struct srv *s, const struct srv_request *req,
+			    const struct srv_params *p, struct srv_reply *rep);
+void srv_gemini_file_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			 struct srv_reply *rep);
+void srv_gemini_file_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			  struct srv_reply *rep);
+void srv_gemini_file_delete(struct srv *s, const struct srv_request *req,
+			    const struct srv_params *p, struct srv_reply *rep);
+void srv_gemini_file_download(struct srv *s, const struct srv_request *req,
+			      const struct srv_params *p, struct srv_reply *rep);
+
+/* batchGenerateContent on a tuned or a base model, and the batches (gemini_batch.c). */
+void srv_gemini_batch_create(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_gemini_batch_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			  struct srv_reply *rep);
+void srv_gemini_batch_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			   struct srv_reply *rep);
+void srv_gemini_batch_cancel(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_gemini_batch_delete(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+extern const struct srv_batch_kind srv_gemini_batch_kind;
 
 #endif

@@ -32,9 +32,25 @@ static const struct srv_route routes[] = {
     {"GET", "/{v}/tunedModels/{id}/operations/{op}", ALL, "operations.get", srv_op_get, 0},
     {"POST", "/{v}/tunedModels/{id}/operations/{op}:cancel", ALL, "operations.cancel",
      srv_op_cancel, 0},
+    {"POST", "/{v}/models/{id}:batchGenerateContent", BETA, "models.batchGenerateContent",
+     srv_gemini_batch_create, 0},
+    {"POST", "/{v}/tunedModels/{id}:batchGenerateContent", BETA, "tunedModels.batchGenerateContent",
+     srv_gemini_batch_create, 0},
+    {"GET", "/{v}/batches", BETA, "batches.list", srv_gemini_batch_list, 0},
+    {"GET", "/{v}/batches/{id}", BETA, "batches.get", srv_gemini_batch_get, 0},
+    {"POST", "/{v}/batches/{id}:cancel", BETA, "batches.cancel", srv_gemini_batch_cancel, 0},
+    {"DELETE", "/{v}/batches/{id}", BETA, "batches.delete", srv_gemini_batch_delete, 0},
+    {"POST", "/upload/{v}/files", BETA, "media.upload", srv_gemini_file_upload, 0},
+    {"GET", "/{v}/files", BETA, "gemini.files.list", srv_gemini_file_list, 0},
+    {"GET", "/{v}/files/{id}", BETA, "gemini.files.get", srv_gemini_file_get, 0},
+    {"DELETE", "/{v}/files/{id}", BETA, "gemini.files.delete", srv_gemini_file_delete, 0},
+    {"GET", "/{v}/files/{id}:download", BETA, "gemini.files.download", srv_gemini_file_download, 0},
+    {"GET", "/download/{v}/files/{id}:download", BETA, "gemini.files.download",
+     srv_gemini_file_download, 0},
 };
 
-static const char *const prefixes[] = {"/v1beta/", "/v1alpha/", NULL};
+static const char *const prefixes[] = {"/v1beta/", "/v1alpha/", "/upload/v1beta/",
+				       "/download/v1beta/", NULL};
 
 const struct srv_family srv_family_gemini = {
     .name = "gemini",

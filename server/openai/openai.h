@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "server/batch.h"
 #include "server/family.h"
 #include "server/srv.h"
 
@@ -64,5 +65,16 @@ void srv_openai_job_checkpoints(struct srv *s, const struct srv_request *req,
 				const struct srv_params *p, struct srv_reply *rep);
 void srv_openai_chat(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 		     struct srv_reply *rep);
+
+/* Batch API over uploaded JSONL of chat completions (openai_batch.c). */
+void srv_openai_batch_create(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_openai_batch_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			  struct srv_reply *rep);
+void srv_openai_batch_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			   struct srv_reply *rep);
+void srv_openai_batch_cancel(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+extern const struct srv_batch_kind srv_openai_batch_kind;
 
 #endif

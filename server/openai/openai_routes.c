@@ -251,14 +251,18 @@ static const struct srv_route routes[] = {
     {"GET", "/v1/fine_tuning/jobs/{id}/checkpoints", NULL, "fine_tuning.jobs.checkpoints",
      srv_openai_job_checkpoints, 0},
     {"POST", "/v1/chat/completions", NULL, "chat.completions", srv_openai_chat, 0},
+    {"POST", "/v1/batches", NULL, "openai.batches.create", srv_openai_batch_create, 0},
+    {"GET", "/v1/batches", NULL, "openai.batches.list", srv_openai_batch_list, 0},
+    {"GET", "/v1/batches/{id}", NULL, "openai.batches.retrieve", srv_openai_batch_get, 0},
+    {"POST", "/v1/batches/{id}/cancel", NULL, "openai.batches.cancel", srv_openai_batch_cancel, 0},
     /* Before the Gemini family in the list: /v1/models is OpenAI's here. */
     {"GET", "/v1/models", NULL, "openai.models.list", models_list, 0},
     {"GET", "/v1/models/{model*}", NULL, "openai.models.retrieve", models_get, 0},
     {"DELETE", "/v1/models/{model*}", NULL, "openai.models.delete", models_delete, 0},
 };
 
-static const char *const prefixes[] = {"/v1/files", "/v1/fine_tuning/", "/v1/chat/", "/v1/models",
-				       NULL};
+static const char *const prefixes[] = {"/v1/files",  "/v1/fine_tuning/", "/v1/chat/",
+				       "/v1/models", "/v1/batches",	 NULL};
 
 const struct srv_family srv_family_openai = {
     .name = "openai",

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "server/batch.h"
 #include "server/family.h"
 #include "server/srv.h"
 
@@ -58,5 +59,18 @@ void srv_vertex_model_delete(struct srv *s, const struct srv_request *req,
 			     const struct srv_params *p, struct srv_reply *rep);
 void srv_vertex_operation_get(struct srv *s, const struct srv_request *req,
 			      const struct srv_params *p, struct srv_reply *rep);
+
+/* Batch prediction jobs over Cloud Storage objects (vertex_batch.c). */
+void srv_vertex_batch_create(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_vertex_batch_get(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			  struct srv_reply *rep);
+void srv_vertex_batch_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+			   struct srv_reply *rep);
+void srv_vertex_batch_cancel(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+void srv_vertex_batch_delete(struct srv *s, const struct srv_request *req,
+			     const struct srv_params *p, struct srv_reply *rep);
+extern const struct srv_batch_kind srv_vertex_batch_kind;
 
 #endif

@@ -29,6 +29,14 @@ static const struct srv_route routes[] = {
     {"DELETE", LOC "/endpoints/{id}", V, "endpoints.delete", srv_vertex_endpoint_delete, 0},
     {"GET", LOC "/models/{id}", V, "models.get", srv_vertex_model_get, 0},
     {"DELETE", LOC "/models/{id}", V, "models.delete", srv_vertex_model_delete, 0},
+    {"POST", LOC "/batchPredictionJobs", V, "batchPredictionJobs.create", srv_vertex_batch_create,
+     0},
+    {"GET", LOC "/batchPredictionJobs", V, "batchPredictionJobs.list", srv_vertex_batch_list, 0},
+    {"GET", LOC "/batchPredictionJobs/{id}", V, "batchPredictionJobs.get", srv_vertex_batch_get, 0},
+    {"POST", LOC "/batchPredictionJobs/{id}:cancel", V, "batchPredictionJobs.cancel",
+     srv_vertex_batch_cancel, 0},
+    {"DELETE", LOC "/batchPredictionJobs/{id}", V, "batchPredictionJobs.delete",
+     srv_vertex_batch_delete, 0},
     {"GET", LOC "/operations/{op}", V, "operations.get", srv_vertex_operation_get, 0},
 };
 

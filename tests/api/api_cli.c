@@ -364,7 +364,8 @@ int main(int argc, char **argv)
 	o.endpoint = argv[i];
 	c.args = argv + i + 1;
 	c.nargs = argc - i - 1;
-	if (creds_new(&co, &creds, &err) < 0 || http_client_new(&o, creds, &c.hc, &err) < 0) {
+	if (creds_new(&co, &creds, &err) < 0 ||
+	    http_client_new(&o, creds_auth(creds), &c.hc, &err) < 0) {
 		printf("error: %s\n", err.message);
 		creds_free(creds);
 		return 1;

@@ -138,7 +138,7 @@ static struct http_client *client_for(struct scripted_server *s, struct creds *c
 	struct backend_error err;
 
 	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", s->port);
-	if (http_client_new(&o, c, &hc, &err) < 0) {
+	if (http_client_new(&o, creds_auth(c), &hc, &err) < 0) {
 		fprintf(stderr, "client: %s\n", err.message);
 		exit(1);
 	}

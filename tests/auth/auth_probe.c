@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 	}
 	printf("kind %s\n", creds_kind(probe_creds));
 	fflush(stdout);
-	if (http_client_new(&ho, probe_creds, &probe_hc, &err) < 0) {
+	if (http_client_new(&ho, creds_auth(probe_creds), &probe_hc, &err) < 0) {
 		printf("http: %s\n", err.message);
 		creds_free(probe_creds);
 		return 2;
