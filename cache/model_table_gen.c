@@ -36,6 +36,13 @@ static void current_key(const struct model_table *t, const struct model_table_en
 	key_for(t, e, model_table_prompt_get(e)->prompt, key);
 }
 
+/* The answer kept in e's part when it is the one to key, else NULL. */
+static const struct model_table_prompt *kept(const struct model_table_entry *e, const char *key)
+{
+	const struct model_table_prompt *p = model_table_prompt_get(e);
+	return p->resp_json && strcmp(p->resp_key, key) == 0 ? p : NULL;
+}
+
 static int read_answer(const struct model_table *t, const char *json, size_t len,
 		       struct generation_answer *r)
 {
@@ -359,6 +366,7 @@ static int job_wait(struct model_table *t, struct model_table_job *j, double dea
 void model_table_gen_ask(struct model_table *t, const char *id, const char *prompt, size_t len,
 			 int by_user)
 {
+	const struct model_table_prompt *kp;
 	char key[RCACHE_KEY_HEX], *json = NULL, *p = xstrndup(prompt, len);
 	int64_t start = clock_now_ms();
 	struct model_table_entry *e;
@@ -373,11 +381,9 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 		key_for(t, e, p, key);
 		r = result_find(t, key);
 		running = job_find(t, key) != NULL;
-		if (model_table_prompt_get(e)->resp_json &&
-		    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
-			json = xstrndup(model_table_prompt_get(e)->resp_json,
-					model_table_prompt_get(e)->resp_len);
-			jlen = model_table_prompt_get(e)->resp_len;
+		if ((kp = kept(e, key))) {
+			json = xstrndup(kp->resp_json, kp->resp_len);
+			jlen = kp->resp_len;
 		} else if (!running && r && r->rc == 0) {
 			json = xstrndup(r->json, r->len);
 			jlen = r->len;
@@ -402,53 +408,6 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 	free(p);
 }
 
-/* The prompt pid reads on e, and whether it was refused. Under t->mu. */
-static const char *prompt_sel(struct model_table *t, struct model_table_entry *e,
-			      const struct model_table_proc *chain, int n, size_t *len, int *bad,
-			      int *nl)
-{
-	const struct model_table_sess *s = n ? model_table_sess_find(t, e->id, chain, n) : NULL;
-
-	if (s) {
-		*len = s->len;
-		*bad = s->bad;
-		*nl = s->nl;
-		return s->prompt;
-	}
-	*len = model_table_prompt_get(e)->prompt_len;
-	*bad = model_table_prompt_get(e)->prompt_bad;
-	*nl = model_table_prompt_get(e)->prompt_nl;
-	return model_table_prompt_get(e)->prompt;
-}
-
-int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as_written,
-			  char **data, size_t *len)
-{
-	struct model_table_proc chain[MODEL_TABLE_CHAIN];
-	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0, bad, nl,
-	    rc = -ENODATA;
-	struct model_table_entry *e;
-	const char *p;
-
-	pthread_mutex_lock(&t->mu);
-	e = model_table_find(t, id);
-	p = e ? prompt_sel(t, e, chain, n, len, &bad, &nl) : NULL;
-	if (p) {
-		*data = xmalloc(*len + 3);
-		memcpy(*data, p, *len);
-		if (as_written && nl) {
-			memcpy(*data + *len, nl == 2 ? "\r\n" : "\n", (size_t)nl);
-			*len += (size_t)nl;
-		}
-		(*data)[*len] = 0;
-		rc = 0;
-	} else if (!e) {
-		rc = -ENOENT;
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
 /* The key pid reads on id, or a negative errno (the message in error). Under t->mu. */
 static int key_by(struct model_table *t, const char *id, const struct model_table_proc *chain,
 		  int n, char key[RCACHE_KEY_HEX], struct model_table_entry **ep)
@@ -460,7 +419,7 @@ static int key_by(struct model_table *t, const char *id, const struct model_tabl
 
 	if (!e)
 		return -ENOENT;
-	p = prompt_sel(t, e, chain, n, &len, &bad, &nl);
+	p = model_table_prompt_sel(t, e, chain, n, &len, &bad, &nl);
 	if (!p)
 		return -ENODATA;
 	if (bad)
@@ -598,6 +557,7 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 			    double timeout, model_table_interrupted_fn intr,
 			    struct model_table_answer *out)
 {
+	const struct model_table_prompt *kp;
 	struct model_table_proc chain[MODEL_TABLE_CHAIN];
 	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0;
 	char key[RCACHE_KEY_HEX], *json = NULL;
@@ -610,11 +570,9 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, chain, n, key, &e);
-	if (rc == 0 && model_table_prompt_get(e)->resp_json &&
-	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
-		json = xstrndup(model_table_prompt_get(e)->resp_json,
-				model_table_prompt_get(e)->resp_len);
-		len = model_table_prompt_get(e)->resp_len;
+	if (rc == 0 && (kp = kept(e, key))) {
+		json = xstrndup(kp->resp_json, kp->resp_len);
+		len = kp->resp_len;
 	}
 	if (rc == 0 && !json && !(j = job_find(t, key)) && (r = result_find(t, key))) {
 		rc = r->rc;
@@ -648,15 +606,15 @@ int model_table_response_size(struct model_table *t, const char *id, size_t *tex
 			      size_t *json_len)
 {
 	char key[RCACHE_KEY_HEX];
+	const struct model_table_prompt *kp;
 	struct model_table_entry *e;
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, NULL, 0, key, &e);
-	if (rc == 0 && model_table_prompt_get(e)->resp_json &&
-	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
-		*text_len = model_table_prompt_get(e)->resp_text_len;
-		*json_len = model_table_prompt_get(e)->resp_len;
+	if (rc == 0 && (kp = kept(e, key))) {
+		*text_len = kp->resp_text_len;
+		*json_len = kp->resp_len;
 	} else {
 		rc = -ENODATA;
 	}
@@ -707,8 +665,7 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	if (known) {
 		key_for(t, e, p, key);
 		r = result_find(t, key);
-		done = (r && r->rc == 0) || (model_table_prompt_get(e)->resp_json &&
-					     strcmp(model_table_prompt_get(e)->resp_key, key) == 0);
+		done = (r && r->rc == 0) || kept(e, key);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (known && !done && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -724,6 +681,7 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 		       double timeout, model_table_interrupted_fn intr, char key[RCACHE_KEY_HEX],
 		       char **json, size_t *len)
 {
+	const struct model_table_prompt *kp;
 	struct model_table_entry *e = model_table_find(t, id);
 	struct model_table_result *r;
 	struct model_table_job *j;
@@ -736,11 +694,9 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 	if (e->state != MODEL_TABLE_ACTIVE)
 		return 0;
 	key_for(t, e, p, key);
-	if (model_table_prompt_get(e)->resp_json &&
-	    strcmp(model_table_prompt_get(e)->resp_key, key) == 0) {
-		*json = xstrndup(model_table_prompt_get(e)->resp_json,
-				 model_table_prompt_get(e)->resp_len);
-		*len = model_table_prompt_get(e)->resp_len;
+	if ((kp = kept(e, key))) {
+		*json = xstrndup(kp->resp_json, kp->resp_len);
+		*len = kp->resp_len;
 		return 1;
 	}
 	if ((j = job_find(t, key))) {

@@ -42,6 +42,53 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
+/* The listing's models are parsed on a thread of their own (list_thread), so the pages'
+ * parse trees and the models' strings live in an allocator arena of that thread; the
+ * table keeps a copy made here, packed in this thread's arena, and the whole of the
+ * other is given back at once. The resource text is not copied: it goes to disk. */
+static struct tuned_model *compact_copy(struct tuned_model *from, struct tuned_model *to)
+{
+	char *raw = from->raw_json;
+
+	from->raw_json = NULL;
+	tuned_model_copy(to, from);
+	to->raw_json = raw;
+	return to;
+}
+
+struct list_call {
+	struct model_table *t;
+	struct tuned_model *v;
+	size_t n;
+	struct backend_error err;
+	int rc;
+};
+
+static void *list_thread(void *arg)
+{
+	struct list_call *c = arg;
+
+	c->rc = backend_list_all(c->t->o.backend, &c->v, &c->n, &c->t->bg_cancel, &c->err);
+	return NULL;
+}
+
+/* backend_list_all on a thread of its own, waited for (see compact_copy). */
+static int list_all(struct model_table *t, struct tuned_model **v, size_t *n,
+		    struct backend_error *err)
+{
+	struct list_call c = {.t = t};
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, list_thread, &c) == 0)
+		pthread_join(th, NULL);
+	else
+		list_thread(&c);
+	*v = c.v;
+	*n = c.n;
+	*err = c.err;
+	return c.rc;
+}
+
 static void publish_listing(struct model_table *t, struct tuned_model *v, size_t n,
 			    unsigned long seq0)
 {
@@ -49,6 +96,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 
 	for (size_t i = 0; i < n; i++) {
 		const char *id = v[i].id;
+		struct tuned_model m;
 		struct model_table_entry *e;
 		char why[200];
 		int fresh;
@@ -56,7 +104,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 			continue;
 		fresh = !model_table_find(t, id);
 		e = model_table_insert(t, id);
-		model_table_entry_set_model(t, e, &v[i]);
+		model_table_entry_set_model(t, e, compact_copy(&v[i], &m));
 		e->seen = round;
 		if (fresh)
 			e->changed = 0; /* the kernel has nothing of it to forget */
@@ -88,7 +136,7 @@ static void do_list(struct model_table *t)
 
 	t->stats.lists++;
 	pthread_mutex_unlock(&t->mu);
-	rc = backend_list_all(t->o.backend, &v, &n, &t->bg_cancel, &err);
+	rc = list_all(t, &v, &n, &err);
 	/* In name order each insert lands on its own entry or at the table's end; in the
 	 * service's order (creation) every new model moved half the sorted table: perf showed
 	 * that memmove as 15% of a first listing of 50,000 models. */

@@ -6,6 +6,8 @@
 
 #include "cache/model_table_impl.h"
 
+struct model_table_entry;
+
 /* A prompt kept under the process that wrote it (sessions.c). */
 struct model_table_sess {
 	char *id;
@@ -27,4 +29,9 @@ const struct model_table_sess *model_table_sess_find(struct model_table *t, cons
 void model_table_sess_drop(struct model_table *t, const char *id); /* under mu */
 void model_table_sess_free(struct model_table *t);
 
+/* The prompt a reader with this chain sees on e (its own, else the last committed), its
+ * length, and whether it was refused and which newline it had. Under mu. */
+const char *model_table_prompt_sel(struct model_table *t, struct model_table_entry *e,
+				   const struct model_table_proc *chain, int n, size_t *len,
+				   int *bad, int *nl);
 #endif
