@@ -68,10 +68,12 @@ struct tuned_model {
 	double percent; /* -1 when the service does not say */
 	struct tuning_snapshot *snapshots;
 	size_t n_snapshots;
-	char *job;	/* opaque to the cache: Gemini operation, Vertex tuningJob, OpenAI job */
-	char *endpoint; /* where generation goes, when it is not the id (Vertex endpoint) */
-	char *failure;	/* why FAILED; NULL otherwise */
-	char *raw_json; /* the service's resource, shown as model.json */
+	char *job;	  /* opaque to the cache: Gemini operation, Vertex tuningJob, OpenAI job */
+	char *endpoint;	  /* where generation goes, when it is not the id (Vertex endpoint) */
+	char *failure;	  /* why FAILED; NULL otherwise */
+	char *evaluation; /* the service's own evaluation of the tuning (a validation set's
+			   * loss), lines for progress; NULL when none */
+	char *raw_json;	  /* the service's resource, shown as model.json */
 };
 
 /* One training example. input/output are the tutorial's text_input/output; native is a
@@ -92,6 +94,11 @@ struct tuning_request {
 	struct model_generation generation;
 	struct tuning_example *examples;
 	size_t n_examples;
+	/* a validation set (BACKEND_HAS_VALIDATION): the config's validation_examples names
+	 * the file, the cache reads its examples in */
+	char *validation_file;
+	struct tuning_example *validation;
+	size_t n_validation;
 };
 
 #define BACKEND_MAX_STOP_SEQUENCES 5
@@ -128,6 +135,7 @@ struct model_page {
 #define BACKEND_HAS_LR_MULTIPLIER    (1u << 5) /* a learning-rate multiplier */
 #define BACKEND_HAS_MODEL_GENERATION (1u << 6) /* model-level temperature, top_p, top_k */
 #define BACKEND_HAS_ADAPTER_SIZE     (1u << 7)
+#define BACKEND_HAS_VALIDATION	     (1u << 8) /* a validation set the service evaluates */
 
 struct backend_options {
 	const char *name;     /* "gemini" (default when NULL), "vertex", "openai" */

@@ -49,6 +49,7 @@ void tuned_model_clear(struct tuned_model *m)
 	free(m->job);
 	free(m->endpoint);
 	free(m->failure);
+	free(m->evaluation);
 	free(m->raw_json);
 	memset(m, 0, sizeof(*m));
 }
@@ -71,6 +72,7 @@ void tuned_model_copy(struct tuned_model *dst, const struct tuned_model *src)
 	dst->job = bt_dup(src->job);
 	dst->endpoint = bt_dup(src->endpoint);
 	dst->failure = bt_dup(src->failure);
+	dst->evaluation = bt_dup(src->evaluation);
 	dst->raw_json = bt_dup(src->raw_json);
 }
 
@@ -107,6 +109,13 @@ void tuning_request_clear(struct tuning_request *r)
 		free(r->examples[i].native);
 	}
 	free(r->examples);
+	for (size_t i = 0; i < r->n_validation; i++) {
+		free(r->validation[i].input);
+		free(r->validation[i].output);
+		free(r->validation[i].native);
+	}
+	free(r->validation);
+	free(r->validation_file);
 	memset(r, 0, sizeof(*r));
 }
 

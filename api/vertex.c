@@ -13,7 +13,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,26 +372,14 @@ static int vx_job_call(struct vertex_backend *v, enum http_method method, const 
 	return rc;
 }
 
-/* "train-<16 hex of SHA-256>": the same examples, the same object. */
-static char *vx_object_name(const char *id, const char *data, size_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	char hex[17];
-
-	EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return xasprintf(VERTEX_DATA_DIR "%s/train-%s.jsonl", id, hex);
-}
-
 /* tuningJobs.create is not idempotent (the service picks the job's id), so the transport
  * never resends it: when an answer is lost, the job it may have made is looked for by its
  * label and data first, and only a create that surely made nothing is sent again. */
 static int vx_submit(struct vertex_backend *v, const struct tuning_request *r, const char *uri,
-		     struct tuned_model *out, struct backend_cancel *c, struct backend_error *err)
+		     const char *validation_uri, struct tuned_model *out, struct backend_cancel *c,
+		     struct backend_error *err)
 {
-	char *body = vertex_create_body(r, uri), *path = vx_jobs_path(v, NULL);
+	char *body = vertex_create_body(r, uri, validation_uri), *path = vx_jobs_path(v, NULL);
 	int rc = -EIO;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -422,7 +409,7 @@ static int vx_create(void *impl, const struct tuning_request *r, struct tuned_mo
 		     struct backend_cancel *c, struct backend_error *err)
 {
 	struct vertex_backend *v = impl;
-	char why[300] = "", *data = NULL, *object = NULL, *uri = NULL;
+	char why[300] = "", *data = NULL, *object = NULL, *uri = NULL, *vuri = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -440,14 +427,16 @@ static int vx_create(void *impl, const struct tuning_request *r, struct tuned_mo
 		http_error_set(err, 0, "INVALID_ARGUMENT", "%s", why);
 		return rc;
 	}
-	object = vx_object_name(r->id, data, len);
+	object = vertex_object_name(r->id, "train", data, len);
 	uri = xasprintf("gs://%s/%s", v->bucket, object);
 	/* a retry of a create whose answer never came: its job, if it was made */
 	if (vx_set(v, &v->tried, r->id, VX_HAS) && vx_find(v, r->id, uri, out, c, err) == 0)
 		goto done;
 	rc = gcs_upload(v->gcs, v->bucket, object, data, len, c, err);
+	if (rc == 0 && r->n_validation)
+		rc = vertex_upload_validation(v->gcs, v->bucket, r, &vuri, c, err);
 	if (rc == 0)
-		rc = vx_submit(v, r, uri, out, c, err);
+		rc = vx_submit(v, r, uri, vuri, out, c, err);
 done:
 	if (rc < 0 && rc != -EINVAL && rc != -EACCES)
 		vx_set(v, &v->tried, r->id, VX_ADD);
@@ -456,6 +445,7 @@ done:
 	free(data);
 	free(object);
 	free(uri);
+	free(vuri);
 	return rc;
 }
 
@@ -542,6 +532,11 @@ static void vx_delete_data(struct vertex_backend *v, const struct tuned_model *m
 			 "%sthe training data gs://%s/%s was not deleted (%.200s)",
 			 said[0] ? "; " : "", bucket, object,
 			 e.message[0] ? e.message : strerror(-rc));
+	free(bucket);
+	free(object);
+	vertex_job_validation(m->raw_json, &bucket, &object);
+	if (object) /* the validation set too, as far as it goes */
+		gcs_delete(v->gcs, bucket, object, c, &e);
 	free(bucket);
 	free(object);
 }
@@ -764,7 +759,7 @@ static void vx_stats(void *impl, struct backend_stats *out)
 const struct backend_ops backend_vertex_ops = {
     .name = "vertex",
     .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_COUNT_TOKENS | BACKEND_CAN_STREAM |
-	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_ADAPTER_SIZE,
+	    BACKEND_HAS_LR_MULTIPLIER | BACKEND_HAS_ADAPTER_SIZE | BACKEND_HAS_VALIDATION,
     .open = vx_open,
     .close = vx_close,
     .credentials_kind = vx_credentials_kind,

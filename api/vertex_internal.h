@@ -18,12 +18,26 @@ int vertex_parse_page(const char *json, size_t len, struct model_page *out);
 /* The model resource a job made ("projects/.../models/ID", version dropped); heap, or
  * NULL when the job made none. */
 char *vertex_job_model(const char *raw_json);
-/* The tuningJobs.create body: base model, names, label, dataset, hyperparameters. */
-char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri);
+/* The tuningJobs.create body: base model, names, label, dataset (and validation set, when
+ * validation_uri is not NULL), hyperparameters. */
+char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri,
+			 const char *validation_uri);
 /* examples as Vertex's JSONL: {"contents": [...]} lines, native lines passed through.
  * 0, or -EINVAL with the example's line in why. */
 int vertex_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len);
+/* vertex_data.c: "tunedfs/ID/KIND-<16 hex of SHA-256>.jsonl": the same data, the same
+ * object. Heap. */
+char *vertex_object_name(const char *id, const char *kind, const char *data, size_t len);
+/* r's validation set uploaded beside the training data (KIND "validation"): 0 and its
+ * gs:// URI in *uri (heap), or -errno with err filled. */
+struct http_client;
+int vertex_upload_validation(struct http_client *gcs, const char *bucket,
+			     const struct tuning_request *r, char **uri, struct backend_cancel *c,
+			     struct backend_error *err);
+/* The validation set tunedfs uploaded for a job (under VERTEX_DATA_DIR of its label): its
+ * bucket and object (heap), else both NULL. */
+void vertex_job_validation(const char *raw_json, char **bucket, char **object);
 /* The id of the first model deployed on an Endpoint resource; heap, or NULL. */
 char *vertex_deployed_model(const char *json, size_t len);
 /* The job's supervisedTuningSpec.trainingDatasetUri is uri, and its label is id. */

@@ -101,6 +101,43 @@ static char *vj_id(const cJSON *job, const char *name)
 	return tail && vertex_name_ok(tail + 1) ? xstrdup(tail + 1) : NULL;
 }
 
+/* evaluateDatasetRuns as progress lines: "evaluation checkpoint C METRIC VALUE" for each
+ * aggregated result with a score, "evaluation checkpoint C error MESSAGE" for a failed run. */
+static void vj_evaluation(const cJSON *job, struct tuned_model *m)
+{
+	const cJSON *run, *res;
+	struct dynbuf b = DYNBUF_INIT;
+
+	cJSON_ArrayForEach(run, vj_get(job, "evaluateDatasetRuns"))
+	{
+		const char *ckpt = vj_str(run, "checkpointId"), *err;
+		const cJSON *out =
+		    vj_get(vj_get(run, "evaluateDatasetResponse"), "aggregationOutput");
+		err = vj_str(vj_get(run, "error"), "message");
+		if (err)
+			dynbuf_printf(&b, "evaluation checkpoint %.40s error %.200s\n",
+				      ckpt ? ckpt : "-", err);
+		cJSON_ArrayForEach(res, vj_get(out, "aggregationResults"))
+		{
+			const char *metric = vj_str(res, "metric");
+			const cJSON *c;
+			double score;
+			cJSON_ArrayForEach(c, res)
+			{
+				if (cJSON_IsObject(c) && vj_num(c, "score", &score)) {
+					dynbuf_printf(
+					    &b, "evaluation checkpoint %.40s %.60s %.6f\n",
+					    ckpt ? ckpt : "-", metric ? metric : c->string, score);
+					break;
+				}
+			}
+		}
+	}
+	if (b.len)
+		m->evaluation = dynbuf_take(&b, NULL);
+	dynbuf_free(&b);
+}
+
 static void vj_progress(const cJSON *job, struct tuned_model *m)
 {
 	const cJSON *stats = vj_get(vj_get(job, "tuningDataStats"), "supervisedTuningDataStats");
@@ -110,6 +147,7 @@ static void vj_progress(const cJSON *job, struct tuned_model *m)
 	m->total_steps = vj_int(stats, "tuningStepCount");
 	m->completed_steps = vj_int(meta, "completedStepCount");
 	m->completed_epochs = vj_int(meta, "completedEpochCount");
+	vj_evaluation(job, m);
 }
 
 static int vj_job(const cJSON *job, const char *raw, size_t len, struct tuned_model *m)
@@ -268,7 +306,8 @@ static void vj_check(const void *p)
 		xalloc_die(0);
 }
 
-char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri)
+char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri,
+			 const char *validation_uri)
 {
 	cJSON *root = cJSON_CreateObject(), *spec, *hp, *labels;
 	const char *base = r->base_model;
@@ -286,6 +325,8 @@ char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri
 	vj_check(cJSON_AddStringToObject(labels, VERTEX_LABEL, r->id));
 	vj_check(spec = cJSON_AddObjectToObject(root, "supervisedTuningSpec"));
 	vj_check(cJSON_AddStringToObject(spec, "trainingDatasetUri", dataset_uri));
+	if (validation_uri)
+		vj_check(cJSON_AddStringToObject(spec, "validationDatasetUri", validation_uri));
 	vj_check(hp = cJSON_AddObjectToObject(spec, "hyperParameters"));
 	if (r->settings.epochs > 0)
 		vj_check(cJSON_AddNumberToObject(hp, "epochCount", r->settings.epochs));

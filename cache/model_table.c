@@ -11,6 +11,7 @@
 #include "cache/answer_log.h"
 #include "cache/draft.h"
 #include "cache/model_index.h"
+#include "cache/model_table_eval.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_poll.h"
 #include "cache/model_table_spool.h"
@@ -193,58 +194,6 @@ void model_table_names_free(char **names, size_t n)
 	free(names);
 }
 
-static void snaps_copy(struct model_table_view *v, const struct tuning_snapshot *s, size_t n)
-{
-	v->snapshots = xcalloc(n ? n : 1, sizeof *s);
-	if (n)
-		memcpy(v->snapshots, s, n * sizeof *s);
-	v->n_snapshots = n;
-}
-
-int model_table_view(struct model_table *t, const char *id, int with_model,
-		     struct model_table_view *v)
-{
-	struct model_table_entry *e;
-	const struct model_table_prompt *pp;
-
-	memset(v, 0, sizeof *v);
-	pthread_mutex_lock(&t->mu);
-	e = model_table_find(t, id);
-	if (!e) {
-		pthread_mutex_unlock(&t->mu);
-		return -ENOENT;
-	}
-	model_table_fill_attr(e, &v->attr);
-	v->remote = e->remote;
-	if (e->remote && with_model)
-		model_index_copy_model(t, e, &v->model);
-	v->has_progress = e->has_progress;
-	v->total_steps = e->total_steps;
-	v->completed_steps = e->completed_steps;
-	v->percent = e->percent;
-	if (e->n_snaps)
-		snaps_copy(v, e->snaps, e->n_snaps);
-	else if (e->remote)
-		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
-	v->error = xstrdup(e->error);
-	pp = model_table_prompt_get(e);
-	v->prompt = pp->prompt ? xstrndup(pp->prompt, pp->prompt_len) : NULL;
-	v->prompt_len = pp->prompt_len;
-	v->generation = xstrdup(pp->gen_bad ? pp->gen_bad : pp->gen_canon);
-	pthread_mutex_unlock(&t->mu);
-	return 0;
-}
-
-void model_table_view_clear(struct model_table_view *v)
-{
-	tuned_model_clear(&v->model);
-	free(v->snapshots);
-	free(v->error);
-	free(v->prompt);
-	free(v->generation);
-	memset(v, 0, sizeof *v);
-}
-
 int model_table_create_draft(struct model_table *t, const char *id)
 {
 	unsigned bits;
@@ -356,49 +305,11 @@ int model_table_remove(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->mu);
 		model_table_user_forget(t, id);
 		model_table_spool_drop(t, id);
+		model_table_eval_drop(t, id);
 		if (t->o.answer_log)
 			answer_log_remove(t->o.answer_log, id);
 	}
 	tuned_model_clear(&m);
-	return rc;
-}
-
-int model_table_wait(struct model_table *t, const char *id, double timeout,
-		     model_table_interrupted_fn intr, enum model_table_state *out)
-{
-	double deadline = model_table_now() + timeout;
-	struct model_table_entry *e;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		struct timespec ts;
-		double until;
-		e = model_table_find(t, id);
-		if (!e) {
-			rc = -ENOENT;
-			break;
-		}
-		if (e->state != MODEL_TABLE_CREATING) {
-			*out = e->state;
-			break;
-		}
-		if (intr && intr()) {
-			rc = -EINTR;
-			break;
-		}
-		if (model_table_now() >= deadline) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		/* 100 ms steps so an interrupt is seen quickly */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		until = ts.tv_sec + ts.tv_nsec / 1e9 + 0.1;
-		ts.tv_sec = (time_t)until;
-		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-	}
-	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
 

@@ -14,6 +14,7 @@ struct draft_store;
 struct rcache;
 struct spool;
 struct answer_log;
+struct eval_store;
 
 enum model_table_state {
 	MODEL_TABLE_DRAFT,
@@ -38,6 +39,7 @@ struct model_table_options {
 	struct rcache *rcache;	       /* not owned */
 	struct spool *spool;	       /* not owned, may be NULL: the prompt spools */
 	struct answer_log *answer_log; /* not owned, may be NULL: each answer gets a line */
+	struct eval_store *eval;       /* not owned, may be NULL: the eval/ files and scores */
 	double list_ttl;	       /* seconds a listing stays fresh */
 	double poll_interval;	       /* seconds between polls of a CREATING model */
 	double negative_ttl;	       /* seconds a failed lookup is remembered */
@@ -74,8 +76,9 @@ struct model_table_view {
 	double percent;
 	struct tuning_snapshot *snapshots; /* the tuning's progress, else the model's */
 	size_t n_snapshots;
-	char *error;  /* "" when none */
-	char *prompt; /* NULL when none; may hold NUL bytes */
+	char *error;	  /* "" when none */
+	char *evaluation; /* the service's evaluation lines (tuned_model), NULL when none */
+	char *prompt;	  /* NULL when none; may hold NUL bytes */
 	size_t prompt_len;
 	char *generation; /* canonical text, "" for defaults */
 };
@@ -188,6 +191,12 @@ void model_table_hold(struct model_table *t, const char *id, int delta);
 double model_table_poll_gap(double interval, double prev_gap, int completed, int total,
 			    double elapsed);
 
+/* Returns when an answer (or more of one) came since *seen, the table changed otherwise
+ * (a state, a listing), or max_s seconds passed: 1 for a change, 0 for the time; *seen gets
+ * the count of answers now (start from 0). For a thread that checks on waiting readers:
+ * an answer that came while it checked is not missed. */
+int model_table_await(struct model_table *t, unsigned long *seen, double max_s);
+
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */
 int model_table_wait(struct model_table *t, const char *id, double timeout,
@@ -252,6 +261,30 @@ int model_table_estimate(struct model_table *t, const char *id, double price_per
 int model_table_spool_partial(struct model_table *t, const char *id, const char *name, size_t have,
 			      int nonblock, double timeout, model_table_interrupted_fn intr,
 			      char **text, size_t *len);
+
+/* eval/ of a model (model_table_eval.c): NAME.jsonl files of held-out examples. */
+/* The stored files' names (NAME.jsonl), sorted (free with model_table_names_free). */
+int model_table_eval_names(struct model_table *t, const char *id, char ***names, size_t *n);
+/* -ENOENT when never written. */
+int model_table_eval_read(struct model_table *t, const char *id, const char *file, char **data,
+			  size_t *len);
+/* A file being created: stored empty until its close commits it. */
+int model_table_eval_touch(struct model_table *t, const char *id, const char *file);
+/* Stores the file (durable, kept byte for byte), then -EINVAL (file, line and reason in
+ * error) when its examples do not read; else asks their answers once the model is ACTIVE. */
+int model_table_eval_commit(struct model_table *t, const char *id, const char *file,
+			    const char *data, size_t len);
+/* The file and its kept scores. */
+int model_table_eval_unlink(struct model_table *t, const char *id, const char *file);
+/* Whether the scores of the file as it is now are kept (no waiting, no request). */
+int model_table_eval_done(struct model_table *t, const char *id, const char *file);
+/* The .result text (lines 0) or the .out.jsonl lines (lines 1) of file: kept ones, else
+ * scored once every answer is in (waits for ACTIVE and for the answers, bounded by
+ * timeout; nonblock: -EAGAIN). Never asks a request itself. -EINVAL (reason in error)
+ * for a failed model or a file that does not read. */
+int model_table_eval_result(struct model_table *t, const char *id, const char *file, int lines,
+			    int nonblock, double timeout, model_table_interrupted_fn intr,
+			    char **out, size_t *out_len);
 
 /* Sets the model's error text (and logs it); "" clears it. */
 void model_table_set_error(struct model_table *t, const char *id, const char *msg);

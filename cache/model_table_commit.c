@@ -14,6 +14,7 @@
 #include "cache/model_table_gen.h"
 #include "cache/model_table_user.h"
 #include "cache/sessions.h"
+#include "cache/model_table_eval.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
@@ -27,19 +28,6 @@ int model_table_read_draft(struct model_table *t, const char *id, enum model_tab
 	rc = draft_read(t->o.drafts, id, model_table_file_name(f), data, len);
 	pthread_mutex_unlock(&t->draft_mu);
 	return rc;
-}
-
-int model_table_parse_examples(struct model_table *t, const char *data, size_t len,
-			       struct tuning_request *req, char *msg, size_t msg_len)
-{
-	struct backend_dataset_rules rules = {0};
-	struct spec_example_limits lim;
-
-	if (t->o.backend)
-		backend_dataset_rules(t->o.backend, 0, &rules);
-	lim.max_input_chars = rules.max_input_chars;
-	lim.max_output_chars = rules.max_output_chars;
-	return spec_parse_examples(data, len, &lim, req, msg, msg_len);
 }
 
 /* The message goes to the model's error, and to the log unless quiet. */
@@ -376,6 +364,8 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 	if (prompt) /* the current prompt under the new settings is a new answer to start */
 		model_table_gen_ask(t, id, prompt, prompt_len, 0);
 	free(prompt);
+	if (e) /* and so are the eval files' examples */
+		model_table_eval_ask_model(t, id);
 	return e ? 0 : -ENOENT;
 }
 

@@ -193,6 +193,7 @@ static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
 		result_keep(t, j->key, rc, NULL, 0);
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
+	t->answers++;
 	pthread_cond_broadcast(&t->changed);
 }
 
@@ -234,6 +235,7 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 		}
 		memcpy(j->partial + j->partial_len, text + same, len - same);
 		j->partial_len += len - same;
+		g->t->answers++;
 		pthread_cond_broadcast(&g->t->changed);
 	}
 	pthread_mutex_unlock(&g->t->mu);
@@ -283,15 +285,18 @@ static void *worker(void *arg)
 		if (rc == 0)
 			rc = gen_check_given(j, &res, &err);
 		pthread_mutex_unlock(&t->mu);
-		if (rc == 0 && t->o.rcache)
-			rcache_put(t->o.rcache, j->key, res.raw_json, strlen(res.raw_json));
 		if (rc == 0)
 			model_table_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
 					       (long)(clock_now_ms() - start), 0);
 		pthread_mutex_lock(&t->mu);
 		job_finish(t, j, rc, &res, &err);
-		job_unref(j);
 		model_table_drain_changes(t);
+		/* readers have the answer (from memory) before it is written down */
+		pthread_mutex_unlock(&t->mu);
+		if (rc == 0 && t->o.rcache)
+			rcache_put(t->o.rcache, j->key, j->json, j->len);
+		pthread_mutex_lock(&t->mu);
+		job_unref(j);
 		generation_answer_clear(&res);
 	}
 	t->job_threads--;

@@ -1,7 +1,7 @@
 /* model_table_impl.h - the model table's shared state (struct model_table: options, the
  * lock, the conditions, the background thread's bookkeeping) and the few primitives every
  * part uses (model_table_core.c). Each part declares its own functions in its own header:
- * model_index.h, negcache.h, sessions.h, model_table_{user,gen,poll,commit,store,spool,log}.h.
+ * model_index.h, negcache.h, sessions.h, model_table_{user,gen,poll,commit,store,spool,log,eval}.h.
  * Not part of the contract: fs/ includes only model_table.h. */
 #ifndef TUNEDFS_MODEL_TABLE_IMPL_H
 #define TUNEDFS_MODEL_TABLE_IMPL_H
@@ -25,11 +25,13 @@ struct model_table {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;	/* the background thread's */
 	pthread_cond_t changed; /* state changes, answers, listings */
+	unsigned long answers;	/* +1 with each answer or more of one (model_table_await) */
 	pthread_mutex_t draft_mu;
 	struct model_table_entry **v; /* sorted by id */
 	size_t n, cap;
 	uint64_t listing_sig; /* of the listing last saved (model_table_store.c) */
 	int listing_stale;    /* changed outside the background thread's work: save it */
+	double listing_due;   /* when the background thread's work is to be saved; 0: none */
 	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
 	size_t n_gone;
 	struct negcache neg;	  /* remembered misses, its own lock */
@@ -80,6 +82,9 @@ void model_table_printable(const char *s, char *out, size_t size);
 void model_table_kick(struct model_table *t);
 /* Someone looked at the table: a stale listing is refreshed (under t->mu). */
 void model_table_mark_interest(struct model_table *t);
+/* spec_parse_examples with the character limits of the mount's backend (none without one). */
+int model_table_parse_examples(struct model_table *t, const char *data, size_t len,
+			       struct tuning_request *req, char *msg, size_t msg_len);
 /* Calls options.changed for every entry marked changed; drops and retakes t->mu. */
 void model_table_drain_changes(struct model_table *t);
 

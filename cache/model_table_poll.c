@@ -17,6 +17,7 @@
 #include "cache/model_table_store.h"
 #include "cache/model_table_user.h"
 #include "cache/sessions.h"
+#include "cache/model_table_eval.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
@@ -192,7 +193,7 @@ static int build_request(struct model_table *t, const char *id, struct tuning_re
 			return rc;
 	}
 	req->id = xstrdup(id);
-	return 0;
+	return model_table_eval_validation(t, id, req, msg, msg_len);
 }
 
 static void create_done(struct model_table *t, struct model_table_entry *e, int rc,
@@ -443,6 +444,7 @@ static int work_once(struct model_table *t, double *next)
 		t->spool_due = 0;
 		pthread_mutex_unlock(&t->mu);
 		model_table_spool_resume(t);
+		model_table_eval_resume(t);
 		pthread_mutex_lock(&t->mu);
 		return 1;
 	}
@@ -469,6 +471,9 @@ static int work_once(struct model_table *t, double *next)
 	return 0;
 }
 
+/* Seconds the background thread waits after its work before it saves the kept listing. */
+#define MODEL_TABLE_SAVE_DELAY 2.0
+
 static void *poll_main(void *arg)
 {
 	struct model_table *t = arg;
@@ -479,17 +484,27 @@ static void *poll_main(void *arg)
 		struct timespec ts;
 		if (work_once(t, &next)) {
 			model_table_drain_changes(t);
-			model_table_listing_save(t);
+			/* Saved once the work has paused: building the kept listing of 10,000
+			 * models costs as much CPU as listing them, and the ls that asked for
+			 * the listing is still reading it. */
+			if (!t->listing_due)
+				t->listing_due = model_table_now() + MODEL_TABLE_SAVE_DELAY;
 			continue;
 		}
-		if (t->listing_stale) { /* an rmdir: the kept listing still has the model */
+		if (t->listing_stale || (t->listing_due && t->listing_due <= model_table_now())) {
+			/* an rmdir (the kept listing still has the model), or work to keep */
 			t->listing_stale = 0;
+			t->listing_due = 0;
 			model_table_listing_save(t);
 		}
+		if (t->listing_due && t->listing_due < next)
+			next = t->listing_due;
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);
 	}
+	if (t->listing_due) /* unmounted before it was due */
+		model_table_listing_save(t);
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
 }

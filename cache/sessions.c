@@ -3,10 +3,14 @@
  * of itself and its ancestors, else the model's last committed prompt. Processes are told
  * apart by pid and start time (/proc), so a reused pid inherits nothing. No FUSE here. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/clock.h"
 #include "cache/model_index.h"
 #include "cache/sessions.h"
 #include "cache/model_table_impl.h"
@@ -52,7 +56,7 @@ static int proc_read(int pid, struct model_table_proc *self, int *ppid)
 	return 0;
 }
 
-int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
+static int chain_read(int pid, struct model_table_proc *chain, int max)
 {
 	int n = 0;
 
@@ -63,6 +67,71 @@ int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
 		n++;
 		pid = ppid;
 	}
+	return n;
+}
+
+/* The start time of a process or thread id (one small read): 0 when it is gone. */
+static unsigned long long id_start(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+			 "%*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+/* Chains read in the last second, by the id asked for: a read asks two or three times, a
+ * prompt's write and read again, and ancestors do not change that fast. Each is checked
+ * against its id's start time, so a reused or ended id is read afresh. */
+#define KEPT_CHAINS 32
+#define KEPT_MS	    1000
+static struct kept_chain {
+	int pid, n;
+	unsigned long long start;
+	int64_t at_ms;
+	struct model_table_proc chain[MODEL_TABLE_CHAIN];
+} kept[KEPT_CHAINS];
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
+{
+	unsigned long long start = pid > 1 ? id_start(pid) : 0;
+	int64_t now = clock_now_ms();
+	struct kept_chain *k = &kept[(unsigned)pid % KEPT_CHAINS], fresh = {.pid = pid};
+	int n = -1;
+
+	if (start == 0)
+		return chain_read(pid, chain, max);
+	pthread_mutex_lock(&kept_mu);
+	if (k->pid == pid && k->start == start && now - k->at_ms < KEPT_MS) {
+		n = k->n < max ? k->n : max;
+		memcpy(chain, k->chain, (size_t)n * sizeof *chain);
+	}
+	pthread_mutex_unlock(&kept_mu);
+	if (n >= 0)
+		return n;
+	fresh.n = chain_read(pid, fresh.chain, MODEL_TABLE_CHAIN);
+	fresh.start = start;
+	fresh.at_ms = now;
+	pthread_mutex_lock(&kept_mu);
+	*k = fresh;
+	pthread_mutex_unlock(&kept_mu);
+	n = fresh.n < max ? fresh.n : max;
+	memcpy(chain, fresh.chain, (size_t)n * sizeof *chain);
 	return n;
 }
 

@@ -51,6 +51,7 @@ enum {
 	CK_SYSTEM_INSTRUCTION,
 	CK_ADAPTER_SIZE,
 	CK_PRICE_PER_MTOK,
+	CK_VALIDATION_EXAMPLES,
 	CK_COUNT
 };
 
@@ -73,6 +74,9 @@ static const struct spec_key spec_config_keys[CK_COUNT] = {
     [CK_ADAPTER_SIZE] = {"adapter_size", "adapterSize", SPEC_STR, 0, 0, 0, 40},
     /* not sent: the estimate's cost line */
     [CK_PRICE_PER_MTOK] = {"price_per_mtok", "pricePerMtok", SPEC_REAL, 0, 1e9, 0, 0},
+    /* the name of a file in the draft's eval/, sent as the validation set */
+    [CK_VALIDATION_EXAMPLES] = {"validation_examples", "validationExamples", SPEC_STR, 0, 0, 0,
+				120},
 };
 
 enum { GK_TEMPERATURE, GK_TOP_P, GK_TOP_K, GK_MAX_OUTPUT_TOKENS, GK_STOP_SEQUENCES, GK_COUNT };
@@ -144,6 +148,7 @@ static const struct spec_field spec_config_fields[] = {
     {"source_model", "sourceModel", CK_SOURCE_MODEL, NULL},
     {"system_instruction", "systemInstruction", CK_SYSTEM_INSTRUCTION, NULL},
     {"adapter_size", "adapterSize", CK_ADAPTER_SIZE, NULL},
+    {"validation_examples", "validationExamples", CK_VALIDATION_EXAMPLES, NULL},
     {"tuning_task", "tuningTask", SPEC_F_OBJECT, &spec_task_scope},
     {"tuned_model_source", "tunedModelSource", SPEC_F_OBJECT, &spec_source_scope},
     {"name", "name", SPEC_F_IGNORE, NULL},
@@ -613,6 +618,8 @@ int spec_parse_config(const char *text, size_t len, struct tuning_request *req, 
 	free(req->base_model);
 	free(req->source_model);
 	free(req->system_instruction);
+	free(req->validation_file);
+	req->validation_file = ps.str[CK_VALIDATION_EXAMPLES];
 	req->display_name = ps.str[CK_DISPLAY_NAME];
 	req->description = ps.str[CK_DESCRIPTION];
 	req->base_model = ps.str[CK_BASE_MODEL];

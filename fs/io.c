@@ -227,7 +227,7 @@ int tfs_commit_file(const char *id, enum tfs_kind k, const char *data, size_t le
 
 static int commit(struct tfs_fh *fh, int quiet)
 {
-	int rc = fh->kind == TFS_SPOOL_PROMPT
+	int rc = fh->kind == TFS_SPOOL_PROMPT || fh->kind == TFS_SPOOL_EVAL
 		     ? tfs_spool_commit(fh, fh->buf, fh->len)
 		     : commit_as(&fh->who, fh->id, fh->kind, fh->buf, fh->len, quiet);
 	fh->dirty = 0;
@@ -412,13 +412,12 @@ static void fh_take(struct tfs_fh *fh, char *data, size_t len)
 	fh->cap = len + 1;
 }
 
-static int load_blocking(struct tfs_fh *fh)
+static int load_blocking(struct tfs_fh *fh, const struct tfs_wait *w)
 {
-	int nonblock = (fh->flags & O_NONBLOCK) != 0;
 	char *data = NULL;
 	size_t len = 0;
-	int rc = fh->name ? tfs_spool_render(fh, nonblock, &data, &len)
-			  : tfs_render_blocking(fh->kind, fh->id, nonblock, &data, &len);
+	int rc = fh->name ? tfs_spool_render(fh, w, &data, &len)
+			  : tfs_render_blocking(fh->kind, fh->id, w, &data, &len);
 
 	if (rc < 0)
 		return rc;
@@ -435,21 +434,20 @@ static int streams(const struct tfs_fh *fh)
 }
 
 /* More of a streaming answer than off bytes, or the whole answer once it is done. */
-static int load_stream(struct tfs_fh *fh, size_t off)
+static int load_stream(struct tfs_fh *fh, size_t off, const struct tfs_wait *w)
 {
-	int nonblock = (fh->flags & O_NONBLOCK) != 0, rc;
 	char *text = NULL;
 	size_t len = 0;
+	int rc;
 
 	if (fh->name)
-		rc = model_table_spool_partial(tfs_ctx.mt, fh->id, fh->name, off, nonblock,
-					       tfs_ctx.opt.timeout, fuse_interrupted, &text, &len);
+		rc = model_table_spool_partial(tfs_ctx.mt, fh->id, fh->name, off, w->nonblock,
+					       w->timeout, w->intr, &text, &len);
 	else
-		rc = model_table_response_partial(tfs_ctx.mt, fuse_get_context()->pid, fh->id, off,
-						  nonblock, tfs_ctx.opt.timeout, fuse_interrupted,
-						  &text, &len);
+		rc = model_table_response_partial(tfs_ctx.mt, w->pid, fh->id, off, w->nonblock,
+						  w->timeout, w->intr, &text, &len);
 	if (rc == 0)
-		return load_blocking(fh); /* done (or never streamed): the whole answer */
+		return load_blocking(fh, w); /* done (or never streamed): the whole answer */
 	if (rc < 0)
 		return rc;
 	fh_take(fh, text, len);
@@ -474,9 +472,41 @@ static int reload(struct tfs_fh *fh)
 	return 0;
 }
 
+/* The files whose first read (or a read at the end of a streaming answer) waits. */
+static int waits(enum tfs_kind k)
+{
+	return k == TFS_WAIT || k == TFS_RESPONSE || k == TFS_RESPONSE_JSON ||
+	       k == TFS_SPOOL_RESPONSE || k == TFS_SPOOL_JSON || k == TFS_EVAL_RESULT ||
+	       k == TFS_EVAL_LINES;
+}
+
+int tfs_read_may_wait(struct tfs_fh *fh)
+{
+	int may;
+
+	if (fh->sf || fh->sh || !waits(fh->kind) || (fh->flags & O_NONBLOCK))
+		return 0;
+	pthread_mutex_lock(&fh->mu);
+	may = !fh->loaded;
+	pthread_mutex_unlock(&fh->mu);
+	return may;
+}
+
 int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct tfs_fh *fh = fh_of(fi);
+	struct tfs_wait w = {
+	    .pid = fuse_get_context()->pid,
+	    .nonblock = (fh->flags & O_NONBLOCK) != 0,
+	    .timeout = tfs_ctx.opt.timeout,
+	    .intr = fuse_interrupted,
+	};
+
+	return tfs_read_with(fh, &w, buf, size, off);
+}
+
+int tfs_read_with(struct tfs_fh *fh, const struct tfs_wait *w, char *buf, size_t size, off_t off)
+{
 	size_t n = 0;
 	int rc = 0;
 
@@ -496,9 +526,9 @@ int tfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 	}
 	pthread_mutex_lock(&fh->mu);
 	if (!fh->loaded && streams(fh) && (off < 0 || (size_t)off >= fh->len))
-		rc = load_stream(fh, off < 0 ? 0 : (size_t)off);
+		rc = load_stream(fh, off < 0 ? 0 : (size_t)off, w);
 	else if (!fh->loaded && !streams(fh))
-		rc = load_blocking(fh);
+		rc = load_blocking(fh, w);
 	else if (off > 0 && (size_t)off >= fh->len && grows(fh->kind))
 		rc = reload(fh); /* tail -f: a read past the end sees what came since */
 	if (rc == 0 && off >= 0 && (size_t)off < fh->len) {
@@ -610,7 +640,8 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		commit(fh, 0);
 	if (fh->held)
 		model_table_hold(tfs_ctx.mt, fh->id, -1);
-	if (fh->discard && fh->kind == TFS_SPOOL_RESPONSE)
+	if (fh->discard && (fh->kind == TFS_SPOOL_RESPONSE || fh->kind == TFS_EVAL_RESULT ||
+			    fh->kind == TFS_EVAL_LINES))
 		tfs_spool_release(fh);
 	fh_free(fh);
 	return 0;
@@ -664,7 +695,7 @@ static int truncate_spool(const struct tfs_path *p, off_t size)
 	struct tfs_fh *fh;
 	int rc;
 
-	if (p->spool != TFS_SPOOL_PROMPT)
+	if (p->spool == TFS_SPOOL_RESPONSE)
 		return -EACCES;
 	if ((size_t)size > TFS_MAX_FILE)
 		return -EFBIG;

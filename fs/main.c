@@ -19,6 +19,7 @@
 #include "api/backend.h"
 #include "cache/answer_log.h"
 #include "cache/draft.h"
+#include "cache/eval.h"
 #include "cache/privdir.h"
 #include "cache/rcache.h"
 #include "cache/spool.h"
@@ -41,7 +42,8 @@ static struct mount_parts {
 	struct draft_store *drafts;
 	struct draft_store *prompts; /* prompt and generation of each model, beside the drafts */
 	struct rcache *rcache;
-	struct spool *spool; /* the prompt spools, beside the drafts */
+	struct spool *spool;	 /* the prompt spools, beside the drafts */
+	struct eval_store *eval; /* eval/ files and their scores, beside them too */
 } parts;
 static char *listing_path; /* the last listing, beside the response cache */
 
@@ -269,12 +271,11 @@ static int open_stores(const char *key)
 {
 	char *drafts = per_endpoint(tfs_ctx.opt.data_dir, key);
 	char *cache = per_endpoint(tfs_ctx.opt.cache_dir, key);
-	char *prompts = xmalloc(strlen(drafts) + sizeof ".prompts");
-	char *spool = xmalloc(strlen(drafts) + sizeof ".spool");
+	char *prompts = xasprintf("%s.prompts", drafts);
+	char *spool = xasprintf("%s.spool", drafts);
+	char *eval = xasprintf("%s.eval", drafts);
 	int rc = privdir_make(tfs_ctx.opt.data_dir);
 
-	sprintf(prompts, "%s.prompts", drafts);
-	sprintf(spool, "%s.spool", drafts);
 	if (rc == 0)
 		rc = draft_store_open(drafts, &parts.drafts);
 	if (rc == 0)
@@ -283,7 +284,10 @@ static int open_stores(const char *key)
 		rc = draft_store_open(prompts, &parts.prompts);
 	if (rc == 0)
 		rc = spool_open(spool, &parts.spool);
+	if (rc == 0)
+		rc = eval_store_open(eval, &parts.eval);
 	free(spool);
+	free(eval);
 	if (rc < 0)
 		tfs_log(LOG_ERR, "cannot open the drafts in %s: %s", drafts, strerror(-rc));
 	free(prompts);
@@ -313,6 +317,7 @@ static int start_table(void)
 	    .prompts = parts.prompts,
 	    .rcache = parts.rcache,
 	    .spool = parts.spool,
+	    .eval = parts.eval,
 	    .answer_log = tfs_ctx.answer_log,
 	    .list_ttl = tfs_ctx.opt.list_ttl,
 	    .poll_interval = tfs_ctx.opt.poll_interval,
@@ -380,6 +385,7 @@ static void teardown(void)
 	if (parts.prompts)
 		draft_store_close(parts.prompts);
 	spool_close(parts.spool);
+	eval_store_close(parts.eval);
 	answer_log_close(tfs_ctx.answer_log);
 	tfs_ctx.answer_log = NULL;
 	memset(&parts, 0, sizeof parts);
@@ -459,6 +465,7 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	 * unmounted and its lock destroyed, which fuse_destroy does before the destroy
 	 * callback runs. */
 	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
+	tfs_park_stop();
 	model_table_stop(tfs_ctx.mt);
 	/* a signal ends the loop with its number: that is a clean stop too */
 	rc = rc < 0 ? 1 : 0;

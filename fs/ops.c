@@ -123,6 +123,7 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
 			filler(buf, tfs_kind_name((enum tfs_kind)k), NULL, 0, 0);
 	filler(buf, "prompts", NULL, 0, 0);
 	filler(buf, "responses", NULL, 0, 0);
+	filler(buf, "eval", NULL, 0, 0);
 	tfs_scratch_list(p->id, &names, &n);
 	for (size_t i = 0; i < n; i++) {
 		filler(buf, names[i], NULL, 0, 0);
@@ -447,6 +448,10 @@ static void *tfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1; /* scratch files handle unlink-while-open themselves */
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
+#if FUSE_MAJOR_VERSION > 3 || FUSE_MINOR_VERSION >= 11
+	/* a close of a read-only open commits nothing: no FLUSH round trip for it */
+	cfg->no_rofd_flush = 1;
+#endif
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* lookups of one directory run side by side, and ls does not wait behind them */

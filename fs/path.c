@@ -33,6 +33,8 @@ int tfs_path_parse(const char *path, struct tfs_path *out)
 		out->spool = TFS_SPOOL_PROMPT;
 	else if (strncmp(out->file, "responses", 9) == 0 && (!out->file[9] || out->file[9] == '/'))
 		out->spool = TFS_SPOOL_RESPONSE;
+	else if (strncmp(out->file, "eval", 4) == 0 && (!out->file[4] || out->file[4] == '/'))
+		out->spool = TFS_SPOOL_EVAL;
 	if (slash) {
 		if (!out->spool || !slash[1] || strchr(slash + 1, '/'))
 			return -ENOENT;

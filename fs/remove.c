@@ -145,9 +145,14 @@ static int dir_empty(const char *id, const struct model_table_attr *a)
 	model_table_names_free(names, n);
 	if (n)
 		return 0; /* prompts are the user's: rm -r removes them first */
+	model_table_eval_names(tfs_ctx.mt, id, &names, &n);
+	model_table_names_free(names, n);
+	if (n)
+		return 0; /* and so are eval files */
 	if (a->is_draft && a->state == MODEL_TABLE_DRAFT && !a->draft_files && !a->locked)
 		return 1;
-	if (!tfs_unlinked(id, TFS_SPOOL_PROMPT) || !tfs_unlinked(id, TFS_SPOOL_RESPONSE))
+	if (!tfs_unlinked(id, TFS_SPOOL_PROMPT) || !tfs_unlinked(id, TFS_SPOOL_RESPONSE) ||
+	    !tfs_unlinked(id, TFS_SPOOL_EVAL))
 		return 0;
 	/* progress.svg comes with the first snapshot, which may arrive while rm -r runs: it
 	 * does not hold the directory */

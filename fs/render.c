@@ -264,6 +264,8 @@ static void render_progress(struct text *t, const struct model_table_view *v)
 			rfc3339_format(s->at, 0, at, sizeof at);
 		text_add(t, "%d %d %.6f %s\n", s->step, s->epoch, s->mean_loss, at);
 	}
+	if (v->evaluation) /* the service's own evaluation, after the snapshots */
+		text_add(t, "%s", v->evaluation);
 }
 
 static int render_svg(const char *id, const struct model_table_view *v, struct text *t)
@@ -376,12 +378,8 @@ int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len)
 	return 0;
 }
 
-static int interrupted(void)
-{
-	return fuse_interrupted();
-}
-
-int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data, size_t *len)
+int tfs_render_blocking(enum tfs_kind k, const char *id, const struct tfs_wait *w, char **data,
+			size_t *len)
 {
 	struct model_table_answer a;
 	struct text t = {0};
@@ -396,16 +394,15 @@ int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **da
 	if (k == TFS_WAIT) {
 		struct model_table_attr at;
 		rc = model_table_attr(tfs_ctx.mt, id, &at);
-		if (rc == 0 && nonblock && at.state == MODEL_TABLE_CREATING)
+		if (rc == 0 && w->nonblock && at.state == MODEL_TABLE_CREATING)
 			rc = -EAGAIN;
 		if (rc == 0)
-			rc =
-			    model_table_wait(tfs_ctx.mt, id, tfs_ctx.opt.timeout, interrupted, &st);
+			rc = model_table_wait(tfs_ctx.mt, id, w->timeout, w->intr, &st);
 		if (rc == 0)
 			text_add(&t, "%s\n", model_table_state_name(st));
 	} else {
-		rc = model_table_response_by(tfs_ctx.mt, fuse_get_context()->pid, id, nonblock,
-					     tfs_ctx.opt.timeout, interrupted, &a);
+		rc = model_table_response_by(tfs_ctx.mt, w->pid, id, w->nonblock, w->timeout,
+					     w->intr, &a);
 		if (rc == -EILSEQ) {
 			rc = -EINVAL; /* the prompt was refused; error says why */
 		} else if (rc == -ENODATA) {

@@ -1,11 +1,13 @@
 /* session_io.c - the FUSE session's reads, writes and splices of /dev/fuse: the plain system
  * calls, but the INIT reply carries FUSE_PARALLEL_DIROPS when wanted, which libfuse before
- * 3.17.1 never passes on (the kernel then held a directory's lock across every lookup). */
+ * 3.17.1 never passes on (the kernel then held a directory's lock across every lookup), and
+ * reads that wait for an answer go to park.c instead of a worker thread. */
 #include "fs/tunedfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <linux/fuse.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -23,17 +25,27 @@ void tfs_session_want_parallel(int on)
 	__atomic_store_n(&parallel_wanted, on, __ATOMIC_RELEASE);
 }
 
+/* A request libfuse is given, or one park.c took (then the next is read): a worker never
+ * sits in a read that waits for an answer. Cancelling (the loop's end) stays possible in
+ * read() only, never while park.c holds a lock. */
 static ssize_t tfs_session_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
-	struct fuse_in_header in;
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		struct fuse_in_header in;
+		int old, taken;
 
-	if (n >= (ssize_t)sizeof(in)) {
+		if (n < (ssize_t)sizeof(in))
+			return n;
 		memcpy(&in, buf, sizeof(in));
 		if (in.opcode == FUSE_INIT)
 			__atomic_store_n(&init_unique, in.unique, __ATOMIC_RELEASE);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+		taken = tfs_park_take(fd, buf, (size_t)n);
+		pthread_setcancelstate(old, NULL);
+		if (!taken)
+			return n;
 	}
-	return n;
 }
 
 static ssize_t tfs_session_writev(int fd, struct iovec *iov, int count, void *userdata)

@@ -29,7 +29,7 @@ static pthread_mutex_t restoring_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tfs_fh *restoring[64];
 static size_t n_restoring;
 
-static void restoring_add(struct tfs_fh *fh)
+void tfs_spool_restoring(struct tfs_fh *fh)
 {
 	pthread_mutex_lock(&restoring_mu);
 	if (n_restoring < sizeof restoring / sizeof *restoring)
@@ -49,7 +49,7 @@ void tfs_spool_release(struct tfs_fh *fh)
 	pthread_mutex_unlock(&restoring_mu);
 }
 
-static int being_restored(const char *id, const char *name)
+int tfs_spool_being_restored(const char *id, const char *name)
 {
 	int found = 0;
 
@@ -71,7 +71,9 @@ static int prompt_exists(const char *id, const char *name, size_t *len)
 
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
 {
-	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts" : "/responses";
+	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts"
+			  : p->spool == TFS_SPOOL_EVAL ? "/eval"
+						       : "/responses";
 	size_t n = strlen(p->id);
 
 	if (!p->name || p->name[0] != '.' || n + strlen(sub) >= sizeof q->id)
@@ -109,6 +111,8 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		st->st_size = (off_t)len;
 		return 0;
 	}
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_getattr(p, fh, a.mtime, st);
 	memset(st, 0, sizeof *st);
 	st->st_uid = tfs_ctx.uid;
 	st->st_gid = tfs_ctx.gid;
@@ -133,7 +137,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		/* answers exist once the model can give them: a restore (tar, cp -a) into a
 		 * draft finds none in its way */
 		rc = a.state == MODEL_TABLE_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
-		if ((fh && fh->discard) || being_restored(p->id, p->name))
+		if ((fh && fh->discard) || tfs_spool_being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
 		len = 0;	/* the answer's size is not known before it is read */
 		st->st_mode = S_IFREG | 0444;
@@ -154,6 +158,8 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 
 	if (rc < 0)
 		return rc;
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_readdir(p, buf, filler);
 	/* responses/ lists the answers that are done: reading one never waits */
 	rc = p->spool == TFS_SPOOL_PROMPT ? model_table_spool_names(tfs_ctx.mt, p->id, &names, &n)
 					  : model_table_spool_done(tfs_ctx.mt, p->id, &names, &n);
@@ -174,6 +180,8 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 	size_t len = 0;
 	int rc;
 
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_open(p, create, fh, flags);
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		const char *name = p->name;
 		struct model_table_attr a;
@@ -183,7 +191,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 			fh->discard = 1; /* a restore's copy of an answer: dropped */
 			fh->loaded = 1;
 			fh->name = xstrdup(p->name);
-			restoring_add(fh);
+			tfs_spool_restoring(fh);
 			return 0;
 		}
 		if (acc != O_RDONLY)
@@ -222,19 +230,25 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 {
-	int rc = model_table_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
+	int rc;
 
+	if (fh->kind == TFS_SPOOL_EVAL)
+		return tfs_eval_commit(fh, data, len);
+	rc = model_table_spool_commit(tfs_ctx.mt, fh->id, fh->name, data ? data : "", len);
 	tfs_forget_attrs(fh->id);
 	return rc;
 }
 
-int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len)
+int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len)
 {
 	struct model_table_answer a;
-	int rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, nonblock,
-					  tfs_ctx.opt.timeout, fuse_interrupted, &a);
 	size_t n;
+	int rc;
 
+	if (fh->kind == TFS_EVAL_RESULT || fh->kind == TFS_EVAL_LINES)
+		return tfs_eval_render(fh, w, data, len);
+	rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, w->nonblock, w->timeout,
+				      w->intr, &a);
 	if (rc < 0)
 		return rc;
 	if (fh->kind == TFS_SPOOL_JSON) {
@@ -263,6 +277,8 @@ int tfs_spool_unlink(const struct tfs_path *p)
 		return -EISDIR;
 	if (tfs_spool_scratch(p, &q))
 		return tfs_scratch_unlink(q.id, q.file);
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_unlink(p);
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		/* an answer goes with its prompt; rm -r passes here on its way */
 		char base[256];
@@ -280,6 +296,8 @@ int tfs_spool_rmdir(const struct tfs_path *p)
 	size_t n;
 	int rc;
 
+	if (p->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_rmdir(p);
 	if (p->name)
 		return -ENOTDIR;
 	rc = model_table_spool_names(tfs_ctx.mt, p->id, &names, &n);
@@ -302,6 +320,8 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 	struct model_table_attr a;
 	struct tfs_path q;
 
+	if (from->spool == TFS_SPOOL_EVAL || to->spool == TFS_SPOOL_EVAL)
+		return tfs_eval_rename(from, to, flags);
 	if (tfs_spool_scratch(from, &q) && from->spool == to->spool && to->name &&
 	    to->name[0] != '.' && strcmp(from->id, to->id) == 0) {
 		/* a tool's temporary renamed into place: a write of the file */

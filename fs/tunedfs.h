@@ -81,6 +81,9 @@ enum tfs_kind {
 	TFS_SPOOL_PROMPT,   /* prompts/X (and, for rm -r's marks, prompts/ itself) */
 	TFS_SPOOL_RESPONSE, /* responses/X (and responses/ itself) */
 	TFS_SPOOL_JSON,	    /* responses/X.json */
+	TFS_SPOOL_EVAL,	    /* eval/NAME.jsonl (and eval/ itself) */
+	TFS_EVAL_RESULT,    /* eval/NAME.result */
+	TFS_EVAL_LINES,	    /* eval/NAME.out.jsonl */
 };
 
 struct tfs_scratch_file;
@@ -127,12 +130,13 @@ struct tfs_fh {
 };
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE", and in the spool directories
- * "/ID/prompts/NAME", "/ID/responses/NAME". -ENOENT for other deeper ones. */
+ * "/ID/prompts/NAME", "/ID/responses/NAME", "/ID/eval/NAME". -ENOENT for other deeper ones. */
 struct tfs_path {
 	char id[256];
 	const char *file; /* points into the path; NULL for a directory */
 	int root;
-	enum tfs_kind spool; /* TFS_SPOOL_PROMPT or _RESPONSE in prompts/ or responses/, else 0 */
+	enum tfs_kind spool; /* TFS_SPOOL_PROMPT, _RESPONSE or _EVAL in prompts/, responses/,
+				eval/, else 0 */
 	const char *name;    /* the file in that directory; NULL for the directory itself */
 };
 int tfs_path_parse(const char *path, struct tfs_path *out);
@@ -159,8 +163,17 @@ int tfs_kind_dynamic(enum tfs_kind k);
 int tfs_estimate_ready(const char *id, enum tfs_kind k);
 /* The content now, without blocking (not for TFS_WAIT / TFS_RESPONSE*). */
 int tfs_render(enum tfs_kind k, const char *id, char **data, size_t *len);
+/* How a read of a file that waits (wait, response, responses/X) waits: for whose prompt,
+ * whether at all (nonblock: -EAGAIN instead), how long, and what ends it early. */
+struct tfs_wait {
+	int pid;
+	int nonblock;
+	double timeout; /* seconds; 0 with nonblock unset: -ETIMEDOUT now if not ready */
+	model_table_interrupted_fn intr;
+};
 /* Blocking content of wait / response / response.json. */
-int tfs_render_blocking(enum tfs_kind k, const char *id, int nonblock, char **data, size_t *len);
+int tfs_render_blocking(enum tfs_kind k, const char *id, const struct tfs_wait *w, char **data,
+			size_t *len);
 /* st_size for stat: exact for static files, a guess (or 0) for dynamic ones. */
 size_t tfs_size_guess(enum tfs_kind k, const char *id);
 
@@ -203,6 +216,11 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi);
 int tfs_op_release(const char *path, struct fuse_file_info *fi);
 int tfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
+/* A read of fh as w says (tfs_op_read is this with the caller's wait): bytes or -errno. */
+int tfs_read_with(struct tfs_fh *fh, const struct tfs_wait *w, char *buf, size_t size, off_t off);
+/* Whether a read of fh may wait for an answer or a state (a read another thread can finish:
+ * park.c); 0 for O_NONBLOCK handles and for contents already whole. */
+int tfs_read_may_wait(struct tfs_fh *fh);
 /* 1 and the length of the newest uncommitted write to that file, 0 when none. */
 int tfs_pending_size(const char *id, enum tfs_kind k, size_t *len);
 /* Commits a whole content of a writable virtual file (rename onto it, truncate). */
@@ -250,13 +268,28 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 int tfs_spool_unlink(const struct tfs_path *p);
 /* At the release of a spool handle that a restore wrote through. */
 void tfs_spool_release(struct tfs_fh *fh);
+/* A restore's handle (fh->id, fh->name) whose file exists until its release, and whether
+ * one is open on name in id (eval.c names its own "eval/NAME"). */
+void tfs_spool_restoring(struct tfs_fh *fh);
+int tfs_spool_being_restored(const char *id, const char *name);
 int tfs_spool_rmdir(const struct tfs_path *p);
 int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
  * scratch file under "ID/prompts" or "ID/responses". */
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
-int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len);
+int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
+
+/* eval.c: eval/ of a model, handed over by spool.c's functions (same contracts) */
+int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t mtime,
+		     struct stat *st);
+int tfs_eval_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t filler);
+int tfs_eval_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int flags);
+int tfs_eval_commit(struct tfs_fh *fh, const char *data, size_t len);
+int tfs_eval_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
+int tfs_eval_unlink(const struct tfs_path *p);
+int tfs_eval_rmdir(const struct tfs_path *p);
+int tfs_eval_rename(const struct tfs_path *from, const struct tfs_path *to, unsigned int flags);
 
 /* session_io.c */
 /* The session reads and writes /dev/fuse itself (after fuse_mount), so that the INIT reply
@@ -264,6 +297,15 @@ int tfs_spool_render(struct tfs_fh *fh, int nonblock, char **data, size_t *len);
 int tfs_session_io(struct fuse *fuse);
 /* Whether the INIT reply asks for parallel directory operations; from the init callback. */
 void tfs_session_want_parallel(int on);
+
+/* park.c: reads that wait, answered from where the answer arrives */
+/* For the session's read of /dev/fuse (fd): 1 when it took the request in buf (n bytes),
+ * a READ that may wait or a FUSE_INTERRUPT of one, so libfuse must not see it; else 0. */
+int tfs_park_take(int fd, const void *buf, size_t n);
+/* Reads parked now. */
+size_t tfs_park_count(void);
+/* Ends the parking: every parked read gets -EINTR, later ones go to the workers. */
+void tfs_park_stop(void);
 
 /* log.c */
 void tfs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

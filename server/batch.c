@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "server/batch_impl.h"
+#include "server/fault.h"
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/router.h"
@@ -134,14 +135,17 @@ static void finish_locked(struct srv_batches *bs, struct srv_batch *b, enum srv_
 	pthread_cond_broadcast(&bs->work);
 }
 
-/* Answers item i of b as its target route would online. */
+/* Answers item i of b as its target route would online, after as long a wait. */
 static void run_item(struct srv_batches *bs, struct srv_batch *b, size_t i)
 {
 	struct srv_batch_item *it = &b->items[i];
-	if (bs->s->opt.latency_ms > 0)
-		usleep((useconds_t)bs->s->opt.latency_ms * 1000);
 	struct srv_reply rep;
 	srv_route_run(bs->s, "POST", b->target, it->request, strlen(it->request), &rep);
+	/* As long as the online request waits (after the answer is made: the same time). */
+	long wait = srv_fault_latency(bs->s, rep.route);
+	struct timespec ts = {wait / 1000, (wait % 1000) * 1000000};
+	while (wait > 0 && nanosleep(&ts, &ts) && errno == EINTR)
+		;
 	cJSON *body = cJSON_ParseWithLength(rep.body ? rep.body : "", rep.body_len);
 	char *result = body ? srv_json_print(body) : NULL;
 	if (!result) {
@@ -243,7 +247,8 @@ int srv_batches_start(struct srv *s, int n_workers, struct srv_batches **out)
 		return rc;
 	}
 	bs->cap = bs->n;
-	qsort(bs->all, bs->n, sizeof(*bs->all), by_seq);
+	if (bs->n)
+		qsort(bs->all, bs->n, sizeof(*bs->all), by_seq);
 	for (size_t i = 0; i < bs->n; i++)
 		if (bs->all[i]->seq >= bs->next_seq)
 			bs->next_seq = bs->all[i]->seq + 1;

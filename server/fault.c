@@ -71,6 +71,14 @@ int srv_fault_inject(struct srv *s, struct srv_reply *rep, char *fault)
 	return 0;
 }
 
+long srv_fault_latency(const struct srv *s, const char *route)
+{
+	const struct srv_options *o = &s->opt;
+	if (o->fault_routes && (!route || !route_listed(o->fault_routes, route)))
+		return 0;
+	return o->latency_ms;
+}
+
 int srv_fault_cut(struct srv *s, const struct srv_reply *rep)
 {
 	const struct srv_options *o = &s->opt;

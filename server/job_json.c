@@ -79,6 +79,11 @@ static cJSON *progress_json(const struct srv_model *m)
 	cJSON_AddNumberToObject(p, "dataBytes", (double)m->data_bytes);
 	cJSON_AddNumberToObject(p, "totalSteps", m->total_steps);
 	cJSON_AddNumberToObject(p, "completedSteps", m->completed_steps);
+	if (m->n_val_loss) {
+		cJSON *v = cJSON_AddArrayToObject(p, "validationLoss");
+		for (int i = 0; i < m->n_val_loss; i++)
+			cJSON_AddItemToArray(v, cJSON_CreateNumber(m->val_loss[i]));
+	}
 	cJSON *arr = cJSON_AddArrayToObject(p, "snapshots");
 	for (size_t i = 0; i < m->n_snaps; i++) {
 		const struct srv_snapshot *s = &m->snaps[i];
@@ -105,6 +110,7 @@ cJSON *srv_job_json(const struct srv_model *m)
 	add_str(o, "baseModel", m->base_model);
 	add_str(o, "sourceModel", m->source_model);
 	add_str(o, "dataset", m->dataset);
+	add_str(o, "validation", m->validation);
 	cJSON_AddStringToObject(o, "state", state_names[m->state]);
 	add_time(o, "created", m->create_ns);
 	add_time(o, "updated", m->update_ns);
@@ -189,7 +195,12 @@ static void load_progress(const cJSON *p, struct srv_model *m)
 	m->data_bytes = (long long)num_of(p, "dataBytes", 0);
 	m->total_steps = (int)num_of(p, "totalSteps", 0);
 	m->completed_steps = (int)num_of(p, "completedSteps", 0);
-	const cJSON *s;
+	const cJSON *s, *vl = cJSON_GetObjectItemCaseSensitive(p, "validationLoss");
+	cJSON_ArrayForEach(s, vl)
+	{
+		m->val_loss = xrealloc(m->val_loss, (size_t)(m->n_val_loss + 1) * sizeof(double));
+		m->val_loss[m->n_val_loss++] = cJSON_IsNumber(s) ? s->valuedouble : 0;
+	}
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(p, "snapshots"))
 	{
 		struct srv_snapshot snap = {(int)num_of(s, "step", 0), (int)num_of(s, "epoch", 0),
@@ -246,6 +257,7 @@ int srv_job_json_load(const cJSON *j, struct srv_model *m)
 	m->base_model = dup_str(j, "baseModel");
 	m->source_model = dup_str(j, "sourceModel");
 	m->dataset = dup_str(j, "dataset");
+	m->validation = dup_str(j, "validation");
 	m->create_ns = time_of(j, "created");
 	m->update_ns = time_of(j, "updated");
 	m->start_ns = time_of(j, "started");

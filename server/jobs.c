@@ -14,6 +14,7 @@
 #include "server/jobs.h"
 #include "server/resume.h"
 #include "server/train.h"
+#include "server/validation.h"
 
 #define PERSIST_EVERY_NS 1000000000LL
 
@@ -25,6 +26,7 @@ struct srv_job {
 	size_t n;
 	int kept;   /* its examples are in examples.bin: it can resume after a restart */
 	int resume; /* examples and checkpoint are to be read back first */
+	struct srv_validation val;
 };
 
 struct srv_jobs {
@@ -118,6 +120,7 @@ static int run_steps(struct srv_jobs *j, struct srv_job *job, struct srv_train *
 	int rc;
 	while ((rc = srv_train_next(t, &s)) == 0) {
 		enum stop_reason why = publish_step(job, &s);
+		srv_validation_step(j->st, job->m, t, &job->val, &s);
 		if (why == STOP_CANCEL)
 			return -ECANCELED;
 		if (why == STOP_SHUTDOWN && !job->kept)
@@ -197,8 +200,10 @@ static void train(struct srv_jobs *j, struct srv_job *job)
 	struct srv_train *t = NULL;
 	int rc = job->resume ? srv_resume_training(st, m, ex, job->n, &p, &t)
 			     : srv_train_new(ex, job->n, &p, &t);
+	srv_validation_begin(m, &job->val);
 	if (rc == 0)
 		rc = run_steps(j, job, t);
+	srv_validation_end(&job->val);
 	char msg[256];
 	if (rc == 0) {
 		finish_active(j, m, srv_train_take_model(t));

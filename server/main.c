@@ -48,7 +48,7 @@ static const char usage[] =
     "  --fault-routes LIST  apply --latency and the four rates only to these routes\n"
     "                       (names as in /debug/stats, comma-separated; 'tunedModels.'\n"
     "                       = a prefix)\n"
-    "  --batch-workers N    batch requests answered at once (default 4)\n"
+    "  --batch-workers N    batch requests answered at once (default 8)\n"
     "  --fail-batch-after N a batch ends FAILED after N of its requests (tests)\n"
     "  --batch-expire MS    a batch not done MS ms after creation ends EXPIRED (tests)\n"
     "  --seed N             make fault draws and training reproducible\n"
@@ -147,6 +147,23 @@ static int parse_rate(const char *name, const char *v, double *out)
 	return 0;
 }
 
+/* --batch-workers, --fail-batch-after, --batch-expire. */
+static int parse_batch_option(struct srv_options *o, int c, const char *arg)
+{
+	long v;
+	const char *name = c == OPT_FAIL_BATCH	   ? "fail-batch-after"
+			   : c == OPT_BATCH_EXPIRE ? "batch-expire"
+						   : "batch-workers";
+	if (c == OPT_FAIL_BATCH)
+		return parse_long(name, arg, 1, 100000000, &o->batch_fail_after);
+	if (c == OPT_BATCH_EXPIRE)
+		return parse_long(name, arg, 1, 86400000L * 30, &o->batch_expire_ms);
+	if (parse_long(name, arg, 1, 256, &v))
+		return -EINVAL;
+	o->batch_workers = (int)v;
+	return 0;
+}
+
 static int parse_one(struct srv_options *o, int c, const char *arg)
 {
 	long v;
@@ -211,15 +228,6 @@ static int parse_one(struct srv_options *o, int c, const char *arg)
 		return parse_long(name, arg, 0, 60000, &o->stream_delay_ms);
 	case OPT_CUT:
 		return parse_rate(name, arg, &o->cut_rate);
-	case OPT_BATCH_WORKERS:
-		if (parse_long(name, arg, 1, 256, &v))
-			return -EINVAL;
-		o->batch_workers = (int)v;
-		return 0;
-	case OPT_FAIL_BATCH:
-		return parse_long(name, arg, 1, 100000000, &o->batch_fail_after);
-	case OPT_BATCH_EXPIRE:
-		return parse_long(name, arg, 1, 86400000L * 30, &o->batch_expire_ms);
 	case OPT_SEED: {
 		char *end;
 		errno = 0;
@@ -243,7 +251,7 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 	*o = (struct srv_options){.port = -1,
 				  .token_lifetime = 3600,
 				  .workers = 2,
-				  .batch_workers = 4,
+				  .batch_workers = 8,
 				  .checkpoint_ms = SRV_CHECKPOINT_EVERY_MS,
 				  .retry_delay_s = 1,
 				  .max_body_mib = 8};
@@ -257,7 +265,9 @@ static int parse_options(int argc, char **argv, struct srv_options *o)
 			printf("tunedfs-server %s\n", TUNEDFS_VERSION);
 			return 1;
 		}
-		if (c == '?' || parse_one(o, c, optarg)) {
+		int batch = c == OPT_BATCH_WORKERS || c == OPT_FAIL_BATCH || c == OPT_BATCH_EXPIRE;
+		if (c == '?' ||
+		    (batch ? parse_batch_option(o, c, optarg) : parse_one(o, c, optarg))) {
 			if (c == '?')
 				fprintf(stderr, "tunedfs-server: see --help\n");
 			return -EINVAL;

@@ -74,6 +74,11 @@ struct srv_model {
 	long long data_bytes; /* bytes of its training examples, inputs and outputs */
 	uint64_t seed;	      /* the training seed asked for; 0 = the server picks */
 	int total_steps, completed_steps;
+	char *validation;	    /* a validation set's URI, or NULL (validation.c) */
+	struct srv_example *val_ex; /* its examples while the job runs here (not kept) */
+	size_t n_val;
+	double *val_loss; /* its mean loss after each epoch so far */
+	int n_val_loss;
 	struct srv_snapshot *snaps;
 	size_t n_snaps, cap_snaps;
 	int err_code; /* why it failed: a google.rpc code number (1 = cancelled), 0 = none */

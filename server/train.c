@@ -139,6 +139,11 @@ int srv_train_next(struct srv_train *t, struct srv_train_step *out)
 	return 0;
 }
 
+double srv_train_loss(struct srv_train *t, const struct nn_example *ex, size_t n)
+{
+	return t->m && n ? nn_loss(t->m, ex, n) : NAN;
+}
+
 int srv_train_steps_done(const struct srv_train *t)
 {
 	return t->step;

@@ -45,6 +45,9 @@ int srv_train_decode(const unsigned char *buf, size_t len, const struct nn_examp
 /* Steps done so far, and in all. */
 int srv_train_steps_done(const struct srv_train *t);
 int srv_train_total_of(const struct srv_train *t);
+/* The mean loss per target byte of examples under the weights as they are now, without
+ * training on them (a validation set's); NAN when it cannot be computed. */
+double srv_train_loss(struct srv_train *t, const struct nn_example *ex, size_t n);
 /* The trained model, now the caller's (NULL once taken). */
 struct nn_model *srv_train_take_model(struct srv_train *t);
 void srv_train_free(struct srv_train *t);

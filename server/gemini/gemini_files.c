@@ -135,10 +135,10 @@ static void upload_start(struct srv *s, const struct srv_request *req, struct sr
 	int rc =
 	    srv_object_put_note(s->opt.data_dir, SRV_GEMINI_FILES, id, mime, note, "", 0, NULL);
 	free(note);
-	cJSON_Delete(body);
 	if (!rc)
 		rc = srv_upload_start(s->opt.data_dir, SRV_GEMINI_FILES, id, mime, session,
 				      sizeof(session));
+	cJSON_Delete(body); /* mime may point into it */
 	if (rc) {
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot start the upload: %s.",
 				strerror(-rc));
@@ -264,8 +264,11 @@ void srv_gemini_file_download(struct srv *s, const struct srv_request *req,
 	free(name);
 	if (rc)
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot read the file: %s.", strerror(-rc));
-	else
-		srv_reply_raw(rep, 200, o.content_type, data, len);
+	else {
+		/* The type as a header: rep keeps the pointer, and o is gone on return. */
+		srv_reply_raw(rep, 200, NULL, data, len);
+		srv_reply_header(rep, "Content-Type", o.content_type);
+	}
 }
 
 void srv_gemini_file_list(struct srv *s, const struct srv_request *req, const struct srv_params *p,

@@ -14,32 +14,51 @@
 
 #define MAX_DATASET ((size_t)1 << 30)
 
-/* gs://BUCKET/OBJECT of the stored objects: 0 and the bytes, or fills rep. */
-static int read_dataset(struct srv *s, const char *uri, char **text, size_t *len,
-			struct srv_reply *rep)
+/* gs://BUCKET/OBJECT of the stored objects: 0 and the bytes, or fills rep. what: "Training"
+ * or "Validation", field: the request's field in the messages. */
+static int read_dataset(struct srv *s, const char *uri, const char *what, const char *field,
+			char **text, size_t *len, struct srv_reply *rep)
 {
 	char bucket[64];
 	const char *p = uri + 5, *slash = strchr(p, '/');
 	if (!slash || slash == p || (size_t)(slash - p) >= sizeof(bucket) || !slash[1]) {
 		srv_reply_error(rep, 400, "INVALID_ARGUMENT",
-				"Invalid value at 'supervised_tuning_spec.training_dataset_uri': "
+				"Invalid value at 'supervised_tuning_spec.%s': "
 				"%.300s is not gs://BUCKET/OBJECT.",
-				uri);
+				field, uri);
 		return -EINVAL;
 	}
 	snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - p), p);
 	int rc = srv_object_read(s->opt.data_dir, bucket, slash + 1, MAX_DATASET, text, len);
 	if (rc == -EFBIG) {
 		srv_reply_error(rep, 400, "INVALID_ARGUMENT",
-				"Training dataset %.300s is larger than 1 GiB.", uri);
+				"%s dataset %.300s is larger than 1 GiB.", what, uri);
 		return rc;
 	}
 	if (rc) {
 		srv_reply_error(rep, 400, "FAILED_PRECONDITION",
-				"Training dataset %.300s does not exist or cannot be read.", uri);
+				"%s dataset %.300s does not exist or cannot be read.", what, uri);
 		return rc;
 	}
 	return 0;
+}
+
+/* The validation set of m, checked whole now (a service checks both sets before the job
+ * starts): 0 and m's examples, or fills rep. */
+static int read_validation(struct srv *s, struct srv_model *m, struct srv_reply *rep)
+{
+	char why[512], *text = NULL;
+	size_t len = 0;
+	int rc = read_dataset(s, m->validation, "Validation", "validation_dataset_uri", &text, &len,
+			      rep);
+
+	if (rc == 0 && srv_vertex_dataset(text, len, &m->val_ex, &m->n_val, why, sizeof(why))) {
+		srv_reply_error(rep, 400, "INVALID_ARGUMENT",
+				"Invalid validation dataset %.300s: %s", m->validation, why);
+		rc = -EINVAL;
+	}
+	free(text);
+	return rc;
 }
 
 /* A numeric job id, as Vertex gives them (19 digits, not starting with 0). */
@@ -97,7 +116,8 @@ void srv_vertex_create(struct srv *s, const struct srv_request *req, const struc
 		srv_reply_error(rep, 400, "INVALID_ARGUMENT", "%s", why);
 		goto out;
 	}
-	if (read_dataset(s, m->dataset, &text, &len, rep))
+	if (read_dataset(s, m->dataset, "Training", "training_dataset_uri", &text, &len, rep) ||
+	    (m->validation && read_validation(s, m, rep)))
 		goto out;
 	int bad = srv_vertex_dataset(text, len, &ex, &n_ex, why, sizeof(why));
 	srv_vertex_parent(p, parent, sizeof(parent));

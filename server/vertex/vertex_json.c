@@ -70,6 +70,8 @@ static cJSON *spec_json(const struct srv_model *m)
 	cJSON *spec = cJSON_CreateObject();
 	if (m->dataset)
 		cJSON_AddStringToObject(spec, "trainingDatasetUri", m->dataset);
+	if (m->validation)
+		cJSON_AddStringToObject(spec, "validationDatasetUri", m->validation);
 	cJSON *hp = cJSON_AddObjectToObject(spec, "hyperParameters");
 	add_int64(hp, "epochCount", m->epoch_count);
 	add_float(hp, "learningRateMultiplier", m->lr_multiplier);
@@ -97,6 +99,34 @@ static void progress_json(cJSON *o, const struct srv_model *m)
 	cJSON *md = cJSON_AddObjectToObject(o, "tuningJobMetadata");
 	add_int64(md, "completedEpochCount", epochs);
 	add_int64(md, "completedStepCount", done);
+}
+
+/* The validation set's loss after each epoch, as evaluation runs of the checkpoint that
+ * epoch ended with (checkpointId: the epoch): the service keeps its own metrics of a
+ * validation set in an Experiment, which this server does not serve. */
+static void validation_json(cJSON *o, const struct srv_model *m)
+{
+	cJSON *runs;
+
+	if (!m->n_val_loss)
+		return;
+	runs = cJSON_AddArrayToObject(o, "evaluateDatasetRuns");
+	for (int i = 0; i < m->n_val_loss; i++) {
+		cJSON *run = cJSON_CreateObject(), *agg, *res, *r;
+		char id[16];
+		snprintf(id, sizeof(id), "%d", i + 1);
+		cJSON_AddStringToObject(run, "checkpointId", id);
+		agg = cJSON_AddObjectToObject(
+		    cJSON_AddObjectToObject(run, "evaluateDatasetResponse"), "aggregationOutput");
+		res = cJSON_AddArrayToObject(agg, "aggregationResults");
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "aggregationMetric", "AVERAGE");
+		cJSON_AddStringToObject(r, "metric", "validation_loss");
+		add_float(cJSON_AddObjectToObject(r, "pointwiseMetricResult"), "score",
+			  m->val_loss[i]);
+		cJSON_AddItemToArray(res, r);
+		cJSON_AddItemToArray(runs, run);
+	}
 }
 
 cJSON *srv_vertex_job_json(const struct srv_model *m)
@@ -135,6 +165,7 @@ cJSON *srv_vertex_job_json(const struct srv_model *m)
 		cJSON_AddStringToObject(tm, "endpoint", name);
 	}
 	progress_json(o, m);
+	validation_json(o, m);
 	return o;
 }
 
@@ -286,6 +317,12 @@ static int spec(const cJSON *body, struct srv_model *m, char *why, size_t why_le
 		BAD("Invalid value at 'supervised_tuning_spec.training_dataset_uri': a gs:// URI "
 		    "of a JSONL file is required.");
 	m->dataset = xstrdup(uri->valuestring);
+	uri = srv_json_field(sp, "validationDatasetUri");
+	if (uri && (!cJSON_IsString(uri) || strncmp(uri->valuestring, "gs://", 5)))
+		BAD("Invalid value at 'supervised_tuning_spec.validation_dataset_uri': a gs:// "
+		    "URI of a JSONL file is expected.");
+	if (uri)
+		m->validation = xstrdup(uri->valuestring);
 	return hyper_parameters(srv_json_field(sp, "hyperParameters"), m, why, why_len);
 }
 

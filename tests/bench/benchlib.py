@@ -18,11 +18,13 @@ BASE_MODEL = "models/tunedfs-local-1"
 class Server:
     """tunedfs-server on 127.0.0.1, any free port; stats() gives its route counters."""
 
-    def __init__(self, build, data, latency=0, workers=2, log=None):
+    def __init__(self, build, data, latency=0, workers=2, log=None, routes=None):
         exe = os.path.join(build, "server", "tunedfs-server")
         args = [exe, "--data-dir", data, "--port", "0", "--workers", str(workers)]
         if latency:
             args += ["--latency", str(latency)]
+        if routes:  # the latency on these routes only
+            args += ["--fault-routes", routes]
         if log:
             args += ["--request-log", log]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

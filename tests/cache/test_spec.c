@@ -255,7 +255,7 @@ static void test_config_errors(void)
 	    "config: line 3: unknown key \"batchsize\" (known: base_model, display_name, "
 	    "description, epoch_count, batch_size, learning_rate, learning_rate_multiplier, "
 	    "temperature, top_p, top_k, source_model, system_instruction, adapter_size, "
-	    "price_per_mtok)");
+	    "price_per_mtok, validation_examples)");
 	config_error("base_model = m\n#\n\nbatch_size = four\n",
 		     "config: line 4: batch_size: \"four\" is not a whole number");
 	config_error("base_model = m\n#\n\nbatch_size = 0\n",
@@ -364,12 +364,12 @@ static void test_config_errors(void)
 		     "config: line 4: not valid JSON");
 	config_error("{\"baseModel\": \"m\"}\n{}", "config: line 2: text after the JSON object");
 	config_error("{\"baseModel\": \"m\"", "config: line 1: not valid JSON");
-	config_error(
-	    "{\"baseModel\": \"m\", \"name\x01\": 1}",
-	    "config: unknown field \"name\\x01\" (known: baseModel, displayName, "
-	    "description, epochCount, batchSize, learningRate, learningRateMultiplier, "
-	    "temperature, topP, topK, sourceModel, systemInstruction, adapterSize, tuningTask, "
-	    "tunedModelSource)");
+	config_error("{\"baseModel\": \"m\", \"name\x01\": 1}",
+		     "config: unknown field \"name\\x01\" (known: baseModel, displayName, "
+		     "description, epochCount, batchSize, learningRate, learningRateMultiplier, "
+		     "temperature, topP, topK, sourceModel, systemInstruction, adapterSize, "
+		     "validationExamples, tuningTask, "
+		     "tunedModelSource)");
 	{
 		struct tuning_request req = {0};
 		char msg[512];

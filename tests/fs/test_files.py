@@ -27,7 +27,7 @@ def test_draft_directory(mount):
     # wait is opened by name, not listed (tools walking the tree would block on it)
     assert names == sorted(["state", "progress", "prompt", "prompts", "responses",
                             "response", "response.json", "generation", "model.json", "error",
-                            "log.jsonl"])
+                            "log.jsonl", "eval"])
     assert "fresh" in os.listdir(mount.path)
     assert mount.read("fresh", "state") == "DRAFT\n"
     assert mount.read("fresh", "wait") == "DRAFT\n"

@@ -21,13 +21,13 @@ BASE = "models/gemini-1.0-pro-001"
 EXAMPLE_LINES = [json.dumps(e) + "\n" for e in QUICK_EXAMPLES]
 EXAMPLES = "".join(EXAMPLE_LINES)
 # listed; wait is opened by name and never listed, so tree walkers do not block on it;
-# prompts/ and responses/ are the spool's directories
+# prompts/ and responses/ are the spool's directories, eval/ the held-out examples' one
 # (progress.svg comes with a tuning's first snapshot, at a moment these tests do not pin
 # down: settled() leaves it out; tests/fs/test_log_svg.py is about it)
 MODEL_FILES = {"config", "examples.jsonl", "state", "progress", "prompt", "response",
                "response.json", "generation", "model.json", "error", "log.jsonl", "prompts",
-               "responses"}
-SPOOL_DIRS = {"prompts", "responses"}
+               "responses", "eval"}
+SPOOL_DIRS = {"prompts", "responses", "eval"}
 # a draft shows config and examples.jsonl once they are written (or created)
 FRESH_FILES = MODEL_FILES - {"config", "examples.jsonl"}
 ONLY_EXAMPLES = MODEL_FILES - {"config"}
@@ -784,8 +784,8 @@ def test_find_lists_the_files(mount):
                      | {f"found-model/{f}" for f in MODEL_FILES - SPOOL_DIRS | {"progress.svg"}})
     dirs = sh(f"find {q(mount.path)} -mindepth 1 -type d").stdout.split()
     assert sorted(os.path.relpath(p, mount.path) for p in dirs) == [
-        "found-draft", "found-draft/prompts", "found-draft/responses",
-        "found-model", "found-model/prompts", "found-model/responses"]
+        "found-draft", "found-draft/eval", "found-draft/prompts", "found-draft/responses",
+        "found-model", "found-model/eval", "found-model/prompts", "found-model/responses"]
     # find -newer/-size read the attributes: submitted files carry their sizes
     big = sh(f"find {q(mount.path)} -name examples.jsonl -size +0c").stdout.split()
     assert big == [mount.p("found-model", "examples.jsonl")]

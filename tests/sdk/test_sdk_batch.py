@@ -1,6 +1,6 @@
 """The official SDKs' batch calls, unmodified, against tunedfs-server: `@google/genai`
-(files.upload, batches.create inline and from a file, batches.get/list, files.download)
-and `openai` (files.create with purpose batch, batches.create/retrieve/list,
+(files.upload, batches.create inline and from a file, batches.get/list, files.download;
+in Vertex mode batches.create/get/list over gs://) and `openai` (files.create with purpose batch, batches.create/retrieve/list,
 files.content). Every answer equals the online one for the same prompt."""
 import json
 import time
@@ -92,3 +92,35 @@ def test_openai_batch_sdk(server_factory, tmp_path, node):
         got = line["response"]["body"]["choices"][0]["message"]
         assert got == want["choices"][0]["message"]
     assert out["listed"] == [out["created"]["id"]]
+
+
+def test_vertex_batch_sdk(server_factory, tmp_path, node):
+    from ..server.conftest import number_examples
+    from ..server.test_server_vertex import contents_lines, job_body, put_object, wait_job
+    server = server_factory()
+    bearer = {"Authorization": "Bearer t"}
+    parent = "projects/sdk-proj/locations/us-central1"
+    uri = put_object(server, "train.jsonl", contents_lines(number_examples()[:4]))
+    st, job, _ = server.request("POST", f"/v1/{parent}/tuningJobs", job_body(uri, epochs=1),
+                                headers=bearer)
+    assert st == 200, job
+    tuned = wait_job(server, job["name"])["tunedModel"]
+    lines = [{"request": gen_request(p), "tag": p} for p in ("1", "2")]
+    src = put_object(server, "in/batch.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
+    out = json.loads(run_node(node, "vertex_batch_sdk.mjs", server.url, "sdk-proj",
+                              tuned["model"], src, "gs://bkt/out"))
+    assert out["created"]["name"].startswith(parent + "/batchPredictionJobs/")
+    assert out["created"]["model"] == tuned["model"]
+    assert out["done"]["state"] == "JOB_STATE_SUCCEEDED"
+    assert out["done"]["displayName"] == "sdk vertex batch"
+    assert out["done"]["completionStats"]["successfulCount"] == "2"
+    assert out["done"]["dest"]["gcsUri"] == "gs://bkt/out"
+    out_dir = out["done"]["outputInfo"]["gcsOutputDirectory"]
+    from ..server.test_server_batch import gcs_read
+    rows = [json.loads(x) for x in gcs_read(server, out_dir + "/predictions.jsonl").splitlines()]
+    assert [r["tag"] for r in rows] == ["1", "2"]
+    for r, p in zip(rows, ("1", "2")):
+        st, want, _ = server.request("POST", f"/v1/{tuned['endpoint']}:generateContent",
+                                     gen_request(p), headers=bearer)
+        assert r["response"]["candidates"][0]["content"] == want["candidates"][0]["content"]
+    assert out["listed"] == [out["created"]["name"]]
