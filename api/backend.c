@@ -107,7 +107,7 @@ const char *backend_name(const struct backend *b)
 
 unsigned backend_caps(const struct backend *b)
 {
-	return b->ops->caps;
+	return b->ops->caps | (b->ops->batch ? BACKEND_CAN_BATCH : 0);
 }
 
 const char *backend_credentials_kind(const struct backend *b)
@@ -418,4 +418,55 @@ void backend_stats(struct backend *b, struct backend_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (b->ops->stats)
 		b->ops->stats(b->impl, out);
+}
+
+static int backend_no_batch(const struct backend *b, struct backend_error *err)
+{
+	return b->ops->batch ? 0 : backend_unsupported(b, "run batches", err);
+}
+
+int backend_batch_submit(struct backend *b, const struct tuned_model *m, const char *display_name,
+			 const struct batch_item *items, size_t n, char **name,
+			 struct backend_cancel *c, struct backend_error *err)
+{
+	int rc = backend_no_batch(b, err);
+
+	*name = NULL;
+	return rc ? rc : b->ops->batch->submit(b->impl, m, display_name, items, n, name, c, err);
+}
+
+int backend_batch_find(struct backend *b, const struct tuned_model *m, const char *display_name,
+		       char **name, struct backend_cancel *c, struct backend_error *err)
+{
+	int rc = backend_no_batch(b, err);
+
+	*name = NULL;
+	return rc ? rc : b->ops->batch->find(b->impl, m, display_name, name, c, err);
+}
+
+int backend_batch_get(struct backend *b, const char *name, struct batch_status *out,
+		      struct backend_cancel *c, struct backend_error *err)
+{
+	int rc = backend_no_batch(b, err);
+
+	memset(out, 0, sizeof(*out));
+	return rc ? rc : b->ops->batch->get(b->impl, name, out, c, err);
+}
+
+int backend_batch_results(struct backend *b, const char *name, struct batch_result **out, size_t *n,
+			  struct backend_cancel *c, struct backend_error *err)
+{
+	int rc = backend_no_batch(b, err);
+
+	*out = NULL;
+	*n = 0;
+	return rc ? rc : b->ops->batch->results(b->impl, name, out, n, c, err);
+}
+
+int backend_batch_cancel(struct backend *b, const char *name, struct backend_cancel *c,
+			 struct backend_error *err)
+{
+	int rc = backend_no_batch(b, err);
+
+	return rc ? rc : b->ops->batch->cancel(b->impl, name, c, err);
 }

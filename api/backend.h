@@ -136,6 +136,7 @@ struct model_page {
 #define BACKEND_HAS_MODEL_GENERATION (1u << 6) /* model-level temperature, top_p, top_k */
 #define BACKEND_HAS_ADAPTER_SIZE     (1u << 7)
 #define BACKEND_HAS_VALIDATION	     (1u << 8) /* a validation set the service evaluates */
+#define BACKEND_CAN_BATCH	     (1u << 9) /* backend_batch_* */
 
 struct backend_options {
 	const char *name;     /* "gemini" (default when NULL), "vertex", "openai" */
@@ -228,6 +229,50 @@ int backend_count_tokens(struct backend *b, const struct tuned_model *m, const c
 int backend_count_tokens_many(struct backend *b, const struct tuned_model *m,
 			      const char *const *texts, size_t n_texts, long *n,
 			      struct backend_cancel *c, struct backend_error *err);
+
+/* Batches: many answers from one job of the service's batch engine, at its batch price.
+ * A batch is named by the service (name); items by the caller (key: 1 to 64 of
+ * [A-Za-z0-9_-]), each with its own prompt and generation settings. */
+struct batch_item {
+	const char *key, *prompt;
+	const struct generation_settings *gs;
+};
+enum batch_state {
+	BATCH_PENDING = 1,
+	BATCH_RUNNING,
+	BATCH_SUCCEEDED, /* ended; results hold every item, answered or failed */
+	BATCH_FAILED,	 /* ended without (all) results; failure says why */
+	BATCH_CANCELLED,
+	BATCH_EXPIRED,
+};
+struct batch_status {
+	enum batch_state state;
+	long total, done, failed; /* items; -1 when the service does not say */
+	char *failure;		  /* why FAILED/EXPIRED, NULL otherwise */
+};
+/* One item's outcome: raw_json an answer backend_read_answer reads (the same as the
+ * online call's), or error (why the service did not answer it). */
+struct batch_result {
+	char *key, *raw_json, *error;
+};
+/* Sends items as one batch on model m; display_name is the caller's idempotence tag (a
+ * submit whose answer was lost is found with backend_batch_find). *name: heap. */
+int backend_batch_submit(struct backend *b, const struct tuned_model *m, const char *display_name,
+			 const struct batch_item *items, size_t n, char **name,
+			 struct backend_cancel *c, struct backend_error *err);
+/* The batch named display_name on m made earlier, or -ENOENT. */
+int backend_batch_find(struct backend *b, const struct tuned_model *m, const char *display_name,
+		       char **name, struct backend_cancel *c, struct backend_error *err);
+int backend_batch_get(struct backend *b, const char *name, struct batch_status *out,
+		      struct backend_cancel *c, struct backend_error *err);
+/* The items' outcomes of an ended batch (any order; items absent were not answered). */
+int backend_batch_results(struct backend *b, const char *name, struct batch_result **out, size_t *n,
+			  struct backend_cancel *c, struct backend_error *err);
+int backend_batch_cancel(struct backend *b, const char *name, struct backend_cancel *c,
+			 struct backend_error *err);
+const char *backend_batch_state_name(enum batch_state s); /* "PENDING", "RUNNING", ... */
+void batch_status_clear(struct batch_status *s);
+void batch_results_free(struct batch_result *v, size_t n);
 
 /* What a service documents about a tuning dataset: its character limits are checked when
  * examples.jsonl is written, the rest feeds the estimate a draft shows. */

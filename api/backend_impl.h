@@ -42,6 +42,22 @@ struct backend_ops {
 			    struct backend_error *err);
 	void (*stats)(void *impl, struct backend_stats *out);
 	void (*dataset_rules)(size_t n_examples, struct backend_dataset_rules *out);
+	/* batches (BACKEND_CAN_BATCH); NULL: not offered */
+	const struct backend_batch_ops *batch;
+};
+
+struct backend_batch_ops {
+	int (*submit)(void *impl, const struct tuned_model *m, const char *display_name,
+		      const struct batch_item *items, size_t n, char **name,
+		      struct backend_cancel *c, struct backend_error *err);
+	int (*find)(void *impl, const struct tuned_model *m, const char *display_name, char **name,
+		    struct backend_cancel *c, struct backend_error *err);
+	int (*get)(void *impl, const char *name, struct batch_status *out, struct backend_cancel *c,
+		   struct backend_error *err);
+	int (*results)(void *impl, const char *name, struct batch_result **out, size_t *n,
+		       struct backend_cancel *c, struct backend_error *err);
+	int (*cancel)(void *impl, const char *name, struct backend_cancel *c,
+		      struct backend_error *err);
 };
 
 extern const struct backend_ops backend_gemini_ops, backend_vertex_ops, backend_openai_ops;

@@ -138,3 +138,27 @@ void generation_answer_clear(struct generation_answer *a)
 	free(a->raw_json);
 	memset(a, 0, sizeof(*a));
 }
+
+const char *backend_batch_state_name(enum batch_state s)
+{
+	static const char *const names[] = {"UNKNOWN", "PENDING",   "RUNNING", "SUCCEEDED",
+					    "FAILED",  "CANCELLED", "EXPIRED"};
+
+	return (unsigned)s < sizeof(names) / sizeof(*names) ? names[s] : "UNKNOWN";
+}
+
+void batch_status_clear(struct batch_status *s)
+{
+	free(s->failure);
+	memset(s, 0, sizeof(*s));
+}
+
+void batch_results_free(struct batch_result *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].raw_json);
+		free(v[i].error);
+	}
+	free(v);
+}

@@ -121,3 +121,17 @@ int gcs_stat(struct http_client *hc, const char *bucket, const char *object,
 	free(b);
 	return rc;
 }
+
+int gcs_download(struct http_client *hc, const char *bucket, const char *object,
+		 struct http_response *resp, struct backend_cancel *c, struct backend_error *err)
+{
+	struct http_call_options o = {.long_timeout = 1};
+	char *name = gcs_escape(object), *b = gcs_escape(bucket);
+	char *path = xasprintf("/download/storage/v1/b/%s/o/%s?alt=media", b, name);
+	int rc = http_call(hc, HTTP_GET, path, NULL, &o, c, resp, err);
+
+	free(path);
+	free(name);
+	free(b);
+	return rc;
+}

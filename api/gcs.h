@@ -1,7 +1,7 @@
 /* gcs.h - the little of Cloud Storage's JSON API the Vertex backend needs: putting the
- * training data in a bucket (one media upload, or a resumable session for big files),
- * asking whether it is still there and deleting it. Over the shared transport; credentials
- * are the client's. */
+ * training data or a batch's input in a bucket (one media upload, or a resumable session
+ * for big files), reading an object back, asking whether it is still there and deleting it. Over
+ * the shared transport; credentials are the client's. */
 #ifndef TUNEDFS_GCS_H
 #define TUNEDFS_GCS_H
 
@@ -24,6 +24,10 @@ int gcs_delete(struct http_client *hc, const char *bucket, const char *object,
  * -errno with err filled. */
 int gcs_stat(struct http_client *hc, const char *bucket, const char *object,
 	     struct backend_cancel *c, struct backend_error *err);
+/* gs://bucket/object's content in *resp (cleared by the caller). */
+struct http_response;
+int gcs_download(struct http_client *hc, const char *bucket, const char *object,
+		 struct http_response *resp, struct backend_cancel *c, struct backend_error *err);
 /* Percent-encodes everything outside RFC 3986's unreserved set (object names in a query). */
 char *gcs_escape(const char *s);
 

@@ -4,6 +4,7 @@
 #include "api/backend_impl.h"
 #include "api/creds.h"
 #include "api/gemini.h"
+#include "api/gemini_internal.h"
 #include "api/google_rpc.h"
 #include "api/http.h"
 #include "base/loopback.h"
@@ -388,6 +389,11 @@ static int gb_read_answer(const char *raw, size_t len, struct generation_answer 
 	return gemini_parse_generation(raw, len, out);
 }
 
+struct gemini_client *gemini_backend_client(void *impl)
+{
+	return ((struct gemini_backend *)impl)->gc;
+}
+
 static void gb_stats(void *impl, struct backend_stats *out)
 {
 	struct gemini_backend *g = impl;
@@ -421,4 +427,5 @@ const struct backend_ops backend_gemini_ops = {
     .read_answer = gb_read_answer,
     .stats = gb_stats,
     .dataset_rules = gb_dataset_rules,
+    .batch = &gemini_batch_ops,
 };

@@ -51,4 +51,10 @@ int gemini_model_name(const char *name, char *buf, size_t cap, struct backend_er
 /* Fills err for a 2xx answer whose body is not what was asked for; returns -EIO. */
 int gemini_malformed(const struct http_response *resp, const char *what, struct backend_error *err);
 
+/* The Gemini client of an open gemini backend (gemini_backend.c's impl). */
+struct gemini_client *gemini_backend_client(void *impl);
+/* gemini_batch.c */
+struct backend_batch_ops;
+extern const struct backend_batch_ops gemini_batch_ops;
+
 #endif

@@ -500,7 +500,7 @@ static int oa_create(void *impl, const struct tuning_request *r, struct tuned_mo
 		goto done;
 	tuned_model_clear(out);
 	name = xasprintf("tunedfs-%s-%s.jsonl", r->id, digest);
-	rc = openai_file_upload(a->http, a->prefix, name, data, len, &file_id, c, err);
+	rc = openai_file_upload(a->http, a->prefix, "fine-tune", name, data, len, &file_id, c, err);
 	free(name);
 	if (rc == 0) {
 		body = openai_create_body(r, file_id, digest);
@@ -676,6 +676,14 @@ static int oa_generate_stream(void *impl, const struct tuned_model *m, const cha
 	return rc;
 }
 
+struct http_client *openai_backend_http(void *impl, const char **prefix)
+{
+	struct openai_backend *a = impl;
+
+	*prefix = a->prefix;
+	return a->http;
+}
+
 static void oa_stats(void *impl, struct backend_stats *out)
 {
 	struct openai_backend *a = impl;
@@ -725,4 +733,5 @@ const struct backend_ops backend_openai_ops = {
     .read_answer = openai_parse_completion,
     .stats = oa_stats,
     .dataset_rules = oa_dataset_rules,
+    .batch = &openai_batch_ops,
 };

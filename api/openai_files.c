@@ -1,5 +1,6 @@
 /* openai_files.c - the little of OpenAI's Files API the openai backend needs: uploading a
- * training file (one multipart/form-data POST with purpose=fine-tune) and deleting it.
+ * training or batch input file (one multipart/form-data POST with its purpose), reading
+ * one back and deleting it.
  * Over the shared transport; the key is the client's. */
 #include "api/backend.h"
 #include "api/http.h"
@@ -27,9 +28,9 @@ static void of_boundary(const char *data, size_t len, char *out, size_t cap)
 		o += (size_t)snprintf(out + o, cap - o, "%02x", md[i]);
 }
 
-int openai_file_upload(struct http_client *hc, const char *prefix, const char *filename,
-		       const char *data, size_t len, char **file_id, struct backend_cancel *c,
-		       struct backend_error *err)
+int openai_file_upload(struct http_client *hc, const char *prefix, const char *purpose,
+		       const char *filename, const char *data, size_t len, char **file_id,
+		       struct backend_cancel *c, struct backend_error *err)
 {
 	struct http_response resp = {0};
 	struct dynbuf b = DYNBUF_INIT;
@@ -43,9 +44,9 @@ int openai_file_upload(struct http_client *hc, const char *prefix, const char *f
 	of_boundary(data, len, boundary, sizeof(boundary));
 	dynbuf_printf(&b,
 		      "--%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n"
-		      "fine-tune\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+		      "%s\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
 		      "filename=\"%s\"\r\nContent-Type: application/jsonl\r\n\r\n",
-		      boundary, boundary, filename);
+		      boundary, purpose, boundary, filename);
 	dynbuf_append(&b, data, len);
 	dynbuf_printf(&b, "\r\n--%s--\r\n", boundary);
 	body = dynbuf_take(&b, &body_len);
@@ -86,4 +87,22 @@ int openai_file_delete(struct http_client *hc, const char *prefix, const char *f
 	rc = http_call(hc, HTTP_DELETE, path, NULL, NULL, c, NULL, err);
 	free(path);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+int openai_file_content(struct http_client *hc, const char *prefix, const char *file_id,
+			struct http_response *resp, struct backend_cancel *c,
+			struct backend_error *err)
+{
+	struct http_call_options o = {.long_timeout = 1};
+	char *path;
+	int rc;
+
+	if (!file_id || !*file_id || strchr(file_id, '/') || strchr(file_id, '?')) {
+		http_error_set(err, 0, "", "'%.80s' is no file id", file_id ? file_id : "");
+		return -EIO;
+	}
+	path = xasprintf("%s/files/%s/content", prefix, file_id);
+	rc = http_call(hc, HTTP_GET, path, NULL, &o, c, resp, err);
+	free(path);
+	return rc;
 }

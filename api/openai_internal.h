@@ -74,11 +74,21 @@ int openai_chat_stream(struct http_client *hc, const char *path, const char *bod
 		       struct generation_answer *out, struct backend_error *err);
 
 /* openai_files.c: the Files API under prefix ("/v1" or ""). */
-int openai_file_upload(struct http_client *hc, const char *prefix, const char *filename,
-		       const char *data, size_t len, char **file_id, struct backend_cancel *c,
-		       struct backend_error *err);
+int openai_file_upload(struct http_client *hc, const char *prefix, const char *purpose,
+		       const char *filename, const char *data, size_t len, char **file_id,
+		       struct backend_cancel *c, struct backend_error *err);
+/* A file's content (GET /files/ID/content) in *resp. */
+int openai_file_content(struct http_client *hc, const char *prefix, const char *file_id,
+			struct http_response *resp, struct backend_cancel *c,
+			struct backend_error *err);
 /* One already gone is not an error. */
 int openai_file_delete(struct http_client *hc, const char *prefix, const char *file_id,
 		       struct backend_cancel *c, struct backend_error *err);
+
+/* The transport and path prefix of an open openai backend (openai.c's impl). */
+struct http_client *openai_backend_http(void *impl, const char **prefix);
+/* openai_batch.c: the Batch API over /v1/chat/completions */
+struct backend_batch_ops;
+extern const struct backend_batch_ops openai_batch_ops;
 
 #endif

@@ -756,6 +756,13 @@ static void vx_stats(void *impl, struct backend_stats *out)
 	creds_stats(v->creds, &out->token_refreshes, &out->token_failures);
 }
 
+void vertex_backend_parts(void *impl, struct vertex_parts *out)
+{
+	struct vertex_backend *v = impl;
+
+	*out = (struct vertex_parts){v->api, v->gcs, v->project, v->location, v->bucket};
+}
+
 const struct backend_ops backend_vertex_ops = {
     .name = "vertex",
     .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_COUNT_TOKENS | BACKEND_CAN_STREAM |
@@ -778,4 +785,5 @@ const struct backend_ops backend_vertex_ops = {
     .read_answer = vx_read_answer,
     .stats = vx_stats,
     .dataset_rules = vx_dataset_rules,
+    .batch = &vertex_batch_ops,
 };

@@ -52,4 +52,13 @@ int vertex_name_ok(const char *s);
 /* "ADAPTER_SIZE_FOUR" for "4" or "ADAPTER_SIZE_FOUR"; NULL for anything else. */
 const char *vertex_adapter_size(const char *v);
 
+/* What vertex_batch.c needs of an open vertex backend (vertex.c's impl). */
+struct vertex_parts {
+	struct http_client *api, *gcs;
+	const char *project, *location, *bucket;
+};
+void vertex_backend_parts(void *impl, struct vertex_parts *out);
+struct backend_batch_ops;
+extern const struct backend_batch_ops vertex_batch_ops;
+
 #endif

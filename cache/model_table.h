@@ -44,8 +44,9 @@ struct model_table_options {
 	double poll_interval;	       /* seconds between polls of a CREATING model */
 	double negative_ttl;	       /* seconds a failed lookup is remembered */
 	unsigned max_requests;	       /* answers generated at once; more wait in a queue (8) */
-	double submit_delay;	       /* seconds a draft stays unwritten before its submit */
-	double lookup_timeout;	       /* seconds a lookup of an unknown name may take (2) */
+	unsigned batch_min;    /* spool prompts waiting at once that go as one batch; 0: never */
+	double submit_delay;   /* seconds a draft stays unwritten before its submit */
+	double lookup_timeout; /* seconds a lookup of an unknown name may take (2) */
 	/* where messages go (syslog priorities); may be NULL */
 	void (*log)(int prio, const char *msg);
 	/* where the last listing is kept for mounts made offline; may be NULL */
@@ -247,6 +248,10 @@ int model_table_spool_touch(struct model_table *t, const char *id, const char *n
 int model_table_spool_answer(struct model_table *t, const char *id, const char *name, int nonblock,
 			     double timeout, model_table_interrupted_fn intr,
 			     struct model_table_answer *out);
+
+/* The `batch` file of id: the latest batch job of its spool (name, state, counts, cost in
+ * tokens); -ENOENT when none ran since the mount. */
+int model_table_batch_text(struct model_table *t, const char *id, char **text, size_t *len);
 
 /* A draft's estimate (model_table_estimate.c): 0 when its examples.jsonl parses, else -ENOENT.
  * Local work only: stat may ask it. */

@@ -14,14 +14,12 @@
 #include "cache/model_table_gen.h"
 #include "cache/model_table_log.h"
 #include "cache/sessions.h"
+#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
-/* Finished answers and failures kept in memory beside the response cache. */
-#define MODEL_TABLE_RESULTS 64
-
-static void key_for(const struct model_table *t, const struct model_table_entry *e,
-		    const char *prompt, char key[RCACHE_KEY_HEX])
+void model_table_gen_key(const struct model_table *t, const struct model_table_entry *e,
+			 const char *prompt, char key[RCACHE_KEY_HEX])
 {
 	char *model = xasprintf("%s:%s", t->o.backend ? backend_name(t->o.backend) : "none", e->id);
 
@@ -33,7 +31,7 @@ static void key_for(const struct model_table *t, const struct model_table_entry 
 static void current_key(const struct model_table *t, const struct model_table_entry *e,
 			char key[RCACHE_KEY_HEX])
 {
-	key_for(t, e, model_table_prompt_get(e)->prompt, key);
+	model_table_gen_key(t, e, model_table_prompt_get(e)->prompt, key);
 }
 
 /* The answer kept in e's part when it is the one to key, else NULL. */
@@ -102,7 +100,7 @@ static void remember(struct model_table *t, const char *id, const char *key, con
 	e->changed = 1;
 }
 
-static void job_unref(struct model_table_job *j)
+void model_table_job_unref(struct model_table_job *j)
 {
 	if (--j->refs > 0)
 		return;
@@ -112,45 +110,12 @@ static void job_unref(struct model_table_job *j)
 	generation_settings_clear(&j->gs);
 	free(j->json);
 	free(j->partial);
+	free(j->spool_name);
 	free(j);
 }
 
-/* Keeps a finished answer or failure among the latest. Under t->mu. */
-static void result_keep(struct model_table *t, const char *key, int rc, const char *json,
-			size_t len)
-{
-	struct model_table_result *r;
-
-	if (!t->results)
-		t->results = xcalloc(MODEL_TABLE_RESULTS, sizeof *t->results);
-	r = &t->results[t->next_result];
-	t->next_result = (t->next_result + 1) % MODEL_TABLE_RESULTS;
-	if (t->n_results < MODEL_TABLE_RESULTS)
-		t->n_results++;
-	free(r->json);
-	memcpy(r->key, key, RCACHE_KEY_HEX);
-	r->rc = rc;
-	r->json = json ? xstrndup(json, len) : NULL;
-	r->len = len;
-}
-
-static struct model_table_result *result_find(struct model_table *t, const char *key)
-{
-	for (size_t i = 0; i < t->n_results; i++)
-		if (strcmp(t->results[i].key, key) == 0)
-			return &t->results[i];
-	return NULL;
-}
-
-static void result_forget(struct model_table *t, const char *key)
-{
-	struct model_table_result *r = result_find(t, key);
-	if (r)
-		r->key[0] = 0;
-}
-
-static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
-		       struct generation_answer *res, const struct backend_error *err)
+void model_table_job_finish(struct model_table *t, struct model_table_job *j, int rc,
+			    struct generation_answer *res, const struct backend_error *err)
 {
 	struct model_table_entry *e;
 
@@ -167,7 +132,7 @@ static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
 		j->len = strlen(res->raw_json);
 		res->raw_json = NULL;
 		remember(t, j->id, j->key, j->json, j->len);
-		result_keep(t, j->key, 0, j->json, j->len);
+		model_table_result_keep(t, j->key, 0, j->json, j->len);
 		e = model_table_find(t, j->id);
 		/* an answer came: an earlier failure to get one is no longer the news */
 		if (e && strncmp(e->error, "response:", 9) == 0)
@@ -190,7 +155,7 @@ static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
 				 err->message[0] ? err->message : strerror(-rc));
 		if (e)
 			model_table_entry_set_error(e, msg);
-		result_keep(t, j->key, rc, NULL, 0);
+		model_table_result_keep(t, j->key, rc, NULL, 0);
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
 	t->answers++;
@@ -199,8 +164,9 @@ static void job_finish(struct model_table *t, struct model_table_job *j, int rc,
 
 static struct model_table_job *job_next(struct model_table *t)
 {
+	model_table_batch_due(t);
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
-		if (!j->started)
+		if (!j->started && j->held_at <= 0)
 			return j;
 	return NULL;
 }
@@ -267,7 +233,13 @@ static void *worker(void *arg)
 	struct model_table_job *j;
 
 	pthread_mutex_lock(&t->mu);
-	while (!t->stopping && (j = job_next(t))) {
+	while (!t->stopping) {
+		if (!(j = job_next(t))) {
+			if (!model_table_batch_held(t))
+				break;
+			model_table_tick(t); /* prompts gathering for a batch */
+			continue;
+		}
 		struct generation_answer res = {0};
 		struct backend_error err = {0};
 		struct gen_stream g = {t, j};
@@ -289,14 +261,14 @@ static void *worker(void *arg)
 			model_table_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
 					       (long)(clock_now_ms() - start), 0);
 		pthread_mutex_lock(&t->mu);
-		job_finish(t, j, rc, &res, &err);
+		model_table_job_finish(t, j, rc, &res, &err);
 		model_table_drain_changes(t);
 		/* readers have the answer (from memory) before it is written down */
 		pthread_mutex_unlock(&t->mu);
 		if (rc == 0 && t->o.rcache)
 			rcache_put(t->o.rcache, j->key, j->json, j->len);
 		pthread_mutex_lock(&t->mu);
-		job_unref(j);
+		model_table_job_unref(j);
 		generation_answer_clear(&res);
 	}
 	t->job_threads--;
@@ -305,13 +277,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Queues the job for prompt on e; a worker is started when fewer than max_requests run.
- * Under t->mu. */
-static struct model_table_job *job_start(struct model_table *t, struct model_table_entry *e,
-					 const char *prompt, const char *key)
+struct model_table_job *model_table_job_add(struct model_table *t, struct model_table_entry *e,
+					    const char *prompt, const char *key,
+					    const char *spool_name)
 {
 	struct model_table_job *j = xcalloc(1, sizeof *j), **tail = &t->jobs;
-	unsigned max = t->o.max_requests ? t->o.max_requests : 8;
 
 	memcpy(j->key, key, RCACHE_KEY_HEX);
 	j->id = xstrdup(e->id);
@@ -322,11 +292,42 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 		j->model.id = xstrdup(e->id);
 	j->prompt = xstrdup(prompt);
 	model_table_gs_copy(&j->gs, &model_table_prompt_get(e)->gs);
-	j->refs = 1; /* the queue's, then the worker's */
+	j->refs = 1; /* the queue's, then the worker's (or the batch's) */
+	j->spool_name = spool_name ? xstrdup(spool_name) : NULL;
 	while (*tail)
 		tail = &(*tail)->next;
 	*tail = j;
-	result_forget(t, key);
+	model_table_result_forget(t, key);
+	return j;
+}
+
+/* Queues the job for prompt on e; a worker is started when fewer than max_requests run.
+ * Under t->mu. */
+static struct model_table_job *job_start(struct model_table *t, struct model_table_entry *e,
+					 const char *prompt, const char *key,
+					 const char *spool_name)
+{
+	struct model_table_job *j = model_table_job_add(t, e, prompt, key, spool_name);
+
+	if (spool_name && model_table_batch_gather(t, j))
+		return j; /* sent with others as one batch */
+	model_table_job_workers(t);
+	if (t->job_threads == 0 && !j->started) { /* no thread at all: nothing will serve it */
+		for (struct model_table_job **p = &t->jobs; *p; p = &(*p)->next)
+			if (*p == j) {
+				*p = j->next;
+				break;
+			}
+		model_table_job_unref(j);
+		return NULL;
+	}
+	return j;
+}
+
+void model_table_job_workers(struct model_table *t)
+{
+	unsigned max = t->o.max_requests ? t->o.max_requests : 8;
+
 	if ((unsigned)t->job_threads < max) {
 		pthread_attr_t attr;
 		pthread_t th;
@@ -336,15 +337,9 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 			t->job_threads++;
 		pthread_attr_destroy(&attr);
 	}
-	if (t->job_threads == 0) { /* no thread at all: nothing will serve it */
-		*tail = NULL;
-		job_unref(j);
-		return NULL;
-	}
-	return j;
 }
 
-static struct model_table_job *job_find(struct model_table *t, const char *key)
+struct model_table_job *model_table_job_find(struct model_table *t, const char *key)
 {
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
 		if (strcmp(j->key, key) == 0)
@@ -371,6 +366,12 @@ static int job_wait(struct model_table *t, struct model_table_job *j, double dea
 void model_table_gen_ask(struct model_table *t, const char *id, const char *prompt, size_t len,
 			 int by_user)
 {
+	model_table_gen_ask_spool(t, id, NULL, prompt, len, by_user);
+}
+
+void model_table_gen_ask_spool(struct model_table *t, const char *id, const char *name,
+			       const char *prompt, size_t len, int by_user)
+{
 	const struct model_table_prompt *kp;
 	char key[RCACHE_KEY_HEX], *json = NULL, *p = xstrndup(prompt, len);
 	int64_t start = clock_now_ms();
@@ -383,9 +384,9 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 	known = !e || e->state != MODEL_TABLE_ACTIVE || t->stopping;
 	if (!known) {
 		struct model_table_result *r;
-		key_for(t, e, p, key);
-		r = result_find(t, key);
-		running = job_find(t, key) != NULL;
+		model_table_gen_key(t, e, p, key);
+		r = model_table_result_find(t, key);
+		running = model_table_job_find(t, key) != NULL;
 		if ((kp = kept(e, key))) {
 			json = xstrndup(kp->resp_json, kp->resp_len);
 			jlen = kp->resp_len;
@@ -401,8 +402,8 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 	if (!known) {
 		pthread_mutex_lock(&t->mu);
 		e = model_table_find(t, id);
-		if (e && !job_find(t, key) && !t->stopping)
-			job_start(t, e, p, key);
+		if (e && !model_table_job_find(t, key) && !t->stopping)
+			job_start(t, e, p, key, name);
 		pthread_mutex_unlock(&t->mu);
 	}
 	/* asked again and answered from what is kept: a line of its own, marked cached */
@@ -436,7 +437,7 @@ static int key_by(struct model_table *t, const char *id, const struct model_tabl
 		model_table_entry_set_error(e, msg);
 		return -EINVAL;
 	}
-	key_for(t, e, p, key);
+	model_table_gen_key(t, e, p, key);
 	*ep = e;
 	return 0;
 }
@@ -477,7 +478,7 @@ static int wait_for(struct model_table *t, const char *id, struct model_table_jo
 		*json = xstrndup(j->json, j->len);
 		*len = j->len;
 	}
-	job_unref(j);
+	model_table_job_unref(j);
 	return rc;
 }
 
@@ -487,7 +488,7 @@ static int partial_wait(struct model_table *t, const char *id, const char *key, 
 			int nonblock, double timeout, model_table_interrupted_fn intr, char **text,
 			size_t *len)
 {
-	struct model_table_job *j = job_find(t, key);
+	struct model_table_job *j = model_table_job_find(t, key);
 	double deadline = model_table_now() + timeout;
 	int rc;
 
@@ -517,7 +518,7 @@ static int partial_wait(struct model_table *t, const char *id, const char *key, 
 	}
 	if (rc == -ETIMEDOUT)
 		note_timeout(t, id, timeout);
-	job_unref(j);
+	model_table_job_unref(j);
 	return rc;
 }
 
@@ -550,7 +551,7 @@ int model_table_gen_partial(struct model_table *t, const char *id, const char *p
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
 	if (e && e->state == MODEL_TABLE_ACTIVE) {
-		key_for(t, e, p, key);
+		model_table_gen_key(t, e, p, key);
 		rc = partial_wait(t, id, key, have, nonblock, timeout, intr, text, text_len);
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -579,7 +580,8 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 		json = xstrndup(kp->resp_json, kp->resp_len);
 		len = kp->resp_len;
 	}
-	if (rc == 0 && !json && !(j = job_find(t, key)) && (r = result_find(t, key))) {
+	if (rc == 0 && !json && !(j = model_table_job_find(t, key)) &&
+	    (r = model_table_result_find(t, key))) {
 		rc = r->rc;
 		if (rc == 0) {
 			json = xstrndup(r->json, r->len);
@@ -610,8 +612,8 @@ int model_table_response(struct model_table *t, const char *id, int nonblock, do
 int model_table_response_size(struct model_table *t, const char *id, size_t *text_len,
 			      size_t *json_len)
 {
-	char key[RCACHE_KEY_HEX];
 	const struct model_table_prompt *kp;
+	char key[RCACHE_KEY_HEX];
 	struct model_table_entry *e;
 	int rc;
 
@@ -629,6 +631,7 @@ int model_table_response_size(struct model_table *t, const char *id, size_t *tex
 
 void model_table_gen_stop(struct model_table *t)
 {
+	model_table_batch_stop(t);
 	pthread_mutex_lock(&t->mu);
 	t->stopping = 1;
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
@@ -641,7 +644,7 @@ void model_table_gen_stop(struct model_table *t)
 		t->jobs = j->next;
 		j->done = 1;
 		j->rc = -EINTR;
-		job_unref(j);
+		model_table_job_unref(j);
 	}
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
@@ -649,6 +652,7 @@ void model_table_gen_stop(struct model_table *t)
 
 void model_table_gen_free(struct model_table *t)
 {
+	model_table_batch_free(t);
 	for (size_t i = 0; i < t->n_results; i++)
 		free(t->results[i].json);
 	free(t->results);
@@ -668,8 +672,8 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	e = model_table_find(t, id);
 	known = e && e->state == MODEL_TABLE_ACTIVE;
 	if (known) {
-		key_for(t, e, p, key);
-		r = result_find(t, key);
+		model_table_gen_key(t, e, p, key);
+		r = model_table_result_find(t, key);
 		done = (r && r->rc == 0) || kept(e, key);
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -698,17 +702,17 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 		return -EINVAL;
 	if (e->state != MODEL_TABLE_ACTIVE)
 		return 0;
-	key_for(t, e, p, key);
+	model_table_gen_key(t, e, p, key);
 	if ((kp = kept(e, key))) {
 		*json = xstrndup(kp->resp_json, kp->resp_len);
 		*len = kp->resp_len;
 		return 1;
 	}
-	if ((j = job_find(t, key))) {
+	if ((j = model_table_job_find(t, key))) {
 		rc = wait_for(t, id, j, nonblock, timeout, intr, json, len);
 		return rc < 0 ? rc : 1;
 	}
-	if ((r = result_find(t, key)) && r->rc < 0)
+	if ((r = model_table_result_find(t, key)) && r->rc < 0)
 		return r->rc;
 	if (r) {
 		*json = xstrndup(r->json, r->len);

@@ -19,6 +19,7 @@ struct model_table_job;
 struct model_table_result;
 struct model_table_sess;
 struct model_text;
+struct model_table_batch;
 
 struct model_table {
 	struct model_table_options o;
@@ -59,6 +60,8 @@ struct model_table {
 	size_t n_sess;
 	unsigned long sess_seq;
 	struct model_table_stats stats;
+	struct model_table_batch *batches; /* model_table_batch.c: the latest of each model */
+	int batch_threads;
 	/* prompts and generation kept across mounts (model_table_user.c) */
 	pthread_mutex_t user_mu; /* the prompt store's writes; taken before mu */
 	char **user_pending;	 /* stored names not yet applied to an entry, sorted */

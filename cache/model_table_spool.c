@@ -11,13 +11,14 @@
 #include "cache/model_index.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_spool.h"
+#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 #include "cache/spool.h"
 
 /* The prompt a spool file holds: one trailing newline (LF or CRLF) is not part of it.
  * -EINVAL with the reason in msg when it cannot be sent. */
-static int spool_prompt(const char *data, size_t *len, char *msg, size_t msg_len)
+int model_table_spool_prompt(const char *data, size_t *len, char *msg, size_t msg_len)
 {
 	if (*len && data[*len - 1] == '\n') {
 		(*len)--;
@@ -61,8 +62,8 @@ static void ask_one(struct model_table *t, const char *id, const char *name)
 	size_t len = 0;
 
 	if (spool_read(t->o.spool, id, name, &data, &len) == 0 &&
-	    spool_prompt(data, &len, msg, sizeof msg) == 0)
-		model_table_gen_ask(t, id, data, len, 0);
+	    model_table_spool_prompt(data, &len, msg, sizeof msg) == 0)
+		model_table_gen_ask_spool(t, id, name, data, len, 0);
 	free(data);
 }
 
@@ -84,12 +85,13 @@ int model_table_spool_commit(struct model_table *t, const char *id, const char *
 		model_table_set_error(t, id, msg);
 		return rc;
 	}
-	if (spool_prompt(data, &plen, why, sizeof why) < 0) {
+	if (model_table_spool_prompt(data, &plen, why, sizeof why) < 0) {
 		snprintf(msg, sizeof msg, "prompts/%s: %s; it is kept but not sent", name, why);
 		model_table_set_error(t, id, msg);
 		return -EINVAL;
 	}
-	model_table_gen_ask(t, id, data, plen, 1); /* nothing when the model is not ACTIVE yet */
+	/* nothing when the model is not ACTIVE yet */
+	model_table_gen_ask_spool(t, id, name, data, plen, 1);
 	return 0;
 }
 
@@ -119,7 +121,7 @@ int model_table_spool_answer(struct model_table *t, const char *id, const char *
 
 	memset(out, 0, sizeof *out);
 	rc = model_table_spool_read(t, id, name, &data, &len);
-	if (rc == 0 && spool_prompt(data, &len, why, sizeof why) < 0)
+	if (rc == 0 && model_table_spool_prompt(data, &len, why, sizeof why) < 0)
 		rc = -EINVAL;
 	if (rc == 0)
 		rc = model_table_gen_answer(t, id, data, len, nonblock, timeout, intr, out);
@@ -135,7 +137,7 @@ int model_table_spool_partial(struct model_table *t, const char *id, const char 
 	size_t plen = 0;
 	int rc = model_table_spool_read(t, id, name, &data, &plen);
 
-	if (rc == 0 && spool_prompt(data, &plen, why, sizeof why) == 0)
+	if (rc == 0 && model_table_spool_prompt(data, &plen, why, sizeof why) == 0)
 		rc = model_table_gen_partial(t, id, data, plen, have, nonblock, timeout, intr, text,
 					     len);
 	else
@@ -158,7 +160,7 @@ int model_table_spool_done(struct model_table *t, const char *id, char ***names,
 		char *data = NULL, why[100];
 		size_t len = 0;
 		int done = spool_read(t->o.spool, id, all[i], &data, &len) == 0 &&
-			   spool_prompt(data, &len, why, sizeof why) == 0 &&
+			   model_table_spool_prompt(data, &len, why, sizeof why) == 0 &&
 			   model_table_gen_done(t, id, data, len);
 		free(data);
 		if (done)
@@ -181,6 +183,7 @@ void model_table_spool_resume(struct model_table *t)
 		struct model_table_attr a;
 		if (model_table_attr(t, models[i], &a) < 0 || a.state != MODEL_TABLE_ACTIVE)
 			continue;
+		model_table_batch_resume(t, models[i]); /* before their prompts are asked anew */
 		if (spool_list(t->o.spool, models[i], &names, &n) < 0)
 			continue;
 		for (size_t k = 0; k < n; k++)

@@ -1,7 +1,8 @@
 /* spool.c - the prompt spools: the files a user writes into MODEL/prompts/, kept as user
  * data like drafts (written atomically to a temporary, fsynced, renamed; 0700/0600,
  * never evicted). Layout: DIR/MODEL/p-HEX where HEX spells the file's name, so any name
- * a directory takes is stored safely. Answers live in the response cache, not here. */
+ * a directory takes is stored safely; DIR/MODEL/n-TAG are notes kept beside the prompts
+ * (a batch under way). Answers live in the response cache, not here. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,16 +173,14 @@ void spool_names_free(char **names, size_t n)
 	free(names);
 }
 
-int spool_read(struct spool *sp, const char *model, const char *name, char **data, size_t *len)
+static int read_file(struct spool *sp, const char *model, const char *file, char **data,
+		     size_t *len)
 {
-	char path[64 + 2 * SPOOL_NAME_MAX + 8], file[2 * SPOOL_NAME_MAX + 3];
+	char path[64 + 2 * SPOOL_NAME_MAX + 8];
 	struct stat st;
 	ssize_t got;
 	int fd;
 
-	if (!valid_model(model) || !spool_valid_name(name))
-		return -EINVAL;
-	encode(name, file);
 	snprintf(path, sizeof path, "%s/%s", model, file);
 	fd = openat(sp->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -202,14 +201,13 @@ int spool_read(struct spool *sp, const char *model, const char *name, char **dat
 	return 0;
 }
 
-int spool_write(struct spool *sp, const char *model, const char *name, const char *data, size_t len)
+/* Atomic, durable replacement of DIR/model/file. */
+static int write_file(struct spool *sp, const char *model, const char *file, const char *data,
+		      size_t len)
 {
-	char file[2 * SPOOL_NAME_MAX + 3], tmp[4096];
+	char tmp[4096];
 	int dfd, fd, rc = 0;
 
-	if (!valid_model(model) || !spool_valid_name(name) || len > SPOOL_MAX)
-		return -EINVAL;
-	encode(name, file);
 	pthread_mutex_lock(&sp->lock);
 	if (mkdirat(sp->dirfd, model, 0700) < 0 && errno != EEXIST)
 		rc = -errno;
@@ -238,6 +236,26 @@ int spool_write(struct spool *sp, const char *model, const char *name, const cha
 	return rc;
 }
 
+int spool_read(struct spool *sp, const char *model, const char *name, char **data, size_t *len)
+{
+	char file[2 * SPOOL_NAME_MAX + 3];
+
+	if (!valid_model(model) || !spool_valid_name(name))
+		return -EINVAL;
+	encode(name, file);
+	return read_file(sp, model, file, data, len);
+}
+
+int spool_write(struct spool *sp, const char *model, const char *name, const char *data, size_t len)
+{
+	char file[2 * SPOOL_NAME_MAX + 3];
+
+	if (!valid_model(model) || !spool_valid_name(name) || len > SPOOL_MAX)
+		return -EINVAL;
+	encode(name, file);
+	return write_file(sp, model, file, data, len);
+}
+
 int spool_unlink(struct spool *sp, const char *model, const char *name)
 {
 	char path[64 + 2 * SPOOL_NAME_MAX + 8], file[2 * SPOOL_NAME_MAX + 3];
@@ -247,6 +265,75 @@ int spool_unlink(struct spool *sp, const char *model, const char *name)
 	encode(name, file);
 	snprintf(path, sizeof path, "%s/%s", model, file);
 	return unlinkat(sp->dirfd, path, 0) < 0 ? -errno : 0;
+}
+
+static int valid_tag(const char *tag)
+{
+	size_t n = strlen(tag);
+	return n > 0 && n <= 64 && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+int spool_note_write(struct spool *sp, const char *model, const char *tag, const char *data,
+		     size_t len)
+{
+	char file[80];
+
+	if (!valid_model(model) || !valid_tag(tag))
+		return -EINVAL;
+	snprintf(file, sizeof file, "n-%s", tag);
+	return write_file(sp, model, file, data, len);
+}
+
+int spool_note_read(struct spool *sp, const char *model, const char *tag, char **data, size_t *len)
+{
+	char file[80];
+
+	if (!valid_model(model) || !valid_tag(tag))
+		return -EINVAL;
+	snprintf(file, sizeof file, "n-%s", tag);
+	return read_file(sp, model, file, data, len);
+}
+
+int spool_note_unlink(struct spool *sp, const char *model, const char *tag)
+{
+	char path[160];
+
+	if (!valid_model(model) || !valid_tag(tag))
+		return -EINVAL;
+	snprintf(path, sizeof path, "%s/n-%s", model, tag);
+	return unlinkat(sp->dirfd, path, 0) < 0 ? -errno : 0;
+}
+
+int spool_note_list(struct spool *sp, const char *model, char ***tags, size_t *n)
+{
+	int fd = valid_model(model)
+		     ? openat(sp->dirfd, model, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+		     : -1;
+	struct dirent *d;
+	size_t cap = 0;
+	DIR *dir;
+
+	*tags = NULL;
+	*n = 0;
+	if (fd < 0)
+		return errno == ENOENT || !valid_model(model) ? 0 : -errno;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "n-", 2) != 0 || !valid_tag(d->d_name + 2))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*tags = realloc(*tags, cap * sizeof **tags);
+			if (!*tags)
+				abort();
+		}
+		(*tags)[(*n)++] = xstrdup(d->d_name + 2);
+	}
+	closedir(dir);
+	return 0;
 }
 
 int spool_drop(struct spool *sp, const char *model)
@@ -261,6 +348,12 @@ int spool_drop(struct spool *sp, const char *model)
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		spool_unlink(sp, model, names[i]);
 	spool_names_free(names, n);
+	if (rc == 0)
+		rc = spool_note_list(sp, model, &names, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		spool_note_unlink(sp, model, names[i]);
+	if (rc == 0)
+		spool_names_free(names, n);
 	if (rc == 0 && unlinkat(sp->dirfd, model, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -errno;
 	return rc;

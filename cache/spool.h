@@ -32,4 +32,13 @@ int spool_unlink(struct spool *sp, const char *model, const char *name);
 /* Every prompt of model, and its directory (rm -r of the model). */
 int spool_drop(struct spool *sp, const char *model);
 
+/* Notes beside a model's prompts (what a batch under way holds), named by a tag of 1-64
+ * of [a-z0-9-]: written atomically and durably, listed, read, removed; spool_drop takes
+ * them too. */
+int spool_note_write(struct spool *sp, const char *model, const char *tag, const char *data,
+		     size_t len);
+int spool_note_read(struct spool *sp, const char *model, const char *tag, char **data, size_t *len);
+int spool_note_unlink(struct spool *sp, const char *model, const char *tag);
+int spool_note_list(struct spool *sp, const char *model, char ***tags, size_t *n);
+
 #endif

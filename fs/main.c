@@ -72,6 +72,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("submit_delay=%lf", submit_delay),
     OPTION("lookup_timeout=%lf", lookup_timeout),
     OPTION("max_requests=%u", max_requests),
+    OPTION("batch_min=%u", batch_min),
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     OPTION("max_inflight_mib=%u", max_inflight_mib),
@@ -185,6 +186,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "lookup_timeout must be a number of seconds > 0";
 	else if (o->max_requests < 1 || o->max_requests > 1024)
 		bad = "max_requests must be between 1 and 1024";
+	else if (o->batch_min == 1 || o->batch_min > 1000000)
+		bad = "batch_min must be from 2 to 1000000 prompts (0 or unset: no batches)";
 	else if (o->cache_size < 1)
 		bad = "cache_size must be at least 1 (MiB)";
 	else if (o->max_threads < 1 || o->max_threads > 100000)
@@ -245,6 +248,11 @@ static int connect_backend(const char *endpoint)
 				  : "gemini",
 			err.message[0] ? err.message : strerror(-rc));
 		return rc;
+	}
+	if (tfs_ctx.opt.batch_min && !(backend_caps(parts.backend) & BACKEND_CAN_BATCH)) {
+		tfs_log(LOG_ERR, "-o batch_min: the %s backend has no batch jobs",
+			backend_name(parts.backend));
+		return -EINVAL;
 	}
 	if (!tfs_ctx.opt.local)
 		tfs_log(LOG_INFO, "%s: credentials: %s", backend_identity(parts.backend),
@@ -323,6 +331,7 @@ static int start_table(void)
 	    .poll_interval = tfs_ctx.opt.poll_interval,
 	    .negative_ttl = 1.0,
 	    .max_requests = tfs_ctx.opt.max_requests,
+	    .batch_min = tfs_ctx.opt.batch_min,
 	    .submit_delay = tfs_ctx.opt.submit_delay,
 	    .lookup_timeout = tfs_ctx.opt.lookup_timeout,
 	    .log = tfs_log_msg,

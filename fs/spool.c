@@ -69,6 +69,25 @@ static int prompt_exists(const char *id, const char *name, size_t *len)
 	return rc;
 }
 
+/* responses/batch, the status of the spool's latest batch job, unless a prompt is named
+ * batch (its answer has that name then); responses/.batch always, as no prompt can take a
+ * name starting with a dot. 1 when p names it and a batch ran since the mount. */
+static int batch_status(const struct tfs_path *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (p->spool != TFS_SPOOL_RESPONSE || !p->name ||
+	    (strcmp(p->name, ".batch") != 0 && strcmp(p->name, "batch") != 0))
+		return 0;
+	if (p->name[0] == 'b' && prompt_exists(p->id, "batch", &len) == 0)
+		return 0;
+	if (model_table_batch_text(tfs_ctx.mt, p->id, &text, &len) < 0)
+		return 0;
+	free(text);
+	return 1;
+}
+
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
 {
 	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts"
@@ -76,7 +95,7 @@ int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
 						       : "/responses";
 	size_t n = strlen(p->id);
 
-	if (!p->name || p->name[0] != '.' || n + strlen(sub) >= sizeof q->id)
+	if (!p->name || p->name[0] != '.' || n + strlen(sub) >= sizeof q->id || batch_status(p))
 		return 0;
 	*q = *p;
 	memcpy(q->id + n, sub, strlen(sub) + 1);
@@ -98,6 +117,15 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 
 	if (rc < 0)
 		return rc;
+	if (batch_status(p)) {
+		memset(st, 0, sizeof *st);
+		st->st_uid = tfs_ctx.uid;
+		st->st_gid = tfs_ctx.gid;
+		st->st_mtime = st->st_ctime = st->st_atime = a.mtime;
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		return 0;
+	}
 	if (tfs_spool_scratch(p, &q)) { /* a tool's temporary: local, in memory */
 		if (tfs_scratch_stat(q.id, q.file, &len, &mode, &mt) < 0)
 			return -ENOENT;
@@ -170,6 +198,12 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 	for (size_t i = 0; i < n; i++)
 		filler(buf, names[i], NULL, 0, 0);
 	model_table_names_free(names, n);
+	if (p->spool == TFS_SPOOL_RESPONSE) {
+		struct tfs_path b = *p;
+		b.name = "batch";
+		if (batch_status(&b))
+			filler(buf, "batch", NULL, 0, 0);
+	}
 	return 0;
 }
 
@@ -196,6 +230,12 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 		}
 		if (acc != O_RDONLY)
 			return -EACCES;
+		if (batch_status(p)) {
+			fh->kind = TFS_SPOOL_JSON; /* read whole, never streamed */
+			fh->name = xstrdup(p->name);
+			fh->batch = 1;
+			return 0;
+		}
 		fh->kind = TFS_SPOOL_RESPONSE;
 		if (json_name(p->name, base, sizeof base)) {
 			name = base;
@@ -245,6 +285,8 @@ int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, s
 	size_t n;
 	int rc;
 
+	if (fh->batch)
+		return model_table_batch_text(tfs_ctx.mt, fh->id, data, len);
 	if (fh->kind == TFS_EVAL_RESULT || fh->kind == TFS_EVAL_LINES)
 		return tfs_eval_render(fh, w, data, len);
 	rc = model_table_spool_answer(tfs_ctx.mt, fh->id, fh->name, w->nonblock, w->timeout,
@@ -275,6 +317,8 @@ int tfs_spool_unlink(const struct tfs_path *p)
 
 	if (!p->name)
 		return -EISDIR;
+	if (batch_status(p))
+		return 0; /* rm -r on its way: it goes with the model */
 	if (tfs_spool_scratch(p, &q))
 		return tfs_scratch_unlink(q.id, q.file);
 	if (p->spool == TFS_SPOOL_EVAL)

@@ -37,6 +37,7 @@ struct tfs_options {
 	double submit_delay;	   /* seconds a draft stays unwritten before it is submitted */
 	double lookup_timeout;	   /* seconds a lookup of an unknown name may take */
 	unsigned int max_requests; /* answers generated at once */
+	unsigned int batch_min;	   /* spool prompts that go as one batch job; 0: none */
 	unsigned int cache_size;   /* MiB */
 	unsigned int max_threads;
 	unsigned int max_inflight_mib; /* answers being received at once */
@@ -127,6 +128,7 @@ struct tfs_fh {
 	struct tfs_shared *sh; /* set for files whose handles share their content */
 	char *name;	       /* a spool file's name (prompts/NAME, responses/NAME) */
 	int discard;	       /* writes taken and dropped (see tfs_restorable) */
+	int batch;	       /* responses/batch: the spool's batch job */
 };
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE", and in the spool directories

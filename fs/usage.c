@@ -26,6 +26,8 @@ static const struct {
     {ALL, "submit_delay=S", "submit a draft once unwritten for S seconds (2)"},
     {ALL, "lookup_timeout=S", "bound on asking the service for an unknown\nname (2)"},
     {ALL, "max_requests=N", "answers generated at once, more wait in a\nqueue (8)"},
+    {ALL, "batch_min=N",
+     "N or more spool prompts waiting at once go as\none batch job of the service (off)"},
     {ALL, "cache_dir=DIR",
      "response cache (default $XDG_CACHE_HOME/tunedfs,\n"
      "one subdirectory per endpoint)"},

@@ -30,7 +30,7 @@ struct items {
 	size_t n, cap;
 };
 
-static void add_item(struct items *l, const char *key, const cJSON *request)
+static void add_item(struct items *l, const char *key, const cJSON *request, const cJSON *metadata)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
@@ -39,6 +39,7 @@ static void add_item(struct items *l, const char *key, const cJSON *request)
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
 	l->v[l->n].key = xstrdup(key ? key : "");
 	l->v[l->n].request = srv_json_print(request);
+	l->v[l->n].extra = cJSON_IsObject(metadata) ? srv_json_print(metadata) : NULL;
 	l->n++;
 }
 
@@ -47,6 +48,7 @@ static void free_items(struct items *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].key);
 		free(l->v[i].request);
+		free(l->v[i].extra);
 	}
 	free(l->v);
 }
@@ -64,12 +66,13 @@ static int inline_requests(const cJSON *reqs, struct items *l, char *why, size_t
 	cJSON_ArrayForEach(e, arr)
 	{
 		const cJSON *r = srv_json_field(e, "request");
-		const cJSON *key = srv_json_field(srv_json_field(e, "metadata"), "key");
+		const cJSON *md = srv_json_field(e, "metadata");
+		const cJSON *key = srv_json_field(md, "key");
 		if (!cJSON_IsObject(r))
 			BAD("Invalid value at 'batch.input_config.requests.requests[%zu].request': "
 			    "a GenerateContentRequest object is required.",
 			    i);
-		add_item(l, cJSON_IsString(key) ? key->valuestring : "", r);
+		add_item(l, cJSON_IsString(key) ? key->valuestring : "", r, md);
 		i++;
 	}
 	return 0;
@@ -82,7 +85,7 @@ static int file_line(void *ctx, const cJSON *j, char *why, size_t why_len)
 	const cJSON *key = srv_json_field(j, "key");
 	if (!cJSON_IsObject(r))
 		BAD("a 'request' object is required");
-	add_item(l, cJSON_IsString(key) ? key->valuestring : "", r);
+	add_item(l, cJSON_IsString(key) ? key->valuestring : "", r, NULL);
 	return 0;
 }
 
@@ -211,9 +214,10 @@ static cJSON *inlined_json(const struct srv_batch *b)
 		cJSON *e = cJSON_CreateObject();
 		cJSON *a = item_answer(&b->items[i], &ok);
 		cJSON_AddItemToObject(e, ok ? "response" : "error", a);
-		if (*b->items[i].key)
-			cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "metadata"), "key",
-						b->items[i].key);
+		/* The request's metadata comes back as it was sent. */
+		cJSON *md = b->items[i].extra ? cJSON_Parse(b->items[i].extra) : NULL;
+		if (md)
+			cJSON_AddItemToObject(e, "metadata", md);
 		cJSON_AddItemToArray(arr, e);
 	}
 	return o;

@@ -298,7 +298,7 @@ def test_sed_in_place_making_a_bad_line(mount):
     assert mount.read("sedbad", "examples.jsonl") == EXAMPLES.replace('"output"', '"outptu"')
     assert set(os.listdir(mount.p("sedbad"))) == {  # no config: it was never written
         "examples.jsonl", "state", "progress", "prompt", "response", "prompts", "responses",
-        "response.json", "generation", "model.json", "error", "log.jsonl"}
+        "response.json", "generation", "model.json", "error", "log.jsonl", "eval"}
 
 
 # --- config ---------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def raw_get(server, path):
 def test_gemini_inline_batch_equals_online(server, make_model):
     make_model(server, "bm", epochs=2, examples=[{"text_input": "1", "output": "2"}])
     body = {"batch": {"displayName": "six", "inputConfig": {"requests": {"requests": [
-        {"request": gen_request(p), "metadata": {"key": f"k{i}"}}
+        {"request": gen_request(p), "metadata": {"key": f"k{i}", "n": i}}
         for i, p in enumerate(PROMPTS)]}}}}
     st, op, _ = server.request("POST", "/v1beta/tunedModels/bm:batchGenerateContent", body)
     assert st == 200, op
@@ -88,7 +88,7 @@ def test_gemini_inline_batch_equals_online(server, make_model):
     assert meta["batchStats"]["failedRequestCount"] == "0"
     assert meta["batchStats"]["pendingRequestCount"] == "0"
     got = done["response"]["inlinedResponses"]["inlinedResponses"]
-    assert [g["metadata"]["key"] for g in got] == [f"k{i}" for i in range(6)]
+    assert [g["metadata"] for g in got] == [{"key": f"k{i}", "n": i} for i in range(6)]
     for g, p in zip(got, PROMPTS):
         want = online(server, "tunedModels/bm", p)
         assert g["response"]["candidates"][0]["content"] == want["candidates"][0]["content"]
