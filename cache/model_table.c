@@ -10,266 +10,17 @@
 
 #include "cache/answer_log.h"
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_eval.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_poll.h"
+#include "cache/model_table_spool.h"
+#include "cache/model_table_store.h"
+#include "cache/model_table_user.h"
+#include "cache/negcache.h"
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
-
-void model_table_logf(struct model_table *t, int prio, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	if (!t->o.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	t->o.log(prio, buf);
-}
-
-void model_table_printable(const char *s, char *out, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (; *s && o + 8 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (*s && o + 4 <= size) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = 0;
-}
-
-double model_table_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void model_table_tick(struct model_table *t)
-{
-	double until = model_table_now() + 0.1;
-	struct timespec ts;
-	ts.tv_sec = (time_t)until;
-	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-	pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-}
-
-int model_table_await(struct model_table *t, unsigned long *seen, double max_s)
-{
-	double until = model_table_now() + max_s;
-	struct timespec ts;
-	int woken = 1;
-
-	ts.tv_sec = (time_t)until;
-	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-	pthread_mutex_lock(&t->mu);
-	if (t->answers == *seen && !t->stopping)
-		woken = pthread_cond_timedwait(&t->changed, &t->mu, &ts) == 0;
-	*seen = t->answers;
-	pthread_mutex_unlock(&t->mu);
-	return woken;
-}
-
-const char *model_table_state_name(enum model_table_state s)
-{
-	switch (s) {
-	case MODEL_TABLE_DRAFT:
-		return "DRAFT";
-	case MODEL_TABLE_CREATING:
-		return "CREATING";
-	case MODEL_TABLE_ACTIVE:
-		return "ACTIVE";
-	case MODEL_TABLE_FAILED:
-		return "FAILED";
-	}
-	return "UNKNOWN";
-}
-
-const char *model_table_file_name(enum model_table_file f)
-{
-	static const char *const names[] = {"config", "examples.jsonl", "prompt", "generation"};
-	return names[f];
-}
-
-/* Binary search; *pos gets the insertion point when absent. */
-static struct model_table_entry *find_pos(struct model_table *t, const char *id, size_t *pos)
-{
-	size_t lo = 0, hi = t->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->v[mid]->id, id);
-		if (c == 0) {
-			*pos = mid;
-			return t->v[mid];
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*pos = lo;
-	return NULL;
-}
-
-struct model_table_entry *model_table_find(struct model_table *t, const char *id)
-{
-	size_t pos;
-	return find_pos(t, id, &pos);
-}
-
-struct model_table_entry *model_table_insert(struct model_table *t, const char *id)
-{
-	size_t pos;
-	struct model_table_entry *e = find_pos(t, id, &pos);
-
-	if (e)
-		return e;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-	}
-	memmove(t->v + pos + 1, t->v + pos, (t->n - pos) * sizeof *t->v);
-	e = xcalloc(1, sizeof *e);
-	e->id = xstrdup(id);
-	e->error = xstrdup("");
-	e->gen_canon = xstrdup("");
-	e->mtime = e->ctime = time(NULL);
-	t->v[pos] = e;
-	t->n++;
-	model_table_user_apply(t, e); /* what was written into it before an unmount */
-	/* a name that exists now is no longer a remembered miss */
-	for (size_t i = 0; i < t->n_neg; i++) {
-		if (strcmp(t->neg[i].id, id) == 0) {
-			free(t->neg[i].id);
-			t->neg[i] = t->neg[--t->n_neg];
-			break;
-		}
-	}
-	return e;
-}
-
-static void entry_free(struct model_table_entry *e)
-{
-	free(e->id);
-	tuned_model_clear(&e->model);
-	free(e->job);
-	free(e->snaps);
-	free(e->error);
-	free(e->prompt);
-	generation_settings_clear(&e->gs);
-	free(e->gen_canon);
-	free(e->gen_bad);
-	free(e->resp_json);
-	free(e);
-}
-
-void model_table_erase(struct model_table *t, const char *id)
-{
-	size_t pos;
-	struct model_table_entry *e = find_pos(t, id, &pos);
-	if (!e)
-		return;
-	memmove(t->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof *t->v);
-	t->n--;
-	entry_free(e);
-}
-
-void model_table_erase_gone(struct model_table *t, const char *id)
-{
-	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
-	t->gone[t->n_gone++] = xstrdup(id);
-	model_table_user_drop(t, id);
-	model_table_sess_drop(t, id);
-	model_table_erase(t, id);
-}
-
-static enum model_table_state state_of(const struct tuned_model *m)
-{
-	switch (m->state) {
-	case BACKEND_ACTIVE:
-		return MODEL_TABLE_ACTIVE;
-	case BACKEND_FAILED:
-		return MODEL_TABLE_FAILED;
-	default:
-		return MODEL_TABLE_CREATING;
-	}
-}
-
-/* Takes the contents of *m (left cleared). */
-void model_table_entry_set_model(struct model_table *t, struct model_table_entry *e,
-				 struct tuned_model *m)
-{
-	enum model_table_state old = e->state;
-	int same_version =
-	    e->model.version && m->version && strcmp(e->model.version, m->version) == 0;
-	time_t ct = m->created, ut = m->updated;
-
-	tuned_model_clear(&e->model);
-	e->model = *m;
-	memset(m, 0, sizeof *m);
-	e->remote = 1;
-	e->unverified = 0;
-	if (!e->submitting)
-		e->state = state_of(&e->model);
-	if (e->is_draft)
-		e->locked = 1; /* the service has it: its inputs are fixed now */
-	if (ct)
-		e->ctime = ct;
-	if (ut)
-		e->mtime = ut;
-	if (e->state == MODEL_TABLE_CREATING && old != MODEL_TABLE_CREATING)
-		e->next_poll = 0;
-	if (e->state == MODEL_TABLE_ACTIVE && old != MODEL_TABLE_ACTIVE)
-		t->spool_due = 1; /* prompts spooled while it trained are asked for now */
-	if (e->state != old)
-		pthread_cond_broadcast(&t->changed);
-	if (e->state != old || !same_version)
-		e->changed = 1;
-}
-
-void model_table_entry_set_progress(struct model_table_entry *e, const struct tuned_model *m)
-{
-	e->has_progress = 1;
-	e->changed = 1;
-	if (m->total_steps)
-		e->total_steps = m->total_steps;
-	e->completed_steps = m->completed_steps;
-	e->percent = m->percent;
-	if (m->n_snapshots) {
-		free(e->snaps);
-		e->snaps = xcalloc(m->n_snapshots, sizeof *e->snaps);
-		memcpy(e->snaps, m->snapshots, m->n_snapshots * sizeof *e->snaps);
-		e->n_snaps = m->n_snapshots;
-	}
-	if (m->job && (!e->job || strcmp(e->job, m->job) != 0)) {
-		free(e->job);
-		e->job = xstrdup(m->job);
-	}
-}
-
-void model_table_entry_set_error(struct model_table_entry *e, const char *msg)
-{
-	e->changed = 1;
-	free(e->error);
-	e->error = xstrdup(msg ? msg : "");
-}
-
-void model_table_gs_copy(struct generation_settings *dst, const struct generation_settings *src)
-{
-	*dst = *src;
-	for (size_t i = 0; i < src->n_stop_sequences; i++)
-		dst->stop_sequences[i] = xstrdup(src->stop_sequences[i]);
-}
+#include "cache/model_text.h"
 
 /* Which of the draft's two files exist in the draft store. Under draft_mu or alone. */
 static unsigned draft_files_stored(struct model_table *t, const char *id)
@@ -310,6 +61,21 @@ static void load_drafts(struct model_table *t)
 	free(names);
 }
 
+/* The text file beside the kept listing (the cache's directory), else in the
+ * temporary directory. */
+static struct model_text *open_texts(const char *listing_path)
+{
+	char *dir = listing_path ? xstrdup(listing_path) : NULL;
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	struct model_text *s;
+
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = 0;
+	s = model_text_open(slash ? dir : NULL);
+	free(dir);
+	return s;
+}
+
 int model_table_new(const struct model_table_options *opt, struct model_table **out)
 {
 	struct model_table *t = xcalloc(1, sizeof *t);
@@ -322,6 +88,8 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 		t->o.poll_interval = 5;
 	if (t->o.negative_ttl <= 0)
 		t->o.negative_ttl = 1;
+	negcache_init(&t->neg, t->o.negative_ttl);
+	t->entry_added = model_table_user_apply;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->draft_mu, NULL);
 	pthread_mutex_init(&t->user_mu, NULL);
@@ -332,6 +100,7 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 	pthread_condattr_destroy(&ca);
 	if (t->o.listing_path)
 		t->o.listing_path = xstrdup(t->o.listing_path);
+	t->texts = open_texts(t->o.listing_path);
 	model_table_user_load_names(t);
 	t->spool_due = 1; /* the spools' prompts whose answers an unmount cut */
 	if (t->o.drafts)
@@ -367,15 +136,14 @@ void model_table_free(struct model_table *t)
 		return;
 	model_table_stop(t);
 	for (size_t i = 0; i < t->n; i++)
-		entry_free(t->v[i]);
+		model_index_entry_free(t->v[i]);
 	free(t->v);
-	for (size_t i = 0; i < t->n_neg; i++)
-		free(t->neg[i].id);
-	free(t->neg);
+	negcache_destroy(&t->neg);
 	for (size_t i = 0; i < t->n_gone; i++)
 		free(t->gone[i]);
 	free(t->gone);
 	free((char *)t->o.listing_path);
+	model_text_close(t->texts);
 	model_table_gen_free(t);
 	model_table_sess_free(t);
 	free(t->lookups);
@@ -386,14 +154,6 @@ void model_table_free(struct model_table *t)
 	pthread_cond_destroy(&t->wake);
 	pthread_cond_destroy(&t->changed);
 	free(t);
-}
-
-static void mark_interest(struct model_table *t)
-{
-	if (!t->interest) {
-		t->interest = 1;
-		model_table_kick(t); /* it may sleep past the listing's due time otherwise */
-	}
 }
 
 int model_table_names(struct model_table *t, char ***names, struct model_table_attr **attrs,
@@ -407,7 +167,7 @@ int model_table_names(struct model_table *t, char ***names, struct model_table_a
 	/* a down service must not hang the first ls for long */
 	until.tv_sec += (time_t)(t->o.lookup_timeout > 0 ? t->o.lookup_timeout + 0.5 : 5);
 	pthread_mutex_lock(&t->mu);
-	mark_interest(t);
+	model_table_mark_interest(t);
 	while (t->started && !t->listed && !t->stopping && !t->list_waited)
 		if (pthread_cond_timedwait(&t->changed, &t->mu, &until) == ETIMEDOUT)
 			t->list_waited = 1; /* once: the next ls shows what is known at once */
@@ -432,85 +192,6 @@ void model_table_names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-}
-
-void model_table_fill_attr(const struct model_table_entry *e, struct model_table_attr *a)
-{
-	a->state = e->state;
-	a->is_draft = e->is_draft;
-	a->draft_files = e->draft_files;
-	a->locked = e->locked;
-	a->has_snapshots = e->n_snaps > 0 || (e->remote && e->model.n_snapshots > 0);
-	a->mtime = e->mtime;
-	a->ctime = e->ctime;
-}
-
-int model_table_attr(struct model_table *t, const char *id, struct model_table_attr *out)
-{
-	struct model_table_entry *e;
-	int rc = -ENOENT;
-
-	pthread_mutex_lock(&t->mu);
-	mark_interest(t);
-	e = model_table_find(t, id);
-	if (e) {
-		model_table_fill_attr(e, out);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
-static void snaps_copy(struct model_table_view *v, const struct tuning_snapshot *s, size_t n)
-{
-	v->snapshots = xcalloc(n ? n : 1, sizeof *s);
-	if (n)
-		memcpy(v->snapshots, s, n * sizeof *s);
-	v->n_snapshots = n;
-}
-
-int model_table_view(struct model_table *t, const char *id, int with_model,
-		     struct model_table_view *v)
-{
-	struct model_table_entry *e;
-
-	memset(v, 0, sizeof *v);
-	pthread_mutex_lock(&t->mu);
-	e = model_table_find(t, id);
-	if (!e) {
-		pthread_mutex_unlock(&t->mu);
-		return -ENOENT;
-	}
-	model_table_fill_attr(e, &v->attr);
-	v->remote = e->remote;
-	if (e->remote && with_model)
-		tuned_model_copy(&v->model, &e->model);
-	v->has_progress = e->has_progress;
-	v->total_steps = e->total_steps;
-	v->completed_steps = e->completed_steps;
-	v->percent = e->percent;
-	if (e->n_snaps)
-		snaps_copy(v, e->snaps, e->n_snaps);
-	else if (e->remote)
-		snaps_copy(v, e->model.snapshots, e->model.n_snapshots);
-	v->error = xstrdup(e->error);
-	v->evaluation = e->remote && e->model.evaluation ? xstrdup(e->model.evaluation) : NULL;
-	v->prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
-	v->prompt_len = e->prompt_len;
-	v->generation = xstrdup(e->gen_bad ? e->gen_bad : e->gen_canon);
-	pthread_mutex_unlock(&t->mu);
-	return 0;
-}
-
-void model_table_view_clear(struct model_table_view *v)
-{
-	tuned_model_clear(&v->model);
-	free(v->snapshots);
-	free(v->error);
-	free(v->evaluation);
-	free(v->prompt);
-	free(v->generation);
-	memset(v, 0, sizeof *v);
 }
 
 int model_table_create_draft(struct model_table *t, const char *id)
@@ -584,7 +265,7 @@ int model_table_remove(struct model_table *t, const char *id)
 	remote = e->remote || e->job || tried;
 	is_draft = e->is_draft;
 	if (e->remote)
-		tuned_model_copy(&m, &e->model);
+		model_index_copy_model(t, e, &m);
 	free(m.id);
 	m.id = xstrdup(id);
 	if (e->job && !m.job)
@@ -617,7 +298,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		pthread_mutex_lock(&t->mu);
 		model_table_erase(t, id);
 		model_table_sess_drop(t, id);
-		model_table_neg_add(t, id);
+		negcache_add(&t->neg, id);
 		pthread_cond_broadcast(&t->changed);
 		t->listing_stale = 1; /* the listing kept on disk still holds it */
 		model_table_kick(t);
@@ -630,89 +311,6 @@ int model_table_remove(struct model_table *t, const char *id)
 	}
 	tuned_model_clear(&m);
 	return rc;
-}
-
-void model_table_set_error(struct model_table *t, const char *id, const char *msg)
-{
-	struct model_table_entry *e;
-
-	pthread_mutex_lock(&t->mu);
-	e = model_table_find(t, id);
-	if (e)
-		model_table_entry_set_error(e, msg);
-	pthread_mutex_unlock(&t->mu);
-	if (msg && *msg)
-		model_table_logf(t, LOG_WARNING, "%s: %s", id, msg);
-}
-
-int model_table_wait(struct model_table *t, const char *id, double timeout,
-		     model_table_interrupted_fn intr, enum model_table_state *out)
-{
-	double deadline = model_table_now() + timeout;
-	struct model_table_entry *e;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		struct timespec ts;
-		double until;
-		e = model_table_find(t, id);
-		if (!e) {
-			rc = -ENOENT;
-			break;
-		}
-		if (e->state != MODEL_TABLE_CREATING) {
-			*out = e->state;
-			break;
-		}
-		if (intr && intr()) {
-			rc = -EINTR;
-			break;
-		}
-		if (model_table_now() >= deadline) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		/* 100 ms steps so an interrupt is seen quickly */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		until = ts.tv_sec + ts.tv_nsec / 1e9 + 0.1;
-		ts.tv_sec = (time_t)until;
-		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
-void model_table_drain_changes(struct model_table *t)
-{
-	char **ids = t->gone;
-	size_t n = t->n_gone;
-
-	t->gone = NULL;
-	t->n_gone = 0;
-	if (!t->o.changed) {
-		for (size_t i = 0; i < n; i++)
-			free(ids[i]);
-		free(ids);
-		return;
-	}
-	for (size_t i = 0; i < t->n; i++) {
-		if (!t->v[i]->changed)
-			continue;
-		t->v[i]->changed = 0;
-		ids = xrealloc(ids, (n + 1) * sizeof *ids);
-		ids[n++] = xstrdup(t->v[i]->id);
-	}
-	if (!n)
-		return;
-	pthread_mutex_unlock(&t->mu);
-	for (size_t i = 0; i < n; i++) {
-		t->o.changed(ids[i]);
-		free(ids[i]);
-	}
-	free(ids);
-	pthread_mutex_lock(&t->mu);
 }
 
 void model_table_stats(struct model_table *t, struct model_table_stats *out)

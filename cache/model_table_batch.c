@@ -11,6 +11,11 @@
 
 #include "base/clock.h"
 #include "base/dynbuf.h"
+#include "cache/model_index.h"
+#include "cache/model_table_batch.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_log.h"
+#include "cache/model_table_spool.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 #include "cache/spool.h"
@@ -63,7 +68,10 @@ static struct model_table_batch *batch_new(struct model_table *t, const char *id
 	bt->t = t;
 	bt->id = xstrdup(id);
 	/* the model as listed, with its resource (a Vertex batch names the tuned model) */
-	tuned_model_copy(&bt->model, e && e->model.id ? &e->model : m);
+	if (e && (e->remote || e->model.id))
+		model_index_copy_model(t, e, &bt->model); /* its text read back from disk */
+	else
+		tuned_model_copy(&bt->model, m);
 	bt->jobs = v;
 	bt->n = n;
 	bt->total = (long)n;

@@ -9,6 +9,12 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_commit.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_user.h"
+#include "cache/sessions.h"
+#include "cache/model_table_eval.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
@@ -22,19 +28,6 @@ int model_table_read_draft(struct model_table *t, const char *id, enum model_tab
 	rc = draft_read(t->o.drafts, id, model_table_file_name(f), data, len);
 	pthread_mutex_unlock(&t->draft_mu);
 	return rc;
-}
-
-int model_table_parse_examples(struct model_table *t, const char *data, size_t len,
-			       struct tuning_request *req, char *msg, size_t msg_len)
-{
-	struct backend_dataset_rules rules = {0};
-	struct spec_example_limits lim;
-
-	if (t->o.backend)
-		backend_dataset_rules(t->o.backend, 0, &rules);
-	lim.max_input_chars = rules.max_input_chars;
-	lim.max_output_chars = rules.max_output_chars;
-	return spec_parse_examples(data, len, &lim, req, msg, msg_len);
 }
 
 /* The message goes to the model's error, and to the log unless quiet. */
@@ -282,7 +275,7 @@ static int commit_prompt(struct model_table *t, const struct model_table_proc *c
 		pthread_mutex_unlock(&t->mu);
 		return -ENOENT;
 	}
-	if (len == 0 && nl == 0 && !e->prompt) {
+	if (len == 0 && nl == 0 && !model_table_prompt_get(e)->prompt) {
 		/* nothing written over no prompt (a restore copying an empty prompt file, a
 		 * shell's first close): the file stays as it reads, empty */
 		pthread_mutex_unlock(&t->mu);
@@ -295,11 +288,12 @@ static int commit_prompt(struct model_table *t, const struct model_table_proc *c
 		rc = -EINVAL;
 	}
 	if (rc == 0) {
-		free(e->prompt);
-		e->prompt = xstrndup(data, len);
-		e->prompt_len = len;
-		e->prompt_bad = 0;
-		e->prompt_nl = nl;
+		model_table_prompt_part(e);
+		free(e->p->prompt);
+		e->p->prompt = xstrndup(data, len);
+		e->p->prompt_len = len;
+		e->p->prompt_bad = 0;
+		e->p->prompt_nl = nl;
 		model_table_entry_set_error(e, "");
 		e->mtime = time(NULL);
 		model_table_user_mark(t, e);
@@ -331,8 +325,9 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 		pthread_mutex_lock(&t->mu);
 		e = model_table_find(t, id);
 		if (e) { /* kept as written, to be fixed; the settings in force stay */
-			free(e->gen_bad);
-			e->gen_bad = xstrndup(data, len);
+			model_table_prompt_part(e);
+			free(e->p->gen_bad);
+			e->p->gen_bad = xstrndup(data, len);
 		}
 		pthread_mutex_unlock(&t->mu);
 		report(t, id, msg, quiet);
@@ -341,22 +336,24 @@ static int commit_generation(struct model_table *t, const char *id, const char *
 	canon = spec_generation_canonical(&gs);
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
-	if (e && e->gen_bad) { /* fixed: its error goes */
-		free(e->gen_bad);
-		e->gen_bad = NULL;
+	if (e)
+		model_table_prompt_part(e); /* written below */
+	if (e && e->p->gen_bad) {	    /* fixed: its error goes */
+		free(e->p->gen_bad);
+		e->p->gen_bad = NULL;
 		if (strncmp(e->error, "generation", 10) == 0)
 			model_table_entry_set_error(e, "");
 	}
-	if (e && e->prompt && !e->prompt_bad && e->state == MODEL_TABLE_ACTIVE) {
-		prompt = xstrndup(e->prompt, e->prompt_len);
-		prompt_len = e->prompt_len;
+	if (e && e->p->prompt && !e->p->prompt_bad && e->state == MODEL_TABLE_ACTIVE) {
+		prompt = xstrndup(e->p->prompt, e->p->prompt_len);
+		prompt_len = e->p->prompt_len;
 	}
 	if (e) {
-		generation_settings_clear(&e->gs);
-		e->gs = gs;
+		generation_settings_clear(&e->p->gs);
+		e->p->gs = gs;
 		memset(&gs, 0, sizeof gs);
-		free(e->gen_canon);
-		e->gen_canon = canon ? canon : xstrdup("");
+		free(e->p->gen_canon);
+		e->p->gen_canon = canon ? canon : xstrdup("");
 		canon = NULL;
 		e->mtime = time(NULL);
 		model_table_user_mark(t, e);

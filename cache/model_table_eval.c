@@ -11,6 +11,9 @@
 
 #include "base/xalloc.h"
 #include "cache/eval.h"
+#include "cache/model_index.h"
+#include "cache/model_table_eval.h"
+#include "cache/model_table_gen.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
@@ -32,7 +35,7 @@ static int result_key(struct model_table *t, const char *id, const char *data,
 		model =
 		    xasprintf("eval:%s:%s", t->o.backend ? backend_name(t->o.backend) : "none", id);
 		rcache_key(model, e->model.version ? e->model.version : "",
-			   e->gen_canon ? e->gen_canon : "", data, key);
+			   model_table_prompt_get(e)->gen_canon, data, key);
 		free(model);
 	}
 	pthread_mutex_unlock(&t->mu);

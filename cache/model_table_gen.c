@@ -10,6 +10,11 @@
 #include <syslog.h>
 
 #include "base/clock.h"
+#include "cache/model_index.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_log.h"
+#include "cache/sessions.h"
+#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
@@ -18,14 +23,22 @@ void model_table_gen_key(const struct model_table *t, const struct model_table_e
 {
 	char *model = xasprintf("%s:%s", t->o.backend ? backend_name(t->o.backend) : "none", e->id);
 
-	rcache_key(model, e->model.version ? e->model.version : "", e->gen_canon, prompt, key);
+	rcache_key(model, e->model.version ? e->model.version : "",
+		   model_table_prompt_get(e)->gen_canon, prompt, key);
 	free(model);
 }
 
 static void current_key(const struct model_table *t, const struct model_table_entry *e,
 			char key[RCACHE_KEY_HEX])
 {
-	model_table_gen_key(t, e, e->prompt, key);
+	model_table_gen_key(t, e, model_table_prompt_get(e)->prompt, key);
+}
+
+/* The answer kept in e's part when it is the one to key, else NULL. */
+static const struct model_table_prompt *kept(const struct model_table_entry *e, const char *key)
+{
+	const struct model_table_prompt *p = model_table_prompt_get(e);
+	return p->resp_json && strcmp(p->resp_key, key) == 0 ? p : NULL;
 }
 
 static int read_answer(const struct model_table *t, const char *json, size_t len,
@@ -71,19 +84,19 @@ static void remember(struct model_table *t, const char *id, const char *key, con
 	struct generation_answer r = {0};
 	char now_key[RCACHE_KEY_HEX];
 
-	if (!e || !e->prompt)
+	if (!e || !model_table_prompt_get(e)->prompt)
 		return;
 	current_key(t, e, now_key);
 	if (strcmp(now_key, key) != 0)
 		return;
-	free(e->resp_json);
-	e->resp_json = xstrndup(json, len);
-	e->resp_len = len;
-	e->resp_text_len = 0;
+	free(e->p->resp_json);
+	e->p->resp_json = xstrndup(json, len);
+	e->p->resp_len = len;
+	e->p->resp_text_len = 0;
 	if (read_answer(t, json, len, &r) == 0 && r.text)
-		e->resp_text_len = strlen(r.text);
+		e->p->resp_text_len = strlen(r.text);
 	generation_answer_clear(&r);
-	memcpy(e->resp_key, key, RCACHE_KEY_HEX);
+	memcpy(e->p->resp_key, key, RCACHE_KEY_HEX);
 	e->changed = 1;
 }
 
@@ -278,7 +291,7 @@ struct model_table_job *model_table_job_add(struct model_table *t, struct model_
 	if (!j->model.id)
 		j->model.id = xstrdup(e->id);
 	j->prompt = xstrdup(prompt);
-	model_table_gs_copy(&j->gs, &e->gs);
+	model_table_gs_copy(&j->gs, &model_table_prompt_get(e)->gs);
 	j->refs = 1; /* the queue's, then the worker's (or the batch's) */
 	j->spool_name = spool_name ? xstrdup(spool_name) : NULL;
 	while (*tail)
@@ -359,6 +372,7 @@ void model_table_gen_ask(struct model_table *t, const char *id, const char *prom
 void model_table_gen_ask_spool(struct model_table *t, const char *id, const char *name,
 			       const char *prompt, size_t len, int by_user)
 {
+	const struct model_table_prompt *kp;
 	char key[RCACHE_KEY_HEX], *json = NULL, *p = xstrndup(prompt, len);
 	int64_t start = clock_now_ms();
 	struct model_table_entry *e;
@@ -373,9 +387,9 @@ void model_table_gen_ask_spool(struct model_table *t, const char *id, const char
 		model_table_gen_key(t, e, p, key);
 		r = model_table_result_find(t, key);
 		running = model_table_job_find(t, key) != NULL;
-		if (e->resp_json && strcmp(e->resp_key, key) == 0) {
-			json = xstrndup(e->resp_json, e->resp_len);
-			jlen = e->resp_len;
+		if ((kp = kept(e, key))) {
+			json = xstrndup(kp->resp_json, kp->resp_len);
+			jlen = kp->resp_len;
 		} else if (!running && r && r->rc == 0) {
 			json = xstrndup(r->json, r->len);
 			jlen = r->len;
@@ -400,53 +414,6 @@ void model_table_gen_ask_spool(struct model_table *t, const char *id, const char
 	free(p);
 }
 
-/* The prompt pid reads on e, and whether it was refused. Under t->mu. */
-static const char *prompt_sel(struct model_table *t, struct model_table_entry *e,
-			      const struct model_table_proc *chain, int n, size_t *len, int *bad,
-			      int *nl)
-{
-	const struct model_table_sess *s = n ? model_table_sess_find(t, e->id, chain, n) : NULL;
-
-	if (s) {
-		*len = s->len;
-		*bad = s->bad;
-		*nl = s->nl;
-		return s->prompt;
-	}
-	*len = e->prompt_len;
-	*bad = e->prompt_bad;
-	*nl = e->prompt_nl;
-	return e->prompt;
-}
-
-int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as_written,
-			  char **data, size_t *len)
-{
-	struct model_table_proc chain[MODEL_TABLE_CHAIN];
-	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0, bad, nl,
-	    rc = -ENODATA;
-	struct model_table_entry *e;
-	const char *p;
-
-	pthread_mutex_lock(&t->mu);
-	e = model_table_find(t, id);
-	p = e ? prompt_sel(t, e, chain, n, len, &bad, &nl) : NULL;
-	if (p) {
-		*data = xmalloc(*len + 3);
-		memcpy(*data, p, *len);
-		if (as_written && nl) {
-			memcpy(*data + *len, nl == 2 ? "\r\n" : "\n", (size_t)nl);
-			*len += (size_t)nl;
-		}
-		(*data)[*len] = 0;
-		rc = 0;
-	} else if (!e) {
-		rc = -ENOENT;
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
 /* The key pid reads on id, or a negative errno (the message in error). Under t->mu. */
 static int key_by(struct model_table *t, const char *id, const struct model_table_proc *chain,
 		  int n, char key[RCACHE_KEY_HEX], struct model_table_entry **ep)
@@ -458,7 +425,7 @@ static int key_by(struct model_table *t, const char *id, const struct model_tabl
 
 	if (!e)
 		return -ENOENT;
-	p = prompt_sel(t, e, chain, n, &len, &bad, &nl);
+	p = model_table_prompt_sel(t, e, chain, n, &len, &bad, &nl);
 	if (!p)
 		return -ENODATA;
 	if (bad)
@@ -596,6 +563,7 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 			    double timeout, model_table_interrupted_fn intr,
 			    struct model_table_answer *out)
 {
+	const struct model_table_prompt *kp;
 	struct model_table_proc chain[MODEL_TABLE_CHAIN];
 	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0;
 	char key[RCACHE_KEY_HEX], *json = NULL;
@@ -608,9 +576,9 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, chain, n, key, &e);
-	if (rc == 0 && e->resp_json && strcmp(e->resp_key, key) == 0) {
-		json = xstrndup(e->resp_json, e->resp_len);
-		len = e->resp_len;
+	if (rc == 0 && (kp = kept(e, key))) {
+		json = xstrndup(kp->resp_json, kp->resp_len);
+		len = kp->resp_len;
 	}
 	if (rc == 0 && !json && !(j = model_table_job_find(t, key)) &&
 	    (r = model_table_result_find(t, key))) {
@@ -644,15 +612,16 @@ int model_table_response(struct model_table *t, const char *id, int nonblock, do
 int model_table_response_size(struct model_table *t, const char *id, size_t *text_len,
 			      size_t *json_len)
 {
+	const struct model_table_prompt *kp;
 	char key[RCACHE_KEY_HEX];
 	struct model_table_entry *e;
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
 	rc = key_by(t, id, NULL, 0, key, &e);
-	if (rc == 0 && e->resp_json && strcmp(e->resp_key, key) == 0) {
-		*text_len = e->resp_text_len;
-		*json_len = e->resp_len;
+	if (rc == 0 && (kp = kept(e, key))) {
+		*text_len = kp->resp_text_len;
+		*json_len = kp->resp_len;
 	} else {
 		rc = -ENODATA;
 	}
@@ -705,7 +674,7 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	if (known) {
 		model_table_gen_key(t, e, p, key);
 		r = model_table_result_find(t, key);
-		done = (r && r->rc == 0) || (e->resp_json && strcmp(e->resp_key, key) == 0);
+		done = (r && r->rc == 0) || kept(e, key);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (known && !done && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -721,6 +690,7 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 		       double timeout, model_table_interrupted_fn intr, char key[RCACHE_KEY_HEX],
 		       char **json, size_t *len)
 {
+	const struct model_table_prompt *kp;
 	struct model_table_entry *e = model_table_find(t, id);
 	struct model_table_result *r;
 	struct model_table_job *j;
@@ -733,9 +703,9 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 	if (e->state != MODEL_TABLE_ACTIVE)
 		return 0;
 	model_table_gen_key(t, e, p, key);
-	if (e->resp_json && strcmp(e->resp_key, key) == 0) {
-		*json = xstrndup(e->resp_json, e->resp_len);
-		*len = e->resp_len;
+	if ((kp = kept(e, key))) {
+		*json = xstrndup(kp->resp_json, kp->resp_len);
+		*len = kp->resp_len;
 		return 1;
 	}
 	if ((j = model_table_job_find(t, key))) {

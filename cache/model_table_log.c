@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "cache/answer_log.h"
+#include "cache/model_table_log.h"
 #include "cache/model_table_impl.h"
 
 void model_table_log_answer(struct model_table *t, const char *id, const char *prompt, size_t len,

@@ -1,6 +1,6 @@
 /* model_table_lookup.c - a name not in the model table: asked of the service from a thread of its
  * own and waited for no longer than -o lookup_timeout, misses remembered for a while
- * (the negative cache). Holds no state of its own beyond struct model_table's lookup fields. */
+ * (negcache.h). Holds no state of its own beyond struct model_table's lookup fields. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,33 +8,9 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "cache/model_index.h"
 #include "cache/model_table_impl.h"
-
-static int neg_cached(struct model_table *t, const char *id)
-{
-	double now = model_table_now();
-	for (size_t i = 0; i < t->n_neg;) {
-		if (t->neg[i].until <= now) {
-			free(t->neg[i].id);
-			t->neg[i] = t->neg[--t->n_neg];
-			continue;
-		}
-		if (strcmp(t->neg[i].id, id) == 0)
-			return 1;
-		i++;
-	}
-	return 0;
-}
-
-void model_table_neg_add(struct model_table *t, const char *id)
-{
-	if (neg_cached(t, id) || t->n_neg >= 4096)
-		return;
-	t->neg = xrealloc(t->neg, (t->n_neg + 1) * sizeof *t->neg);
-	t->neg[t->n_neg].id = xstrdup(id);
-	t->neg[t->n_neg].until = model_table_now() + t->o.negative_ttl;
-	t->n_neg++;
-}
+#include "cache/negcache.h"
 
 /* Waits (up to about lookup_timeout) for the first listing that may tell a submitted draft's fate,
  * so a fresh mount does not show CREATING for a model that finished meanwhile. */
@@ -71,7 +47,7 @@ static void lookup_fetch(struct model_table *t, const char *id)
 		if (e->state == MODEL_TABLE_CREATING)
 			model_table_kick(t);
 	} else if (!model_table_find(t, id)) { /* not made meanwhile (mkdir) */
-		model_table_neg_add(t, id);
+		negcache_add(&t->neg, id);
 	}
 	pthread_mutex_unlock(&t->mu);
 	tuned_model_clear(&m);
@@ -162,7 +138,7 @@ int model_table_lookup(struct model_table *t, const char *id, struct model_table
 	 * answer only up to lookup_timeout: then it answers from what is known, and the
 	 * answer, when it comes, is in the table for the next lookup. */
 	pthread_mutex_lock(&t->mu);
-	if (!neg_cached(t, id) && t->list_tries == 0 && lookup_going(t, id)) {
+	if (!negcache_has(&t->neg, id) && t->list_tries == 0 && lookup_going(t, id)) {
 		while (!model_table_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
 		       model_table_now() < deadline) {
 			struct timespec ts;

@@ -3,18 +3,32 @@
  * backend's progress. Network calls run without the lock; results are published under it.
  * Answers (generateContent) are not here: model_table_gen.c. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_commit.h"
+#include "cache/model_table_poll.h"
+#include "cache/model_table_spool.h"
+#include "cache/model_table_store.h"
+#include "cache/model_table_user.h"
+#include "cache/sessions.h"
+#include "cache/model_table_eval.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
-void model_table_kick(struct model_table *t)
+/* Erases an entry the service no longer has; options.changed hears of it. Under t->mu. */
+static void erase_gone(struct model_table *t, const char *id)
 {
-	pthread_cond_signal(&t->wake);
+	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
+	t->gone[t->n_gone++] = xstrdup(id);
+	model_table_user_drop(t, id);
+	model_table_sess_drop(t, id);
+	model_table_erase(t, id);
 }
 
 static int transient(int rc)
@@ -29,6 +43,53 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
+/* The listing's models are parsed on a thread of their own (list_thread), so the pages'
+ * parse trees and the models' strings live in an allocator arena of that thread; the
+ * table keeps a copy made here, packed in this thread's arena, and the whole of the
+ * other is given back at once. The resource text is not copied: it goes to disk. */
+static struct tuned_model *compact_copy(struct tuned_model *from, struct tuned_model *to)
+{
+	char *raw = from->raw_json;
+
+	from->raw_json = NULL;
+	tuned_model_copy(to, from);
+	to->raw_json = raw;
+	return to;
+}
+
+struct list_call {
+	struct model_table *t;
+	struct tuned_model *v;
+	size_t n;
+	struct backend_error err;
+	int rc;
+};
+
+static void *list_thread(void *arg)
+{
+	struct list_call *c = arg;
+
+	c->rc = backend_list_all(c->t->o.backend, &c->v, &c->n, &c->t->bg_cancel, &c->err);
+	return NULL;
+}
+
+/* backend_list_all on a thread of its own, waited for (see compact_copy). */
+static int list_all(struct model_table *t, struct tuned_model **v, size_t *n,
+		    struct backend_error *err)
+{
+	struct list_call c = {.t = t};
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, list_thread, &c) == 0)
+		pthread_join(th, NULL);
+	else
+		list_thread(&c);
+	*v = c.v;
+	*n = c.n;
+	*err = c.err;
+	return c.rc;
+}
+
 static void publish_listing(struct model_table *t, struct tuned_model *v, size_t n,
 			    unsigned long seq0)
 {
@@ -36,6 +97,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 
 	for (size_t i = 0; i < n; i++) {
 		const char *id = v[i].id;
+		struct tuned_model m;
 		struct model_table_entry *e;
 		char why[200];
 		int fresh;
@@ -43,7 +105,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 			continue;
 		fresh = !model_table_find(t, id);
 		e = model_table_insert(t, id);
-		model_table_entry_set_model(t, e, &v[i]);
+		model_table_entry_set_model(t, e, compact_copy(&v[i], &m));
 		e->seen = round;
 		if (fresh)
 			e->changed = 0; /* the kernel has nothing of it to forget */
@@ -58,7 +120,7 @@ static void publish_listing(struct model_table *t, struct tuned_model *v, size_t
 				draft_remove(t->o.drafts, e->id);
 				pthread_mutex_unlock(&t->draft_mu);
 			}
-			model_table_erase_gone(t, e->id);
+			erase_gone(t, e->id);
 			continue;
 		}
 		i++;
@@ -75,7 +137,7 @@ static void do_list(struct model_table *t)
 
 	t->stats.lists++;
 	pthread_mutex_unlock(&t->mu);
-	rc = backend_list_all(t->o.backend, &v, &n, &t->bg_cancel, &err);
+	rc = list_all(t, &v, &n, &err);
 	/* In name order each insert lands on its own entry or at the table's end; in the
 	 * service's order (creation) every new model moved half the sorted table: perf showed
 	 * that memmove as 15% of a first listing of 50,000 models. */
@@ -101,6 +163,10 @@ static void do_list(struct model_table *t)
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
 	tuned_models_free(v, n);
+	/* the pages' parse trees and the resources' texts (now on disk) leave whole pages
+	 * free between the entries: give them back (tests/bench/README.md, P5) */
+	if (rc == 0 && n > 0)
+		malloc_trim(0);
 	pthread_mutex_lock(&t->mu);
 }
 
@@ -273,7 +339,7 @@ static void model_gone(struct model_table *t, const char *id)
 		pthread_mutex_unlock(&t->draft_mu);
 	}
 	model_table_logf(t, LOG_INFO, "%s: deleted on the service", id);
-	model_table_erase_gone(t, id);
+	erase_gone(t, id);
 	pthread_cond_broadcast(&t->changed);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/model_table_gen.h"
 #include "cache/model_table_impl.h"
 
 /* Finished answers and failures kept in memory beside the response cache. */

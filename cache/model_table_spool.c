@@ -8,6 +8,10 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "cache/model_index.h"
+#include "cache/model_table_gen.h"
+#include "cache/model_table_spool.h"
+#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 #include "cache/spool.h"

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #include "cache/draft.h"
 #include "cache/model_record.h"
+#include "cache/model_index.h"
+#include "cache/model_table_store.h"
 #include "cache/model_table_impl.h"
 #include "cache/privdir.h"
 
@@ -31,7 +34,7 @@ static uint64_t signature(struct model_table *t)
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tuned_model *m = &t->v[i]->model;
-		if (!t->v[i]->remote || !m->raw_json)
+		if (!t->v[i]->remote || !model_index_has_text(t->v[i]))
 			continue;
 		h = fnv(h, t->v[i]->id);
 		h = fnv(h, m->version);
@@ -90,13 +93,15 @@ void model_table_listing_save(struct model_table *t)
 		return;
 	append(&buf, &len, &cap, "[\n", 2);
 	for (size_t i = 0; i < t->n; i++) {
-		const struct tuned_model *m = &t->v[i]->model;
+		struct tuned_model m = t->v[i]->model; /* shallow: only raw_json is its own */
 		cJSON *rec;
 		char *json;
-		if (!t->v[i]->remote || !m->raw_json)
+		if (!t->v[i]->remote || !model_index_has_text(t->v[i]))
 			continue;
-		rec = model_record_to_json(m);
-		if (!m->id) /* the entry's name is the record's */
+		m.raw_json = model_index_text(t, t->v[i]);
+		rec = model_record_to_json(&m);
+		free(m.raw_json);
+		if (!m.id) /* the entry's name is the record's */
 			cJSON_AddStringToObject(rec, "id", t->v[i]->id);
 		json = cJSON_PrintUnformatted(rec);
 		cJSON_Delete(rec);
@@ -113,6 +118,7 @@ void model_table_listing_save(struct model_table *t)
 	if (write_file(t->o.listing_path, buf, len) == 0)
 		t->listing_sig = sig; /* only this thread reads or writes it */
 	free(buf);
+	malloc_trim(0); /* the records' parse trees were spread between the entries */
 	pthread_mutex_lock(&t->mu);
 }
 

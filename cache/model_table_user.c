@@ -9,6 +9,8 @@
 #include <syslog.h>
 
 #include "cache/draft.h"
+#include "cache/model_index.h"
+#include "cache/model_table_user.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 
@@ -60,10 +62,11 @@ void model_table_user_apply(struct model_table *t, struct model_table_entry *e)
 	if (!take_pending(t, e->id))
 		return;
 	if (draft_read(t->o.prompts, e->id, "prompt", &data, &len) == 0 && len > 0) {
-		free(e->prompt);
-		e->prompt = data;
-		e->prompt_len = len;
-		e->prompt_bad = memchr(data, 0, len) != NULL;
+		model_table_prompt_part(e);
+		free(e->p->prompt);
+		e->p->prompt = data;
+		e->p->prompt_len = len;
+		e->p->prompt_bad = memchr(data, 0, len) != NULL;
 		data = NULL;
 	}
 	free(data);
@@ -71,29 +74,31 @@ void model_table_user_apply(struct model_table *t, struct model_table_entry *e)
 	if (draft_read(t->o.prompts, e->id, "generation", &data, &len) == 0 &&
 	    spec_parse_generation(data, len, &gs, msg, sizeof msg) == 0) {
 		char *canon = spec_generation_canonical(&gs);
-		generation_settings_clear(&e->gs);
-		e->gs = gs;
+		model_table_prompt_part(e);
+		generation_settings_clear(&e->p->gs);
+		e->p->gs = gs;
 		memset(&gs, 0, sizeof gs);
-		free(e->gen_canon);
-		e->gen_canon = canon ? canon : xstrdup("");
+		free(e->p->gen_canon);
+		e->p->gen_canon = canon ? canon : xstrdup("");
 	}
 	generation_settings_clear(&gs);
 	free(data);
-	e->user_rev = e->user_saved_rev = 0;
+	if (e->p)
+		e->p->user_rev = e->p->user_saved_rev = 0;
 }
 
 void model_table_user_reset(struct model_table *t, struct model_table_entry *e)
 {
-	if (!e->prompt && !e->gen_canon[0])
+	if (!e->p || (!e->p->prompt && !e->p->gen_canon[0]))
 		return;
-	free(e->prompt);
-	e->prompt = NULL;
-	e->prompt_len = 0;
-	e->prompt_bad = 0;
-	generation_settings_clear(&e->gs);
-	memset(&e->gs, 0, sizeof e->gs);
-	free(e->gen_canon);
-	e->gen_canon = xstrdup("");
+	free(e->p->prompt);
+	e->p->prompt = NULL;
+	e->p->prompt_len = 0;
+	e->p->prompt_bad = 0;
+	generation_settings_clear(&e->p->gs);
+	memset(&e->p->gs, 0, sizeof e->p->gs);
+	free(e->p->gen_canon);
+	e->p->gen_canon = xstrdup("");
 	model_table_user_mark(t, e);
 }
 
@@ -101,7 +106,7 @@ void model_table_user_mark(struct model_table *t, struct model_table_entry *e)
 {
 	if (!t->o.prompts)
 		return;
-	e->user_rev = ++t->user_seq;
+	model_table_prompt_part(e)->user_rev = ++t->user_seq;
 	if (!t->user_dirty) {
 		t->user_dirty = 1;
 		t->user_due = model_table_now() + USER_SAVE_DELAY;
@@ -150,7 +155,7 @@ static void save_one(struct model_table *t, const char *id, unsigned long rev, c
 
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
-	live = e && e->user_rev == rev;
+	live = e && e->p && e->p->user_rev == rev;
 	pthread_mutex_unlock(&t->mu);
 	if (!live)
 		return;
@@ -162,12 +167,12 @@ static void save_one(struct model_table *t, const char *id, unsigned long rev, c
 		rc = put(t, id, "generation", gen[0] ? gen : NULL, strlen(gen));
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
-	if (rc == 0 && e && e->user_rev == rev)
-		e->user_saved_rev = rev;
+	if (rc == 0 && e && e->p && e->p->user_rev == rev)
+		e->p->user_saved_rev = rev;
 	/* said once, not at every retry; a success after a failure is said too */
-	report = e && (rc < 0) != e->user_failed;
-	if (e)
-		e->user_failed = rc < 0;
+	report = e && e->p && (rc < 0) != e->p->user_failed;
+	if (e && e->p)
+		e->p->user_failed = rc < 0;
 	if (rc < 0)
 		t->user_failures++;
 	pthread_mutex_unlock(&t->mu);
@@ -209,15 +214,19 @@ int model_table_user_save(struct model_table *t, int force)
 	for (size_t i = 0; i < t->n; i++) {
 		struct model_table_entry *e = t->v[i];
 		char *id, *prompt, *gen;
-		size_t prompt_len = e->prompt_len;
-		unsigned long rev = e->user_rev;
+		size_t prompt_len;
+		unsigned long rev;
 
-		if (e->user_rev == e->user_saved_rev || e->user_round == t->user_round)
+		if (!e->p)
+			continue; /* nothing written: nothing to keep */
+		prompt_len = e->p->prompt_len;
+		rev = e->p->user_rev;
+		if (e->p->user_rev == e->p->user_saved_rev || e->p->user_round == t->user_round)
 			continue;
-		e->user_round = t->user_round; /* tried in this round, whatever comes of it */
+		e->p->user_round = t->user_round; /* tried in this round, whatever comes of it */
 		id = xstrdup(e->id);
-		prompt = e->prompt ? xstrndup(e->prompt, e->prompt_len) : NULL;
-		gen = xstrdup(e->gen_canon);
+		prompt = e->p->prompt ? xstrndup(e->p->prompt, e->p->prompt_len) : NULL;
+		gen = xstrdup(e->p->gen_canon);
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_lock(&t->user_mu);
 		save_one(t, id, rev, prompt, prompt_len, gen);
@@ -232,7 +241,7 @@ int model_table_user_save(struct model_table *t, int force)
 	t->user_in_round = 0;
 	t->user_dirty = t->n_user_drops > 0;
 	for (size_t i = 0; i < t->n && !t->user_dirty; i++)
-		t->user_dirty = t->v[i]->user_rev != t->v[i]->user_saved_rev;
+		t->user_dirty = t->v[i]->p && t->v[i]->p->user_rev != t->v[i]->p->user_saved_rev;
 	t->user_due = model_table_now() + (t->user_failures ? USER_RETRY_DELAY : USER_SAVE_DELAY);
 	t->user_failures = 0;
 	return 0;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "cache/model_index.h"
+#include "cache/sessions.h"
 #include "cache/model_table_impl.h"
 
 /* Prompts kept per mount; past this the oldest goes (its writer has long moved on). */
@@ -217,4 +219,53 @@ void model_table_sess_free(struct model_table *t)
 	free(t->sess);
 	t->sess = NULL;
 	t->n_sess = 0;
+}
+
+/* The prompt pid reads on e, and whether it was refused. Under t->mu. */
+const char *model_table_prompt_sel(struct model_table *t, struct model_table_entry *e,
+				   const struct model_table_proc *chain, int n, size_t *len,
+				   int *bad, int *nl)
+{
+	const struct model_table_prompt *kp;
+	const struct model_table_sess *s = n ? model_table_sess_find(t, e->id, chain, n) : NULL;
+
+	if (s) {
+		*len = s->len;
+		*bad = s->bad;
+		*nl = s->nl;
+		return s->prompt;
+	}
+	kp = model_table_prompt_get(e);
+	*len = kp->prompt_len;
+	*bad = kp->prompt_bad;
+	*nl = kp->prompt_nl;
+	return kp->prompt;
+}
+
+int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as_written,
+			  char **data, size_t *len)
+{
+	struct model_table_proc chain[MODEL_TABLE_CHAIN];
+	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0, bad, nl,
+	    rc = -ENODATA;
+	struct model_table_entry *e;
+	const char *p;
+
+	pthread_mutex_lock(&t->mu);
+	e = model_table_find(t, id);
+	p = e ? model_table_prompt_sel(t, e, chain, n, len, &bad, &nl) : NULL;
+	if (p) {
+		*data = xmalloc(*len + 3);
+		memcpy(*data, p, *len);
+		if (as_written && nl) {
+			memcpy(*data + *len, nl == 2 ? "\r\n" : "\n", (size_t)nl);
+			*len += (size_t)nl;
+		}
+		(*data)[*len] = 0;
+		rc = 0;
+	} else if (!e) {
+		rc = -ENOENT;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
 }

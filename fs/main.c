@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -336,6 +337,11 @@ static int start_table(void)
 	    .log = tfs_log_msg,
 	    .changed = tfs_forget_attrs,
 	};
+
+	/* Buffers of 128 KiB and more (a listing's pages and models, the kept listing's text)
+	 * are mapped and unmapped whole: glibc's moving threshold put them in the heap
+	 * between the table's entries, where their memory stayed (tests/bench/README.md, P5). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	return model_table_new(&mo, &tfs_ctx.mt);
 }
 

@@ -1,0 +1,23 @@
+/* model_table_batch.h - spool prompts gathered into batches of the service (-o batch_min),
+ * model_table_batch.c. Its jobs are the answers' (model_table_gen.h). */
+#ifndef TUNEDFS_MODEL_TABLE_BATCH_H
+#define TUNEDFS_MODEL_TABLE_BATCH_H
+
+#include "cache/model_table_impl.h"
+
+struct model_table_job;
+
+/* A new queued spool job j: held a moment for others to join (0: it waits in the queue).
+ * Under t->mu. */
+int model_table_batch_gather(struct model_table *t, struct model_table_job *j);
+/* Spools whose gathering ended: batch_min or more prompts go as one batch, fewer are
+ * left to the workers. Under t->mu, before a worker picks a job. */
+void model_table_batch_due(struct model_table *t);
+/* Whether some job waits to be gathered (workers wait for it). Under t->mu. */
+int model_table_batch_held(struct model_table *t);
+/* Batches of id a killed mount left: their jobs are made and followed again. Not under mu. */
+void model_table_batch_resume(struct model_table *t, const char *id);
+void model_table_batch_stop(struct model_table *t); /* not under mu */
+void model_table_batch_free(struct model_table *t);
+
+#endif
