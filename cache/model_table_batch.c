@@ -17,8 +17,8 @@
 
 /* Seconds a spool prompt waits for others to join it in a batch, and at most while more
  * keep coming. */
-#define BATCH_GATHER	 0.5
-#define BATCH_GATHER_MAX 10.0
+#define BATCH_GATHER	 1.0
+#define BATCH_GATHER_MAX 60.0
 /* Polls of a batch: from this gap, doubling, up to the mount's poll interval. */
 #define BATCH_FIRST_GAP 0.2
 /* Failed looks at a batch in a row before its prompts go online. */
@@ -44,10 +44,8 @@ struct model_table_batch {
 
 int model_table_batch_held(struct model_table *t)
 {
-	double now = model_table_now();
-
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
-		if (!j->started && j->hold_until > now)
+		if (!j->started && j->held_at > 0)
 			return 1;
 	return 0;
 }
@@ -112,6 +110,12 @@ static void batch_tag(struct model_table_batch *bt)
 	snprintf(bt->display, sizeof bt->display, "tunedfs-%s", bt->tag);
 }
 
+/* Whether o is a spool job of id gathering for a batch (no worker takes it). */
+static int pending_of(const struct model_table_job *o, const char *id)
+{
+	return !o->started && o->spool_name && o->held_at > 0 && strcmp(o->id, id) == 0;
+}
+
 int model_table_batch_gather(struct model_table *t, struct model_table_job *j)
 {
 	double now = model_table_now();
@@ -120,20 +124,10 @@ int model_table_batch_gather(struct model_table *t, struct model_table_job *j)
 	    !(backend_caps(t->o.backend) & BACKEND_CAN_BATCH))
 		return 0;
 	j->held_at = now;
-	j->hold_until = now + BATCH_GATHER;
 	for (struct model_table_job *o = t->jobs; o; o = o->next)
-		if (!o->started && o->spool_name && o->hold_until > now &&
-		    strcmp(o->id, j->id) == 0)
-			o->hold_until = o->held_at + BATCH_GATHER_MAX < now + BATCH_GATHER
-					    ? o->held_at + BATCH_GATHER_MAX
-					    : now + BATCH_GATHER; /* more are coming: wait */
+		if (pending_of(o, j->id))
+			o->hold_until = now + BATCH_GATHER; /* more are coming: wait for them */
 	return 0;
-}
-
-/* Whether o is a spool job of id that waits for a worker. */
-static int pending_of(const struct model_table_job *o, const char *id)
-{
-	return !o->started && o->spool_name && o->held_at > 0 && strcmp(o->id, id) == 0;
 }
 
 void model_table_batch_due(struct model_table *t)
@@ -145,20 +139,21 @@ void model_table_batch_due(struct model_table *t)
 	for (struct model_table_job *j = t->jobs; j; j = j->next) {
 		struct model_table_job **v;
 		size_t n = 0, k = 0;
-		int held = 0;
-		if (j->started || !j->spool_name || j->held_at <= 0 || j->hold_until > now)
+		int gathering = 0, overdue = 0;
+		if (!pending_of(j, j->id))
 			continue;
 		for (struct model_table_job *o = t->jobs; o; o = o->next)
 			if (pending_of(o, j->id)) {
 				n++;
-				held |= o->hold_until > now;
+				gathering |= o->hold_until > now;
+				overdue |= now >= o->held_at + BATCH_GATHER_MAX;
 			}
-		if (held) /* others of its spool still gather */
+		if (gathering && !overdue) /* more may come */
 			continue;
 		if (n < t->o.batch_min) {
 			for (struct model_table_job *o = t->jobs; o; o = o->next)
 				if (pending_of(o, j->id))
-					o->held_at = 0; /* too few: online, as they are */
+					o->held_at = o->hold_until = 0; /* too few: online */
 			continue;
 		}
 		v = xcalloc(n, sizeof *v);

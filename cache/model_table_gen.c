@@ -151,11 +151,9 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 
 static struct model_table_job *job_next(struct model_table *t)
 {
-	double now = model_table_now();
-
 	model_table_batch_due(t);
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
-		if (!j->started && j->hold_until <= now)
+		if (!j->started && j->held_at <= 0)
 			return j;
 	return NULL;
 }

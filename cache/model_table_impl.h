@@ -70,10 +70,11 @@ struct model_table_job {
 	/* the answer's text as it streams in, shown to readers before it is done */
 	char *partial;
 	size_t partial_len, partial_cap;
-	size_t delivered;		 /* bytes of partial some reader was given */
-	int diverged;			 /* a retried stream's text differs from bytes given */
-	char *spool_name;		 /* prompts/NAME it answers, NULL for `prompt` */
-	double held_at, hold_until;	 /* gathering for a batch: no worker takes it before */
+	size_t delivered;  /* bytes of partial some reader was given */
+	int diverged;	   /* a retried stream's text differs from bytes given */
+	char *spool_name;  /* prompts/NAME it answers, NULL for `prompt` */
+	double held_at;	   /* gathering for a batch since (no worker takes it); 0: not */
+	double hold_until; /* ... until then, unless more come */
 	struct model_table_batch *batch; /* the batch that answers it, NULL: online */
 };
 

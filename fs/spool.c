@@ -23,88 +23,6 @@ static int json_name(const char *name, char *out, size_t size)
 	return 1;
 }
 
-/* Handles a restore holds open on answers it copies into a draft: each such answer exists
- * until its handle is released (cp -a sets its times through its path meanwhile). */
-static pthread_mutex_t restoring_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct tfs_fh *restoring[64];
-static size_t n_restoring;
-
-void tfs_spool_restoring(struct tfs_fh *fh)
-{
-	pthread_mutex_lock(&restoring_mu);
-	if (n_restoring < sizeof restoring / sizeof *restoring)
-		restoring[n_restoring++] = fh;
-	pthread_mutex_unlock(&restoring_mu);
-}
-
-void tfs_spool_release(struct tfs_fh *fh)
-{
-	pthread_mutex_lock(&restoring_mu);
-	for (size_t i = 0; i < n_restoring; i++) {
-		if (restoring[i] == fh) {
-			restoring[i] = restoring[--n_restoring];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&restoring_mu);
-}
-
-int tfs_spool_being_restored(const char *id, const char *name)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&restoring_mu);
-	for (size_t i = 0; i < n_restoring && !found; i++)
-		found = strcmp(restoring[i]->id, id) == 0 && strcmp(restoring[i]->name, name) == 0;
-	pthread_mutex_unlock(&restoring_mu);
-	return found;
-}
-
-static int prompt_exists(const char *id, const char *name, size_t *len)
-{
-	char *data = NULL;
-	int rc = model_table_spool_read(tfs_ctx.mt, id, name, &data, len);
-
-	free(data);
-	return rc;
-}
-
-/* responses/batch, the status of the spool's latest batch job, unless a prompt is named
- * batch (its answer has that name then); responses/.batch always, as no prompt can take a
- * name starting with a dot. 1 when p names it and a batch ran since the mount. */
-static int batch_status(const struct tfs_path *p)
-{
-	char *text = NULL;
-	size_t len = 0;
-
-	if (p->spool != TFS_SPOOL_RESPONSE || !p->name ||
-	    (strcmp(p->name, ".batch") != 0 && strcmp(p->name, "batch") != 0))
-		return 0;
-	if (p->name[0] == 'b' && prompt_exists(p->id, "batch", &len) == 0)
-		return 0;
-	if (model_table_batch_text(tfs_ctx.mt, p->id, &text, &len) < 0)
-		return 0;
-	free(text);
-	return 1;
-}
-
-int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q)
-{
-	const char *sub = p->spool == TFS_SPOOL_PROMPT ? "/prompts"
-			  : p->spool == TFS_SPOOL_EVAL ? "/eval"
-						       : "/responses";
-	size_t n = strlen(p->id);
-
-	if (!p->name || p->name[0] != '.' || n + strlen(sub) >= sizeof q->id || batch_status(p))
-		return 0;
-	*q = *p;
-	memcpy(q->id + n, sub, strlen(sub) + 1);
-	q->file = p->name;
-	q->spool = 0;
-	q->name = NULL;
-	return 1;
-}
-
 int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct stat *st)
 {
 	struct tfs_path q;
@@ -117,7 +35,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 
 	if (rc < 0)
 		return rc;
-	if (batch_status(p)) {
+	if (tfs_spool_is_batch(p)) {
 		memset(st, 0, sizeof *st);
 		st->st_uid = tfs_ctx.uid;
 		st->st_gid = tfs_ctx.gid;
@@ -151,7 +69,7 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		return 0;
 	}
 	if (p->spool == TFS_SPOOL_PROMPT) {
-		rc = prompt_exists(p->id, p->name, &len);
+		rc = tfs_spool_prompt_exists(p->id, p->name, &len);
 		if (fh && fh->kind == TFS_SPOOL_PROMPT) {
 			struct tfs_fh *h = (struct tfs_fh *)fh;
 			pthread_mutex_lock(&h->mu);
@@ -164,7 +82,8 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 		const char *name = json_name(p->name, base, sizeof base) ? base : p->name;
 		/* answers exist once the model can give them: a restore (tar, cp -a) into a
 		 * draft finds none in its way */
-		rc = a.state == MODEL_TABLE_ACTIVE ? prompt_exists(p->id, name, &len) : -ENOENT;
+		rc = a.state == MODEL_TABLE_ACTIVE ? tfs_spool_prompt_exists(p->id, name, &len)
+						   : -ENOENT;
 		if ((fh && fh->discard) || tfs_spool_being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
 		len = 0;	/* an answer under way: its size is not known before it is read */
@@ -208,7 +127,7 @@ int tfs_spool_readdir(const struct tfs_path *p, void *buf, fuse_fill_dir_t fille
 	if (p->spool == TFS_SPOOL_RESPONSE) {
 		struct tfs_path b = *p;
 		b.name = "batch";
-		if (batch_status(&b))
+		if (tfs_spool_is_batch(&b))
 			filler(buf, "batch", NULL, 0, 0);
 	}
 	return 0;
@@ -237,7 +156,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 		}
 		if (acc != O_RDONLY)
 			return -EACCES;
-		if (batch_status(p)) {
+		if (tfs_spool_is_batch(p)) {
 			fh->kind = TFS_SPOOL_JSON; /* read whole, never streamed */
 			fh->name = xstrdup(p->name);
 			fh->batch = 1;
@@ -248,7 +167,7 @@ int tfs_spool_open(const struct tfs_path *p, int create, struct tfs_fh *fh, int 
 			name = base;
 			fh->kind = TFS_SPOOL_JSON;
 		}
-		rc = prompt_exists(p->id, name, &len);
+		rc = tfs_spool_prompt_exists(p->id, name, &len);
 		if (rc < 0)
 			return rc == -EINVAL ? -ENOENT : rc;
 		fh->name = xstrdup(name);
@@ -312,7 +231,7 @@ int tfs_spool_unlink(const struct tfs_path *p)
 
 	if (!p->name)
 		return -EISDIR;
-	if (batch_status(p))
+	if (tfs_spool_is_batch(p))
 		return 0; /* rm -r on its way: it goes with the model */
 	if (tfs_spool_scratch(p, &q))
 		return tfs_scratch_unlink(q.id, q.file);
@@ -322,7 +241,7 @@ int tfs_spool_unlink(const struct tfs_path *p)
 		/* an answer goes with its prompt; rm -r passes here on its way */
 		char base[256];
 		const char *name = json_name(p->name, base, sizeof base) ? base : p->name;
-		rc = prompt_exists(p->id, name, &len);
+		rc = tfs_spool_prompt_exists(p->id, name, &len);
 		return rc == -EINVAL ? -ENOENT : rc;
 	}
 	rc = model_table_spool_unlink(tfs_ctx.mt, p->id, p->name);
@@ -385,7 +304,7 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 	    !to->name || strcmp(from->id, to->id) != 0)
 		return -EXDEV; /* tools copy instead */
 	if (flags & RENAME_NOREPLACE) {
-		rc = prompt_exists(to->id, to->name, &len);
+		rc = tfs_spool_prompt_exists(to->id, to->name, &len);
 		if (rc == 0)
 			return -EEXIST;
 	}

@@ -281,6 +281,11 @@ int tfs_spool_rename(const struct tfs_path *from, const struct tfs_path *to, uns
 /* 1 and q when p is a dot-name in a spool directory: a tool's temporary, kept as a
  * scratch file under "ID/prompts" or "ID/responses". */
 int tfs_spool_scratch(const struct tfs_path *p, struct tfs_path *q);
+/* 1 when p names the spool's batch status file (responses/batch or responses/.batch) and a
+ * batch ran since the mount (spool_names.c). */
+int tfs_spool_is_batch(const struct tfs_path *p);
+/* 0 and its length when prompts/name of id is stored, else model_table_spool_read's error. */
+int tfs_spool_prompt_exists(const char *id, const char *name, size_t *len);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
 int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
 

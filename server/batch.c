@@ -16,13 +16,14 @@
 #include "server/fault.h"
 #include "server/ids.h"
 #include "server/json_util.h"
-#include "server/router.h"
+#include "server/reply.h"
 #include "server/srv.h"
 
 #define MAX_FAMILIES 8
 
 struct srv_batches {
 	struct srv *s;
+	srv_batch_run_fn run;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	int stopping;
@@ -140,7 +141,7 @@ static void run_item(struct srv_batches *bs, struct srv_batch *b, size_t i)
 {
 	struct srv_batch_item *it = &b->items[i];
 	struct srv_reply rep;
-	srv_route_run(bs->s, "POST", b->target, it->request, strlen(it->request), &rep);
+	bs->run(bs->s, "POST", b->target, it->request, strlen(it->request), &rep);
 	/* As long as the online request waits (after the answer is made: the same time). */
 	long wait = srv_fault_latency(bs->s, rep.route);
 	struct timespec ts = {wait / 1000, (wait % 1000) * 1000000};
@@ -235,10 +236,11 @@ static int by_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int srv_batches_start(struct srv *s, int n_workers, struct srv_batches **out)
+int srv_batches_start(struct srv *s, int n_workers, srv_batch_run_fn run, struct srv_batches **out)
 {
 	struct srv_batches *bs = xcalloc(1, sizeof(*bs));
 	bs->s = s;
+	bs->run = run;
 	pthread_mutex_init(&bs->lock, NULL);
 	clock_cond_init(&bs->work);
 	int rc = srv_batch_file_load_all(s->opt.data_dir, &bs->all, &bs->n);

@@ -11,6 +11,7 @@
 
 struct srv;
 struct srv_batches;
+struct srv_reply;
 
 enum srv_batch_state {
 	SRV_BATCH_PENDING = 0,
@@ -60,8 +61,14 @@ struct srv_batch_kind {
 /* Every family's kind, NULL-terminated (families.c). */
 extern const struct srv_batch_kind *const srv_batch_kinds[];
 
+/* How a runner answers one item: as the route method+path would, without credentials,
+ * faults or counters (the router's srv_route_run; given by the caller, so that the batch
+ * core sits below the router that reports its stats). */
+typedef int (*srv_batch_run_fn)(struct srv *s, const char *method, const char *path,
+				const char *body, size_t len, struct srv_reply *rep);
+
 /* Loads DIR/batches and starts n_workers runners (>= 1); unfinished batches go on. */
-int srv_batches_start(struct srv *s, int n_workers, struct srv_batches **out);
+int srv_batches_start(struct srv *s, int n_workers, srv_batch_run_fn run, struct srv_batches **out);
 /* Stops the runners (an unfinished batch stays as it is on disk and goes on at the next
  * start) and frees everything. NULL is fine. */
 void srv_batches_stop(struct srv_batches *bs);

@@ -15,6 +15,7 @@
 #include "server/batch.h"
 #include "server/http.h"
 #include "server/ids.h"
+#include "server/router.h"
 #include "server/srv.h"
 #include "server/gemini/gemini.h"
 #include "server/google/oauth.h"
@@ -402,7 +403,7 @@ static int run(struct srv *s)
 			"tunedfs-server: resuming %zu tuning job(s) cut off by the last "
 			"shutdown\n",
 			resumed);
-	rc = srv_batches_start(s, s->opt.batch_workers, &s->batches);
+	rc = srv_batches_start(s, s->opt.batch_workers, srv_route_run, &s->batches);
 	if (rc) {
 		fprintf(stderr, "tunedfs-server: cannot start the batch runners: %s\n",
 			strerror(-rc));

@@ -17,7 +17,6 @@
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/store.h"
-#include "server/validation.h"
 
 int64_t srv_now_ns(void)
 {
@@ -58,7 +57,9 @@ static void model_free(struct srv_store *st, struct srv_model *m)
 	free(m->base_model);
 	free(m->source_model);
 	free(m->snaps);
-	srv_validation_clear(m);
+	free(m->validation); /* the validation set's fields (validation.c fills them) */
+	srv_examples_free(m->val_ex, m->n_val);
+	free(m->val_loss);
 	free(m->err_msg);
 	free(m->wire_cache);
 	pthread_mutex_destroy(&m->persist_lock);

@@ -57,15 +57,3 @@ void srv_validation_end(struct srv_validation *v)
 	v->ex = NULL;
 	v->n = 0;
 }
-
-void srv_validation_clear(struct srv_model *m)
-{
-	free(m->validation);
-	srv_examples_free(m->val_ex, m->n_val);
-	free(m->val_loss);
-	m->validation = NULL;
-	m->val_ex = NULL;
-	m->n_val = 0;
-	m->val_loss = NULL;
-	m->n_val_loss = 0;
-}

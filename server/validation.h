@@ -25,7 +25,5 @@ void srv_validation_begin(const struct srv_model *m, struct srv_validation *v);
 void srv_validation_step(struct srv_store *st, struct srv_model *m, struct srv_train *t,
 			 const struct srv_validation *v, const struct srv_train_step *s);
 void srv_validation_end(struct srv_validation *v);
-/* Frees m's validation fields (the model's own free). */
-void srv_validation_clear(struct srv_model *m);
 
 #endif

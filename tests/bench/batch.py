@@ -27,6 +27,14 @@ NONCE = uuid.uuid4().hex[:8]
 MODEL = "r000"
 
 
+def stats(srv):
+    """srv.stats() over a new connection: a long run outlives a kept-alive one."""
+    _, st = srv.call("GET", "/debug/stats", conn=srv.connection())
+    out = {k: v["requests"] for k, v in st.get("routes", {}).items()}
+    out["total"] = st.get("total", 0)
+    return out
+
+
 def spool(srv, work, label, extra):
     """cp of PROMPTS prompt files into prompts/, then every answer read: seconds."""
     inputs = os.path.join(work, f"in-{label}")
@@ -36,14 +44,14 @@ def spool(srv, work, label, extra):
             f.write(f"batch bench {NONCE} {label} {i}\n")
     mnt = Mount(BUILD, srv.url, os.path.join(work, f"m-{label}"), extra=extra)
     try:
-        before = srv.stats()
+        before = stats(srv)
         t0 = time.perf_counter()
         subprocess.run(f"cp {inputs}/* {mnt.path(MODEL, 'prompts')}/", shell=True, check=True)
         for i in range(PROMPTS):
             with open(mnt.path(MODEL, "responses", f"p{i:05d}")) as f:
                 f.read()
         t = time.perf_counter() - t0
-        req = delta(srv.stats(), before)
+        req = delta(stats(srv), before)
         status = ""
         if "batch_min" in extra:
             with open(mnt.path(MODEL, "responses", "batch")) as f:
@@ -62,10 +70,10 @@ def curl_xargs(srv, work):
     url = f"{srv.url}/v1beta/tunedModels/{MODEL}:generateContent"
     cmd = (f"ls {bodies} | xargs -P 32 -I{{}} curl -sS --fail-with-body -o /dev/null "
            f"-H 'Content-Type: application/json' --data-binary @{bodies}/{{}} {url}")
-    before = srv.stats()
+    before = stats(srv)
     t0 = time.perf_counter()
     subprocess.run(cmd, shell=True, check=True)
-    return time.perf_counter() - t0, delta(srv.stats(), before)
+    return time.perf_counter() - t0, delta(stats(srv), before)
 
 
 def main():

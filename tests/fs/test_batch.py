@@ -156,6 +156,7 @@ def test_kill9_during_a_batch_follows_it_again(tmp_path, mount_factory, server_f
     m.start()
     got = read_all(m, "k9", names)
     assert count(s, "batchGenerateContent") == 1  # followed again, not sent anew
+    assert "of the last mount followed again" in m.stderr()
     assert got["p0017"] == direct(s, "k9", "17") + "\n"
     assert fields(m.read("k9", "responses", "batch"))["state"] == "SUCCEEDED"
 
@@ -232,3 +233,57 @@ def test_a_vertex_spool_goes_as_one_batch(tmp_path, mount_factory, server_factor
     assert st["state"] == "SUCCEEDED"
     assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
     assert int(st["tokens"]) > 0
+
+
+def active_on(m, backend, name):
+    """An ACTIVE model on backend: the function giving a prompt's online answer, and the
+    server route that creates a batch."""
+    s = m.server
+    if backend == "gemini":
+        m.make_active(name)
+        return (lambda p: direct(s, name, p)), "batchGenerateContent"
+    os.mkdir(m.p(name))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p(name, "examples.jsonl"))
+    base = "gpt-4.1-mini-2025-04-14" if backend == "openai" else "gemini-2.5-flash"
+    m.write(name, "config", data=f"base_model = {base}\nepoch_count = 2\n")
+    assert m.read(name, "wait") == "ACTIVE\n", m.read(name, "error")
+    job = json.loads(m.read(name, "model.json"))
+    if backend == "openai":
+        return (lambda p: openai_direct(s, job["fine_tuned_model"], p)), "batches.create"
+    return ((lambda p: vertex_direct(s, job["tunedModel"]["endpoint"], p)),
+            "batchPredictionJobs.create")
+
+
+def mount_on(mount_factory, s, backend, opts):
+    if backend == "openai":
+        return mount_factory(server=s, env=dict(os.environ, OPENAI_API_KEY=OPENAI_KEY),
+                             opts=["backend=openai", "endpoint=" + s.url + "/v1"] + opts)
+    return mount_factory(server=s, opts=(VERTEX if backend == "vertex" else []) + opts)
+
+
+@pytest.mark.parametrize("backend", ["openai", "vertex"])
+def test_a_failed_batch_ends_online_on(tmp_path, mount_factory, server_factory, backend):
+    s = batch_server(server_factory, "--fail-batch-after", "5")
+    m = mount_on(mount_factory, s, backend, ["batch_min=10"])
+    m.allow.append(r"batch: .* FAILED")
+    answer, _ = active_on(m, backend, "fb")
+    names = spool_in(tmp_path, m, "fb", 20)
+    got = read_all(m, "fb", names)
+    assert [k for k in names if got[k] != answer(str(int(k[1:]))) + "\n"] == []
+    assert fields(m.read("fb", "responses", "batch"))["state"] == "FAILED"
+    assert "online" in m.read("fb", "error")
+
+
+@pytest.mark.parametrize("backend", ["openai", "vertex"])
+def test_kill9_during_a_batch_on(tmp_path, mount_factory, server_factory, backend):
+    s = batch_server(server_factory, "--batch-workers", "1", "--latency", "50")
+    m = mount_on(mount_factory, s, backend, ["batch_min=10"])
+    answer, route = active_on(m, backend, "kb")
+    names = spool_in(tmp_path, m, "kb", 20)
+    assert until(lambda: count(s, route) == 1, timeout=20)
+    m.kill9()
+    m.start()
+    got = read_all(m, "kb", names)
+    assert count(s, route) == 1  # followed again, not sent anew
+    assert "of the last mount followed again" in m.stderr()
+    assert got["p0013"] == answer("13") + "\n"
