@@ -249,6 +249,11 @@ int model_table_spool_answer(struct model_table *t, const char *id, const char *
 			     double timeout, model_table_interrupted_fn intr,
 			     struct model_table_answer *out);
 
+/* The answer to prompts/X when it is done, never waiting nor asking: -EAGAIN when it is
+ * not (yet), -ENOENT / -EINVAL as model_table_spool_answer. */
+int model_table_spool_if_done(struct model_table *t, const char *id, const char *name,
+			      struct model_table_answer *out);
+
 /* The `batch` file of id: the latest batch job of its spool (name, state, counts, cost in
  * tokens); -ENOENT when none ran since the mount. */
 int model_table_batch_text(struct model_table *t, const char *id, char **text, size_t *len);

@@ -129,6 +129,24 @@ int model_table_spool_answer(struct model_table *t, const char *id, const char *
 	return rc;
 }
 
+int model_table_spool_if_done(struct model_table *t, const char *id, const char *name,
+			      struct model_table_answer *out)
+{
+	char *data = NULL, why[100];
+	size_t len = 0;
+	int rc = model_table_spool_read(t, id, name, &data, &len);
+
+	memset(out, 0, sizeof *out);
+	if (rc == 0 && model_table_spool_prompt(data, &len, why, sizeof why) < 0)
+		rc = -EINVAL;
+	if (rc == 0 && !model_table_gen_done(t, id, data, len))
+		rc = -EAGAIN;
+	if (rc == 0)
+		rc = model_table_gen_answer(t, id, data, len, 1, 0, NULL, out);
+	free(data);
+	return rc;
+}
+
 int model_table_spool_partial(struct model_table *t, const char *id, const char *name, size_t have,
 			      int nonblock, double timeout, model_table_interrupted_fn intr,
 			      char **text, size_t *len)

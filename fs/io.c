@@ -332,6 +332,7 @@ static int open_spool(const struct tfs_path *p, int create, struct fuse_file_inf
 	}
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	tfs_keep_open(fh, fi);
 	fi->fh = (uintptr_t)fh;
 	return 0;
 }
@@ -524,6 +525,8 @@ int tfs_read_with(struct tfs_fh *fh, const struct tfs_wait *w, char *buf, size_t
 		pthread_mutex_unlock(&fh->sh->mu);
 		return (int)n;
 	}
+	if (fh->kept)
+		tfs_keep_read(fh);
 	pthread_mutex_lock(&fh->mu);
 	if (!fh->loaded && streams(fh) && (off < 0 || (size_t)off >= fh->len))
 		rc = load_stream(fh, off < 0 ? 0 : (size_t)off, w);

@@ -86,7 +86,14 @@ int tfs_spool_getattr(const struct tfs_path *p, const struct tfs_fh *fh, struct 
 						   : -ENOENT;
 		if ((fh && fh->discard) || tfs_spool_being_restored(p->id, p->name))
 			rc = 0; /* a restore writing it */
-		len = 0;	/* the answer's size is not known before it is read */
+		len = 0;	/* an answer under way: its size is not known before it is read */
+		if (fh && fh->kept)
+			len = fh->len;
+		else if (rc == 0 && !(fh && fh->discard))
+			tfs_keep_size(p->id, name,
+				      json_name(p->name, base, sizeof base) ? TFS_SPOOL_JSON
+									    : TFS_SPOOL_RESPONSE,
+				      &len);
 		st->st_mode = S_IFREG | 0444;
 	}
 	if (rc < 0)
@@ -201,7 +208,6 @@ int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len)
 int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len)
 {
 	struct model_table_answer a;
-	size_t n;
 	int rc;
 
 	if (fh->batch)
@@ -212,18 +218,7 @@ int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, s
 				      w->intr, &a);
 	if (rc < 0)
 		return rc;
-	if (fh->kind == TFS_SPOOL_JSON) {
-		n = a.len;
-		*data = xmalloc(n + 2);
-		memcpy(*data, a.json, n);
-	} else {
-		n = strlen(a.text);
-		*data = xmalloc(n + 2);
-		memcpy(*data, a.text, n);
-	}
-	(*data)[n] = '\n';
-	(*data)[n + 1] = 0;
-	*len = n + 1;
+	tfs_keep_text(fh->kind, &a, data, len);
 	model_table_answer_clear(&a);
 	return 0;
 }

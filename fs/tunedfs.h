@@ -11,6 +11,7 @@
 #include <fuse.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cache/model_table.h"
@@ -129,6 +130,7 @@ struct tfs_fh {
 	char *name;	       /* a spool file's name (prompts/NAME, responses/NAME) */
 	int discard;	       /* writes taken and dropped (see tfs_restorable) */
 	int batch;	       /* responses/batch: the spool's batch job */
+	uint64_t kept;	       /* a completed answer the page cache may serve (keep.c) */
 };
 
 /* A path split: "/" (no id), "/ID" (no file), "/ID/FILE", and in the spool directories
@@ -286,6 +288,18 @@ int tfs_spool_is_batch(const struct tfs_path *p);
 int tfs_spool_prompt_exists(const char *id, const char *name, size_t *len);
 int tfs_spool_commit(struct tfs_fh *fh, const char *data, size_t len);
 int tfs_spool_render(struct tfs_fh *fh, const struct tfs_wait *w, char **data, size_t *len);
+
+/* keep.c: completed answers of responses/ served from the kernel's page cache */
+/* At an open for reading of responses/X[.json] whose answer is done: loads it into fh,
+ * reads it through the page cache, kept from the last open when it is the same answer. */
+void tfs_keep_open(struct tfs_fh *fh, struct fuse_file_info *fi);
+/* At a read of a handle tfs_keep_open loaded. */
+void tfs_keep_read(const struct tfs_fh *fh);
+/* The size of a done answer (k: TFS_SPOOL_RESPONSE or _JSON); -EAGAIN while not done. */
+int tfs_keep_size(const char *id, const char *name, enum tfs_kind k, size_t *len);
+/* The text of responses/X (the answer's text) or X.json (the whole response), with a
+ * newline. */
+void tfs_keep_text(enum tfs_kind k, const struct model_table_answer *a, char **data, size_t *len);
 
 /* eval.c: eval/ of a model, handed over by spool.c's functions (same contracts) */
 int tfs_eval_getattr(const struct tfs_path *p, const struct tfs_fh *fh, time_t mtime,
