@@ -10,7 +10,6 @@
 
 #include "cache/draft.h"
 #include "cache/model_index.h"
-#include "cache/model_table_commit.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_user.h"
 #include "cache/sessions.h"

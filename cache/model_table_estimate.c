@@ -11,7 +11,6 @@
 
 #include "cache/estimate.h"
 #include "cache/model_index.h"
-#include "cache/model_table_commit.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 

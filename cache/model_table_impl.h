@@ -1,7 +1,7 @@
 /* model_table_impl.h - the model table's shared state (struct model_table: options, the
  * lock, the conditions, the background thread's bookkeeping) and the few primitives every
  * part uses (model_table_core.c). Each part declares its own functions in its own header:
- * model_index.h, negcache.h, sessions.h, model_table_{user,gen,poll,commit,store,spool,log,eval}.h.
+ * model_index.h, negcache.h, sessions.h, model_table_{user,gen,poll,store,spool,log,eval,batch}.h.
  * Not part of the contract: fs/ includes only model_table.h. */
 #ifndef TUNEDFS_MODEL_TABLE_IMPL_H
 #define TUNEDFS_MODEL_TABLE_IMPL_H

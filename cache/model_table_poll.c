@@ -11,7 +11,6 @@
 
 #include "cache/draft.h"
 #include "cache/model_index.h"
-#include "cache/model_table_commit.h"
 #include "cache/model_table_poll.h"
 #include "cache/model_table_spool.h"
 #include "cache/model_table_store.h"
