@@ -11,6 +11,7 @@
 #include "cache/answer_log.h"
 #include "cache/draft.h"
 #include "cache/model_index.h"
+#include "cache/model_table_batch.h"
 #include "cache/model_table_eval.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_poll.h"
@@ -90,6 +91,7 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 		t->o.negative_ttl = 1;
 	negcache_init(&t->neg, t->o.negative_ttl);
 	t->entry_added = model_table_user_apply;
+	t->batch = &model_table_batch_ops;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->draft_mu, NULL);
 	pthread_mutex_init(&t->user_mu, NULL);

@@ -594,3 +594,12 @@ int model_table_batch_text(struct model_table *t, const char *id, char **text, s
 	*text = dynbuf_take(&b, len);
 	return 0;
 }
+
+const struct model_table_batch_ops model_table_batch_ops = {
+    .gather = model_table_batch_gather,
+    .due = model_table_batch_due,
+    .held = model_table_batch_held,
+    .resume = model_table_batch_resume,
+    .stop = model_table_batch_stop,
+    .free = model_table_batch_free,
+};

@@ -20,4 +20,7 @@ void model_table_batch_resume(struct model_table *t, const char *id);
 void model_table_batch_stop(struct model_table *t); /* not under mu */
 void model_table_batch_free(struct model_table *t);
 
+/* The six above, for struct model_table's batch member. */
+extern const struct model_table_batch_ops model_table_batch_ops;
+
 #endif

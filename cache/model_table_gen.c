@@ -14,7 +14,6 @@
 #include "cache/model_table_gen.h"
 #include "cache/model_table_log.h"
 #include "cache/sessions.h"
-#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
@@ -164,7 +163,7 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 
 static struct model_table_job *job_next(struct model_table *t)
 {
-	model_table_batch_due(t);
+	t->batch->due(t);
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
 		if (!j->started && j->held_at <= 0)
 			return j;
@@ -235,7 +234,7 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
 		if (!(j = job_next(t))) {
-			if (!model_table_batch_held(t))
+			if (!t->batch->held(t))
 				break;
 			model_table_tick(t); /* prompts gathering for a batch */
 			continue;
@@ -309,7 +308,7 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 {
 	struct model_table_job *j = model_table_job_add(t, e, prompt, key, spool_name);
 
-	if (spool_name && model_table_batch_gather(t, j))
+	if (spool_name && t->batch->gather(t, j))
 		return j; /* sent with others as one batch */
 	model_table_job_workers(t);
 	if (t->job_threads == 0 && !j->started) { /* no thread at all: nothing will serve it */
@@ -631,7 +630,7 @@ int model_table_response_size(struct model_table *t, const char *id, size_t *tex
 
 void model_table_gen_stop(struct model_table *t)
 {
-	model_table_batch_stop(t);
+	t->batch->stop(t);
 	pthread_mutex_lock(&t->mu);
 	t->stopping = 1;
 	for (struct model_table_job *j = t->jobs; j; j = j->next)
@@ -652,7 +651,7 @@ void model_table_gen_stop(struct model_table *t)
 
 void model_table_gen_free(struct model_table *t)
 {
-	model_table_batch_free(t);
+	t->batch->free(t);
 	for (size_t i = 0; i < t->n_results; i++)
 		free(t->results[i].json);
 	free(t->results);

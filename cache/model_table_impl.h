@@ -21,6 +21,18 @@ struct model_table_sess;
 struct model_text;
 struct model_table_batch;
 
+struct model_table_job;
+/* What the answers (model_table_gen.c) and the spool ask of the batch client: see
+ * model_table_batch.h for each. */
+struct model_table_batch_ops {
+	int (*gather)(struct model_table *t, struct model_table_job *j);
+	void (*due)(struct model_table *t);
+	int (*held)(struct model_table *t);
+	void (*resume)(struct model_table *t, const char *id);
+	void (*stop)(struct model_table *t);
+	void (*free)(struct model_table *t);
+};
+
 struct model_table {
 	struct model_table_options o;
 	pthread_mutex_t mu;
@@ -39,6 +51,9 @@ struct model_table {
 	struct model_text *texts; /* the resources' texts on disk; NULL: kept in memory */
 	/* told of every new entry, under mu: the prompt store's model_table_user_apply */
 	void (*entry_added)(struct model_table *t, struct model_table_entry *e);
+	/* the batch client above the answers and the spool (model_table_batch.c), which they
+	 * call through this; set by model_table_new */
+	const struct model_table_batch_ops *batch;
 	char **lookups; /* unknown names being asked for, each by a thread of its own */
 	size_t n_lookups;
 	int lookup_threads;

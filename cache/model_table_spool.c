@@ -11,7 +11,6 @@
 #include "cache/model_index.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_spool.h"
-#include "cache/model_table_batch.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
 #include "cache/spool.h"
@@ -201,7 +200,7 @@ void model_table_spool_resume(struct model_table *t)
 		struct model_table_attr a;
 		if (model_table_attr(t, models[i], &a) < 0 || a.state != MODEL_TABLE_ACTIVE)
 			continue;
-		model_table_batch_resume(t, models[i]); /* before their prompts are asked anew */
+		t->batch->resume(t, models[i]); /* before their prompts are asked anew */
 		if (spool_list(t->o.spool, models[i], &names, &n) < 0)
 			continue;
 		for (size_t k = 0; k < n; k++)
