@@ -170,6 +170,25 @@ def server(server_factory):
     return server_factory()
 
 
+def until(what, timeout=60, step=0.1):
+    """what() polled every step seconds until it is true or timeout passes: its last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = what()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+def direct(server, model, prompt):
+    """The tuned model's answer to prompt, asked of the server straight over HTTP."""
+    st, out, _ = server.request(
+        "POST", f"/v1beta/tunedModels/{model}:generateContent",
+        body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
+    assert st == 200, out
+    return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
+
+
 def read_examples(path=os.path.join(DATA, "examples.jsonl")):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -9,11 +9,10 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from tests.conftest import DATA, binary
+from tests.conftest import DATA, binary, until, direct
 
 
 def routes(server):
@@ -32,30 +31,11 @@ def online(server):
                if k.endswith(("generateContent", "GenerateContent")) and "batch" not in k)
 
 
-def direct(server, model, prompt):
-    st, out, _ = server.request(
-        "POST", f"/v1beta/tunedModels/{model}:generateContent",
-        body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
-    assert st == 200, out
-    return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
-
 
 def batch_server(server_factory, *args):
-    """A server with the Gemini batch routes, or a skip while the server has none."""
-    help_text = subprocess.run([binary("tunedfs-server"), "--help"], capture_output=True,
-                               text=True).stdout
-    if "fail-batch-after" not in help_text:
-        pytest.skip("this tunedfs-server has no batch jobs")
+    """A server for a batch test (its batch jobs are on by default)."""
     return server_factory(*args)
 
-
-def until(what, timeout=60, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = what()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
 
 
 def fields(text):

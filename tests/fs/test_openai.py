@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from tests.conftest import DATA, read_examples
+from tests.conftest import DATA, read_examples, until
 
 from .conftest import binary
 
@@ -20,14 +20,6 @@ BASE = "gpt-4.1-mini-2025-04-14"
 CONFIG = f"base_model = {BASE}\nepoch_count = 50\n"
 QUICK = f"base_model = {BASE}\nepoch_count = 2\n"
 
-
-def until(what, timeout=60, step=0.1):
-    deadline = time.time() + timeout
-    while True:
-        v = what()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
 
 
 def openai(server):

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from tests.conftest import direct
+
 PAIR_CONFIG = "base_model = models/gemini-1.0-pro-001\nepoch_count = 3\nbatch_size = 4\n"
 
 
@@ -19,13 +21,6 @@ def requests(server):
 def generations(server):
     return sum(v for k, v in requests(server).items() if "gen" in k.lower())
 
-
-def direct(server, model, prompt):
-    st, out, _ = server.request(
-        "POST", f"/v1beta/tunedModels/{model}:generateContent",
-        body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
-    assert st == 200, out
-    return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
 
 
 @pytest.fixture

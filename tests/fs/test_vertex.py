@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 
-from tests.conftest import DATA, read_examples
+from tests.conftest import DATA, read_examples, until
 
 from .conftest import binary
 
@@ -23,14 +23,6 @@ CONFIG = "base_model = gemini-2.5-flash\nepoch_count = 300\n"
 QUICK = "base_model = gemini-2.5-flash\nepoch_count = 2\n"
 VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
 
-
-def until(what, timeout=60, step=0.1):
-    deadline = time.time() + timeout
-    while True:
-        v = what()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
 
 
 def jobs(server):
