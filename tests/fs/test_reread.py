@@ -65,7 +65,7 @@ def test_reread_after_rm_and_new_prompt(model):
     assert reread(resp) == want
 
 
-def test_a_handle_open_across_a_rewrite_keeps_its_answer(model):
+def test_a_handle_open_across_a_rewrite_reads_one_whole_answer(model):
     m = model
     prompt, resp = m.p("rr", "prompts", "q"), m.p("rr", "responses", "q")
     write(prompt, "old one\n")
@@ -76,7 +76,9 @@ def test_a_handle_open_across_a_rewrite_keeps_its_answer(model):
         write(prompt, "new one\n")
         new = direct(m.server, "rr", "new one") + "\n"
         assert reread(resp) == new
-        assert os.pread(fd, 65536, 0).decode() == old  # what it opened
+        # the page cache is the file's: like a local file rewritten in place, a handle
+        # held across the change may read the new answer, but never a mix of the two
+        assert os.pread(fd, 65536, 0).decode() in (old, new)
     finally:
         os.close(fd)
     assert reread(resp) == new
