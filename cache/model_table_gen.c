@@ -256,17 +256,16 @@ static void *worker(void *arg)
 		if (rc == 0)
 			rc = gen_check_given(j, &res, &err);
 		pthread_mutex_unlock(&t->mu);
-		if (rc == 0)
+		if (rc == 0) {
 			model_table_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
 					       (long)(clock_now_ms() - start), 0);
+			/* written down before any reader has it: an answer seen survives kill -9 */
+			if (t->o.rcache)
+				rcache_put(t->o.rcache, j->key, res.raw_json, strlen(res.raw_json));
+		}
 		pthread_mutex_lock(&t->mu);
 		model_table_job_finish(t, j, rc, &res, &err);
 		model_table_drain_changes(t);
-		/* readers have the answer (from memory) before it is written down */
-		pthread_mutex_unlock(&t->mu);
-		if (rc == 0 && t->o.rcache)
-			rcache_put(t->o.rcache, j->key, j->json, j->len);
-		pthread_mutex_lock(&t->mu);
 		model_table_job_unref(j);
 		generation_answer_clear(&res);
 	}
