@@ -29,8 +29,7 @@ void backend_set_log(void (*fn)(int prio, const char *line))
 	backend_log_fn = fn;
 }
 
-static void backend_logf(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void backend_logf(int prio, const char *fmt, ...)
+void backend_logf(int prio, const char *fmt, ...)
 {
 	char line[768];
 	va_list ap;

@@ -62,4 +62,7 @@ struct backend_batch_ops {
 
 extern const struct backend_ops backend_gemini_ops, backend_vertex_ops, backend_openai_ops;
 
+/* One line to the log the mount set (backend_set_log), for what only gets logged. */
+void backend_logf(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -26,6 +26,10 @@ struct gemini_backend {
 	char *identity;
 };
 
+/* The Files API's resumable upload answers in these. */
+static const char *const gemini_kept_headers[] = {"x-goog-upload-url", "x-goog-upload-status",
+						  NULL};
+
 static int gb_open(const struct backend_options *o, void **impl, struct backend_error *err)
 {
 	const char *ep = o->endpoint ? o->endpoint : GEMINI_DEFAULT_ENDPOINT;
@@ -46,6 +50,7 @@ static int gb_open(const struct backend_options *o, void **impl, struct backend_
 	    .max_retry_ms = budget / 2 < 120000 ? budget / 2 : 120000,
 	    .read_error = google_rpc_read_error,
 	    .client_header = "x-goog-api-client: tunedfs/" TUNEDFS_VERSION,
+	    .keep_headers = gemini_kept_headers,
 	};
 	struct gemini_backend *g = xcalloc(1, sizeof(*g));
 	int rc = 0;
@@ -64,6 +69,8 @@ static int gb_open(const struct backend_options *o, void **impl, struct backend_
 		rc = http_client_new(&ho, creds_auth(g->creds), &g->http, err);
 	if (rc == 0)
 		rc = gemini_client_new(g->http, &g->gc);
+	if (rc == 0)
+		g->gc->batch_inline_max = o->batch_inline_max;
 	if (rc < 0) {
 		http_client_free(g->http);
 		creds_free(g->creds);

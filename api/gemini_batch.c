@@ -1,10 +1,12 @@
 /* gemini_batch.c - the Gemini API's batch engine as backend batches: batchGenerateContent
- * with inline requests (each keyed by its metadata), batches.get/list/cancel, and the
- * results read inline or from the responses file. Not here: online generation (gemini.c). */
+ * with inline requests (each keyed by its metadata) or, above the inline bound, a JSONL file
+ * uploaded through the Files API (gemini_files.c), batches.get/list/cancel, and the results
+ * read inline or from the responses file. Not here: online generation (gemini.c). */
 #include "api/backend_impl.h"
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
 #include "api/http.h"
+#include "base/dynbuf.h"
 #include "base/xalloc.h"
 
 #include <errno.h>
@@ -12,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The documented bound of an inline batch's whole request. */
+/* The documented bounds of an inline batch's whole request and of an input file. */
 #define GEMINI_BATCH_INLINE_MAX ((size_t)20 << 20)
+#define GEMINI_BATCH_FILE_MAX	((size_t)2 << 30)
 
 /* "batches/ID" with ID of [A-Za-z0-9_-]: safe in a URL path. */
 static int gbt_name_ok(const char *name, struct backend_error *err)
@@ -36,7 +39,20 @@ static void gbt_oom(const void *p)
 		xalloc_die(0);
 }
 
-static char *gbt_body(const char *display_name, const struct batch_item *items, size_t n)
+/* One request as the service takes it, parsed. */
+static cJSON *gbt_request(const struct batch_item *it)
+{
+	char *one = gemini_generate_request_json(it->prompt, it->gs);
+	cJSON *req = cJSON_Parse(one);
+
+	gbt_oom(req);
+	free(one);
+	return req;
+}
+
+/* The create body: the requests inline, or the uploaded file (files/ID) holding them. */
+static char *gbt_body(const char *display_name, const struct batch_item *items, size_t n,
+		      const char *file)
 {
 	cJSON *root = cJSON_CreateObject(), *batch, *input, *reqs, *list;
 
@@ -44,15 +60,16 @@ static char *gbt_body(const char *display_name, const struct batch_item *items, 
 	gbt_oom(batch = cJSON_AddObjectToObject(root, "batch"));
 	gbt_oom(cJSON_AddStringToObject(batch, "displayName", display_name));
 	gbt_oom(input = cJSON_AddObjectToObject(batch, "inputConfig"));
-	gbt_oom(reqs = cJSON_AddObjectToObject(input, "requests"));
-	gbt_oom(list = cJSON_AddArrayToObject(reqs, "requests"));
-	for (size_t i = 0; i < n; i++) {
-		char *one = gemini_generate_request_json(items[i].prompt, items[i].gs);
-		cJSON *it = cJSON_CreateObject(), *req = cJSON_Parse(one), *meta;
+	if (file)
+		gbt_oom(cJSON_AddStringToObject(input, "fileName", file));
+	else
+		gbt_oom(reqs = cJSON_AddObjectToObject(input, "requests"));
+	if (!file)
+		gbt_oom(list = cJSON_AddArrayToObject(reqs, "requests"));
+	for (size_t i = 0; !file && i < n; i++) {
+		cJSON *it = cJSON_CreateObject(), *meta;
 		gbt_oom(it);
-		gbt_oom(req);
-		free(one);
-		cJSON_AddItemToObject(it, "request", req);
+		cJSON_AddItemToObject(it, "request", gbt_request(&items[i]));
 		gbt_oom(meta = cJSON_AddObjectToObject(it, "metadata"));
 		gbt_oom(cJSON_AddStringToObject(meta, "key", items[i].key));
 		cJSON_AddItemToArray(list, it);
@@ -60,6 +77,39 @@ static char *gbt_body(const char *display_name, const struct batch_item *items, 
 	char *s = gemini_json_print(root);
 	cJSON_Delete(root);
 	return s;
+}
+
+/* The requests as the file input's JSONL, one {"key", "request"} a line, uploaded. */
+static int gbt_upload(struct gemini_client *gc, const char *display_name,
+		      const struct batch_item *items, size_t n, char **file,
+		      struct backend_cancel *c, struct backend_error *err)
+{
+	struct dynbuf b = {0};
+	size_t len;
+	char *text;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *line = cJSON_CreateObject();
+		gbt_oom(line);
+		gbt_oom(cJSON_AddStringToObject(line, "key", items[i].key));
+		cJSON_AddItemToObject(line, "request", gbt_request(&items[i]));
+		char *s = gemini_json_print(line);
+		cJSON_Delete(line);
+		dynbuf_puts(&b, s);
+		dynbuf_puts(&b, "\n");
+		free(s);
+	}
+	text = dynbuf_take(&b, &len);
+	if (len > GEMINI_BATCH_FILE_MAX) {
+		http_error_set(err, 0, "",
+			       "a batch of %zu prompts is over the 2 GB a file may hold", n);
+		rc = -EFBIG;
+	} else {
+		rc = gemini_file_upload(gc, display_name, text, len, file, c, err);
+	}
+	free(text);
+	return rc;
 }
 
 /* One call whose 2xx body is JSON: the parsed tree in *out. */
@@ -91,19 +141,20 @@ static int gbt_submit(void *impl, const struct tuned_model *m, const char *displ
 	char res[80], path[160];
 	const char *got;
 	cJSON *op = NULL;
-	char *body;
+	char *body, *file = NULL;
 	int rc = gemini_model_name(m->id, res, sizeof(res), err);
 
 	if (rc < 0)
 		return rc;
-	body = gbt_body(display_name, items, n);
-	if (strlen(body) >= GEMINI_BATCH_INLINE_MAX) {
+	body = gbt_body(display_name, items, n, NULL);
+	if (strlen(body) >=
+	    (gc->batch_inline_max ? gc->batch_inline_max : GEMINI_BATCH_INLINE_MAX)) {
 		free(body);
-		http_error_set(err, 0, "",
-			       "a batch of %zu prompts is over the 20 MB an inline "
-			       "batch may take",
-			       n);
-		return -EFBIG;
+		body = NULL;
+		rc = gbt_upload(gc, display_name, items, n, &file, c, err);
+		if (rc < 0)
+			return rc;
+		body = gbt_body(display_name, items, n, file);
 	}
 	snprintf(path, sizeof(path), "/v1beta/%s:batchGenerateContent", res);
 	rc = gbt_call(gc, HTTP_POST, path, body, c, &op, err);
@@ -113,6 +164,10 @@ static int gbt_submit(void *impl, const struct tuned_model *m, const char *displ
 		rc = -EIO;
 	if (rc == 0)
 		*name = xstrdup(got);
+	/* refused for sure: no batch reads the file */
+	if (rc < 0 && file && err->http_status >= 400 && err->http_status < 500)
+		gemini_file_delete(gc, file, c);
+	free(file);
 	cJSON_Delete(op);
 	return rc;
 }
@@ -322,6 +377,10 @@ static int gbt_results(void *impl, const char *name, struct batch_result **out, 
 	file = gbt_str(output, "responsesFile");
 	if (file)
 		rc = gbt_file(impl, file, out, n, &cap, c, err);
+	/* the input file uploaded for it is no longer needed */
+	file = gbt_str(cJSON_GetObjectItemCaseSensitive(gbt_meta(op), "inputConfig"), "fileName");
+	if (rc == 0 && file)
+		gemini_file_delete(gemini_backend_client(impl), file, c);
 	cJSON_Delete(op);
 	if (rc < 0) {
 		batch_results_free(*out, *n);

@@ -17,6 +17,7 @@ struct gemini_client {
 	pthread_mutex_t lock; /* guards tried */
 	char **tried;	      /* ids whose create ended without a known outcome */
 	size_t n_tried;
+	size_t batch_inline_max; /* bigger batches go as a JSONL file; 0: 20 MB */
 };
 
 /* Parses text into a cJSON tree; NULL when malformed or not one JSON value. */
@@ -56,5 +57,12 @@ struct gemini_client *gemini_backend_client(void *impl);
 /* gemini_batch.c */
 struct backend_batch_ops;
 extern const struct backend_batch_ops gemini_batch_ops;
+
+/* Uploads data (a JSONL batch input) through the Files API's resumable protocol; the
+ * new file's name (files/ID) in *name. */
+int gemini_file_upload(struct gemini_client *gc, const char *display_name, const char *data,
+		       size_t len, char **name, struct backend_cancel *c, struct backend_error *err);
+/* Deletes files/ID; a failure is only logged. */
+void gemini_file_delete(struct gemini_client *gc, const char *name, struct backend_cancel *c);
 
 #endif

@@ -69,6 +69,7 @@ struct http_call_options {
 	const char *content_type; /* of the body; NULL: application/json */
 	size_t body_len;	  /* 0: strlen(body) */
 	const char *extra_header; /* one more header line for this call ("Content-Range: ...") */
+	const char *extra_headers[4]; /* more such lines (unused entries NULL) */
 	int long_timeout;	  /* generate_timeout_ms instead of timeout_ms */
 	int once;		  /* a single attempt, no retries */
 	int fresh;		  /* a new connection: libcurl resends nothing on its own */

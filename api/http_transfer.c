@@ -191,6 +191,9 @@ static struct curl_slist *http_headers(struct http_client *hc, const char *body,
 			HTTP_APPEND(hc->opt.client_headers[i]);
 	if (o->extra_header)
 		HTTP_APPEND(o->extra_header);
+	for (size_t i = 0; i < sizeof(o->extra_headers) / sizeof(o->extra_headers[0]); i++)
+		if (o->extra_headers[i])
+			HTTP_APPEND(o->extra_headers[i]);
 	HTTP_APPEND("Expect:"); /* no 100-continue round trip for small bodies */
 	if (hc->auth.headers) {
 		n = hc->auth.headers(hc->auth.ctx, cred, HTTP_MAX_HEADERS, err);

@@ -73,6 +73,7 @@ static const struct fuse_opt tfs_opt_spec[] = {
     OPTION("lookup_timeout=%lf", lookup_timeout),
     OPTION("max_requests=%u", max_requests),
     OPTION("batch_min=%u", batch_min),
+    OPTION("batch_inline_max=%lu", batch_inline_max),
     OPTION("cache_size=%u", cache_size),
     OPTION("max_threads=%u", max_threads),
     OPTION("max_inflight_mib=%u", max_inflight_mib),
@@ -188,6 +189,8 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "max_requests must be between 1 and 1024";
 	else if (o->batch_min == 1 || o->batch_min > 1000000)
 		bad = "batch_min must be from 2 to 1000000 prompts (0 or unset: no batches)";
+	else if (o->batch_inline_max > 20971520)
+		bad = "batch_inline_max must be from 1 to 20971520 bytes (the service's 20 MB)";
 	else if (o->cache_size < 1)
 		bad = "cache_size must be at least 1 (MiB)";
 	else if (o->max_threads < 1 || o->max_threads > 100000)
@@ -227,6 +230,7 @@ static int connect_backend(const char *endpoint)
 	    .no_credentials = tfs_ctx.opt.local,
 	    .timeout_ms = budget,
 	    .generate_timeout_ms = budget,
+	    .batch_inline_max = tfs_ctx.opt.batch_inline_max,
 	    .max_inflight_bytes = (size_t)tfs_ctx.opt.max_inflight_mib << 20,
 	};
 	struct backend_error err = {0};

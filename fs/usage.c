@@ -28,6 +28,8 @@ static const struct {
     {ALL, "max_requests=N", "answers generated at once, more wait in a\nqueue (8)"},
     {ALL, "batch_min=N",
      "N or more spool prompts waiting at once go as\none batch job of the service (off)"},
+    {GEMINI, "batch_inline_max=BYTES",
+     "a batch this big or bigger goes as an uploaded\nJSONL file, not inline (20971520)"},
     {ALL, "cache_dir=DIR",
      "response cache (default $XDG_CACHE_HOME/tunedfs,\n"
      "one subdirectory per endpoint)"},

@@ -60,6 +60,39 @@ SLOW = pytest.mark.skipif(not os.environ.get("TUNEDFS_SLOW_TESTS"),
                           reason="the issue's full size: set TUNEDFS_SLOW_TESTS=1")
 
 
+def test_a_batch_over_the_inline_bound_goes_as_an_uploaded_file(tmp_path, mount_factory,
+                                                                server_factory):
+    s = batch_server(server_factory)
+    m = mount_factory(server=s, opts=["batch_min=30", "batch_inline_max=1000"])
+    m.make_active("bf")
+    before = online(s)
+    names = spool_in(tmp_path, m, "bf", 60)
+    got = read_all(m, "bf", names)
+    assert count(s, "batchGenerateContent") == 1
+    assert count(s, "media.upload") == 2  # the session, then one upload+finalize chunk
+    assert online(s) == before
+    wrong = [k for k in names if got[k] != direct(s, "bf", str(int(k[1:]))) + "\n"]
+    assert wrong == []
+    st = fields(m.read("bf", "responses", "batch"))
+    assert st["state"] == "SUCCEEDED"
+    assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
+    # the batch read the uploaded file, deleted once the results were read
+    code, op, _ = s.request("GET", "/v1beta/" + st["job"])
+    assert code == 200, op
+    file = op["metadata"]["inputConfig"]["fileName"]
+    assert file.startswith("files/")
+    assert until(lambda: count(s, "gemini.files.delete") == 1, timeout=10)
+    assert s.request("GET", "/v1beta/" + file)[0] == 404
+
+
+@pytest.mark.parametrize("value", ["20971521", "-1"])
+def test_batch_inline_max_over_the_service_bound_is_refused(tmp_path, value):
+    r = subprocess.run([binary("tunedfs"), "-f", "-o", "batch_min=30,batch_inline_max=" + value,
+                        str(tmp_path)], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "batch_inline_max must be from 1 to 20971520" in r.stderr
+
+
 @pytest.mark.parametrize("n,batch_min", [(200, 100), pytest.param(1000, 100, marks=SLOW)])
 def test_a_spool_goes_as_one_batch(tmp_path, mount_factory, server_factory, n, batch_min):
     s = batch_server(server_factory)
