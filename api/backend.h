@@ -148,7 +148,8 @@ struct backend_options {
 	int no_credentials; /* the private local server: send none, read none */
 	long timeout_ms;    /* budget of a whole call with its retries */
 	long generate_timeout_ms;
-	size_t batch_inline_max; /* bigger batch requests go as an uploaded file; 0: the service's */
+	size_t
+	    batch_inline_max; /* bigger batch requests go as an uploaded file; 0: the service's */
 	size_t max_inflight_bytes; /* answers being received at once, by every backend of the
 				      process (0: 512 MiB); beyond, a request waits or fails */
 };

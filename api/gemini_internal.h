@@ -61,7 +61,8 @@ extern const struct backend_batch_ops gemini_batch_ops;
 /* Uploads data (a JSONL batch input) through the Files API's resumable protocol; the
  * new file's name (files/ID) in *name. */
 int gemini_file_upload(struct gemini_client *gc, const char *display_name, const char *data,
-		       size_t len, char **name, struct backend_cancel *c, struct backend_error *err);
+		       size_t len, char **name, struct backend_cancel *c,
+		       struct backend_error *err);
 /* Deletes files/ID; a failure is only logged. */
 void gemini_file_delete(struct gemini_client *gc, const char *name, struct backend_cancel *c);
 

@@ -70,10 +70,10 @@ struct http_call_options {
 	size_t body_len;	  /* 0: strlen(body) */
 	const char *extra_header; /* one more header line for this call ("Content-Range: ...") */
 	const char *extra_headers[4]; /* more such lines (unused entries NULL) */
-	int long_timeout;	  /* generate_timeout_ms instead of timeout_ms */
-	int once;		  /* a single attempt, no retries */
-	int fresh;		  /* a new connection: libcurl resends nothing on its own */
-	int want_location;	  /* keep the Location header in resp->location */
+	int long_timeout;	      /* generate_timeout_ms instead of timeout_ms */
+	int once;		      /* a single attempt, no retries */
+	int fresh;		      /* a new connection: libcurl resends nothing on its own */
+	int want_location;	      /* keep the Location header in resp->location */
 	/* Called as a 2xx answer's body arrives, with all of this attempt's body so far;
 	 * (NULL, 0) opens every attempt, so that a retry starts its reader afresh. */
 	void (*on_body)(void *arg, const char *body, size_t len);

@@ -35,12 +35,12 @@ struct tfs_options {
 	double list_ttl;
 	double poll_interval;
 	double timeout;
-	double submit_delay;	   /* seconds a draft stays unwritten before it is submitted */
-	double lookup_timeout;	   /* seconds a lookup of an unknown name may take */
-	unsigned int max_requests; /* answers generated at once */
-	unsigned int batch_min;	   /* spool prompts that go as one batch job; 0: none */
+	double submit_delay;		/* seconds a draft stays unwritten before it is submitted */
+	double lookup_timeout;		/* seconds a lookup of an unknown name may take */
+	unsigned int max_requests;	/* answers generated at once */
+	unsigned int batch_min;		/* spool prompts that go as one batch job; 0: none */
 	unsigned long batch_inline_max; /* gemini: bigger batches go as a file; 0: 20 MB */
-	unsigned int cache_size;   /* MiB */
+	unsigned int cache_size;	/* MiB */
 	unsigned int max_threads;
 	unsigned int max_inflight_mib; /* answers being received at once */
 	char *log_size;		       /* -o log_size: a log.jsonl past it starts again */
