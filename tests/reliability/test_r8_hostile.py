@@ -191,7 +191,9 @@ def test_a_failed_first_listing_is_eio_not_an_empty_root(hostile, mount_factory)
     assert os.path.isdir(m.path)
     hostile.hook = None
     hostile.add_model("alpha")
-    assert wait_for(lambda: _listdir(m.path) == ["alpha"], 10)
+    # a failed listing is asked again at the first look after list_ttl (10 s): the wait
+    # has to outlast that, with room for a slow sanitizer build
+    assert wait_for(lambda: _listdir(m.path) == ["alpha"], 30)
 
 
 def _listdir(p):
