@@ -3,6 +3,7 @@
  * uploaded through the Files API (gemini_files.c), batches.get/list/cancel, and the results
  * read inline or from the responses file. Not here: online generation (gemini.c). */
 #include "api/backend_impl.h"
+#include "api/google_rpc.h"
 #include "api/gemini.h"
 #include "api/gemini_internal.h"
 #include "api/http.h"
@@ -240,16 +241,12 @@ static enum batch_state gbt_state(const char *s)
 	return BATCH_PENDING;
 }
 
-/* An int64 the proto3 JSON writes as a string (or a number); -1 when absent. */
+/* An int64 count (proto3 JSON writes it as a string); -1 when absent. */
 static long gbt_count(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d;
 
-	if (cJSON_IsNumber(v))
-		return (long)v->valuedouble;
-	if (cJSON_IsString(v))
-		return strtol(v->valuestring, NULL, 10);
-	return -1;
+	return google_json_number(o, key, &d) ? (long)d : -1;
 }
 
 static int gbt_get_op(void *impl, const char *name, cJSON **op, struct backend_cancel *c,

@@ -2,6 +2,7 @@
  * Every input is untrusted: wrong types read as absent (proto3: absent = default), and
  * malformed text is -EINVAL, never a crash. Request bodies are built in gemini_body.c. */
 #include "api/gemini.h"
+#include "api/google_rpc.h"
 #include "api/gemini_internal.h"
 
 #include <errno.h>
@@ -74,31 +75,11 @@ static char *gj_dup(const cJSON *o, const char *key)
 	return s ? xstrdup(s) : NULL;
 }
 
-/* proto3 numbers: a JSON number, or a string ("1e-3", "NaN", int64 as text). */
-static int gj_num(const cJSON *o, const char *key, double *out)
-{
-	const cJSON *v = gj_get(o, key);
-	char *end;
-	double d;
-
-	if (cJSON_IsNumber(v)) {
-		*out = v->valuedouble;
-		return 1;
-	}
-	if (!cJSON_IsString(v) || !v->valuestring || !*v->valuestring)
-		return 0;
-	d = strtod(v->valuestring, &end);
-	if (*end)
-		return 0;
-	*out = d;
-	return 1;
-}
-
 static int gj_int(const cJSON *o, const char *key, int *out)
 {
 	double d;
 
-	if (!gj_num(o, key, &d) || isnan(d))
+	if (!google_json_number(o, key, &d) || isnan(d))
 		return 0;
 	if (d > INT_MAX)
 		d = INT_MAX;
@@ -137,7 +118,7 @@ static void gj_snapshots(const cJSON *arr, struct gemini_snapshot **out, size_t 
 		double d;
 		gj_int(s, "step", &t->step);
 		gj_int(s, "epoch", &t->epoch);
-		if (gj_num(s, "meanLoss", &d))
+		if (google_json_number(s, "meanLoss", &d))
 			t->mean_loss = d;
 		gj_copy_line(t->compute_time, sizeof(t->compute_time), gj_str(s, "computeTime"));
 	}
@@ -190,14 +171,14 @@ void gemini_model_from_json(const cJSON *o, const char *raw, size_t raw_len,
 	m->state = gj_state(o);
 	m->create_time = gj_dup(o, "createTime");
 	m->update_time = gj_dup(o, "updateTime");
-	m->has_temperature = gj_num(o, "temperature", &m->temperature);
-	m->has_top_p = gj_num(o, "topP", &m->top_p);
+	m->has_temperature = google_json_number(o, "temperature", &m->temperature);
+	m->has_top_p = google_json_number(o, "topP", &m->top_p);
 	m->has_top_k = gj_int(o, "topK", &m->top_k);
 	gj_int(hp, "epochCount", &m->epoch_count);
 	gj_int(hp, "batchSize", &m->batch_size);
-	if (gj_num(hp, "learningRate", &d))
+	if (google_json_number(hp, "learningRate", &d))
 		m->learning_rate = d;
-	if (gj_num(hp, "learningRateMultiplier", &d))
+	if (google_json_number(hp, "learningRateMultiplier", &d))
 		m->learning_rate_multiplier = d;
 	gj_snapshots(gj_get(task, "snapshots"), &m->snapshots, &m->n_snapshots);
 	m->json = gj_raw_or_print(o, raw, raw_len);
@@ -244,7 +225,7 @@ void gemini_operation_from_json(const cJSON *o, struct gemini_operation *op)
 		op->tuned_model = gj_model_of_operation(op->name);
 	gj_int(md, "totalSteps", &op->total_steps);
 	gj_int(md, "completedSteps", &op->completed_steps);
-	if (gj_num(md, "completedPercent", &d) && !isnan(d))
+	if (google_json_number(md, "completedPercent", &d) && !isnan(d))
 		op->completed_percent = d;
 	gj_snapshots(gj_get(md, "snapshots"), &op->snapshots, &op->n_snapshots);
 	if (cJSON_IsObject(e)) {
@@ -300,11 +281,11 @@ static void gj_tokens(const cJSON *usage, struct generation_answer *out)
 {
 	double v;
 
-	if (gj_num(usage, "promptTokenCount", &v))
+	if (google_json_number(usage, "promptTokenCount", &v))
 		out->in_tokens = (long)v;
-	if (gj_num(usage, "candidatesTokenCount", &v))
+	if (google_json_number(usage, "candidatesTokenCount", &v))
 		out->out_tokens = (long)v;
-	if (gj_num(usage, "totalTokenCount", &v))
+	if (google_json_number(usage, "totalTokenCount", &v))
 		out->total_tokens = (long)v;
 }
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Names whose errno differs from their HTTP status's (http_errno), and every name alone
@@ -172,4 +173,23 @@ int google_rpc_read_error(const struct http_response *resp, long *asked_ms,
 	if (strcmp(reason, "API_KEY_INVALID") == 0)
 		return google_rpc_errno(http, reason);
 	return google_rpc_errno(http, status);
+}
+
+int google_json_number(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+	char *end;
+	double d;
+
+	if (cJSON_IsNumber(v)) {
+		*out = v->valuedouble;
+		return 1;
+	}
+	if (!cJSON_IsString(v) || !v->valuestring || !*v->valuestring)
+		return 0;
+	d = strtod(v->valuestring, &end);
+	if (*end)
+		return 0;
+	*out = d;
+	return 1;
 }

@@ -1,9 +1,11 @@
 /* google_rpc.h - how Google's APIs (Gemini, Vertex AI, Cloud Storage) say why a call failed:
  * the {"error": {code, message, status, details}} envelope, the google.rpc status names and
- * the RetryInfo delay. Used by the Google backends as the transport's read_error hook;
- * the transport itself knows none of it. */
+ * the RetryInfo delay, and proto3 JSON numbers. Used by the Google backends (the error
+ * reader as the transport's read_error hook); the transport itself knows none of it. */
 #ifndef TUNEDFS_GOOGLE_RPC_H
 #define TUNEDFS_GOOGLE_RPC_H
+
+#include <cjson/cJSON.h>
 
 struct backend_error;
 struct http_response;
@@ -20,5 +22,9 @@ int google_rpc_read_error(const struct http_response *resp, long *asked_ms,
 
 /* A protobuf Duration ("22s", "0.5s") in milliseconds, rounded up. -EINVAL if malformed. */
 int google_rpc_duration_ms(const char *s, long *ms);
+
+/* A proto3 JSON number o[key]: a JSON number, or a string holding one (int64 fields are
+ * written as strings, doubles may be "NaN"). 1 and *out when present and whole, else 0. */
+int google_json_number(const cJSON *o, const char *key, double *out);
 
 #endif

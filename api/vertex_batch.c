@@ -4,6 +4,7 @@
  * display name, cancel, and the answers read from predictions.jsonl in its output
  * directory. Not here: tuning and online generation (vertex.c). */
 #include "api/backend_impl.h"
+#include "api/google_rpc.h"
 #include "api/gcs.h"
 #include "api/gemini.h"
 #include "api/http.h"
@@ -210,13 +211,12 @@ static enum batch_state vbt_state(const char *s)
 	return BATCH_PENDING;
 }
 
+/* An int64 count (proto3 JSON writes it as a string); -1 when absent. */
 static long vbt_count(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d;
 
-	if (cJSON_IsNumber(v))
-		return (long)v->valuedouble;
-	return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
+	return google_json_number(o, key, &d) ? (long)d : -1;
 }
 
 static int vbt_job(void *impl, const char *name, struct vertex_parts *vp, cJSON **out,

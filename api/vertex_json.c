@@ -2,6 +2,7 @@
  * neutral tuned_model (names, states, progress from the optional fields only), the create
  * body, and the training data as "contents" lines. No I/O here. */
 #include "api/vertex_internal.h"
+#include "api/google_rpc.h"
 #include "base/dynbuf.h"
 #include "base/rfc3339.h"
 #include "base/xalloc.h"
@@ -29,26 +30,10 @@ static char *vj_dup(const cJSON *o, const char *key)
 	return s ? xstrdup(s) : NULL;
 }
 
-/* proto3 numbers: int64 come as strings. 1 when present. */
-static int vj_num(const cJSON *o, const char *key, double *out)
-{
-	const cJSON *v = vj_get(o, key);
-	char *end;
-
-	if (cJSON_IsNumber(v)) {
-		*out = v->valuedouble;
-		return 1;
-	}
-	if (!cJSON_IsString(v) || !v->valuestring[0])
-		return 0;
-	*out = strtod(v->valuestring, &end);
-	return *end == '\0';
-}
-
 static int vj_int(const cJSON *o, const char *key)
 {
 	double d = 0;
-	return vj_num(o, key, &d) && d > 0 && d < 2e9 ? (int)d : 0;
+	return google_json_number(o, key, &d) && d > 0 && d < 2e9 ? (int)d : 0;
 }
 
 int vertex_name_ok(const char *s)
@@ -124,7 +109,7 @@ static void vj_evaluation(const cJSON *job, struct tuned_model *m)
 			double score;
 			cJSON_ArrayForEach(c, res)
 			{
-				if (cJSON_IsObject(c) && vj_num(c, "score", &score)) {
+				if (cJSON_IsObject(c) && google_json_number(c, "score", &score)) {
 					dynbuf_printf(
 					    &b, "evaluation checkpoint %.40s %.60s %.6f\n",
 					    ckpt ? ckpt : "-", metric ? metric : c->string, score);
@@ -173,7 +158,7 @@ static int vj_job(const cJSON *job, const char *raw, size_t len, struct tuned_mo
 	m->created = rfc3339_parse(vj_str(job, "createTime"));
 	m->updated = rfc3339_parse(updated);
 	m->settings.epochs = vj_int(hp, "epochCount");
-	if (vj_num(hp, "learningRateMultiplier", &d))
+	if (google_json_number(hp, "learningRateMultiplier", &d))
 		m->settings.learning_rate_multiplier = d;
 	m->settings.adapter_size = vj_dup(hp, "adapterSize");
 	vj_progress(job, m);
