@@ -90,6 +90,7 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 	if (t->o.negative_ttl <= 0)
 		t->o.negative_ttl = 1;
 	negcache_init(&t->neg, t->o.negative_ttl);
+	model_table_sessions_init(&t->sess);
 	t->entry_added = model_table_user_apply;
 	t->batch = &model_table_batch_ops;
 	pthread_mutex_init(&t->mu, NULL);
@@ -147,7 +148,7 @@ void model_table_free(struct model_table *t)
 	free((char *)t->o.listing_path);
 	model_text_close(t->texts);
 	model_table_gen_free(t);
-	model_table_sess_free(t);
+	model_table_sessions_free(&t->sess);
 	free(t->lookups);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->draft_mu);
@@ -299,7 +300,7 @@ int model_table_remove(struct model_table *t, const char *id)
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
 		model_table_erase(t, id);
-		model_table_sess_drop(t, id);
+		model_table_sess_drop(&t->sess, id);
 		negcache_add(&t->neg, id);
 		pthread_cond_broadcast(&t->changed);
 		t->listing_stale = 1; /* the listing kept on disk still holds it */

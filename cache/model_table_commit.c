@@ -296,7 +296,7 @@ static int commit_prompt(struct model_table *t, const struct model_table_proc *c
 		model_table_entry_set_error(e, "");
 		e->mtime = time(NULL);
 		model_table_user_mark(t, e);
-		model_table_sess_record(t, id, chain, n, data, len, nl);
+		model_table_sess_record(&t->sess, id, chain, n, data, len, nl);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0) {

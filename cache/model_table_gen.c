@@ -417,27 +417,29 @@ static int key_by(struct model_table *t, const char *id, const struct model_tabl
 		  int n, char key[RCACHE_KEY_HEX], struct model_table_entry **ep)
 {
 	struct model_table_entry *e = model_table_find(t, id);
-	const char *p;
+	char *p;
 	size_t len;
-	int bad, nl;
+	int bad, nl, rc = 0;
 
 	if (!e)
 		return -ENOENT;
 	p = model_table_prompt_sel(t, e, chain, n, &len, &bad, &nl);
 	if (!p)
 		return -ENODATA;
-	if (bad)
-		return -EILSEQ; /* refused at its close: never sent */
-	if (e->state != MODEL_TABLE_ACTIVE) {
+	if (bad) {
+		rc = -EILSEQ; /* refused at its close: never sent */
+	} else if (e->state != MODEL_TABLE_ACTIVE) {
 		char msg[200];
 		snprintf(msg, sizeof msg, "response: %s is %s; answers need an ACTIVE model", id,
 			 model_table_state_name(e->state));
 		model_table_entry_set_error(e, msg);
-		return -EINVAL;
+		rc = -EINVAL;
+	} else {
+		model_table_gen_key(t, e, p, key);
+		*ep = e;
 	}
-	model_table_gen_key(t, e, p, key);
-	*ep = e;
-	return 0;
+	free(p);
+	return rc;
 }
 
 /* Says in id's error that no answer came within timeout. Under t->mu. */

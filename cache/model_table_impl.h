@@ -13,11 +13,11 @@
 #include "base/xalloc.h"
 #include "cache/model_table.h"
 #include "cache/negcache.h"
+#include "cache/sessions.h"
 
 struct model_table_entry;
 struct model_table_job;
 struct model_table_result;
-struct model_table_sess;
 struct model_text;
 struct model_table_batch;
 
@@ -71,9 +71,7 @@ struct model_table {
 	int job_threads;
 	struct model_table_result *results; /* the latest finished, a ring */
 	size_t n_results, next_result;
-	struct model_table_sess *sess;
-	size_t n_sess;
-	unsigned long sess_seq;
+	struct model_table_sessions sess; /* whose prompt a reader sees: its own lock */
 	struct model_table_stats stats;
 	struct model_table_batch *batches; /* model_table_batch.c: the latest of each model */
 	int batch_threads;

@@ -26,7 +26,7 @@ static void erase_gone(struct model_table *t, const char *id)
 	t->gone = xrealloc(t->gone, (t->n_gone + 1) * sizeof *t->gone);
 	t->gone[t->n_gone++] = xstrdup(id);
 	model_table_user_drop(t, id);
-	model_table_sess_drop(t, id);
+	model_table_sess_drop(&t->sess, id);
 	model_table_erase(t, id);
 }
 

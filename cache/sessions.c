@@ -146,52 +146,79 @@ static void sess_free_one(struct model_table_sess *s)
 	free(s->prompt);
 }
 
-void model_table_sess_record(struct model_table *t, const char *id,
+void model_table_sessions_init(struct model_table_sessions *s)
+{
+	memset(s, 0, sizeof *s);
+	pthread_mutex_init(&s->mu, NULL);
+}
+
+void model_table_sessions_free(struct model_table_sessions *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		sess_free_one(&s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* The one kept by chain[0] on id, a freed slot for it, or NULL. Under s->mu. */
+static struct model_table_sess *sess_slot(struct model_table_sessions *s, const char *id,
+					  const struct model_table_proc *writer)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (same_proc(&s->v[i].writer, writer) && strcmp(s->v[i].id, id) == 0) {
+			sess_free_one(&s->v[i]);
+			return &s->v[i];
+		}
+	}
+	if (s->n == SESS_MAX) {
+		sess_free_one(&s->v[0]);
+		memmove(s->v, s->v + 1, (s->n - 1) * sizeof *s->v);
+		s->n--;
+	}
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	return &s->v[s->n++];
+}
+
+void model_table_sess_record(struct model_table_sessions *s, const char *id,
 			     const struct model_table_proc *chain, int n, const char *prompt,
 			     size_t len, int nl)
 {
-	struct model_table_sess *s = NULL;
+	char *id_copy, *prompt_copy;
+	struct model_table_sess *k;
 
 	if (n < 1)
 		return;
-	for (size_t i = 0; i < t->n_sess; i++) {
-		if (same_proc(&t->sess[i].writer, &chain[0]) && strcmp(t->sess[i].id, id) == 0) {
-			s = &t->sess[i];
-			sess_free_one(s);
-			break;
-		}
-	}
-	if (!s && t->n_sess == SESS_MAX) {
-		sess_free_one(&t->sess[0]);
-		memmove(t->sess, t->sess + 1, (t->n_sess - 1) * sizeof *t->sess);
-		t->n_sess--;
-	}
-	if (!s) {
-		t->sess = xrealloc(t->sess, (t->n_sess + 1) * sizeof *t->sess);
-		s = &t->sess[t->n_sess++];
-	}
-	memset(s, 0, sizeof *s);
-	s->id = xstrdup(id);
-	s->writer = chain[0];
+	id_copy = xstrdup(id);
+	prompt_copy = xstrndup(prompt, len);
+	pthread_mutex_lock(&s->mu);
+	k = sess_slot(s, id, &chain[0]);
+	memset(k, 0, sizeof *k);
+	k->id = id_copy;
+	k->writer = chain[0];
 	if (n > 1)
-		s->parent = chain[1];
-	s->prompt = xstrndup(prompt, len);
-	s->len = len;
-	s->nl = nl;
-	s->seq = ++t->sess_seq;
+		k->parent = chain[1];
+	k->prompt = prompt_copy;
+	k->len = len;
+	k->nl = nl;
+	k->seq = ++s->seq;
+	pthread_mutex_unlock(&s->mu);
 }
 
-const struct model_table_sess *model_table_sess_find(struct model_table *t, const char *id,
-						     const struct model_table_proc *chain, int n)
+/* The newest kept on id by the nearest of chain's n processes, or NULL. Under s->mu. */
+static const struct model_table_sess *sess_nearest(const struct model_table_sessions *s,
+						   const char *id,
+						   const struct model_table_proc *chain, int n)
 {
 	for (int d = 0; d < n; d++) {
 		const struct model_table_sess *best = NULL;
-		for (size_t i = 0; i < t->n_sess; i++) {
-			const struct model_table_sess *s = &t->sess[i];
-			if ((same_proc(&s->writer, &chain[d]) ||
-			     same_proc(&s->parent, &chain[d])) &&
-			    (!best || s->seq > best->seq) && strcmp(s->id, id) == 0)
-				best = s;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct model_table_sess *k = &s->v[i];
+			if ((same_proc(&k->writer, &chain[d]) ||
+			     same_proc(&k->parent, &chain[d])) &&
+			    (!best || k->seq > best->seq) && strcmp(k->id, id) == 0)
+				best = k;
 		}
 		if (best)
 			return best;
@@ -199,47 +226,57 @@ const struct model_table_sess *model_table_sess_find(struct model_table *t, cons
 	return NULL;
 }
 
-void model_table_sess_drop(struct model_table *t, const char *id)
+int model_table_sess_find(struct model_table_sessions *s, const char *id,
+			  const struct model_table_proc *chain, int n, char **prompt, size_t *len,
+			  int *bad, int *nl)
+{
+	const struct model_table_sess *k;
+
+	if (n < 1)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	k = sess_nearest(s, id, chain, n);
+	if (k) {
+		*prompt = xstrndup(k->prompt, k->len);
+		*len = k->len;
+		*bad = k->bad;
+		*nl = k->nl;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return k != NULL;
+}
+
+void model_table_sess_drop(struct model_table_sessions *s, const char *id)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; i < t->n_sess; i++) {
-		if (strcmp(t->sess[i].id, id) == 0)
-			sess_free_one(&t->sess[i]);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i].id, id) == 0)
+			sess_free_one(&s->v[i]);
 		else
-			t->sess[o++] = t->sess[i];
+			s->v[o++] = s->v[i];
 	}
-	t->n_sess = o;
+	s->n = o;
+	pthread_mutex_unlock(&s->mu);
 }
 
-void model_table_sess_free(struct model_table *t)
-{
-	for (size_t i = 0; i < t->n_sess; i++)
-		sess_free_one(&t->sess[i]);
-	free(t->sess);
-	t->sess = NULL;
-	t->n_sess = 0;
-}
-
-/* The prompt pid reads on e, and whether it was refused. Under t->mu. */
-const char *model_table_prompt_sel(struct model_table *t, struct model_table_entry *e,
-				   const struct model_table_proc *chain, int n, size_t *len,
-				   int *bad, int *nl)
+char *model_table_prompt_sel(struct model_table *t, struct model_table_entry *e,
+			     const struct model_table_proc *chain, int n, size_t *len, int *bad,
+			     int *nl)
 {
 	const struct model_table_prompt *kp;
-	const struct model_table_sess *s = n ? model_table_sess_find(t, e->id, chain, n) : NULL;
+	char *p = NULL;
 
-	if (s) {
-		*len = s->len;
-		*bad = s->bad;
-		*nl = s->nl;
-		return s->prompt;
-	}
+	if (model_table_sess_find(&t->sess, e->id, chain, n, &p, len, bad, nl))
+		return p;
 	kp = model_table_prompt_get(e);
+	if (!kp->prompt)
+		return NULL;
 	*len = kp->prompt_len;
 	*bad = kp->prompt_bad;
 	*nl = kp->prompt_nl;
-	return kp->prompt;
+	return xstrndup(kp->prompt, kp->prompt_len);
 }
 
 int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as_written,
@@ -249,14 +286,14 @@ int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as
 	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0, bad, nl,
 	    rc = -ENODATA;
 	struct model_table_entry *e;
-	const char *p;
+	char *p;
 
 	pthread_mutex_lock(&t->mu);
 	e = model_table_find(t, id);
 	p = e ? model_table_prompt_sel(t, e, chain, n, len, &bad, &nl) : NULL;
+	pthread_mutex_unlock(&t->mu);
 	if (p) {
-		*data = xmalloc(*len + 3);
-		memcpy(*data, p, *len);
+		*data = xrealloc(p, *len + 3);
 		if (as_written && nl) {
 			memcpy(*data + *len, nl == 2 ? "\r\n" : "\n", (size_t)nl);
 			*len += (size_t)nl;
@@ -266,6 +303,5 @@ int model_table_prompt_of(struct model_table *t, int pid, const char *id, int as
 	} else if (!e) {
 		rc = -ENOENT;
 	}
-	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
