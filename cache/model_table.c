@@ -91,6 +91,7 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 		t->o.negative_ttl = 1;
 	negcache_init(&t->neg, t->o.negative_ttl);
 	model_table_sessions_init(&t->sess);
+	model_table_answers_init(&t->ans);
 	t->entry_added = model_table_user_apply;
 	t->batch = &model_table_batch_ops;
 	pthread_mutex_init(&t->mu, NULL);

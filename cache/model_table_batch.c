@@ -49,7 +49,7 @@ struct model_table_batch {
 
 int model_table_batch_held(struct model_table *t)
 {
-	for (struct model_table_job *j = t->jobs; j; j = j->next)
+	for (struct model_table_job *j = t->ans.jobs; j; j = j->next)
 		if (!j->started && j->held_at > 0)
 			return 1;
 	return 0;
@@ -132,7 +132,7 @@ int model_table_batch_gather(struct model_table *t, struct model_table_job *j)
 	    !(backend_caps(t->o.backend) & BACKEND_CAN_BATCH))
 		return 0;
 	j->held_at = now;
-	for (struct model_table_job *o = t->jobs; o; o = o->next)
+	for (struct model_table_job *o = t->ans.jobs; o; o = o->next)
 		if (pending_of(o, j->id))
 			o->hold_until = now + BATCH_GATHER; /* more are coming: wait for them */
 	return 0;
@@ -144,13 +144,13 @@ void model_table_batch_due(struct model_table *t)
 
 	if (t->o.batch_min < 2)
 		return;
-	for (struct model_table_job *j = t->jobs; j; j = j->next) {
+	for (struct model_table_job *j = t->ans.jobs; j; j = j->next) {
 		struct model_table_job **v;
 		size_t n = 0, k = 0;
 		int gathering = 0, overdue = 0;
 		if (!pending_of(j, j->id))
 			continue;
-		for (struct model_table_job *o = t->jobs; o; o = o->next)
+		for (struct model_table_job *o = t->ans.jobs; o; o = o->next)
 			if (pending_of(o, j->id)) {
 				n++;
 				gathering |= o->hold_until > now;
@@ -159,13 +159,13 @@ void model_table_batch_due(struct model_table *t)
 		if (gathering && !overdue) /* more may come */
 			continue;
 		if (n < t->o.batch_min) {
-			for (struct model_table_job *o = t->jobs; o; o = o->next)
+			for (struct model_table_job *o = t->ans.jobs; o; o = o->next)
 				if (pending_of(o, j->id))
 					o->held_at = o->hold_until = 0; /* too few: online */
 			continue;
 		}
 		v = xcalloc(n, sizeof *v);
-		for (struct model_table_job *o = t->jobs; o; o = o->next)
+		for (struct model_table_job *o = t->ans.jobs; o; o = o->next)
 			if (pending_of(o, j->id))
 				v[k++] = o;
 		struct model_table_batch *bt = batch_new(t, j->id, &j->model, v, k);
@@ -329,7 +329,7 @@ static void batch_deliver(struct model_table *t, struct model_table_batch *bt,
 	r->raw_json = NULL;
 	j->batch = NULL;
 	model_table_job_finish(t, j, 0, &a, &none);
-	model_table_job_unref(j);
+	model_table_job_unref(t, j);
 	pthread_mutex_unlock(&t->mu);
 	generation_answer_clear(&a);
 }

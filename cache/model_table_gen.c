@@ -99,26 +99,16 @@ static void remember(struct model_table *t, const char *id, const char *key, con
 	e->changed = 1;
 }
 
-void model_table_job_unref(struct model_table_job *j)
-{
-	if (--j->refs > 0)
-		return;
-	free(j->id);
-	tuned_model_clear(&j->model);
-	free(j->prompt);
-	generation_settings_clear(&j->gs);
-	free(j->json);
-	free(j->partial);
-	free(j->spool_name);
-	free(j);
-}
-
 void model_table_job_finish(struct model_table *t, struct model_table_job *j, int rc,
 			    struct generation_answer *res, const struct backend_error *err)
 {
+	struct model_table_answers *a = &t->ans;
 	struct model_table_entry *e;
 
-	for (struct model_table_job **p = &t->jobs; *p; p = &(*p)->next) {
+	/* the job's end as its waiters see it (under a->mu alone); the json is not changed
+	 * again, so it is read below without the lock */
+	pthread_mutex_lock(&a->mu);
+	for (struct model_table_job **p = &a->jobs; *p; p = &(*p)->next) {
 		if (*p == j) {
 			*p = j->next;
 			break;
@@ -130,6 +120,10 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		j->json = res->raw_json;
 		j->len = strlen(res->raw_json);
 		res->raw_json = NULL;
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->mu);
+	if (rc == 0) {
 		remember(t, j->id, j->key, j->json, j->len);
 		model_table_result_keep(t, j->key, 0, j->json, j->len);
 		e = model_table_find(t, j->id);
@@ -164,7 +158,7 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 static struct model_table_job *job_next(struct model_table *t)
 {
 	t->batch->due(t);
-	for (struct model_table_job *j = t->jobs; j; j = j->next)
+	for (struct model_table_job *j = t->ans.jobs; j; j = j->next)
 		if (!j->started && j->held_at <= 0)
 			return j;
 	return NULL;
@@ -183,9 +177,11 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 {
 	struct gen_stream *g = arg;
 	struct model_table_job *j = g->j;
+	struct model_table_answers *a = &g->t->ans;
 	size_t same = 0;
+	int more = 0;
 
-	pthread_mutex_lock(&g->t->mu);
+	pthread_mutex_lock(&a->mu);
 	if (at == 0 && j->partial_len > j->delivered)
 		j->partial_len = j->delivered;
 	if (at < j->partial_len) {
@@ -200,14 +196,20 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 		}
 		memcpy(j->partial + j->partial_len, text + same, len - same);
 		j->partial_len += len - same;
+		more = 1;
+		pthread_cond_broadcast(&a->cond);
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (more) { /* the table's waiters (a parked read's notifier) hear of it too */
+		pthread_mutex_lock(&g->t->mu);
 		g->t->answers++;
 		pthread_cond_broadcast(&g->t->changed);
+		pthread_mutex_unlock(&g->t->mu);
 	}
-	pthread_mutex_unlock(&g->t->mu);
 }
 
 /* A finished answer whose text does not go on from what readers were given: -EIO. Under
- * t->mu. */
+ * t->ans.mu. */
 static int gen_check_given(struct model_table_job *j, const struct generation_answer *res,
 			   struct backend_error *err)
 {
@@ -252,10 +254,10 @@ static void *worker(void *arg)
 					     &g, &res, &j->cancel, &err);
 		if (rc == 0 && !res.raw_json)
 			rc = -EIO;
-		pthread_mutex_lock(&t->mu);
+		pthread_mutex_lock(&t->ans.mu);
 		if (rc == 0)
 			rc = gen_check_given(j, &res, &err);
-		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_unlock(&t->ans.mu);
 		if (rc == 0) {
 			model_table_log_answer(t, j->id, j->prompt, strlen(j->prompt), &res,
 					       (long)(clock_now_ms() - start), 0);
@@ -266,10 +268,13 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&t->mu);
 		model_table_job_finish(t, j, rc, &res, &err);
 		model_table_drain_changes(t);
-		model_table_job_unref(j);
+		model_table_job_unref(t, j);
 		generation_answer_clear(&res);
 	}
-	t->job_threads--;
+	pthread_mutex_lock(&t->ans.mu); /* with t->mu held: no job is queued meanwhile */
+	t->ans.threads--;
+	pthread_cond_broadcast(&t->ans.cond);
+	pthread_mutex_unlock(&t->ans.mu);
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -279,7 +284,7 @@ struct model_table_job *model_table_job_add(struct model_table *t, struct model_
 					    const char *prompt, const char *key,
 					    const char *spool_name)
 {
-	struct model_table_job *j = xcalloc(1, sizeof *j), **tail = &t->jobs;
+	struct model_table_job *j = xcalloc(1, sizeof *j), **tail;
 
 	memcpy(j->key, key, RCACHE_KEY_HEX);
 	j->id = xstrdup(e->id);
@@ -292,9 +297,11 @@ struct model_table_job *model_table_job_add(struct model_table *t, struct model_
 	model_table_gs_copy(&j->gs, &model_table_prompt_get(e)->gs);
 	j->refs = 1; /* the queue's, then the worker's (or the batch's) */
 	j->spool_name = spool_name ? xstrdup(spool_name) : NULL;
-	while (*tail)
+	pthread_mutex_lock(&t->ans.mu);
+	for (tail = &t->ans.jobs; *tail;)
 		tail = &(*tail)->next;
 	*tail = j;
+	pthread_mutex_unlock(&t->ans.mu);
 	model_table_result_forget(t, key);
 	return j;
 }
@@ -310,13 +317,15 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 	if (spool_name && t->batch->gather(t, j))
 		return j; /* sent with others as one batch */
 	model_table_job_workers(t);
-	if (t->job_threads == 0 && !j->started) { /* no thread at all: nothing will serve it */
-		for (struct model_table_job **p = &t->jobs; *p; p = &(*p)->next)
+	if (t->ans.threads == 0 && !j->started) { /* no thread at all: nothing will serve it */
+		pthread_mutex_lock(&t->ans.mu);
+		for (struct model_table_job **p = &t->ans.jobs; *p; p = &(*p)->next)
 			if (*p == j) {
 				*p = j->next;
 				break;
 			}
-		model_table_job_unref(j);
+		pthread_mutex_unlock(&t->ans.mu);
+		model_table_job_unref(t, j);
 		return NULL;
 	}
 	return j;
@@ -326,27 +335,31 @@ void model_table_job_workers(struct model_table *t)
 {
 	unsigned max = t->o.max_requests ? t->o.max_requests : 8;
 
-	if ((unsigned)t->job_threads < max) {
+	if ((unsigned)t->ans.threads < max) {
 		pthread_attr_t attr;
 		pthread_t th;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&th, &attr, worker, t) == 0)
-			t->job_threads++;
+		/* counted after its start: it takes t->mu, held here, before it can leave */
+		if (pthread_create(&th, &attr, worker, t) == 0) {
+			pthread_mutex_lock(&t->ans.mu);
+			t->ans.threads++;
+			pthread_mutex_unlock(&t->ans.mu);
+		}
 		pthread_attr_destroy(&attr);
 	}
 }
 
 struct model_table_job *model_table_job_find(struct model_table *t, const char *key)
 {
-	for (struct model_table_job *j = t->jobs; j; j = j->next)
+	for (struct model_table_job *j = t->ans.jobs; j; j = j->next)
 		if (strcmp(j->key, key) == 0)
 			return j;
 	return NULL;
 }
 
-/* Waits for j under t->mu: 0 when done, -EINTR / -ETIMEDOUT otherwise. */
-static int job_wait(struct model_table *t, struct model_table_job *j, double deadline,
+/* Waits for j under a->mu (not the table's): 0 when done, -EINTR / -ETIMEDOUT otherwise. */
+static int job_wait(struct model_table_answers *a, struct model_table_job *j, double deadline,
 		    model_table_interrupted_fn intr)
 {
 	while (!j->done) {
@@ -354,9 +367,9 @@ static int job_wait(struct model_table *t, struct model_table_job *j, double dea
 			return -EINTR;
 		if (model_table_now() >= deadline)
 			return -ETIMEDOUT;
-		if (t->stopping)
+		if (a->stopping)
 			return -EINTR;
-		model_table_tick(t);
+		model_table_answers_tick(a);
 	}
 	return 0;
 }
@@ -381,16 +394,13 @@ void model_table_gen_ask_spool(struct model_table *t, const char *id, const char
 	e = model_table_find(t, id);
 	known = !e || e->state != MODEL_TABLE_ACTIVE || t->stopping;
 	if (!known) {
-		struct model_table_result *r;
 		model_table_gen_key(t, e, p, key);
-		r = model_table_result_find(t, key);
 		running = model_table_job_find(t, key) != NULL;
 		if ((kp = kept(e, key))) {
 			json = xstrndup(kp->resp_json, kp->resp_len);
 			jlen = kp->resp_len;
-		} else if (!running && r && r->rc == 0) {
-			json = xstrndup(r->json, r->len);
-			jlen = r->len;
+		} else if (!running) {
+			model_table_result_get(t, key, &json, &jlen);
 		}
 		known = json || running;
 	}
@@ -458,43 +468,53 @@ static void note_timeout(struct model_table *t, const char *id, double timeout)
 	model_table_logf(t, LOG_WARNING, "%s: %s", id, msg);
 }
 
-/* Waits for the job of key; *json gets its answer. Under t->mu. */
+/* Waits for the job of key; *json gets its answer. Under t->mu, which is let go while it
+ * waits (on the answers' lock alone) and taken again before it returns. */
 static int wait_for(struct model_table *t, const char *id, struct model_table_job *j, int nonblock,
 		    double timeout, model_table_interrupted_fn intr, char **json, size_t *len)
 {
+	struct model_table_answers *a = &t->ans;
 	int rc;
 
 	if (nonblock)
 		return -EAGAIN;
+	pthread_mutex_lock(&a->mu);
 	j->waiters++;
 	j->refs++;
-	rc = job_wait(t, j, model_table_now() + timeout, intr);
+	pthread_mutex_unlock(&t->mu);
+	rc = job_wait(a, j, model_table_now() + timeout, intr);
 	j->waiters--;
-	if (rc == -ETIMEDOUT)
-		note_timeout(t, id, timeout);
 	if (rc == 0 && j->rc < 0)
 		rc = j->rc;
 	if (rc == 0) {
 		*json = xstrndup(j->json, j->len);
 		*len = j->len;
 	}
-	model_table_job_unref(j);
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_lock(&t->mu);
+	if (rc == -ETIMEDOUT)
+		note_timeout(t, id, timeout);
+	model_table_job_unref(t, j);
 	return rc;
 }
 
 /* Waits until the job of key holds more than have bytes of text (1, a copy in *text) or
- * is done (0; also when there is no job). Under t->mu. */
+ * is done (0; also when there is no job). Under t->mu, let go while it waits on the
+ * answers' lock alone and taken again before it returns. */
 static int partial_wait(struct model_table *t, const char *id, const char *key, size_t have,
 			int nonblock, double timeout, model_table_interrupted_fn intr, char **text,
 			size_t *len)
 {
 	struct model_table_job *j = model_table_job_find(t, key);
+	struct model_table_answers *a = &t->ans;
 	double deadline = model_table_now() + timeout;
 	int rc;
 
 	if (!j)
 		return 0;
+	pthread_mutex_lock(&a->mu);
 	j->refs++;
+	pthread_mutex_unlock(&t->mu);
 	for (;;) {
 		if (j->done) {
 			rc = 0;
@@ -509,16 +529,18 @@ static int partial_wait(struct model_table *t, const char *id, const char *key, 
 			break;
 		}
 		rc = nonblock			       ? -EAGAIN
-		     : (intr && intr()) || t->stopping ? -EINTR
+		     : (intr && intr()) || a->stopping ? -EINTR
 		     : model_table_now() >= deadline   ? -ETIMEDOUT
 						       : 0;
 		if (rc < 0)
 			break;
-		model_table_tick(t);
+		model_table_answers_tick(a);
 	}
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_lock(&t->mu);
 	if (rc == -ETIMEDOUT)
 		note_timeout(t, id, timeout);
-	model_table_job_unref(j);
+	model_table_job_unref(t, j);
 	return rc;
 }
 
@@ -567,7 +589,6 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 	struct model_table_proc chain[MODEL_TABLE_CHAIN];
 	int n = pid > 0 ? model_table_proc_chain(pid, chain, MODEL_TABLE_CHAIN) : 0;
 	char key[RCACHE_KEY_HEX], *json = NULL;
-	struct model_table_result *r = NULL;
 	struct model_table_entry *e;
 	struct model_table_job *j = NULL;
 	size_t len = 0;
@@ -580,13 +601,10 @@ int model_table_response_by(struct model_table *t, int pid, const char *id, int 
 		json = xstrndup(kp->resp_json, kp->resp_len);
 		len = kp->resp_len;
 	}
-	if (rc == 0 && !json && !(j = model_table_job_find(t, key)) &&
-	    (r = model_table_result_find(t, key))) {
-		rc = r->rc;
-		if (rc == 0) {
-			json = xstrndup(r->json, r->len);
-			len = r->len;
-		}
+	if (rc == 0 && !json && !(j = model_table_job_find(t, key))) {
+		int kept_rc = model_table_result_get(t, key, &json, &len);
+		if (kept_rc < 0)
+			rc = kept_rc;
 	}
 	if (rc == 0 && j)
 		rc = wait_for(t, id, j, nonblock, timeout, intr, &json, &len);
@@ -629,41 +647,9 @@ int model_table_response_size(struct model_table *t, const char *id, size_t *tex
 	return rc;
 }
 
-void model_table_gen_stop(struct model_table *t)
-{
-	t->batch->stop(t);
-	pthread_mutex_lock(&t->mu);
-	t->stopping = 1;
-	for (struct model_table_job *j = t->jobs; j; j = j->next)
-		atomic_store(&j->cancel.cancelled, 1);
-	while (t->job_threads > 0)
-		pthread_cond_wait(&t->changed, &t->mu);
-	/* jobs still queued: nobody will take them now */
-	while (t->jobs) {
-		struct model_table_job *j = t->jobs;
-		t->jobs = j->next;
-		j->done = 1;
-		j->rc = -EINTR;
-		model_table_job_unref(j);
-	}
-	pthread_cond_broadcast(&t->changed);
-	pthread_mutex_unlock(&t->mu);
-}
-
-void model_table_gen_free(struct model_table *t)
-{
-	t->batch->free(t);
-	for (size_t i = 0; i < t->n_results; i++)
-		free(t->results[i].json);
-	free(t->results);
-	t->results = NULL;
-	t->n_results = 0;
-}
-
 int model_table_gen_done(struct model_table *t, const char *id, const char *prompt, size_t len)
 {
 	char key[RCACHE_KEY_HEX], *p = xstrndup(prompt, len), *json = NULL;
-	struct model_table_result *r;
 	struct model_table_entry *e;
 	size_t jlen;
 	int done = 0, known;
@@ -673,8 +659,7 @@ int model_table_gen_done(struct model_table *t, const char *id, const char *prom
 	known = e && e->state == MODEL_TABLE_ACTIVE;
 	if (known) {
 		model_table_gen_key(t, e, p, key);
-		r = model_table_result_find(t, key);
-		done = (r && r->rc == 0) || kept(e, key);
+		done = model_table_result_get(t, key, NULL, NULL) == 1 || kept(e, key);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (known && !done && t->o.rcache && rcache_get(t->o.rcache, key, &json, &jlen) == 0)
@@ -692,7 +677,6 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 {
 	const struct model_table_prompt *kp;
 	struct model_table_entry *e = model_table_find(t, id);
-	struct model_table_result *r;
 	struct model_table_job *j;
 	int rc;
 
@@ -712,14 +696,7 @@ static int answer_once(struct model_table *t, const char *id, const char *p, int
 		rc = wait_for(t, id, j, nonblock, timeout, intr, json, len);
 		return rc < 0 ? rc : 1;
 	}
-	if ((r = model_table_result_find(t, key)) && r->rc < 0)
-		return r->rc;
-	if (r) {
-		*json = xstrndup(r->json, r->len);
-		*len = r->len;
-		return 1;
-	}
-	return 0;
+	return model_table_result_get(t, key, json, len); /* < 0: it failed */
 }
 
 int model_table_gen_answer(struct model_table *t, const char *id, const char *prompt, size_t len,

@@ -1,19 +1,22 @@
 /* model_table_gen.h - the answers (model_table_gen.c): generation jobs, one per response
  * key, served by at most max_requests workers, and the latest finished kept in a ring.
- * Jobs and results live under the table's lock. */
+ * Their state and lock are model_table_answers.h's (t->ans); see each field for its lock. */
 #ifndef TUNEDFS_MODEL_TABLE_GEN_H
 #define TUNEDFS_MODEL_TABLE_GEN_H
 
 #include "cache/model_table_impl.h"
 #include "cache/rcache.h"
 
+/* One response key's request. Set at its start and never changed: key, id, prompt, model,
+ * gs, spool_name. Under the table's mu (the scheduling, which the batch client shares):
+ * started, held_at, hold_until, batch. Under t->ans.mu: the rest. */
 struct model_table_job {
-	struct model_table_job *next;
+	struct model_table_job *next; /* both (see model_table_answers.h) */
 	char key[RCACHE_KEY_HEX];
 	char *id, *prompt;
 	struct tuned_model model; /* id, job and endpoint: where the answer comes from */
 	struct generation_settings gs;
-	struct backend_cancel cancel;
+	struct backend_cancel cancel; /* atomic */
 	int waiters, refs, started, done, rc;
 	char *json;
 	size_t len;
@@ -36,10 +39,13 @@ struct model_table_result {
 	size_t len;
 };
 
-/* model_table_results.c: the latest finished answers and failures, by key (under t->mu) */
+/* model_table_results.c: the latest finished answers and failures, by key. Each takes
+ * t->ans.mu itself: not under it. */
 void model_table_result_keep(struct model_table *t, const char *key, int rc, const char *json,
 			     size_t len);
-struct model_table_result *model_table_result_find(struct model_table *t, const char *key);
+/* 1 and a copy of the answer in *json (unless json is NULL), its failure (< 0), or 0 when
+ * none of key is kept. */
+int model_table_result_get(struct model_table *t, const char *key, char **json, size_t *len);
 void model_table_result_forget(struct model_table *t, const char *key);
 
 /* The rcache key of prompt on e. */
@@ -48,8 +54,9 @@ void model_table_gen_key(const struct model_table *t, const struct model_table_e
 /* model_table_gen_ask for prompts/NAME of the spool (may be gathered into a batch). */
 void model_table_gen_ask_spool(struct model_table *t, const char *id, const char *name,
 			       const char *prompt, size_t len, int by_user);
-/* Jobs, under t->mu: the queued or running one of key; its end (res's raw_json taken, the
- * readers woken); a reference dropped; workers started up to max_requests. */
+/* Jobs, under t->mu (not under t->ans.mu): the queued or running one of key; its end
+ * (res's raw_json taken, the readers woken); a reference dropped; workers started up to
+ * max_requests. */
 struct model_table_job *model_table_job_find(struct model_table *t, const char *key);
 /* A new job queued for prompt on e (no worker started). */
 struct model_table_job *model_table_job_add(struct model_table *t, struct model_table_entry *e,
@@ -57,8 +64,11 @@ struct model_table_job *model_table_job_add(struct model_table *t, struct model_
 					    const char *spool_name);
 void model_table_job_finish(struct model_table *t, struct model_table_job *j, int rc,
 			    struct generation_answer *res, const struct backend_error *err);
-void model_table_job_unref(struct model_table_job *j);
+/* model_table_answers.c; takes t->ans.mu itself. */
+void model_table_job_unref(struct model_table *t, struct model_table_job *j);
 void model_table_job_workers(struct model_table *t);
+/* model_table_answers.c: at unmount, every job cancelled and the workers awaited (not
+ * under t->mu); then the batch client and the answers' state freed. */
 void model_table_gen_stop(struct model_table *t);
 void model_table_gen_free(struct model_table *t);
 /* Starts the answer to prompt on id unless it is known or under way. Not under mu. */

@@ -12,12 +12,12 @@
 
 #include "base/xalloc.h"
 #include "cache/model_table.h"
+#include "cache/model_table_answers.h"
 #include "cache/negcache.h"
 #include "cache/sessions.h"
 
 struct model_table_entry;
 struct model_table_job;
-struct model_table_result;
 struct model_text;
 struct model_table_batch;
 
@@ -67,10 +67,7 @@ struct model_table {
 	int started, stopping;
 	pthread_t thread;
 	struct backend_cancel bg_cancel;
-	struct model_table_job *jobs; /* queued and running, oldest first */
-	int job_threads;
-	struct model_table_result *results; /* the latest finished, a ring */
-	size_t n_results, next_result;
+	struct model_table_answers ans;	  /* the jobs, their workers, the ring: its own lock */
 	struct model_table_sessions sess; /* whose prompt a reader sees: its own lock */
 	struct model_table_stats stats;
 	struct model_table_batch *batches; /* model_table_batch.c: the latest of each model */
