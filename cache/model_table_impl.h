@@ -1,8 +1,10 @@
 /* model_table_impl.h - the model table's shared state (struct model_table: options, the
- * lock, the conditions, the background thread's bookkeeping) and the few primitives every
- * part uses (model_table_core.c). Each part declares its own functions in its own header:
- * model_index.h, negcache.h, sessions.h, model_table_{user,gen,poll,store,spool,log,eval,batch}.h.
- * Not part of the contract: fs/ includes only model_table.h. */
+ * lock, the conditions, the background thread's bookkeeping, the lock order) and the few
+ * primitives every part uses (model_table_core.c). The parts with a lock of their own keep
+ * their state in their own header (negcache.h, sessions.h, model_table_answers.h); each
+ * part declares its functions in its own header: model_index.h,
+ * model_table_{user,gen,poll,store,spool,log,eval,batch}.h. Not part of the contract:
+ * fs/ includes only model_table.h. */
 #ifndef TUNEDFS_MODEL_TABLE_IMPL_H
 #define TUNEDFS_MODEL_TABLE_IMPL_H
 
@@ -33,54 +35,65 @@ struct model_table_batch_ops {
 	void (*free)(struct model_table *t);
 };
 
+/* The locks, in the order they may be taken (never backwards, so no circle):
+ *   user_mu -> mu -> { draft_mu, sess.mu, ans.mu, neg.mu }
+ * The four on the right are leaves: none is held while another lock is taken or a part
+ * above is called. Each field below says what guards it: "mu" (the table's lock, which
+ * waiters on changed and the background thread on wake hold), "the thread's" (only the
+ * background thread reads and writes it, so no lock), "set once" (before any thread
+ * starts), or the part's own struct with its own lock. */
 struct model_table {
-	struct model_table_options o;
+	struct model_table_options o; /* set once */
 	pthread_mutex_t mu;
-	pthread_cond_t wake;	/* the background thread's */
-	pthread_cond_t changed; /* state changes, answers, listings */
-	unsigned long answers;	/* +1 with each answer or more of one (model_table_await) */
-	pthread_mutex_t draft_mu;
-	struct model_table_entry **v; /* sorted by id */
-	size_t n, cap;
-	uint64_t listing_sig; /* of the listing last saved (model_table_store.c) */
-	int listing_stale;    /* changed outside the background thread's work: save it */
-	double listing_due;   /* when the background thread's work is to be saved; 0: none */
-	char **gone;	      /* ids erased since the last drain (deleted elsewhere) */
-	size_t n_gone;
-	struct negcache neg;	  /* remembered misses, its own lock */
-	struct model_text *texts; /* the resources' texts on disk; NULL: kept in memory */
-	/* told of every new entry, under mu: the prompt store's model_table_user_apply */
+	pthread_cond_t wake;	  /* mu: the background thread's */
+	pthread_cond_t changed;	  /* mu: state changes, answers, listings */
+	unsigned long answers;	  /* mu: +1 with each answer or more of one (model_table_await) */
+	pthread_mutex_t draft_mu; /* the draft store's files (o.drafts); a leaf after mu */
+	struct model_table_entry **v; /* mu: the entries (model_index.c), sorted by id */
+	size_t n, cap;		      /* mu */
+	char **gone;		      /* mu: ids erased since the last drain (deleted elsewhere) */
+	size_t n_gone;		      /* mu */
+	unsigned long seq;	      /* mu: the last entry's seq (an entry's age) */
+	struct negcache neg;	      /* remembered misses: its own lock */
+	struct model_text *texts;     /* set once: the resources' texts on disk; NULL: memory */
+	/* set once: told of every new entry, under mu: the prompt store's
+	 * model_table_user_apply */
 	void (*entry_added)(struct model_table *t, struct model_table_entry *e);
-	/* the batch client above the answers and the spool (model_table_batch.c), which they
-	 * call through this; set by model_table_new */
+	/* set once: the batch client above the answers and the spool (model_table_batch.c),
+	 * which they call through this */
 	const struct model_table_batch_ops *batch;
-	char **lookups; /* unknown names being asked for, each by a thread of its own */
-	size_t n_lookups;
-	int lookup_threads;
-	double last_list;
-	int list_tries;
-	int listed;	 /* first listing attempted */
-	int spool_due;	 /* a model became ACTIVE (or the mount started): resume spools */
-	int list_waited; /* a listing waited the bound for the first listing */
-	int interest;
-	unsigned long seq, round;
-	int started, stopping;
-	pthread_t thread;
-	struct backend_cancel bg_cancel;
-	struct model_table_answers ans;	  /* the jobs, their workers, the ring: its own lock */
-	struct model_table_sessions sess; /* whose prompt a reader sees: its own lock */
-	struct model_table_stats stats;
-	struct model_table_batch *batches; /* model_table_batch.c: the latest of each model */
-	int batch_threads;
+	char **lookups;	    /* mu: unknown names being asked for, each by a thread of its own */
+	size_t n_lookups;   /* mu */
+	int lookup_threads; /* mu */
+	/* The background thread (model_table_poll.c, model_table_store.c). */
+	double last_list;     /* the thread's: when the last listing ended */
+	unsigned long round;  /* the thread's: listings published (an entry's seen) */
+	double listing_due;   /* the thread's: when its work is to be saved; 0: none */
+	uint64_t listing_sig; /* the thread's: of the listing last saved */
+	/* mu (readers set these or wait on them, the thread is woken with wake): */
+	int listing_stale;     /* changed outside the thread's work: save the listing */
+	int list_tries;	       /* failed listings in a row (an empty root is then -EIO) */
+	int listed;	       /* first listing attempted */
+	int spool_due;	       /* a model became ACTIVE (or the mount started): resume spools */
+	int list_waited;       /* a listing waited the bound for the first listing */
+	int interest;	       /* someone looked since the last listing */
+	int started, stopping; /* mu */
+	pthread_t thread;      /* written before the thread runs, read at its join */
+	struct backend_cancel bg_cancel;   /* atomic: the thread's requests */
+	struct model_table_answers ans;	   /* the jobs, their workers, the ring: its own lock */
+	struct model_table_sessions sess;  /* whose prompt a reader sees: its own lock */
+	struct model_table_stats stats;	   /* mu */
+	struct model_table_batch *batches; /* mu: model_table_batch.c, the latest of each model */
+	int batch_threads;		   /* mu */
 	/* prompts and generation kept across mounts (model_table_user.c) */
 	pthread_mutex_t user_mu; /* the prompt store's writes; taken before mu */
-	char **user_pending;	 /* stored names not yet applied to an entry, sorted */
-	size_t n_user_pending;
-	char **user_drops; /* names whose stored files go */
-	size_t n_user_drops;
-	unsigned long user_seq, user_round;
-	int user_dirty, user_in_round, user_failures;
-	double user_due; /* when the next round of saves starts */
+	char **user_pending;	 /* mu: stored names not yet applied to an entry, sorted */
+	size_t n_user_pending;	 /* mu */
+	char **user_drops;	 /* mu: names whose stored files go */
+	size_t n_user_drops;	 /* mu */
+	unsigned long user_seq, user_round;	      /* mu */
+	int user_dirty, user_in_round, user_failures; /* mu */
+	double user_due;			      /* mu: when the next round of saves starts */
 };
 
 void model_table_logf(struct model_table *t, int prio, const char *fmt, ...)
