@@ -35,6 +35,15 @@ struct model_table_batch_ops {
 	void (*free)(struct model_table *t);
 };
 
+/* The background thread's own bookkeeping (model_table_poll.c, model_table_store.c): only
+ * that thread reads or writes it, so it needs no lock. */
+struct model_table_poller {
+	double last_list;     /* when the last listing ended */
+	unsigned long round;  /* listings published (an entry's seen) */
+	double listing_due;   /* when its work is to be saved; 0: none */
+	uint64_t listing_sig; /* of the listing last saved */
+};
+
 /* The locks, in the order they may be taken (never backwards, so no circle):
  *   user_mu -> mu -> { draft_mu, sess.mu, ans.mu, neg.mu }
  * The four on the right are leaves: none is held while another lock is taken or a part
@@ -65,12 +74,9 @@ struct model_table {
 	char **lookups;	    /* mu: unknown names being asked for, each by a thread of its own */
 	size_t n_lookups;   /* mu */
 	int lookup_threads; /* mu */
-	/* The background thread (model_table_poll.c, model_table_store.c). */
-	double last_list;     /* the thread's: when the last listing ended */
-	unsigned long round;  /* the thread's: listings published (an entry's seen) */
-	double listing_due;   /* the thread's: when its work is to be saved; 0: none */
-	uint64_t listing_sig; /* the thread's: of the listing last saved */
-	/* mu (readers set these or wait on them, the thread is woken with wake): */
+	struct model_table_poller bg; /* the thread's (see above) */
+	/* The background thread's flags under mu (readers set these or wait on them, the
+	 * thread is woken with wake): */
 	int listing_stale;     /* changed outside the thread's work: save the listing */
 	int list_tries;	       /* failed listings in a row (an empty root is then -EIO) */
 	int listed;	       /* first listing attempted */

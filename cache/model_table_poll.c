@@ -92,7 +92,7 @@ static int list_all(struct model_table *t, struct tuned_model **v, size_t *n,
 static void publish_listing(struct model_table *t, struct tuned_model *v, size_t n,
 			    unsigned long seq0)
 {
-	unsigned long round = ++t->round;
+	unsigned long round = ++t->bg.round;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *id = v[i].id;
@@ -143,7 +143,7 @@ static void do_list(struct model_table *t)
 	if (rc == 0 && n > 1)
 		qsort(v, n, sizeof *v, by_name);
 	pthread_mutex_lock(&t->mu);
-	t->last_list = model_table_now();
+	t->bg.last_list = model_table_now();
 	t->interest = 0;
 	if (rc == 0) {
 		publish_listing(t, v, n, seq0);
@@ -417,7 +417,7 @@ static void do_why(struct model_table *t, struct model_table_entry *e)
 static int work_once(struct model_table *t, double *next)
 {
 	double now = model_table_now();
-	double due_list = t->last_list + t->o.list_ttl;
+	double due_list = t->bg.last_list + t->o.list_ttl;
 
 	*next = now + 3600;
 	if (model_table_user_save(t, 0))
@@ -486,23 +486,24 @@ static void *poll_main(void *arg)
 			/* Saved once the work has paused: building the kept listing of 10,000
 			 * models costs as much CPU as listing them, and the ls that asked for
 			 * the listing is still reading it. */
-			if (!t->listing_due)
-				t->listing_due = model_table_now() + MODEL_TABLE_SAVE_DELAY;
+			if (!t->bg.listing_due)
+				t->bg.listing_due = model_table_now() + MODEL_TABLE_SAVE_DELAY;
 			continue;
 		}
-		if (t->listing_stale || (t->listing_due && t->listing_due <= model_table_now())) {
+		if (t->listing_stale ||
+		    (t->bg.listing_due && t->bg.listing_due <= model_table_now())) {
 			/* an rmdir (the kept listing still has the model), or work to keep */
 			t->listing_stale = 0;
-			t->listing_due = 0;
+			t->bg.listing_due = 0;
 			model_table_listing_save(t);
 		}
-		if (t->listing_due && t->listing_due < next)
-			next = t->listing_due;
+		if (t->bg.listing_due && t->bg.listing_due < next)
+			next = t->bg.listing_due;
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);
 	}
-	if (t->listing_due) /* unmounted before it was due */
+	if (t->bg.listing_due) /* unmounted before it was due */
 		model_table_listing_save(t);
 	pthread_mutex_unlock(&t->mu);
 	return NULL;

@@ -89,7 +89,7 @@ void model_table_listing_save(struct model_table *t)
 	if (!t->o.listing_path || !t->listed)
 		return;
 	sig = signature(t);
-	if (sig == t->listing_sig)
+	if (sig == t->bg.listing_sig)
 		return;
 	append(&buf, &len, &cap, "[\n", 2);
 	for (size_t i = 0; i < t->n; i++) {
@@ -116,7 +116,7 @@ void model_table_listing_save(struct model_table *t)
 	append(&buf, &len, &cap, "\n]\n", 3);
 	pthread_mutex_unlock(&t->mu);
 	if (write_file(t->o.listing_path, buf, len) == 0)
-		t->listing_sig = sig; /* only this thread reads or writes it */
+		t->bg.listing_sig = sig; /* only this thread reads or writes it */
 	free(buf);
 	malloc_trim(0); /* the records' parse trees were spread between the entries */
 	pthread_mutex_lock(&t->mu);
