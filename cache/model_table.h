@@ -1,5 +1,5 @@
 /* model_table.h - the model table: every tuned model and draft the mount shows, kept in memory
- * behind one short-held lock, refreshed and polled by a background thread, plus the
+ * behind short-held locks, refreshed and polled by a background thread, plus the
  * generation of answers (one request per response key). No FUSE and no file formats here:
  * fs/ turns what this returns into file contents. */
 #ifndef TUNEDFS_MODEL_TABLE_H
