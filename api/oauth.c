@@ -46,7 +46,7 @@ static void oauth_error(struct backend_error *err, int http_status, const char *
 
 	if (!err)
 		return;
-	/* a token endpoint's word is in the message; the API's own code it is not */
+	/* no code: the 401 is ours, the token endpoint's own word (if any) is in the message */
 	err->kind = http_status ? http_error_kind(http_status) : BACKEND_ERROR_CREDENTIALS;
 	err->http_status = http_status;
 	err->code[0] = '\0';
