@@ -1,7 +1,7 @@
-/* nn_gen.c - decoding an answer from a trained byte model: one token at a time with a
- * per-call key/value cache, greedy at temperature 0, else seeded sampling with
- * temperature, top-k and top-p. Every buffer is the call's own, so threads may share a
- * model. No training and no files here. */
+/* nn_gen.c - decoding an answer from a trained byte model: the prompt fed as one set of
+ * rows, then one token at a time with a per-call key/value cache, greedy at temperature
+ * 0, else seeded sampling with temperature, top-k and top-p. Every buffer is the call's
+ * own, so threads may share a model. No training and no files here. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
