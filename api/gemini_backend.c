@@ -257,7 +257,9 @@ static int gb_list_parse(void *impl, void *raw, struct model_page *out, struct b
 	int rc = 0;
 
 	(void)impl;
-	if (out && gemini_parse_model_page(resp->body, resp->len, &v, &n, &cap, &out->next) < 0) {
+	/* the body is NUL-terminated (http.h): the page is read where it lies */
+	if (out &&
+	    gemini_parse_model_page_nul(resp->body, resp->len, &v, &n, &cap, &out->next) < 0) {
 		rc = gemini_malformed(resp, "the list page", err);
 		gemini_tuned_models_free(v, n);
 		free(out->next);

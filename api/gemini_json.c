@@ -610,10 +610,22 @@ int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_mo
 		return -EINVAL;
 	/* Spans are parsed where they lie, inside this NUL-terminated copy. */
 	copy = xstrndup(json, len);
-	rc = gj_model_page_fast(copy, len, v, n, cap, next_token);
-	if (rc < 0)
-		rc = gj_model_page_slow(copy, len, v, n, cap, next_token);
+	rc = gemini_parse_model_page_nul(copy, len, v, n, cap, next_token);
 	free(copy);
+	return rc;
+}
+
+int gemini_parse_model_page_nul(const char *json, size_t len, struct gemini_tuned_model **v,
+				size_t *n, size_t *cap, char **next_token)
+{
+	int rc;
+
+	*next_token = NULL;
+	if (!json || len == 0)
+		return -EINVAL;
+	rc = gj_model_page_fast(json, len, v, n, cap, next_token);
+	if (rc < 0)
+		rc = gj_model_page_slow(json, len, v, n, cap, next_token);
 	return rc;
 }
 
