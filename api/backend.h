@@ -10,14 +10,34 @@
 #include <stddef.h>
 #include <time.h>
 
+/* What the errno of a failure folds together, in the contract's own words: the kinds the
+ * cache tells apart (EIO alone is an unreachable service, an answer too large or unusable,
+ * a service failing). Not found, exists, invalid and denied are the errno's to say. */
+enum backend_error_kind {
+	BACKEND_ERROR_OTHER = 0,    /* nothing beyond the errno (a refusal: see http_status) */
+	BACKEND_ERROR_UNREACHABLE,  /* no answer: no connection, or it broke or was cut short */
+	BACKEND_ERROR_TIMEOUT,	    /* the call's time ran out, or the service's own deadline */
+	BACKEND_ERROR_CANCELLED,    /* backend_cancel, or the service says the call was */
+	BACKEND_ERROR_TOO_LARGE,    /* an answer over a local limit (-o max_inflight_mib) */
+	BACKEND_ERROR_BAD_ANSWER,   /* the service said yes with an answer that is unusable */
+	BACKEND_ERROR_RATE_LIMITED, /* the service's rate limit or quota: try later */
+	BACKEND_ERROR_UNAVAILABLE,  /* the service answered that it failed or cannot serve now */
+	BACKEND_ERROR_CREDENTIALS,  /* no credentials could be had, or the service refused them */
+	BACKEND_ERROR_DIVERGED,	    /* the cache's own: a stream's retry answered differently */
+};
+
 /* Why a call failed. Every call that returns a negative errno fills one (when given):
- * the HTTP status (0 when no answer came), the service's own code word ("INVALID_ARGUMENT",
- * "invalid_request_error", ...; empty when none) and a message fit for the `error` file. */
+ * its kind, the HTTP status (0 when no answer came), the service's own code word as it
+ * sent it ("INVALID_ARGUMENT", "invalid_api_key", ...; empty when the failure was local or
+ * the service said none) and a message fit for the `error` file. */
 struct backend_error {
+	enum backend_error_kind kind;
 	int http_status;
 	char code[48];
 	char message[512];
 };
+/* "unreachable", "rate-limited", ... for logs and tests. */
+const char *backend_error_kind_name(enum backend_error_kind k);
 
 /* Set by another thread to abort a call in flight (FUSE interrupt, unmount); seen within
  * 50 ms, in flight or between retries. A cancelled call returns -EINTR. */

@@ -1,5 +1,5 @@
 /* backend_types.c - life of backend.h's neutral value types: clear, copy, free, and the
- * state names. No JSON and no I/O here. */
+ * state and error-kind names. No JSON and no I/O here. */
 #include "api/backend.h"
 #include "base/xalloc.h"
 
@@ -161,4 +161,13 @@ void batch_results_free(struct batch_result *v, size_t n)
 		free(v[i].error);
 	}
 	free(v);
+}
+
+const char *backend_error_kind_name(enum backend_error_kind k)
+{
+	static const char *const names[] = {
+	    "other",	  "unreachable",  "timeout",	 "cancelled",	"too-large",
+	    "bad-answer", "rate-limited", "unavailable", "credentials", "diverged"};
+
+	return (unsigned)k < sizeof(names) / sizeof(*names) ? names[k] : "other";
 }

@@ -49,6 +49,7 @@ static void creds_set_error(struct backend_error *err, int status, const char *f
 
 	if (!err)
 		return;
+	err->kind = BACKEND_ERROR_CREDENTIALS;
 	err->http_status = status;
 	err->code[0] = '\0';
 	va_start(ap, fmt);

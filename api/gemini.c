@@ -53,7 +53,7 @@ int gemini_model_name(const char *name, char *buf, size_t cap, struct backend_er
 	if (name && strncmp(name, "tunedModels/", 12) == 0)
 		id = name + 12;
 	if (!gemini_valid_model_id(id)) {
-		http_error_set(err, 0, "INVALID_ARGUMENT",
+		http_error_set(err, 0, "",
 			       "'%.80s' is no valid tuned model name: a tunedModelId is 1-40 "
 			       "lowercase letters, digits or '-', starting with a letter",
 			       name ? name : "");
@@ -76,7 +76,7 @@ static int gemini_any_model_name(const char *name, char *buf, size_t cap, struct
 			snprintf(buf, cap, "%s", name);
 			return 0;
 		}
-		http_error_set(err, 0, "INVALID_ARGUMENT", "'%.80s' is no valid model name", name);
+		http_error_set(err, 0, "", "'%.80s' is no valid model name", name);
 		return -EINVAL;
 	}
 	return gemini_model_name(name, buf, cap, err);
@@ -102,7 +102,7 @@ static int gemini_operation_name(const char *op, char *buf, size_t cap, struct b
 			return 0;
 		}
 	}
-	http_error_set(err, 0, "INVALID_ARGUMENT",
+	http_error_set(err, 0, "",
 		       "'%.80s' is no valid operation name (tunedModels/ID/operations/OP)",
 		       op ? op : "");
 	return -EINVAL;
@@ -345,7 +345,7 @@ int gemini_patch_tuned_model(struct gemini_client *gc, const char *name,
 		return rc;
 	rc = gemini_patch_body(fields, update_mask, &body);
 	if (rc < 0) {
-		http_error_set(err, 0, "INVALID_ARGUMENT",
+		http_error_set(err, 0, "",
 			       "update mask '%.200s' names a field that cannot be changed "
 			       "(displayName, description, temperature, topP, topK)",
 			       update_mask ? update_mask : "");
@@ -355,7 +355,7 @@ int gemini_patch_tuned_model(struct gemini_client *gc, const char *name,
 	if (strlen(mask) > 1024) {
 		free(mask);
 		free(body);
-		http_error_set(err, 0, "INVALID_ARGUMENT", "update mask too long");
+		http_error_set(err, 0, "", "update mask too long");
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "/v1beta/%s?updateMask=%s", res, mask);

@@ -87,14 +87,14 @@ static int gemini_create_recover(struct gemini_client *gc, const struct tuning_r
 static int gemini_check_request(const struct tuning_request *req, struct backend_error *err)
 {
 	if (!req->id || !gemini_valid_model_id(req->id)) {
-		http_error_set(err, 0, "INVALID_ARGUMENT",
+		http_error_set(err, 0, "",
 			       "'%.80s' is no valid tunedModelId: 1-40 lowercase letters, digits "
 			       "or '-', starting with a letter and not ending with '-'",
 			       req->id ? req->id : "");
 		return -EINVAL;
 	}
 	if (!req->base_model == !req->source_model) {
-		http_error_set(err, 0, "INVALID_ARGUMENT",
+		http_error_set(err, 0, "",
 			       "exactly one of base_model and source_model must be set");
 		return -EINVAL;
 	}

@@ -1,6 +1,6 @@
-/* google_rpc.c - the google.rpc error envelope of google_rpc.h: status names to errno,
- * the names of bare HTTP errors, RetryInfo and ErrorInfo details. No I/O: the transport
- * hands the answer over through its read_error hook. */
+/* google_rpc.c - the google.rpc error envelope of google_rpc.h: status names to errno and
+ * to the contract's error kinds, the names of bare HTTP errors, RetryInfo and ErrorInfo
+ * details. No I/O: the transport hands the answer over through its read_error hook. */
 #include "api/google_rpc.h"
 #include "api/backend.h"
 #include "api/http.h"
@@ -12,48 +12,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Names whose errno differs from their HTTP status's (http_errno), and every name alone
- * for answers without an HTTP code. The first match wins, so specific rows come first. */
+/* Names whose errno or kind differs from their HTTP status's (http_errno, http_error_kind),
+ * and every name alone for answers without an HTTP code. The first match wins, so specific
+ * rows come first. */
 static const struct google_rpc_row {
 	long http;
 	const char *status;
 	int err;
+	enum backend_error_kind kind;
 } google_rpc_table[] = {
-    {400, "API_KEY_INVALID", EACCES},
-    {400, "FAILED_PRECONDITION", EACCES},
-    {400, "INVALID_ARGUMENT", EINVAL},
-    {400, "OUT_OF_RANGE", EINVAL},
-    {409, "ALREADY_EXISTS", EEXIST},
-    {409, "ABORTED", EAGAIN},
-    {401, "UNAUTHENTICATED", EACCES},
-    {403, "PERMISSION_DENIED", EACCES},
-    {404, "NOT_FOUND", ENOENT},
-    {429, "RESOURCE_EXHAUSTED", EAGAIN},
-    {499, "CANCELLED", EINTR},
-    {500, "INTERNAL", EIO},
-    {500, "UNKNOWN", EIO},
-    {500, "DATA_LOSS", EIO},
-    {501, "UNIMPLEMENTED", ENOSYS},
-    {503, "UNAVAILABLE", EIO},
-    {504, "DEADLINE_EXCEEDED", ETIMEDOUT},
+    {400, "API_KEY_INVALID", EACCES, BACKEND_ERROR_CREDENTIALS},
+    {400, "FAILED_PRECONDITION", EACCES, BACKEND_ERROR_OTHER},
+    {400, "INVALID_ARGUMENT", EINVAL, BACKEND_ERROR_OTHER},
+    {400, "OUT_OF_RANGE", EINVAL, BACKEND_ERROR_OTHER},
+    {409, "ALREADY_EXISTS", EEXIST, BACKEND_ERROR_OTHER},
+    {409, "ABORTED", EAGAIN, BACKEND_ERROR_OTHER},
+    {401, "UNAUTHENTICATED", EACCES, BACKEND_ERROR_CREDENTIALS},
+    {403, "PERMISSION_DENIED", EACCES, BACKEND_ERROR_OTHER},
+    {404, "NOT_FOUND", ENOENT, BACKEND_ERROR_OTHER},
+    {429, "RESOURCE_EXHAUSTED", EAGAIN, BACKEND_ERROR_RATE_LIMITED},
+    {499, "CANCELLED", EINTR, BACKEND_ERROR_CANCELLED},
+    {500, "INTERNAL", EIO, BACKEND_ERROR_UNAVAILABLE},
+    {500, "UNKNOWN", EIO, BACKEND_ERROR_UNAVAILABLE},
+    {500, "DATA_LOSS", EIO, BACKEND_ERROR_UNAVAILABLE},
+    {501, "UNIMPLEMENTED", ENOSYS, BACKEND_ERROR_OTHER},
+    {503, "UNAVAILABLE", EIO, BACKEND_ERROR_UNAVAILABLE},
+    {504, "DEADLINE_EXCEEDED", ETIMEDOUT, BACKEND_ERROR_TIMEOUT},
 };
 
-int google_rpc_errno(long http_status, const char *status)
+/* The row of a name at an HTTP status (0: the name alone), NULL when none. */
+static const struct google_rpc_row *google_rpc_find(long http_status, const char *status)
 {
 	size_t n = sizeof(google_rpc_table) / sizeof(google_rpc_table[0]);
 
-	if (!status)
-		status = "";
-	if (http_status == 0 && !*status)
-		return -EIO;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; status && *status && i < n; i++) {
 		const struct google_rpc_row *r = &google_rpc_table[i];
 		if (http_status != 0 && r->http != http_status)
 			continue;
 		if (strcmp(r->status, status) == 0)
-			return -r->err;
+			return r;
 	}
+	return NULL;
+}
+
+int google_rpc_errno(long http_status, const char *status)
+{
+	const struct google_rpc_row *r = google_rpc_find(http_status, status);
+
+	if (r)
+		return -r->err;
 	return http_status ? http_errno(http_status) : -EIO;
+}
+
+enum backend_error_kind google_rpc_kind(long http_status, const char *status)
+{
+	const struct google_rpc_row *r = google_rpc_find(http_status, status);
+
+	return r ? r->kind : http_error_kind(http_status);
 }
 
 /* Canonical status names for answers that carry no envelope (a proxy's 502 page). */
@@ -171,7 +186,10 @@ int google_rpc_read_error(const struct http_response *resp, long *asked_ms,
 	}
 	cJSON_Delete(root);
 	if (strcmp(reason, "API_KEY_INVALID") == 0)
-		return google_rpc_errno(http, reason);
+		snprintf(status, sizeof(status), "%s",
+			 reason); /* the reason decides, not the code */
+	if (err)
+		err->kind = google_rpc_kind(http, status);
 	return google_rpc_errno(http, status);
 }
 

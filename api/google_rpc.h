@@ -5,18 +5,23 @@
 #ifndef TUNEDFS_GOOGLE_RPC_H
 #define TUNEDFS_GOOGLE_RPC_H
 
+#include "api/backend.h"
+
 #include <cjson/cJSON.h>
 
-struct backend_error;
 struct http_response;
 
 /* The errno of an answer from its HTTP status and google.rpc status name, DESIGN.md's
  * table; http_status 0 looks the name up alone (an Operation.error has no HTTP code). */
 int google_rpc_errno(long http_status, const char *status);
+/* The contract's kind of the same answer (RESOURCE_EXHAUSTED rate limited, UNAVAILABLE and
+ * INTERNAL unavailable, UNAUTHENTICATED credentials, ...), by the same rows. */
+enum backend_error_kind google_rpc_kind(long http_status, const char *status);
 
 /* The read_error hook of http_options: fills err from an error answer (code = the status
- * name, or the canonical name of the HTTP status when the body has none) and returns its
- * errno; *asked_ms gets RetryInfo.retryDelay in milliseconds, untouched when absent. */
+ * name, or the canonical name of the HTTP status when the body has none; kind by
+ * google_rpc_kind) and returns its errno; *asked_ms gets RetryInfo.retryDelay in
+ * milliseconds, untouched when absent. */
 int google_rpc_read_error(const struct http_response *resp, long *asked_ms,
 			  struct backend_error *err);
 

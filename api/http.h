@@ -7,14 +7,15 @@
 #ifndef TUNEDFS_HTTP_H
 #define TUNEDFS_HTTP_H
 
+#include "api/backend.h"
+
 #include <stddef.h>
 
-struct backend_error;
-struct backend_cancel;
 struct http_response;
 
-/* Reads an error answer: fills err (code: the service's word for it) and returns its
- * errno; *asked_ms gets the delay the service asked for, left alone when none. */
+/* Reads an error answer: fills err (code: the service's word for it, kind: what that word
+ * means) and returns its errno; *asked_ms gets the delay the service asked for, left alone
+ * when none. */
 typedef int (*http_read_error_fn)(const struct http_response *resp, long *asked_ms,
 				  struct backend_error *err);
 
@@ -97,8 +98,9 @@ const char *http_client_endpoint(const struct http_client *hc);
  * backoff, within max_attempts and max_retry_ms; a 401 is told to the auth hooks and is
  * tried once more. A cancel is seen within 50 ms, in flight or while waiting: -EINTR.
  * Returns 0 with a 2xx response in *resp; else a negative errno, err filled, and *resp
- * (if non-NULL status) still filled for the caller to free. Transport failures have the
- * codes "CANCELLED", "DEADLINE_EXCEEDED" and "UNAVAILABLE". */
+ * (if non-NULL status) still filled for the caller to free. Transport failures have no
+ * code and http_status 0; their kind is BACKEND_ERROR_CANCELLED, _TIMEOUT, _UNREACHABLE
+ * or _TOO_LARGE. */
 int http_call(struct http_client *hc, enum http_method method, const char *path, const char *body,
 	      const struct http_call_options *o, struct backend_cancel *cancel,
 	      struct http_response *resp, struct backend_error *err);
@@ -115,9 +117,18 @@ int http_post_form(const char *url, const char *form, long timeout_ms, struct ht
 /* The one mapping from an HTTP status to errno, DESIGN.md's table. */
 int http_errno(long http_status);
 
-/* Fills err (when not NULL). */
+/* The kind an HTTP status stands for when the service says no more: a 2xx that is an
+ * error is a bad answer, 429 rate limited, 401 credentials, 5xx unavailable (504 timeout). */
+enum backend_error_kind http_error_kind(long http_status);
+
+/* Fills err (when not NULL), its kind http_error_kind(http_status); code is the service's
+ * own word, "" when it sent none. */
 void http_error_set(struct backend_error *err, long http_status, const char *code, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
+/* Fills err (when not NULL) for a failure with no answer behind it: kind, no HTTP status,
+ * no code. */
+void http_error_local(struct backend_error *err, enum backend_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Copies text into dst as one printable line: service messages reach logs and files. */
 void http_copy_line(char *dst, size_t cap, const char *src);
 

@@ -1,5 +1,6 @@
-/* http_errno.c - the one table from an HTTP status to errno (DESIGN.md's table), for
- * every service; a service's own error words refine it in its backend (google_rpc.c). */
+/* http_errno.c - the one table from an HTTP status to errno (DESIGN.md's table) and to an
+ * error kind, for every service; a service's own error words refine both in its backend
+ * (google_rpc.c, openai_error.c). */
 #include "api/http.h"
 
 #include <errno.h>
@@ -22,4 +23,25 @@ int http_errno(long http_status)
 	if (http_status >= 400 && http_status < 500)
 		return -EINVAL;
 	return -EIO;
+}
+
+enum backend_error_kind http_error_kind(long http_status)
+{
+	if (http_status >= 200 && http_status < 300)
+		return BACKEND_ERROR_BAD_ANSWER;
+	switch (http_status) {
+	case 401:
+		return BACKEND_ERROR_CREDENTIALS;
+	case 429:
+		return BACKEND_ERROR_RATE_LIMITED;
+	case 499:
+		return BACKEND_ERROR_CANCELLED;
+	case 501:
+		return BACKEND_ERROR_OTHER; /* not implemented: nothing to wait for */
+	case 504:
+		return BACKEND_ERROR_TIMEOUT;
+	default:
+		return http_status >= 500 && http_status < 600 ? BACKEND_ERROR_UNAVAILABLE
+							       : BACKEND_ERROR_OTHER;
+	}
 }

@@ -224,7 +224,7 @@ int http_call(struct http_client *hc, enum http_method method, const char *path,
 		int retryable, w;
 
 		if (cancel && atomic_load(&cancel->cancelled)) {
-			http_error_set(err, 0, "CANCELLED", "request cancelled");
+			http_error_local(err, BACKEND_ERROR_CANCELLED, "request cancelled");
 			rc = -EINTR;
 			break;
 		}
@@ -242,7 +242,7 @@ int http_call(struct http_client *hc, enum http_method method, const char *path,
 		rc = http_judge(hc, &call, resp, err, &retryable, &asked_ms, maybe_done);
 		w = http_wait_retry(hc, &call, retryable, asked_ms, o->once, cancel);
 		if (w < 0) {
-			http_error_set(err, 0, "CANCELLED", "request cancelled");
+			http_error_local(err, BACKEND_ERROR_CANCELLED, "request cancelled");
 			rc = -EINTR;
 		}
 		if (w <= 0)

@@ -46,8 +46,10 @@ static void oauth_error(struct backend_error *err, int http_status, const char *
 
 	if (!err)
 		return;
+	/* no code: the 401 is ours, the token endpoint's own word (if any) is in the message */
+	err->kind = http_status ? http_error_kind(http_status) : BACKEND_ERROR_CREDENTIALS;
 	err->http_status = http_status;
-	snprintf(err->code, sizeof(err->code), "UNAUTHENTICATED");
+	err->code[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

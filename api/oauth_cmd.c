@@ -30,8 +30,9 @@ static void oauth_cmd_error(struct backend_error *err, const char *fmt, ...)
 
 	if (!err)
 		return;
+	err->kind = BACKEND_ERROR_CREDENTIALS;
 	err->http_status = 0;
-	snprintf(err->code, sizeof(err->code), "UNAUTHENTICATED");
+	err->code[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

@@ -488,7 +488,7 @@ static int oa_create(void *impl, const struct tuning_request *r, struct tuned_mo
 	if (rc == 0)
 		rc = openai_training_lines(r, &data, &len, why, sizeof(why));
 	if (rc < 0) {
-		http_error_set(err, 0, "invalid_request_error", "%s", why);
+		http_error_set(err, 0, "", "%s", why);
 		return rc;
 	}
 	body = openai_create_body(r, "", "");
@@ -631,7 +631,7 @@ static int oa_chat_request(struct openai_backend *a, const struct tuned_model *m
 	}
 	*body = openai_chat_body(m->endpoint, prompt, gs, why, sizeof(why));
 	if (!*body) {
-		http_error_set(err, 0, "invalid_request_error", "%s", why);
+		http_error_set(err, 0, "", "%s", why);
 		return -EINVAL;
 	}
 	*path = xasprintf("%s/chat/completions", a->prefix);

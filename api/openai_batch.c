@@ -75,7 +75,7 @@ static int obt_lines(const struct tuned_model *m, const struct batch_item *items
 		char *text;
 		if (!body) {
 			cJSON_Delete(line);
-			http_error_set(err, 0, "invalid_request_error", "%s", why);
+			http_error_set(err, 0, "", "%s", why);
 			return -EINVAL;
 		}
 		obt_oom(line);

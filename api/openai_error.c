@@ -1,5 +1,5 @@
 /* openai_error.c - how OpenAI says why a call failed: the {"error": {message, type, code}}
- * envelope read through the one errno table, and the delay a 429 asks for
+ * envelope read to an errno and an error kind, and the delay a 429 asks for
  * (x-ratelimit-reset-*). The transport calls it as its read_error hook; no I/O here. */
 #include "api/backend.h"
 #include "api/http.h"
@@ -62,12 +62,40 @@ static void openai_asked(const struct http_response *resp, long *asked_ms)
 		*asked_ms = best;
 }
 
-/* The envelope's code words that say more than the HTTP status does. */
-static int openai_errno(long status, const char *code)
+/* The envelope's words (its code, else its type) that say more than the HTTP status does:
+ * their errno (0: the status's) and the contract's kind. */
+static const struct openai_word {
+	const char *word;
+	int err;
+	enum backend_error_kind kind;
+} openai_words[] = {
+    {"invalid_api_key", EACCES, BACKEND_ERROR_CREDENTIALS},
+    {"invalid_organization", EACCES, BACKEND_ERROR_CREDENTIALS},
+    {"rate_limit_exceeded", 0, BACKEND_ERROR_RATE_LIMITED},
+    {"insufficient_quota", 0, BACKEND_ERROR_RATE_LIMITED},
+    {"server_error", 0, BACKEND_ERROR_UNAVAILABLE},
+};
+
+static const struct openai_word *openai_word_find(const char *word)
 {
-	if (!strcmp(code, "invalid_api_key") || !strcmp(code, "invalid_organization"))
-		return -EACCES;
-	return http_errno(status);
+	for (size_t i = 0; i < sizeof(openai_words) / sizeof(*openai_words); i++)
+		if (strcmp(openai_words[i].word, word) == 0)
+			return &openai_words[i];
+	return NULL;
+}
+
+int openai_errno(long status, const char *word)
+{
+	const struct openai_word *w = openai_word_find(word ? word : "");
+
+	return w && w->err ? -w->err : http_errno(status);
+}
+
+enum backend_error_kind openai_error_kind(long status, const char *word)
+{
+	const struct openai_word *w = openai_word_find(word ? word : "");
+
+	return w ? w->kind : http_error_kind(status);
 }
 
 int openai_read_error(const struct http_response *resp, long *asked_ms, struct backend_error *err)
@@ -94,6 +122,8 @@ int openai_read_error(const struct http_response *resp, long *asked_ms, struct b
 		http_error_set(err, resp->status, word, "HTTP %ld from the service%s", resp->status,
 			       cJSON_IsObject(e) ? "" : " (no error details)");
 	}
+	if (err)
+		err->kind = openai_error_kind(resp->status, word);
 	if (resp->status == 429)
 		openai_asked(resp, asked_ms);
 	cJSON_Delete(root);

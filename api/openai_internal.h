@@ -20,6 +20,12 @@ struct http_response;
  * honouring x-ratelimit-reset-requests / -tokens on a 429; the headers it reads. */
 int openai_read_error(const struct http_response *resp, long *asked_ms, struct backend_error *err);
 extern const char *const openai_kept_headers[];
+/* The errno and the contract's kind of an error answer from its HTTP status and the
+ * envelope's word (its code, else its type): "invalid_api_key" credentials,
+ * "rate_limit_exceeded" and "insufficient_quota" rate limited, "server_error" unavailable;
+ * other words say no more than the status. */
+int openai_errno(long status, const char *word);
+enum backend_error_kind openai_error_kind(long status, const char *word);
 /* "1s", "6m0s", "20ms", "1h2m3.5s" in milliseconds, rounded up; -EINVAL if malformed. */
 int openai_duration_ms(const char *s, long *ms);
 

@@ -424,7 +424,7 @@ static int vx_create(void *impl, const struct tuning_request *r, struct tuned_mo
 	if (rc == 0)
 		rc = vertex_training_lines(r, &data, &len, why, sizeof(why));
 	if (rc < 0) {
-		http_error_set(err, 0, "INVALID_ARGUMENT", "%s", why);
+		http_error_set(err, 0, "", "%s", why);
 		return rc;
 	}
 	object = vertex_object_name(r->id, "train", data, len);

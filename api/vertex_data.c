@@ -38,7 +38,7 @@ int vertex_upload_validation(struct http_client *gcs, const char *bucket,
 	set.n_examples = r->n_validation;
 	rc = vertex_training_lines(&set, &data, &len, why, sizeof(why));
 	if (rc < 0) {
-		http_error_set(err, 0, "INVALID_ARGUMENT", "validation_examples: %s", why);
+		http_error_set(err, 0, "", "validation_examples: %s", why);
 		return rc;
 	}
 	object = vertex_object_name(r->id, "validation", data, len);

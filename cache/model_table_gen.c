@@ -139,10 +139,9 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 	} else if (rc != -EINTR) {
 		char msg[800];
 		e = model_table_find(t, j->id);
-		if ((strcmp(err->code, "RESOURCE_EXHAUSTED") == 0 && !err->http_status) ||
-		    strcmp(err->code, "DIVERGED") == 0)
+		if (err->kind == BACKEND_ERROR_TOO_LARGE || err->kind == BACKEND_ERROR_DIVERGED)
 			snprintf(msg, sizeof msg, "response: %s", err->message); /* ours */
-		else if (err->http_status >= 200 && err->http_status < 300)
+		else if (err->kind == BACKEND_ERROR_BAD_ANSWER)
 			snprintf(msg, sizeof msg, "response: the service's answer is unusable: %s",
 				 err->message);
 		else if (err->http_status)
@@ -217,7 +216,7 @@ static int gen_check_given(struct model_table_job *j, const struct generation_an
 					       memcmp(text, j->partial, j->delivered) == 0)))
 		return 0;
 	memset(err, 0, sizeof *err);
-	snprintf(err->code, sizeof err->code, "DIVERGED");
+	err->kind = BACKEND_ERROR_DIVERGED;
 	snprintf(err->message, sizeof err->message,
 		 "the answer's stream was cut and its retry answered differently from the %zu "
 		 "bytes already read; write the prompt again to ask anew",
