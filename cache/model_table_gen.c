@@ -157,6 +157,8 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
 	t->answers++;
+	if (t->o.answered)
+		t->o.answered(j->id, j->spool_name);
 	pthread_cond_broadcast(&t->changed);
 }
 
@@ -200,6 +202,8 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 		memcpy(j->partial + j->partial_len, text + same, len - same);
 		j->partial_len += len - same;
 		g->t->answers++;
+		if (g->t->o.answered)
+			g->t->o.answered(j->id, j->spool_name);
 		pthread_cond_broadcast(&g->t->changed);
 	}
 	pthread_mutex_unlock(&g->t->mu);
