@@ -247,10 +247,12 @@ static void start_notifier(void)
 {
 	if (notifier_started)
 		return;
-	if (pthread_create(&notifier, NULL, notify_main, NULL) == 0)
+	if (pthread_create(&notifier, NULL, notify_main, NULL) == 0) {
 		notifier_started = 1;
-	else
+		pthread_setname_np(notifier, "tfs-notify"); /* its CPU apart in /proc */
+	} else {
 		tfs_log(LOG_ERR, "cannot start the thread that answers waiting reads");
+	}
 }
 
 /* A FUSE_INTERRUPT: 1 when it named a parked read (answered -EINTR, or marked). */
