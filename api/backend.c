@@ -3,6 +3,7 @@
  * page is done here once for all. The neutral types' life is backend_types.c's. */
 #include "api/backend.h"
 #include "api/backend_impl.h"
+#include "api/backend_list.h"
 #include "api/http.h"
 #include "base/xalloc.h"
 
@@ -269,18 +270,26 @@ static int backend_page_check(struct backend_seen *seen, const char *next, int p
 int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 		     struct backend_cancel *c, struct backend_error *err)
 {
+	struct backend_lister *l = backend_lister_new(b->ops, b->impl, c, BACKEND_MAX_TOKEN_LEN);
 	struct backend_seen seen = {0};
 	struct tuned_model *v = NULL;
-	size_t cap = 0, count = 0, bytes = 0;
+	size_t cap = 0, count = 0, bytes = 0, last_n = 0, last_bytes = 0;
 	char *token = NULL;
 	int rc = 0, pages = 0;
 
 	for (;;) {
 		struct model_page p;
-		rc = backend_list(b, token, &p, c, err);
+		/* the next page is asked for early only if, as large as this one, it keeps
+		 * within the caps below: a stopped listing asks for nothing more */
+		int ahead = pages + 1 < BACKEND_MAX_PAGES && count + last_n <= BACKEND_MAX_MODELS &&
+			    bytes + last_bytes <= BACKEND_MAX_BYTES;
+		rc = backend_lister_page(l, token, ahead, &p, err);
 		if (rc < 0)
 			break;
-		bytes += backend_model_bytes(p.v, p.n);
+		backend_filter_page(b, &p);
+		last_n = p.n;
+		last_bytes = backend_model_bytes(p.v, p.n);
+		bytes += last_bytes;
 		backend_take_page(&p, &v, &count, &cap);
 		pages++;
 		if (p.next)
@@ -295,6 +304,7 @@ int backend_list_all(struct backend *b, struct tuned_model **out, size_t *n,
 		if (rc < 0 || !token)
 			break;
 	}
+	backend_lister_free(l);
 	free(token);
 	free(seen.slot);
 	if (rc < 0) {

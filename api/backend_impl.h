@@ -18,6 +18,14 @@ struct backend_ops {
 	int (*check_request)(const struct tuning_request *r, char *why, size_t len);
 	int (*list)(void *impl, const char *token, struct model_page *out, struct backend_cancel *c,
 		    struct backend_error *err);
+	/* Optional, both or neither: list in two halves, so that the next page can be asked
+	 * for while this one is read (backend_list.c). list_fetch gets a page's answer into
+	 * *raw and, when a quick look finds one, the next page's token into *ahead (a guess
+	 * that list_parse's full reading confirms or not). list_parse reads *raw into out
+	 * and frees it; with out NULL it only frees it. */
+	int (*list_fetch)(void *impl, const char *token, void **raw, char **ahead,
+			  struct backend_cancel *c, struct backend_error *err);
+	int (*list_parse)(void *impl, void *raw, struct model_page *out, struct backend_error *err);
 	int (*get)(void *impl, const char *id, struct tuned_model *out, struct backend_cancel *c,
 		   struct backend_error *err);
 	int (*create)(void *impl, const struct tuning_request *r, struct tuned_model *out,

@@ -222,30 +222,37 @@ int gemini_list_tuned_models(struct gemini_client *gc, struct backend_cancel *ca
 	return 0;
 }
 
-int gemini_list_page(struct gemini_client *gc, const char *token, struct backend_cancel *cancel,
-		     struct gemini_tuned_model **out, size_t *n_out, char **next,
-		     struct backend_error *err)
+int gemini_list_request(struct gemini_client *gc, const char *token, struct backend_cancel *cancel,
+			struct http_response *resp, struct backend_error *err)
 {
-	struct http_response resp = {0};
-	struct gemini_model_acc a = {0};
 	char path[1200];
-	int rc;
 
-	*out = NULL;
-	*n_out = 0;
-	*next = NULL;
 	if (token) {
 		char *esc = gemini_query_escape(token);
 		if (strlen(esc) > 1000) {
 			free(esc);
-			return gemini_malformed(&resp, "a page token over 1000 bytes", err);
+			return gemini_malformed(resp, "a page token over 1000 bytes", err);
 		}
 		snprintf(path, sizeof(path), "/v1beta/tunedModels?pageSize=1000&pageToken=%s", esc);
 		free(esc);
 	} else {
 		snprintf(path, sizeof(path), "/v1beta/tunedModels?pageSize=1000");
 	}
-	rc = http_request(gc->http, HTTP_GET, path, NULL, 0, cancel, &resp, err);
+	return http_request(gc->http, HTTP_GET, path, NULL, 0, cancel, resp, err);
+}
+
+int gemini_list_page(struct gemini_client *gc, const char *token, struct backend_cancel *cancel,
+		     struct gemini_tuned_model **out, size_t *n_out, char **next,
+		     struct backend_error *err)
+{
+	struct http_response resp = {0};
+	struct gemini_model_acc a = {0};
+	int rc;
+
+	*out = NULL;
+	*n_out = 0;
+	*next = NULL;
+	rc = gemini_list_request(gc, token, cancel, &resp, err);
 	if (rc == 0 && gemini_parse_model_page(resp.body, resp.len, &a.v, &a.n, &a.cap, next) < 0)
 		rc = gemini_malformed(&resp, "the list page", err);
 	http_response_clear(&resp);

@@ -208,6 +208,16 @@ static void gb_model(struct gemini_tuned_model *g, struct tuned_model *out)
 	memset(g, 0, sizeof(*g));
 }
 
+/* Takes the page's models v (n of them) into out. */
+static void gb_page(struct gemini_tuned_model *v, size_t n, struct model_page *out)
+{
+	out->v = xcalloc(n ? n : 1, sizeof(*out->v));
+	for (size_t i = 0; i < n; i++)
+		gb_model(&v[i], &out->v[i]);
+	out->n = n;
+	free(v);
+}
+
 static int gb_list(void *impl, const char *token, struct model_page *out, struct backend_cancel *c,
 		   struct backend_error *err)
 {
@@ -218,12 +228,48 @@ static int gb_list(void *impl, const char *token, struct model_page *out, struct
 
 	if (rc < 0)
 		return rc;
-	out->v = xcalloc(n ? n : 1, sizeof(*out->v));
-	for (size_t i = 0; i < n; i++)
-		gb_model(&v[i], &out->v[i]);
-	out->n = n;
-	free(v);
+	gb_page(v, n, out);
 	return 0;
+}
+
+static int gb_list_fetch(void *impl, const char *token, void **raw, char **ahead,
+			 struct backend_cancel *c, struct backend_error *err)
+{
+	struct gemini_backend *g = impl;
+	struct http_response *resp = xcalloc(1, sizeof(*resp));
+	int rc = gemini_list_request(g->gc, token, c, resp, err);
+
+	if (rc < 0) {
+		http_response_clear(resp);
+		free(resp);
+		return rc;
+	}
+	*raw = resp;
+	*ahead = gemini_scan_next_token(resp->body, resp->len);
+	return 0;
+}
+
+static int gb_list_parse(void *impl, void *raw, struct model_page *out, struct backend_error *err)
+{
+	struct http_response *resp = raw;
+	struct gemini_tuned_model *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	(void)impl;
+	/* the body is NUL-terminated (http.h): the page is read where it lies */
+	if (out &&
+	    gemini_parse_model_page_nul(resp->body, resp->len, &v, &n, &cap, &out->next) < 0) {
+		rc = gemini_malformed(resp, "the list page", err);
+		gemini_tuned_models_free(v, n);
+		free(out->next);
+		out->next = NULL;
+	} else if (out) {
+		gb_page(v, n, out);
+	}
+	http_response_clear(resp);
+	free(resp);
+	return rc;
 }
 
 static int gb_get(void *impl, const char *id, struct tuned_model *out, struct backend_cancel *c,
@@ -424,6 +470,8 @@ const struct backend_ops backend_gemini_ops = {
     .check_id = gb_check_id,
     .check_request = gb_check_request,
     .list = gb_list,
+    .list_fetch = gb_list_fetch,
+    .list_parse = gb_list_parse,
     .get = gb_get,
     .create = gb_create,
     .progress = gb_progress,

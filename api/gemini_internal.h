@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct http_client;
+struct http_response;
 
 struct gemini_client {
 	struct http_client *http;
@@ -34,6 +35,15 @@ void gemini_operation_from_json(const cJSON *o, struct gemini_operation *op);
  * the nextPageToken (heap) or NULL. Each model's json is its exact text in the page. */
 int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_model **v, size_t *n,
 			    size_t *cap, char **next_token);
+/* The same without the copy, for text whose json[len] is a NUL (an HTTP answer's body). */
+int gemini_parse_model_page_nul(const char *json, size_t len, struct gemini_tuned_model **v,
+				size_t *n, size_t *cap, char **next_token);
+/* The nextPageToken of a page of tunedModels.list found by a quick look (the last such
+ * member's string, no parse of the page): a guess, heap, or NULL when none is seen. */
+char *gemini_scan_next_token(const char *json, size_t len);
+/* GETs one page of tunedModels.list (token NULL: the first) into resp. */
+int gemini_list_request(struct gemini_client *gc, const char *token, struct backend_cancel *cancel,
+			struct http_response *resp, struct backend_error *err);
 /* One page of models.list (base models). */
 int gemini_parse_base_model_page(const char *json, size_t len, struct base_model **v, size_t *n,
 				 size_t *cap, char **next_token);

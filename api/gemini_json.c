@@ -562,6 +562,43 @@ static int gj_model_page_slow(const char *copy, size_t len, struct gemini_tuned_
 	return 0;
 }
 
+char *gemini_scan_next_token(const char *json, size_t len)
+{
+	static const char key[] = "\"nextPageToken\"";
+	const size_t klen = sizeof(key) - 1;
+	const char *p, *end = json + len, *q;
+	char *tok = NULL;
+	cJSON *v;
+
+	if (!json || len < klen)
+		return NULL;
+	/* the service writes it after the models: look from the end */
+	for (p = end - klen;; p--) {
+		if (*p == '"' && memcmp(p, key, klen) == 0)
+			break;
+		if (p == json)
+			return NULL;
+	}
+	for (p += klen; p < end && *p && strchr(" \t\r\n", *p); p++)
+		;
+	if (p >= end || *p++ != ':')
+		return NULL;
+	while (p < end && *p && strchr(" \t\r\n", *p))
+		p++;
+	if (p >= end || *p != '"')
+		return NULL;
+	for (q = p + 1; q < end && *q != '"'; q++)
+		if (*q == '\\')
+			q++;
+	if (q >= end)
+		return NULL;
+	v = gemini_json_parse(p, (size_t)(q + 1 - p));
+	if (cJSON_IsString(v) && v->valuestring[0])
+		tok = xstrdup(v->valuestring);
+	cJSON_Delete(v);
+	return tok;
+}
+
 int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_model **v, size_t *n,
 			    size_t *cap, char **next_token)
 {
@@ -573,10 +610,22 @@ int gemini_parse_model_page(const char *json, size_t len, struct gemini_tuned_mo
 		return -EINVAL;
 	/* Spans are parsed where they lie, inside this NUL-terminated copy. */
 	copy = xstrndup(json, len);
-	rc = gj_model_page_fast(copy, len, v, n, cap, next_token);
-	if (rc < 0)
-		rc = gj_model_page_slow(copy, len, v, n, cap, next_token);
+	rc = gemini_parse_model_page_nul(copy, len, v, n, cap, next_token);
 	free(copy);
+	return rc;
+}
+
+int gemini_parse_model_page_nul(const char *json, size_t len, struct gemini_tuned_model **v,
+				size_t *n, size_t *cap, char **next_token)
+{
+	int rc;
+
+	*next_token = NULL;
+	if (!json || len == 0)
+		return -EINVAL;
+	rc = gj_model_page_fast(json, len, v, n, cap, next_token);
+	if (rc < 0)
+		rc = gj_model_page_slow(json, len, v, n, cap, next_token);
 	return rc;
 }
 

@@ -327,7 +327,7 @@ static struct model_table_job *job_start(struct model_table *t, struct model_tab
 
 void model_table_job_workers(struct model_table *t)
 {
-	unsigned max = t->o.max_requests ? t->o.max_requests : 8;
+	unsigned max = t->o.max_requests ? t->o.max_requests : 32;
 
 	if ((unsigned)t->job_threads < max) {
 		pthread_attr_t attr;

@@ -150,7 +150,8 @@ static void do_list(struct model_table *t)
 		t->list_tries = 0;
 	} else if (!t->stopping) {
 		t->list_tries++;
-		/* retried at the next look; what was known keeps being served */
+		/* retried at the next look after 1 s, doubling up to list_ttl (list_wait);
+		 * what was known keeps being served */
 		model_table_logf(t, LOG_NOTICE,
 				 "listing tuned models failed (%s): %s; serving the last "
 				 "listing",
@@ -413,11 +414,24 @@ static void do_why(struct model_table *t, struct model_table_entry *e)
 	free(id);
 }
 
+/* How long a listing stays good: list_ttl, or after a failed one 1 s doubling at each
+ * failure in a row, up to list_ttl. Under t->mu. */
+static double list_wait(const struct model_table *t)
+{
+	double wait = 1;
+
+	if (t->list_tries == 0)
+		return t->o.list_ttl;
+	for (int i = 1; i < t->list_tries && wait < t->o.list_ttl; i++)
+		wait *= 2;
+	return wait < t->o.list_ttl ? wait : t->o.list_ttl;
+}
+
 /* One unit of work, or 0 and *next the time something is due. Under t->mu. */
 static int work_once(struct model_table *t, double *next)
 {
 	double now = model_table_now();
-	double due_list = t->last_list + t->o.list_ttl;
+	double due_list = t->last_list + list_wait(t);
 
 	*next = now + 3600;
 	if (model_table_user_save(t, 0))

@@ -145,7 +145,7 @@ static void set_defaults(struct tfs_options *o)
 	o->timeout = 600;
 	o->submit_delay = 2;
 	o->lookup_timeout = 2;
-	o->max_requests = 8;
+	o->max_requests = 32;
 	o->cache_size = 256;
 	o->max_threads = 64;
 	o->max_inflight_mib = 512;

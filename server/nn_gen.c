@@ -1,7 +1,7 @@
-/* nn_gen.c - decoding an answer from a trained byte model: one token at a time with a
- * per-call key/value cache, greedy at temperature 0, else seeded sampling with
- * temperature, top-k and top-p. Every buffer is the call's own, so threads may share a
- * model. No training and no files here. */
+/* nn_gen.c - decoding an answer from a trained byte model: the prompt fed as one set of
+ * rows, then one token at a time with a per-call key/value cache, greedy at temperature
+ * 0, else seeded sampling with temperature, top-k and top-p. Every buffer is the call's
+ * own, so threads may share a model. No training and no files here. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +15,9 @@ struct gen_ws {
 	int *tok;		   /* the sequence fed so far, up to ctx */
 	int n;			   /* tokens fed */
 	float *qkv[NN_MAX_LAYERS]; /* [ctx][3D]: the cache of keys and values */
-	float *x, *h, *ao, *tmp, *fc, *att, *logits, *prob;
-	float mu, rs;
+	/* one row per position fed at once: [ctx][D] each, fc [ctx][F], mu and rs [ctx] */
+	float *x, *h, *ao, *tmp, *fc, *mu, *rs;
+	float *att, *logits, *prob; /* [ctx], [V], [V] */
 	int *order;
 	float *block;
 };
@@ -25,16 +26,18 @@ static void ws_init(struct gen_ws *ws, const struct nn_dims *d)
 {
 	size_t C = (size_t)d->ctx, D = (size_t)d->d_model, F = (size_t)d->d_ff, V = NN_VOCAB;
 	size_t L = (size_t)d->n_layers;
-	float *p = xcalloc(L * C * 3 * D + 4 * D + F + C + 2 * V, sizeof(float));
+	float *p = xcalloc(L * C * 3 * D + C * (4 * D + F + 3) + 2 * V, sizeof(float));
 	ws->block = p;
 	for (size_t l = 0; l < L; l++, p += C * 3 * D)
 		ws->qkv[l] = p;
 	ws->x = p;
-	ws->h = p + D;
-	ws->ao = p + 2 * D;
-	ws->tmp = p + 3 * D;
-	ws->fc = p + 4 * D;
-	ws->att = ws->fc + F;
+	ws->h = p + C * D;
+	ws->ao = p + 2 * C * D;
+	ws->tmp = p + 3 * C * D;
+	ws->fc = p + 4 * C * D;
+	ws->mu = ws->fc + C * F;
+	ws->rs = ws->mu + C;
+	ws->att = ws->rs + C;
 	ws->logits = ws->att + C;
 	ws->prob = ws->logits + V;
 	ws->tok = xcalloc(C, sizeof(int));
@@ -49,42 +52,51 @@ static void ws_free(struct gen_ws *ws)
 	free(ws->order);
 }
 
-/* Runs token ws->tok[pos] at position pos through every block, caching its keys and
- * values; with want_logits, leaves the next-token logits in ws->logits. */
-static void feed(const struct nn_model *m, struct gen_ws *ws, int pos, int want_logits)
+/* Runs tokens ws->tok[from..to) at their positions through every block at once (each
+ * matrix read once per four rows, not once per token), caching their keys and values;
+ * with want_logits, leaves the logits after the last one in ws->logits. Every row gets
+ * exactly the sums, in the same order, that feeding it alone would give. */
+static void feed_rows(const struct nn_model *m, struct gen_ws *ws, int from, int to,
+		      int want_logits)
 {
 	const struct nn_dims *d = &m->dims;
 	const struct nn_view *w = &m->w;
-	int D = d->d_model, F = d->d_ff, H = d->n_heads;
-	for (int i = 0; i < D; i++)
-		ws->x[i] = w->wte[(size_t)ws->tok[pos] * D + i] + w->wpe[(size_t)pos * D + i];
+	int D = d->d_model, F = d->d_ff, H = d->n_heads, R = to - from;
+	float *x = ws->x, *h = ws->h, *ao = ws->ao, *tmp = ws->tmp, *fc = ws->fc;
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < D; i++)
+			x[r * D + i] = w->wte[(size_t)ws->tok[from + r] * D + i] +
+				       w->wpe[(size_t)(from + r) * D + i];
 	for (int l = 0; l < d->n_layers; l++) {
 		const struct nn_layer_view *lw = &w->layer[l];
-		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, lw->ln1_g, lw->ln1_b, 1, D);
-		nn_linear(ws->qkv[l] + (size_t)pos * 3 * D, ws->h, lw->wqkv, lw->bqkv, 1, D, 3 * D);
-		for (int h = 0; h < H; h++)
-			nn_attend_row(ws->ao + h * (D / H), ws->att, ws->qkv[l], pos, h, D, H);
-		nn_linear(ws->tmp, ws->ao, lw->wo, lw->bo, 1, D, D);
-		for (int i = 0; i < D; i++)
-			ws->x[i] += ws->tmp[i];
-		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, lw->ln2_g, lw->ln2_b, 1, D);
-		nn_linear(ws->fc, ws->h, lw->w1, lw->b1, 1, D, F);
-		for (int i = 0; i < F; i++)
-			ws->fc[i] = nn_gelu(ws->fc[i]);
-		nn_linear(ws->tmp, ws->fc, lw->w2, lw->b2, 1, F, D);
-		for (int i = 0; i < D; i++)
-			ws->x[i] += ws->tmp[i];
+		float *qkv = ws->qkv[l] + (size_t)from * 3 * D;
+		nn_layernorm(h, ws->mu, ws->rs, x, lw->ln1_g, lw->ln1_b, R, D);
+		nn_linear(qkv, h, lw->wqkv, lw->bqkv, R, D, 3 * D);
+		for (int r = 0; r < R; r++)
+			for (int k = 0; k < H; k++)
+				nn_attend_row(ao + r * D + k * (D / H), ws->att, ws->qkv[l],
+					      from + r, k, D, H);
+		nn_linear(tmp, ao, lw->wo, lw->bo, R, D, D);
+		for (int i = 0; i < R * D; i++)
+			x[i] += tmp[i];
+		nn_layernorm(h, ws->mu, ws->rs, x, lw->ln2_g, lw->ln2_b, R, D);
+		nn_linear(fc, h, lw->w1, lw->b1, R, D, F);
+		for (int i = 0; i < R * F; i++)
+			fc[i] = nn_gelu(fc[i]);
+		nn_linear(tmp, fc, lw->w2, lw->b2, R, F, D);
+		for (int i = 0; i < R * D; i++)
+			x[i] += tmp[i];
 	}
 	if (want_logits) {
-		nn_layernorm(ws->h, &ws->mu, &ws->rs, ws->x, w->lnf_g, w->lnf_b, 1, D);
-		nn_linear(ws->logits, ws->h, w->whead, w->bhead, 1, D, NN_VOCAB);
+		float *last = x + (size_t)(R - 1) * D;
+		nn_layernorm(h, ws->mu, ws->rs, last, w->lnf_g, w->lnf_b, 1, D);
+		nn_linear(ws->logits, h, w->whead, w->bhead, 1, D, NN_VOCAB);
 	}
 }
 
 static void feed_all(const struct nn_model *m, struct gen_ws *ws)
 {
-	for (int pos = 0; pos < ws->n; pos++)
-		feed(m, ws, pos, pos == ws->n - 1);
+	feed_rows(m, ws, 0, ws->n, 1);
 }
 
 static int argmax(const float *v, int n)
@@ -220,7 +232,7 @@ int nn_generate(const struct nn_model *m, const char *input, size_t input_len,
 			feed_all(m, &ws);
 		} else {
 			ws.tok[ws.n++] = t;
-			feed(m, &ws, ws.n - 1, 1);
+			feed_rows(m, &ws, ws.n - 1, ws.n, 1);
 		}
 	}
 	ws_free(&ws);

@@ -1,6 +1,6 @@
-/* nn_impl.h - what the nn_*.c files share and nothing outside them may include: the
- * parameter layout, the model struct, the per-sequence activation buffers and the kernels.
- * The public contract is nn.h. */
+/* nn_impl.h - what the nn_*.c files share and nothing outside them may include (but the
+ * white-box tests of tests/nn): the parameter layout, the model struct, the per-sequence
+ * activation buffers and the kernels. The public contract is nn.h. */
 #ifndef TUNEDFS_NN_IMPL_H
 #define TUNEDFS_NN_IMPL_H
 

@@ -450,6 +450,36 @@ static void test_model_ids(void)
 	CHECK_INT(gemini_valid_model_id(NULL), 0);
 }
 
+/* The quick look for the next page's token: the last such member, escapes read as JSON
+ * reads them; anything else is no guess (the full parse decides). */
+static void test_scan_next_token(void)
+{
+	static const struct {
+		const char *page, *want;
+	} cases[] = {
+	    {"{\"tunedModels\": [{\"name\": \"tunedModels/a\"}],\n  \"nextPageToken\": \"t1\"\n}",
+	     "t1"},
+	    {"{\"tunedModels\":[{\"description\":\"\\\"nextPageToken\\\": \\\"x\\\"\"}],"
+	     "\"nextPageToken\":\"a\\\"b\\u0041\"}",
+	     "a\"bA"},
+	    {"{\"tunedModels\": []}", NULL},
+	    {"{\"nextPageToken\": \"\"}", NULL},
+	    {"{\"nextPageToken\": 7}", NULL},
+	    {"{\"nextPageToken\": \"cut", NULL},
+	    {"\"nextPageToken\"", NULL},
+	    {"", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = gemini_scan_next_token(cases[i].page, strlen(cases[i].page));
+		if (cases[i].want)
+			CHECK_STR(got, cases[i].want);
+		else
+			CHECK(got == NULL);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	test_create_body_reference_example();
@@ -464,5 +494,6 @@ int main(void)
 	test_model_page_keeps_exact_text();
 	test_malformed_input();
 	test_model_ids();
+	test_scan_next_token();
 	return check_exit("test_gemini_json");
 }

@@ -191,9 +191,30 @@ def test_a_failed_first_listing_is_eio_not_an_empty_root(hostile, mount_factory)
     assert os.path.isdir(m.path)
     hostile.hook = None
     hostile.add_model("alpha")
-    # a failed listing is asked again at the first look after list_ttl (10 s): the wait
-    # has to outlast that, with room for a slow sanitizer build
+    # a failed listing is asked again at the first look 1 s later (then 2, 4... up to
+    # list_ttl): the wait leaves room for a slow sanitizer build
     assert wait_for(lambda: _listdir(m.path) == ["alpha"], 30)
+
+
+def test_a_failed_listing_is_asked_again_soon_then_less_often(hostile, mount_factory):
+    """A failed listing is asked again 1 s later, doubling while it keeps failing, not
+    only after list_ttl (here a minute); a look meanwhile is still EIO."""
+    hostile.hook = lambda req: (Reply(403, rpc_error(403, "PERMISSION_DENIED", "no access"))
+                                if req.path == "/v1beta/tunedModels" else None)
+    m = mount_factory(server=hostile, opts=["list_ttl=60"])
+    m.allow = [r"listing tuned models failed"]
+    t0 = time.monotonic()
+    assert _listdir(m.path) is None
+    # looked at all the time for 2.5 s: asked again at 1 s, the next not before 3 s (a
+    # plain retry every second would have asked at 2 s too)
+    while time.monotonic() - t0 < 2.5:
+        _listdir(m.path)
+        time.sleep(0.05)
+    first, _ = listings(hostile)
+    assert first <= 2, first
+    hostile.hook = None
+    hostile.add_model("alpha")
+    assert wait_for(lambda: _listdir(m.path) == ["alpha"], 15)
 
 
 def _listdir(p):
