@@ -54,6 +54,10 @@ struct model_table_options {
 	/* told (from a background thread, no lock held) that what a model's files show
 	 * changed: state, progress, error, model, answer. May be NULL. */
 	void (*changed)(const char *id);
+	/* told, under the table's lock, of each answer or more of one: its model and the
+	 * spool name of its prompt (NULL: the prompt was not a spool's). Must not call the
+	 * table. May be NULL. */
+	void (*answered)(const char *id, const char *spool_name);
 };
 
 /* What stat needs; cheap to fetch. */

@@ -151,6 +151,8 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
 	t->answers++;
+	if (t->o.answered)
+		t->o.answered(j->id, j->spool_name);
 	pthread_cond_broadcast(&t->changed);
 }
 
@@ -202,6 +204,8 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 	if (more) { /* the table's waiters (a parked read's notifier) hear of it too */
 		pthread_mutex_lock(&g->t->mu);
 		g->t->answers++;
+		if (g->t->o.answered)
+			g->t->o.answered(j->id, j->spool_name);
 		pthread_cond_broadcast(&g->t->changed);
 		pthread_mutex_unlock(&g->t->mu);
 	}

@@ -320,6 +320,13 @@ static int open_stores(const char *key)
 	return rc;
 }
 
+/* What a model's files show changed: their kept attributes go, its waiting reads retry. */
+static void model_changed(const char *id)
+{
+	tfs_forget_attrs(id);
+	tfs_park_note(id, NULL);
+}
+
 static int start_table(void)
 {
 	struct model_table_options mo = {
@@ -339,7 +346,8 @@ static int start_table(void)
 	    .submit_delay = tfs_ctx.opt.submit_delay,
 	    .lookup_timeout = tfs_ctx.opt.lookup_timeout,
 	    .log = tfs_log_msg,
-	    .changed = tfs_forget_attrs,
+	    .changed = model_changed,
+	    .answered = tfs_park_note,
 	};
 
 	/* Buffers of 128 KiB and more (a listing's pages and models, the kept listing's text)

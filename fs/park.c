@@ -2,7 +2,9 @@
  * the session's read of /dev/fuse hands each READ of such a file here; it is answered at
  * once when it can be, else parked until one notifier thread finds it answerable (an answer
  * or more of one came, the state changed, its time ran out) or the kernel interrupts it.
- * The reading itself is io.c's; the replies to parked reads are written here only. */
+ * A change is noted with its model (and spool name), and only the reads it concerns are
+ * tried then; every read is tried at a slower tick, for what no note names. The reading
+ * itself is io.c's; the replies to parked reads are written here only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/xalloc.h"
@@ -28,9 +31,21 @@ struct parked {
 	int pid;
 	int waits_state; /* a wait file: a state change, not an answer, ends it */
 	int64_t deadline_ms;
-	int busy;	 /* being tried outside the lock: an interrupt only marks it */
-	int interrupted; /* FUSE_INTERRUPT came while busy */
+	int busy;	    /* being tried outside the lock: an interrupt only marks it */
+	int interrupted;    /* FUSE_INTERRUPT came while busy */
+	int again;	    /* a note for it came while it was tried: try it once more */
+	unsigned long seen; /* the notes before this one were made before its last try */
 };
+
+/* What a change concerns: a model's reads, or only those of one spool name (else NULL). */
+struct note {
+	char *id, *name;
+};
+
+#define NOTES	     256  /* kept; a notifier further behind tries every read */
+#define SWEEP_MS     1000 /* every read is tried this often ... */
+#define SWEEP_FEW_MS 100  /* ... or this often with FEW parked */
+#define FEW	     64
 
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_more = PTHREAD_COND_INITIALIZER;
@@ -38,6 +53,9 @@ static struct parked *parked;
 static size_t n_parked;
 static int notifier_started, stopping;
 static pthread_t notifier;
+static struct note notes[NOTES]; /* a ring: note k is notes[k % NOTES] */
+static unsigned long note_seq;	 /* notes made so far */
+static int retry;		 /* some read has again set */
 
 /* The one place a parked read's reply is written: rc < 0 an error, else rc bytes of data.
  * A write the kernel refuses (the request is gone: interrupted, or the mount aborted) has
@@ -84,8 +102,30 @@ static void unlink_parked(struct parked *p)
 	}
 }
 
+/* Whether n concerns p: p's model, and p's name when p reads a spool answer by name. */
+static int concerns(const struct note *n, const struct parked *p)
+{
+	const struct tfs_fh *fh = p->fh;
+	int by_name = (fh->kind == TFS_SPOOL_RESPONSE || fh->kind == TFS_SPOOL_JSON) && fh->name &&
+		      !fh->batch;
+
+	return strcmp(n->id, fh->id) == 0 &&
+	       (!n->name || !by_name || strcmp(n->name, fh->name) == 0);
+}
+
+/* Whether a note made since the from-th concerns p (or some were dropped). Under park_mu. */
+static int noted_since(const struct parked *p, unsigned long from)
+{
+	if (note_seq - from > NOTES)
+		return 1;
+	for (unsigned long k = from; k < note_seq; k++)
+		if (concerns(&notes[k % NOTES], p))
+			return 1;
+	return 0;
+}
+
 /* After an attempt at p (busy): replies and frees it when its read is over (whatever an
- * expired attempt gave is its end). */
+ * expired attempt gave is its end); else a note made meanwhile has it tried again. */
 static void settle(struct parked *p, int expired, int rc, char *data)
 {
 	int over;
@@ -93,8 +133,12 @@ static void settle(struct parked *p, int expired, int rc, char *data)
 	pthread_mutex_lock(&park_mu);
 	p->busy = 0;
 	over = rc != -EINTR || expired || p->interrupted || stopping;
-	if (over)
+	if (over) {
 		unlink_parked(p);
+	} else if (noted_since(p, p->seen)) {
+		p->again = retry = 1;
+		pthread_cond_signal(&park_more);
+	}
 	pthread_mutex_unlock(&park_mu);
 	if (over) {
 		reply(p, rc, data);
@@ -103,31 +147,54 @@ static void settle(struct parked *p, int expired, int rc, char *data)
 	free(data);
 }
 
-/* Which parked reads to try now: all when an answer came (or to be sure), else those that
- * wait on a state or whose time ran out. Marked busy; *n gets the count. */
-static struct parked **pick(int all, size_t *n)
+/* Which parked reads to try now: all on a sweep, else those a note since the from-th
+ * concerns, those noted while tried, those that wait on a state (a wait file) and those
+ * whose time ran out. Marked busy; *n gets the count. Under park_mu. */
+static struct parked **pick(int all, unsigned long from, size_t *n)
 {
 	int64_t now = clock_now_ms();
 	struct parked **v = xmalloc((n_parked ? n_parked : 1) * sizeof *v);
 
 	*n = 0;
+	retry = 0;
 	for (struct parked *p = parked; p; p = p->next) {
-		if (p->busy || !(all || p->waits_state || now >= p->deadline_ms))
+		if (p->busy || !(all || p->again || p->waits_state || now >= p->deadline_ms ||
+				 noted_since(p, from)))
 			continue;
 		p->busy = 1;
+		p->again = 0;
+		p->seen = note_seq;
 		v[(*n)++] = p;
 	}
 	return v;
 }
 
+/* Under park_mu: waits a tick unless a note or a retry is waiting already. */
+static void tick(unsigned long from)
+{
+	struct timespec ts;
+
+	if (note_seq != from || retry || stopping)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&park_more, &park_mu, &ts);
+}
+
 static void *notify_main(void *arg)
 {
-	unsigned long seen = 0, before;
-	int all = 1, ticks = 0, woken, few;
+	unsigned long from = 0;
+	int64_t next_sweep = 0;
 
 	for (;;) {
 		struct parked **v;
+		int64_t now;
 		size_t n;
+		int all;
 
 		pthread_mutex_lock(&park_mu);
 		while (!parked && !stopping)
@@ -136,8 +203,14 @@ static void *notify_main(void *arg)
 			pthread_mutex_unlock(&park_mu);
 			return NULL;
 		}
-		v = pick(all, &n);
-		few = n_parked <= 64;
+		/* every read now and then: what no note names (a batch ending, a listing) and
+		 * a prompt shared by two spool names, whose note names only one of them */
+		now = clock_now_ms();
+		all = now >= next_sweep;
+		if (all)
+			next_sweep = now + (n_parked <= FEW ? SWEEP_FEW_MS : SWEEP_MS);
+		v = pick(all, from, &n);
+		from = note_seq;
 		pthread_mutex_unlock(&park_mu);
 		for (size_t i = 0; i < n; i++) {
 			char *data = NULL;
@@ -146,13 +219,27 @@ static void *notify_main(void *arg)
 			settle(v[i], expired, rc, data);
 		}
 		free(v);
-		before = seen;
-		woken = model_table_await(tfs_ctx.mt, &seen, 0.1);
-		/* all after an answer or another change (a state); with few parked at every
-		 * tick, as a blocked read looked; with many every second (a change that came
-		 * while they were tried is seen then) */
-		all = seen != before || woken || few || ++ticks % 10 == 0;
+		pthread_mutex_lock(&park_mu);
+		tick(from);
+		pthread_mutex_unlock(&park_mu);
 	}
+}
+
+void tfs_park_note(const char *id, const char *name)
+{
+	struct note *n;
+
+	pthread_mutex_lock(&park_mu);
+	if (parked) { /* else a read parked later reads the table after this change */
+		n = &notes[note_seq % NOTES];
+		free(n->id);
+		free(n->name);
+		n->id = xstrdup(id);
+		n->name = name ? xstrdup(name) : NULL;
+		note_seq++;
+		pthread_cond_signal(&park_more);
+	}
+	pthread_mutex_unlock(&park_mu);
 }
 
 /* Under park_mu. */
@@ -160,10 +247,12 @@ static void start_notifier(void)
 {
 	if (notifier_started)
 		return;
-	if (pthread_create(&notifier, NULL, notify_main, NULL) == 0)
+	if (pthread_create(&notifier, NULL, notify_main, NULL) == 0) {
 		notifier_started = 1;
-	else
+		pthread_setname_np(notifier, "tfs-notify"); /* its CPU apart in /proc */
+	} else {
 		tfs_log(LOG_ERR, "cannot start the thread that answers waiting reads");
+	}
 }
 
 /* A FUSE_INTERRUPT: 1 when it named a parked read (answered -EINTR, or marked). */
@@ -223,6 +312,7 @@ int tfs_park_take(int fd, const void *buf, size_t n)
 	p->deadline_ms = clock_now_ms() + (int64_t)(tfs_ctx.opt.timeout * 1000);
 	p->busy = 1; /* listed before the attempt: an interrupt meanwhile is not lost */
 	pthread_mutex_lock(&park_mu);
+	p->seen = note_seq; /* and a note meanwhile has it tried again */
 	if (stopping) {
 		pthread_mutex_unlock(&park_mu);
 		free(p);
@@ -277,4 +367,11 @@ void tfs_park_stop(void)
 		reply(p, -EINTR, NULL);
 		free(p);
 	}
+	pthread_mutex_lock(&park_mu);
+	for (size_t k = 0; k < NOTES; k++) {
+		free(notes[k].id);
+		free(notes[k].name);
+		notes[k].id = notes[k].name = NULL;
+	}
+	pthread_mutex_unlock(&park_mu);
 }

@@ -326,6 +326,9 @@ void tfs_session_want_parallel(int on);
 int tfs_park_take(int fd, const void *buf, size_t n);
 /* Reads parked now. */
 size_t tfs_park_count(void);
+/* A change that concerns the parked reads of model id (of its spool answer name only,
+ * unless NULL): they are tried now. Any thread, any lock of the table held. */
+void tfs_park_note(const char *id, const char *name);
 /* Ends the parking: every parked read gets -EINTR, later ones go to the workers. */
 void tfs_park_stop(void);
 

@@ -3,9 +3,13 @@
 answers generations 5 s late (and nothing else), one mount (default max_threads), then: p50/p99 of `stat` of
 cold model directories with no reader waiting, and again while N readers (threads of this
 process, `cat responses/qK` of one model, 10 prompts) wait; the ratio, the mount's
-threads during the wait, and whether every reader got its prompt's answer. Asserts nothing.
+threads during the wait, whether every reader got its prompt's answer, and the mount's CPU
+time (user + system, /proc/PID/stat) from the first reader's open to the last answer, and
+that of its thread that tries the waiting reads (named tfs-notify): what it cost to hold
+the readers and hand them their answers. Asserts nothing.
 
 usage: tests/bench/waiting_readers.py [--build DIR] [--readers 1000] [--stats 200]
+                                      [--prompts 10] [--latency 5000]
 """
 import argparse
 import os
@@ -19,8 +23,6 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import ROOT, Mount, Server, make_store, ms, pct  # noqa: E402
 
-PROMPTS = 10
-
 
 def stat_times(mnt, names):
     out = []
@@ -29,6 +31,25 @@ def stat_times(mnt, names):
         os.stat(mnt.path(n))
         out.append(time.perf_counter() - t)
     return out
+
+
+def cpu_of(path):
+    """User + system CPU seconds so far of the process or thread at path (/proc/...)."""
+    with open(f"{path}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def notifier_cpu(pid):
+    """CPU seconds of the mount's thread that tries the waiting reads (0 before it runs)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() == "tfs-notify":
+                    return cpu_of(f"/proc/{pid}/task/{tid}")
+        except FileNotFoundError:
+            pass
+    return 0.0
 
 
 def threads_of(pid):
@@ -41,6 +62,7 @@ def main():
     ap.add_argument("--readers", type=int, default=1000)
     ap.add_argument("--stats", type=int, default=200)
     ap.add_argument("--latency", type=int, default=5000)
+    ap.add_argument("--prompts", type=int, default=10, help="responses/qK read, K < this")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     work = tempfile.mkdtemp(prefix="tunedfs-p8-")
@@ -59,18 +81,19 @@ def main():
             f.read()
         idle = stat_times(mnt, names[: a.stats])
         idle_threads = threads_of(mnt.pid)
-        for k in range(PROMPTS):
+        for k in range(a.prompts):
             with open(mnt.path("r000", "prompts", f"q{k}"), "w") as f:
                 f.write(f"p8 {nonce} {k}\n")
         got = [None] * a.readers
         opened = threading.Semaphore(0)
 
         def reader(i):
-            with open(mnt.path("r000", "responses", f"q{i % PROMPTS}"), "rb") as f:
+            with open(mnt.path("r000", "responses", f"q{i % a.prompts}"), "rb") as f:
                 opened.release()
                 got[i] = f.read()
 
         t0 = time.monotonic()
+        cpu0, notify0 = cpu_of(f"/proc/{mnt.pid}"), notifier_cpu(mnt.pid)
         ts = [threading.Thread(target=reader, args=(i,)) for i in range(a.readers)]
         for t in ts:
             t.start()
@@ -86,13 +109,15 @@ def main():
         for t in ts:
             t.join()
         t_all = time.monotonic() - t0
+        cpu = cpu_of(f"/proc/{mnt.pid}") - cpu0
+        notify = notifier_cpu(mnt.pid) - notify0
         answers = []
-        for k in range(PROMPTS):
+        for k in range(a.prompts):
             with open(mnt.path("r000", "responses", f"q{k}"), "rb") as f:
                 answers.append(f.read())
-        right = sum(1 for i, g in enumerate(got) if g == answers[i % PROMPTS])
+        right = sum(1 for i, g in enumerate(got) if g == answers[i % a.prompts])
         print(f"P8  stat of cold model directories, server --latency {a.latency}, "
-              f"{a.readers} readers of responses/q0..q{PROMPTS - 1}")
+              f"{a.readers} readers of responses/q0..q{a.prompts - 1}")
         print(f"  no reader waiting:       p50 {ms(pct(idle, 50))}  p99 {ms(pct(idle, 99))}  "
               f"max {ms(max(idle))}  ({a.stats} stats; mount threads {idle_threads})")
         print(f"  {waiting:>4} readers waiting:  p50 {ms(pct(busy, 50))}  p99 {ms(pct(busy, 99))}"
@@ -102,6 +127,8 @@ def main():
               f"{pct(busy, 50) / pct(idle, 50):.2f}   target p99 <= 2")
         print(f"  {n_open} readers opened in {t_open:.2f} s; all answered {t_all:.2f} s after the "
               f"first; right answers {right}/{a.readers}")
+        print(f"  mount CPU (user + system) from the first open to the last answer: "
+              f"{cpu:.2f} s, of which the notifier thread {notify:.2f} s")
     finally:
         mnt.stop()
         srv.stop()

@@ -98,3 +98,48 @@ def test_nonblocking_reader_is_not_parked(tmp_path, server_factory, mount_factor
     finally:
         os.close(fd)
     assert m.read("slow", "responses", "n").endswith("\n")
+
+
+def test_each_change_reaches_its_own_readers(tmp_path, server_factory, mount_factory):
+    """A change is told to the readers it concerns only; none is missed: readers of two
+    models, of several spool names (two of them with one prompt, whose answer names only
+    one), of `response`, and of a prompt asked later all get their own answers."""
+    s, m = slow_mount(tmp_path, server_factory, mount_factory, latency_ms=1000)
+    m.write("slow", "prompts/a", data="1\n")
+    m.write("slow", "prompts/b", data="1\n")  # the same prompt: one answer for both names
+    m.write("slow", "prompts/c", data="3\n")
+    m.write("other", "prompt", data="5\n")  # this process's: its threads read it
+    files = [("slow", "responses", "a"), ("slow", "responses", "b"),
+             ("slow", "responses", "c"), ("other", "response")]
+    late = [("other", "responses", "d")]
+    n = 100  # more than FEW: the slow sweep, not the tick's
+    got = {}
+    opened = threading.Semaphore(0)
+
+    def reader(k, f):
+        with open(m.p(*f), "rb") as fp:
+            opened.release()
+            got[k] = fp.read()
+
+    threads = [threading.Thread(target=reader, args=(k, files[k % len(files)]))
+               for k in range(n)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        assert opened.acquire(timeout=10)
+    m.write("other", "prompts/d", data="7\n")  # asked after the others: answered later
+    more = [threading.Thread(target=reader, args=(n + k, late[0])) for k in range(10)]
+    for t in more:
+        t.start()
+    for t in threads + more:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads + more)
+    want = {f: m.read(*f).encode() for f in files + late}
+    # (the small model may answer several prompts alike: each file's own answer is the one
+    # it reads now)
+    assert want[files[0]] == want[files[1]]
+    assert all(w.endswith(b"\n") for w in want.values())
+    for k in range(n):
+        assert got[k] == want[files[k % len(files)]], k
+    for k in range(10):
+        assert got[n + k] == want[late[0]], n + k
