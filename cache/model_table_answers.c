@@ -35,12 +35,7 @@ void model_table_answers_destroy(struct model_table_answers *a)
 
 void model_table_answers_tick(struct model_table_answers *a)
 {
-	double until = model_table_now() + 0.1;
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)until;
-	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-	pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+	model_table_tick_on(&a->cond, &a->mu);
 }
 
 void model_table_job_unref(struct model_table *t, struct model_table_job *j)

@@ -55,13 +55,18 @@ double model_table_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void model_table_tick(struct model_table *t)
+void model_table_tick_on(pthread_cond_t *cond, pthread_mutex_t *mu)
 {
 	double until = model_table_now() + 0.1;
 	struct timespec ts;
 	ts.tv_sec = (time_t)until;
 	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-	pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+	pthread_cond_timedwait(cond, mu, &ts);
+}
+
+void model_table_tick(struct model_table *t)
+{
+	model_table_tick_on(&t->changed, &t->mu);
 }
 
 const char *model_table_state_name(enum model_table_state s)

@@ -108,6 +108,8 @@ double model_table_now(void);
 /* Waits on t->changed under t->mu for at most a tenth of a second (a waiter's tick:
  * interrupts and deadlines are checked between ticks). */
 void model_table_tick(struct model_table *t);
+/* The same tick on any condition and the mutex it is waited under (the answers' own). */
+void model_table_tick_on(pthread_cond_t *cond, pthread_mutex_t *mu);
 /* A name as it may appear in a log line: control bytes escaped as \xNN, cut short. */
 void model_table_printable(const char *s, char *out, size_t size);
 /* Wakes the background thread (under t->mu). */

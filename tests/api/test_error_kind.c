@@ -39,6 +39,25 @@ struct envelope_case {
 	const char *code;
 };
 
+typedef int (*envelope_reader)(const struct http_response *, long *, struct backend_error *);
+
+/* Each case read by the envelope's reader: errno, kind, status and the service's word. */
+static void check_envelopes(const struct envelope_case *cases, size_t n, envelope_reader read)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct http_response resp = {.status = cases[i].status,
+					     .body = (char *)cases[i].body,
+					     .len = strlen(cases[i].body)};
+		struct backend_error err = {.kind = BACKEND_ERROR_DIVERGED};
+		long asked = -1;
+
+		CHECK_INT(read(&resp, &asked, &err), cases[i].rc);
+		CHECK_INT(err.kind, cases[i].kind);
+		CHECK_INT(err.http_status, cases[i].status);
+		CHECK_STR(err.code, cases[i].code);
+	}
+}
+
 static void test_google_envelope(void)
 {
 	static const struct envelope_case cases[] = {
@@ -80,18 +99,7 @@ static void test_google_envelope(void)
 	    {429, "", -EAGAIN, BACKEND_ERROR_RATE_LIMITED, "RESOURCE_EXHAUSTED"},
 	};
 
-	for (size_t i = 0; i < N(cases); i++) {
-		struct http_response resp = {.status = cases[i].status,
-					     .body = (char *)cases[i].body,
-					     .len = strlen(cases[i].body)};
-		struct backend_error err = {.kind = BACKEND_ERROR_DIVERGED};
-		long asked = -1;
-
-		CHECK_INT(google_rpc_read_error(&resp, &asked, &err), cases[i].rc);
-		CHECK_INT(err.kind, cases[i].kind);
-		CHECK_INT(err.http_status, cases[i].status);
-		CHECK_STR(err.code, cases[i].code);
-	}
+	check_envelopes(cases, N(cases), google_rpc_read_error);
 	/* an Operation.error has no HTTP status: the name alone */
 	CHECK_INT(google_rpc_kind(0, "RESOURCE_EXHAUSTED"), BACKEND_ERROR_RATE_LIMITED);
 	CHECK_INT(google_rpc_kind(0, "NOT_FOUND"), BACKEND_ERROR_OTHER);
@@ -124,18 +132,7 @@ static void test_openai_envelope(void)
 	    {504, "", -ETIMEDOUT, BACKEND_ERROR_TIMEOUT, ""},
 	};
 
-	for (size_t i = 0; i < N(cases); i++) {
-		struct http_response resp = {.status = cases[i].status,
-					     .body = (char *)cases[i].body,
-					     .len = strlen(cases[i].body)};
-		struct backend_error err = {.kind = BACKEND_ERROR_DIVERGED};
-		long asked = -1;
-
-		CHECK_INT(openai_read_error(&resp, &asked, &err), cases[i].rc);
-		CHECK_INT(err.kind, cases[i].kind);
-		CHECK_INT(err.http_status, cases[i].status);
-		CHECK_STR(err.code, cases[i].code);
-	}
+	check_envelopes(cases, N(cases), openai_read_error);
 }
 
 /* Every way a transfer can end without an answer, worded without a service's word. */
