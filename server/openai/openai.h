@@ -37,6 +37,12 @@ cJSON *srv_openai_job_json(const struct srv_model *m);
  * 0, or -EINVAL with the message and the offending parameter (which may point into body). */
 int srv_openai_create_request(const cJSON *body, struct srv_model *m, char *why, size_t why_len,
 			      const char **param);
+/* The validation_file m names, checked and read into m's validation examples (0), or
+ * rep filled with a 400 naming validation_file (openai_validation.c). */
+int srv_openai_read_validation(struct srv *s, struct srv_model *m, struct srv_reply *rep);
+/* 1 and *loss when step is the last of an epoch whose validation loss m holds; caller holds
+ * the store lock. */
+int srv_openai_valid_loss(const struct srv_model *m, int step, double *loss);
 /* Reads chat JSONL into examples: 0, or -EINVAL and a message naming the line. */
 int srv_openai_dataset(const char *text, size_t len, struct srv_example **ex, size_t *n, char *why,
 		       size_t why_len);

@@ -101,7 +101,8 @@ void srv_openai_job_create(struct srv *s, const struct srv_request *req, const s
 		goto out;
 	}
 	srv_model_put(s->store, src);
-	if (read_file(s, m->dataset, &text, &len, rep))
+	if (read_file(s, m->dataset, &text, &len, rep) ||
+	    (m->validation && srv_openai_read_validation(s, m, rep)))
 		goto out;
 	int bad = srv_openai_dataset(text, len, &ex, &n_ex, why, sizeof(why));
 	snprintf(m->family, sizeof(m->family), "openai");
@@ -274,8 +275,13 @@ static size_t events_of(const struct srv_model *m, struct event *ev, size_t max)
 	}
 	for (size_t i = 0; i < m->n_snaps && n < max; i++) {
 		ev[n] = (struct event){m->snaps[i].compute_ns, "info", "metrics", "", &m->snaps[i]};
-		snprintf(ev[n++].msg, sizeof(ev[0].msg), "Step %d/%d: training loss=%.4f",
-			 m->snaps[i].step, m->total_steps, m->snaps[i].mean_loss);
+		int len = snprintf(ev[n].msg, sizeof(ev[0].msg), "Step %d/%d: training loss=%.4f",
+				   m->snaps[i].step, m->total_steps, m->snaps[i].mean_loss);
+		double vl;
+		if (srv_openai_valid_loss(m, m->snaps[i].step, &vl))
+			snprintf(ev[n].msg + len, sizeof(ev[0].msg) - (size_t)len,
+				 ", validation loss=%.4f", vl);
+		n++;
 	}
 	char name[512];
 	if (m->state == SRV_STATE_ACTIVE) {
@@ -307,6 +313,9 @@ static cJSON *event_json(const struct srv_model *m, const struct event *e, size_
 		cJSON *d = cJSON_AddObjectToObject(o, "data");
 		cJSON_AddNumberToObject(d, "step", e->snap->step);
 		cJSON_AddNumberToObject(d, "train_loss", e->snap->mean_loss);
+		double vl;
+		if (srv_openai_valid_loss(m, e->snap->step, &vl))
+			cJSON_AddNumberToObject(d, "valid_loss", vl);
 		cJSON_AddNumberToObject(d, "total_steps", m->total_steps);
 	} else {
 		cJSON_AddObjectToObject(o, "data");
@@ -381,6 +390,11 @@ void srv_openai_job_checkpoints(struct srv *s, const struct srv_request *req,
 		if (m->n_snaps)
 			cJSON_AddNumberToObject(mt, "train_loss",
 						m->snaps[m->n_snaps - 1].mean_loss);
+		if (m->n_val_loss) { /* the whole set, after the last epoch */
+			cJSON_AddNumberToObject(mt, "valid_loss", m->val_loss[m->n_val_loss - 1]);
+			cJSON_AddNumberToObject(mt, "full_valid_loss",
+						m->val_loss[m->n_val_loss - 1]);
+		}
 		cJSON_AddStringToObject(c, "fine_tuning_job_id", m->id);
 		cJSON_AddItemToArray(arr, c);
 		cJSON_AddStringToObject(out, "first_id", id);

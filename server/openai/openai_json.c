@@ -98,7 +98,10 @@ cJSON *srv_openai_job_json(const struct srv_model *m)
 	cJSON_AddStringToObject(o, "organization_id", SRV_OPENAI_OWNER);
 	cJSON_AddArrayToObject(o, "result_files");
 	cJSON_AddStringToObject(o, "status", status_of(m));
-	cJSON_AddNullToObject(o, "validation_file");
+	if (m->validation)
+		cJSON_AddStringToObject(o, "validation_file", m->validation);
+	else
+		cJSON_AddNullToObject(o, "validation_file");
 	cJSON_AddStringToObject(o, "training_file", m->dataset ? m->dataset : "");
 	cJSON_AddItemToObject(o, "hyperparameters", hyper_json(m));
 	error_json(o, m);
@@ -211,6 +214,11 @@ int srv_openai_create_request(const cJSON *body, struct srv_model *m, char *why,
 		BAD("training_file", "Missing required parameter: 'training_file'.");
 	m->base_model = xstrdup(model->valuestring);
 	m->dataset = xstrdup(file->valuestring);
+	const cJSON *vfile = cJSON_GetObjectItemCaseSensitive(body, "validation_file");
+	if (vfile && !cJSON_IsNull(vfile) && (!cJSON_IsString(vfile) || !*vfile->valuestring))
+		BAD("validation_file", "validation_file must be a file id.");
+	if (cJSON_IsString(vfile))
+		m->validation = xstrdup(vfile->valuestring);
 	const cJSON *method = cJSON_GetObjectItemCaseSensitive(body, "method");
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(body, "hyperparameters");
 	if (method && !cJSON_IsNull(method)) {

@@ -250,3 +250,42 @@ def test_key(server_factory, tmp_path):
     assert st == 401 and body["error"]["code"] == "invalid_api_key"
     assert KEY not in json.dumps(body)
     oa_error(locked.request("GET", "/v1/files", headers={"x-goog-api-key": KEY}), 401)
+
+
+def test_validation_file_reaches_the_job_and_its_loss_is_reported(server, file_id):
+    held = [{"text_input": str(n), "output": str(n + 1)} for n in (21, 37, 48)]
+    st, v, _ = upload(server, chat_lines(held), filename="valid.jsonl")
+    assert st == 200, v
+    st, job, _ = create(server, file_id, validation_file=v["id"],
+                        method={"type": "supervised", "supervised": {
+                            "hyperparameters": {"n_epochs": 2, "batch_size": 4}}})
+    assert st == 200, job
+    assert job["validation_file"] == v["id"]
+    done = wait_job(server, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["validation_file"] == v["id"]
+    st, ev, _ = server.request("GET", f"/v1/fine_tuning/jobs/{job['id']}/events?limit=100",
+                               headers=AUTH)
+    metrics = [e for e in ev["data"] if e["type"] == "metrics"]
+    valid = [e for e in metrics if "valid_loss" in e["data"]]
+    # one a finished epoch, the last at the last step
+    assert len(valid) == 2, metrics
+    assert valid[0]["data"]["step"] == metrics[0]["data"]["total_steps"]
+    assert all(e["data"]["valid_loss"] > 0 for e in valid)
+    assert "validation loss=" in valid[0]["message"]
+    st, ck, _ = server.request("GET", f"/v1/fine_tuning/jobs/{job['id']}/checkpoints",
+                               headers=AUTH)
+    [c] = ck["data"]
+    assert c["metrics"]["full_valid_loss"] == valid[0]["data"]["valid_loss"]
+
+
+def test_validation_file_errors(server, file_id):
+    e = oa_error(create(server, file_id, validation_file="file-nope"), 400, "validation_file")
+    assert "file-nope" in e
+    st, b, _ = upload(server, chat_lines(number_examples()[:2]), purpose="batch")
+    e = oa_error(create(server, file_id, validation_file=b["id"]), 400, "validation_file")
+    assert "fine-tune" in e
+    st, bad, _ = upload(server, '{"messages": [{"role": "user"}]}\n')
+    e = oa_error(create(server, file_id, validation_file=bad["id"]), 400, "validation_file")
+    assert "line 1" in e
+    oa_error(create(server, file_id, validation_file=5), 400, "validation_file")
