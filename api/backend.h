@@ -69,7 +69,9 @@ struct model_generation {
 struct tuning_snapshot {
 	int step, epoch;
 	double mean_loss;
-	time_t at; /* 0 when the service did not say */
+	time_t at;	    /* 0 when the service did not say */
+	int has_valid_loss; /* the validation set's loss at this step, when the service says */
+	double valid_loss;
 };
 
 /* One model as the mount shows it. Strings are heap-owned, NULL when absent. */

@@ -426,7 +426,8 @@ static int oa_get(void *impl, const char *id, struct tuned_model *out, struct ba
 }
 
 /* 16 hex digits of SHA-256 over what the job is asked to learn. */
-static void oa_digest(const char *lines, size_t len, const char *body, char out[17])
+static void oa_digest(const char *lines, size_t len, const char *vlines, size_t vlen,
+		      const char *body, char out[17])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -436,6 +437,8 @@ static void oa_digest(const char *lines, size_t len, const char *body, char out[
 		xalloc_die(0);
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	EVP_DigestUpdate(ctx, lines, len);
+	if (vlines)
+		EVP_DigestUpdate(ctx, vlines, vlen);
 	EVP_DigestUpdate(ctx, body, strlen(body));
 	EVP_DigestFinal_ex(ctx, md, &md_len);
 	EVP_MD_CTX_free(ctx);
@@ -475,24 +478,43 @@ static int oa_submit(struct openai_backend *a, const struct tuning_request *r, c
 	return rc;
 }
 
+/* The validation set uploaded as a second fine-tune file (*id), when r has one. */
+static int oa_upload_validation(struct openai_backend *a, const struct tuning_request *r,
+				const char *vdata, size_t vlen, const char *digest, char **id,
+				struct backend_cancel *c, struct backend_error *err)
+{
+	char *name;
+	int rc;
+
+	if (!vdata)
+		return 0;
+	name = xasprintf("tunedfs-%s-%s-validation.jsonl", r->id, digest);
+	rc = openai_file_upload(a->http, a->prefix, "fine-tune", name, vdata, vlen, id, c, err);
+	free(name);
+	return rc;
+}
+
 static int oa_create(void *impl, const struct tuning_request *r, struct tuned_model *out,
 		     struct backend_cancel *c, struct backend_error *err)
 {
 	struct openai_backend *a = impl;
-	char why[300] = "", digest[17], *data = NULL, *body, *file_id = NULL, *name;
+	char why[300] = "", digest[17], *data = NULL, *vdata = NULL, *body, *name;
+	char *file_id = NULL, *vfile_id = NULL;
 	struct backend_error scratch = {0};
-	size_t len = 0;
+	size_t len = 0, vlen = 0;
 	int rc;
 
 	rc = oa_check_request(r, why, sizeof(why));
 	if (rc == 0)
 		rc = openai_training_lines(r, &data, &len, why, sizeof(why));
+	if (rc == 0 && r->n_validation)
+		rc = openai_validation_lines(r, &vdata, &vlen, why, sizeof(why));
 	if (rc < 0) {
 		http_error_set(err, 0, "", "%s", why);
-		return rc;
+		goto done;
 	}
-	body = openai_create_body(r, "", "");
-	oa_digest(data, len, body, digest);
+	body = openai_create_body_val(r, "", vdata ? "" : NULL, "");
+	oa_digest(data, len, vdata, vlen, body, digest);
 	free(body);
 	/* a retry of a create whose answer never came: its job, if it was made */
 	if (oa_walk(a, r->id, digest, 1, out, c, &scratch) == 0 && out->job &&
@@ -502,17 +524,23 @@ static int oa_create(void *impl, const struct tuning_request *r, struct tuned_mo
 	name = xasprintf("tunedfs-%s-%s.jsonl", r->id, digest);
 	rc = openai_file_upload(a->http, a->prefix, "fine-tune", name, data, len, &file_id, c, err);
 	free(name);
+	if (rc == 0)
+		rc = oa_upload_validation(a, r, vdata, vlen, digest, &vfile_id, c, err);
 	if (rc == 0) {
-		body = openai_create_body(r, file_id, digest);
+		body = openai_create_body_val(r, file_id, vfile_id, digest);
 		rc = oa_submit(a, r, body, digest, out, c, err);
 		free(body);
 	}
-	/* a job refused outright keeps nothing of ours */
-	if (rc < 0 && file_id && (rc == -EINVAL || rc == -EACCES))
+	/* a job refused outright (or never sent) keeps nothing of ours */
+	if (rc < 0 && file_id && (rc == -EINVAL || rc == -EACCES || (vdata && !vfile_id))) {
 		openai_file_delete(a->http, a->prefix, file_id, c, &scratch);
+		openai_file_delete(a->http, a->prefix, vfile_id, c, &scratch);
+	}
 done:
 	free(file_id);
+	free(vfile_id);
 	free(data);
+	free(vdata);
 	return rc;
 }
 
@@ -584,7 +612,7 @@ static int oa_remove(void *impl, const struct tuned_model *m, struct backend_can
 {
 	struct openai_backend *a = impl;
 	struct tuned_model job = {0};
-	char said[sizeof(err->message)] = "", *model, *file;
+	char said[sizeof(err->message)] = "", *model, *file, *vfile;
 	int rc;
 
 	/* the job as it is now: one that just finished has a model to delete */
@@ -604,8 +632,10 @@ static int oa_remove(void *impl, const struct tuned_model *m, struct backend_can
 	}
 	model = openai_job_string(job.raw_json, "fine_tuned_model", 0);
 	file = openai_job_string(job.raw_json, "training_file", 0);
+	vfile = openai_job_string(job.raw_json, "validation_file", 0);
 	oa_delete_part(a, "fine-tuned model", "models", model, c, said, sizeof(said));
 	oa_delete_part(a, "training file", "files", file, c, said, sizeof(said));
+	oa_delete_part(a, "validation file", "files", vfile, c, said, sizeof(said));
 	oa_removed(a, job.job, 1);
 	if (err) {
 		memset(err, 0, sizeof(*err));
@@ -614,6 +644,7 @@ static int oa_remove(void *impl, const struct tuned_model *m, struct backend_can
 	}
 	free(model);
 	free(file);
+	free(vfile);
 	tuned_model_clear(&job);
 	return 0;
 }
@@ -715,7 +746,8 @@ static void oa_dataset_rules(size_t n, struct backend_dataset_rules *out)
 
 const struct backend_ops backend_openai_ops = {
     .name = "openai",
-    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_STREAM | BACKEND_HAS_LR_MULTIPLIER,
+    .caps = BACKEND_CAN_CANCEL | BACKEND_CAN_STREAM | BACKEND_HAS_LR_MULTIPLIER |
+	    BACKEND_HAS_VALIDATION,
     .open = oa_open,
     .close = oa_close,
     .credentials_kind = oa_credentials_kind,

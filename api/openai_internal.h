@@ -42,10 +42,16 @@ int openai_parse_page(const char *json, size_t len, struct model_page *out);
 char *openai_job_string(const char *raw_json, const char *key, int meta);
 /* The fine_tuning/jobs create body. */
 char *openai_create_body(const struct tuning_request *r, const char *file_id, const char *digest);
+/* The same naming a validation file too (none when validation_id is NULL). */
+char *openai_create_body_val(const struct tuning_request *r, const char *file_id,
+			     const char *validation_id, const char *digest);
 /* examples as chat lines ({"messages": [system?, user, assistant]}), native lines checked
  * and passed through: 0, or -EINVAL with the example's number in why. */
 int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len);
+/* r's validation set as the same chat JSONL (why prefixed "validation_examples: "). */
+int openai_validation_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
+			    size_t why_len);
 /* Adds the metrics events of one events page (newest first) to m's snapshots (and
  * total_steps), stopping at the event whose id is known; *more and *last say whether and
  * after what the next page comes, *first (when NULL so far) gets the newest id read.

@@ -218,6 +218,12 @@ char *openai_job_string(const char *raw_json, const char *key, int meta)
 
 char *openai_create_body(const struct tuning_request *r, const char *file_id, const char *digest)
 {
+	return openai_create_body_val(r, file_id, NULL, digest);
+}
+
+char *openai_create_body_val(const struct tuning_request *r, const char *file_id,
+			     const char *validation_id, const char *digest)
+{
 	cJSON *root = cJSON_CreateObject(), *md, *method, *sup, *hp;
 	const char *base = r->base_model ? r->base_model : "";
 	char *s;
@@ -227,6 +233,8 @@ char *openai_create_body(const struct tuning_request *r, const char *file_id, co
 		base += 7; /* the config's Gemini spelling */
 	oj_check(cJSON_AddStringToObject(root, "model", base));
 	oj_check(cJSON_AddStringToObject(root, "training_file", file_id));
+	if (validation_id)
+		oj_check(cJSON_AddStringToObject(root, "validation_file", validation_id));
 	oj_check(cJSON_AddStringToObject(root, "suffix", r->id));
 	oj_check(md = cJSON_AddObjectToObject(root, "metadata"));
 	oj_check(cJSON_AddStringToObject(md, OPENAI_NAME_KEY, r->id));
@@ -311,13 +319,13 @@ static char *oj_line(const struct tuning_request *r, const struct tuning_example
 	return s;
 }
 
-int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
-			  size_t why_len)
+static int oj_lines(const struct tuning_request *r, const struct tuning_example *ex, size_t n,
+		    char **out, size_t *len, char *why, size_t why_len)
 {
 	struct dynbuf b = DYNBUF_INIT;
 
-	for (size_t i = 0; i < r->n_examples; i++) {
-		char *line = oj_line(r, &r->examples[i], why, why_len, i + 1);
+	for (size_t i = 0; i < n; i++) {
+		char *line = oj_line(r, &ex[i], why, why_len, i + 1);
 		if (!line) {
 			dynbuf_free(&b);
 			return -EINVAL;
@@ -328,6 +336,23 @@ int openai_training_lines(const struct tuning_request *r, char **out, size_t *le
 	}
 	*out = dynbuf_take(&b, len);
 	return 0;
+}
+
+int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
+			  size_t why_len)
+{
+	return oj_lines(r, r->examples, r->n_examples, out, len, why, why_len);
+}
+
+int openai_validation_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
+			    size_t why_len)
+{
+	char inner[300] = "";
+	int rc = oj_lines(r, r->validation, r->n_validation, out, len, inner, sizeof(inner));
+
+	if (rc < 0)
+		snprintf(why, why_len, "validation_examples: %s", inner);
+	return rc;
 }
 
 static void oj_add_snapshot(struct tuned_model *m, int step, double loss, time_t at)
@@ -342,6 +367,38 @@ static void oj_add_snapshot(struct tuned_model *m, int step, double loss, time_t
 	s->step = step;
 	s->mean_loss = loss;
 	s->at = at;
+}
+
+/* The validation loss metrics report (valid_loss, or full_valid_loss over the whole set)
+ * kept with the snapshot of that step. */
+static void oj_valid_loss(struct tuned_model *m, int step, const cJSON *metrics)
+{
+	const cJSON *v = oj_get(metrics, "full_valid_loss");
+
+	if (!cJSON_IsNumber(v))
+		v = oj_get(metrics, "valid_loss");
+	if (!cJSON_IsNumber(v))
+		return;
+	for (size_t i = m->n_snapshots; i-- > 0;)
+		if (m->snapshots[i].step == step) {
+			m->snapshots[i].has_valid_loss = 1;
+			m->snapshots[i].valid_loss = v->valuedouble;
+			return;
+		}
+}
+
+/* The validation losses as progress lines, "evaluation step S valid_loss L". */
+static void oj_evaluation(struct tuned_model *m)
+{
+	struct dynbuf b = DYNBUF_INIT;
+
+	for (size_t i = 0; i < m->n_snapshots; i++)
+		if (m->snapshots[i].has_valid_loss)
+			dynbuf_printf(&b, "evaluation step %d valid_loss %.6f\n",
+				      m->snapshots[i].step, m->snapshots[i].valid_loss);
+	free(m->evaluation);
+	m->evaluation = b.len ? dynbuf_take(&b, NULL) : NULL;
+	dynbuf_free(&b);
 }
 
 int openai_parse_events(const char *json, size_t len, const char *known, struct tuned_model *m,
@@ -374,6 +431,7 @@ int openai_parse_events(const char *json, size_t len, const char *known, struct 
 			m->total_steps = oj_int(d, "total_steps");
 		oj_add_snapshot(m, oj_int(d, "step"), oj_num(d, "train_loss"),
 				(time_t)oj_num(ev, "created_at"));
+		oj_valid_loss(m, oj_int(d, "step"), d);
 	}
 	if (!met && tail && oj_str(tail, "id") && cJSON_IsTrue(oj_get(root, "has_more"))) {
 		*more = 1;
@@ -401,6 +459,7 @@ int openai_parse_checkpoints(const char *json, size_t len, struct tuned_model *m
 		if (!known)
 			oj_add_snapshot(m, step, oj_num(metrics, "train_loss"),
 					(time_t)oj_num(c, "created_at"));
+		oj_valid_loss(m, step, metrics);
 		if (step > m->total_steps && m->state == BACKEND_ACTIVE)
 			m->total_steps = step;
 	}
@@ -424,7 +483,10 @@ void openai_finish_progress(struct tuned_model *m)
 	for (size_t i = 0; i < m->n_snapshots; i++)
 		if (n == 0 || m->snapshots[n - 1].step != m->snapshots[i].step)
 			m->snapshots[n++] = m->snapshots[i];
+		else if (m->snapshots[i].has_valid_loss)
+			m->snapshots[n - 1] = m->snapshots[i];
 	m->n_snapshots = n;
+	oj_evaluation(m);
 	if (m->settings.epochs > 0 && m->total_steps >= m->settings.epochs)
 		per_epoch = m->total_steps / m->settings.epochs;
 	for (size_t i = 0; i < n; i++)

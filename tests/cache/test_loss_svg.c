@@ -49,8 +49,8 @@ static void test_none(void)
 static void test_curve(void)
 {
 	struct tuning_snapshot s[6] = {
-	    {1, 1, 2.0, 0},  {2, 1, 1.5, 0}, {3, 2, 1.0, 0},
-	    {4, 2, 0.75, 0}, {5, 3, 0.5, 0}, {6, 3, 0.25, 0},
+	    {1, 1, 2.0, 0, 0, 0},  {2, 1, 1.5, 0, 0, 0}, {3, 2, 1.0, 0, 0, 0},
+	    {4, 2, 0.75, 0, 0, 0}, {5, 3, 0.5, 0, 0, 0}, {6, 3, 0.25, 0, 0, 0},
 	};
 	double x[10], y[10];
 	char *out = NULL;
@@ -84,8 +84,9 @@ static void test_curve(void)
 
 static void test_one_and_nan(void)
 {
-	struct tuning_snapshot one = {7, 1, 0.5, 0};
-	struct tuning_snapshot odd[3] = {{1, 1, NAN, 0}, {2, 1, 1.0, 0}, {3, 1, INFINITY, 0}};
+	struct tuning_snapshot one = {7, 1, 0.5, 0, 0, 0};
+	struct tuning_snapshot odd[3] = {
+	    {1, 1, NAN, 0, 0, 0}, {2, 1, 1.0, 0, 0, 0}, {3, 1, INFINITY, 0, 0, 0}};
 	double x[4], y[4];
 	char *out = NULL;
 	size_t len;
@@ -108,7 +109,7 @@ static void test_many_epochs(void)
 	size_t len, marks;
 
 	for (int i = 0; i < N; i++)
-		s[i] = (struct tuning_snapshot){i + 1, i / 3 + 1, 3.0 / (i + 1), 0};
+		s[i] = (struct tuning_snapshot){i + 1, i / 3 + 1, 3.0 / (i + 1), 0, 0, 0};
 	CHECK_INT(loss_svg_render("long", "ACTIVE", s, N, &out, &len), 0);
 	marks = count(out, "stroke-dasharray");
 	CHECK(marks >= 10 && marks <= 12); /* 300 epochs, a dozen marks */

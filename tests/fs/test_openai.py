@@ -1,7 +1,8 @@
 """The mount on the OpenAI backend, against tunedfs-server's OpenAI routes: the tutorial end
 to end (-o local,backend=openai), a bad key, a training file that fails validation, rm of a
 running job (cancelled, its file deleted, gone after a remount too), a listing of 250 jobs
-over pages, and creates that meet a dropped connection or a lost answer leaving one job."""
+over pages, creates that meet a dropped connection or a lost answer leaving one job, and
+validation_examples sent as the job's validation_file."""
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 
 from tests.conftest import DATA, read_examples, until
 
@@ -305,3 +307,41 @@ def test_help_lists_openai_options():
                        capture_output=True, text=True, timeout=30)
     assert "backend=openai" in r.stdout
     assert "organization=ID" in r.stdout and "OPENAI_API_KEY" in r.stdout
+
+
+def test_validation_examples_reach_the_job_and_go_with_it(mount_factory, server):
+    opts, env = openai(server)
+    m = mount_factory(server=server, opts=opts, env=env)
+    os.mkdir(m.p("val"))
+    held = [{"text_input": str(n), "output": str(n + 1)} for n in (21, 37, 48)]
+    m.write("val", "eval", "held.jsonl", data="".join(json.dumps(e) + "\n" for e in held))
+    shutil.copyfile(os.path.join(DATA, "examples.jsonl"), m.p("val", "examples.jsonl"))
+    m.write("val", "config", data=QUICK + "validation_examples = held\n")
+    assert m.read("val", "wait") == "ACTIVE\n", m.read("val", "error")
+    [job] = named(server, "val")
+    vid = job["validation_file"]
+    assert vid and vid != job["training_file"], job
+    st, f, _ = server.request("GET", f"/v1/files/{vid}", headers=BEARER)
+    assert st == 200 and f["purpose"] == "fine-tune", f
+    req = urllib.request.Request(f"{server.url}/v1/files/{vid}/content", headers=BEARER)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        lines = [json.loads(line) for line in r.read().decode().splitlines()]
+    assert [[x["content"] for x in e["messages"][-2:]] for e in lines] == \
+        [[e["text_input"], e["output"]] for e in held], lines
+    shown = [line.split() for line in m.read("val", "progress").splitlines()
+             if line.startswith("evaluation step ")]
+    assert len(shown) == 2 and all(w[3] == "valid_loss" and float(w[4]) > 0 for w in shown), \
+        m.read("val", "progress")
+    remove(m.p("val"))
+    for fid in (vid, job["training_file"]):
+        assert server.request("GET", f"/v1/files/{fid}", headers=BEARER)[0] == 404
+
+
+def test_validation_examples_that_are_not_there(mount_factory, server):
+    opts, env = openai(server)
+    m = mount_factory(server=server, opts=opts, env=env)
+    m.allow.append("validation_examples")
+    draft(m, "miss", QUICK + "validation_examples = nothere\n")
+    assert m.read("miss", "wait") == "DRAFT\n"
+    assert "validation_examples: eval/nothere.jsonl is not there" in m.read("miss", "error")
+    assert named(server, "miss") == []
