@@ -1,6 +1,7 @@
 // openai_sdk.mjs - OpenAI's own `openai` package, unmodified, against tunedfs-server's
-// OpenAI routes: upload a file, fine-tune, retrieve, list and list events in pages, cancel,
-// checkpoints, chat completions (whole and streamed), models retrieve and delete.
+// OpenAI routes: upload a file, fine-tune (with the same file as its validation file),
+// retrieve, list and list events in pages, cancel, checkpoints, chat completions (whole and
+// streamed), models retrieve and delete.
 // Usage: node openai_sdk.mjs BASE_URL TRAIN_JSONL LONG_JSONL. Prints one JSON object.
 import fs from 'node:fs';
 import OpenAI, {toFile} from 'openai';
@@ -30,6 +31,7 @@ const longFile = await client.files.create(
 const job = await client.fineTuning.jobs.create({
   model: 'gpt-4o-mini-2024-07-18',
   training_file: file.id,
+  validation_file: file.id,
   suffix: 'ng',
   metadata: {'tunedfs-name': 'ng'},
   method: {type: 'supervised', supervised: {hyperparameters: {n_epochs: 50}}},
@@ -43,7 +45,7 @@ out.cancelled = (await until(long.id, (j) => j.finished_at !== null)).status;
 
 const done = await until(job.id, (j) => ['succeeded', 'failed'].includes(j.status));
 out.done = {status: done.status, model: done.fine_tuned_model, metadata: done.metadata,
-            epochs: done.hyperparameters.n_epochs};
+            epochs: done.hyperparameters.n_epochs, validation: done.validation_file};
 
 out.listed = [];
 for await (const j of client.fineTuning.jobs.list({limit: 1})) out.listed.push(j.id);
@@ -56,6 +58,7 @@ for await (const e of client.fineTuning.jobs.listEvents(job.id, {limit: 100})) {
 out.firstEvent = last;
 const ck = await client.fineTuning.jobs.checkpoints.list(job.id);
 out.checkpoints = ck.data.map((c) => c.step_number);
+out.validLoss = ck.data.map((c) => c.metrics.full_valid_loss);
 
 const ft = done.fine_tuned_model;
 out.answers = {};

@@ -1,6 +1,7 @@
 """OpenAI's own `openai` npm package, unmodified, against tunedfs-server's OpenAI routes:
 files.create, fineTuning.jobs create/retrieve/list/listEvents/cancel, checkpoints.list,
-chat.completions.create (plain and stream: true), models.retrieve and delete."""
+chat.completions.create (plain and stream: true), models.retrieve and delete; the job is made
+with a validation_file, which comes back on it with a validation loss in its checkpoint."""
 import json
 
 from ..server.conftest import number_examples
@@ -30,6 +31,8 @@ def test_openai_sdk(server_factory, tmp_path, node):
     assert len(out["listed"]) == 2 and len(set(out["listed"])) == 2  # one a page
     assert out["events"] > 750 and out["firstEvent"].startswith("Validating training file")
     assert out["checkpoints"] == [750]
+    assert out["done"]["validation"] == out["file"]["id"]
+    assert len(out["validLoss"]) == 1 and 0 < out["validLoss"][0] < 1, out["validLoss"]
     want = {e["text_input"]: e["output"] for e in examples}
     for prompt, text in out["answers"].items():
         assert text == want[prompt], (prompt, text)
