@@ -334,6 +334,24 @@ void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example
 	enqueue(j, m, ex, n, kept, 0);
 }
 
+void srv_jobs_submit_or_fail(struct srv_jobs *j, struct srv_model *m, char *msg,
+			     struct srv_example *ex, size_t n)
+{
+	if (!msg) {
+		srv_jobs_submit(j, m, ex, n);
+		return;
+	}
+	pthread_mutex_lock(&j->st->lock);
+	m->state = SRV_STATE_FAILED;
+	m->err_code = 3; /* INVALID_ARGUMENT */
+	free(m->err_msg);
+	m->err_msg = msg;
+	m->start_ns = m->complete_ns = m->update_ns = srv_now_ns();
+	pthread_mutex_unlock(&j->st->lock);
+	srv_store_persist(j->st, m);
+	srv_examples_free(ex, n);
+}
+
 void srv_jobs_checkpoint_every(struct srv_jobs *j, long ms)
 {
 	atomic_store(&j->checkpoint_ns, (long long)ms * 1000000);

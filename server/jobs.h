@@ -22,6 +22,11 @@ int srv_jobs_start(struct srv_store *st, int n_workers, uint64_t seed, struct sr
  * its training; takes ownership of ex. The examples are written before the record, so a
  * job whose record a restart finds can always resume. */
 void srv_jobs_submit(struct srv_jobs *j, struct srv_model *m, struct srv_example *ex, size_t n);
+/* srv_jobs_submit when msg is NULL; else a dataset that is there but wrong: ends m
+ * FAILED at once with code 3 (INVALID_ARGUMENT) and msg (taken), persists it and frees
+ * ex, so that the job fails, not the call. */
+void srv_jobs_submit_or_fail(struct srv_jobs *j, struct srv_model *m, char *msg,
+			     struct srv_example *ex, size_t n);
 /* How often a running job writes its checkpoint (default SRV_CHECKPOINT_EVERY_MS). */
 #define SRV_CHECKPOINT_EVERY_MS 3000
 void srv_jobs_checkpoint_every(struct srv_jobs *j, long ms);

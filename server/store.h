@@ -188,6 +188,13 @@ struct srv_example {
 	size_t output_len;
 };
 void srv_examples_free(struct srv_example *ex, size_t n);
+/* A family's reading of one JSONL line into ex; -EINVAL with why when it does not fit. */
+typedef int (*srv_example_line_fn)(const cJSON *j, struct srv_example *ex, char *why,
+				   size_t why_len);
+/* The examples of JSONL text (up to max lines), each non-blank line read by one: 0 with
+ * *out (NULL when none) and *n_out; -EINVAL with "line N: why" when a line fails. */
+int srv_examples_jsonl(const char *text, size_t len, size_t max, srv_example_line_fn one,
+		       struct srv_example **out, size_t *n_out, char *why, size_t why_len);
 /* Steps of a training: ceil(n_examples * epochs / batch), 0 when any is not positive. */
 int srv_total_steps(long n_examples, int epochs, int batch);
 #endif

@@ -10,6 +10,7 @@
 #include "base/dynbuf.h"
 #include "base/xalloc.h"
 #include "server/batch.h"
+#include "server/batch_reply.h"
 #include "server/gemini/gemini.h"
 #include "server/json_util.h"
 
@@ -25,35 +26,7 @@ static const char *const state_words[] = {"BATCH_STATE_PENDING",   "BATCH_STATE_
 		return -EINVAL;                                                                    \
 	} while (0)
 
-struct items {
-	struct srv_batch_item *v;
-	size_t n, cap;
-};
-
-static void add_item(struct items *l, const char *key, const cJSON *request, const cJSON *metadata)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	memset(&l->v[l->n], 0, sizeof(l->v[0]));
-	l->v[l->n].key = xstrdup(key ? key : "");
-	l->v[l->n].request = srv_json_print(request);
-	l->v[l->n].extra = cJSON_IsObject(metadata) ? srv_json_print(metadata) : NULL;
-	l->n++;
-}
-
-static void free_items(struct items *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		free(l->v[i].request);
-		free(l->v[i].extra);
-	}
-	free(l->v);
-}
-
-static int inline_requests(const cJSON *reqs, struct items *l, char *why, size_t why_len)
+static int inline_requests(const cJSON *reqs, struct srv_batch_items *l, char *why, size_t why_len)
 {
 	const cJSON *arr = srv_json_field(reqs, "requests");
 	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
@@ -72,7 +45,7 @@ static int inline_requests(const cJSON *reqs, struct items *l, char *why, size_t
 			BAD("Invalid value at 'batch.input_config.requests.requests[%zu].request': "
 			    "a GenerateContentRequest object is required.",
 			    i);
-		add_item(l, cJSON_IsString(key) ? key->valuestring : "", r, md);
+		srv_batch_items_add(l, cJSON_IsString(key) ? key->valuestring : "", r, md);
 		i++;
 	}
 	return 0;
@@ -80,16 +53,16 @@ static int inline_requests(const cJSON *reqs, struct items *l, char *why, size_t
 
 static int file_line(void *ctx, const cJSON *j, char *why, size_t why_len)
 {
-	struct items *l = ctx;
+	struct srv_batch_items *l = ctx;
 	const cJSON *r = srv_json_field(j, "request");
 	const cJSON *key = srv_json_field(j, "key");
 	if (!cJSON_IsObject(r))
 		BAD("a 'request' object is required");
-	add_item(l, cJSON_IsString(key) ? key->valuestring : "", r, NULL);
+	srv_batch_items_add(l, cJSON_IsString(key) ? key->valuestring : "", r, NULL);
 	return 0;
 }
 
-static int file_requests(struct srv *s, const char *name, struct items *l, char *why,
+static int file_requests(struct srv *s, const char *name, struct srv_batch_items *l, char *why,
 			 size_t why_len)
 {
 	char *data = NULL, line[200];
@@ -131,18 +104,13 @@ static int model_target(struct srv *s, const struct srv_request *req, const stru
 
 static cJSON *operation_json(const struct srv_batch *b);
 
-static void render_reply(const struct srv_batch *b, void *ctx)
-{
-	srv_reply_json(ctx, 200, operation_json(b));
-}
-
 void srv_gemini_batch_create(struct srv *s, const struct srv_request *req,
 			     const struct srv_params *p, struct srv_reply *rep)
 {
 	cJSON *body = NULL;
-	char model[160], why[300] = "", id[48];
+	char model[160], why[300] = "";
 	char *target = NULL;
-	struct items l = {0};
+	struct srv_batch_items l = {0};
 	if (srv_body_json(req, 0, &body, rep) ||
 	    model_target(s, req, p, model, sizeof(model), &target, rep)) {
 		cJSON_Delete(body);
@@ -171,15 +139,12 @@ void srv_gemini_batch_create(struct srv *s, const struct srv_request *req,
 	cJSON_AddStringToObject(meta, "input", cJSON_IsString(file) ? file->valuestring : "");
 	char *meta_text = srv_json_print(meta);
 	cJSON_Delete(meta);
-	rc = srv_batch_submit(s->batches, "gemini", target, meta_text, l.v, l.n, id);
+	rc = srv_batch_submit_render(s, "gemini", target, meta_text, &l, operation_json, rep);
 	target = NULL;
-	l = (struct items){0};
 	if (rc)
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot keep the batch: %s.", strerror(-rc));
-	else
-		srv_batch_with(s->batches, "gemini", id, render_reply, rep);
 out:
-	free_items(&l);
+	srv_batch_items_free(&l);
 	free(target);
 	cJSON_Delete(body);
 }
@@ -238,22 +203,6 @@ static cJSON *output_json(const struct srv_batch *b, int response)
 	return o;
 }
 
-static void add_count(cJSON *o, const char *k, size_t v)
-{
-	char t[32];
-	snprintf(t, sizeof(t), "%zu", v);
-	cJSON_AddStringToObject(o, k, t);
-}
-
-static void add_time(cJSON *o, const char *k, int64_t ns)
-{
-	char t[64];
-	if (!ns)
-		return;
-	srv_json_time(ns, t, sizeof(t));
-	cJSON_AddStringToObject(o, k, t);
-}
-
 static const char *meta_str(const cJSON *meta, const char *k)
 {
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, k));
@@ -278,14 +227,14 @@ static cJSON *operation_json(const struct srv_batch *b)
 	if (*input)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(m, "inputConfig"), "fileName",
 					input);
-	add_time(m, "createTime", b->create_ns);
-	add_time(m, "updateTime", b->update_ns);
-	add_time(m, "endTime", b->end_ns);
+	srv_batch_json_time(m, "createTime", b->create_ns);
+	srv_batch_json_time(m, "updateTime", b->update_ns);
+	srv_batch_json_time(m, "endTime", b->end_ns);
 	cJSON *st = cJSON_AddObjectToObject(m, "batchStats");
-	add_count(st, "requestCount", b->n);
-	add_count(st, "successfulRequestCount", b->n_ok);
-	add_count(st, "failedRequestCount", b->n_failed);
-	add_count(st, "pendingRequestCount", b->n - b->n_ok - b->n_failed);
+	srv_batch_json_count(st, "requestCount", b->n);
+	srv_batch_json_count(st, "successfulRequestCount", b->n_ok);
+	srv_batch_json_count(st, "failedRequestCount", b->n_failed);
+	srv_batch_json_count(st, "pendingRequestCount", b->n - b->n_ok - b->n_failed);
 	cJSON_AddStringToObject(m, "state", state_words[b->state]);
 	cJSON_Delete(meta);
 	int ended = srv_batch_ended(b->state);
@@ -316,7 +265,7 @@ void srv_gemini_batch_get(struct srv *s, const struct srv_request *req, const st
 {
 	char id[64];
 	batch_id(p, id, sizeof(id));
-	if (srv_batch_with(s->batches, "gemini", id, render_reply, rep))
+	if (srv_batch_render(s, "gemini", id, operation_json, rep))
 		srv_reply_error(rep, 404, "NOT_FOUND", "Batch batches/%.64s does not exist.", id);
 }
 

@@ -10,6 +10,7 @@
 #include "base/dynbuf.h"
 #include "base/xalloc.h"
 #include "server/batch.h"
+#include "server/batch_reply.h"
 #include "server/ids.h"
 #include "server/json_util.h"
 #include "server/objects.h"
@@ -21,8 +22,7 @@
 #define WINDOW_S  (24 * 3600)
 
 struct input {
-	struct srv_batch_item *v;
-	size_t n, cap;
+	struct srv_batch_items l;
 	cJSON *errors; /* errors.data[] */
 	char model[256];
 };
@@ -44,8 +44,8 @@ static void input_error(struct input *in, const char *code, const char *msg, siz
 
 static int seen_id(const struct input *in, const char *id)
 {
-	for (size_t i = 0; i < in->n; i++)
-		if (!strcmp(in->v[i].key, id))
+	for (size_t i = 0; i < in->l.n; i++)
+		if (!strcmp(in->l.v[i].key, id))
 			return 1;
 	return 0;
 }
@@ -80,21 +80,14 @@ static void input_line(struct input *in, const char *text, size_t len, size_t li
 	else if (!cJSON_IsObject(body))
 		input_error(in, "missing_required_parameter",
 			    "Missing 'body': an object is required.", line);
-	else if (in->n >= MAX_ITEMS)
+	else if (in->l.n >= MAX_ITEMS)
 		input_error(in, "too_many_requests", "A batch holds at most 50,000 requests.",
 			    line);
 	else {
 		const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
 		if (!in->model[0] && cJSON_IsString(model))
 			snprintf(in->model, sizeof(in->model), "%s", model->valuestring);
-		if (in->n == in->cap) {
-			in->cap = in->cap ? in->cap * 2 : 64;
-			in->v = xrealloc(in->v, in->cap * sizeof(*in->v));
-		}
-		memset(&in->v[in->n], 0, sizeof(in->v[0]));
-		in->v[in->n].key = xstrdup(id->valuestring);
-		in->v[in->n].request = srv_json_print(body);
-		in->n++;
+		srv_batch_items_add(&in->l, id->valuestring, body, NULL);
 	}
 	cJSON_Delete(j);
 }
@@ -110,17 +103,13 @@ static void read_input(const char *text, size_t len, struct input *in)
 			input_line(in, p, n, line);
 		p += n + 1;
 	}
-	if (in->n == 0 && cJSON_GetArraySize(in->errors) == 0)
+	if (in->l.n == 0 && cJSON_GetArraySize(in->errors) == 0)
 		input_error(in, "empty_file", "The input file holds no requests.", 0);
 }
 
 static void free_input(struct input *in)
 {
-	for (size_t i = 0; i < in->n; i++) {
-		free(in->v[i].key);
-		free(in->v[i].request);
-	}
-	free(in->v);
+	srv_batch_items_free(&in->l);
 	cJSON_Delete(in->errors);
 }
 
@@ -212,11 +201,6 @@ static cJSON *batch_json(const struct srv_batch *b)
 	return o;
 }
 
-static void render(const struct srv_batch *b, void *ctx)
-{
-	srv_reply_json(ctx, 200, batch_json(b));
-}
-
 /* The create body's checks; rep filled and -EINVAL when one fails. */
 static int create_checks(struct srv *s, const cJSON *body, struct srv_object *file,
 			 struct srv_reply *rep)
@@ -257,7 +241,7 @@ void srv_openai_batch_create(struct srv *s, const struct srv_request *req,
 	cJSON *body = NULL;
 	struct srv_object file;
 	struct input in = {.errors = cJSON_CreateArray()};
-	char *data = NULL, id[48];
+	char *data = NULL;
 	size_t len = 0;
 	if (srv_body_json(req, 0, &body, rep) || create_checks(s, body, &file, rep))
 		goto out;
@@ -286,15 +270,11 @@ void srv_openai_batch_create(struct srv *s, const struct srv_request *req,
 	}
 	char *meta_text = srv_json_print(meta);
 	cJSON_Delete(meta);
-	int rc =
-	    srv_batch_submit(s->batches, "openai", xstrdup(ENDPOINT), meta_text, in.v, in.n, id);
-	in.v = NULL;
-	in.n = 0;
+	int rc = srv_batch_submit_render(s, "openai", xstrdup(ENDPOINT), meta_text, &in.l,
+					 batch_json, rep);
 	if (rc)
 		srv_openai_error(rep, 500, "server_error", NULL, NULL, "Cannot keep the batch: %s.",
 				 strerror(-rc));
-	else
-		srv_batch_with(s->batches, "openai", id, render, rep);
 out:
 	free(data);
 	free_input(&in);
@@ -316,7 +296,7 @@ void srv_openai_batch_get(struct srv *s, const struct srv_request *req, const st
 			  struct srv_reply *rep)
 {
 	const char *id = core_id(p, rep);
-	if (id && srv_batch_with(s->batches, "openai", id, render, rep))
+	if (id && srv_batch_render(s, "openai", id, batch_json, rep))
 		srv_openai_error(rep, 404, "invalid_request_error", "batch_id", "not_found",
 				 "No batch found with id '%.64s'.", srv_param(p, "id"));
 }
@@ -335,7 +315,7 @@ void srv_openai_batch_cancel(struct srv *s, const struct srv_request *req,
 		srv_openai_error(rep, 409, "invalid_request_error", NULL, NULL,
 				 "Cannot cancel a batch that has already ended.");
 	else
-		srv_batch_with(s->batches, "openai", id, render, rep);
+		srv_batch_render(s, "openai", id, batch_json, rep);
 }
 
 struct page {

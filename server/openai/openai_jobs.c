@@ -30,17 +30,6 @@ static void settle_auto(struct srv_model *m)
 	m->total_steps = srv_total_steps(n, m->epoch_count, m->batch_size);
 }
 
-static void fail_now(struct srv *s, struct srv_model *m, const char *why)
-{
-	pthread_mutex_lock(&s->store->lock);
-	m->state = SRV_STATE_FAILED;
-	m->err_code = 3;
-	free(m->err_msg);
-	m->err_msg = xasprintf("The training file %s is not valid chat JSONL: %s", m->dataset, why);
-	m->start_ns = m->complete_ns = m->update_ns = srv_now_ns();
-	pthread_mutex_unlock(&s->store->lock);
-}
-
 static int insert(struct srv *s, struct srv_model *m, struct srv_reply *rep)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
@@ -115,14 +104,11 @@ void srv_openai_job_create(struct srv *s, const struct srv_request *req, const s
 		settle_auto(m);
 	if (insert(s, m, rep))
 		goto out;
-	if (bad)
-		fail_now(s, m, why);
-	if (!bad) {
-		srv_jobs_submit(s->jobs, m, ex, n_ex); /* persists m */
-	} else {
-		srv_store_persist(s->store, m);
-		srv_examples_free(ex, n_ex);
-	}
+	/* A dataset that is there but wrong fails the job, not the call. */
+	char *fail =
+	    bad ? xasprintf("The training file %s is not valid chat JSONL: %s", m->dataset, why)
+		: NULL;
+	srv_jobs_submit_or_fail(s->jobs, m, fail, ex, n_ex); /* persists m */
 	ex = NULL;
 	pthread_mutex_lock(&s->store->lock);
 	cJSON *o = srv_openai_job_json(m);

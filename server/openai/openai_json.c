@@ -309,36 +309,14 @@ static int one_line(const cJSON *j, struct srv_example *ex, char *why, size_t wh
 	return 0;
 }
 
-struct examples {
-	struct srv_example *v;
-	size_t n, cap;
-};
-
-static int add_line(void *ctx, const cJSON *j, char *why, size_t why_len)
-{
-	struct examples *e = ctx;
-	if (e->n == e->cap)
-		e->v = xrealloc(e->v, (e->cap = e->cap ? e->cap * 2 : 64) * sizeof(*e->v));
-	int rc = one_line(j, &e->v[e->n], why, why_len);
-	if (rc == 0)
-		e->n++;
-	return rc;
-}
-
 int srv_openai_dataset(const char *text, size_t len, struct srv_example **out, size_t *n_out,
 		       char *why, size_t why_len)
 {
-	struct examples e = {0};
-	if (srv_jsonl_each(text, len, MAX_EXAMPLES, add_line, &e, why, why_len)) {
-		srv_examples_free(e.v, e.n);
+	if (srv_examples_jsonl(text, len, MAX_EXAMPLES, one_line, out, n_out, why, why_len))
 		return -EINVAL;
-	}
-	if (!e.n) {
+	if (!*n_out) {
 		snprintf(why, why_len, "the file holds no examples");
-		srv_examples_free(e.v, 0);
 		return -EINVAL;
 	}
-	*out = e.v;
-	*n_out = e.n;
 	return 0;
 }

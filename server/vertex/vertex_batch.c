@@ -10,6 +10,7 @@
 #include "base/dynbuf.h"
 #include "base/xalloc.h"
 #include "server/batch.h"
+#include "server/batch_reply.h"
 #include "server/json_util.h"
 #include "server/objects.h"
 #include "server/vertex/vertex.h"
@@ -44,43 +45,23 @@ static int gs_split(const char *uri, char *bucket, size_t blen, char *name, size
 	return 0;
 }
 
-struct items {
-	struct srv_batch_item *v;
-	size_t n, cap;
-};
-
 static int input_line(void *ctx, const cJSON *j, char *why, size_t why_len)
 {
-	struct items *l = ctx;
+	struct srv_batch_items *l = ctx;
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "request");
 	if (!cJSON_IsObject(r))
 		BAD("a \"request\" object is required");
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	struct srv_batch_item *it = memset(&l->v[l->n++], 0, sizeof(l->v[0]));
+	/* The line's other fields come back with its prediction. */
 	cJSON *extra = cJSON_Duplicate(j, 1);
 	cJSON_DeleteItemFromObjectCaseSensitive(extra, "request");
-	it->key = xstrdup("");
-	it->request = srv_json_print(r);
-	it->extra = srv_json_print(extra);
+	srv_batch_items_add(l, "", r, extra);
 	cJSON_Delete(extra);
 	return 0;
 }
 
-static void free_items(struct items *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		free(l->v[i].request);
-		free(l->v[i].extra);
-	}
-	free(l->v);
-}
-
 /* Every line of every gcsSource uri, in order. */
-static int read_inputs(struct srv *s, const cJSON *uris, struct items *l, char *why, size_t why_len)
+static int read_inputs(struct srv *s, const cJSON *uris, struct srv_batch_items *l, char *why,
+		       size_t why_len)
 {
 	char bucket[64], name[SRV_OBJECT_NAME_MAX + 1], line[200];
 	const cJSON *u;
@@ -180,17 +161,12 @@ static int read_create(struct srv *s, const struct srv_params *p, const cJSON *b
 
 static cJSON *job_json(const struct srv_batch *b);
 
-static void render(const struct srv_batch *b, void *ctx)
-{
-	srv_reply_json(ctx, 200, job_json(b));
-}
-
 void srv_vertex_batch_create(struct srv *s, const struct srv_request *req,
 			     const struct srv_params *p, struct srv_reply *rep)
 {
 	cJSON *body = NULL, *meta = cJSON_CreateObject();
-	char why[512] = "", id[48], *target = NULL;
-	struct items l = {0};
+	char why[512] = "", *target = NULL;
+	struct srv_batch_items l = {0};
 	if (srv_body_json(req, 0, &body, rep))
 		goto out;
 	if (read_create(s, p, body, meta, why, sizeof(why)) ||
@@ -206,34 +182,16 @@ void srv_vertex_batch_create(struct srv *s, const struct srv_request *req,
 				why);
 		goto out;
 	}
-	int rc = srv_batch_submit(s->batches, "vertex", target, srv_json_print(meta), l.v, l.n, id);
+	int rc =
+	    srv_batch_submit_render(s, "vertex", target, srv_json_print(meta), &l, job_json, rep);
 	target = NULL;
-	l = (struct items){0};
 	if (rc)
 		srv_reply_error(rep, 500, "INTERNAL", "Cannot keep the job: %s.", strerror(-rc));
-	else
-		srv_batch_with(s->batches, "vertex", id, render, rep);
 out:
 	free(target);
-	free_items(&l);
+	srv_batch_items_free(&l);
 	cJSON_Delete(meta);
 	cJSON_Delete(body);
-}
-
-static void add_time(cJSON *o, const char *k, int64_t ns)
-{
-	char t[64];
-	if (!ns)
-		return;
-	srv_json_time(ns, t, sizeof(t));
-	cJSON_AddStringToObject(o, k, t);
-}
-
-static void add_count(cJSON *o, const char *k, size_t v)
-{
-	char t[32];
-	snprintf(t, sizeof(t), "%zu", v);
-	cJSON_AddStringToObject(o, k, t);
 }
 
 static cJSON *job_json(const struct srv_batch *b)
@@ -255,13 +213,13 @@ static cJSON *job_json(const struct srv_batch *b)
 				      "gcsOutputDirectory",
 				      cJSON_DetachItemFromObject(meta, "outputDir"));
 	cJSON *st = cJSON_AddObjectToObject(o, "completionStats");
-	add_count(st, "successfulCount", b->n_ok);
-	add_count(st, "failedCount", b->n_failed);
-	add_count(st, "incompleteCount", b->n - b->n_ok - b->n_failed);
-	add_time(o, "createTime", b->create_ns);
-	add_time(o, "startTime", b->start_ns);
-	add_time(o, "endTime", b->end_ns);
-	add_time(o, "updateTime", b->update_ns);
+	srv_batch_json_count(st, "successfulCount", b->n_ok);
+	srv_batch_json_count(st, "failedCount", b->n_failed);
+	srv_batch_json_count(st, "incompleteCount", b->n - b->n_ok - b->n_failed);
+	srv_batch_json_time(o, "createTime", b->create_ns);
+	srv_batch_json_time(o, "startTime", b->start_ns);
+	srv_batch_json_time(o, "endTime", b->end_ns);
+	srv_batch_json_time(o, "updateTime", b->update_ns);
 	if (b->error && b->state != SRV_BATCH_SUCCEEDED) {
 		static const int codes[] = {0, 0, 0, 13, 1, 4};
 		cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -287,7 +245,7 @@ static void render_if_mine(const struct srv_batch *b, void *ctx)
 	lk->found = parent && !strcmp(parent, lk->parent);
 	cJSON_Delete(meta);
 	if (lk->found && lk->rep)
-		render(b, lk->rep);
+		srv_reply_json(lk->rep, 200, job_json(b));
 }
 
 /* 0 when {id} is a job of this parent (rendered into render_rep when not NULL). */

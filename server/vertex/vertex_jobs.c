@@ -86,19 +86,6 @@ static int insert(struct srv *s, struct srv_model *m, struct srv_reply *rep)
 	return -EEXIST;
 }
 
-/* A dataset that is there but wrong fails the job, not the call, as Vertex's own check
- * runs once the job has started. */
-static void fail_now(struct srv *s, struct srv_model *m, const char *why)
-{
-	pthread_mutex_lock(&s->store->lock);
-	m->state = SRV_STATE_FAILED;
-	m->err_code = 3; /* INVALID_ARGUMENT */
-	free(m->err_msg);
-	m->err_msg = xasprintf("Invalid training dataset %s: %s", m->dataset, why);
-	m->start_ns = m->complete_ns = m->update_ns = srv_now_ns();
-	pthread_mutex_unlock(&s->store->lock);
-}
-
 void srv_vertex_create(struct srv *s, const struct srv_request *req, const struct srv_params *p,
 		       struct srv_reply *rep)
 {
@@ -133,14 +120,9 @@ void srv_vertex_create(struct srv *s, const struct srv_request *req, const struc
 	m->total_steps = srv_total_steps(m->n_examples, m->epoch_count, m->batch_size);
 	if (insert(s, m, rep))
 		goto out;
-	if (bad)
-		fail_now(s, m, why);
-	if (!bad) {
-		srv_jobs_submit(s->jobs, m, ex, n_ex); /* persists m */
-	} else {
-		srv_store_persist(s->store, m);
-		srv_examples_free(ex, n_ex);
-	}
+	/* A dataset that is there but wrong fails the job, not the call. */
+	char *fail = bad ? xasprintf("Invalid training dataset %s: %s", m->dataset, why) : NULL;
+	srv_jobs_submit_or_fail(s->jobs, m, fail, ex, n_ex); /* persists m */
 	ex = NULL;
 	pthread_mutex_lock(&s->store->lock);
 	cJSON *o = srv_vertex_job_json(m);
