@@ -18,54 +18,65 @@
 /* Prompts kept per mount; past this the oldest goes (its writer has long moved on). */
 #define SESS_MAX 4096
 
-/* pid, parent and start time of a process or thread id: 0, or -1 when it is gone. */
-static int proc_read(int pid, struct model_table_proc *self, int *ppid)
+/* Parent and start time from /proc/PID/stat (one small read): 0, or -1 when it is gone. For
+ * a thread id the start time is the thread's own. */
+static int stat_read(int pid, unsigned long long *start, int *ppid)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	int tgid = pid, parent = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');
+	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime */
+	if (!p || sscanf(p + 2,
+			 "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+			 "%*d %*d %*d %*d %llu",
+			 ppid, start) != 2)
+		return -1;
+	return 0;
+}
+
+/* The process a thread id belongs to (its Tgid), or -1 when it is gone. */
+static int tgid_of(int pid)
+{
+	char path[64], buf[256];
+	int tgid = -1;
 	FILE *f;
 
 	snprintf(path, sizeof path, "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (fgets(buf, sizeof buf, f)) {
-		if (strncmp(buf, "Tgid:", 5) == 0)
+	while (fgets(buf, sizeof buf, f))
+		if (strncmp(buf, "Tgid:", 5) == 0) {
 			tgid = atoi(buf + 5);
-		else if (strncmp(buf, "PPid:", 5) == 0)
-			parent = atoi(buf + 5);
-	}
+			break;
+		}
 	fclose(f);
-	snprintf(path, sizeof path, "/proc/%d/stat", tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime */
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-			 "%*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return -1;
-	self->pid = tgid;
-	self->start = start;
-	*ppid = parent;
-	return 0;
+	return tgid;
 }
 
+/* The caller (a thread id: its process) and its ancestors, nearest first. Ancestors are
+ * processes already, so their stat alone says who and since when. */
 static int chain_read(int pid, struct model_table_proc *chain, int max)
 {
-	int n = 0;
+	int n = 0, ppid = 0;
 
-	while (pid > 1 && n < max) {
-		int ppid = 0;
-		if (proc_read(pid, &chain[n], &ppid) < 0)
-			break;
-		n++;
-		pid = ppid;
+	if (pid > 1 && max > 0 && (pid = tgid_of(pid)) > 1) {
+		while (pid > 1 && n < max) {
+			if (stat_read(pid, &chain[n].start, &ppid) < 0)
+				break;
+			chain[n++].pid = pid;
+			pid = ppid;
+		}
 	}
 	return n;
 }
@@ -73,25 +84,10 @@ static int chain_read(int pid, struct model_table_proc *chain, int max)
 /* The start time of a process or thread id (one small read): 0 when it is gone. */
 static unsigned long long id_start(int pid)
 {
-	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
+	int ppid;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-			 "%*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return start;
+	return stat_read(pid, &start, &ppid) == 0 ? start : 0;
 }
 
 /* Chains read in the last second, by the id asked for: a read asks two or three times, a
