@@ -4,10 +4,10 @@
  * only costs the page asked for in vain). Not the checks on a listing: backend.c. */
 #include "api/backend_impl.h"
 #include "api/backend_list.h"
+#include "base/strset.h"
 #include "base/xalloc.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +16,7 @@ struct backend_lister {
 	void *impl;
 	struct backend_cancel *c;
 	size_t max_token;
-	uint64_t *asked; /* hashes of the tokens asked for */
-	size_t n_asked, cap_asked;
+	struct strset asked; /* the tokens asked for */
 	/* the page asked for ahead, while ahead_running on th */
 	int ahead_running;
 	pthread_t th;
@@ -39,29 +38,10 @@ struct backend_lister *backend_lister_new(const struct backend_ops *ops, void *i
 	return l;
 }
 
-static uint64_t lister_hash(const char *t)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *t; t++)
-		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
-	return h;
-}
-
 /* 1 when t was asked for before; else remembers it and returns 0. */
 static int lister_asked(struct backend_lister *l, const char *t)
 {
-	uint64_t h = lister_hash(t);
-
-	for (size_t i = 0; i < l->n_asked; i++)
-		if (l->asked[i] == h)
-			return 1;
-	if (l->n_asked == l->cap_asked) {
-		l->cap_asked = l->cap_asked ? 2 * l->cap_asked : 16;
-		l->asked = xrealloc(l->asked, l->cap_asked * sizeof(*l->asked));
-	}
-	l->asked[l->n_asked++] = h;
-	return 0;
+	return strset_add(&l->asked, t) == 0;
 }
 
 static void *lister_ahead_thread(void *arg)
@@ -151,6 +131,6 @@ void backend_lister_free(struct backend_lister *l)
 	if (!l)
 		return;
 	lister_take_ahead(l, NULL, NULL, NULL, NULL, NULL);
-	free(l->asked);
+	strset_free(&l->asked);
 	free(l);
 }
