@@ -5,9 +5,11 @@
 #include "api/backend_impl.h"
 #include "api/backend_list.h"
 #include "api/http.h"
+#include "base/bytes.h"
 #include "base/xalloc.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -212,10 +214,8 @@ struct backend_seen {
 
 static uint64_t backend_token_hash(const char *t)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	uint64_t h = bytes_fnv1a64_more(BYTES_FNV1A64_BASIS, t, strlen(t));
 
-	for (; *t; t++)
-		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
 	return h ? h : 1;
 }
 
@@ -478,4 +478,9 @@ int backend_batch_cancel(struct backend *b, const char *name, struct backend_can
 	int rc = backend_no_batch(b, err);
 
 	return rc ? rc : b->ops->batch->cancel(b->impl, name, c, err);
+}
+
+void backend_thread_end(void)
+{
+	OPENSSL_thread_stop();
 }

@@ -104,6 +104,7 @@ struct tuned_model {
 struct tuning_example {
 	char *input, *output;
 	char *native;
+	int line; /* its line in the file it was read from; 0: not known */
 };
 
 struct tuning_request {
@@ -117,7 +118,8 @@ struct tuning_request {
 	struct tuning_example *examples;
 	size_t n_examples;
 	/* a validation set (BACKEND_HAS_VALIDATION): the config's validation_examples names
-	 * the file, the cache reads its examples in */
+	 * the file; the cache reads its examples in and sets the name to the file's path in
+	 * the model directory (eval/NAME.jsonl), which messages about its lines give */
 	char *validation_file;
 	struct tuning_example *validation;
 	size_t n_validation;
@@ -327,11 +329,21 @@ void tuned_models_free(struct tuned_model *v, size_t n);
 void model_page_clear(struct model_page *p);
 void tuning_settings_clear(struct tuning_settings *s);
 void tuning_request_clear(struct tuning_request *r);
+/* Where example i (from 0) of file is, for a message: "FILE: line N", or "FILE: example
+ * I+1" when its line is not known. */
+void tuning_example_where(const struct tuning_example *ex, size_t i, const char *file, char *buf,
+			  size_t len);
 void generation_settings_clear(struct generation_settings *gs);
 void generation_answer_clear(struct generation_answer *a);
 
 /* Where the backends' own warnings go (refused names, a listing stopped): one line each,
  * syslog priority. NULL (the default): nowhere. Set once, before any call. */
 void backend_set_log(void (*fn)(int prio, const char *line));
+
+/* The last call of a detached thread that made backend calls, before it counts itself gone:
+ * frees what the transport's libraries keep per thread (OpenSSL's error queue, and the
+ * random generators a signed token or a TLS handshake made). A detached thread's own exit
+ * handlers may run after the unmount that waited for its count has ended the process. */
+void backend_thread_end(void);
 
 #endif

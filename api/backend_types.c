@@ -3,6 +3,7 @@
 #include "api/backend.h"
 #include "base/xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,15 @@ void model_page_clear(struct model_page *p)
 	tuned_models_free(p->v, p->n);
 	free(p->next);
 	memset(p, 0, sizeof(*p));
+}
+
+void tuning_example_where(const struct tuning_example *ex, size_t i, const char *file, char *buf,
+			  size_t len)
+{
+	if (ex->line > 0)
+		snprintf(buf, len, "%s: line %d", file, ex->line);
+	else
+		snprintf(buf, len, "%s: example %zu", file, i + 1);
 }
 
 void tuning_request_clear(struct tuning_request *r)

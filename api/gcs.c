@@ -1,11 +1,13 @@
 /* gcs.c - Cloud Storage uploads, deletes and existence checks of gcs.h: uploadType=media
  * for small data, a resumable session (POST for the session URI, then one PUT of the bytes)
- * for large. No JSON is read: a 2xx answer is the success. */
+ * for large; deleting everything under a prefix (objects.list pages, then a delete each).
+ * Only the listing's JSON is read: elsewhere a 2xx answer is the success. */
 #include "api/gcs.h"
 #include "api/backend.h"
 #include "api/http.h"
 #include "base/xalloc.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,72 @@ int gcs_download(struct http_client *hc, const char *bucket, const char *object,
 
 	free(path);
 	free(name);
+	free(b);
+	return rc;
+}
+
+/* One page of the objects under prefix: their names appended to *names, the next page's
+ * token in *next (heap; NULL on the last page). */
+static int gcs_list_page(struct http_client *hc, const char *b, const char *prefix,
+			 const char *token, char ***names, size_t *n, char **next,
+			 struct backend_cancel *c, struct backend_error *err)
+{
+	struct http_response resp = {0};
+	char *p = gcs_escape(prefix), *t = gcs_escape(token ? token : "");
+	char *path =
+	    xasprintf("/storage/v1/b/%s/o?prefix=%s%s%s", b, p, token ? "&pageToken=" : "", t);
+	int rc = http_call(hc, HTTP_GET, path, NULL, NULL, c, &resp, err);
+	cJSON *o = rc == 0 ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items"), *tok;
+
+	*next = NULL;
+	if (rc == 0 && !cJSON_IsObject(o)) {
+		http_error_set(err, resp.status, "", "malformed listing from Cloud Storage");
+		rc = -EIO;
+	}
+	for (const cJSON *it = cJSON_IsArray(items) ? items->child : NULL; it; it = it->next) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+		if (cJSON_IsString(name) &&
+		    strncmp(name->valuestring, prefix, strlen(prefix)) == 0) {
+			*names = xrealloc(*names, (*n + 1) * sizeof(**names));
+			(*names)[(*n)++] = xstrdup(name->valuestring);
+		}
+	}
+	tok = cJSON_GetObjectItemCaseSensitive(o, "nextPageToken");
+	if (rc == 0 && cJSON_IsString(tok) && *tok->valuestring)
+		*next = xstrdup(tok->valuestring);
+	cJSON_Delete(o);
+	http_response_clear(&resp);
+	free(path);
+	free(p);
+	free(t);
+	return rc;
+}
+
+int gcs_delete_under(struct http_client *hc, const char *bucket, const char *prefix,
+		     struct backend_cancel *c, struct backend_error *err)
+{
+	char *b = gcs_escape(bucket), *token = NULL, *next, **names = NULL;
+	size_t n = 0;
+	int rc = 0, pages = 0;
+
+	/* listed whole first: deleting while paging would shift the pages */
+	do {
+		rc = gcs_list_page(hc, b, prefix, token, &names, &n, &next, c, err);
+		free(token);
+		token = next;
+	} while (rc == 0 && token && ++pages < 1000);
+	free(token);
+	for (size_t i = 0, listed = rc == 0; i < n; i++) {
+		struct backend_error e = {0};
+		int one = listed ? gcs_delete(hc, bucket, names[i], c, &e) : 0;
+		if (one < 0 && rc == 0) {
+			*err = e;
+			rc = one;
+		}
+		free(names[i]);
+	}
+	free(names);
 	free(b);
 	return rc;
 }

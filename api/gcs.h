@@ -1,7 +1,7 @@
 /* gcs.h - the little of Cloud Storage's JSON API the Vertex backend needs: putting the
  * training data or a batch's input in a bucket (one media upload, or a resumable session
- * for big files), reading an object back, asking whether it is still there and deleting it. Over
- * the shared transport; credentials are the client's. */
+ * for big files), reading an object back, asking whether it is still there, deleting it
+ * (or all under a prefix). Over the shared transport; credentials are the client's. */
 #ifndef TUNEDFS_GCS_H
 #define TUNEDFS_GCS_H
 
@@ -20,6 +20,10 @@ int gcs_upload(struct http_client *hc, const char *bucket, const char *object, c
 /* Deletes gs://bucket/object; one already gone is not an error. */
 int gcs_delete(struct http_client *hc, const char *bucket, const char *object,
 	       struct backend_cancel *c, struct backend_error *err);
+/* Deletes every object of bucket whose name starts with prefix: 0, or the first failure
+ * (the others are still tried). */
+int gcs_delete_under(struct http_client *hc, const char *bucket, const char *prefix,
+		     struct backend_cancel *c, struct backend_error *err);
 /* Whether gs://bucket/object exists, asked once (no retries): 0, -ENOENT, or another
  * -errno with err filled. */
 int gcs_stat(struct http_client *hc, const char *bucket, const char *object,

@@ -116,12 +116,16 @@ static int gb_check_id(const char *id, char *why, size_t len)
 /* The tutorial's lines only: native lines and a system instruction are other services'. */
 static int gb_check_request(const struct tuning_request *r, char *why, size_t len)
 {
+	char where[120];
+
 	for (size_t i = 0; i < r->n_examples; i++)
 		if (r->examples[i].native) {
+			tuning_example_where(&r->examples[i], i, "examples.jsonl", where,
+					     sizeof where);
 			snprintf(why, len,
-				 "examples.jsonl: example %zu: the Gemini API tunes from "
-				 "{\"text_input\", \"output\"} lines only",
-				 i + 1);
+				 "%s: the Gemini API tunes from {\"text_input\", \"output\"} "
+				 "lines only",
+				 where);
 			return -EINVAL;
 		}
 	if (r->settings.adapter_size) {

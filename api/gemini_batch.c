@@ -241,14 +241,6 @@ static enum batch_state gbt_state(const char *s)
 	return BATCH_PENDING;
 }
 
-/* An int64 count (proto3 JSON writes it as a string); -1 when absent. */
-static long gbt_count(const cJSON *o, const char *key)
-{
-	double d;
-
-	return google_json_number(o, key, &d) ? (long)d : -1;
-}
-
 static int gbt_get_op(void *impl, const char *name, cJSON **op, struct backend_cancel *c,
 		      struct backend_error *err)
 {
@@ -273,9 +265,9 @@ static int gbt_get(void *impl, const char *name, struct batch_status *out, struc
 	meta = gbt_meta(op);
 	stats = cJSON_GetObjectItemCaseSensitive(meta, "batchStats");
 	out->state = gbt_state(gbt_str(meta, "state"));
-	out->total = gbt_count(stats, "requestCount");
-	out->done = gbt_count(stats, "successfulRequestCount");
-	out->failed = gbt_count(stats, "failedRequestCount");
+	out->total = google_json_count(stats, "requestCount");
+	out->done = google_json_count(stats, "successfulRequestCount");
+	out->failed = google_json_count(stats, "failedRequestCount");
 	error = cJSON_GetObjectItemCaseSensitive(op, "error");
 	if (cJSON_IsObject(error) && out->state < BATCH_SUCCEEDED)
 		out->state = BATCH_FAILED;

@@ -1,6 +1,7 @@
 /* gemini_json.c - reading the service's JSON into the types of gemini.h.
  * Every input is untrusted: wrong types read as absent (proto3: absent = default), and
  * malformed text is -EINVAL, never a crash. Request bodies are built in gemini_body.c. */
+#include "base/num.h"
 #include "api/gemini.h"
 #include "api/google_rpc.h"
 #include "api/gemini_internal.h"
@@ -282,11 +283,11 @@ static void gj_tokens(const cJSON *usage, struct generation_answer *out)
 	double v;
 
 	if (google_json_number(usage, "promptTokenCount", &v))
-		out->in_tokens = (long)v;
+		num_whole(v, &out->in_tokens);
 	if (google_json_number(usage, "candidatesTokenCount", &v))
-		out->out_tokens = (long)v;
+		num_whole(v, &out->out_tokens);
 	if (google_json_number(usage, "totalTokenCount", &v))
-		out->total_tokens = (long)v;
+		num_whole(v, &out->total_tokens);
 }
 
 int gemini_parse_generation(const char *json, size_t len, struct generation_answer *out)

@@ -4,6 +4,7 @@
 #include "api/google_rpc.h"
 #include "api/backend.h"
 #include "api/http.h"
+#include "base/num.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -71,7 +72,8 @@ enum backend_error_kind google_rpc_kind(long http_status, const char *status)
 	return r ? r->kind : http_error_kind(http_status);
 }
 
-/* Canonical status names for answers that carry no envelope (a proxy's 502 page). */
+/* Canonical status names for answers that carry no envelope; none for a status Google
+ * gives no name of its own (a proxy's 502 page says nothing about the service). */
 static const char *google_rpc_default_status(long http_status)
 {
 	switch (http_status) {
@@ -89,6 +91,8 @@ static const char *google_rpc_default_status(long http_status)
 		return "RESOURCE_EXHAUSTED";
 	case 499:
 		return "CANCELLED";
+	case 500:
+		return "INTERNAL";
 	case 501:
 		return "UNIMPLEMENTED";
 	case 503:
@@ -96,7 +100,7 @@ static const char *google_rpc_default_status(long http_status)
 	case 504:
 		return "DEADLINE_EXCEEDED";
 	default:
-		return http_status >= 500 ? "INTERNAL" : "";
+		return "";
 	}
 }
 
@@ -210,4 +214,12 @@ int google_json_number(const cJSON *o, const char *key, double *out)
 		return 0;
 	*out = d;
 	return 1;
+}
+
+long google_json_count(const cJSON *o, const char *key)
+{
+	double d;
+	long n;
+
+	return google_json_number(o, key, &d) && num_count(d, &n) ? n : -1;
 }

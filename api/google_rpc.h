@@ -31,5 +31,8 @@ int google_rpc_duration_ms(const char *s, long *ms);
 /* A proto3 JSON number o[key]: a JSON number, or a string holding one (int64 fields are
  * written as strings, doubles may be "NaN"). 1 and *out when present and whole, else 0. */
 int google_json_number(const cJSON *o, const char *key, double *out);
+/* An int64 count o[key] (proto3 JSON writes it as a string): >= 0, or -1 when absent or
+ * not a count. */
+long google_json_count(const cJSON *o, const char *key);
 
 #endif

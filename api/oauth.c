@@ -8,6 +8,7 @@
 #include "api/http.h"
 #include "base/loopback.h"
 #include "base/xalloc.h"
+#include "base/num.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -223,8 +224,10 @@ int oauth_uri_allowed(const char *uri)
 
 static long oauth_expires_in(const cJSON *v)
 {
+	long n;
+
 	if (cJSON_IsNumber(v))
-		return (long)v->valuedouble;
+		return num_whole(v->valuedouble, &n) ? n : 0;
 	if (cJSON_IsString(v))
 		return strtol(v->valuestring, NULL, 10);
 	return 0;

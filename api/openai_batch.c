@@ -1,7 +1,7 @@
 /* openai_batch.c - the OpenAI Batch API as backend batches: the prompts as a JSONL file of
  * /v1/chat/completions requests (purpose=batch), /v1/batches create, retrieve, list and
- * cancel, and the results read from its output and error files. Not here: online chat
- * (openai.c, openai_chat.c). */
+ * cancel, and the results read from its output and error files, which are deleted after
+ * that with its input file. Not here: online chat (openai.c, openai_chat.c). */
 #include "api/backend_impl.h"
 #include "api/http.h"
 #include "api/openai_internal.h"
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 /* The metadata key that carries the caller's display name. */
 #define OPENAI_BATCH_KEY "tunedfs-batch"
@@ -189,12 +190,6 @@ static enum batch_state obt_state(const char *s)
 	return BATCH_RUNNING; /* in_progress, finalizing, cancelling */
 }
 
-static long obt_count(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
-}
-
 static int obt_retrieve(void *impl, const char *name, cJSON **out, struct backend_cancel *c,
 			struct backend_error *err)
 {
@@ -218,9 +213,9 @@ static int obt_get(void *impl, const char *name, struct batch_status *out, struc
 		return rc;
 	counts = cJSON_GetObjectItemCaseSensitive(b, "request_counts");
 	out->state = obt_state(obt_str(b, "status"));
-	out->total = obt_count(counts, "total");
-	out->done = obt_count(counts, "completed");
-	out->failed = obt_count(counts, "failed");
+	out->total = openai_json_count(counts, "total");
+	out->done = openai_json_count(counts, "completed");
+	out->failed = openai_json_count(counts, "failed");
 	if (out->state >= BATCH_FAILED) {
 		const cJSON *first;
 		char line[400];
@@ -282,6 +277,22 @@ static int obt_file(void *impl, const char *file_id, struct batch_result **v, si
 	return rc;
 }
 
+/* The files of an ended batch (its input, output and errors): not needed once its results
+ * are read. A failed delete is logged and changes nothing else. */
+static void obt_tidy(void *impl, const cJSON *b, struct backend_cancel *c)
+{
+	const char *files[] = {"input_file_id", "output_file_id", "error_file_id"}, *prefix;
+	struct http_client *hc = openai_backend_http(impl, &prefix);
+
+	for (size_t i = 0; i < 3; i++) {
+		struct backend_error e = {0};
+		const char *id = obt_str(b, files[i]);
+		if (id && *id && openai_file_delete(hc, prefix, id, c, &e) < 0)
+			backend_logf(LOG_WARNING, "batch: the file %.100s was not deleted: %.300s",
+				     id, e.message);
+	}
+}
+
 static int obt_results(void *impl, const char *name, struct batch_result **out, size_t *n,
 		       struct backend_cancel *c, struct backend_error *err)
 {
@@ -295,6 +306,8 @@ static int obt_results(void *impl, const char *name, struct batch_result **out, 
 		if (id && *id)
 			rc = obt_file(impl, id, out, n, &cap, c, err);
 	}
+	if (b && rc != -EINTR)
+		obt_tidy(impl, b, c);
 	cJSON_Delete(b);
 	if (rc < 0) {
 		batch_results_free(*out, *n);

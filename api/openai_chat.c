@@ -57,13 +57,6 @@ char *openai_chat_body(const char *model, const char *prompt, const struct gener
 	return s;
 }
 
-static long oc_tokens(const cJSON *usage, const char *key)
-{
-	const cJSON *v =
-	    cJSON_IsObject(usage) ? cJSON_GetObjectItemCaseSensitive(usage, key) : NULL;
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (long)v->valuedouble : -1;
-}
-
 /* A message's content: a string, or an array of {"type": "text", "text"} parts. */
 static char *oc_content(const cJSON *content)
 {
@@ -113,9 +106,9 @@ int openai_parse_completion(const char *json, size_t len, struct generation_answ
 		out->finish_reason = xstrdup(finish->valuestring);
 	if (cJSON_IsString(refusal) && *refusal->valuestring)
 		out->block_reason = xstrdup(refusal->valuestring);
-	out->in_tokens = oc_tokens(usage, "prompt_tokens");
-	out->out_tokens = oc_tokens(usage, "completion_tokens");
-	out->total_tokens = oc_tokens(usage, "total_tokens");
+	out->in_tokens = openai_json_count(usage, "prompt_tokens");
+	out->out_tokens = openai_json_count(usage, "completion_tokens");
+	out->total_tokens = openai_json_count(usage, "total_tokens");
 	out->raw_json = xstrndup(json, len);
 	cJSON_Delete(root);
 	return 0;

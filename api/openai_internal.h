@@ -6,6 +6,7 @@
 
 #include "api/backend.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 struct http_client;
@@ -30,6 +31,9 @@ enum backend_error_kind openai_error_kind(long status, const char *word);
 int openai_duration_ms(const char *s, long *ms);
 
 /* openai_json.c */
+/* A count o[key] (usage tokens, a batch's request counts): >= 0, or -1 when absent or not
+ * a count. */
+long openai_json_count(const cJSON *o, const char *key);
 /* 1 when s can be a directory name and a job's suffix: 1-64 of A-Z a-z 0-9 . _ -, not
  * starting with '.'. */
 int openai_name_ok(const char *s);
@@ -46,10 +50,10 @@ char *openai_create_body(const struct tuning_request *r, const char *file_id, co
 char *openai_create_body_val(const struct tuning_request *r, const char *file_id,
 			     const char *validation_id, const char *digest);
 /* examples as chat lines ({"messages": [system?, user, assistant]}), native lines checked
- * and passed through: 0, or -EINVAL with the example's number in why. */
+ * and passed through: 0, or -EINVAL with the example's file and line in why. */
 int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len);
-/* r's validation set as the same chat JSONL (why prefixed "validation_examples: "). */
+/* r's validation set as the same chat JSONL (why names r->validation_file). */
 int openai_validation_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			    size_t why_len);
 /* Adds the metrics events of one events page (newest first) to m's snapshots (and

@@ -4,9 +4,11 @@
 #include "api/openai_internal.h"
 #include "base/dynbuf.h"
 #include "base/xalloc.h"
+#include "base/num.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,23 @@ static char *oj_dup(const cJSON *o, const char *key)
 static double oj_num(const cJSON *o, const char *key)
 {
 	const cJSON *v = oj_get(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
+}
+
+long openai_json_count(const cJSON *o, const char *key)
+{
+	const cJSON *v = oj_get(o, key);
+	long n;
+
+	return cJSON_IsNumber(v) && num_count(v->valuedouble, &n) ? n : -1;
+}
+
+/* A time in seconds since the epoch, or 0 when absent or not one. */
+static time_t oj_time(const cJSON *o, const char *key)
+{
+	long t;
+
+	return num_count(oj_num(o, key), &t) ? (time_t)t : 0;
 }
 
 static int oj_int(const cJSON *o, const char *key)
@@ -139,7 +157,7 @@ static char *oj_failure(const cJSON *job, const char *status)
 static int oj_job(const cJSON *job, const char *raw, size_t len, struct tuned_model *m)
 {
 	const char *id = oj_str(job, "id"), *status = oj_str(job, "status");
-	double created = oj_num(job, "created_at"), finished = oj_num(job, "finished_at");
+	time_t created = oj_time(job, "created_at"), finished = oj_time(job, "finished_at");
 	int failed;
 
 	memset(m, 0, sizeof(*m));
@@ -149,12 +167,12 @@ static int oj_job(const cJSON *job, const char *raw, size_t len, struct tuned_mo
 	m->job = xstrdup(id);
 	m->state = oj_state(status, &failed);
 	m->endpoint = oj_dup(job, "fine_tuned_model");
-	m->version =
-	    xasprintf("%s %.0f %s", status ? status : "", finished, m->endpoint ? m->endpoint : "");
+	m->version = xasprintf("%s %ld %s", status ? status : "", (long)finished,
+			       m->endpoint ? m->endpoint : "");
 	m->display_name = oj_dup(job, "user_provided_suffix");
 	m->base_model = oj_dup(job, "model");
-	m->created = (time_t)created;
-	m->updated = (time_t)(finished > 0 ? finished : created);
+	m->created = created;
+	m->updated = finished > 0 ? finished : created;
 	oj_settings(job, m);
 	if (m->state == BACKEND_ACTIVE)
 		m->percent = 100;
@@ -289,7 +307,7 @@ static int oj_native_ok(const cJSON *o)
 }
 
 static char *oj_line(const struct tuning_request *r, const struct tuning_example *ex, char *why,
-		     size_t why_len, size_t n)
+		     size_t why_len, const char *where)
 {
 	cJSON *o;
 	char *s;
@@ -297,11 +315,10 @@ static char *oj_line(const struct tuning_request *r, const struct tuning_example
 	if (ex->native) {
 		o = cJSON_Parse(ex->native);
 		if (!oj_native_ok(o)) {
-			snprintf(
-			    why, why_len,
-			    "examples.jsonl: example %zu: a native line needs a \"messages\" "
-			    "array of {\"role\", \"content\"} objects with an assistant answer",
-			    n);
+			snprintf(why, why_len,
+				 "%s: a native line needs a \"messages\" array of {\"role\", "
+				 "\"content\"} objects with an assistant answer",
+				 where);
 			cJSON_Delete(o);
 			return NULL;
 		}
@@ -320,12 +337,14 @@ static char *oj_line(const struct tuning_request *r, const struct tuning_example
 }
 
 static int oj_lines(const struct tuning_request *r, const struct tuning_example *ex, size_t n,
-		    char **out, size_t *len, char *why, size_t why_len)
+		    const char *file, char **out, size_t *len, char *why, size_t why_len)
 {
 	struct dynbuf b = DYNBUF_INIT;
+	char where[300];
 
 	for (size_t i = 0; i < n; i++) {
-		char *line = oj_line(r, &ex[i], why, why_len, i + 1);
+		tuning_example_where(&ex[i], i, file, where, sizeof where);
+		char *line = oj_line(r, &ex[i], why, why_len, where);
 		if (!line) {
 			dynbuf_free(&b);
 			return -EINVAL;
@@ -341,18 +360,15 @@ static int oj_lines(const struct tuning_request *r, const struct tuning_example 
 int openai_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			  size_t why_len)
 {
-	return oj_lines(r, r->examples, r->n_examples, out, len, why, why_len);
+	return oj_lines(r, r->examples, r->n_examples, "examples.jsonl", out, len, why, why_len);
 }
 
 int openai_validation_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
 			    size_t why_len)
 {
-	char inner[300] = "";
-	int rc = oj_lines(r, r->validation, r->n_validation, out, len, inner, sizeof(inner));
-
-	if (rc < 0)
-		snprintf(why, why_len, "validation_examples: %s", inner);
-	return rc;
+	return oj_lines(r, r->validation, r->n_validation,
+			r->validation_file ? r->validation_file : "validation_examples", out, len,
+			why, why_len);
 }
 
 static void oj_add_snapshot(struct tuned_model *m, int step, double loss, time_t at)
@@ -430,7 +446,7 @@ int openai_parse_events(const char *json, size_t len, const char *known, struct 
 		if (oj_int(d, "total_steps") > m->total_steps)
 			m->total_steps = oj_int(d, "total_steps");
 		oj_add_snapshot(m, oj_int(d, "step"), oj_num(d, "train_loss"),
-				(time_t)oj_num(ev, "created_at"));
+				oj_time(ev, "created_at"));
 		oj_valid_loss(m, oj_int(d, "step"), d);
 	}
 	if (!met && tail && oj_str(tail, "id") && cJSON_IsTrue(oj_get(root, "has_more"))) {
@@ -458,7 +474,7 @@ int openai_parse_checkpoints(const char *json, size_t len, struct tuned_model *m
 			known |= m->snapshots[i].step == step;
 		if (!known)
 			oj_add_snapshot(m, step, oj_num(metrics, "train_loss"),
-					(time_t)oj_num(c, "created_at"));
+					oj_time(c, "created_at"));
 		oj_valid_loss(m, step, metrics);
 		if (step > m->total_steps && m->state == BACKEND_ACTIVE)
 			m->total_steps = step;

@@ -19,12 +19,6 @@ static void os_check(const void *p)
 		xalloc_die(0);
 }
 
-static long os_tokens(const cJSON *usage, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, key);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (long)v->valuedouble : -1;
-}
-
 static int os_event(struct sse_answer *a, const char *data, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(data, len);
@@ -57,8 +51,8 @@ static int os_event(struct sse_answer *a, const char *data, size_t len)
 	if (cJSON_IsString(finish))
 		sse_answer_set(&a->finish, finish->valuestring);
 	if (cJSON_IsObject(usage)) {
-		a->in_tokens = os_tokens(usage, "prompt_tokens");
-		a->out_tokens = os_tokens(usage, "completion_tokens");
+		a->in_tokens = openai_json_count(usage, "prompt_tokens");
+		a->out_tokens = openai_json_count(usage, "completion_tokens");
 	}
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "id")))
 		sse_answer_set(&a->last, data);

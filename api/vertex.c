@@ -422,7 +422,8 @@ static int vx_create(void *impl, const struct tuning_request *r, struct tuned_mo
 	}
 	rc = vx_check_request(r, why, sizeof(why));
 	if (rc == 0)
-		rc = vertex_training_lines(r, &data, &len, why, sizeof(why));
+		rc = vertex_example_lines(r, r->examples, r->n_examples, "examples.jsonl", &data,
+					  &len, why, sizeof(why));
 	if (rc < 0) {
 		http_error_set(err, 0, "", "%s", why);
 		return rc;

@@ -2,7 +2,8 @@
  * ({"key", "request"} lines) in gs://BUCKET/tunedfs/NAME/batch-TAG.jsonl, a
  * batchPredictionJobs create on the tuned model resource (.../models/ID), get, list by
  * display name, cancel, and the answers read from predictions.jsonl in its output
- * directory. Not here: tuning and online generation (vertex.c). */
+ * directory; its input and output objects deleted once read or cancelled. Not here: tuning and
+ * online generation (vertex.c). */
 #include "api/backend_impl.h"
 #include "api/google_rpc.h"
 #include "api/gcs.h"
@@ -15,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,14 +213,6 @@ static enum batch_state vbt_state(const char *s)
 	return BATCH_PENDING;
 }
 
-/* An int64 count (proto3 JSON writes it as a string); -1 when absent. */
-static long vbt_count(const cJSON *o, const char *key)
-{
-	double d;
-
-	return google_json_number(o, key, &d) ? (long)d : -1;
-}
-
 static int vbt_job(void *impl, const char *name, struct vertex_parts *vp, cJSON **out,
 		   struct backend_cancel *c, struct backend_error *err)
 {
@@ -245,9 +239,9 @@ static int vbt_get(void *impl, const char *name, struct batch_status *out, struc
 		return rc;
 	st = cJSON_GetObjectItemCaseSensitive(job, "completionStats");
 	out->state = vbt_state(vbt_str(job, "state"));
-	ok = vbt_count(st, "successfulCount");
-	failed = vbt_count(st, "failedCount");
-	left = vbt_count(st, "incompleteCount");
+	ok = google_json_count(st, "successfulCount");
+	failed = google_json_count(st, "failedCount");
+	left = google_json_count(st, "incompleteCount");
 	out->done = ok;
 	out->failed = failed;
 	out->total = ok >= 0 && failed >= 0 && left >= 0 ? ok + failed + left : -1;
@@ -280,6 +274,49 @@ static int vbt_line(const cJSON *o, struct batch_result *r)
 		r->error = xstrdup(line);
 	}
 	return 0;
+}
+
+/* The object of uri when tunedfs put it there (gs://BUCKET/tunedfs/...), else NULL. */
+static const char *vbt_ours(const struct vertex_parts *vp, const char *uri)
+{
+	size_t n = strlen(vp->bucket ? vp->bucket : "");
+
+	if (!uri || !n || strncmp(uri, "gs://", 5) != 0 || strncmp(uri + 5, vp->bucket, n) != 0 ||
+	    uri[5 + n] != '/' || strncmp(uri + 6 + n, VERTEX_DATA_DIR, strlen(VERTEX_DATA_DIR)) ||
+	    strstr(uri, "/../"))
+		return NULL;
+	return uri + 6 + n;
+}
+
+/* What tunedfs wrote for job: its input, and every object under its output prefix (the
+ * predictions and whatever else the job put there). Deleted once its answers are read or
+ * it is cancelled; a failure is logged and changes nothing else. */
+static void vbt_tidy(struct vertex_parts *vp, const cJSON *job, struct backend_cancel *c)
+{
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(job, "inputConfig");
+	const cJSON *uris = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(in, "gcsSource"), "uris");
+	const cJSON *out = cJSON_GetObjectItemCaseSensitive(job, "outputConfig");
+	const char *dir =
+	    vbt_str(cJSON_GetObjectItemCaseSensitive(out, "gcsDestination"), "outputUriPrefix");
+	struct backend_error e = {0};
+	const char *obj;
+	char *under;
+
+	for (const cJSON *u = cJSON_IsArray(uris) ? uris->child : NULL; u; u = u->next)
+		if (cJSON_IsString(u) && (obj = vbt_ours(vp, u->valuestring)) &&
+		    gcs_delete(vp->gcs, vp->bucket, obj, c, &e) < 0)
+			backend_logf(LOG_WARNING,
+				     "batch: its input gs://%s/%.300s was not deleted: %.300s",
+				     vp->bucket, obj, e.message);
+	if (!(obj = vbt_ours(vp, dir)))
+		return;
+	under = xasprintf("%s%s", obj, obj[strlen(obj) - 1] == '/' ? "" : "/");
+	if (gcs_delete_under(vp->gcs, vp->bucket, under, c, &e) < 0)
+		backend_logf(LOG_WARNING,
+			     "batch: its output under gs://%s/%.300s was not deleted: %.300s",
+			     vp->bucket, under, e.message);
+	free(under);
 }
 
 static int vbt_results(void *impl, const char *name, struct batch_result **out, size_t *n,
@@ -320,6 +357,8 @@ static int vbt_results(void *impl, const char *name, struct batch_result **out, 
 	}
 	http_response_clear(&resp);
 	free(object);
+	if (job && rc != -EINTR)
+		vbt_tidy(&vp, job, c); /* read (or unreadable): not needed any more */
 	cJSON_Delete(job);
 	return rc;
 }
@@ -337,6 +376,12 @@ static int vbt_cancel(void *impl, const char *name, struct backend_cancel *c,
 		return rc;
 	snprintf(path, sizeof(path), "/v1/%s:cancel", name);
 	rc = vbt_call(&vp, HTTP_POST, path, "{}", c, &o, err);
+	cJSON_Delete(o);
+	o = NULL;
+	/* its input is not read any more; what output it wrote so far goes too (what it
+	 * writes while it stops goes when its results are read) */
+	if (rc == 0 && vbt_job(impl, name, &vp, &o, c, &(struct backend_error){0}) == 0)
+		vbt_tidy(&vp, o, c);
 	cJSON_Delete(o);
 	return rc;
 }

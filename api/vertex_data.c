@@ -29,16 +29,15 @@ int vertex_upload_validation(struct http_client *gcs, const char *bucket,
 			     const struct tuning_request *r, char **uri, struct backend_cancel *c,
 			     struct backend_error *err)
 {
-	struct tuning_request set = *r;
-	char why[300] = "", *data = NULL, *object;
+	char why[400] = "", *data = NULL, *object;
 	size_t len = 0;
 	int rc;
 
-	set.examples = r->validation;
-	set.n_examples = r->n_validation;
-	rc = vertex_training_lines(&set, &data, &len, why, sizeof(why));
+	rc = vertex_example_lines(r, r->validation, r->n_validation,
+				  r->validation_file ? r->validation_file : "validation_examples",
+				  &data, &len, why, sizeof(why));
 	if (rc < 0) {
-		http_error_set(err, 0, "", "validation_examples: %s", why);
+		http_error_set(err, 0, "", "%s", why);
 		return rc;
 	}
 	object = vertex_object_name(r->id, "validation", data, len);

@@ -22,10 +22,11 @@ char *vertex_job_model(const char *raw_json);
  * validation_uri is not NULL), hyperparameters. */
 char *vertex_create_body(const struct tuning_request *r, const char *dataset_uri,
 			 const char *validation_uri);
-/* examples as Vertex's JSONL: {"contents": [...]} lines, native lines passed through.
- * 0, or -EINVAL with the example's line in why. */
-int vertex_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
-			  size_t why_len);
+/* n examples ex of r (its training set or its validation set, read from file) as Vertex's
+ * JSONL: {"contents": [...]} lines, native lines passed through. 0, or -EINVAL with the
+ * example's file and line in why. */
+int vertex_example_lines(const struct tuning_request *r, const struct tuning_example *ex, size_t n,
+			 const char *file, char **out, size_t *len, char *why, size_t why_len);
 /* vertex_data.c: "tunedfs/ID/KIND-<16 hex of SHA-256>.jsonl": the same data, the same
  * object. Heap. */
 char *vertex_object_name(const char *id, const char *kind, const char *data, size_t len);

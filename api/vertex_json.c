@@ -357,7 +357,7 @@ const char *vertex_adapter_size(const char *v)
 
 /* One example as a line: the tutorial's pair converted, a native line checked. */
 static char *vj_line(const struct tuning_request *r, const struct tuning_example *ex, char *why,
-		     size_t why_len, size_t line)
+		     size_t why_len, const char *where)
 {
 	cJSON *o;
 	char *s;
@@ -365,10 +365,8 @@ static char *vj_line(const struct tuning_request *r, const struct tuning_example
 	if (ex->native) {
 		o = cJSON_Parse(ex->native);
 		if (!cJSON_IsArray(vj_get(o, "contents"))) {
-			snprintf(why, why_len,
-				 "examples.jsonl: example %zu: a native line needs a \"contents\" "
-				 "array",
-				 line);
+			snprintf(why, why_len, "%s: a native line needs a \"contents\" array",
+				 where);
 			cJSON_Delete(o);
 			return NULL;
 		}
@@ -393,13 +391,15 @@ static char *vj_line(const struct tuning_request *r, const struct tuning_example
 	return s;
 }
 
-int vertex_training_lines(const struct tuning_request *r, char **out, size_t *len, char *why,
-			  size_t why_len)
+int vertex_example_lines(const struct tuning_request *r, const struct tuning_example *ex, size_t n,
+			 const char *file, char **out, size_t *len, char *why, size_t why_len)
 {
 	struct dynbuf b = DYNBUF_INIT;
+	char where[300];
 
-	for (size_t i = 0; i < r->n_examples; i++) {
-		char *line = vj_line(r, &r->examples[i], why, why_len, i + 1);
+	for (size_t i = 0; i < n; i++) {
+		tuning_example_where(&ex[i], i, file, where, sizeof where);
+		char *line = vj_line(r, &ex[i], why, why_len, where);
 		if (!line) {
 			dynbuf_free(&b);
 			return -EINVAL;

@@ -1,6 +1,6 @@
 /* bytes.h - little-endian integer fields and the FNV-1a 64 checksum that the binary files
- * of tunedfs-server (weights, checkpoints, kept training data) are made of. Header only;
- * no files, no allocation. */
+ * of tunedfs-server (weights, checkpoints, kept training data) are made of, also the hash
+ * of the project's small tables. Header only; no files, no allocation. */
 #ifndef TUNEDFS_BASE_BYTES_H
 #define TUNEDFS_BASE_BYTES_H
 
@@ -22,12 +22,22 @@ static inline uint64_t bytes_get_le(const unsigned char *p, int n)
 	return v;
 }
 
-static inline uint64_t bytes_fnv1a64(const unsigned char *p, size_t n)
+/* FNV-1a 64's offset basis. */
+#define BYTES_FNV1A64_BASIS 0xcbf29ce484222325ULL
+
+/* Goes on from hash h over n more bytes at p, so one hash can cover several fields. */
+static inline uint64_t bytes_fnv1a64_more(uint64_t h, const void *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *c = p;
+
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
+		h = (h ^ c[i]) * 0x100000001b3ULL;
 	return h;
+}
+
+static inline uint64_t bytes_fnv1a64(const void *p, size_t n)
+{
+	return bytes_fnv1a64_more(BYTES_FNV1A64_BASIS, p, n);
 }
 
 static inline void bytes_put_f32(unsigned char *p, float f)

@@ -1,5 +1,6 @@
 /* strset.c - the string set of strset.h: open addressing with linear probing, FNV-1a,
  * grown (and swept of dropped slots) when more than half the slots are used. */
+#include "bytes.h"
 #include "strset.h"
 #include "xalloc.h"
 
@@ -12,11 +13,7 @@ static char strset_dropped_mark;
 
 static uint64_t strset_hash(const char *key)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h;
+	return bytes_fnv1a64_more(BYTES_FNV1A64_BASIS, key, strlen(key));
 }
 
 /* The slot holding key, or (when absent) SIZE_MAX. */

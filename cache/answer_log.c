@@ -103,19 +103,28 @@ char *answer_log_line(const struct answer_log_record *r, int hash_prompts, size_
 	return line;
 }
 
-/* DIR/ID, made when missing (mk), and the path of its log (suffix: "" or ".1"). */
-static char *log_path(struct answer_log *l, const char *id, const char *suffix, int mk)
+/* The path of ID's log (suffix: "" or ".1"); NULL for a name that is no file name. */
+static char *log_path(struct answer_log *l, const char *id, const char *suffix)
 {
 	if (!id[0] || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return NULL;
-	if (mk) {
+	return xasprintf("%s/%s/log.jsonl%s", l->dir, id, suffix);
+}
+
+/* Opens path for appending; DIR/ID is made only when it is missing (the first answer). */
+static int log_open_append(struct answer_log *l, const char *id, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == ENOENT) {
 		char *d = xasprintf("%s/%s", l->dir, id);
 		int rc = mkdir(d, 0700);
 		free(d);
 		if (rc < 0 && errno != EEXIST)
-			return NULL;
+			return -errno;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	}
-	return xasprintf("%s/%s/log.jsonl%s", l->dir, id, suffix);
+	return fd < 0 ? -errno : fd;
 }
 
 int answer_log_add(struct answer_log *l, const char *id, const struct answer_log_record *r)
@@ -126,22 +135,27 @@ int answer_log_add(struct answer_log *l, const char *id, const struct answer_log
 	int fd, rc = 0;
 
 	pthread_mutex_lock(&l->mu);
-	path = log_path(l, id, "", 1);
-	old = log_path(l, id, ".1", 0);
+	path = log_path(l, id, "");
+	old = log_path(l, id, ".1");
 	if (!path || !old) {
 		rc = -EINVAL;
 		goto out;
 	}
-	/* past the limit: this one becomes the old generation, a new one starts */
-	if (stat(path, &st) == 0 && st.st_size > 0 && (size_t)st.st_size + len > l->max_size &&
-	    rename(path, old) < 0) {
-		rc = -errno;
+	if ((fd = log_open_append(l, id, path)) < 0) {
+		rc = fd;
 		goto out;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
+	/* past the limit: this one becomes the old generation, a new one starts */
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size + len > l->max_size) {
+		close(fd);
+		if (rename(path, old) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if ((fd = log_open_append(l, id, path)) < 0) {
+			rc = fd;
+			goto out;
+		}
 	}
 	if (write(fd, line, len) != (ssize_t)len)
 		rc = -EIO;
@@ -174,7 +188,7 @@ int answer_log_answer(struct answer_log *l, const char *id, const char *prompt, 
 
 int answer_log_size(struct answer_log *l, const char *id, size_t *size)
 {
-	char *path = log_path(l, id, "", 0);
+	char *path = log_path(l, id, "");
 	struct stat st;
 
 	*size = 0;
@@ -188,7 +202,7 @@ int answer_log_size(struct answer_log *l, const char *id, size_t *size)
 
 ssize_t answer_log_read(struct answer_log *l, const char *id, char *buf, size_t size, off_t off)
 {
-	char *path = log_path(l, id, "", 0);
+	char *path = log_path(l, id, "");
 	ssize_t n;
 	int fd;
 
@@ -207,7 +221,7 @@ ssize_t answer_log_read(struct answer_log *l, const char *id, char *buf, size_t 
 
 void answer_log_remove(struct answer_log *l, const char *id)
 {
-	char *path = log_path(l, id, "", 0), *old = log_path(l, id, ".1", 0);
+	char *path = log_path(l, id, ""), *old = log_path(l, id, ".1");
 
 	pthread_mutex_lock(&l->mu);
 	if (path && old) {

@@ -192,6 +192,10 @@ void model_table_entry_set_model(struct model_table *t, struct model_table_entry
 	e->unverified = 0;
 	if (!e->submitting)
 		e->state = state_of(&e->model);
+	/* a listing that says why (Vertex, OpenAI) says it at once: `error` is never read
+	 * empty beside a FAILED `state` while the reason is asked apart */
+	if (e->state == MODEL_TABLE_FAILED && !e->error[0] && e->model.failure)
+		model_table_entry_set_error(e, e->model.failure);
 	if (e->is_draft)
 		e->locked = 1; /* the service has it: its inputs are fixed now */
 	if (ct)

@@ -1,9 +1,11 @@
 /* model_record.c - the kept listing's record of one model (model_record.h): every field of
  * the neutral tuned_model by its own name, the service's resource as one string. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 #include "cache/model_record.h"
 
@@ -92,7 +94,22 @@ static double mr_get_num(const cJSON *o, const char *key, int *has)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (has)
 		*has = cJSON_IsNumber(v);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
+}
+
+/* A whole number that fits an int, else 0 (the record is a file, and files get damaged). */
+static int mr_get_int(const cJSON *o, const char *key, int *has)
+{
+	int n;
+
+	return num_int(mr_get_num(o, key, has), &n) ? n : 0;
+}
+
+static time_t mr_get_time(const cJSON *o, const char *key)
+{
+	long t;
+
+	return num_whole(mr_get_num(o, key, NULL), &t) ? (time_t)t : 0;
 }
 
 static enum backend_state mr_state(const char *s)
@@ -113,10 +130,10 @@ static void mr_read_snapshots(const cJSON *arr, struct tuned_model *m)
 	m->snapshots = xcalloc((size_t)cJSON_GetArraySize(arr), sizeof(*m->snapshots));
 	cJSON_ArrayForEach(s, arr)
 	{
-		m->snapshots[n].step = (int)mr_get_num(s, "step", NULL);
-		m->snapshots[n].epoch = (int)mr_get_num(s, "epoch", NULL);
+		m->snapshots[n].step = mr_get_int(s, "step", NULL);
+		m->snapshots[n].epoch = mr_get_int(s, "epoch", NULL);
 		m->snapshots[n].mean_loss = mr_get_num(s, "mean_loss", NULL);
-		m->snapshots[n].at = (time_t)mr_get_num(s, "at", NULL);
+		m->snapshots[n].at = mr_get_time(s, "at");
 		n++;
 	}
 	m->n_snapshots = n;
@@ -139,19 +156,19 @@ int model_record_from_json(const cJSON *o, struct tuned_model *m)
 	state = mr_get_str(o, "state");
 	m->state = mr_state(state);
 	free(state);
-	m->created = (time_t)mr_get_num(o, "created", NULL);
-	m->updated = (time_t)mr_get_num(o, "updated", NULL);
-	m->settings.epochs = (int)mr_get_num(ts, "epochs", NULL);
-	m->settings.batch_size = (int)mr_get_num(ts, "batch_size", NULL);
+	m->created = mr_get_time(o, "created");
+	m->updated = mr_get_time(o, "updated");
+	m->settings.epochs = mr_get_int(ts, "epochs", NULL);
+	m->settings.batch_size = mr_get_int(ts, "batch_size", NULL);
 	m->settings.learning_rate = mr_get_num(ts, "learning_rate", NULL);
 	m->settings.learning_rate_multiplier = mr_get_num(ts, "learning_rate_multiplier", NULL);
 	m->settings.adapter_size = mr_get_str(ts, "adapter_size");
 	m->generation.temperature = mr_get_num(g, "temperature", &m->generation.has_temperature);
 	m->generation.top_p = mr_get_num(g, "top_p", &m->generation.has_top_p);
-	m->generation.top_k = (int)mr_get_num(g, "top_k", &m->generation.has_top_k);
-	m->total_steps = (int)mr_get_num(o, "total_steps", NULL);
-	m->completed_steps = (int)mr_get_num(o, "completed_steps", NULL);
-	m->completed_epochs = (int)mr_get_num(o, "completed_epochs", NULL);
+	m->generation.top_k = mr_get_int(g, "top_k", &m->generation.has_top_k);
+	m->total_steps = mr_get_int(o, "total_steps", NULL);
+	m->completed_steps = mr_get_int(o, "completed_steps", NULL);
+	m->completed_epochs = mr_get_int(o, "completed_epochs", NULL);
 	m->percent = mr_get_num(o, "percent", NULL);
 	mr_read_snapshots(cJSON_GetObjectItemCaseSensitive(o, "snapshots"), m);
 	m->job = mr_get_str(o, "job");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "base/clock.h"
 #include "cache/answer_log.h"
 #include "cache/draft.h"
 #include "cache/model_index.h"
@@ -80,7 +81,6 @@ static struct model_text *open_texts(const char *listing_path)
 int model_table_new(const struct model_table_options *opt, struct model_table **out)
 {
 	struct model_table *t = xcalloc(1, sizeof *t);
-	pthread_condattr_t ca;
 
 	t->o = *opt;
 	if (t->o.list_ttl <= 0)
@@ -97,11 +97,8 @@ int model_table_new(const struct model_table_options *opt, struct model_table **
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->draft_mu, NULL);
 	pthread_mutex_init(&t->user_mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->wake, &ca);
-	pthread_cond_init(&t->changed, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&t->wake);
+	clock_cond_init(&t->changed);
 	if (t->o.listing_path)
 		t->o.listing_path = xstrdup(t->o.listing_path);
 	t->texts = open_texts(t->o.listing_path);
@@ -255,11 +252,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		e->state = MODEL_TABLE_DRAFT;
 	}
 	while (e && e->submitting && !t->stopping && model_table_now() < deadline) {
-		struct timespec ts;
-		double until = model_table_now() + 0.1;
-		ts.tv_sec = (time_t)until;
-		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+		model_table_tick(t);
 		e = model_table_find(t, id);
 	}
 	if (!e || e->submitting) {
@@ -278,6 +271,7 @@ int model_table_remove(struct model_table *t, const char *id)
 		m.state = BACKEND_CREATING;
 	pthread_mutex_unlock(&t->mu);
 
+	t->batch->drop(t, id); /* a batch of its spool is cancelled before the model goes */
 	if (remote && t->o.backend) {
 		rc = backend_remove(t->o.backend, &m, NULL, &err);
 		if (rc == -ENOENT)

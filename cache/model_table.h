@@ -43,7 +43,7 @@ struct model_table_options {
 	double list_ttl;	       /* seconds a listing stays fresh */
 	double poll_interval;	       /* seconds between polls of a CREATING model */
 	double negative_ttl;	       /* seconds a failed lookup is remembered */
-	unsigned max_requests;	       /* answers generated at once; more wait in a queue (8) */
+	unsigned max_requests;	       /* answers generated at once; more wait in a queue (32) */
 	unsigned batch_min;    /* spool prompts waiting at once that go as one batch; 0: never */
 	double submit_delay;   /* seconds a draft stays unwritten before its submit */
 	double lookup_timeout; /* seconds a lookup of an unknown name may take (2) */
@@ -195,12 +195,6 @@ void model_table_hold(struct model_table *t, const char *id, int delta);
  * (no steps yet, or all done and still finishing). prev_gap: the last gap, 0 at first. */
 double model_table_poll_gap(double interval, double prev_gap, int completed, int total,
 			    double elapsed);
-
-/* Returns when an answer (or more of one) came since *seen, the table changed otherwise
- * (a state, a listing), or max_s seconds passed: 1 for a change, 0 for the time; *seen gets
- * the count of answers now (start from 0). For a thread that checks on waiting readers:
- * an answer that came while it checked is not missed. */
-int model_table_await(struct model_table *t, unsigned long *seen, double max_s);
 
 /* Blocks until the model is not CREATING (bounded by timeout seconds: -ETIMEDOUT;
  * intr: -EINTR). *out gets the state then. */

@@ -5,21 +5,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_impl.h"
 
 void model_table_answers_init(struct model_table_answers *a)
 {
-	pthread_condattr_t ca;
-
 	memset(a, 0, sizeof *a);
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&a->cond);
+	clock_cond_init(&a->work);
 }
 
 void model_table_answers_destroy(struct model_table_answers *a)
@@ -30,6 +26,7 @@ void model_table_answers_destroy(struct model_table_answers *a)
 	a->results = NULL;
 	a->n_results = 0;
 	pthread_cond_destroy(&a->cond);
+	pthread_cond_destroy(&a->work);
 	pthread_mutex_destroy(&a->mu);
 }
 
@@ -71,6 +68,7 @@ void model_table_gen_stop(struct model_table *t)
 		atomic_store(&j->cancel.cancelled, 1);
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->mu);
+	pthread_cond_broadcast(&a->work);
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_lock(&a->mu); /* the workers need t->mu to end: not held here */

@@ -20,7 +20,12 @@ struct model_table_answers {
 	pthread_cond_t cond;	      /* under mu: a job ended, streamed more, or a worker left */
 	struct model_table_job *jobs; /* both: queued and running, oldest first */
 	int threads;		      /* both: workers running (at most max_requests) */
-	int stopping;		      /* under mu: the mount stops, waiters give up */
+	/* A worker with no job waits on work (under the table's mu) a while before it
+	 * leaves, so a script's next prompt finds a thread instead of starting one. */
+	pthread_cond_t work; /* the table's mu: a job for an idle worker, or the stop */
+	int idle;	     /* the table's mu: workers waiting on work */
+	int wakes;	     /* the table's mu: signals sent on work not yet taken */
+	int stopping;	     /* under mu: the mount stops, waiters give up */
 	struct model_table_result *results; /* under mu: the latest finished, a ring */
 	size_t n_results, next_result;	    /* under mu */
 };

@@ -13,6 +13,7 @@
 #include "base/dynbuf.h"
 #include "cache/model_index.h"
 #include "cache/model_table_batch.h"
+#include "cache/model_table_batch_impl.h"
 #include "cache/model_table_gen.h"
 #include "cache/model_table_log.h"
 #include "cache/model_table_spool.h"
@@ -28,24 +29,6 @@
 #define BATCH_FIRST_GAP 0.2
 /* Failed looks at a batch in a row before its prompts go online. */
 #define BATCH_MAX_MISSES 5
-
-struct model_table_batch {
-	struct model_table_batch *next;
-	struct model_table *t;
-	char *id;
-	struct tuned_model model;
-	char tag[32];	  /* of its note, and in its display name */
-	char display[48]; /* "tunedfs-TAG": how a lost submit is found */
-	char *name;	  /* the service's, NULL until known */
-	struct model_table_job **jobs;
-	size_t n;
-	enum batch_state state;
-	long total, done, failed;
-	long tokens, answered, online;
-	char *failure;
-	int recovered;
-	struct backend_cancel cancel;
-};
 
 int model_table_batch_held(struct model_table *t)
 {
@@ -74,6 +57,8 @@ static struct model_table_batch *batch_new(struct model_table *t, const char *id
 		tuned_model_copy(&bt->model, m);
 	bt->jobs = v;
 	bt->n = n;
+	bt->names = xcalloc(n, sizeof *bt->names);
+	bt->gone = xcalloc(n ? n : 1, 1);
 	bt->total = (long)n;
 	bt->done = bt->failed = -1;
 	bt->state = BATCH_PENDING;
@@ -81,6 +66,7 @@ static struct model_table_batch *batch_new(struct model_table *t, const char *id
 		v[i]->started = 1;
 		v[i]->hold_until = v[i]->held_at = 0;
 		v[i]->batch = bt;
+		bt->names[i] = xstrdup(v[i]->spool_name ? v[i]->spool_name : "");
 	}
 	bt->next = t->batches;
 	t->batches = bt;
@@ -95,7 +81,7 @@ static void batch_start(struct model_table *t, struct model_table_batch *bt)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, batch_thread, bt) == 0)
-		t->batch_threads++;
+		t->batch_threads++, bt->running = 1;
 	else /* no thread: the jobs go online */
 		for (size_t i = 0; i < bt->n; i++)
 			bt->jobs[i]->started = 0, bt->jobs[i]->batch = NULL;
@@ -228,11 +214,14 @@ static int batch_send(struct model_table *t, struct model_table_batch *bt,
 
 	if (bt->name)
 		return 0;
+	if (atomic_load(&bt->cancel.cancelled))
+		return -EINTR; /* dropped before it went */
 	if (!bt->recovered && (rc = batch_note(t, bt)) < 0) {
 		snprintf(err->message, sizeof err->message, "cannot keep its note: %s",
 			 strerror(-rc));
 		return rc;
 	}
+	bt->tried = 1;
 	if (bt->recovered)
 		rc = backend_batch_find(t->o.backend, &bt->model, bt->display, &name, &bt->cancel,
 					err);
@@ -387,18 +376,46 @@ static void batch_rest_online(struct model_table *t, struct model_table_batch *b
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* Sends bt, follows it and collects its answers; again when a drop turns out to be a
+ * rename (its prompts still asked for): 0, -EINTR, or the error that ended it. */
+static int batch_run(struct model_table *t, struct model_table_batch *bt, struct backend_error *err)
+{
+	int rc;
+
+	for (;;) {
+		rc = batch_send(t, bt, err);
+		if (rc == 0)
+			rc = batch_follow(t, bt, err);
+		if (rc == 0)
+			rc = batch_collect(t, bt, err);
+		if (rc != -EINTR || !model_table_batch_wanted(t, bt))
+			return rc;
+		pthread_mutex_lock(&t->mu);
+		if (bt->dropped == 1 && !atomic_load(&bt->halt.cancelled)) {
+			bt->dropped = 0;
+			atomic_store(&bt->cancel.cancelled, 0);
+			bt->recovered |= !bt->name; /* a submit cut short is looked for first */
+		}
+		pthread_mutex_unlock(&t->mu);
+	}
+}
+
 static void *batch_thread(void *arg)
 {
 	struct model_table_batch *bt = arg;
 	struct model_table *t = bt->t;
 	struct backend_error err = {0};
-	int rc = batch_send(t, bt, &err);
+	int rc, dropped;
 
-	if (rc == 0)
-		rc = batch_follow(t, bt, &err);
-	if (rc == 0)
-		rc = batch_collect(t, bt, &err);
-	if (rc != -EINTR) {
+	model_table_batch_orphans(t, bt);
+	rc = batch_run(t, bt, &err);
+
+	pthread_mutex_lock(&t->mu);
+	dropped = bt->dropped;
+	pthread_mutex_unlock(&t->mu);
+	if (dropped) {
+		model_table_batch_abandon(t, bt, rc == 0);
+	} else if (rc != -EINTR) {
 		const char *why = rc < 0			 ? err.message
 				  : bt->failure			 ? bt->failure
 				  : bt->state == BATCH_SUCCEEDED ? "the service did not answer them"
@@ -406,11 +423,13 @@ static void *batch_thread(void *arg)
 		batch_rest_online(t, bt, why[0] ? why : strerror(-rc));
 		spool_note_unlink(t->o.spool, bt->id, bt->tag);
 	}
+	backend_thread_end();
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < bt->n; i++) /* the mount stops: left to a remount */
 		if (bt->jobs[i])
 			bt->jobs[i]->batch = NULL, bt->jobs[i] = NULL;
 	t->batch_threads--;
+	bt->running = 0;
 	pthread_cond_broadcast(&t->changed);
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -534,7 +553,8 @@ void model_table_batch_resume(struct model_table *t, const char *id)
 		pthread_mutex_lock(&t->mu);
 		int following = 0;
 		for (struct model_table_batch *bt = t->batches; bt; bt = bt->next)
-			following |= strcmp(bt->id, id) == 0 && strcmp(bt->tag, tags[i]) == 0;
+			following |= !bt->removed && strcmp(bt->id, id) == 0 &&
+				     strcmp(bt->tag, tags[i]) == 0;
 		pthread_mutex_unlock(&t->mu);
 		if (!following && spool_note_read(t->o.spool, id, tags[i], &text, &len) == 0)
 			note_resume(t, id, tags[i], text);
@@ -546,8 +566,10 @@ void model_table_batch_resume(struct model_table *t, const char *id)
 void model_table_batch_stop(struct model_table *t)
 {
 	pthread_mutex_lock(&t->mu);
-	for (struct model_table_batch *bt = t->batches; bt; bt = bt->next)
+	for (struct model_table_batch *bt = t->batches; bt; bt = bt->next) {
 		atomic_store(&bt->cancel.cancelled, 1);
+		atomic_store(&bt->halt.cancelled, 1);
+	}
 	while (t->batch_threads > 0)
 		pthread_cond_wait(&t->changed, &t->mu);
 	pthread_mutex_unlock(&t->mu);
@@ -558,12 +580,7 @@ void model_table_batch_free(struct model_table *t)
 	while (t->batches) {
 		struct model_table_batch *bt = t->batches;
 		t->batches = bt->next;
-		free(bt->id);
-		tuned_model_clear(&bt->model);
-		free(bt->name);
-		free(bt->jobs);
-		free(bt->failure);
-		free(bt);
+		model_table_batch_release(bt);
 	}
 }
 
@@ -573,7 +590,7 @@ int model_table_batch_text(struct model_table *t, const char *id, char **text, s
 	struct model_table_batch *bt;
 
 	pthread_mutex_lock(&t->mu);
-	for (bt = t->batches; bt && strcmp(bt->id, id) != 0; bt = bt->next)
+	for (bt = t->batches; bt && (bt->removed || strcmp(bt->id, id) != 0); bt = bt->next)
 		;
 	if (bt) {
 		dynbuf_printf(&b, "job: %s\nstate: %s\n", bt->name ? bt->name : bt->display,
@@ -602,4 +619,6 @@ const struct model_table_batch_ops model_table_batch_ops = {
     .resume = model_table_batch_resume,
     .stop = model_table_batch_stop,
     .free = model_table_batch_free,
+    .unlinked = model_table_batch_unlinked,
+    .drop = model_table_batch_drop,
 };

@@ -19,8 +19,15 @@ int model_table_batch_held(struct model_table *t);
 void model_table_batch_resume(struct model_table *t, const char *id);
 void model_table_batch_stop(struct model_table *t); /* not under mu */
 void model_table_batch_free(struct model_table *t);
+/* prompts/NAME of id was unlinked: a batch none of whose unanswered prompts is left in the
+ * spool is cancelled on the service (unless a prompt left there, renamed, still asks for
+ * one of its answers). Not under mu. */
+void model_table_batch_unlinked(struct model_table *t, const char *id, const char *name);
+/* id is being removed: its batches are cancelled on the service and their threads awaited,
+ * the prompts gathering for one dropped. Not under mu. */
+void model_table_batch_drop(struct model_table *t, const char *id);
 
-/* The six above, for struct model_table's batch member. */
+/* The eight above, for struct model_table's batch member. */
 extern const struct model_table_batch_ops model_table_batch_ops;
 
 #endif

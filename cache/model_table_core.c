@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "base/clock.h"
 #include "cache/model_index.h"
 #include "cache/model_table_impl.h"
 #include "cache/spec.h"
@@ -57,10 +58,8 @@ double model_table_now(void)
 
 void model_table_tick_on(pthread_cond_t *cond, pthread_mutex_t *mu)
 {
-	double until = model_table_now() + 0.1;
-	struct timespec ts;
-	ts.tv_sec = (time_t)until;
-	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+	struct timespec ts = clock_deadline_in(100);
+
 	pthread_cond_timedwait(cond, mu, &ts);
 }
 
@@ -163,22 +162,6 @@ void model_table_kick(struct model_table *t)
 	pthread_cond_signal(&t->wake);
 }
 
-int model_table_await(struct model_table *t, unsigned long *seen, double max_s)
-{
-	double until = model_table_now() + max_s;
-	struct timespec ts;
-	int woken = 1;
-
-	ts.tv_sec = (time_t)until;
-	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-	pthread_mutex_lock(&t->mu);
-	if (t->answers == *seen && !t->stopping)
-		woken = pthread_cond_timedwait(&t->changed, &t->mu, &ts) == 0;
-	*seen = t->answers;
-	pthread_mutex_unlock(&t->mu);
-	return woken;
-}
-
 static void snaps_copy(struct model_table_view *v, const struct tuning_snapshot *s, size_t n)
 {
 	v->snapshots = xcalloc(n ? n : 1, sizeof *s);
@@ -242,8 +225,6 @@ int model_table_wait(struct model_table *t, const char *id, double timeout,
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		struct timespec ts;
-		double until;
 		e = model_table_find(t, id);
 		if (!e) {
 			rc = -ENOENT;
@@ -261,12 +242,7 @@ int model_table_wait(struct model_table *t, const char *id, double timeout,
 			rc = -ETIMEDOUT;
 			break;
 		}
-		/* 100 ms steps so an interrupt is seen quickly */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		until = ts.tv_sec + ts.tv_nsec / 1e9 + 0.1;
-		ts.tv_sec = (time_t)until;
-		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-		pthread_cond_timedwait(&t->changed, &t->mu, &ts);
+		model_table_tick(t); /* 100 ms steps so an interrupt is seen quickly */
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;

@@ -217,9 +217,25 @@ static int wait_active(struct model_table *t, const char *id, const char *file,
 	return 0;
 }
 
+/* After an item's answer failed: the model's error, which the answer's job set as
+ * "response: why", says which eval file and line it was. */
+static void blame_line(struct model_table *t, const char *id, const char *file, int line)
+{
+	struct model_table_view v;
+	char msg[900];
+
+	if (model_table_view(t, id, 0, &v) < 0)
+		return;
+	if (strncmp(v.error, "response: ", 10) == 0) {
+		snprintf(msg, sizeof msg, "eval/%s: line %d: %s", file, line, v.error + 10);
+		model_table_set_error(t, id, msg);
+	}
+	model_table_view_clear(&v);
+}
+
 /* The answers to every item, waited for within timeout. */
-static int answer_all(struct model_table *t, const char *id, struct eval_item *v, size_t n,
-		      int nonblock, double timeout, model_table_interrupted_fn intr)
+static int answer_all(struct model_table *t, const char *id, const char *file, struct eval_item *v,
+		      size_t n, int nonblock, double timeout, model_table_interrupted_fn intr)
 {
 	double deadline = model_table_now() + timeout;
 
@@ -227,6 +243,8 @@ static int answer_all(struct model_table *t, const char *id, struct eval_item *v
 		struct model_table_answer a;
 		int rc = model_table_gen_answer(t, id, v[i].input, strlen(v[i].input), nonblock,
 						deadline - model_table_now(), intr, &a);
+		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT)
+			blame_line(t, id, file, v[i].line);
 		if (rc < 0)
 			return rc;
 		v[i].got = a.text;
@@ -259,7 +277,7 @@ int model_table_eval_result(struct model_table *t, const char *id, const char *f
 	if (rc == 0) /* ACTIVE now: its version may be new */
 		rc = result_key(t, id, data, &state, key);
 	if (rc == 0)
-		rc = answer_all(t, id, v, n, nonblock, timeout, intr);
+		rc = answer_all(t, id, file, v, n, nonblock, timeout, intr);
 	if (rc == 0) {
 		eval_score(v, n, &r, &rl, &l, &ll);
 		eval_store_put_result(t->o.eval, id, file, key, r, rl, l, ll);
@@ -299,7 +317,7 @@ int model_table_eval_validation(struct model_table *t, const char *id, struct tu
 	if (!t->o.backend || !(backend_caps(t->o.backend) & BACKEND_HAS_VALIDATION)) {
 		snprintf(msg, msg_len,
 			 "config: validation_examples: the %s backend takes no validation set "
-			 "(Vertex AI does); evaluate with eval/ once the model is ACTIVE",
+			 "(Vertex AI and OpenAI do); evaluate with eval/ once the model is ACTIVE",
 			 t->o.backend ? backend_name(t->o.backend) : "local");
 		return -EINVAL;
 	}
@@ -314,6 +332,8 @@ int model_table_eval_validation(struct model_table *t, const char *id, struct tu
 		snprintf(msg, msg_len, "config: validation_examples: eval/%s%s", file,
 			 strncmp(why, "examples.jsonl", 14) == 0 ? why + 14 : why);
 	} else {
+		free(req->validation_file);
+		req->validation_file = xasprintf("eval/%s", file);
 		req->validation = set.examples;
 		req->n_validation = set.n_examples;
 		set.examples = NULL;

@@ -130,6 +130,8 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		/* an answer came: an earlier failure to get one is no longer the news */
 		if (e && strncmp(e->error, "response:", 9) == 0)
 			model_table_entry_set_error(e, "");
+	} else if (rc == -ECANCELED) { /* its prompt or model was removed: a reader is told */
+		model_table_result_keep(t, j->key, rc, NULL, 0);
 	} else if (rc != -EINTR) {
 		char msg[800];
 		e = model_table_find(t, j->id);
@@ -150,7 +152,6 @@ void model_table_job_finish(struct model_table *t, struct model_table_job *j, in
 		model_table_result_keep(t, j->key, rc, NULL, 0);
 		model_table_logf(t, LOG_WARNING, "%s: %s (%s)", j->id, msg, strerror(-rc));
 	}
-	t->answers++;
 	if (t->o.answered)
 		t->o.answered(j->id, j->spool_name);
 	pthread_cond_broadcast(&t->changed);
@@ -203,7 +204,6 @@ static void gen_text(void *arg, size_t at, const char *text, size_t len)
 	pthread_mutex_unlock(&a->mu);
 	if (more) { /* the table's waiters (a parked read's notifier) hear of it too */
 		pthread_mutex_lock(&g->t->mu);
-		g->t->answers++;
 		if (g->t->o.answered)
 			g->t->o.answered(j->id, j->spool_name);
 		pthread_cond_broadcast(&g->t->changed);
@@ -230,20 +230,48 @@ static int gen_check_given(struct model_table_job *j, const struct generation_an
 	return -EIO;
 }
 
-/* One of at most max_requests workers: takes queued jobs, oldest first, until none. */
+/* How long a worker with nothing to do stays for the next job. */
+#define WORKER_IDLE_MS 2000
+
+/* A worker with no job waits for one: 1 when its idle time ran out (it leaves), 0 when it
+ * should look at the queue again. *until: when it leaves, set at its first wait. A signal
+ * sent by job_workers is taken by whichever idle worker wakes first. Under t->mu. */
+static int worker_idle(struct model_table *t, int64_t *until)
+{
+	struct model_table_answers *a = &t->ans;
+	struct timespec ts;
+
+	if (!*until)
+		*until = clock_now_ms() + WORKER_IDLE_MS;
+	ts = clock_deadline_at(*until);
+	a->idle++;
+	pthread_cond_timedwait(&a->work, &t->mu, &ts);
+	a->idle--;
+	if (a->wakes > 0) {
+		a->wakes--;
+		return 0;
+	}
+	return clock_now_ms() >= *until;
+}
+
+/* One of at most max_requests workers: takes queued jobs, oldest first; leaves when none
+ * came for WORKER_IDLE_MS. */
 static void *worker(void *arg)
 {
 	struct model_table *t = arg;
 	struct model_table_job *j;
+	int64_t until = 0;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
 		if (!(j = job_next(t))) {
-			if (!t->batch->held(t))
+			if (t->batch->held(t))
+				model_table_tick(t); /* prompts gathering for a batch */
+			else if (worker_idle(t, &until))
 				break;
-			model_table_tick(t); /* prompts gathering for a batch */
 			continue;
 		}
+		until = 0;
 		struct generation_answer res = {0};
 		struct backend_error err = {0};
 		struct gen_stream g = {t, j};
@@ -274,6 +302,7 @@ static void *worker(void *arg)
 		model_table_job_unref(t, j);
 		generation_answer_clear(&res);
 	}
+	backend_thread_end();
 	pthread_mutex_lock(&t->ans.mu); /* with t->mu held: no job is queued meanwhile */
 	t->ans.threads--;
 	pthread_cond_broadcast(&t->ans.cond);
@@ -338,7 +367,10 @@ void model_table_job_workers(struct model_table *t)
 {
 	unsigned max = t->o.max_requests ? t->o.max_requests : 32;
 
-	if ((unsigned)t->ans.threads < max) {
+	if (t->ans.idle > t->ans.wakes) { /* one waiting and not yet called: it takes the job */
+		t->ans.wakes++;
+		pthread_cond_signal(&t->ans.work);
+	} else if ((unsigned)t->ans.threads < max) {
 		pthread_attr_t attr;
 		pthread_t th;
 		pthread_attr_init(&attr);
@@ -397,8 +429,11 @@ void model_table_gen_ask_spool(struct model_table *t, const char *id, const char
 	e = model_table_find(t, id);
 	known = !e || e->state != MODEL_TABLE_ACTIVE || t->stopping;
 	if (!known) {
+		struct model_table_job *j;
 		model_table_gen_key(t, e, p, key);
-		running = model_table_job_find(t, key) != NULL;
+		running = (j = model_table_job_find(t, key)) != NULL;
+		if (j && !name)
+			j->asked_plainly = 1;
 		if ((kp = kept(e, key))) {
 			json = xstrndup(kp->resp_json, kp->resp_len);
 			jlen = kp->resp_len;

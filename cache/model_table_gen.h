@@ -29,6 +29,8 @@ struct model_table_job {
 	double held_at;	   /* gathering for a batch since (no worker takes it); 0: not */
 	double hold_until; /* ... until then, unless more come */
 	struct model_table_batch *batch; /* the batch that answers it, NULL: online */
+	int asked_plainly; /* `prompt` asked it too: a batch dropped by its prompts' removal
+			    * hands it back to the workers instead of ending it (t->mu) */
 };
 
 /* A finished answer (or failure) kept a while beside the response cache. */
@@ -55,8 +57,9 @@ void model_table_gen_key(const struct model_table *t, const struct model_table_e
 void model_table_gen_ask_spool(struct model_table *t, const char *id, const char *name,
 			       const char *prompt, size_t len, int by_user);
 /* Jobs, under t->mu (not under t->ans.mu): the queued or running one of key; its end
- * (res's raw_json taken, the readers woken); a reference dropped; workers started up to
- * max_requests. */
+ * (res's raw_json taken, the readers woken; rc -ECANCELED: no answer will come, its
+ * prompt or model was removed, which its readers are told; -EINTR: the mount stops); a
+ * reference dropped; workers started up to max_requests. */
 struct model_table_job *model_table_job_find(struct model_table *t, const char *key);
 /* A new job queued for prompt on e (no worker started). */
 struct model_table_job *model_table_job_add(struct model_table *t, struct model_table_entry *e,

@@ -33,6 +33,8 @@ struct model_table_batch_ops {
 	void (*resume)(struct model_table *t, const char *id);
 	void (*stop)(struct model_table *t);
 	void (*free)(struct model_table *t);
+	void (*unlinked)(struct model_table *t, const char *id, const char *name);
+	void (*drop)(struct model_table *t, const char *id);
 };
 
 /* The background thread's own bookkeeping (model_table_poll.c, model_table_store.c): only
@@ -42,6 +44,7 @@ struct model_table_poller {
 	unsigned long round;  /* listings published (an entry's seen) */
 	double listing_due;   /* when its work is to be saved; 0: none */
 	uint64_t listing_sig; /* of the listing last saved */
+	int rcache_ready;     /* the response cache's directories are made */
 };
 
 /* The locks, in the order they may be taken (never backwards, so no circle):
@@ -54,10 +57,9 @@ struct model_table_poller {
 struct model_table {
 	struct model_table_options o; /* set once */
 	pthread_mutex_t mu;
-	pthread_cond_t wake;	  /* mu: the background thread's */
-	pthread_cond_t changed;	  /* mu: state changes, answers, listings */
-	unsigned long answers;	  /* mu: +1 with each answer or more of one (model_table_await) */
-	pthread_mutex_t draft_mu; /* the draft store's files (o.drafts); a leaf after mu */
+	pthread_cond_t wake;	      /* mu: the background thread's */
+	pthread_cond_t changed;	      /* mu: state changes, answers, listings */
+	pthread_mutex_t draft_mu;     /* the draft store's files (o.drafts); a leaf after mu */
 	struct model_table_entry **v; /* mu: the entries (model_index.c), sorted by id */
 	size_t n, cap;		      /* mu */
 	char **gone;		      /* mu: ids erased since the last drain (deleted elsewhere) */

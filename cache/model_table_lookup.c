@@ -8,6 +8,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "cache/model_index.h"
 #include "cache/model_table_impl.h"
 #include "cache/negcache.h"
@@ -64,6 +65,7 @@ static void *lookup_thread(void *p)
 	struct model_table *t = a->t;
 
 	lookup_fetch(t, a->id);
+	backend_thread_end();
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < t->n_lookups; i++) {
 		if (strcmp(t->lookups[i], a->id) == 0) {
@@ -141,10 +143,7 @@ int model_table_lookup(struct model_table *t, const char *id, struct model_table
 	if (!negcache_has(&t->neg, id) && t->list_tries == 0 && lookup_going(t, id)) {
 		while (!model_table_find(t, id) && lookup_going_now(t, id) && !t->stopping &&
 		       model_table_now() < deadline) {
-			struct timespec ts;
-			double until = model_table_now() + 0.05;
-			ts.tv_sec = (time_t)until;
-			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+			struct timespec ts = clock_deadline_in(50);
 			pthread_cond_timedwait(&t->changed, &t->mu, &ts);
 		}
 	}

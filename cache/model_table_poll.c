@@ -4,14 +4,17 @@
  * Answers (generateContent) are not here: model_table_gen.c. */
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
+#include "base/clock.h"
 #include "cache/draft.h"
 #include "cache/model_index.h"
 #include "cache/model_table_poll.h"
+#include "cache/rcache.h"
 #include "cache/model_table_spool.h"
 #include "cache/model_table_store.h"
 #include "cache/model_table_user.h"
@@ -513,8 +516,14 @@ static void *poll_main(void *arg)
 		}
 		if (t->bg.listing_due && t->bg.listing_due < next)
 			next = t->bg.listing_due;
-		ts.tv_sec = (time_t)next;
-		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+		if (!t->bg.rcache_ready && t->o.rcache) { /* once, with nothing else to do */
+			t->bg.rcache_ready = 1;
+			pthread_mutex_unlock(&t->mu);
+			rcache_prepare(t->o.rcache);
+			pthread_mutex_lock(&t->mu);
+			continue;
+		}
+		ts = clock_deadline_at((int64_t)ceil(next * 1000));
 		pthread_cond_timedwait(&t->wake, &t->mu, &ts);
 	}
 	if (t->bg.listing_due) /* unmounted before it was due */

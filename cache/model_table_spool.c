@@ -101,7 +101,11 @@ int model_table_spool_touch(struct model_table *t, const char *id, const char *n
 
 int model_table_spool_unlink(struct model_table *t, const char *id, const char *name)
 {
-	return t->o.spool ? spool_unlink(t->o.spool, id, name) : -ENOENT;
+	int rc = t->o.spool ? spool_unlink(t->o.spool, id, name) : -ENOENT;
+
+	if (rc == 0)
+		t->batch->unlinked(t, id, name); /* a batch nobody will read is cancelled */
+	return rc;
 }
 
 void model_table_spool_drop(struct model_table *t, const char *id)

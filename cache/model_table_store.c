@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "cache/draft.h"
 #include "cache/model_record.h"
 #include "cache/model_index.h"
@@ -22,16 +23,16 @@
 #include "cache/model_table_impl.h"
 #include "cache/privdir.h"
 
+/* One field of the signature: its bytes (none when NULL), then a 0xff byte to end it. */
 static uint64_t fnv(uint64_t h, const char *s)
 {
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (h ^ 0xff) * 1099511628211ULL;
+	h = bytes_fnv1a64_more(h, s, s ? strlen(s) : 0);
+	return bytes_fnv1a64_more(h, "\xff", 1);
 }
 
 static uint64_t signature(struct model_table *t)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = BYTES_FNV1A64_BASIS;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tuned_model *m = &t->v[i]->model;
 		if (!t->v[i]->remote || !model_index_has_text(t->v[i]))

@@ -1,7 +1,8 @@
 /* model_text.c - resource texts in one unlinked file (model_text.h): slots appended at
  * the end, sized with room to grow, reused in place when a new version fits, the whole
- * file rewritten when dead slots outweigh live ones. pread/pwrite only; no cache of its
- * own (the kernel's page cache is the cache). */
+ * file rewritten when dead slots outweigh live ones. New slots gather in a tail buffer
+ * written with one pwrite per MODEL_TEXT_BATCH (a listing adds a thousand a page);
+ * otherwise the kernel's page cache is the cache. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,12 +14,19 @@
 
 /* Dead bytes tolerated beyond the live ones before a rewrite. */
 #define MODEL_TEXT_SLACK (8u << 20)
+/* New slots are written to the file once this much has gathered. */
+#define MODEL_TEXT_BATCH (256u << 10)
 
 struct model_text {
 	char *dir;
 	int fd, next_fd; /* next_fd: the file being written by a rewrite, else -1 */
 	uint64_t end, next_end;
 	uint64_t live; /* bytes of slots in use */
+	/* the newest slots, not written yet: [tail_off, tail_off + tail_len) = [.., end) */
+	char *tail;
+	size_t tail_len, tail_cap;
+	uint64_t tail_off;
+	uint64_t lost_lo, lost_hi; /* slots whose write failed: unreadable (empty range: none) */
 };
 
 static int open_unlinked(const char *dir)
@@ -46,6 +54,7 @@ void model_text_close(struct model_text *s)
 {
 	if (!s)
 		return;
+	free(s->tail); /* unwritten slots die with the file, which is unlinked */
 	close(s->fd);
 	if (s->next_fd >= 0)
 		close(s->next_fd);
@@ -83,6 +92,46 @@ static int read_at(int fd, uint64_t off, char *p, size_t len)
 	return 0;
 }
 
+/* Writes the gathered slots; a failed write leaves them unreadable (get gives NULL). */
+static int tail_flush(struct model_text *s)
+{
+	int rc;
+
+	if (!s->tail_len)
+		return 0;
+	rc = write_at(s->fd, s->tail_off, s->tail, s->tail_len);
+	if (rc < 0) {
+		if (s->lost_hi == s->lost_lo || s->tail_off < s->lost_lo)
+			s->lost_lo = s->tail_off;
+		if (s->tail_off + s->tail_len > s->lost_hi)
+			s->lost_hi = s->tail_off + s->tail_len;
+	}
+	s->tail_len = 0;
+	return rc;
+}
+
+/* Whether the slot at off is still in the tail buffer. */
+static int in_tail(const struct model_text *s, uint64_t off)
+{
+	return s->tail_len && off >= s->tail_off && off < s->tail_off + s->tail_len;
+}
+
+/* Appends a new slot of cap bytes holding text at s->end, to the tail buffer. */
+static int tail_append(struct model_text *s, const char *text, size_t len, uint32_t cap)
+{
+	if (!s->tail_len)
+		s->tail_off = s->end;
+	if (s->tail_len + cap > s->tail_cap) {
+		s->tail_cap =
+		    s->tail_len + cap > MODEL_TEXT_BATCH ? s->tail_len + cap : MODEL_TEXT_BATCH;
+		s->tail = xrealloc(s->tail, s->tail_cap);
+	}
+	memcpy(s->tail + s->tail_len, text, len);
+	memset(s->tail + s->tail_len + len, 0, cap - len);
+	s->tail_len += cap;
+	return s->tail_len >= MODEL_TEXT_BATCH ? tail_flush(s) : 0;
+}
+
 /* Room for a text of len: an eighth more, in 64-byte steps, so a training model's
  * growing resource mostly stays in its slot. */
 static uint32_t slot_size(size_t len)
@@ -99,7 +148,12 @@ int model_text_put(struct model_text *s, struct model_text_ref *r, const char *t
 	if (len > UINT32_MAX / 2)
 		return -EFBIG;
 	if (r->cap && len <= r->cap) {
-		rc = write_at(s->fd, r->off, text, len);
+		if (in_tail(s, r->off)) {
+			memcpy(s->tail + (r->off - s->tail_off), text, len);
+			rc = 0;
+		} else {
+			rc = write_at(s->fd, r->off, text, len);
+		}
 		if (rc == 0)
 			r->len = (uint32_t)len;
 		return rc;
@@ -107,10 +161,10 @@ int model_text_put(struct model_text *s, struct model_text_ref *r, const char *t
 	n.off = s->end;
 	n.cap = slot_size(len);
 	n.len = (uint32_t)len;
-	rc = write_at(s->fd, n.off, text, len);
+	rc = tail_append(s, text, len, n.cap);
+	s->end += n.cap; /* taken even when the batch's write failed: it is marked lost */
 	if (rc < 0)
-		return rc;
-	s->end += n.cap;
+		return rc; /* the failed batch held this slot too */
 	model_text_drop(s, r);
 	s->live += n.cap;
 	*r = n;
@@ -121,10 +175,12 @@ char *model_text_get(struct model_text *s, const struct model_text_ref *r)
 {
 	char *p;
 
-	if (!s || !r->cap)
+	if (!s || !r->cap || (r->off >= s->lost_lo && r->off < s->lost_hi))
 		return NULL;
 	p = xmalloc((size_t)r->len + 1);
-	if (read_at(s->fd, r->off, p, r->len) < 0) {
+	if (in_tail(s, r->off)) {
+		memcpy(p, s->tail + (r->off - s->tail_off), r->len);
+	} else if (read_at(s->fd, r->off, p, r->len) < 0) {
 		free(p);
 		return NULL;
 	}
@@ -146,7 +202,10 @@ int model_text_wants_compaction(const struct model_text *s)
 
 int model_text_begin(struct model_text *s)
 {
-	int fd = open_unlinked(s->dir);
+	int fd;
+
+	tail_flush(s); /* the rewrite reads every slot from the old file */
+	fd = open_unlinked(s->dir);
 
 	if (fd < 0)
 		return fd;
@@ -181,6 +240,7 @@ void model_text_end(struct model_text *s, int ok)
 		close(s->fd);
 		s->fd = s->next_fd;
 		s->end = s->next_end;
+		s->lost_lo = s->lost_hi = 0; /* lost slots were not moved: get gives NULL */
 	} else {
 		close(s->next_fd);
 	}

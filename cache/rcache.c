@@ -42,6 +42,7 @@ struct rcache {
 	uint32_t table_cap;
 	uint32_t mru, lru;
 	size_t entries, bytes, hits, misses, evictions;
+	unsigned char made[256]; /* atomic: the "ab" directory is known to exist */
 };
 
 /* A digest that cannot be made means OpenSSL could not allocate its context. */
@@ -241,20 +242,47 @@ static size_t rc_evict_locked(struct rcache *rc, uint32_t keep, unsigned char (*
 	return n;
 }
 
-/* The "ab" directory of a key, opened without following a symlink; made when create. */
+/* Makes the "ab" directory sub (0700) unless it is known to exist: 0 or -errno. */
+static int rc_make_sub(struct rcache *rc, unsigned char ab, const char *sub)
+{
+	if (__atomic_load_n(&rc->made[ab], __ATOMIC_RELAXED))
+		return 0;
+	if (mkdirat(rc->dirfd, sub, 0700) == 0)
+		fchmodat(rc->dirfd, sub, 0700, 0);
+	else if (errno != EEXIST)
+		return -errno;
+	__atomic_store_n(&rc->made[ab], 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The "ab" directory of a key, opened without following a symlink; made when create (and
+ * made again when it went behind our back). */
 static int rc_open_sub(struct rcache *rc, const unsigned char k[32], int create)
 {
 	char path[68];
-	int fd;
+	int fd, err;
 
 	rc_path(k, path);
 	path[2] = '\0';
-	if (create && mkdirat(rc->dirfd, path, 0700) == 0)
-		fchmodat(rc->dirfd, path, 0700, 0);
-	else if (create && errno != EEXIST)
-		return -errno;
-	fd = openat(rc->dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	for (int tries = 0; tries < 2; tries++) {
+		if (create && (err = rc_make_sub(rc, k[0], path)) < 0)
+			return err;
+		fd = openat(rc->dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !create)
+			break;
+		__atomic_store_n(&rc->made[k[0]], 0, __ATOMIC_RELAXED);
+	}
 	return fd < 0 ? -errno : fd;
+}
+
+void rcache_prepare(struct rcache *rc)
+{
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		rc_make_sub(rc, (unsigned char)i, sub);
+	}
 }
 
 static void rc_unlink_key(struct rcache *rc, const unsigned char k[32])
@@ -338,6 +366,7 @@ static void rc_scan_sub(struct rcache *rc, const char *sub, struct rc_found **v,
 			close(fd);
 		return;
 	}
+	rc->made[strtoul(sub, NULL, 16) & 0xff] = 1; /* before any thread can put */
 	while ((de = readdir(d))) {
 		struct stat st;
 		unsigned char key[32];

@@ -15,6 +15,9 @@ struct rcache;
  * are indexed at open. */
 int rcache_open(const char *dir, size_t max_bytes, struct rcache **out);
 void rcache_close(struct rcache *rc);
+/* Makes the 256 subdirectories entries go in, so that no put makes one while a reader
+ * waits for its answer; for a thread with time to spare. Safe beside puts. */
+void rcache_prepare(struct rcache *rc);
 
 /* 64 lowercase hex digits and a NUL. Fields are length-framed, so no two different
  * tuples share a key; NULL and "" are different fields. */

@@ -4,10 +4,12 @@
  * apart by pid and start time (/proc), so a reused pid inherits nothing. No FUSE here. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -64,70 +66,159 @@ static int tgid_of(int pid)
 	return tgid;
 }
 
-/* The caller (a thread id: its process) and its ancestors, nearest first. Ancestors are
- * processes already, so their stat alone says who and since when. */
-static int chain_read(int pid, struct model_table_proc *chain, int max)
-{
-	int n = 0, ppid = 0;
-
-	if (pid > 1 && max > 0 && (pid = tgid_of(pid)) > 1) {
-		while (pid > 1 && n < max) {
-			if (stat_read(pid, &chain[n].start, &ppid) < 0)
-				break;
-			chain[n++].pid = pid;
-			pid = ppid;
-		}
-	}
-	return n;
-}
-
-/* The start time of a process or thread id (one small read): 0 when it is gone. */
-static unsigned long long id_start(int pid)
-{
-	unsigned long long start = 0;
-	int ppid;
-
-	return stat_read(pid, &start, &ppid) == 0 ? start : 0;
-}
-
 /* Chains read in the last second, by the id asked for: a read asks two or three times, a
- * prompt's write and read again, and ancestors do not change that fast. Each is checked
- * against its id's start time, so a reused or ended id is read afresh. */
-#define KEPT_CHAINS 32
+ * prompt's write and read again, and ancestors do not change that fast. A chain is used
+ * again only while its id is the same process: checked on a pidfd of it (one poll: a
+ * pidfd turns readable when its process ends, and the id cannot be reused before), or,
+ * for a thread id, against the start time in its stat. */
+#define KEPT_CHAINS 128
 #define KEPT_MS	    1000
 static struct kept_chain {
 	int pid, n;
+	int pidfd; /* of pid's process when pid is one, else -1 (0 in an unused slot) */
 	unsigned long long start;
 	int64_t at_ms;
 	struct model_table_proc chain[MODEL_TABLE_CHAIN];
 } kept[KEPT_CHAINS];
 static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
 
-int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
+/* Whether the process of a pidfd still runs. */
+static int pidfd_alive(int fd)
 {
-	unsigned long long start = pid > 1 ? id_start(pid) : 0;
-	int64_t now = clock_now_ms();
-	struct kept_chain *k = &kept[(unsigned)pid % KEPT_CHAINS], fresh = {.pid = pid};
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 0;
+}
+
+/* The kept chain of pid when its pidfd says the same process still runs: its length, or
+ * -1. */
+static int kept_by_pidfd(int pid, int64_t now, struct model_table_proc *chain, int max)
+{
+	struct kept_chain *k = &kept[(unsigned)pid % KEPT_CHAINS];
 	int n = -1;
 
-	if (start == 0)
-		return chain_read(pid, chain, max);
 	pthread_mutex_lock(&kept_mu);
-	if (k->pid == pid && k->start == start && now - k->at_ms < KEPT_MS) {
+	if (k->pid == pid && k->pidfd > 0 && now - k->at_ms < KEPT_MS && pidfd_alive(k->pidfd)) {
 		n = k->n < max ? k->n : max;
 		memcpy(chain, k->chain, (size_t)n * sizeof *chain);
 	}
 	pthread_mutex_unlock(&kept_mu);
-	if (n >= 0)
-		return n;
-	fresh.n = chain_read(pid, fresh.chain, MODEL_TABLE_CHAIN);
-	fresh.start = start;
-	fresh.at_ms = now;
+	return n;
+}
+
+/* The caller (a thread id: its process; process: the id is known to be one) and its
+ * ancestors, nearest first. Ancestors are processes already, so their stat alone says who
+ * and since when, and a kept chain of one (checked by its pidfd) ends the walk. start and
+ * ppid: what the caller's own stat said (start 0: not read), used when the caller is its
+ * process. */
+static int chain_read(int pid, int process, unsigned long long start, int ppid, int64_t now,
+		      struct model_table_proc *chain, int max)
+{
+	int n = 0, tid = pid, kept_n;
+
+	if (pid <= 1 || max <= 0 || (!process && (pid = tgid_of(pid)) <= 1))
+		return 0;
+	while (pid > 1 && n < max) {
+		if (n > 0 && (kept_n = kept_by_pidfd(pid, now, chain + n, max - n)) >= 0)
+			return n + kept_n;
+		if (n == 0 && pid == tid && start != 0)
+			chain[n].start = start;
+		else if (stat_read(pid, &chain[n].start, &ppid) < 0)
+			break;
+		chain[n++].pid = pid;
+		pid = ppid;
+	}
+	return n;
+}
+
+/* Keeps fresh in pid's slot, closing what the slot held. */
+static void kept_store(const struct kept_chain *fresh)
+{
+	struct kept_chain *k = &kept[(unsigned)fresh->pid % KEPT_CHAINS];
+	int old;
+
 	pthread_mutex_lock(&kept_mu);
-	*k = fresh;
+	old = k->pidfd;
+	*k = *fresh;
 	pthread_mutex_unlock(&kept_mu);
+	if (old > 0)
+		close(old);
+}
+
+/* pid's stat (*start 0 when it cannot be read) and a pidfd of its process, or -1 when pid
+ * is no process (a thread id) or that process ended: the pidfd is opened before the stat
+ * is read and checked alive after it, so the stat is that process's. */
+static int pid_open(int pid, unsigned long long *start, int *ppid)
+{
+	int fd = pid > 1 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+
+	if (pid <= 1 || stat_read(pid, start, ppid) < 0)
+		*start = 0;
+	if (fd > 0 && (*start == 0 || !pidfd_alive(fd))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* After a chain was read afresh: its parent's part kept too, so that the next child of
+ * the same parent (a shell's next command, a make -j's next job) reads one stat. */
+static void keep_parent(const struct kept_chain *fresh, int64_t now)
+{
+	struct kept_chain p = {.pid = fresh->chain[1].pid, .start = fresh->chain[1].start};
+	struct kept_chain *k = &kept[(unsigned)p.pid % KEPT_CHAINS];
+	unsigned long long start;
+	int have, ppid;
+
+	pthread_mutex_lock(&kept_mu);
+	have = k->pid == p.pid && k->start == p.start && k->pidfd > 0 && now - k->at_ms < KEPT_MS;
+	pthread_mutex_unlock(&kept_mu);
+	if (have || (p.pidfd = pid_open(p.pid, &start, &ppid)) < 0)
+		return;
+	if (start != p.start) { /* ended and its id reused since the chain was read */
+		close(p.pidfd);
+		return;
+	}
+	p.n = fresh->n - 1;
+	memcpy(p.chain, fresh->chain + 1, (size_t)p.n * sizeof *p.chain);
+	p.at_ms = now;
+	kept_store(&p);
+}
+
+int model_table_proc_chain(int pid, struct model_table_proc *chain, int max)
+{
+	unsigned long long start = 0;
+	int64_t now = clock_now_ms();
+	struct kept_chain *k = &kept[(unsigned)pid % KEPT_CHAINS], fresh = {.pid = pid};
+	int n, ppid = 0;
+
+	if (pid > 1 && (n = kept_by_pidfd(pid, now, chain, max)) >= 0)
+		return n;
+	/* the id's own stat, read once: its start time keys the kept chains (a reused id
+	 * starts later) and, when the id is a process, begins the chain */
+	fresh.pidfd = pid_open(pid, &start, &ppid);
+	if (start == 0)
+		return chain_read(pid, 0, 0, 0, now, chain, max);
+	fresh.n = -1;
+	pthread_mutex_lock(&kept_mu);
+	if (k->pid == pid && k->start == start && now - k->at_ms < KEPT_MS) {
+		fresh.n = k->n; /* kept, and from now on checked by the pidfd */
+		memcpy(fresh.chain, k->chain, sizeof fresh.chain);
+		fresh.at_ms = k->at_ms;
+	}
+	pthread_mutex_unlock(&kept_mu);
+	if (fresh.n < 0) {
+		fresh.n = chain_read(pid, fresh.pidfd > 0, start, ppid, now, fresh.chain,
+				     MODEL_TABLE_CHAIN);
+		fresh.at_ms = now;
+		if (fresh.pidfd > 0 && fresh.n >= 2)
+			keep_parent(&fresh, now);
+	}
 	n = fresh.n < max ? fresh.n : max;
 	memcpy(chain, fresh.chain, (size_t)n * sizeof *chain);
+	fresh.start = start;
+	if (fresh.pidfd > 0 || fresh.at_ms == now)
+		kept_store(&fresh);
 	return n;
 }
 

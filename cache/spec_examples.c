@@ -92,7 +92,9 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 			       "expected a JSON object like {\"text_input\": \"...\", \"output\": "
 			       "\"...\"}");
 	else if (spec_example_native(obj)) {
-		spec_example_new(ex)->native = xstrndup(s, n);
+		struct tuning_example *e = spec_example_new(ex);
+		e->native = xstrndup(s, n);
+		e->line = line;
 		cJSON_Delete(obj);
 		return 0;
 	}
@@ -120,6 +122,7 @@ static int spec_example_line(struct spec_msg *m, int line, const char *s, size_t
 		rc = spec_fail(m, line, "\"output\" is empty");
 	if (rc == 0) {
 		struct tuning_example *e = spec_example_new(ex);
+		e->line = line;
 		e->input = xstrndup(in, strlen(in));
 		e->output = xstrndup(out, strlen(out));
 	}

@@ -88,8 +88,12 @@ static void fh_free(struct tfs_fh *fh)
 {
 	if (fh->sf)
 		tfs_scratch_put(fh->sf);
-	if (fh->sh)
+	if (fh->sh) {
+		pthread_mutex_lock(&fh->sh->mu);
+		tfs_shared_idle(fh);
+		pthread_mutex_unlock(&fh->sh->mu);
 		tfs_shared_put(fh->sh);
+	}
 	pthread_mutex_destroy(&fh->mu);
 	free(fh->id);
 	free(fh->name);
@@ -163,15 +167,16 @@ static int open_shared(struct tfs_fh *fh, int trunc)
 	pthread_mutex_unlock(&load_mu);
 	fh->sh = sh;
 	fh->loaded = 1;
+	pthread_mutex_lock(&sh->mu);
+	tfs_shared_busy(fh);
 	if (trunc) {
-		pthread_mutex_lock(&sh->mu);
 		/* truncating is a new content, committed at close; truncating an empty
 		 * file changes nothing (`: > f` in a fresh draft is cp /dev/null's create) */
 		if (sh->len > 0 || sh->dirty)
 			sh->dirty = 1;
 		sh->len = 0;
-		pthread_mutex_unlock(&sh->mu);
 	}
+	pthread_mutex_unlock(&sh->mu);
 	return 0;
 }
 
@@ -235,18 +240,19 @@ static int commit(struct tfs_fh *fh, int quiet)
 	return rc;
 }
 
-/* The shared content committed, when dirty and by the last handle open on it (the others
- * would commit a half-written whole). Under sh->mu. */
-static int commit_shared(struct tfs_fh *fh, int last)
+/* The shared content committed, when dirty and by the last busy handle on it (the others
+ * would commit a half-written whole); fh is then idle. Under sh->mu. */
+static int commit_shared(struct tfs_fh *fh)
 {
 	struct tfs_shared *sh = fh->sh;
 	int rc = 0;
 
-	if (sh->dirty && last) {
+	if (sh->dirty && tfs_shared_last_busy(fh)) {
 		rc = commit_as(&fh->who, fh->id, fh->kind, sh->buf, sh->len, !sh->written);
 		sh->dirty = 0;
 		sh->written = 0;
 	}
+	tfs_shared_idle(fh);
 	return rc;
 }
 
@@ -544,13 +550,15 @@ int tfs_read_with(struct tfs_fh *fh, const struct tfs_wait *w, char *buf, size_t
 	return rc < 0 ? rc : (int)n;
 }
 
-static int write_shared(struct tfs_shared *sh, const char *buf, size_t size, off_t off, int append)
+static int write_shared(struct tfs_fh *fh, const char *buf, size_t size, off_t off)
 {
+	struct tfs_shared *sh = fh->sh;
 	size_t end;
 	int rc;
 
 	pthread_mutex_lock(&sh->mu);
-	if (append)
+	tfs_shared_busy(fh);
+	if (fh->flags & O_APPEND)
 		off = (off_t)sh->len; /* at the end as it is now: appenders never overlap */
 	end = (size_t)off + size;
 	rc = reserve(&sh->buf, &sh->cap, end);
@@ -581,7 +589,7 @@ int tfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 	if (fh->discard)
 		return (int)size;
 	if (fh->sh)
-		return write_shared(fh->sh, buf, size, off, (fh->flags & O_APPEND) != 0);
+		return write_shared(fh, buf, size, off);
 	pthread_mutex_lock(&fh->mu);
 	if (fh->flags & O_APPEND)
 		off = (off_t)fh->len;
@@ -611,7 +619,7 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi)
 	 * may follow on the same open file commit again at their close. */
 	if (fh->sh) {
 		pthread_mutex_lock(&fh->sh->mu);
-		rc = commit_shared(fh, tfs_shared_last(fh->sh));
+		rc = commit_shared(fh);
 		pthread_mutex_unlock(&fh->sh->mu);
 		return rc;
 	}
@@ -633,7 +641,7 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		pthread_mutex_lock(&fh->sh->mu);
 		if (fh->sh->dirty)
 			fh->sh->written = 1; /* the last word: not quiet */
-		commit_shared(fh, tfs_shared_last(fh->sh));
+		commit_shared(fh);
 		pthread_mutex_unlock(&fh->sh->mu);
 		tfs_shared_put(fh->sh);
 		fh->sh = NULL;
@@ -751,6 +759,7 @@ int tfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (fh->sh) {
 		struct tfs_shared *sh = fh->sh;
 		pthread_mutex_lock(&sh->mu);
+		tfs_shared_busy(fh);
 		rc = reserve(&sh->buf, &sh->cap, (size_t)size);
 		if (rc == 0) {
 			if ((size_t)size > sh->len)

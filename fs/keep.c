@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "base/xalloc.h"
 #include "fs/tunedfs.h"
 
@@ -20,21 +21,12 @@ static struct {
 } slots[KEEP_SLOTS];
 static pthread_mutex_t keep_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t key_of(const struct tfs_fh *fh)
 {
-	uint64_t h = fnv(0xcbf29ce484222325ULL, fh->id, strlen(fh->id) + 1);
+	uint64_t h = bytes_fnv1a64(fh->id, strlen(fh->id) + 1);
 
-	h = fnv(h, fh->name, strlen(fh->name) + 1);
-	return fnv(h, &fh->kind, sizeof fh->kind);
+	h = bytes_fnv1a64_more(h, fh->name, strlen(fh->name) + 1);
+	return bytes_fnv1a64_more(h, &fh->kind, sizeof fh->kind);
 }
 
 void tfs_keep_text(enum tfs_kind k, const struct model_table_answer *a, char **data, size_t *len)
@@ -95,7 +87,7 @@ void tfs_keep_open(struct tfs_fh *fh, struct fuse_file_info *fi)
 	fh->cap = fh->len + 2;
 	fh->loaded = 1;
 	key = key_of(fh);
-	sum = fnv(0xcbf29ce484222325ULL, fh->buf, fh->len) | 1;
+	sum = bytes_fnv1a64(fh->buf, fh->len) | 1;
 	slot = key % KEEP_SLOTS;
 	pthread_mutex_lock(&keep_mu);
 	same = slots[slot].key == key && slots[slot].sum == sum;

@@ -167,6 +167,16 @@ static size_t log_size_of(const char *s)
 	return *end || n > ((size_t)1 << 40) ? 0 : (size_t)n;
 }
 
+/* A time option: more than 0 and at most a year, so that its milliseconds and the
+ * deadlines made from it fit their integers (inf and 1e300 parse as numbers). */
+#define SECONDS_MAX	 31536000.0
+#define SECONDS_MAX_TEXT "31536000 (a year)"
+
+static int seconds_ok(double s)
+{
+	return s > 0 && s <= SECONDS_MAX;
+}
+
 static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts *cmd)
 {
 	const char *bad = NULL;
@@ -175,16 +185,16 @@ static int validate(const struct tfs_options *o, const struct fuse_cmdline_opts 
 		bad = "no mountpoint given";
 	else if (o->local && endpoint_given)
 		bad = "-o local and -o endpoint exclude each other";
-	else if (!(o->list_ttl > 0))
-		bad = "list_ttl must be a number of seconds > 0";
-	else if (!(o->poll_interval > 0))
-		bad = "poll_interval must be a number of seconds > 0";
-	else if (!(o->timeout > 0))
-		bad = "timeout must be a number of seconds > 0";
+	else if (!seconds_ok(o->list_ttl))
+		bad = "list_ttl must be a number of seconds > 0, at most " SECONDS_MAX_TEXT;
+	else if (!seconds_ok(o->poll_interval))
+		bad = "poll_interval must be a number of seconds > 0, at most " SECONDS_MAX_TEXT;
+	else if (!seconds_ok(o->timeout))
+		bad = "timeout must be a number of seconds > 0, at most " SECONDS_MAX_TEXT;
 	else if (!(o->submit_delay >= 0) || o->submit_delay > 3600)
 		bad = "submit_delay must be a number of seconds from 0 to 3600";
-	else if (!(o->lookup_timeout > 0))
-		bad = "lookup_timeout must be a number of seconds > 0";
+	else if (!seconds_ok(o->lookup_timeout))
+		bad = "lookup_timeout must be a number of seconds > 0, at most " SECONDS_MAX_TEXT;
 	else if (o->max_requests < 1 || o->max_requests > 1024)
 		bad = "max_requests must be between 1 and 1024";
 	else if (o->batch_min == 1 || o->batch_min > 1000000)

@@ -46,9 +46,11 @@ struct note {
 #define SWEEP_MS     1000 /* every read is tried this often ... */
 #define SWEEP_FEW_MS 100  /* ... or this often with FEW parked */
 #define FEW	     64
+#define TICK_MS	     100 /* the notifier's longest sleep */
 
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t park_more = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t park_more; /* a CLOCK_MONOTONIC one, made by park_init */
+static pthread_once_t park_once = PTHREAD_ONCE_INIT;
 static struct parked *parked;
 static size_t n_parked;
 static int notifier_started, stopping;
@@ -71,6 +73,11 @@ static void reply(const struct parked *p, int rc, const char *data)
 		tfs_log(LOG_WARNING, "replying to a waiting read: %s", strerror(errno));
 }
 
+/* A read is first tried into a buffer this big: cat asks for 128 KiB, which malloc would
+ * map and unmap whole each time (fs/main.c sets that threshold), while an answer is
+ * mostly far shorter. */
+#define ATTEMPT_FIRST (64 * 1024)
+
 /* What tells the reading functions to give up at once instead of waiting. */
 static int give_up(void)
 {
@@ -85,9 +92,17 @@ static int attempt(struct parked *p, int expired, char **data)
 	struct tfs_wait w = {.pid = p->pid,
 			     .timeout = expired ? 0 : tfs_ctx.opt.timeout,
 			     .intr = expired ? NULL : give_up};
+	size_t first = p->size < ATTEMPT_FIRST ? p->size : ATTEMPT_FIRST;
+	int rc;
 
-	*data = xmalloc(p->size ? p->size : 1);
-	return tfs_read_with(p->fh, &w, *data, p->size, (off_t)p->off);
+	*data = xmalloc(first ? first : 1);
+	rc = tfs_read_with(p->fh, &w, *data, first, (off_t)p->off);
+	if (rc == (int)first && first < p->size) { /* there may be more: all it asked for */
+		free(*data);
+		*data = xmalloc(p->size);
+		rc = tfs_read_with(p->fh, &w, *data, p->size, (off_t)p->off);
+	}
+	return rc;
 }
 
 /* Under park_mu. */
@@ -169,20 +184,21 @@ static struct parked **pick(int all, unsigned long from, size_t *n)
 	return v;
 }
 
-/* Under park_mu: waits a tick unless a note or a retry is waiting already. */
+/* Under park_mu: waits a tick unless a note or a retry is waiting already. The tick is
+ * on the monotonic clock, so a change of the wall clock neither stalls nor hurries it. */
 static void tick(unsigned long from)
 {
 	struct timespec ts;
 
 	if (note_seq != from || retry || stopping)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_deadline_in(TICK_MS);
 	pthread_cond_timedwait(&park_more, &park_mu, &ts);
+}
+
+static void park_init(void)
+{
+	clock_cond_init(&park_more);
 }
 
 static void *notify_main(void *arg)
@@ -229,6 +245,7 @@ void tfs_park_note(const char *id, const char *name)
 {
 	struct note *n;
 
+	pthread_once(&park_once, park_init);
 	pthread_mutex_lock(&park_mu);
 	if (parked) { /* else a read parked later reads the table after this change */
 		n = &notes[note_seq % NOTES];
@@ -291,6 +308,7 @@ int tfs_park_take(int fd, const void *buf, size_t n)
 	char *data = NULL;
 	int rc;
 
+	pthread_once(&park_once, park_init);
 	memcpy(&in, buf, sizeof in);
 	if (in.opcode == FUSE_INTERRUPT)
 		return take_interrupt(buf, n);
@@ -348,6 +366,7 @@ void tfs_park_stop(void)
 	struct parked *all;
 	int joined;
 
+	pthread_once(&park_once, park_init);
 	pthread_mutex_lock(&park_mu);
 	stopping = 1;
 	joined = notifier_started;

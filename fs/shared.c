@@ -1,7 +1,7 @@
 /* shared.c - the content of a writable file while handles are open on it, shared by all of
  * them as a local file's inode is: parallel `>>` appenders each add their lines, a write
- * through one handle is seen by the next open, and the last handle to close commits.
- * Which files share, and the commits themselves, are io.c's. */
+ * through one handle is seen by the next open, and the last busy handle commits at its
+ * close. Which files share, and the commits themselves, are io.c's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,14 +58,25 @@ struct tfs_shared *tfs_shared_make(const char *id, enum tfs_kind k, char *data, 
 	return s;
 }
 
-int tfs_shared_last(struct tfs_shared *s)
+void tfs_shared_busy(struct tfs_fh *fh)
 {
-	int last;
+	if (!fh->busy) {
+		fh->busy = 1;
+		fh->sh->busy++;
+	}
+}
 
-	pthread_mutex_lock(&list_mu);
-	last = s->refs == 1;
-	pthread_mutex_unlock(&list_mu);
-	return last;
+void tfs_shared_idle(struct tfs_fh *fh)
+{
+	if (fh->busy) {
+		fh->busy = 0;
+		fh->sh->busy--;
+	}
+}
+
+int tfs_shared_last_busy(const struct tfs_fh *fh)
+{
+	return fh->sh->busy - fh->busy == 0;
 }
 
 void tfs_shared_put(struct tfs_shared *s)

@@ -102,14 +102,23 @@ struct tfs_shared {
 	size_t len, cap;
 	int dirty;   /* changed since the last commit (O_TRUNC counts) */
 	int written; /* write()/ftruncate since the last commit */
+	int busy;    /* handles opened or written since their last flush */
 };
 /* +1 on the content of k in id when handles share one, else NULL. */
 struct tfs_shared *tfs_shared_ref(const char *id, enum tfs_kind k);
 /* The content of k in id with one reference: data (heap, taken) unless one exists. */
 struct tfs_shared *tfs_shared_make(const char *id, enum tfs_kind k, char *data, size_t len);
-/* Whether the caller's handle is the only one open on it. */
-int tfs_shared_last(struct tfs_shared *s);
 void tfs_shared_put(struct tfs_shared *s);
+/* A handle that has opened or written a shared content and not flushed since is busy: a
+ * commit waits for the last busy one, as the others may be mid-way through their writes. A
+ * flushed handle is not waited for, though its release may come later (FUSE sends it
+ * after close returns): the next `: > f` is still refused at its own close. All three
+ * under the content's mu; fh->sh is set. */
+struct tfs_fh;
+void tfs_shared_busy(struct tfs_fh *fh);
+void tfs_shared_idle(struct tfs_fh *fh);
+/* Whether no handle but fh is busy on the content. */
+int tfs_shared_last_busy(const struct tfs_fh *fh);
 
 /* An open file. */
 struct tfs_fh {
@@ -128,6 +137,7 @@ struct tfs_fh {
 	size_t len, cap;
 	struct tfs_scratch_file *sf;
 	struct tfs_shared *sh; /* set for files whose handles share their content */
+	int busy;	       /* counted in sh->busy: opened or written, not flushed since */
 	char *name;	       /* a spool file's name (prompts/NAME, responses/NAME) */
 	int discard;	       /* writes taken and dropped (see tfs_restorable) */
 	int batch;	       /* responses/batch: the spool's batch job */

@@ -25,7 +25,7 @@ static const struct {
     {ALL, "timeout=S", "bound on waits for wait/response (600)"},
     {ALL, "submit_delay=S", "submit a draft once unwritten for S seconds (2)"},
     {ALL, "lookup_timeout=S", "bound on asking the service for an unknown\nname (2)"},
-    {ALL, "max_requests=N", "answers generated at once, more wait in a\nqueue (8)"},
+    {ALL, "max_requests=N", "answers generated at once, more wait in a\nqueue (32)"},
     {ALL, "batch_min=N",
      "N or more spool prompts waiting at once go as\none batch job of the service (off)"},
     {GEMINI, "batch_inline_max=BYTES",

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/dynbuf.h"
+#include "base/num.h"
 #include "base/xalloc.h"
 #include "server/batch_impl.h"
 #include "server/files.h"
@@ -135,12 +136,6 @@ static char *dup_field(const cJSON *o, const char *k)
 	return cJSON_IsString(it) ? xstrdup(it->valuestring) : NULL;
 }
 
-static double num_field(const cJSON *o, const char *k)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
 static int read_record(const char *text, size_t len, struct srv_batch *b)
 {
 	cJSON *o = NULL;
@@ -164,12 +159,12 @@ static int read_record(const char *text, size_t len, struct srv_batch *b)
 	b->meta = dup_field(o, "meta");
 	b->output = dup_field(o, "output");
 	b->error = dup_field(o, "error");
-	b->seq = (uint64_t)num_field(o, "seq");
-	b->n = (size_t)num_field(o, "items");
-	b->create_ns = (int64_t)num_field(o, "createNs");
-	b->start_ns = (int64_t)num_field(o, "startNs");
-	b->update_ns = (int64_t)num_field(o, "updateNs");
-	b->end_ns = (int64_t)num_field(o, "endNs");
+	b->seq = (uint64_t)srv_json_count(o, "seq");
+	b->n = (size_t)srv_json_count(o, "items");
+	b->create_ns = (int64_t)srv_json_count(o, "createNs");
+	b->start_ns = (int64_t)srv_json_count(o, "startNs");
+	b->update_ns = (int64_t)srv_json_count(o, "updateNs");
+	b->end_ns = (int64_t)srv_json_count(o, "endNs");
 	cJSON_Delete(o);
 	return 0;
 }
@@ -207,9 +202,10 @@ static void read_results(const char *text, size_t len, struct srv_batch *b)
 		const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i");
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
 		const cJSON *body = cJSON_GetObjectItemCaseSensitive(o, "body");
-		if (cJSON_IsNumber(i) && cJSON_IsNumber(st) && body && i->valuedouble >= 0 &&
-		    (size_t)i->valuedouble < b->n && !b->items[(size_t)i->valuedouble].done) {
-			struct srv_batch_item *it = &b->items[(size_t)i->valuedouble];
+		long at;
+		if (cJSON_IsNumber(i) && cJSON_IsNumber(st) && body &&
+		    num_count(i->valuedouble, &at) && (size_t)at < b->n && !b->items[at].done) {
+			struct srv_batch_item *it = &b->items[at];
 			it->done = 1;
 			it->status = st->valueint;
 			it->result = srv_json_print(body);

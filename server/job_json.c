@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 #include "server/json_util.h"
 #include "server/store.h"
@@ -160,6 +161,19 @@ static double num_of(const cJSON *obj, const char *key, double def)
 	return srv_json_double(cJSON_GetObjectItemCaseSensitive(obj, key), &d) == 0 ? d : def;
 }
 
+/* A whole number kept in the record that fits an int, else def. */
+static int int_of(const cJSON *obj, const char *key, int def)
+{
+	int n;
+	return num_int(num_of(obj, key, def), &n) ? n : def;
+}
+
+static long long_of(const cJSON *obj, const char *key)
+{
+	long n;
+	return num_whole(num_of(obj, key, 0), &n) ? n : 0;
+}
+
 static int flag_of(const cJSON *obj, const char *key)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
@@ -167,8 +181,8 @@ static int flag_of(const cJSON *obj, const char *key)
 
 static void load_settings(const cJSON *s, struct srv_model *m)
 {
-	m->epoch_count = (int)num_of(s, "epochs", 0);
-	m->batch_size = (int)num_of(s, "batchSize", 0);
+	m->epoch_count = int_of(s, "epochs", 0);
+	m->batch_size = int_of(s, "batchSize", 0);
 	m->learning_rate = num_of(s, "learningRate", 0);
 	m->lr_multiplier = num_of(s, "learningRateMultiplier", 0);
 	m->adapter_size = dup_str(s, "adapterSize");
@@ -185,16 +199,16 @@ static void load_settings(const cJSON *s, struct srv_model *m)
 	}
 	if (cJSON_GetObjectItemCaseSensitive(s, "topK")) {
 		m->has_top_k = 1;
-		m->top_k = (int)num_of(s, "topK", 0);
+		m->top_k = int_of(s, "topK", 0);
 	}
 }
 
 static void load_progress(const cJSON *p, struct srv_model *m)
 {
-	m->n_examples = (long)num_of(p, "examples", 0);
-	m->data_bytes = (long long)num_of(p, "dataBytes", 0);
-	m->total_steps = (int)num_of(p, "totalSteps", 0);
-	m->completed_steps = (int)num_of(p, "completedSteps", 0);
+	m->n_examples = long_of(p, "examples");
+	m->data_bytes = long_of(p, "dataBytes");
+	m->total_steps = int_of(p, "totalSteps", 0);
+	m->completed_steps = int_of(p, "completedSteps", 0);
 	const cJSON *s, *vl = cJSON_GetObjectItemCaseSensitive(p, "validationLoss");
 	cJSON_ArrayForEach(s, vl)
 	{
@@ -203,7 +217,7 @@ static void load_progress(const cJSON *p, struct srv_model *m)
 	}
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(p, "snapshots"))
 	{
-		struct srv_snapshot snap = {(int)num_of(s, "step", 0), (int)num_of(s, "epoch", 0),
+		struct srv_snapshot snap = {int_of(s, "step", 0), int_of(s, "epoch", 0),
 					    num_of(s, "meanLoss", 0), time_of(s, "at")};
 		if (m->n_snaps == m->cap_snaps) {
 			m->cap_snaps = m->cap_snaps ? m->cap_snaps * 2 : 32;
@@ -267,7 +281,7 @@ int srv_job_json_load(const cJSON *j, struct srv_model *m)
 	load_labels(cJSON_GetObjectItemCaseSensitive(j, "labels"), m);
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
 	if (cJSON_IsObject(e)) {
-		m->err_code = (int)num_of(e, "code", 13);
+		m->err_code = int_of(e, "code", 13);
 		m->err_msg = dup_str(e, "message");
 	}
 	m->cancel_requested = flag_of(j, "cancelRequested");

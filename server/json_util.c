@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 #include "server/json_util.h"
 
@@ -199,6 +200,14 @@ int srv_json_int(const cJSON *item, int64_t *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+long srv_json_count(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	long n;
+
+	return cJSON_IsNumber(it) && num_count(it->valuedouble, &n) ? n : 0;
 }
 
 int srv_json_double(const cJSON *item, double *out)

@@ -29,6 +29,8 @@ void srv_json_snake(const char *camel, char *buf, size_t len);
 /* 0 and the value when item is a number or a numeric string (int64 style), -EINVAL else. */
 int srv_json_int(const cJSON *item, int64_t *out);
 int srv_json_double(const cJSON *item, double *out);
+/* A count or a time kept in a record, o[key] as a JSON number: 0 when absent or not one. */
+long srv_json_count(const cJSON *o, const char *key);
 
 /* RFC 3339 UTC with nanoseconds ("2024-03-14T15:11:23.766989274Z"). */
 void srv_json_time(int64_t ns, char *buf, size_t len);

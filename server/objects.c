@@ -101,12 +101,6 @@ static const char *str_of(const cJSON *j, const char *key)
 	return cJSON_IsString(it) ? it->valuestring : "";
 }
 
-static double num_of(const cJSON *j, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
-	return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
 int srv_object_put(const char *data_dir, const char *bucket, const char *name,
 		   const char *content_type, const void *data, size_t len, struct srv_object *out)
 {
@@ -170,10 +164,10 @@ static void meta_read(const cJSON *j, const char *bucket, struct srv_object *out
 	snprintf(out->name, sizeof(out->name), "%s", str_of(j, "name"));
 	snprintf(out->note, sizeof(out->note), "%s", str_of(j, "note"));
 	snprintf(out->content_type, sizeof(out->content_type), "%s", str_of(j, "contentType"));
-	out->size = (size_t)num_of(j, "size");
-	out->generation = (int64_t)num_of(j, "generation");
-	out->created_ns = (int64_t)num_of(j, "created");
-	out->updated_ns = (int64_t)num_of(j, "updated");
+	out->size = (size_t)srv_json_count(j, "size");
+	out->generation = (int64_t)srv_json_count(j, "generation");
+	out->created_ns = (int64_t)srv_json_count(j, "created");
+	out->updated_ns = (int64_t)srv_json_count(j, "updated");
 	const char *md5 = str_of(j, "md5");
 	for (int i = 0; i < 16 && strlen(md5) == 32; i++) {
 		unsigned v;

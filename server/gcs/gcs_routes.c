@@ -1,6 +1,6 @@
 /* gcs_routes.c - the Cloud Storage family of tunedfs-server: the JSON API's object
  * routes a tuning client needs (upload by media or resumable session, metadata, download,
- * delete) over the server's stored objects (objects.c). Bearer token as Vertex. */
+ * list by prefix, delete) over the server's stored objects (objects.c). Bearer token as Vertex. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,12 +336,109 @@ static void delete (struct srv *s, const struct srv_request *req, const struct s
 		empty(rep, 204);
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct srv_object *)a)->name, ((const struct srv_object *)b)->name);
+}
+
+/* Where a listing goes on: after the object named by the page token (its name in hex). */
+static int list_after(const struct srv_request *req, char *after, size_t len)
+{
+	char tok[2 * SRV_OBJECT_NAME_MAX + 2] = "";
+	size_t n;
+	after[0] = '\0';
+	if (srv_query_get(req->query, "pageToken", tok, sizeof(tok)) != 1 || !tok[0])
+		return 0;
+	n = strlen(tok);
+	if (n % 2 || n / 2 >= len || strspn(tok, "0123456789abcdef") != n)
+		return -1;
+	for (size_t i = 0; i < n; i += 2) {
+		unsigned v;
+		sscanf(tok + i, "%2x", &v);
+		after[i / 2] = (char)v;
+	}
+	after[n / 2] = '\0';
+	return 0;
+}
+
+/* One object of a listing: an item, or (with a delimiter after the prefix) its prefix
+ * once. 1 when it took a place on the page. */
+static int list_one(const struct srv_request *req, const struct srv_object *o, const char *prefix,
+		    const char *delim, cJSON *items, cJSON *prefixes)
+{
+	const char *rest = o->name + strlen(prefix), *cut = *delim ? strstr(rest, delim) : NULL;
+	if (!cut) {
+		cJSON_AddItemToArray(items, object_json(req, o));
+		return 1;
+	}
+	char *p = xstrndup(o->name, (size_t)(cut - o->name) + strlen(delim));
+	cJSON *last = cJSON_GetArrayItem(prefixes, cJSON_GetArraySize(prefixes) - 1);
+	int fresh = !last || strcmp(last->valuestring, p) != 0;
+	if (fresh)
+		cJSON_AddItemToArray(prefixes, cJSON_CreateString(p));
+	free(p);
+	return fresh;
+}
+
+/* objects.list: by name, from prefix, maxResults a page (1000 at most), the names past a
+ * delimiter folded into prefixes[]. */
+static void list(struct srv *s, const struct srv_request *req, const struct srv_params *p,
+		 struct srv_reply *rep)
+{
+	char prefix[SRV_OBJECT_NAME_MAX + 1] = "", delim[64] = "", max[16] = "";
+	char after[SRV_OBJECT_NAME_MAX + 1];
+	struct srv_object *v = NULL;
+	size_t n = 0, k = 0;
+	long limit = 1000;
+	srv_query_get(req->query, "prefix", prefix, sizeof(prefix));
+	srv_query_get(req->query, "delimiter", delim, sizeof(delim));
+	if (srv_query_get(req->query, "maxResults", max, sizeof(max)) == 1)
+		limit = strtol(max, NULL, 10);
+	if (limit < 1 || limit > 1000)
+		limit = 1000;
+	if (list_after(req, after, sizeof(after)) < 0) {
+		srv_reply_error(rep, 400, "INVALID_ARGUMENT", "Invalid page token.");
+		return;
+	}
+	srv_object_list(s->opt.data_dir, srv_param(p, "bucket"), &v, &n);
+	if (n)
+		qsort(v, n, sizeof(*v), by_name);
+	cJSON *o = cJSON_CreateObject(), *items = cJSON_CreateArray(), *pre = cJSON_CreateArray();
+	cJSON_AddStringToObject(o, "kind", "storage#objects");
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(v[i].name, prefix, strlen(prefix)) != 0 ||
+		    strcmp(v[i].name, after) <= 0)
+			continue;
+		if ((long)k == limit) { /* more: the next page starts after the last one listed */
+			struct dynbuf t = DYNBUF_INIT;
+			for (const char *c = v[i - 1].name; *c; c++)
+				dynbuf_printf(&t, "%02x", (unsigned char)*c);
+			cJSON_AddStringToObject(o, "nextPageToken", t.data);
+			dynbuf_free(&t);
+			break;
+		}
+		k += (size_t)list_one(req, &v[i], prefix, delim, items, pre);
+	}
+	/* as the service does, an empty list has no items[] (and no prefixes[]) */
+	if (cJSON_GetArraySize(pre))
+		cJSON_AddItemToObject(o, "prefixes", pre);
+	else
+		cJSON_Delete(pre);
+	if (cJSON_GetArraySize(items))
+		cJSON_AddItemToObject(o, "items", items);
+	else
+		cJSON_Delete(items);
+	free(v);
+	srv_reply_json(rep, 200, o);
+}
+
 static const struct srv_route routes[] = {
     {"POST", "/upload/storage/v1/b/{bucket}/o", NULL, "objects.insert", insert, 0},
     /* The session URI is its own credential, as Cloud Storage's is. */
     {"PUT", "/upload/storage/v1/b/{bucket}/o", NULL, "objects.upload", session_put, SRV_ROUTE_OPEN},
     {"DELETE", "/upload/storage/v1/b/{bucket}/o", NULL, "objects.cancelUpload", session_cancel,
      SRV_ROUTE_OPEN},
+    {"GET", "/storage/v1/b/{bucket}/o", NULL, "objects.list", list, 0},
     {"GET", "/storage/v1/b/{bucket}/o/{object*}", NULL, "objects.get", get, 0},
     {"GET", "/download/storage/v1/b/{bucket}/o/{object*}", NULL, "objects.get", download, 0},
     {"DELETE", "/storage/v1/b/{bucket}/o/{object*}", NULL, "objects.delete", delete, 0},

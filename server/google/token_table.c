@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/bytes.h"
 #include "base/xalloc.h"
 #include "server/google/oauth_impl.h"
 
@@ -33,10 +34,7 @@ int64_t srv_oauth_now_ms(void)
 
 static size_t srv_oauth_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)(h % SRV_OAUTH_BUCKETS);
+	return (size_t)(bytes_fnv1a64_more(BYTES_FNV1A64_BASIS, s, strlen(s)) % SRV_OAUTH_BUCKETS);
 }
 
 static void srv_oauth_sweep(struct srv_oauth *o, int64_t now)

@@ -147,10 +147,11 @@ static int hyperparameters(const cJSON *h, struct srv_model *m, char *why, size_
 	int hl = auto_or_number(h, "learning_rate_multiplier", &lr);
 	if (h && !cJSON_IsNull(h) && !cJSON_IsObject(h))
 		BAD("hyperparameters", "hyperparameters must be an object.");
-	if (he < 0 || (he && (e != (int)e || e < 1 || e > MAX_EPOCHS)))
+	/* the range first: a cast of a number outside int's is undefined */
+	if (he < 0 || (he && (!(e >= 1 && e <= MAX_EPOCHS) || e != (int)e)))
 		BAD("hyperparameters.n_epochs",
 		    "n_epochs must be \"auto\" or an integer in [1, %d].", MAX_EPOCHS);
-	if (hb < 0 || (hb && (b != (int)b || b < 1 || b > MAX_BATCH)))
+	if (hb < 0 || (hb && (!(b >= 1 && b <= MAX_BATCH) || b != (int)b)))
 		BAD("hyperparameters.batch_size",
 		    "batch_size must be \"auto\" or an integer in [1, %d].", MAX_BATCH);
 	if (hl < 0 || (hl && !(lr > 0 && lr <= MAX_MULTIPLIER)))

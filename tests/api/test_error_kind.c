@@ -95,7 +95,7 @@ static void test_google_envelope(void)
 	    {501, "{\"error\": {\"code\": 501, \"status\": \"UNIMPLEMENTED\"}}", -ENOSYS,
 	     BACKEND_ERROR_OTHER, "UNIMPLEMENTED"},
 	    /* no envelope (a proxy's page): the status's canonical name and kind */
-	    {502, "<html>bad gateway</html>", -EIO, BACKEND_ERROR_UNAVAILABLE, "INTERNAL"},
+	    {502, "<html>bad gateway</html>", -EIO, BACKEND_ERROR_UNAVAILABLE, ""},
 	    {429, "", -EAGAIN, BACKEND_ERROR_RATE_LIMITED, "RESOURCE_EXHAUSTED"},
 	};
 

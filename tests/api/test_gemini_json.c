@@ -23,7 +23,7 @@ static int json_equal(const char *got, const char *want)
 
 static void test_create_body_reference_example(void)
 {
-	struct tuning_example ex[] = {{"1", "2", NULL}, {"three", "four", NULL}};
+	struct tuning_example ex[] = {{"1", "2", NULL, 1}, {"three", "four", NULL, 2}};
 	struct tuning_request req = {
 	    .id = "number-generator",
 	    .display_name = "number generator",
@@ -48,7 +48,7 @@ static void test_create_body_reference_example(void)
 
 static void test_create_body_optional_fields(void)
 {
-	struct tuning_example ex[] = {{"a", "b", NULL}};
+	struct tuning_example ex[] = {{"a", "b", NULL, 1}};
 	struct tuning_request req = {
 	    .id = "child",
 	    .description = "on top",

@@ -435,7 +435,7 @@ static void test_create_recognises_own_success(void)
 	    {SS_REPLY, 200, NULL, model, 0},
 	    {SS_REPLY, 200, NULL, ops, 0},
 	};
-	struct tuning_example ex[] = {{"1", "2", NULL}};
+	struct tuning_example ex[] = {{"1", "2", NULL, 1}};
 	struct tuning_request req = {
 	    .id = "num", .base_model = "models/b", .examples = ex, .n_examples = 1};
 	struct gemini_operation op;

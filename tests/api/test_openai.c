@@ -29,7 +29,7 @@ static int open_openai(struct scripted_server *s, const char *org, struct backen
 
 static struct tuning_request tutorial_request(void)
 {
-	static struct tuning_example ex[2] = {{"1", "2", NULL}, {"3", "4", NULL}};
+	static struct tuning_example ex[2] = {{"1", "2", NULL, 1}, {"3", "4", NULL, 2}};
 	struct tuning_request r = {0};
 
 	r.id = "num";

@@ -67,7 +67,7 @@ static void test_open_refusals(void)
 	CHECK(strstr(err.message, "bucket") != NULL);
 }
 
-static struct tuning_example tutorial_ex[] = {{"1", "2", NULL}, {"seven", "eight", NULL}};
+static struct tuning_example tutorial_ex[] = {{"1", "2", NULL, 1}, {"seven", "eight", NULL, 2}};
 
 static struct tuning_request tutorial_request(void)
 {

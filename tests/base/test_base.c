@@ -1,11 +1,14 @@
 /* test_base.c - the leaf helpers of base/: buffers, timestamps, the loopback rule, deadlines,
- * the string set. */
+ * the string set, numbers from JSON. */
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/dynbuf.h"
 #include "base/loopback.h"
+#include "base/num.h"
 #include "base/rfc3339.h"
 #include "base/strset.h"
 #include "base/xalloc.h"
@@ -109,6 +112,27 @@ static void test_strset(void)
 	strset_free(&s);
 }
 
+static void test_num(void)
+{
+	long n = 7;
+	int i = 7;
+
+	CHECK(num_whole(42.9, &n) && n == 42);
+	CHECK(num_whole(-42.9, &n) && n == -42);
+	CHECK(num_whole(9.2e18, &n) && n == 9200000000000000000L);
+	CHECK(num_whole(-9223372036854775808.0, &n) && n == LONG_MIN);
+	n = 7;
+	CHECK(!num_whole(9223372036854775808.0, &n) && n == 7);
+	CHECK(!num_whole(-1e19, &n) && n == 7);
+	CHECK(!num_whole(HUGE_VAL, &n) && !num_whole(-HUGE_VAL, &n) && !num_whole(NAN, &n));
+	CHECK(n == 7);
+	CHECK(num_count(0, &n) && n == 0);
+	CHECK(!num_count(-1, &n) && n == 0);
+	CHECK(num_int(2147483647.0, &i) && i == INT_MAX);
+	CHECK(!num_int(2147483648.0, &i) && i == INT_MAX);
+	CHECK(!num_int(-2147483649.0, &i) && num_int(-2147483648.0, &i) && i == INT_MIN);
+}
+
 int main(void)
 {
 	test_dynbuf();
@@ -116,5 +140,6 @@ int main(void)
 	test_loopback();
 	test_clock();
 	test_strset();
+	test_num();
 	return check_exit("test_base");
 }

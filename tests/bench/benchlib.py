@@ -207,3 +207,61 @@ def pct(xs, p):
 
 def ms(x):
     return f"{x * 1000:.2f} ms" if x < 1 else f"{x:.2f} s"
+
+
+class PipeAsker:
+    """The floor of any file interface whose calls another process makes: a child process
+    that, for each prompt line read from a pipe, makes the same kept-alive POST and writes
+    the answer's text back on a second pipe. ask() also writes the prompt to a local file
+    first, as a prompt file is written."""
+
+    def __init__(self, srv, model, work):
+        self.local = os.path.join(work, "pipe-prompt")
+        a_r, self.a_w = os.pipe()
+        self.b_r, b_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.a_w)
+            os.close(self.b_r)
+            self._serve(srv, model, a_r, b_w)
+        os.close(a_r)
+        os.close(b_w)
+
+    @staticmethod
+    def _serve(srv, model, a_r, b_w):
+        conn, buf = srv.connection(), b""
+        try:
+            while True:
+                while b"\n" not in buf:
+                    chunk = os.read(a_r, 4096)
+                    if not chunk:
+                        os._exit(0)
+                    buf += chunk
+                line, buf = buf.split(b"\n", 1)
+                st, out = srv.call("POST", f"/v1beta/tunedModels/{model}:generateContent",
+                                   gen_body(line.decode()), conn=conn)
+                text = out["candidates"][0]["content"]["parts"][0]["text"].encode() + b"\n"
+                os.write(b_w, len(text).to_bytes(4, "little") + text)
+        finally:
+            os._exit(1)
+
+    def ask(self, prompt):
+        with open(self.local, "w") as f:
+            f.write(prompt + "\n")
+        os.write(self.a_w, (prompt + "\n").encode())
+        n = int.from_bytes(self._read(4), "little")
+        return self._read(n).decode()
+
+    def _read(self, n):
+        out = b""
+        while len(out) < n:
+            chunk = os.read(self.b_r, n - len(out))
+            if not chunk:
+                raise RuntimeError("the pipe asker ended")
+            out += chunk
+        return out
+
+    def stop(self):
+        os.close(self.a_w)
+        os.close(self.b_r)
+        os.waitpid(self.pid, 0)

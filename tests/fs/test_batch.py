@@ -5,10 +5,13 @@ batch the service fails part-way leaves the rest to online calls (the reason in 
 mount killed during a batch follows it again after a remount instead of sending it anew.
 Small spools here (CI time); the 1,000-prompt form is tests/bench/batch.py and the
 TUNEDFS_SLOW_TESTS=1 parameter below."""
+import errno
+import glob
 import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -213,6 +216,13 @@ def test_an_openai_spool_goes_as_one_batch(tmp_path, mount_factory, server_facto
     assert st["state"] == "SUCCEEDED"
     assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
     assert int(st["tokens"]) > 0
+    # its input and output files are deleted once the answers are in
+    auth = {"Authorization": "Bearer " + OPENAI_KEY}
+    code, job, _ = s.request("GET", "/v1/batches/" + st["job"], headers=auth)
+    assert code == 200, job
+    for f in ("input_file_id", "output_file_id"):
+        assert until(lambda: s.request("GET", "/v1/files/" + job[f], headers=auth)[0] == 404,
+                     timeout=10), f
 
 
 VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
@@ -224,6 +234,15 @@ def vertex_direct(server, endpoint, prompt):
         body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
     assert st == 200, out
     return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
+
+
+def bucket_objects(server, prefix):
+    """The names under prefix in the server's bucket, asked through its Cloud Storage list."""
+    st, body, _ = server.request(
+        "GET", "/storage/v1/b/bkt/o?prefix=" + urllib.parse.quote(prefix, safe=""),
+        headers={"Authorization": "Bearer test-token"})
+    assert st == 200, body
+    return [o["name"] for o in body.get("items", [])]
 
 
 def test_a_vertex_spool_goes_as_one_batch(tmp_path, mount_factory, server_factory):
@@ -246,6 +265,9 @@ def test_a_vertex_spool_goes_as_one_batch(tmp_path, mount_factory, server_factor
     assert st["state"] == "SUCCEEDED"
     assert (st["done"], st["failed"], st["total"]) == ("60", "0", "60")
     assert int(st["tokens"]) > 0
+    # its input and output objects are deleted once the answers are in
+    assert until(lambda: bucket_objects(s, "tunedfs/vx/batch-") == [], timeout=10)
+    assert count(s, "objects.delete") >= 2
 
 
 def active_on(m, backend, name):
@@ -300,3 +322,156 @@ def test_kill9_during_a_batch_on(tmp_path, mount_factory, server_factory, backen
     assert count(s, route) == 1  # followed again, not sent anew
     assert "of the last mount followed again" in m.stderr()
     assert got["p0013"] == answer("13") + "\n"
+
+
+def batch_job(s, backend, name):
+    """The server's batch job name as the mount's responses/batch says it, and its state."""
+    if backend == "gemini":
+        st, op, _ = s.request("GET", "/v1beta/" + name)
+        assert st == 200, op
+        return op["metadata"]["state"]
+    auth = {"Authorization": "Bearer " + (OPENAI_KEY if backend == "openai" else "test-token")}
+    st, job, _ = s.request("GET", ("/v1/batches/" if backend == "openai" else "/v1/") + name,
+                           headers=auth)
+    assert st == 200, job
+    return job["status" if backend == "openai" else "state"]
+
+
+CANCEL = {"gemini": ("batches.cancel", "BATCH_STATE_CANCELLED"),
+          "vertex": ("batchPredictionJobs.cancel", "JOB_STATE_CANCELLED"),
+          "openai": ("batches.cancel", "cancelled")}
+
+
+def slow_batch(server_factory, mount_factory, backend, name, ms=200, online_fails=True):
+    """A mount whose model name has a batch of 20 prompts running (ms milliseconds an item,
+    one at a time; online answers failing unless told): the mount, the server and the
+    batch's name."""
+    faults = ["--fault-routes",
+              "tunedModels.generateContent,endpoints.generateContent,chat.completions"]
+    s = batch_server(server_factory, "--batch-workers", "1", "--latency", str(ms),
+                     *(faults if online_fails else []))
+    m = mount_on(mount_factory, s, backend, ["batch_min=10"])
+    _, route = active_on(m, backend, name)
+    names = [f"p{i:04d}" for i in range(20)]
+    for k in names:
+        with open(os.path.join(m.base, k), "w") as f:
+            f.write(f"{k}\n")
+    assert subprocess.run(f"cp {m.base}/p0* {m.p(name, 'prompts')}/", shell=True).returncode == 0
+    assert until(lambda: count(s, route) == 1, timeout=20)
+    job = until(lambda: [j for j in [fields(m.read(name, "responses", "batch"))["job"]]
+                         if not j.startswith("tunedfs-")], timeout=10)
+    assert job
+    assert batch_job(s, backend, job[0]) not in CANCEL[backend][1:]
+    return m, s, job[0]
+
+
+def notes(m):
+    return glob.glob(os.path.join(m.data_dir, "**", "n-*"), recursive=True)
+
+
+@pytest.mark.parametrize("backend", ["gemini", "vertex"])
+def test_rm_r_of_a_model_cancels_its_running_batch(mount_factory, server_factory, backend):
+    m, s, job = slow_batch(server_factory, mount_factory, backend, "rr")
+    assert notes(m)
+    asked = online(s) + count(s, "chat.completions")
+    r = subprocess.run(["rm", "-r", m.p("rr")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(m.p("rr"))
+    route, state = CANCEL[backend]
+    assert count(s, route) == 1
+    assert until(lambda: batch_job(s, backend, job) == state, timeout=10)  # the item under way ends
+    assert f"batch {job} cancelled: its prompts were removed" in m.stderr()
+    assert notes(m) == []
+    assert online(s) + count(s, "chat.completions") == asked  # nothing went online instead
+    if backend == "vertex":  # what the batch stored is deleted once it has stopped
+        assert until(lambda: bucket_objects(s, "tunedfs/rr/batch-") == [], timeout=10)
+
+
+def test_rm_of_the_prompts_cancels_the_batch_and_keeps_the_model(mount_factory,
+                                                                server_factory):
+    m, s, job = slow_batch(server_factory, mount_factory, "openai", "rp")
+    asked = count(s, "chat.completions")
+    r = subprocess.run(f"rm {m.p('rp', 'prompts')}/*", shell=True, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert until(lambda: count(s, "batches.cancel") == 1, timeout=10)
+    assert until(lambda: batch_job(s, "openai", job) == "cancelled", timeout=10)
+    assert until(lambda: notes(m) == [], timeout=10)
+    assert m.read("rp", "state") == "ACTIVE\n"
+    assert fields(m.read("rp", "responses", "batch"))["state"] == "CANCELLED"
+    assert os.listdir(m.p("rp", "prompts")) == []
+    assert count(s, "chat.completions") == asked
+    # the files the batch stored are deleted once it has stopped (before the unmount,
+    # which would cut the deletes short and log them as not done)
+    auth = {"Authorization": "Bearer " + OPENAI_KEY}
+    code, b, _ = s.request("GET", "/v1/batches/" + job, headers=auth)
+    assert code == 200 and b["input_file_id"], b
+    for f in [b.get(k) for k in ("input_file_id", "output_file_id", "error_file_id")]:
+        assert not f or until(lambda: s.request("GET", "/v1/files/" + f, headers=auth)[0]
+                              == 404, timeout=10), f
+
+
+def test_a_renamed_prompt_keeps_its_batch(mount_factory, server_factory):
+    m, s, job = slow_batch(server_factory, mount_factory, "gemini", "mv", ms=80)
+    for k in sorted(os.listdir(m.p("mv", "prompts")))[:-1]:
+        os.unlink(m.p("mv", "prompts", k))
+    os.rename(m.p("mv", "prompts", "p0019"), m.p("mv", "prompts", "last"))
+    assert m.read("mv", "responses", "last") == direct(s, "mv", "p0019") + "\n"
+    assert count(s, "batches.cancel") == 0
+    assert fields(m.read("mv", "responses", "batch"))["state"] == "SUCCEEDED"
+
+
+def test_prompts_removed_while_they_gather_are_not_sent(tmp_path, mount_factory, server_factory):
+    s = batch_server(server_factory)
+    m = mount_factory(server=s, opts=["batch_min=10"])
+    m.make_active("rg")
+    before = online(s)
+    spool_in(tmp_path, m, "rg", 20)
+    # well within the second the prompts wait for others to join them
+    assert subprocess.run(f"rm {m.p('rg', 'prompts')}/*", shell=True).returncode == 0
+    assert until(lambda: os.path.exists(m.p("rg", "responses", "batch")) and
+                 fields(m.read("rg", "responses", "batch"))["state"] == "CANCELLED", timeout=10)
+    assert count(s, "batchGenerateContent") == 0 and count(s, "batches") == 0
+    assert online(s) == before
+    assert notes(m) == []
+
+
+def prompt_reader(m, name, text):
+    """A shell that writes text to name's `prompt` and reads `response`, waiting on the
+    running batch that has the same text; its prompt is in when this returns."""
+    reader = subprocess.Popen(["sh", "-c", f"echo {text} > {m.p(name, 'prompt')} && "
+                               f"cat {m.p(name, 'response')}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert until(lambda: m.read(name, "prompt") == text + "\n", timeout=10)
+    return reader
+
+
+def test_a_prompt_waiting_on_a_cancelled_batch_is_answered_online(mount_factory,
+                                                                  server_factory):
+    """`prompt` asked the text of one of a running batch's prompts, so it waits on the
+    batch's answer; when the prompts are removed the batch is cancelled and that one text
+    alone is asked online."""
+    m, s, _ = slow_batch(server_factory, mount_factory, "gemini", "pw", online_fails=False)
+    asked = online(s)
+    reader = prompt_reader(m, "pw", "p0017")
+    r = subprocess.run(f"rm {m.p('pw', 'prompts')}/*", shell=True, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    out, err = reader.communicate(timeout=30)
+    assert reader.returncode == 0, err
+    assert out == direct(s, "pw", "p0017") + "\n"
+    assert count(s, "batches.cancel") == 1
+    assert online(s) == asked + 2  # the reader's, and the one this test asked to compare
+    assert fields(m.read("pw", "responses", "batch"))["state"] == "CANCELLED"
+
+
+def test_a_prompt_waiting_when_its_model_is_removed_is_told(mount_factory, server_factory):
+    """rm -r of the model a `prompt` reader waits on: its read fails with ECANCELED rather
+    than giving an empty answer as if it were complete."""
+    m, s, _ = slow_batch(server_factory, mount_factory, "gemini", "pr", online_fails=False)
+    reader = prompt_reader(m, "pr", "p0017")
+    r = subprocess.run(["rm", "-r", m.p("pr")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    out, err = reader.communicate(timeout=30)
+    assert reader.returncode != 0 and out == "", (out, err)
+    assert os.strerror(errno.ECANCELED) in err, err

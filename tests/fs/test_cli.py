@@ -39,6 +39,8 @@ def test_version():
 @pytest.mark.parametrize("opt,word", [("list_ttl=0", "list_ttl"),
                                       ("poll_interval=-1", "poll_interval"),
                                       ("timeout=0", "timeout"),
+                                      ("timeout=inf", "at most 31536000"),
+                                      ("lookup_timeout=1e300", "at most 31536000"),
                                       ("max_threads=0", "max_threads"),
                                       ("log_size=0", "log_size"),
                                       ("log_size=12X", "log_size"),

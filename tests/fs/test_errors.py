@@ -207,6 +207,21 @@ def test_examples_bad_line_deep_in_a_big_file(tmp_path, mount):
     assert mount.read("big", "state") == "DRAFT\n"
 
 
+def test_examples_native_line_of_another_service(mount):
+    """A Vertex AI line is refused by the Gemini API's backend, named by its line (the
+    blank line before it counted)."""
+    line = json.dumps({"contents": [{"role": "user", "parts": [{"text": "7"}]},
+                                    {"role": "model", "parts": [{"text": "8"}]}]})
+    mount.allow += [r"Gemini API tunes from"]
+    os.mkdir(mount.p("native"))
+    mount.write("native", "examples.jsonl", data=EXAMPLES + "\n" + line + "\n")
+    mount.write("native", "config", data=QUICK_CONFIG)
+    assert mount.read("native", "wait") == "DRAFT\n"
+    err = mount.read("native", "error")
+    assert "examples.jsonl: line 5: the Gemini API tunes from" in err, err
+    assert remote_status(mount, "native") == 404
+
+
 def test_examples_blank_lines_only(mount):
     bad_examples(mount, "blanks", b"\n\n", 0, "no examples")
 
@@ -235,6 +250,30 @@ def test_examples_file_emptied(mount):
         0, errno.EINVAL)
     assert mount.read("emptied", "state") == "DRAFT\n"
     assert remote_status(mount, "emptied") == 404
+
+
+def test_examples_emptied_while_the_last_writer_is_still_open(mount):
+    """The release of a closed handle reaches the mount after close() returns, so `: > f`
+    can come while the last writer is still open on the file. A writer that has been
+    flushed and wrote nothing since is not waited for: the empty file is refused at its own
+    close. A dup of the writer's descriptor holds the flushed handle open here."""
+    mount.allow += [r"examples\.jsonl: "]
+    os.mkdir(mount.p("lingers"))
+    fd = os.open(mount.p("lingers", "examples.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.write(fd, EXAMPLES.encode())
+    held = os.dup(fd)
+    os.close(fd)  # flushed and committed; its handle stays open through `held`
+    try:
+        assert read_bytes(mount.p("lingers", "examples.jsonl")) == EXAMPLES.encode()
+        trunc = os.open(mount.p("lingers", "examples.jsonl"), os.O_WRONLY | os.O_TRUNC)
+        with pytest.raises(OSError) as e:
+            os.close(trunc)
+        assert e.value.errno == errno.EINVAL
+        assert "examples.jsonl: no examples" in mount.read("lingers", "error")
+    finally:
+        os.close(held)
+    assert read_bytes(mount.p("lingers", "examples.jsonl")) == b""
+    assert mount.read("lingers", "state") == "DRAFT\n"
 
 
 def test_an_empty_examples_file_is_refused_the_same_every_way(tmp_path, mount):

@@ -2,7 +2,8 @@
 answer queue and the response cache) and scored in NAME.result and NAME.out.jsonl; bad
 lines fail the close with EINVAL and the line in `error`; a model still training makes a
 reader wait (or EAGAIN); the scores survive a remount without a request, and a tree walker
-starts none."""
+starts none. On the OpenAI and Vertex AI backends too: the scores are those of the answers
+that prompts/ and prompt give, asked once each on the backend's own route."""
 import errno
 import json
 import os
@@ -13,22 +14,45 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, read_examples
+from tests.fs.backends import OPENAI_KEY, VERTEX, openai
+from tests.fs.backends import VERTEX_PARENT as PARENT
+from tests.fs.test_openai import CONFIG as OPENAI_CONFIG
+from tests.fs.test_openai import top_k_model
 from tests.fs.test_tutorial import tutorial_config
+from tests.fs.test_vertex import CONFIG as VERTEX_CONFIG
+
+
+# Where each backend's answers come from, as the server names its routes.
+ANSWER_ROUTES = ("tunedModels.generateContent", "tunedModels.streamGenerateContent",
+                 "models.generateContent", "tunedModels.batchGenerateContent",
+                 "models.batchGenerateContent", "endpoints.generateContent",
+                 "endpoints.streamGenerateContent", "batchPredictionJobs.create",
+                 "chat.completions", "openai.batches.create")
+
+
+def answer_requests(server):
+    """The requests server took on each route that answers prompts, those with any."""
+    st, body, _ = server.request("GET", "/debug/stats")
+    assert st == 200
+    routes = body.get("routes", {})
+    return {r: routes[r]["requests"] for r in ANSWER_ROUTES if routes.get(r, {}).get("requests")}
+
+
+def new_requests(server, before):
+    now = answer_requests(server)
+    return {r: n - before.get(r, 0) for r, n in now.items() if n != before.get(r, 0)}
 
 
 def generations(server):
-    st, body, _ = server.request("GET", "/debug/stats")
-    assert st == 200
-    return sum(v["requests"] for k, v in body.get("routes", {}).items()
-               if "gen" in k.lower())
+    return sum(answer_requests(server).values())
 
 
-def tutorial_model(m, name="number-generator"):
+def tutorial_model(m, name="number-generator", config=None):
     d = m.p(name)
     os.mkdir(d)
     shutil.copyfile(os.path.join(DATA, "examples.jsonl"), os.path.join(d, "examples.jsonl"))
-    m.write(name, "config", data=tutorial_config())
+    m.write(name, "config", data=config or tutorial_config())
     assert m.read(name, "wait") == "ACTIVE\n", m.read(name, "error")
     return d
 
@@ -201,8 +225,84 @@ def test_eval_waits_for_a_model_in_training(mount):
     assert text.startswith("examples: 2\n"), text
 
 
-VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
-PARENT = "projects/test-proj/locations/us-central1"
+def eval_against_answers(m, config, native, route, direct):
+    """The tutorial's model on m's backend scores its 15 examples and 10 held-out ones,
+    every other line in the backend's native format, with one request on route per
+    input; the scores agree with the answers read through prompts/ and prompt, which
+    come from the response cache, and with the service's own answers (direct)."""
+    name = "number-generator"
+    tutorial_model(m, config=config)
+    examples = read_examples() + [{"text_input": str(n), "output": str(n + 1)}
+                                  for n in (21, 37, 48, 56, 63, 75, 88, 94, 250, -7)]
+    text = "".join(json.dumps(native(e) if i % 2 else e) + "\n" for i, e in enumerate(examples))
+    before = answer_requests(m.server)
+    m.write(name, "eval", "mixed.jsonl", data=text)
+    result = m.read(name, "eval", "mixed.result")
+    f, rows = check_consistent(result, m.read(name, "eval", "mixed.out.jsonl"), examples)
+    assert [r["line"] for r in rows] == list(range(1, len(examples) + 1))
+    assert sorted(os.listdir(m.p(name, "eval"))) == ["mixed.jsonl", "mixed.out.jsonl",
+                                                     "mixed.result"]
+    inputs = {e["text_input"] for e in examples}
+    assert new_requests(m.server, before) == {route: len(inputs)}
+    assert m.read(name, "error") == ""
+
+    # the same answers through the spool and through prompt/response, from the cache
+    before = answer_requests(m.server)
+    for i, e in enumerate(examples):
+        m.write(name, "prompts", f"q{i}", data=e["text_input"] + "\n")
+    answers = [m.read(name, "responses", f"q{i}") for i in range(len(examples))]
+    assert answers == [r["got"] + "\n" for r in rows]
+    assert m.ask(name, examples[-1]["text_input"]) == rows[-1]["got"] + "\n"
+    assert new_requests(m.server, before) == {}
+    exact = sum(a == e["output"] + "\n" for a, e in zip(answers, examples))
+    assert f["exact_match"] == exact and 0 < exact < len(examples), result
+    # and the service's own answer to each input, asked on its route
+    for e, r in zip(examples, rows):
+        assert direct(e["text_input"]) == r["got"], (e, r)
+
+    # the scores survive a remount and are served without a request
+    m.restart()
+    before = answer_requests(m.server)
+    assert m.read(name, "eval", "mixed.result") == result
+    assert new_requests(m.server, before) == {}
+
+
+def test_eval_on_openai(mount_factory, server):
+    opts, env = openai(server)
+    m = mount_factory(server=server, opts=opts, env=env)
+
+    def native(e):
+        return {"messages": [{"role": "user", "content": e["text_input"]},
+                             {"role": "assistant", "content": e["output"]}]}
+
+    def direct(prompt):
+        model = json.loads(m.read("number-generator", "model.json"))["fine_tuned_model"]
+        assert model.startswith("ft:"), model
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+        st, out, _ = server.request("POST", "/v1/chat/completions", body,
+                                    headers={"Authorization": "Bearer " + OPENAI_KEY})
+        assert st == 200, out
+        return out["choices"][0]["message"]["content"]
+
+    eval_against_answers(m, OPENAI_CONFIG, native, "chat.completions", direct)
+
+
+def test_eval_on_vertex(mount_factory):
+    m = mount_factory(opts=VERTEX)
+
+    def native(e):
+        return {"contents": [{"role": "user", "parts": [{"text": e["text_input"]}]},
+                             {"role": "model", "parts": [{"text": e["output"]}]}]}
+
+    def direct(prompt):
+        endpoint = json.loads(m.read("number-generator", "model.json"))["tunedModel"]["endpoint"]
+        body = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        st, out, _ = m.server.request("POST", f"/v1/{endpoint}:generateContent", body,
+                                      headers={"Authorization": "Bearer test-token"})
+        assert st == 200, out
+        return "".join(p.get("text", "") for p in out["candidates"][0]["content"]["parts"])
+
+    eval_against_answers(m, VERTEX_CONFIG, native, "endpoints.streamGenerateContent", direct)
 
 
 def test_vertex_validation_examples_reach_the_job_and_its_loss_shows(mount_factory):
@@ -276,6 +376,19 @@ def test_eval_on_a_failed_model_names_the_failure(mount_factory):
     assert e.value.errno == errno.EINVAL
     err = m.read("broken", "error")
     assert "eval/q.jsonl: broken failed" in err and "line 2" in err, err
+
+
+def test_an_answer_that_fails_names_the_eval_file_and_line(mount_factory, server):
+    """An item whose answer cannot be asked (top_k, which OpenAI has not): reading the
+    result fails with EINVAL, and `error` says which eval file and line, and why."""
+    m = top_k_model(mount_factory, server)
+    m.write("gen", "eval", "q.jsonl", data='\n{"text_input": "1", "output": "2"}\n'
+            '{"text_input": "2", "output": "3"}\n')
+    with pytest.raises(OSError) as e:
+        m.read("gen", "eval", "q.result")
+    err = m.read("gen", "error")
+    assert e.value.errno == errno.EINVAL, (e.value, err)
+    assert err.startswith("eval/q.jsonl: line 2: ") and "top_k" in err, err
 
 
 def test_vertex_validation_examples_must_be_there(mount_factory):

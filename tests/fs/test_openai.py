@@ -14,20 +14,15 @@ import urllib.request
 
 from tests.conftest import DATA, read_examples, until
 
+from .backends import OPENAI_KEY as KEY
+from .backends import openai
 from .conftest import binary
 
-KEY = "sk-tunedfs-test-key"
 BEARER = {"Authorization": "Bearer " + KEY}
 BASE = "gpt-4.1-mini-2025-04-14"
 CONFIG = f"base_model = {BASE}\nepoch_count = 50\n"
 QUICK = f"base_model = {BASE}\nepoch_count = 2\n"
 
-
-
-def openai(server):
-    """Mount options for an endpoint-based mount on server, and the key's environment."""
-    env = dict(os.environ, OPENAI_API_KEY=KEY)
-    return ["backend=openai", "endpoint=" + server.url + "/v1"], env
 
 
 def jobs(server):
@@ -188,13 +183,42 @@ def test_a_training_file_that_fails_validation(mount_factory, server):
     assert job["status"] == "failed"
 
 
-def test_top_k_is_an_error_naming_it(mount_factory, server):
+def test_a_native_line_refused_here_names_its_file_and_line(mount_factory, server):
+    """A line in OpenAI's own format that cannot be sent is named by its line (blank lines
+    count), in examples.jsonl and in the validation set's own file; nothing is created."""
+    opts, env = openai(server)
+    m = mount_factory(server=server, opts=opts, env=env)
+    m.allow += [r"native line"]
+    pairs = "".join(json.dumps(e) + "\n" for e in read_examples()[:2])
+    bad = json.dumps({"contents": [{"role": "user", "parts": [{"text": "1"}]},  # Vertex's
+                                   {"role": "model", "parts": [{"text": "2"}]}]}) + "\n"
+    draft(m, "nl", QUICK, pairs + "\n" + bad)
+    assert m.read("nl", "wait") == "DRAFT\n"
+    err = m.read("nl", "error")
+    assert "examples.jsonl: line 4: a native line needs a \"messages\" array" in err, err
+    os.mkdir(m.p("vl"))
+    m.write("vl", "eval", "held.jsonl", data="\n" + bad)
+    m.write("vl", "examples.jsonl", data=pairs)
+    m.write("vl", "config", data=QUICK + "validation_examples = held\n")
+    assert m.read("vl", "wait") == "DRAFT\n"
+    err = m.read("vl", "error")
+    assert "eval/held.jsonl: line 2: a native line needs a \"messages\" array" in err, err
+    assert named(server, "nl") == [] and named(server, "vl") == []
+
+
+def top_k_model(mount_factory, server):
+    """An OpenAI mount whose ACTIVE model "gen" has top_k set, which OpenAI has not."""
     opts, env = openai(server)
     m = mount_factory(server=server, opts=opts, env=env)
     m.allow += [r"top_k"]
     draft(m, "gen", QUICK)
     assert m.read("gen", "wait") == "ACTIVE\n", m.read("gen", "error")
     m.write("gen", "generation", data="top_k = 3\n")
+    return m
+
+
+def test_top_k_is_an_error_naming_it(mount_factory, server):
+    m = top_k_model(mount_factory, server)
     m.write("gen", "prompt", data="1\n")
     try:
         m.read("gen", "response")

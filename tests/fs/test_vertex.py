@@ -1,7 +1,7 @@
 """The mount on the Vertex AI backend, against tunedfs-server's Vertex and Cloud Storage
 routes: the tutorial end to end (-o local,backend=vertex), bad input (no bucket, an API
 key, a config key Vertex lacks), an example over the Gemini API's character limits taken,
-a job that fails, rm -r of a running job and of a tuned model (each still gone after a
+a native line of another service named by its file and line, a job that fails, rm -r of a running job and of a tuned model (each still gone after a
 remount, while a model not removed stays), a listing of 2,500 jobs over pages, and a
 create whose answer was lost leaving one job."""
 import json
@@ -15,13 +15,13 @@ import urllib.parse
 
 from tests.conftest import DATA, read_examples, until
 
+from .backends import VERTEX, route_requests
+from .backends import VERTEX_PARENT as PARENT
 from .conftest import binary
 
-PARENT = "projects/test-proj/locations/us-central1"
 BEARER = {"Authorization": "Bearer test-token"}
 CONFIG = "base_model = gemini-2.5-flash\nepoch_count = 300\n"
 QUICK = "base_model = gemini-2.5-flash\nepoch_count = 2\n"
-VERTEX = ["backend=vertex", "project=test-proj", "bucket=bkt", "token_command=echo test-token"]
 
 
 
@@ -58,12 +58,6 @@ def create_job(server, uri, label):
     st, job, _ = server.request("POST", f"/v1/{PARENT}/tuningJobs", body, headers=BEARER)
     assert st == 200, job
     return job
-
-
-def requests(server, route):
-    st, stats, _ = server.request("GET", "/debug/stats")
-    assert st == 200, stats
-    return stats["routes"].get(route, {}).get("requests", 0)
 
 
 def status(server, path):
@@ -146,6 +140,30 @@ def test_config_key_vertex_lacks(mount_factory):
     assert labelled(m.server, "batched") == []
 
 
+def test_a_native_line_refused_here_names_its_file_and_line(mount_factory):
+    """An OpenAI line in a Vertex AI set is named by its line, blank lines counted: in
+    examples.jsonl, and in the validation set's own file."""
+    m = mount_factory(opts=VERTEX)
+    m.allow += [r"native line"]
+    pairs = "".join(json.dumps(e) + "\n" for e in read_examples()[:2])
+    bad = json.dumps({"messages": [{"role": "user", "content": "1"},
+                                   {"role": "assistant", "content": "2"}]}) + "\n"
+    os.mkdir(m.p("nl"))
+    m.write("nl", "examples.jsonl", data=pairs + "\n\n" + bad)
+    m.write("nl", "config", data=QUICK)
+    assert m.read("nl", "wait") == "DRAFT\n"
+    err = m.read("nl", "error")
+    assert "examples.jsonl: line 5: a native line needs a \"contents\" array" in err, err
+    os.mkdir(m.p("vl"))
+    m.write("vl", "eval", "held.jsonl", data=pairs + bad)
+    m.write("vl", "examples.jsonl", data=pairs)
+    m.write("vl", "config", data=QUICK + "validation_examples = held\n")
+    assert m.read("vl", "wait") == "DRAFT\n"
+    err = m.read("vl", "error")
+    assert "eval/held.jsonl: line 3: a native line needs a \"contents\" array" in err, err
+    assert labelled(m.server, "nl") == [] and labelled(m.server, "vl") == []
+
+
 def test_an_input_over_the_gemini_apis_character_limit_is_taken(mount_factory):
     """Vertex AI limits an example in tokens, not in the Gemini API's 40,000 characters."""
     m = mount_factory(opts=VERTEX)
@@ -183,6 +201,20 @@ def test_a_failed_job_shows_failed_with_its_reason(mount_factory):
     assert until(lambda: "broken" in os.listdir(m.path) and
                  m.read("broken", "state") == "FAILED\n", timeout=60), os.listdir(m.path)
     assert "line 3" in m.read("broken", "error")
+
+
+def test_a_failed_job_seen_first_in_a_listing_says_why_at_once(mount_factory, server_factory):
+    """A job that failed elsewhere comes with its reason in the listing: `error` says it
+    as soon as `state` reads FAILED, with no GET of the job (here every GET fails)."""
+    s = server_factory("--fail-rate", "1", "--fault-routes", "tuningJobs.get")
+    bad = '{"contents": [{"role": "user"}]}\n'
+    create_job(s, put_object(s, "bad.jsonl", bad), "broken")
+    assert until(lambda: labelled(s, "broken")[0]["state"] == "JOB_STATE_FAILED", timeout=60)
+    m = mount_factory(server=s, opts=VERTEX)
+    m.allow += [r"tuningJobs", r"503", r"UNAVAILABLE"]
+    assert until(lambda: "broken" in os.listdir(m.path) and
+                 m.read("broken", "state") == "FAILED\n", timeout=60), os.listdir(m.path)
+    assert "line 1" in m.read("broken", "error")
 
 
 def test_rm_r_cancels_a_running_job(mount_factory):
@@ -225,17 +257,17 @@ def test_rm_r_of_a_tuned_model_holds_after_a_remount(mount_factory):
         assert status(m.server, path) == 404, path
     assert [j["state"] for j in labelled(m.server, "gone")] == ["JOB_STATE_SUCCEEDED"]
     m.restart()
-    asked = requests(m.server, "endpoints.get")
+    asked = route_requests(m.server, "endpoints.get")
     assert sorted(os.listdir(m.path)) == ["kept"]
     assert m.read("kept", "state") == "ACTIVE\n"
     m.ask("kept", "1")  # its endpoint answers (2 epochs teach nothing exact)
     assert m.read("kept", "error") == ""
     # each finished job's endpoint looked at once by this mount, not at every listing
-    lists = requests(m.server, "tuningJobs.list")
+    lists = route_requests(m.server, "tuningJobs.list")
     assert until(lambda: os.listdir(m.path) and
-                 requests(m.server, "tuningJobs.list") >= lists + 3, timeout=30)
+                 route_requests(m.server, "tuningJobs.list") >= lists + 3, timeout=30)
     assert sorted(os.listdir(m.path)) == ["kept"]
-    assert requests(m.server, "endpoints.get") - asked <= 2
+    assert route_requests(m.server, "endpoints.get") - asked <= 2
 
 
 def test_listing_of_2500_jobs_over_pages(mount_factory, server_factory):
@@ -249,7 +281,7 @@ def test_listing_of_2500_jobs_over_pages(mount_factory, server_factory):
     assert names and len(names) == 2500, len(os.listdir(m.path))
     assert sorted(names) == [f"j{i:04d}" for i in range(2500)]
     # their data is not tunedfs's upload: nothing of theirs for rm to have removed, no look
-    assert requests(s, "objects.get") == 0 and requests(s, "endpoints.get") == 0
+    assert route_requests(s, "objects.get") == 0 and route_requests(s, "endpoints.get") == 0
 
 
 def free_port():

@@ -1,5 +1,5 @@
 """Writes as on a local disk: parallel `>>` appenders keep every line (the handles of a
-file share its content, and the last to close commits), `>>` to prompt appends to the
+file share its content, and the last one still writing commits at its close), `>>` to prompt appends to the
 prompt as written, and a write through one handle is seen by the next open."""
 import json
 import os

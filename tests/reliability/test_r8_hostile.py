@@ -178,6 +178,36 @@ def test_concurrent_large_answers_keep_to_the_inflight_budget(hostile, mount_fac
     assert rss_mib(m) < limit, rss_mib(m)
 
 
+def test_a_waiting_read_of_a_long_answer_gets_full_reads(hostile, mount_factory):
+    """A reader waiting for an answer of 300 KB: each 128 KiB read, as cat asks, comes back
+    whole (the first try of a waiting read uses a smaller buffer, then asks again), and the
+    text is all there."""
+    hostile.add_model("alpha")
+    hostile.answer = lambda mid, prompt: "x" * 300000
+
+    def slow(req):
+        if generates(req.path):
+            time.sleep(0.5)  # the reader is waiting when the answer comes
+        return None
+    hostile.hook = slow
+    m = mount_factory(server=hostile)
+    m.write("alpha", "prompt", data="hi\n")
+    fd = os.open(m.p("alpha", "response"), os.O_RDONLY)
+    try:
+        sizes, out = [], b""
+        while True:
+            b = os.read(fd, 128 << 10)
+            if not b:
+                break
+            sizes.append(len(b))
+            out += b
+    finally:
+        os.close(fd)
+    assert out == b"x" * 300000 + b"\n"
+    # the last newline comes with the answer's end, so the tail may come in two reads
+    assert sizes[:2] == [128 << 10, 128 << 10], sizes
+
+
 # --- an unreachable first listing ---------------------------------------------------------
 
 def test_a_failed_first_listing_is_eio_not_an_empty_root(hostile, mount_factory):

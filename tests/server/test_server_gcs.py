@@ -138,3 +138,37 @@ def test_resumable_whole_and_cancel(server):
     assert st == 404
     st, _, _ = server.request("GET", obj_path("bkt", "gone.jsonl"), headers=BEARER)
     assert st == 404
+
+
+def test_list_by_prefix_in_pages_and_with_a_delimiter(server):
+    names = ["a/x/1", "a/x/2", "a/y", "a/z/3", "b/1", "a"]
+    for n in names:
+        assert upload(server, "lbk", n, b"d\n")[0] == 200
+
+    def page(**q):
+        st, body, _ = server.request(
+            "GET", "/storage/v1/b/lbk/o?" + urllib.parse.urlencode(q), headers=BEARER)
+        assert st == 200, body
+        assert body["kind"] == "storage#objects"
+        return body
+
+    got = page(prefix="a/")
+    assert [o["name"] for o in got["items"]] == ["a/x/1", "a/x/2", "a/y", "a/z/3"]
+    assert got["items"][0]["bucket"] == "lbk" and "nextPageToken" not in got
+    first = page(prefix="a/", maxResults=3)
+    assert [o["name"] for o in first["items"]] == ["a/x/1", "a/x/2", "a/y"]
+    rest = page(prefix="a/", maxResults=3, pageToken=first["nextPageToken"])
+    assert [o["name"] for o in rest["items"]] == ["a/z/3"] and "nextPageToken" not in rest
+    folded = page(prefix="a/", delimiter="/")
+    assert [o["name"] for o in folded["items"]] == ["a/y"]
+    assert folded["prefixes"] == ["a/x/", "a/z/"]
+    assert len(page()["items"]) == 6
+    # nothing under a prefix: no items at all, as the service answers
+    assert "items" not in page(prefix="none/")
+    assert "items" not in server.request("GET", "/storage/v1/b/empty-bkt/o",
+                                         headers=BEARER)[1]
+    error_of(server.request("GET", "/storage/v1/b/lbk/o?pageToken=zz", headers=BEARER), 400,
+             "INVALID_ARGUMENT")
+    for n in names:
+        assert server.request("DELETE", obj_path("lbk", n), headers=BEARER)[0] == 204
+    assert "items" not in page()

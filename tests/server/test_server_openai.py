@@ -197,7 +197,9 @@ def test_job_errors(server, file_id):
     for hp, param in (({"n_epochs": 0}, "hyperparameters.n_epochs"),
                       ({"n_epochs": 51}, "hyperparameters.n_epochs"),
                       ({"n_epochs": "lots"}, "hyperparameters.n_epochs"),
+                      ({"n_epochs": 1e300}, "hyperparameters.n_epochs"),  # beyond int
                       ({"batch_size": 0}, "hyperparameters.batch_size"),
+                      ({"batch_size": -1e300}, "hyperparameters.batch_size"),
                       ({"learning_rate_multiplier": -1},
                        "hyperparameters.learning_rate_multiplier")):
         oa_error(create(server, file_id, hyperparameters=hp), 400, param)
