@@ -72,10 +72,13 @@ static struct tfs_fh *fh_of(struct fuse_file_info *fi)
 	return (struct tfs_fh *)(uintptr_t)fi->fh;
 }
 
+static void fh_release_left(struct tfs_open *o);
+
 static struct tfs_fh *fh_new(enum tfs_kind kind, const char *id, int flags)
 {
 	struct tfs_fh *fh = xmalloc(sizeof *fh);
 	memset(fh, 0, sizeof *fh);
+	tfs_open_add(&fh->open, fh_release_left);
 	fh->kind = kind;
 	fh->id = xstrdup(id);
 	fh->flags = flags;
@@ -86,6 +89,7 @@ static struct tfs_fh *fh_new(enum tfs_kind kind, const char *id, int flags)
 
 static void fh_free(struct tfs_fh *fh)
 {
+	tfs_open_remove(&fh->open);
 	if (fh->sf)
 		tfs_scratch_put(fh->sf);
 	if (fh->sh) {
@@ -630,10 +634,9 @@ int tfs_op_flush(const char *path, struct fuse_file_info *fi)
 	return rc;
 }
 
-int tfs_op_release(const char *path, struct fuse_file_info *fi)
+/* Lets fh go, committing its content as at a close unless the mount is ending (left). */
+static void fh_release(struct tfs_fh *fh, int left)
 {
-	struct tfs_fh *fh = fh_of(fi);
-
 	if ((fh->flags & O_ACCMODE) != O_RDONLY && !fh->sf)
 		writers_remove(fh); /* before its content goes: tfs_pending_size reads it */
 	if (fh->sh) {
@@ -641,13 +644,14 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 		pthread_mutex_lock(&fh->sh->mu);
 		if (fh->sh->dirty)
 			fh->sh->written = 1; /* the last word: not quiet */
-		commit_shared(fh);
+		if (!left)
+			commit_shared(fh);
 		pthread_mutex_unlock(&fh->sh->mu);
 		tfs_shared_put(fh->sh);
 		fh->sh = NULL;
 		pthread_mutex_unlock(&load_mu);
 	}
-	if (fh->dirty)
+	if (fh->dirty && !left)
 		commit(fh, 0);
 	if (fh->held)
 		model_table_hold(tfs_ctx.mt, fh->id, -1);
@@ -655,7 +659,18 @@ int tfs_op_release(const char *path, struct fuse_file_info *fi)
 			    fh->kind == TFS_EVAL_LINES))
 		tfs_spool_release(fh);
 	fh_free(fh);
+}
+
+int tfs_op_release(const char *path, struct fuse_file_info *fi)
+{
+	fh_release(fh_of(fi), 0);
 	return 0;
+}
+
+/* A release the unmount dropped: its close's flush committed, nothing half-written is sent. */
+static void fh_release_left(struct tfs_open *o)
+{
+	fh_release((struct tfs_fh *)o, 1); /* open is a handle's first member */
 }
 
 int tfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)

@@ -497,9 +497,17 @@ static int mount_and_run(struct fuse_args *args, struct fuse_cmdline_opts *cmd)
 	 * callback runs. */
 	__atomic_store_n(&tfs_ctx.fuse, NULL, __ATOMIC_RELEASE);
 	tfs_park_stop();
+	size_t left = tfs_open_release_all();
+	if (left)
+		tfs_log(LOG_INFO,
+			"%zu handle(s) released at the unmount, whose release the "
+			"kernel had dropped",
+			left);
 	model_table_stop(tfs_ctx.mt);
-	/* a signal ends the loop with its number: that is a clean stop too */
-	rc = rc < 0 ? 1 : 0;
+	/* a signal ends the loop with its number: that is a clean stop too; and so is
+	 * ECONNABORTED, which the kernel answers when the last close of a lazily unmounted
+	 * tree ends the connection with requests still queued */
+	rc = rc < 0 && rc != -ECONNABORTED ? 1 : 0;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_unmount:

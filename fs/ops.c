@@ -138,6 +138,7 @@ static int readdir_model(const struct tfs_path *p, void *buf, fuse_fill_dir_t fi
  * `ls -l` of 10,000 models go without a lookup per model. Offsets: "." 1, ".." 2,
  * names[i] 3 + i. */
 struct tfs_dir {
+	struct tfs_open open; /* first: its place in handles.c's list */
 	char **names;
 	struct model_table_attr *attrs;
 	size_t n;
@@ -148,7 +149,22 @@ static void dir_drop(struct tfs_dir *d)
 	if (d->names)
 		model_table_names_free(d->names, d->n);
 	free(d->attrs);
-	memset(d, 0, sizeof *d);
+	d->names = NULL;
+	d->attrs = NULL;
+	d->n = 0;
+}
+
+static void dir_free(struct tfs_dir *d)
+{
+	tfs_open_remove(&d->open);
+	dir_drop(d);
+	free(d);
+}
+
+/* A listing whose release the kernel dropped at the unmount. */
+static void dir_release_left(struct tfs_open *o)
+{
+	dir_free((struct tfs_dir *)o);
 }
 
 static int tfs_opendir(const char *path, struct fuse_file_info *fi)
@@ -162,6 +178,7 @@ static int tfs_opendir(const char *path, struct fuse_file_info *fi)
 	if (p.root) {
 		struct tfs_dir *d = xmalloc(sizeof *d);
 		memset(d, 0, sizeof *d);
+		tfs_open_add(&d->open, dir_release_left);
 		fi->fh = (uintptr_t)d;
 	}
 	return 0;
@@ -171,10 +188,8 @@ static int tfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
 	struct tfs_dir *d = (struct tfs_dir *)(uintptr_t)fi->fh;
 
-	if (d) {
-		dir_drop(d);
-		free(d);
-	}
+	if (d)
+		dir_free(d);
 	return 0;
 }
 

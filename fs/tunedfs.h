@@ -120,8 +120,20 @@ void tfs_shared_idle(struct tfs_fh *fh);
 /* Whether no handle but fh is busy on the content. */
 int tfs_shared_last_busy(const struct tfs_fh *fh);
 
+/* handles.c: every handle given out, until its release. An unmount drops the releases the
+ * kernel still has queued: tfs_open_release_all() releases those handles at the end, when
+ * no request can run any more, and returns how many there were. */
+struct tfs_open {
+	struct tfs_open *prev, *next;
+	void (*release)(struct tfs_open *);
+};
+void tfs_open_add(struct tfs_open *o, void (*release)(struct tfs_open *));
+void tfs_open_remove(struct tfs_open *o);
+size_t tfs_open_release_all(void);
+
 /* An open file. */
 struct tfs_fh {
+	struct tfs_open open; /* first: a handle's place in handles.c's list */
 	enum tfs_kind kind;
 	char *id;
 	int flags;
